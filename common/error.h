@@ -1,0 +1,41 @@
+// common/: the few header-only basics shared by every library of mkimg.
+//
+// mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
+// step boundary (a Dockerfile instruction, a command, a blob) adds context in front with
+// `with_context`. Dockerfile errors are built by the parser as "Dockerfile:12:5: message"
+// followed by the offending line. Absence is std::optional, never an Error.
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace mkimg {
+
+/// The error every library of mkimg throws. `what()` is the whole message for the user.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// "verb `object`: cause", the form every message takes.
+inline std::string describe(std::string_view verb, std::string_view object, std::string_view cause) {
+  std::string s;
+  s.reserve(verb.size() + object.size() + cause.size() + 6);
+  s.append(verb).append(" `").append(object).append("`: ").append(cause);
+  return s;
+}
+
+/// An Error for a failed system call, with strerror(err) as the cause.
+inline Error sys_error(std::string_view verb, std::string_view object, int err = errno) {
+  return Error(describe(verb, object, std::strerror(err)));
+}
+
+/// The same error with `context` in front: "context: message".
+inline Error with_context(std::string_view context, const std::exception& e) {
+  return Error(std::string(context) + ": " + e.what());
+}
+
+}  // namespace mkimg

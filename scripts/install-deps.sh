@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package mkimg needs to build, test and benchmark. Idempotent, and
+# quiet when everything is already present. Run as root on Debian 12.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
+  libarchive-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
+  # run time: an OCI runtime for RUN steps
+  runc
+  # tests: a real registry, peer tools, bases
+  docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
+  openssl curl zstd pigz python3 attr iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# docker-registry starts a system service on port 5000 on install; the tests start their own.
+if systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

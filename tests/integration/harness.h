@@ -1,0 +1,114 @@
+// Shared pieces of the integration tests: run a real command and capture its output, own a
+// temporary directory, find the mkimg binary and the shared/ folder.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace mkimg::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string mkimg_binary() { return MKIMG_BINARY; }
+inline fs::path source_dir() { return MKIMG_SOURCE_DIR; }
+inline fs::path shared_dir() { return MKIMG_SHARED_DIR; }
+
+/// A directory under /tmp (or $TMPDIR) removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mkimg-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    // Unmount anything a failed test left mounted below us before removing.
+    std::string cmd = "grep -o ' " + path_.string() + "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) {}
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+inline std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+/// What a finished command gave back.
+struct CommandResult {
+  int exit_code = -1;  ///< exit status, or 128+signal
+  std::string out;
+  std::string err;
+  std::string all() const { return out + err; }
+};
+
+/// Runs argv (argv[0] searched in PATH) with extra environment variables and optional stdin,
+/// and waits for it.
+inline CommandResult run(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {},
+                         const std::string& input = "") {
+  TempDir io;
+  fs::path in = io / "in", out = io / "out", err = io / "err";
+  write_file(in, input);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fi = ::open(in.c_str(), O_RDONLY);
+    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fi, 0);
+    ::dup2(fo, 1);
+    ::dup2(fe, 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+/// Runs mkimg with a store root and arguments.
+inline CommandResult run_mkimg(const fs::path& root, std::vector<std::string> args,
+                               const std::map<std::string, std::string>& env = {},
+                               const std::string& input = "") {
+  args.insert(args.begin(), {mkimg_binary(), "--root", root.string()});
+  return run(args, env, input);
+}
+
+/// True when `tool` is found in PATH.
+inline bool have_tool(const std::string& tool) {
+  return run({"sh", "-c", "command -v " + tool}).exit_code == 0;
+}
+
+}  // namespace mkimg::testing
