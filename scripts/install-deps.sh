@@ -14,6 +14,10 @@ packages=(
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
   openssl curl zstd pigz python3 attr iproute2
 )
+# bench/run.py also measures the peers and needs /usr/bin/time.
+if [ "${MKIMG_BENCH:-}" = 1 ]; then
+  packages+=(buildah docker.io time fuse-overlayfs)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
