@@ -1,0 +1,30 @@
+// push_image: send an image from the content store to a registry. See registry_options.h for
+// the map of the registry client.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "oci/registry_options.h"
+
+namespace mkimg::oci {
+
+class Store;
+struct Reference;
+struct Descriptor;
+
+/// How to push: registry settings, and where progress lines go.
+struct PushOptions {
+  RegistryOptions registry;
+  std::function<void(std::string_view)> progress;  ///< one line per event; may be empty
+};
+
+/// Pushes the image the store tags as `source` (a manifest or an index with its manifests)
+/// to `dest`: blobs first (HEAD, then a cross-repository mount or an upload), manifests
+/// last. Returns the descriptor of the top manifest or index as pushed. Throws mkimg::Error
+/// ("push `dest`: ...") on failure.
+Descriptor push_image(Store& store, const std::string& source, const Reference& dest,
+                      const PushOptions& options);
+
+}  // namespace mkimg::oci
