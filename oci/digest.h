@@ -1,0 +1,90 @@
+// Digests: the content addresses of blobs ("sha256:<64 hex>"), and the hashers that make them.
+//
+// A Digest is validated when it is made (Digest::parse), so a Digest value is always safe to
+// turn into a path (RELIABILITY 17): only sha256 (64 lowercase hex) and sha512 (128 lowercase
+// hex) are accepted. The hashers stream (update/finish) on OpenSSL EVP; OpenSSL stays in the
+// .cpp file.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mkimg::oci {
+
+/// The hash functions a Digest may name.
+enum class DigestAlgorithm { sha256, sha512 };
+
+/// A validated content digest "algorithm:encoded". Default-constructed it is empty (no value);
+/// every function that turns a digest into a path refuses an empty one.
+class Digest {
+ public:
+  Digest() = default;
+
+  /// Parses "sha256:<64 lowercase hex>" or "sha512:<128 lowercase hex>"; throws mkimg::Error
+  /// ("parse digest `s`: cause") for anything else.
+  static Digest parse(std::string_view s);
+  /// The same, returning nullopt instead of throwing.
+  static std::optional<Digest> try_parse(std::string_view s);
+  /// A digest from an algorithm and its lowercase hex; throws mkimg::Error when invalid.
+  static Digest from_hex(DigestAlgorithm algorithm, std::string_view hex);
+
+  bool empty() const { return encoded_.empty(); }
+  DigestAlgorithm algorithm() const { return algorithm_; }
+  std::string_view algorithm_name() const;                 ///< "sha256" or "sha512"
+  const std::string& encoded() const { return encoded_; }  ///< the hex part
+  std::string str() const;                                 ///< "sha256:<hex>"; "" when empty
+  std::string short_id() const { return encoded_.substr(0, 12); }  ///< first 12 hex digits
+
+  friend bool operator==(const Digest&, const Digest&) = default;
+  friend std::strong_ordering operator<=>(const Digest&, const Digest&) = default;
+
+ private:
+  DigestAlgorithm algorithm_ = DigestAlgorithm::sha256;
+  std::string encoded_;
+};
+
+/// A streaming hasher for one algorithm: update() any number of times, then finish() once.
+class Hasher {
+ public:
+  explicit Hasher(DigestAlgorithm algorithm);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  void update(const void* data, std::size_t size);
+  void update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
+  /// The digest of everything given to update(); the hasher must not be used afterwards.
+  Digest finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  DigestAlgorithm algorithm_;
+};
+
+/// The streaming SHA-256 hasher every blob in the store goes through.
+class Sha256 : public Hasher {
+ public:
+  Sha256() : Hasher(DigestAlgorithm::sha256) {}
+};
+
+/// The sha256 digest of `bytes`.
+Digest sha256_of(std::string_view bytes);
+/// The digest of `bytes` with `algorithm`.
+Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes);
+
+}  // namespace mkimg::oci
+
+template <>
+struct std::hash<mkimg::oci::Digest> {
+  std::size_t operator()(const mkimg::oci::Digest& d) const noexcept {
+    return std::hash<std::string>{}(d.encoded());
+  }
+};

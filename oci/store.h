@@ -1,0 +1,206 @@
+// oci/: the image format and where images live.
+//
+// A newcomer's map of the folder:
+//   digest.h       Digest (validated before it can become a path), streaming Sha256 (OpenSSL)
+//   media_types.h  OCI and Docker v2 media type constants and predicates
+//   descriptor.h   Descriptor, Platform
+//   image.h        Manifest, Index, ImageConfig: canonical to_json, strict parse_*
+//   reference.h    image references as users write them, docker.io/library/ normalisation
+//   store.h        Store: the content store, an OCI image layout with tags (this file)
+//   transport.h    ImageSource (oci:, oci-archive:, docker-archive:, registries plug in) and
+//                  pull(): copy an image into the store, verifying every digest
+//   archive.h      save to a docker-archive or an oci-archive; load either
+//   registry_*, http_*, auth_*, credential*: the registry client (see registry_options.h)
+//
+// The store, under <root> (every directory 0700, RELIABILITY 9):
+//   <root>/oci/      an OCI image layout: oci-layout, index.json, blobs/<alg>/<hex>. skopeo,
+//                    umoci and oci-image-tool read it directly.
+//   <root>/layers/   unpacked layers (owned by snapshot/ and builder/)
+//   <root>/cache/    the step cache index (owned by builder/)
+//   <root>/tmp/      ingest files and work directories; emptied when a Store opens and no
+//                    other process has the store open
+//   <root>/lock      the store-wide lock: every open Store holds it shared; gc() takes it
+//                    exclusive, so GC never races a writer that has not tagged its blobs yet
+//   <root>/index.lock  serialises read-modify-write of index.json across processes
+//
+// Blobs: written to a file in tmp/, fsynced, size and digest checked, renamed to
+// blobs/<alg>/<hex>, directory fsynced (RELIABILITY 21). A blob file is therefore always
+// complete and always matches its name. index.json is rewritten the same way (temp file,
+// fsync, rename) while holding index.lock, so concurrent taggers never lose each other's tags
+// and a killed process never leaves a torn index.
+//
+// Tags: each tagged manifest is an entry of index.json with the annotation
+// org.opencontainers.image.ref.name set to the FAMILIAR form of the normalised reference
+// ("app:v1", "team/app:v1", "ghcr.io/x/y:1"; docker.io/library/ is dropped). The familiar form
+// is a one-to-one spelling of the normalised reference, and it is what skopeo and umoci match
+// literally: `skopeo inspect oci:<root>/oci:app:v1` and `umoci ... --image <root>/oci:app:v1`
+// work. (The full form would force users to type oci:<root>/oci:docker.io/library/app:v1.)
+// An index.json entry without the annotation is an untagged image (kept until `prune`).
+// Image ids are config digests, as in Docker.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/fd.h"
+#include "oci/descriptor.h"
+#include "oci/digest.h"
+#include "oci/image.h"
+#include "oci/reference.h"
+
+namespace mkimg::oci {
+
+class Store;
+
+/// What a committed blob must be; unset fields are not checked.
+struct BlobExpectation {
+  std::optional<Digest> digest;
+  std::optional<std::int64_t> size;
+};
+
+/// Whether commit_file() hashes the file again or trusts the digest its writer computed.
+enum class Verification { rehash, trust_writer };
+
+/// Streams one blob into <root>/tmp while hashing it; commit() moves it into place. A writer
+/// destroyed without commit() removes its temp file.
+class BlobWriter {
+ public:
+  BlobWriter(BlobWriter&&) noexcept;
+  BlobWriter& operator=(BlobWriter&&) noexcept;
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+  ~BlobWriter();
+
+  void write(const void* data, std::size_t size);
+  void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+  std::int64_t size() const { return size_; }
+  /// fsyncs, checks `expected`, renames into blobs/ and fsyncs the directory. Returns the
+  /// descriptor (media type as given). Throws mkimg::Error ("commit blob `digest`: ...") on a
+  /// mismatch, leaving the store without the blob.
+  Descriptor commit(std::string_view media_type, const BlobExpectation& expected = {});
+
+ private:
+  friend class Store;
+  BlobWriter(const Store& store, DigestAlgorithm algorithm);
+  void flush();
+
+  const Store* store_ = nullptr;
+  std::filesystem::path path_;
+  UniqueFd fd_;
+  Hasher hasher_;
+  std::string buffer_;
+  std::int64_t size_ = 0;
+};
+
+/// One tag of the store: a reference and the manifest (or index) it names.
+struct TaggedImage {
+  std::optional<Reference> reference;  ///< nullopt for an untagged index.json entry
+  Descriptor manifest;
+};
+
+/// What gc() removed.
+struct GcResult {
+  std::size_t blobs_removed = 0;
+  std::int64_t bytes_removed = 0;
+};
+
+/// Extra roots for gc(): blobs other components still need (cache index entries).
+struct GcOptions {
+  std::vector<Digest> keep;
+};
+
+/// The content store: an OCI image layout with tags, under one root directory. Holds the
+/// store-wide lock shared while open. Methods are safe across processes; one Store object
+/// is not meant to be shared between threads without external locking.
+class Store {
+ public:
+  /// Opens the store at `root`, creating the layout when missing (dirs 0700), and removes
+  /// leftovers in tmp/ when no other process has the store open. Throws mkimg::Error.
+  static Store open(const std::filesystem::path& root);
+
+  Store(Store&&) noexcept = default;
+  Store& operator=(Store&&) noexcept = default;
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path layout_dir() const { return root_ / "oci"; }
+  std::filesystem::path tmp_dir() const { return root_ / "tmp"; }
+  std::filesystem::path layers_dir() const { return root_ / "layers"; }
+  std::filesystem::path cache_dir() const { return root_ / "cache"; }
+
+  // Blobs.
+  bool has_blob(const Digest& digest) const;
+  /// blobs/<alg>/<hex>; throws for an empty digest. The file may not exist.
+  std::filesystem::path blob_path(const Digest& digest) const;
+  /// The blob's size; nullopt when absent.
+  std::optional<std::int64_t> blob_size(const Digest& digest) const;
+  /// Reads a whole blob; throws when absent or larger than `max_size`.
+  std::string read_blob(const Digest& digest, std::size_t max_size = kMaxDocumentSize) const;
+  /// Opens a blob for reading (O_RDONLY|O_CLOEXEC); throws when absent.
+  UniqueFd open_blob(const Digest& digest) const;
+  /// A writer streaming into tmp/. Hashes with `algorithm` (sha256 unless an expected sha512).
+  BlobWriter begin_blob(DigestAlgorithm algorithm = DigestAlgorithm::sha256) const;
+  /// Writes a whole blob (no-op when present) and returns its descriptor.
+  Descriptor put_blob(std::string_view bytes, std::string_view media_type,
+                      const BlobExpectation& expected = {}) const;
+  /// Moves `file` (which must be inside tmp_dir()) into blobs/ as `expected`: fsync, check
+  /// size and (with Verification::rehash) digest, rename, fsync the directory. When the blob
+  /// is already present the file is removed. Returns the blob's size.
+  std::int64_t commit_file(const std::filesystem::path& file, const Digest& expected,
+                           Verification verification = Verification::rehash) const;
+  /// A new unique path in tmp_dir() for a file or directory another component writes.
+  std::filesystem::path temp_path(std::string_view prefix) const;
+
+  // Tags (index.json).
+  /// Points `reference` at `manifest`, replacing any previous target of that tag.
+  void tag(const Reference& reference, const Descriptor& manifest) const;
+  /// Adds `manifest` as an untagged entry (if it is not already in index.json).
+  void add_untagged(const Descriptor& manifest) const;
+  /// Removes the tag; returns false when it did not exist.
+  bool untag(const Reference& reference) const;
+  /// Removes every index.json entry (tagged or not) for `manifest`; returns how many.
+  std::size_t remove_manifest(const Digest& manifest) const;
+  /// Every index.json entry, in file order.
+  std::vector<TaggedImage> list() const;
+  /// Finds a manifest by tag ("app:v1", "docker.io/library/app"), manifest digest
+  /// ("sha256:..."), name@digest, or image id (config digest, full or a prefix of >= 4 hex
+  /// digits, optionally "sha256:"-prefixed; unique among stored images). nullopt when nothing
+  /// matches; throws mkimg::Error when an id prefix is ambiguous.
+  std::optional<Descriptor> resolve(std::string_view name) const;
+
+  // Garbage collection.
+  /// Takes the store lock exclusive (waiting for other processes to close the store), then
+  /// removes blobs not reachable from index.json or `options.keep`, and everything in tmp/.
+  GcResult gc(const GcOptions& options = {}) const;
+
+ private:
+  explicit Store(std::filesystem::path root) : root_(std::move(root)) {}
+
+  std::filesystem::path root_;
+  UniqueFd store_lock_;
+};
+
+/// An image loaded from the store: its manifest (chosen for the host platform when the name
+/// points to an index), the manifest's descriptor, and the parsed config.
+struct Image {
+  Descriptor manifest_descriptor;
+  Manifest manifest;
+  ImageConfig config;
+};
+
+/// Loads the image `name` (anything Store::resolve accepts); throws mkimg::Error
+/// ("load image `name`: ...") when absent or malformed.
+Image load_image(const Store& store, std::string_view name);
+/// Loads the image a manifest (or index) descriptor names.
+Image load_image(const Store& store, const Descriptor& descriptor);
+
+/// Writes `config` and an OCI manifest over `layers` (blobs the store already has),
+/// canonically, and returns the manifest's descriptor. Does not tag.
+Descriptor write_image(const Store& store, const ImageConfig& config,
+                       const std::vector<Descriptor>& layers,
+                       const std::map<std::string, std::string>& annotations = {});
+
+}  // namespace mkimg::oci
