@@ -1,0 +1,277 @@
+// A real registry for tests: Debian's `docker-registry` (distribution 2.8) started on a free
+// loopback port with a temporary storage directory, in one of four modes (plain HTTP, HTTPS
+// with a self-signed CA, htpasswd basic auth over HTTPS, token auth over HTTPS with a small
+// token issuer from tests/integration/registry/token_issuer.py), and stopped (SIGKILL, then
+// reaped) in the destructor. FaultProxy puts tests/integration/registry/fault_proxy.py in
+// front of it to corrupt, truncate, stall or redirect blob downloads.
+//
+//   mkimg::testing::Registry reg(mkimg::testing::RegistryMode::Http);
+//   run_mkimg(root, {"push", "img", reg.host() + "/base:1"});   // 127.0.0.1:PORT/base:1
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+
+namespace mkimg::testing {
+
+/// A child process started by a test, killed and reaped when this object goes.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const std::vector<std::string>& argv, const fs::path& log,
+               const std::map<std::string, std::string>& env = {}) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+  ChildProcess& operator=(ChildProcess&& o) noexcept {
+    if (this != &o) {
+      kill();
+      pid_ = std::exchange(o.pid_, -1);
+    }
+    return *this;
+  }
+  ~ChildProcess() { kill(); }
+  /// SIGKILL and reap; a no-op once done.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  /// Waits for a normal exit and returns the status like CommandResult::exit_code.
+  int wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+/// A loopback TCP port nobody listens on right now.
+inline int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(s);
+    throw std::runtime_error("free_port: bind failed");
+  }
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+/// True once something accepts connections on 127.0.0.1:port.
+inline bool port_open(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(s);
+  return ok;
+}
+
+/// Polls `ready` every 50 ms for up to 20 s.
+template <typename F>
+bool wait_until(F ready) {
+  for (int i = 0; i < 400; ++i) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+/// Runs a shell command and throws with its output when it fails.
+inline void must_run(const std::string& cmd) {
+  CommandResult r = run({"sh", "-c", cmd});
+  if (r.exit_code != 0) throw std::runtime_error(cmd + ": " + r.all());
+}
+
+/// Starts a helper python script that writes its port to <dir>/<name>.port; returns the port.
+inline int start_python_helper(ChildProcess& child, const fs::path& dir, const std::string& name,
+                               std::vector<std::string> args) {
+  fs::path port_file = dir / (name + ".port");
+  fs::remove(port_file);
+  fs::path script = source_dir() / "tests/integration/registry" / (name + ".py");
+  args.insert(args.begin(), {"python3", script.string(), "--port-file", port_file.string()});
+  child = ChildProcess(args, dir / (name + ".out"));
+  if (!wait_until([&] { return fs::exists(port_file); })) {
+    throw std::runtime_error(name + " did not start: " + read_file(dir / (name + ".out")));
+  }
+  return std::stoi(read_file(port_file));
+}
+
+/// How the test registry is reached.
+enum class RegistryMode { Http, Https, HttpsBasicAuth, HttpsTokenAuth };
+
+/// docker-registry on 127.0.0.1:<free port>, storage in a temp dir; see the file comment.
+class Registry {
+ public:
+  explicit Registry(RegistryMode mode) : mode_(mode) {
+    if (mode_ != RegistryMode::Http) make_tls();
+    if (mode_ == RegistryMode::HttpsBasicAuth) {
+      must_run("htpasswd -Bbn " + user() + " " + password() + " > " + (dir_ / "htpasswd").string());
+    }
+    if (mode_ == RegistryMode::HttpsTokenAuth) start_token_issuer();
+    start();
+  }
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  /// "127.0.0.1:PORT", the registry part of a reference.
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  /// "http" or "https".
+  std::string scheme() const { return mode_ == RegistryMode::Http ? "http" : "https"; }
+  std::string url() const { return scheme() + "://" + host(); }
+  /// The CA that signed the server certificate (HTTPS modes).
+  fs::path ca_file() const { return dir_ / "ca.crt"; }
+  std::string user() const { return "tester"; }
+  std::string password() const { return "s3cret-pw"; }
+  const fs::path& dir() const { return dir_.path(); }
+  /// What the token issuer saw, one request a line (token mode).
+  std::string token_log() const { return read_file(dir_ / "token.log"); }
+  /// The skopeo/curl flags that trust this registry.
+  std::vector<std::string> skopeo_tls_flags(const std::string& which = "") const {
+    if (mode_ == RegistryMode::Http) return {"--" + which + "tls-verify=false"};
+    return {"--" + which + "cert-dir=" + (dir_ / "certs").string()};
+  }
+  std::string skopeo_creds() const { return user() + ":" + password(); }
+
+  /// Kills the registry (SIGKILL); the storage stays.
+  void stop() { process_.kill(); }
+  /// (Re)starts on the same port and storage; waits until it accepts connections.
+  void start() {
+    if (port_ == 0) port_ = free_port();
+    write_config();
+    process_ = ChildProcess({"docker-registry", "serve", (dir_ / "config.yml").string()},
+                            dir_ / "registry.log");
+    if (!wait_until([&] { return port_open(port_); })) {
+      throw std::runtime_error("docker-registry did not start: " +
+                               read_file(dir_ / "registry.log"));
+    }
+  }
+
+ private:
+  void make_tls() {
+    std::string d = dir_.path().string();
+    must_run("cd " + d +
+             " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mkimg-test-ca "
+             "-keyout ca.key -out ca.crt 2>/dev/null"
+             " && openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+             "-out server.csr 2>/dev/null"
+             " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext"
+             " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-days 2 -extfile san.ext -out server.crt 2>/dev/null"
+             " && mkdir -p certs && cp ca.crt certs/ca.crt");
+  }
+  void start_token_issuer() {
+    std::string d = dir_.path().string();
+    must_run("cd " + d +
+             " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mkimg-token "
+             "-keyout token.key -out token.crt 2>/dev/null");
+    token_port_ =
+        start_python_helper(token_issuer_, dir_.path(), "token_issuer",
+                            {"--key", d + "/token.key", "--cert", d + "/token.crt", "--user",
+                             user(), "--password", password(), "--issuer", "mkimg-test-issuer",
+                             "--service", "mkimg-test-registry", "--log", d + "/token.log"});
+  }
+  void write_config() const {
+    std::string d = dir_.path().string();
+    std::string c = "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n";
+    c += "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n";
+    c += "  delete:\n    enabled: true\n";
+    c += "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: mkimg-test\n";
+    if (mode_ != RegistryMode::Http) {
+      c += "  tls:\n    certificate: " + d + "/server.crt\n    key: " + d + "/server.key\n";
+    }
+    if (mode_ == RegistryMode::HttpsBasicAuth) {
+      c += "auth:\n  htpasswd:\n    realm: mkimg-test\n    path: " + d + "/htpasswd\n";
+    }
+    if (mode_ == RegistryMode::HttpsTokenAuth) {
+      c += "auth:\n  token:\n    realm: http://127.0.0.1:" + std::to_string(token_port_) +
+           "/token\n    service: mkimg-test-registry\n    issuer: mkimg-test-issuer\n"
+           "    rootcertbundle: " +
+           d + "/token.crt\n";
+    }
+    write_file(dir_ / "config.yml", c);
+  }
+
+  RegistryMode mode_;
+  TempDir dir_;
+  int port_ = 0;
+  int token_port_ = 0;
+  ChildProcess token_issuer_;
+  ChildProcess process_;
+};
+
+/// What FaultProxy does to blob downloads (see fault_proxy.py).
+enum class ProxyFault { Pass, Corrupt, TruncateOnce, Stall, Redirect };
+
+/// tests/integration/registry/fault_proxy.py on 127.0.0.1:<port> in front of a Registry.
+class FaultProxy {
+ public:
+  FaultProxy(const Registry& upstream, ProxyFault fault) {
+    static const char* const names[] = {"pass", "corrupt", "truncate-once", "stall", "redirect"};
+    std::vector<std::string> args = {"--upstream", upstream.url(),
+                                     "--mode",     names[static_cast<int>(fault)],
+                                     "--log",      (dir_ / "proxy.log").string()};
+    if (upstream.scheme() == "https") {
+      args.insert(args.end(), {"--ca", upstream.ca_file().string()});
+    }
+    if (fault == ProxyFault::Redirect) {
+      std::string basic = upstream.user() + ":" + upstream.password();
+      CommandResult r = run({"sh", "-c", "printf %s '" + basic + "' | base64 -w0"});
+      args.insert(args.end(), {"--upstream-auth", "Basic " + r.out});
+    }
+    port_ = start_python_helper(process_, dir_.path(), "fault_proxy", args);
+  }
+  /// "127.0.0.1:PORT"
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  /// Every request the proxy saw: "METHOD PATH host=HOST auth=..." lines.
+  std::string log() const { return read_file(dir_ / "proxy.log"); }
+  void stop() { process_.kill(); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  ChildProcess process_;
+};
+
+}  // namespace mkimg::testing
