@@ -1,0 +1,55 @@
+// Applying a layer blob (gzip, zstd or plain tar, detected from its first bytes) to a
+// directory, treating the layer as hostile. See snapshot.h.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace mkimg::snapshot {
+
+namespace fs = std::filesystem;
+
+/// Where a layer goes.
+enum class ApplyMode {
+  /// `dest` holds this layer only: OCI whiteouts become overlay whiteouts (0/0 character
+  /// devices) and opaque markers `trusted.overlay.opaque=y`, so directories unpacked this way
+  /// stack as overlay lowerdirs.
+  overlay_lower,
+  /// `dest` is a whole tree the layer changes: whited-out paths are deleted, an opaque marker
+  /// empties its directory of what lower layers put there.
+  flatten,
+};
+
+/// Caps on what one layer may make us do (RELIABILITY 12). Exceeding one is an error.
+struct ApplyLimits {
+  int64_t max_entries = 1'000'000;
+  int64_t max_total_bytes = int64_t{64} << 30;  ///< uncompressed tar bytes
+  int64_t max_path_bytes = 4096;                ///< entry name and link target
+  int64_t max_xattr_bytes = 1 << 20;            ///< all xattrs of one entry
+  /// Uncompressed bytes may exceed `max_ratio` * compressed bytes only below this many.
+  int64_t ratio_grace_bytes = int64_t{256} << 20;
+  int64_t max_ratio = 2000;
+};
+
+/// What was applied.
+struct ApplyResult {
+  std::string diff_id;  ///< "sha256:..." of the whole uncompressed stream
+  int64_t tar_size = 0;
+  int64_t entries = 0;
+};
+
+/// Applies the layer in `blob` to `dest` (an existing directory). Throws mkimg::Error
+/// ("apply layer `blob`: cause") on any refused entry or limit; `dest` may then hold part of
+/// the layer (never anything outside `dest`), so apply into a directory you can throw away.
+/// The caller compares ApplyResult::diff_id with the expected one.
+ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mode,
+                        const ApplyLimits& limits = {});
+
+/// Unpacks `blob` in overlay_lower mode into a fresh temporary sibling of `dest`, checks the
+/// diff_id against `expected_diff_id` ("sha256:..."), syncs the file system, and only then
+/// renames it to `dest` (which must not exist). On any failure nothing is left at `dest`.
+ApplyResult unpack_layer(const fs::path& blob, const fs::path& dest,
+                         const std::string& expected_diff_id, const ApplyLimits& limits = {});
+
+}  // namespace mkimg::snapshot

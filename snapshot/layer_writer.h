@@ -1,0 +1,72 @@
+// The deterministic layer writer: a sorted list of entries from one directory -> a tar blob,
+// with its diff_id and blob digest computed in the same pass. See snapshot.h.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mkimg::snapshot {
+
+namespace fs = std::filesystem;
+
+/// How a layer blob is compressed.
+enum class Compression { none, gzip, zstd };
+
+/// How to write a layer. The bytes depend on everything here except `threads`.
+struct LayerOptions {
+  Compression compression = Compression::gzip;
+  /// When set, every mtime later than this is clamped to it (seconds since the epoch).
+  std::optional<int64_t> source_date_epoch;
+  /// Compression worker threads; 0 means one per core. Never changes the output bytes.
+  int threads = 0;
+  /// Compression level; 0 means the default (gzip 6, zstd 3).
+  int level = 0;
+};
+
+/// A layer blob written to disk, and what the image manifest and config need to know of it.
+struct LayerBlob {
+  fs::path file;           ///< the compressed (or plain) tar
+  std::string digest;      ///< "sha256:..." of the file's bytes
+  std::string diff_id;     ///< "sha256:..." of the uncompressed tar
+  int64_t size = 0;        ///< bytes in `file`
+  int64_t tar_size = 0;    ///< bytes of the uncompressed tar
+  int64_t entries = 0;     ///< tar entries written
+  std::string media_type;  ///< application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]
+};
+
+/// What a LayerEntry stands for.
+enum class EntryKind {
+  tree,      ///< the file at `path` under the writer's source root, any type
+  whiteout,  ///< an empty marker (`dir/.wh.name` or `dir/.wh..wh..opq`): mode 0, owner 0:0
+};
+
+/// One entry of a layer: its relative path ("etc/passwd", no leading "/" or "./", no trailing
+/// "/", no "." or ".." components) and where its content comes from.
+struct LayerEntry {
+  std::string path;
+  EntryKind kind = EntryKind::tree;
+  friend bool operator==(const LayerEntry&, const LayerEntry&) = default;
+};
+
+/// True when `a` sorts before `b` in a layer: component by component, bytewise, so a
+/// directory is followed directly by its contents.
+bool layer_path_less(const std::string& a, const std::string& b);
+
+/// Writes `entries` (any order; sorted and de-duplicated here) read from `source_root` as a
+/// layer to `out_file` (created or truncated; fsynced; removed again on failure). Files are
+/// opened beneath `source_root` without following any symlink, and only regular files are
+/// read. `out_file` should be a temporary path the caller commits (renames) afterwards.
+LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entries,
+                      const fs::path& out_file, const LayerOptions& options);
+
+/// Writes the whole tree under `root` (not `root` itself) as one layer: import and COPY.
+LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
+                               const LayerOptions& options);
+
+/// The media type of a layer with `compression`.
+std::string layer_media_type(Compression compression);
+
+}  // namespace mkimg::snapshot

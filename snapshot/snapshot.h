@@ -1,0 +1,34 @@
+// snapshot/: file system <-> layer. The three things mkimg does with layer tars.
+//
+// 1. Write a layer (layer_writer.h). A layer is a tar stream of `LayerEntry`s read from one
+//    source directory. The writer is deterministic: PAX (ustar headers, PAX records only when
+//    needed), entries sorted component-wise by path, numeric uid/gid only, no atime/ctime,
+//    mtime in whole seconds and clamped to SOURCE_DATE_EPOCH when set, hardlinks as hardlinks
+//    (the first path in sort order is the file), `security.capability` and `user.*` xattrs
+//    kept. The tar bytes are hashed (diff_id) and compressed in the same pass; the compressed
+//    bytes are hashed (blob digest) as they are written, so the tree is read once.
+//    Compression runs on worker threads over fixed 1 MiB blocks (gzip: one pigz-style member,
+//    every block primed with the previous 32 KiB; zstd: libzstd with >= 1 worker), so the
+//    bytes never depend on the number of threads or their timing.
+// 2. Apply a layer (apply.h). Every layer is hostile. Every path is resolved from a root fd
+//    with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); names with `..` are refused;
+//    metadata is set with AT_SYMLINK_NOFOLLOW, owner before mode; sizes, counts and the
+//    decompression ratio are capped (ApplyLimits). The diff_id is computed over the whole
+//    decompressed stream (padding after the end-of-archive included). Two modes:
+//    overlay_lower unpacks one layer into its own directory and turns OCI whiteouts into
+//    overlay ones, so a stack of such directories mounts as overlay lowerdirs; flatten applies
+//    a layer onto an existing tree. unpack_layer() does the temp-dir, verify, rename dance.
+// 3. Diff a step (diff.h). Two paths that give the same bytes for the same change:
+//    diff_overlay_upper() reads the overlay upper directory (cost ~ the change), and
+//    diff_walk() compares a tree with a TreeState recorded before the step ran in that same
+//    tree (stat only: inode, ctime, mtime, mode, owner, size, link count). Both decide with
+//    one rule (change_rules.h): a non-directory is in the layer when it was touched; a
+//    directory when its own metadata changed, when it was re-created (opaque), or when it is
+//    an ancestor of an entry in the layer.
+//
+// Third-party code (libarchive, zlib, zstd, OpenSSL) stays in the .cpp files of this folder.
+#pragma once
+
+#include "snapshot/apply.h"
+#include "snapshot/diff.h"
+#include "snapshot/layer_writer.h"
