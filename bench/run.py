@@ -44,7 +44,7 @@ def timed(cmd, env=None, cwd=None):
 # ---------------------------------------------------------------- inputs
 
 def debian_root():
-    root = os.path.join(CACHE, "minbase")
+    root = os.path.join(CACHE, "bookworm")  # shared with bench/bench_snapshot
     tar = os.path.join(CACHE, "minbase.tar")
     if not os.path.exists(tar):
         os.makedirs(CACHE, exist_ok=True)
