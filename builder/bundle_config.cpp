@@ -1,0 +1,96 @@
+#include "builder/bundle_config.h"
+
+#include <nlohmann/json.hpp>
+
+namespace mkimg::builder {
+namespace {
+
+using json = nlohmann::json;
+
+json mount(const char* dest, const char* type, const char* source, std::vector<std::string> opts) {
+  return json{{"destination", dest}, {"type", type}, {"source", source}, {"options", opts}};
+}
+
+json default_mounts() {
+  json m = json::array();
+  m.push_back(mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}));
+  m.push_back(
+      mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
+  m.push_back(mount("/dev/pts", "devpts", "devpts",
+                    {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
+  m.push_back(
+      mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
+  m.push_back(mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
+  m.push_back(mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+  return m;
+}
+
+json bind_mount(const BindMount& b) {
+  std::vector<std::string> opts{"rbind", "nosuid", "nodev"};
+  opts.push_back(b.access == BindMount::Access::kReadOnly ? "ro" : "rw");
+  return json{{"destination", b.destination},
+              {"type", "bind"},
+              {"source", b.source.string()},
+              {"options", opts}};
+}
+
+json process(const BundleSpec& spec) {
+  const auto& caps = default_capabilities();
+  json user{{"uid", spec.uid}, {"gid", spec.gid}};
+  if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
+  return json{
+      {"terminal", false},
+      {"user", user},
+      {"args", spec.args},
+      {"env", spec.env},
+      {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
+      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}})},
+      {"noNewPrivileges", false}};
+}
+
+json namespaces(NetworkMode network) {
+  json ns = json::array();
+  for (const char* t : {"pid", "ipc", "uts", "mount"}) ns.push_back({{"type", t}});
+  if (network == NetworkMode::kNone) ns.push_back({{"type", "network"}});
+  return ns;
+}
+
+json linux_section(const BundleSpec& spec) {
+  return json{{"namespaces", namespaces(spec.network)},
+              {"maskedPaths",
+               {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap"}},
+              {"readonlyPaths",
+               {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}};
+}
+
+}  // namespace
+
+std::vector<std::string> default_mount_destinations() {
+  return {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"};
+}
+
+const std::vector<std::string>& default_capabilities() {
+  static const std::vector<std::string> caps{
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  return caps;
+}
+
+std::string bundle_config_json(const BundleSpec& spec) {
+  json mounts = default_mounts();
+  for (const auto& b : spec.binds) mounts.push_back(bind_mount(b));
+  json config{{"ociVersion", "1.0.2-dev"},
+              {"process", process(spec)},
+              {"root", {{"path", spec.rootfs.string()}, {"readonly", false}}},
+              {"hostname", spec.hostname},
+              {"mounts", mounts},
+              {"linux", linux_section(spec)}};
+  return config.dump(1);
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,209 @@
+#include "builder/container_runtime.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace mkimg::builder {
+
+std::atomic<bool> g_interrupted{false};
+
+namespace {
+
+constexpr std::size_t kKeepLines = 20;
+const char* const kSystemDirs[] = {"/usr/sbin", "/usr/bin",        "/sbin",
+                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
+
+void on_signal(int) { g_interrupted = true; }
+
+/// Runs argv quietly and returns its exit status (-1 when it cannot start).
+int run_quiet(const std::vector<std::string>& argv) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::optional<std::filesystem::path> find_system_binary(const std::string& name) {
+  for (const char* dir : kSystemDirs) {
+    std::filesystem::path p = std::filesystem::path(dir) / name;
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return std::nullopt;
+}
+
+bool answers(const std::filesystem::path& binary) {
+  return run_quiet({binary.string(), "--version"}) == 0;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error("start", argv[0]);
+  if (pid == 0) {
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    if (out_fd >= 0) {
+      int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+      ::dup2(out_fd, 1);
+      ::dup2(out_fd, 2);
+    }
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+/// Kills and deletes the container when the run did not end normally; always deletes.
+class ContainerGuard {
+ public:
+  ContainerGuard(const ContainerRuntime& rt, const ContainerRun& run) : rt_(rt), run_(run) {}
+  ContainerGuard(const ContainerGuard&) = delete;
+  ContainerGuard& operator=(const ContainerGuard&) = delete;
+  ~ContainerGuard() {
+    run_quiet({rt_.binary.string(), "--root", run_.state_root.string(), "kill", run_.id, "KILL"});
+    run_quiet(
+        {rt_.binary.string(), "--root", run_.state_root.string(), "delete", "--force", run_.id});
+  }
+
+ private:
+  const ContainerRuntime& rt_;
+  const ContainerRun& run_;
+};
+
+void push_line(ContainerResult& result, const ContainerRun& run, std::string line) {
+  if (run.on_line) run.on_line(line);
+  result.last_lines.push_back(std::move(line));
+  if (result.last_lines.size() > kKeepLines) result.last_lines.pop_front();
+}
+
+/// Reads the pipe until EOF, forwarding whole lines; kills the container on interrupt.
+void pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, ContainerResult& result) {
+  std::string pending;
+  char buf[8192];
+  bool killed = false;
+  for (;;) {
+    if (g_interrupted && !killed) {
+      run_quiet({rt.binary.string(), "--root", run.state_root.string(), "kill", run.id, "KILL"});
+      killed = true;
+    }
+    struct pollfd p {
+      fd, POLLIN, 0
+    };
+    int r = ::poll(&p, 1, 200);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t pos; (pos = pending.find('\n')) != std::string::npos;) {
+      push_line(result, run, pending.substr(0, pos));
+      pending.erase(0, pos + 1);
+    }
+  }
+  if (!pending.empty()) push_line(result, run, pending);
+}
+
+int wait_status(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+ContainerRuntime find_runtime(std::string_view choice) {
+  std::vector<std::string> names;
+  if (choice.empty() || choice == "auto") {
+    names = {"runc", "crun"};
+  } else if (choice.find('/') != std::string_view::npos) {
+    std::filesystem::path p(choice);
+    if (!answers(p)) {
+      throw Error(describe("find runtime", choice,
+                           "it does not run (`" + p.string() + " --version` failed)"));
+    }
+    return {p, p.filename().string()};
+  } else {
+    names = {std::string(choice)};
+  }
+  for (const auto& name : names) {
+    auto p = find_system_binary(name);
+    if (p && answers(*p)) return {*p, name};
+  }
+  std::string wanted = names.size() == 1 ? names[0] : "runc or crun";
+  throw Error(describe("find runtime", wanted,
+                       "no working OCI runtime found; install the Debian package `" +
+                           (names.size() == 1 ? names[0] : std::string("runc")) +
+                           "` (apt-get install runc)"));
+}
+
+ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run) {
+  std::vector<std::string> argv{
+      runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
+      run.bundle.string(),     run.id};
+  ContainerResult result;
+  ContainerGuard guard(runtime, run);
+  if (run.stdio == Stdio::kInherit) {
+    pid_t pid = spawn(argv, -1);
+    result.exit_code = wait_status(pid);
+  } else {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("create pipe", "container output");
+    UniqueFd read_end(fds[0]), write_end(fds[1]);
+    pid_t pid = spawn(argv, write_end.get());
+    write_end.reset();
+    pump(read_end.get(), runtime, run, result);
+    result.exit_code = wait_status(pid);
+  }
+  if (g_interrupted) throw Error(describe("run", run.id, "interrupted"));
+  return result;
+}
+
+std::string new_container_id() {
+  static std::atomic<unsigned> counter{0};
+  std::random_device rd;
+  return "mkimg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(rd() % 100000);
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,64 @@
+#include "builder/mount_stubs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "builder/root_path.h"
+
+namespace mkimg::builder {
+namespace {
+
+bool exists_in_root(int root_fd, const std::string& path) {
+  return open_in_root(root_fd, path, O_PATH | O_NOFOLLOW).valid();
+}
+
+void remove_one(int upper_fd, const std::string& path) {
+  std::filesystem::path p(path);
+  UniqueFd parent =
+      open_in_root(upper_fd, p.parent_path().string(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
+  if (!parent) return;
+  std::string name = p.filename().string();
+  struct stat st {};
+  if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    ::unlinkat(parent.get(), name.c_str(), AT_REMOVEDIR);  // fails harmlessly when not empty
+  } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+    ::unlinkat(parent.get(), name.c_str(), 0);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> find_mount_stubs(const std::filesystem::path& merged,
+                                          const std::vector<std::string>& destinations) {
+  UniqueFd root = open_root(merged);
+  std::vector<std::string> stubs;
+  for (const auto& dest : destinations) {
+    std::string so_far;
+    for (const auto& part : std::filesystem::path(dest)) {
+      std::string name = part.string();
+      if (name.empty() || name == "/") continue;
+      so_far += "/" + name;
+      if (!exists_in_root(root.get(), so_far)) {
+        // Record every missing level so nested stubs are removed deepest first.
+        std::string level = so_far;
+        stubs.push_back(level);
+      }
+    }
+  }
+  std::sort(stubs.begin(), stubs.end());
+  stubs.erase(std::unique(stubs.begin(), stubs.end()), stubs.end());
+  return stubs;
+}
+
+void remove_mount_stubs(const std::filesystem::path& upper, std::vector<std::string> stubs) {
+  UniqueFd root = open_root(upper);
+  std::sort(stubs.begin(), stubs.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& s : stubs) remove_one(root.get(), s);
+}
+
+}  // namespace mkimg::builder
