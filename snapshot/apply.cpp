@@ -1,0 +1,119 @@
+#include "snapshot/apply.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "common/error.h"
+#include "common/fd.h"
+#include "snapshot/entry_applier.h"
+#include "snapshot/layer_stream.h"
+#include "snapshot/root_fs.h"
+
+namespace mkimg::snapshot {
+
+namespace {
+
+struct ReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+/// What libarchive's read callback pulls from: the stream, a buffer, and the first error.
+struct ReadContext {
+  LayerStream* stream = nullptr;
+  std::string buffer = std::string(256 * 1024, '\0');
+  std::string error;
+};
+
+la_ssize_t read_callback(archive* a, void* data, const void** out) {
+  auto* ctx = static_cast<ReadContext*>(data);
+  try {
+    *out = ctx->buffer.data();
+    return static_cast<la_ssize_t>(ctx->stream->read(ctx->buffer.data(), ctx->buffer.size()));
+  } catch (const std::exception& e) {
+    ctx->error = e.what();
+    archive_set_error(a, EINVAL, "%s", e.what());
+    return -1;
+  }
+}
+
+ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode,
+                         const ApplyLimits& limits) {
+  LayerStream stream(blob, limits);
+  ReadContext ctx;
+  ctx.stream = &stream;
+  std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
+  archive_read_support_format_tar(a.get());  // tar only: nothing else is a layer
+  auto fail = [&](const std::string& what) -> Error {
+    if (!ctx.error.empty()) return Error(ctx.error);
+    const char* msg = archive_error_string(a.get());
+    return Error(describe("read", what, msg ? msg : "corrupt tar"));
+  };
+  if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
+    throw fail("tar header");
+  }
+  EntryApplier applier(root, mode, limits);
+  ApplyResult result;
+  for (;;) {
+    archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
+    if (++result.entries > limits.max_entries) throw Error("too many entries");
+    applier.apply(a.get(), e);
+  }
+  applier.finish();
+  stream.drain();
+  result.tar_size = stream.tar_size();
+  result.diff_id = stream.diff_id();
+  return result;
+}
+
+}  // namespace
+
+ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mode,
+                        const ApplyLimits& limits) {
+  try {
+    UniqueFd root(::open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw sys_error("open", dest.string());
+    return apply_stream(blob, root.get(), mode, limits);
+  } catch (const std::exception& e) {
+    throw with_context("apply layer `" + blob.string() + "`", e);
+  }
+}
+
+ApplyResult unpack_layer(const fs::path& blob, const fs::path& dest,
+                         const std::string& expected_diff_id, const ApplyLimits& limits) {
+  fs::path parent = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
+  std::string tmpl = (parent / (".tmp-" + dest.filename().string() + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw sys_error("create directory", tmpl);
+  fs::path tmp = tmpl;
+  UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  try {
+    if (!parent_fd) throw sys_error("open", parent.string());
+    ::chmod(tmp.c_str(), 0755);
+    ApplyResult result = apply_layer(blob, tmp, ApplyMode::overlay_lower, limits);
+    if (result.diff_id != expected_diff_id) {
+      throw Error(describe("unpack layer", blob.string(),
+                           "diff_id " + result.diff_id + " does not match " + expected_diff_id));
+    }
+    UniqueFd tmp_fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!tmp_fd || ::syncfs(tmp_fd.get()) != 0) throw sys_error("sync", tmp.string());
+    if (::renameat2(parent_fd.get(), tmp.filename().c_str(), parent_fd.get(),
+                    dest.filename().c_str(), RENAME_NOREPLACE) != 0) {
+      throw sys_error("rename into", dest.string());
+    }
+    ::fsync(parent_fd.get());
+    return result;
+  } catch (...) {
+    if (parent_fd) remove_at(parent_fd.get(), tmp.filename().string());
+    throw;
+  }
+}
+
+}  // namespace mkimg::snapshot

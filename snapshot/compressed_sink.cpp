@@ -1,0 +1,270 @@
+#include "snapshot/compressed_sink.h"
+
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "snapshot/sha256.h"
+
+namespace mkimg::snapshot {
+
+namespace {
+
+constexpr std::size_t kDictSize = 32 * 1024;
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("write", "layer blob");
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+/// One block of a pigz-style gzip member: raw deflate primed with the previous 32 KiB of
+/// input, ended with a sync flush so blocks concatenate into one deflate stream.
+struct GzipBlock {
+  std::string out;
+  uLong crc = 0;
+  std::size_t length = 0;
+};
+
+GzipBlock deflate_block(const std::string& input, const std::string& dict, int level, int flush) {
+  z_stream s{};
+  if (deflateInit2(&s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw Error(describe("compress", "layer", "deflateInit2 failed"));
+  }
+  if (!dict.empty()) {
+    deflateSetDictionary(&s, reinterpret_cast<const Bytef*>(dict.data()),
+                         static_cast<uInt>(dict.size()));
+  }
+  GzipBlock block;
+  block.out.resize(deflateBound(&s, input.size()) + 64);
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  s.avail_in = static_cast<uInt>(input.size());
+  s.next_out = reinterpret_cast<Bytef*>(block.out.data());
+  s.avail_out = static_cast<uInt>(block.out.size());
+  int rc = deflate(&s, flush);
+  bool ok = (flush == Z_FINISH) ? rc == Z_STREAM_END : (rc == Z_OK && s.avail_in == 0);
+  block.out.resize(block.out.size() - s.avail_out);
+  deflateEnd(&s);
+  if (!ok) throw Error(describe("compress", "layer", "deflate did not finish a block"));
+  block.crc =
+      crc32(0, reinterpret_cast<const Bytef*>(input.data()), static_cast<uInt>(input.size()));
+  block.length = input.size();
+  return block;
+}
+
+/// A gzip compression job and its slot for the result.
+struct GzipJob {
+  uint64_t index = 0;
+  std::string input;
+  std::string dict;
+};
+
+}  // namespace
+
+struct CompressedSink::Impl {
+  UniqueFd out;
+  Compression compression;
+  int level;
+  std::string pending;
+  Sha256Stream tar_hash, blob_hash;
+  int64_t tar_size = 0, size = 0;
+
+  // gzip
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::condition_variable job_ready, result_ready;
+  std::deque<GzipJob> jobs;
+  std::map<uint64_t, GzipBlock> results;
+  std::string worker_error;
+  bool stopping = false;
+  uint64_t submitted = 0, written = 0;
+  std::string last_tail;  // the last 32 KiB of the previous block's input
+  uLong crc = 0;
+  uint64_t in_length = 0;
+  std::size_t max_in_flight = 4;
+
+  // zstd
+  ZSTD_CCtx* zstd = nullptr;
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    job_ready.notify_all();
+    for (auto& t : workers) t.join();
+    ZSTD_freeCCtx(zstd);
+  }
+
+  void emit(const char* data, std::size_t n) {
+    write_all(out.get(), data, n);
+    blob_hash.update(data, n);
+    size += static_cast<int64_t>(n);
+  }
+
+  void worker_loop() {
+    for (;;) {
+      GzipJob job;
+      {
+        std::unique_lock lock(mu);
+        job_ready.wait(lock, [&] { return stopping || !jobs.empty(); });
+        if (jobs.empty()) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      GzipBlock block;
+      std::string error;
+      try {
+        block = deflate_block(job.input, job.dict, level, Z_SYNC_FLUSH);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      {
+        std::lock_guard lock(mu);
+        if (!error.empty() && worker_error.empty()) worker_error = error;
+        results.emplace(job.index, std::move(block));
+      }
+      result_ready.notify_all();
+    }
+  }
+
+  void start_gzip(int threads) {
+    static constexpr unsigned char kHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    emit(reinterpret_cast<const char*>(kHeader), sizeof kHeader);
+    max_in_flight = static_cast<std::size_t>(threads) * 2 + 1;
+    for (int i = 0; i < threads; ++i) workers.emplace_back([this] { worker_loop(); });
+  }
+
+  /// Writes finished blocks in order; waits while more than `keep` blocks are in flight.
+  void drain(std::size_t keep) {
+    std::unique_lock lock(mu);
+    while (submitted - written > keep) {
+      result_ready.wait(lock, [&] { return !worker_error.empty() || results.count(written); });
+      if (!worker_error.empty()) throw Error(worker_error);
+      GzipBlock block = std::move(results.at(written));
+      results.erase(written);
+      ++written;
+      lock.unlock();
+      emit(block.out.data(), block.out.size());
+      crc = crc32_combine(crc, block.crc, static_cast<z_off_t>(block.length));
+      in_length += block.length;
+      lock.lock();
+    }
+  }
+
+  void submit_gzip(std::string block) {
+    GzipJob job{submitted, std::move(block), last_tail};
+    const std::string& in = job.input;
+    last_tail = in.substr(in.size() > kDictSize ? in.size() - kDictSize : 0);
+    {
+      std::lock_guard lock(mu);
+      jobs.push_back(std::move(job));
+      ++submitted;
+    }
+    job_ready.notify_one();
+    drain(max_in_flight);
+  }
+
+  void finish_gzip() {
+    drain(0);
+    GzipBlock end = deflate_block("", "", level, Z_FINISH);
+    emit(end.out.data(), end.out.size());
+    unsigned char trailer[8];
+    for (int i = 0; i < 4; ++i) trailer[i] = static_cast<unsigned char>(crc >> (8 * i));
+    for (int i = 0; i < 4; ++i) trailer[4 + i] = static_cast<unsigned char>(in_length >> (8 * i));
+    emit(reinterpret_cast<const char*>(trailer), sizeof trailer);
+  }
+
+  void start_zstd(int threads) {
+    zstd = ZSTD_createCCtx();
+    if (zstd == nullptr) throw Error(describe("compress", "layer", "ZSTD_createCCtx failed"));
+    ZSTD_CCtx_setParameter(zstd, ZSTD_c_compressionLevel, level);
+    // Any worker count >= 1 gives the same bytes; 0 (single-threaded mode) would not.
+    ZSTD_CCtx_setParameter(zstd, ZSTD_c_nbWorkers, std::max(1, threads));
+  }
+
+  void zstd_stream(const std::string& block, ZSTD_EndDirective mode) {
+    std::string buffer(ZSTD_CStreamOutSize(), '\0');
+    ZSTD_inBuffer in{block.data(), block.size(), 0};
+    for (;;) {
+      ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
+      std::size_t left = ZSTD_compressStream2(zstd, &o, &in, mode);
+      if (ZSTD_isError(left)) throw Error(describe("compress", "layer", ZSTD_getErrorName(left)));
+      emit(buffer.data(), o.pos);
+      bool done = (mode == ZSTD_e_continue) ? in.pos == in.size : left == 0;
+      if (done) return;
+    }
+  }
+
+  void flush_block() {
+    if (pending.empty()) return;
+    std::string block;
+    block.swap(pending);
+    pending.reserve(kBlockSize);
+    switch (compression) {
+      case Compression::none:
+        emit(block.data(), block.size());
+        break;
+      case Compression::gzip:
+        submit_gzip(std::move(block));
+        break;
+      case Compression::zstd:
+        zstd_stream(block, ZSTD_e_continue);
+        break;
+    }
+  }
+};
+
+CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level, int threads)
+    : impl_(std::make_unique<Impl>()) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->out = std::move(out);
+  impl_->compression = compression;
+  impl_->pending.reserve(kBlockSize);
+  if (compression == Compression::gzip) {
+    impl_->level = level > 0 ? level : 6;
+    impl_->start_gzip(threads);
+  } else if (compression == Compression::zstd) {
+    impl_->level = level > 0 ? level : 3;
+    impl_->start_zstd(threads);
+  }
+}
+
+CompressedSink::~CompressedSink() = default;
+
+void CompressedSink::write(const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  impl_->tar_hash.update(p, size);
+  impl_->tar_size += static_cast<int64_t>(size);
+  while (size > 0) {
+    std::size_t n = std::min(size, kBlockSize - impl_->pending.size());
+    impl_->pending.append(p, n);
+    p += n;
+    size -= n;
+    if (impl_->pending.size() == kBlockSize) impl_->flush_block();
+  }
+}
+
+SinkResult CompressedSink::finish() {
+  impl_->flush_block();
+  if (impl_->compression == Compression::gzip) impl_->finish_gzip();
+  if (impl_->compression == Compression::zstd) impl_->zstd_stream("", ZSTD_e_end);
+  if (::fsync(impl_->out.get()) != 0) throw sys_error("fsync", "layer blob");
+  return SinkResult{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size,
+                    impl_->tar_size};
+}
+
+}  // namespace mkimg::snapshot

@@ -1,0 +1,172 @@
+#include "snapshot/layer_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+
+#include "common/error.h"
+#include "common/fd.h"
+#include "snapshot/sha256.h"
+
+namespace mkimg::snapshot {
+
+namespace {
+enum class Codec { plain, gzip, zstd };
+constexpr std::size_t kInputBuffer = 256 * 1024;
+}  // namespace
+
+struct LayerStream::Impl {
+  std::string name;
+  ApplyLimits limits;
+  UniqueFd fd;
+  Codec codec = Codec::plain;
+  std::string in;  // compressed input buffer
+  std::size_t in_pos = 0;
+  bool in_eof = false;
+  int64_t in_total = 0, out_total = 0;
+  Sha256Stream hash;
+  z_stream z{};
+  bool z_live = false, z_ended = false;
+  ZSTD_DCtx* zstd = nullptr;
+
+  ~Impl() {
+    if (z_live) inflateEnd(&z);
+    ZSTD_freeDCtx(zstd);
+  }
+
+  [[noreturn]] void fail(const std::string& cause) const {
+    throw Error(describe("read layer", name, cause));
+  }
+
+  bool fill() {
+    if (in_pos < in.size()) return true;
+    if (in_eof) return false;
+    in.resize(kInputBuffer);
+    ssize_t n;
+    do n = ::read(fd.get(), in.data(), in.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw sys_error("read layer", name);
+    in.resize(static_cast<std::size_t>(n));
+    in_pos = 0;
+    in_total += n;
+    if (n == 0) in_eof = true;
+    return n > 0;
+  }
+
+  void detect() {
+    fill();
+    auto starts = [&](const char* magic, std::size_t n) {
+      return in.size() >= n && std::memcmp(in.data(), magic, n) == 0;
+    };
+    if (starts("\x1f\x8b", 2)) {
+      codec = Codec::gzip;
+      if (inflateInit2(&z, 15 + 16) != Z_OK) fail("inflateInit2 failed");
+      z_live = true;
+    } else if (starts("\x28\xb5\x2f\xfd", 4)) {
+      codec = Codec::zstd;
+      zstd = ZSTD_createDCtx();
+      if (zstd == nullptr) fail("ZSTD_createDCtx failed");
+      ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);
+    }
+  }
+
+  std::size_t read_plain(char* out, std::size_t size) {
+    if (!fill()) return 0;
+    std::size_t n = std::min(size, in.size() - in_pos);
+    std::memcpy(out, in.data() + in_pos, n);
+    in_pos += n;
+    return n;
+  }
+
+  std::size_t read_gzip(char* out, std::size_t size) {
+    while (true) {
+      if (z_ended) {  // a new member may follow (pigz, concatenated gzip)
+        if (!fill()) return 0;
+        inflateReset(&z);
+        z_ended = false;
+      }
+      if (!fill()) fail("truncated gzip stream");
+      z.next_in = reinterpret_cast<Bytef*>(in.data() + in_pos);
+      z.avail_in = static_cast<uInt>(in.size() - in_pos);
+      z.next_out = reinterpret_cast<Bytef*>(out);
+      z.avail_out = static_cast<uInt>(size);
+      int rc = inflate(&z, Z_NO_FLUSH);
+      in_pos = in.size() - z.avail_in;
+      if (rc == Z_STREAM_END)
+        z_ended = true;
+      else if (rc != Z_OK && rc != Z_BUF_ERROR)
+        fail(std::string("corrupt gzip: ") + (z.msg ? z.msg : "inflate failed"));
+      std::size_t n = size - z.avail_out;
+      if (n > 0) return n;
+    }
+  }
+
+  std::size_t read_zstd(char* out, std::size_t size) {
+    while (true) {
+      bool more = fill();
+      ZSTD_inBuffer i{in.data() + in_pos, in.size() - in_pos, 0};
+      ZSTD_outBuffer o{out, size, 0};
+      std::size_t rc = ZSTD_decompressStream(zstd, &o, &i);
+      in_pos += i.pos;
+      if (ZSTD_isError(rc)) fail(std::string("corrupt zstd: ") + ZSTD_getErrorName(rc));
+      if (o.pos > 0) return o.pos;
+      if (!more) {
+        if (rc != 0) fail("truncated zstd stream");
+        return 0;
+      }
+    }
+  }
+
+  void check_limits() const {
+    if (out_total > limits.max_total_bytes) fail("layer larger than the limit");
+    if (out_total > limits.ratio_grace_bytes &&
+        out_total / std::max<int64_t>(in_total, 1) > limits.max_ratio) {
+      fail("decompression ratio above the limit");
+    }
+  }
+};
+
+LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->name = blob.string();
+  impl_->limits = limits;
+  impl_->fd = UniqueFd(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!impl_->fd) throw sys_error("open layer", impl_->name);
+  impl_->detect();
+}
+
+LayerStream::~LayerStream() = default;
+
+std::size_t LayerStream::read(char* out, std::size_t size) {
+  std::size_t n = 0;
+  switch (impl_->codec) {
+    case Codec::plain:
+      n = impl_->read_plain(out, size);
+      break;
+    case Codec::gzip:
+      n = impl_->read_gzip(out, size);
+      break;
+    case Codec::zstd:
+      n = impl_->read_zstd(out, size);
+      break;
+  }
+  impl_->hash.update(out, n);
+  impl_->out_total += static_cast<int64_t>(n);
+  impl_->check_limits();
+  return n;
+}
+
+void LayerStream::drain() {
+  std::string buffer(kInputBuffer, '\0');
+  while (read(buffer.data(), buffer.size()) > 0) {
+  }
+}
+
+std::string LayerStream::diff_id() { return impl_->hash.finish(); }
+
+int64_t LayerStream::tar_size() const { return impl_->out_total; }
+
+}  // namespace mkimg::snapshot

@@ -1,0 +1,239 @@
+#include "snapshot/layer_writer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "common/error.h"
+#include "snapshot/compressed_sink.h"
+#include "snapshot/tree_walk.h"
+
+namespace mkimg::snapshot {
+
+namespace {
+
+struct ArchiveDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
+using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
+
+la_ssize_t sink_write(archive*, void* sink, const void* data, size_t size) {
+  try {
+    static_cast<CompressedSink*>(sink)->write(data, size);
+    return static_cast<la_ssize_t>(size);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+/// Writes entries one by one into a libarchive PAX stream feeding a CompressedSink.
+class TarWriter {
+ public:
+  TarWriter(int root, CompressedSink& sink, const LayerOptions& options)
+      : root_(root), options_(options), a_(archive_write_new()) {
+    archive_write_set_format_pax_restricted(a_.get());
+    archive_write_set_bytes_in_last_block(a_.get(), 1);
+    if (archive_write_open2(a_.get(), &sink, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK) {
+      fail("open");
+    }
+  }
+
+  void add(const LayerEntry& entry) {
+    if (entry.kind == EntryKind::whiteout) {
+      add_whiteout(entry.path);
+    } else {
+      add_from_tree(entry.path);
+    }
+    ++entries_;
+  }
+
+  int64_t close() {
+    if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("close");
+    return entries_;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    const char* msg = archive_error_string(a_.get());
+    throw Error(describe("write layer", what, msg ? msg : "libarchive failed"));
+  }
+
+  void write_header(archive_entry* e, const std::string& path) {
+    if (archive_write_header(a_.get(), e) != ARCHIVE_OK) fail(path);
+  }
+
+  void add_whiteout(const std::string& path) {
+    EntryPtr e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0);
+    archive_entry_set_size(e.get(), 0);
+    archive_entry_set_mtime(e.get(), 0, 0);
+    write_header(e.get(), path);
+  }
+
+  int64_t clamp(int64_t t) const {
+    if (options_.source_date_epoch && t > *options_.source_date_epoch) {
+      return *options_.source_date_epoch;
+    }
+    return t;
+  }
+
+  void add_from_tree(const std::string& path) {
+    UniqueFd fd = open_beneath(root_, path, O_PATH | O_NOFOLLOW);
+    struct stat st {};
+    if (!fd || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) != 0) throw sys_error("read", path);
+    if (S_ISREG(st.st_mode)) {
+      fd = open_beneath(root_, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      struct stat again {};
+      if (!fd || ::fstat(fd.get(), &again) != 0) throw sys_error("open", path);
+      if (again.st_ino != st.st_ino || again.st_dev != st.st_dev) {
+        throw Error(describe("read", path, "changed while being read"));
+      }
+    } else if (S_ISDIR(st.st_mode)) {
+      fd = open_beneath(root_, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      if (!fd) throw sys_error("open", path);
+    }
+    EntryPtr e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_mode(e.get(), st.st_mode);
+    archive_entry_set_uid(e.get(), st.st_uid);
+    archive_entry_set_gid(e.get(), st.st_gid);
+    archive_entry_set_mtime(e.get(), clamp(st.st_mtim.tv_sec), 0);
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      auto [it, first] = links_.emplace(std::make_pair(st.st_dev, st.st_ino), path);
+      if (!first) {
+        archive_entry_set_hardlink(e.get(), it->second.c_str());
+        archive_entry_set_size(e.get(), 0);
+        write_header(e.get(), path);
+        return;
+      }
+    }
+    if (S_ISLNK(st.st_mode)) set_link_target(e.get(), fd.get(), path);
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      archive_entry_set_rdevmajor(e.get(), major(st.st_rdev));
+      archive_entry_set_rdevminor(e.get(), minor(st.st_rdev));
+    }
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+      for (const auto& [name, value] : kept_xattrs(fd.get())) {
+        archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
+      }
+    }
+    archive_entry_set_size(e.get(), S_ISREG(st.st_mode) ? st.st_size : 0);
+    write_header(e.get(), path);
+    if (S_ISREG(st.st_mode)) copy_data(fd.get(), st.st_size, path);
+  }
+
+  void set_link_target(archive_entry* e, int fd, const std::string& path) {
+    std::string target(4097, '\0');
+    ssize_t n = ::readlinkat(fd, "", target.data(), target.size());
+    if (n < 0) throw sys_error("read link", path);
+    if (static_cast<std::size_t>(n) >= target.size()) {
+      throw Error(describe("read link", path, "target too long"));
+    }
+    target.resize(static_cast<std::size_t>(n));
+    archive_entry_set_symlink(e, target.c_str());
+  }
+
+  void copy_data(int fd, int64_t size, const std::string& path) {
+    buffer_.resize(CompressedSink::kBlockSize);
+    while (size > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<int64_t>(size, buffer_.size()));
+      ssize_t n = ::read(fd, buffer_.data(), want);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw sys_error("read", path);
+      if (n == 0) break;  // shrank while read: libarchive pads the rest with zeros
+      if (archive_write_data(a_.get(), buffer_.data(), static_cast<size_t>(n)) != n) fail(path);
+      size -= n;
+    }
+  }
+
+  int root_;
+  const LayerOptions& options_;
+  ArchivePtr a_;
+  std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::string buffer_;
+  int64_t entries_ = 0;
+};
+
+void sort_entries(std::vector<LayerEntry>& entries) {
+  std::sort(entries.begin(), entries.end(), [](const LayerEntry& a, const LayerEntry& b) {
+    return layer_path_less(a.path, b.path);
+  });
+  auto same = [](const LayerEntry& a, const LayerEntry& b) { return a.path == b.path; };
+  entries.erase(std::unique(entries.begin(), entries.end(), same), entries.end());
+}
+
+}  // namespace
+
+bool layer_path_less(const std::string& a, const std::string& b) {
+  auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
+  std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return key(a[i]) < key(b[i]);
+  }
+  return a.size() < b.size();
+}
+
+std::string layer_media_type(Compression compression) {
+  switch (compression) {
+    case Compression::none:
+      return "application/vnd.oci.image.layer.v1.tar";
+    case Compression::gzip:
+      return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case Compression::zstd:
+      return "application/vnd.oci.image.layer.v1.tar+zstd";
+  }
+  return "";
+}
+
+LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entries,
+                      const fs::path& out_file, const LayerOptions& options) {
+  sort_entries(entries);
+  UniqueFd root = open_tree_root(source_root);
+  UniqueFd out(::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out) throw sys_error("create", out_file.string());
+  try {
+    CompressedSink sink(std::move(out), options.compression, options.level, options.threads);
+    TarWriter tar(root.get(), sink, options);
+    for (const LayerEntry& entry : entries) tar.add(entry);
+    int64_t count = tar.close();
+    SinkResult r = sink.finish();
+    return LayerBlob{out_file,
+                     r.digest,
+                     r.diff_id,
+                     r.size,
+                     r.tar_size,
+                     count,
+                     layer_media_type(options.compression)};
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(out_file, ec);
+    throw with_context("write layer `" + out_file.string() + "`", e);
+  }
+}
+
+LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
+                               const LayerOptions& options) {
+  UniqueFd fd = open_tree_root(root);
+  std::vector<LayerEntry> entries;
+  walk_tree(fd.get(), [&](const std::string& rel, const struct stat&) {
+    entries.push_back(LayerEntry{rel, EntryKind::tree});
+    return true;
+  });
+  return write_layer(root, std::move(entries), out_file, options);
+}
+
+}  // namespace mkimg::snapshot

@@ -1,0 +1,113 @@
+#include "snapshot/tree_walk.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/error.h"
+
+namespace mkimg::snapshot {
+
+UniqueFd open_tree_root(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw sys_error("open directory", path);
+  return fd;
+}
+
+UniqueFd open_beneath(int root, const std::string& rel, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  const char* p = rel.empty() ? "." : rel.c_str();
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, root, p, &how, sizeof how);
+    if (fd < 0 && errno == EAGAIN) continue;
+    return UniqueFd(static_cast<int>(fd));
+  }
+}
+
+std::optional<struct stat> stat_beneath(int root, const std::string& rel) {
+  UniqueFd fd = open_beneath(root, rel, O_PATH | O_NOFOLLOW);
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) != 0) return std::nullopt;
+  return st;
+}
+
+std::vector<std::string> list_dir(int root, const std::string& rel) {
+  UniqueFd fd = open_beneath(root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!fd) throw sys_error("open directory", rel.empty() ? "." : rel);
+  DIR* dir = ::fdopendir(fd.get());
+  if (dir == nullptr) throw sys_error("read directory", rel);
+  fd.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* d = ::readdir(dir)) {
+    std::string name = d->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) throw sys_error("read directory", rel, err);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string join_rel(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+namespace {
+
+void walk_dir(int root, const std::string& rel,
+              const std::function<bool(const std::string&, const struct stat&)>& visit) {
+  for (const std::string& name : list_dir(root, rel)) {
+    std::string child = join_rel(rel, name);
+    std::optional<struct stat> st = stat_beneath(root, child);
+    if (!st) continue;  // vanished, or a mount point of another file system
+    if (visit(child, *st) && S_ISDIR(st->st_mode)) walk_dir(root, child, visit);
+  }
+}
+
+}  // namespace
+
+void walk_tree(int root, const std::function<bool(const std::string&, const struct stat&)>& visit) {
+  walk_dir(root, "", visit);
+}
+
+bool is_kept_xattr(const std::string& name) {
+  return name == "security.capability" || name.rfind("user.", 0) == 0;
+}
+
+std::vector<std::pair<std::string, std::string>> kept_xattrs(int fd) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string names(4096, '\0');
+  ssize_t n = ::flistxattr(fd, names.data(), names.size());
+  if (n < 0 && errno == ERANGE) {
+    names.resize(static_cast<std::size_t>(::flistxattr(fd, nullptr, 0)) + 1);
+    n = ::flistxattr(fd, names.data(), names.size());
+  }
+  if (n <= 0) return out;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n);) {
+    std::string name(names.c_str() + i);
+    i += name.size() + 1;
+    if (!is_kept_xattr(name)) continue;
+    ssize_t len = ::fgetxattr(fd, name.c_str(), nullptr, 0);
+    if (len < 0) continue;
+    std::string value(static_cast<std::size_t>(len), '\0');
+    len = ::fgetxattr(fd, name.c_str(), value.data(), value.size());
+    if (len < 0) continue;
+    value.resize(static_cast<std::size_t>(len));
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace mkimg::snapshot
