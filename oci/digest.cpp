@@ -1,0 +1,123 @@
+// Digest parsing and the OpenSSL EVP hashers.
+#include "oci/digest.h"
+
+#include <openssl/evp.h>
+
+#include "common/error.h"
+
+namespace mkimg::oci {
+namespace {
+
+std::size_t hex_length(DigestAlgorithm algorithm) {
+  return algorithm == DigestAlgorithm::sha256 ? 64 : 128;
+}
+
+bool is_lower_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& algorithm) {
+  auto colon = s.find(':');
+  if (colon == std::string_view::npos) return "missing `algorithm:`";
+  std::string_view name = s.substr(0, colon), hex = s.substr(colon + 1);
+  if (name == "sha256") {
+    algorithm = DigestAlgorithm::sha256;
+  } else if (name == "sha512") {
+    algorithm = DigestAlgorithm::sha512;
+  } else {
+    return "unsupported algorithm (sha256 or sha512)";
+  }
+  if (hex.size() != hex_length(algorithm)) return "wrong length of the encoded part";
+  if (!is_lower_hex(hex)) return "the encoded part is not lowercase hex";
+  return std::nullopt;
+}
+
+const EVP_MD* evp_md(DigestAlgorithm algorithm) {
+  return algorithm == DigestAlgorithm::sha256 ? EVP_sha256() : EVP_sha512();
+}
+
+}  // namespace
+
+std::optional<Digest> Digest::try_parse(std::string_view s) {
+  DigestAlgorithm algorithm = DigestAlgorithm::sha256;
+  if (s.size() > 200 || invalid_reason(s, algorithm)) return std::nullopt;
+  Digest d;
+  d.algorithm_ = algorithm;
+  d.encoded_ = std::string(s.substr(s.find(':') + 1));
+  return d;
+}
+
+Digest Digest::parse(std::string_view s) {
+  DigestAlgorithm algorithm = DigestAlgorithm::sha256;
+  std::string shown(s.substr(0, 200));
+  if (s.size() > 200) throw Error(describe("parse digest", shown, "too long"));
+  if (auto reason = invalid_reason(s, algorithm)) {
+    throw Error(describe("parse digest", shown, *reason));
+  }
+  return *try_parse(s);
+}
+
+Digest Digest::from_hex(DigestAlgorithm algorithm, std::string_view hex) {
+  std::string s = algorithm == DigestAlgorithm::sha256 ? "sha256:" : "sha512:";
+  return parse(s.append(hex));
+}
+
+std::string_view Digest::algorithm_name() const {
+  return algorithm_ == DigestAlgorithm::sha256 ? "sha256" : "sha512";
+}
+
+std::string Digest::str() const {
+  if (empty()) return {};
+  std::string s(algorithm_name());
+  return s.append(":").append(encoded_);
+}
+
+struct Hasher::State {
+  EVP_MD_CTX* ctx = nullptr;
+  ~State() { EVP_MD_CTX_free(ctx); }
+};
+
+Hasher::Hasher(DigestAlgorithm algorithm)
+    : state_(std::make_unique<State>()), algorithm_(algorithm) {
+  state_->ctx = EVP_MD_CTX_new();
+  if (!state_->ctx || EVP_DigestInit_ex(state_->ctx, evp_md(algorithm), nullptr) != 1) {
+    throw Error("initialise hasher `" +
+                std::string(algorithm == DigestAlgorithm::sha256 ? "sha256" : "sha512") +
+                "`: OpenSSL failed");
+  }
+}
+
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::update(const void* data, std::size_t size) {
+  if (size > 0) EVP_DigestUpdate(state_->ctx, data, size);
+}
+
+Digest Hasher::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(state_->ctx, out, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[out[i] >> 4]);
+    hex.push_back(kHex[out[i] & 0xf]);
+  }
+  return Digest::from_hex(algorithm_, hex);
+}
+
+Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes) {
+  Hasher h(algorithm);
+  h.update(bytes);
+  return h.finish();
+}
+
+Digest sha256_of(std::string_view bytes) { return digest_of(DigestAlgorithm::sha256, bytes); }
+
+}  // namespace mkimg::oci

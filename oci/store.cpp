@@ -1,0 +1,209 @@
+// Store: opening the layout, blobs, and garbage collection. Tags live in store_index.cpp.
+#include "oci/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <unordered_set>
+
+#include "common/error.h"
+#include "oci/file_io.h"
+#include "oci/media_types.h"
+
+namespace mkimg::oci {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kLayoutFile = R"({"imageLayoutVersion":"1.0.0"})";
+constexpr std::string_view kEmptyIndex =
+    R"({"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2})";
+
+void flock_or_throw(int fd, int operation, const fs::path& path) {
+  while (::flock(fd, operation) != 0) {
+    if (errno != EINTR) throw sys_error("lock", path.string());
+  }
+}
+
+void remove_tmp_contents(const fs::path& tmp) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) fs::remove_all(entry.path(), ec);
+}
+
+void create_layout(const fs::path& root) {
+  for (const char* sub :
+       {"", "oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"}) {
+    detail::make_private_dir(root / sub);
+  }
+  if (!fs::exists(root / "oci/oci-layout")) {
+    detail::replace_file(root / "oci/oci-layout", kLayoutFile, root / "tmp");
+  }
+}
+
+void create_index_if_missing(const fs::path& root) {
+  if (fs::exists(root / "oci/index.json")) return;
+  fs::path lock_path = root / "index.lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) throw sys_error("open", lock_path.string());
+  flock_or_throw(lock.get(), LOCK_EX, lock_path);
+  if (!fs::exists(root / "oci/index.json")) {
+    detail::replace_file(root / "oci/index.json", kEmptyIndex, root / "tmp");
+  }
+}
+
+// Everything reachable from `root`: the blob itself, an index's manifests, a manifest's
+// config and layers. Missing children (platforms not pulled) are skipped.
+void mark(const Store& store, const Descriptor& d, std::unordered_set<Digest>& live) {
+  if (!live.insert(d.digest).second || !store.has_blob(d.digest)) return;
+  if (!media_type::is_index(d.media_type) && !media_type::is_manifest(d.media_type)) return;
+  try {
+    auto doc = parse_manifest_document(store.read_blob(d.digest), d.media_type);
+    if (auto* index = std::get_if<Index>(&doc)) {
+      for (const auto& m : index->manifests) mark(store, m, live);
+    } else {
+      const auto& manifest = std::get<Manifest>(doc);
+      live.insert(manifest.config.digest);
+      for (const auto& l : manifest.layers) live.insert(l.digest);
+    }
+  } catch (const Error&) {
+    // An unreadable document keeps itself but nothing else; gc never fails on it.
+  }
+}
+
+}  // namespace
+
+Store Store::open(const fs::path& root_in) {
+  if (root_in.empty()) throw Error("open store ``: empty path");
+  fs::path root = fs::absolute(root_in).lexically_normal();
+  try {
+    create_layout(root);
+    Store store(root);
+    fs::path lock_path = root / "lock";
+    store.store_lock_ = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!store.store_lock_) throw sys_error("open", lock_path.string());
+    if (::flock(store.store_lock_.get(), LOCK_EX | LOCK_NB) == 0) {
+      remove_tmp_contents(store.tmp_dir());  // nobody else has the store open
+    }
+    flock_or_throw(store.store_lock_.get(), LOCK_SH, lock_path);
+    create_index_if_missing(root);
+    return store;
+  } catch (const Error& e) {
+    throw with_context("open store `" + root.string() + "`", e);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(describe("open store", root.string(), e.what()));
+  }
+}
+
+fs::path Store::blob_path(const Digest& digest) const {
+  if (digest.empty()) throw Error("locate blob ``: empty digest");
+  return layout_dir() / "blobs" / std::string(digest.algorithm_name()) / digest.encoded();
+}
+
+bool Store::has_blob(const Digest& digest) const {
+  struct stat st {};
+  return ::stat(blob_path(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::optional<std::int64_t> Store::blob_size(const Digest& digest) const {
+  struct stat st {};
+  if (::stat(blob_path(digest).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+std::string Store::read_blob(const Digest& digest, std::size_t max_size) const {
+  if (!has_blob(digest)) throw Error(describe("read blob", digest.str(), "not in the store"));
+  return detail::read_capped(blob_path(digest), max_size);
+}
+
+UniqueFd Store::open_blob(const Digest& digest) const {
+  if (!has_blob(digest)) throw Error(describe("open blob", digest.str(), "not in the store"));
+  return detail::open_read(blob_path(digest));
+}
+
+BlobWriter Store::begin_blob(DigestAlgorithm algorithm) const {
+  return BlobWriter(*this, algorithm);
+}
+
+Descriptor Store::put_blob(std::string_view bytes, std::string_view media_type,
+                           const BlobExpectation& expected) const {
+  DigestAlgorithm algorithm =
+      expected.digest ? expected.digest->algorithm() : DigestAlgorithm::sha256;
+  Digest digest = digest_of(algorithm, bytes);
+  auto size = static_cast<std::int64_t>(bytes.size());
+  if (has_blob(digest) && (!expected.digest || *expected.digest == digest) &&
+      (!expected.size || *expected.size == size)) {
+    return Descriptor{.media_type = std::string(media_type), .digest = digest, .size = size};
+  }
+  BlobWriter writer = begin_blob(algorithm);
+  writer.write(bytes);
+  return writer.commit(media_type, expected);
+}
+
+std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
+                                Verification verification) const {
+  fs::path parent = fs::absolute(file).lexically_normal().parent_path();
+  if (parent != tmp_dir() && !parent.string().starts_with(tmp_dir().string() + "/")) {
+    throw Error(describe("commit blob", file.string(), "file is not inside the store's tmp/"));
+  }
+  UniqueFd fd = detail::open_read(file);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw Error(describe("commit blob", file.string(), "not a regular file"));
+  }
+  if (verification == Verification::rehash) {
+    Hasher hasher(expected.algorithm());
+    std::string buffer(1 << 20, '\0');
+    while (std::size_t n = detail::read_some(fd.get(), buffer.data(), buffer.size(), file)) {
+      hasher.update(buffer.data(), n);
+    }
+    Digest actual = hasher.finish();
+    if (actual != expected) {
+      throw Error(describe("commit blob", expected.str(), "file has digest " + actual.str()));
+    }
+  }
+  detail::fsync_fd(fd.get(), file);
+  fs::path target = blob_path(expected);
+  if (::rename(file.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
+  detail::fsync_dir(target.parent_path());
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+fs::path Store::temp_path(std::string_view prefix) const {
+  return tmp_dir() /
+         (std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + detail::random_hex(8));
+}
+
+GcResult Store::gc(const GcOptions& options) const {
+  fs::path lock_path = root_ / "lock";
+  flock_or_throw(store_lock_.get(), LOCK_EX, lock_path);
+  GcResult result;
+  try {
+    std::unordered_set<Digest> live(options.keep.begin(), options.keep.end());
+    for (const auto& entry : list()) mark(*this, entry.manifest, live);
+    for (const char* algorithm : {"sha256", "sha512"}) {
+      fs::path dir = layout_dir() / "blobs" / algorithm;
+      std::error_code ec;
+      for (const auto& file : fs::directory_iterator(dir, ec)) {
+        auto digest =
+            Digest::try_parse(std::string(algorithm) + ":" + file.path().filename().string());
+        if (digest && live.contains(*digest)) continue;
+        auto size = file.is_regular_file(ec) ? static_cast<std::int64_t>(file.file_size(ec)) : 0;
+        if (fs::remove_all(file.path(), ec) > 0) {
+          ++result.blobs_removed;
+          result.bytes_removed += size;
+        }
+      }
+      detail::fsync_dir(dir);
+    }
+    remove_tmp_contents(tmp_dir());
+  } catch (...) {
+    flock_or_throw(store_lock_.get(), LOCK_SH, lock_path);
+    throw;
+  }
+  flock_or_throw(store_lock_.get(), LOCK_SH, lock_path);
+  return result;
+}
+
+}  // namespace mkimg::oci

@@ -1,0 +1,172 @@
+// Store tags: index.json read and replaced under <root>/index.lock; resolve() by tag, digest
+// or image id.
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "common/error.h"
+#include "oci/file_io.h"
+#include "oci/media_types.h"
+#include "oci/store.h"
+
+namespace mkimg::oci {
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Holds <root>/index.lock exclusively for one read-modify-write of index.json.
+class IndexLock {
+ public:
+  explicit IndexLock(const fs::path& root) : path_(root / "index.lock") {
+    fd_ = UniqueFd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd_) throw sys_error("open", path_.string());
+    while (::flock(fd_.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) throw sys_error("lock", path_.string());
+    }
+  }
+
+ private:
+  fs::path path_;
+  UniqueFd fd_;  // closing it releases the lock
+};
+
+Index read_index(const Store& store) {
+  fs::path path = store.layout_dir() / "index.json";
+  try {
+    return parse_index(detail::read_capped(path, kMaxDocumentSize));
+  } catch (const Error& e) {
+    throw with_context("read `" + path.string() + "`", e);
+  }
+}
+
+void write_index(const Store& store, const Index& index) {
+  detail::replace_file(store.layout_dir() / "index.json", to_json(index), store.tmp_dir());
+}
+
+void update_index(const Store& store, const std::function<void(Index&)>& change) {
+  IndexLock lock(store.root());
+  Index index = read_index(store);
+  change(index);
+  if (index.media_type.empty()) index.media_type = std::string(media_type::kOciIndex);
+  write_index(store, index);
+}
+
+std::optional<Reference> entry_reference(const Descriptor& d) {
+  auto it = d.annotations.find(kRefNameAnnotation);
+  if (it == d.annotations.end()) return std::nullopt;
+  return Reference::try_parse(it->second);
+}
+
+bool is_tag_of(const Descriptor& d, const Reference& ref) {
+  auto r = entry_reference(d);
+  return r && *r == ref;
+}
+
+Descriptor plain(const Descriptor& d) {
+  return Descriptor{.media_type = d.media_type, .digest = d.digest, .size = d.size};
+}
+
+bool is_hex_prefix(std::string_view s) {
+  return s.size() >= 4 && s.size() <= 64 &&
+         s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+}  // namespace
+
+void Store::tag(const Reference& reference, const Descriptor& manifest) const {
+  if (!reference.tag || reference.digest) {
+    throw Error(describe("tag", reference.familiar(), "a tag needs name:tag without a digest"));
+  }
+  Descriptor entry = plain(manifest);
+  entry.annotations[kRefNameAnnotation] = reference.familiar();
+  update_index(*this, [&](Index& index) {
+    std::erase_if(index.manifests, [&](const Descriptor& d) {
+      return is_tag_of(d, reference) ||
+             (d.digest == manifest.digest && !d.annotations.contains(kRefNameAnnotation));
+    });
+    index.manifests.push_back(entry);
+  });
+}
+
+void Store::add_untagged(const Descriptor& manifest) const {
+  update_index(*this, [&](Index& index) {
+    for (const auto& d : index.manifests) {
+      if (d.digest == manifest.digest) return;
+    }
+    index.manifests.push_back(plain(manifest));
+  });
+}
+
+bool Store::untag(const Reference& reference) const {
+  bool removed = false;
+  update_index(*this, [&](Index& index) {
+    removed = std::erase_if(index.manifests,
+                            [&](const Descriptor& d) { return is_tag_of(d, reference); }) > 0;
+  });
+  return removed;
+}
+
+std::size_t Store::remove_manifest(const Digest& manifest) const {
+  std::size_t removed = 0;
+  update_index(*this, [&](Index& index) {
+    removed =
+        std::erase_if(index.manifests, [&](const Descriptor& d) { return d.digest == manifest; });
+  });
+  return removed;
+}
+
+std::vector<TaggedImage> Store::list() const {
+  std::vector<TaggedImage> out;
+  for (const auto& d : read_index(*this).manifests) {
+    out.push_back(TaggedImage{.reference = entry_reference(d), .manifest = plain(d)});
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<Descriptor> find_by_id_prefix(const Store& store, std::string_view prefix) {
+  std::optional<Descriptor> found;
+  std::set<Digest> ids;
+  for (const auto& entry : store.list()) {
+    try {
+      Image image = load_image(store, entry.manifest);
+      if (!image.manifest.config.digest.encoded().starts_with(prefix)) continue;
+      ids.insert(image.manifest.config.digest);
+      if (!found) found = entry.manifest;
+    } catch (const Error&) {
+      continue;  // a broken entry never matches
+    }
+  }
+  if (ids.size() > 1) {
+    throw Error(describe("resolve image", prefix, "the id prefix matches several images"));
+  }
+  return found;
+}
+
+}  // namespace
+
+std::optional<Descriptor> Store::resolve(std::string_view name) const {
+  auto entries = list();
+  if (auto digest = Digest::try_parse(name)) {
+    for (const auto& e : entries) {
+      if (e.manifest.digest == *digest) return e.manifest;
+    }
+    return find_by_id_prefix(*this, digest->encoded());
+  }
+  if (auto ref = Reference::try_parse(name)) {
+    for (const auto& e : entries) {
+      if (ref->digest && e.manifest.digest == *ref->digest) return e.manifest;
+      if (!ref->digest && e.reference && *e.reference == *ref) return e.manifest;
+    }
+  }
+  std::string_view id = name;
+  if (id.starts_with("sha256:")) id.remove_prefix(7);
+  if (is_hex_prefix(id)) return find_by_id_prefix(*this, id);
+  return std::nullopt;
+}
+
+}  // namespace mkimg::oci
