@@ -13,6 +13,8 @@ packages=(
   # tests: a real registry, peer tools, bases
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
   openssl curl zstd pigz python3 attr iproute2
+  # the peer-comparison tests (tests/peers/): Docker's engine with BuildKit, buildah
+  docker.io buildah fuse-overlayfs
 )
 # bench/run.py also measures the peers and needs /usr/bin/time.
 if [ "${MKIMG_BENCH:-}" = 1 ]; then

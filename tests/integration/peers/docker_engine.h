@@ -1,0 +1,46 @@
+// The peer-comparison tests (tests/peers/ holds the cases and scripts): every case folder is
+// built by Docker's BuildKit and by mkimg from the same Dockerfile and context, each image
+// is turned into a canonical text dump by tests/peers/treedump.py (unpacked tree and
+// config), and the two dumps must be equal; a mismatch prints the unified diff.
+//
+// Docker runs as a private engine per test process (DockerEngine, through
+// tests/peers/dockerd.sh), with the busybox base imported from scripts/make-busybox-root.sh.
+// Cases mkimg is known not to match yet are listed in tests/peers/KNOWN_DIFFERENCES and
+// reported as skipped with the reason.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.h"
+
+namespace mkimg::testing::peers {
+
+/// A private dockerd (own data root, exec root, containerd and socket under a temp dir) for
+/// the lifetime of the object. A watchdog in dockerd.sh stops it if this process dies.
+class DockerEngine {
+ public:
+  DockerEngine();
+  ~DockerEngine();
+  DockerEngine(const DockerEngine&) = delete;
+  DockerEngine& operator=(const DockerEngine&) = delete;
+
+  /// Empty when the engine answers; otherwise why it could not start.
+  const std::string& failure() const { return failure_; }
+
+  /// Runs Debian's docker client (BuildKit on) against this engine.
+  CommandResult client(const std::vector<std::string>& args) const;
+
+  /// The engine's state directory (socket, data root, log).
+  const std::filesystem::path& state_dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string failure_;
+};
+
+/// tests/peers/, where the cases and scripts live.
+std::filesystem::path peers_dir();
+
+}  // namespace mkimg::testing::peers
