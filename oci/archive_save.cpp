@@ -1,0 +1,225 @@
+// save_archive(): docker-archive and oci-archive writing with libarchive.
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "common/error.h"
+#include "oci/archive.h"
+#include "oci/file_io.h"
+#include "oci/json_detail.h"
+#include "oci/media_types.h"
+#include "oci/store.h"
+
+namespace mkimg::oci {
+namespace fs = std::filesystem;
+using detail::Json;
+
+namespace {
+
+struct WriterDeleter {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct ReaderDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+/// A tar file being written to a temp name; finish() renames it to the destination.
+class TarWriter {
+ public:
+  explicit TarWriter(fs::path dest) : dest_(std::move(dest)) {
+    UniqueFd fd = detail::create_temp(dest_.string() + ".tmp", tmp_);
+    a_.reset(archive_write_new());
+    archive_write_set_format_pax_restricted(a_.get());
+    if (archive_write_open_fd(a_.get(), fd.get()) != ARCHIVE_OK) fail();
+    fd_ = std::move(fd);
+  }
+  ~TarWriter() {
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  }
+
+  void add_bytes(const std::string& name, std::string_view bytes) {
+    header(name, static_cast<std::int64_t>(bytes.size()));
+    if (!bytes.empty() && archive_write_data(a_.get(), bytes.data(), bytes.size()) < 0) fail();
+  }
+
+  void add_file(const std::string& name, const fs::path& file) {
+    UniqueFd fd = detail::open_read(file);
+    header(name, static_cast<std::int64_t>(fs::file_size(file)));
+    std::string buf(1 << 20, '\0');
+    while (std::size_t n = detail::read_some(fd.get(), buf.data(), buf.size(), file)) {
+      if (archive_write_data(a_.get(), buf.data(), n) < 0) fail();
+    }
+  }
+
+  void add_dir(const std::string& name) { entry(name, AE_IFDIR | 0755, 0); }
+
+  void finish() {
+    if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+    detail::fsync_fd(fd_.get(), tmp_);
+    if (::rename(tmp_.c_str(), dest_.c_str()) != 0) throw sys_error("rename", dest_.string());
+    tmp_.clear();
+    detail::fsync_dir(fs::absolute(dest_).parent_path());
+  }
+
+ private:
+  void header(const std::string& name, std::int64_t size) { entry(name, AE_IFREG | 0644, size); }
+  void entry(const std::string& name, unsigned mode, std::int64_t size) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                               archive_entry_free);
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_mode(e.get(), mode);
+    archive_entry_set_size(e.get(), size);
+    archive_entry_set_mtime(e.get(), 0, 0);
+    if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) fail();
+  }
+  [[noreturn]] void fail() {
+    const char* msg = archive_error_string(a_.get());
+    throw Error(describe("write archive", dest_.string(), msg ? msg : "libarchive failed"));
+  }
+
+  fs::path dest_;
+  fs::path tmp_;
+  UniqueFd fd_;
+  std::unique_ptr<struct archive, WriterDeleter> a_;
+};
+
+/// Decompresses a layer blob to a temp file in the store's tmp/ and returns its digest.
+Digest decompress_to(const fs::path& blob, const fs::path& out) {
+  std::unique_ptr<struct archive, ReaderDeleter> a(archive_read_new());
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_raw(a.get());
+  struct archive_entry* e = nullptr;
+  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 16) != ARCHIVE_OK ||
+      archive_read_next_header(a.get(), &e) != ARCHIVE_OK) {
+    throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
+  }
+  fs::path tmp;
+  UniqueFd fd = detail::create_temp(out, tmp);
+  Sha256 hasher;
+  std::string buf(1 << 20, '\0');
+  la_ssize_t n;
+  while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
+    hasher.update(buf.data(), static_cast<std::size_t>(n));
+    detail::write_all(fd.get(), buf.data(), static_cast<std::size_t>(n), tmp);
+  }
+  if (n < 0) throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
+  fs::rename(tmp, out);
+  return hasher.finish();
+}
+
+std::string hex_name(const Digest& d) { return d.encoded(); }
+
+void add_docker_layer(TarWriter& tar, const Store& store, const Descriptor& layer,
+                      const Digest& diff_id) {
+  std::string name = hex_name(diff_id) + "/layer.tar";
+  tar.add_dir(hex_name(diff_id));
+  if (media_type::layer_compression(layer.media_type) == media_type::Compression::none) {
+    tar.add_file(name, store.blob_path(layer.digest));
+    return;
+  }
+  fs::path tmp = store.temp_path("save-layer");
+  struct Remove {
+    fs::path p;
+    ~Remove() { ::unlink(p.c_str()); }
+  } remove{tmp};
+  Digest actual = decompress_to(store.blob_path(layer.digest), tmp);
+  if (actual != diff_id) {
+    throw Error(describe("save layer", layer.digest.str(),
+                         "uncompressed content has digest " + actual.str() + ", not its diff_id"));
+  }
+  tar.add_file(name, tmp);
+}
+
+void save_docker(const Store& store, const std::vector<ArchiveImage>& images, TarWriter& tar) {
+  Json manifest = Json::array();
+  Json repositories = Json::object();
+  std::set<Digest> written;
+  for (const auto& item : images) {
+    Image image = load_image(store, item.manifest);
+    const auto& diff_ids = image.config.rootfs.diff_ids;
+    Json entry = {{"Config", hex_name(image.manifest.config.digest) + ".json"},
+                  {"RepoTags", Json::array()},
+                  {"Layers", Json::array()}};
+    if (written.insert(image.manifest.config.digest).second) {
+      tar.add_bytes(entry["Config"], store.read_blob(image.manifest.config.digest));
+    }
+    for (std::size_t i = 0; i < image.manifest.layers.size() && i < diff_ids.size(); ++i) {
+      entry["Layers"].push_back(hex_name(diff_ids[i]) + "/layer.tar");
+      if (written.insert(diff_ids[i]).second) {
+        add_docker_layer(tar, store, image.manifest.layers[i], diff_ids[i]);
+      }
+    }
+    for (const auto& name : item.names) {
+      entry["RepoTags"].push_back(name.familiar());
+      if (!diff_ids.empty() && name.tag) {
+        repositories[name.familiar_repository()][*name.tag] = hex_name(diff_ids.back());
+      }
+    }
+    manifest.push_back(entry);
+  }
+  tar.add_bytes("manifest.json", detail::dump_canonical(manifest));
+  tar.add_bytes("repositories", detail::dump_canonical(repositories));
+}
+
+void collect_blobs(const Store& store, const Descriptor& d, std::set<Digest>& out) {
+  if (!out.insert(d.digest).second || !store.has_blob(d.digest)) return;
+  if (!media_type::is_index(d.media_type) && !media_type::is_manifest(d.media_type)) return;
+  auto doc = parse_manifest_document(store.read_blob(d.digest), d.media_type);
+  if (auto* index = std::get_if<Index>(&doc)) {
+    for (const auto& m : index->manifests) collect_blobs(store, m, out);
+    return;
+  }
+  const auto& manifest = std::get<Manifest>(doc);
+  out.insert(manifest.config.digest);
+  for (const auto& l : manifest.layers) out.insert(l.digest);
+}
+
+void save_oci(const Store& store, const std::vector<ArchiveImage>& images, TarWriter& tar) {
+  Index index;
+  index.media_type = std::string(media_type::kOciIndex);
+  std::set<Digest> blobs;
+  for (const auto& item : images) {
+    collect_blobs(store, item.manifest, blobs);
+    Descriptor d{.media_type = item.manifest.media_type,
+                 .digest = item.manifest.digest,
+                 .size = item.manifest.size};
+    if (item.names.empty()) index.manifests.push_back(d);
+    for (const auto& name : item.names) {
+      d.annotations[kRefNameAnnotation] = name.familiar();
+      index.manifests.push_back(d);
+    }
+  }
+  tar.add_bytes("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  tar.add_bytes("index.json", to_json(index));
+  tar.add_dir("blobs");
+  tar.add_dir("blobs/sha256");
+  for (const auto& digest : blobs) {
+    if (!store.has_blob(digest)) continue;  // platforms never pulled
+    std::string name = "blobs/" + std::string(digest.algorithm_name()) + "/" + digest.encoded();
+    tar.add_file(name, store.blob_path(digest));
+  }
+}
+
+}  // namespace
+
+void save_archive(const Store& store, const std::vector<ArchiveImage>& images, const fs::path& file,
+                  ArchiveFormat format) {
+  try {
+    if (images.empty()) throw Error("no images to save");
+    TarWriter tar(file);
+    if (format == ArchiveFormat::docker) {
+      save_docker(store, images, tar);
+    } else {
+      save_oci(store, images, tar);
+    }
+    tar.finish();
+  } catch (const Error& e) {
+    throw with_context("save `" + file.string() + "`", e);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(describe("save", file.string(), e.what()));
+  }
+}
+
+}  // namespace mkimg::oci

@@ -1,0 +1,184 @@
+// open_source(): the built-in transports and the registered ones; pull(): copy an image into
+// the store, verifying every digest and size.
+#include "oci/transport.h"
+
+#include <mutex>
+
+#include "common/error.h"
+#include "oci/media_types.h"
+#include "oci/sources.h"
+#include "oci/store.h"
+
+namespace mkimg::oci {
+namespace {
+
+std::mutex& transports_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::vector<Transport>& transports() {
+  static std::vector<Transport> list;
+  return list;
+}
+
+/// "PATH[:REF]" split at the first colon, as skopeo does.
+std::pair<std::string, std::optional<std::string>> split_path_ref(std::string_view rest) {
+  auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return {std::string(rest), std::nullopt};
+  return {std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1))};
+}
+
+std::unique_ptr<ImageSource> open_builtin(std::string_view spec) {
+  auto with_prefix = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    if (!spec.starts_with(prefix)) return std::nullopt;
+    return spec.substr(prefix.size());
+  };
+  if (auto rest = with_prefix("oci:")) {
+    auto [path, ref] = split_path_ref(*rest);
+    return detail::oci_layout_source(detail::directory_tree(path), std::string(spec), {.ref = ref});
+  }
+  if (auto rest = with_prefix("oci-archive:")) {
+    auto [path, ref] = split_path_ref(*rest);
+    return detail::oci_layout_source(detail::tar_tree(path), std::string(spec), {.ref = ref});
+  }
+  if (auto rest = with_prefix("docker-archive:")) {
+    auto [path, ref] = split_path_ref(*rest);
+    detail::DockerSelector selector;
+    if (ref) selector.ref = Reference::parse(*ref);
+    return detail::docker_archive_source(detail::tar_tree(path), std::string(spec), selector);
+  }
+  return nullptr;
+}
+
+void report(const CopyOptions& options, const std::string& line) {
+  if (options.progress) options.progress(line);
+}
+
+void check_bytes(const Descriptor& d, std::string_view bytes) {
+  Digest actual = digest_of(d.digest.algorithm(), bytes);
+  if (actual != d.digest) {
+    throw Error(describe("verify", d.digest.str(), "content has digest " + actual.str()));
+  }
+  if (static_cast<std::int64_t>(bytes.size()) != d.size) {
+    throw Error(describe(
+        "verify", d.digest.str(),
+        "expected " + std::to_string(d.size) + " bytes, got " + std::to_string(bytes.size())));
+  }
+}
+
+std::string fetch_verified(ImageSource& source, const Descriptor& d) {
+  if (d.size > static_cast<std::int64_t>(kMaxDocumentSize)) {
+    throw Error(describe("fetch manifest", d.digest.str(), "larger than the 4 MiB limit"));
+  }
+  std::string bytes = source.fetch_manifest(d);
+  check_bytes(d, bytes);
+  return bytes;
+}
+
+void copy_blob(Store& store, ImageSource& source, const Descriptor& d, const CopyOptions& options) {
+  if (store.has_blob(d.digest) && store.blob_size(d.digest) == d.size) {
+    report(options, "exists " + d.digest.str());
+    return;
+  }
+  auto stream = source.open_blob(d);
+  BlobWriter writer = store.begin_blob(d.digest.algorithm());
+  std::string buf(1 << 20, '\0');
+  while (std::size_t n = stream->read(buf.data(), buf.size())) {
+    writer.write(buf.data(), n);
+    if (writer.size() > d.size) break;  // commit() reports the size mismatch
+  }
+  writer.commit(d.media_type, {.digest = d.digest, .size = d.size});
+  report(options, "copied " + d.digest.str() + " (" + std::to_string(d.size) + " bytes)");
+}
+
+Descriptor pick_platform(const Index& index, const Platform& want) {
+  for (const auto& m : index.manifests) {
+    if (!media_type::is_manifest(m.media_type) || !m.platform) continue;
+    const Platform& p = *m.platform;
+    if (p.os == want.os && p.architecture == want.architecture &&
+        (want.variant.empty() || p.variant.empty() || p.variant == want.variant)) {
+      return m;
+    }
+  }
+  throw Error("choose platform: the index has no manifest for " + to_string(want));
+}
+
+void check_layers(const Manifest& manifest, const ImageConfig& config) {
+  if (config.rootfs.diff_ids.size() != manifest.layers.size()) {
+    throw Error(describe("verify", manifest.config.digest.str(),
+                         "config lists " + std::to_string(config.rootfs.diff_ids.size()) +
+                             " diff_ids for " + std::to_string(manifest.layers.size()) +
+                             " layers"));
+  }
+  for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+    const Descriptor& layer = manifest.layers[i];
+    if (!media_type::is_layer(layer.media_type)) {
+      throw Error(describe("verify", layer.digest.str(),
+                           "unsupported layer type `" + layer.media_type + "`"));
+    }
+    if (media_type::layer_compression(layer.media_type) == media_type::Compression::none &&
+        layer.digest != config.rootfs.diff_ids[i]) {
+      throw Error(describe(
+          "verify", layer.digest.str(),
+          "uncompressed layer does not match its diff_id " + config.rootfs.diff_ids[i].str()));
+    }
+  }
+}
+
+Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& options) {
+  Descriptor top = source.resolve();
+  std::string bytes = fetch_verified(source, top);
+  auto doc = parse_manifest_document(bytes, top.media_type);
+  if (auto* index = std::get_if<Index>(&doc)) {
+    top = pick_platform(*index, options.platform.value_or(host_platform()));
+    bytes = fetch_verified(source, top);
+    doc = parse_manifest_document(bytes, top.media_type);
+    if (!std::holds_alternative<Manifest>(doc)) throw Error("the index points to an index");
+  }
+  const Manifest& manifest = std::get<Manifest>(doc);
+  copy_blob(store, source, manifest.config, options);
+  ImageConfig config = parse_image_config(store.read_blob(manifest.config.digest));
+  check_layers(manifest, config);
+  for (const auto& layer : manifest.layers) copy_blob(store, source, layer, options);
+  std::string type =
+      top.media_type.empty() ? std::string(media_type::kOciManifest) : top.media_type;
+  return store.put_blob(bytes, type, {.digest = top.digest, .size = top.size});
+}
+
+}  // namespace
+
+void register_transport(Transport transport) {
+  std::lock_guard lock(transports_mutex());
+  transports().push_back(std::move(transport));
+}
+
+std::unique_ptr<ImageSource> open_source(std::string_view spec, const Store& store,
+                                         const SourceOptions& options) {
+  try {
+    if (auto source = open_builtin(spec)) return source;
+    std::vector<Transport> list;
+    {
+      std::lock_guard lock(transports_mutex());
+      list = transports();
+    }
+    for (const auto& t : list) {
+      if (t.accepts(spec)) return t.open(spec, store, options);
+    }
+  } catch (const Error& e) {
+    throw with_context("open source `" + std::string(spec) + "`", e);
+  }
+  throw Error(describe("open source", spec,
+                       "unknown transport; use oci:DIR[:REF], oci-archive:FILE[:REF] or "
+                       "docker-archive:FILE[:REF]"));
+}
+
+Descriptor pull(Store& store, ImageSource& source, const CopyOptions& options) {
+  try {
+    return copy_image(store, source, options);
+  } catch (const Error& e) {
+    throw with_context("pull `" + source.name() + "`", e);
+  }
+}
+
+}  // namespace mkimg::oci
