@@ -2,6 +2,7 @@
 // Go's strconv.Quote escaping.
 #include <cstdio>
 
+#include "parser/describe.h"
 #include "parser/syntax_tree.h"
 #include "parser/unicode.h"
 
@@ -46,7 +47,8 @@ void append_escaped_rune(std::string& out, char32_t c) {
   append_hex(out, "\\U%08x", static_cast<unsigned>(c));
 }
 
-/// Go's strconv.Quote.
+}  // namespace
+
 std::string go_quote(std::string_view s) {
   std::string out = "\"";
   for (std::size_t pos = 0; pos < s.size();) {
@@ -65,8 +67,6 @@ std::string go_quote(std::string_view s) {
   }
   return out + "\"";
 }
-
-}  // namespace
 
 std::string dump(const SyntaxNode& node) {
   std::string out;

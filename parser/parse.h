@@ -15,7 +15,8 @@ Dockerfile parse(std::string_view text, std::string_view file_name = "Dockerfile
 
 /// Parses one instruction written on one line (an ONBUILD trigger re-parsed in a child build),
 /// with the default escape character. FROM, ONBUILD and MAINTAINER are accepted here; the
-/// builder decides what a trigger may be. Throws mkimg::Error "<line>:<column>: ..." on error.
+/// builder decides what a trigger may be. Throws mkimg::Error "ONBUILD:<line>:<column>: ..."
+/// followed by the trigger line on error.
 Instruction parse_instruction(std::string_view line);
 
 }  // namespace mkimg::parser

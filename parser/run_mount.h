@@ -1,0 +1,20 @@
+// `RUN --mount=type=cache,target=/x,...` option lists -> RunMount, with BuildKit's keys,
+// aliases, defaults and checks.
+#pragma once
+
+#include <string_view>
+
+#include "parser/dockerfile.h"
+
+namespace mkimg::parser {
+
+/// Whether values must be valid now, or may still hold `$VAR` to be expanded at build time.
+enum class MountCheck {
+  strict,   ///< every value is checked (after expansion)
+  lenient,  ///< a field whose value contains '$' is skipped instead of checked
+};
+
+/// Parses one --mount value (CSV: `type=bind,source=a,target=/b,ro`). Throws mkimg::Error.
+RunMount parse_run_mount(std::string_view text, MountCheck check);
+
+}  // namespace mkimg::parser
