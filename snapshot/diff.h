@@ -27,6 +27,7 @@ struct EntryStat {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
+  std::string xattrs;  ///< directories only: the kept xattrs, "name=value" joined by NUL
   friend bool operator==(const EntryStat&, const EntryStat&) = default;
 };
 
@@ -42,7 +43,8 @@ TreeState record_tree(const fs::path& root);
 
 /// The entries of the layer for the change in overlay upper dir `upper` over `lowers` (top
 /// first): overlay whiteouts become `.wh.NAME`, opaque directories `.wh..wh..opq` plus their
-/// contents. Reads only the upper dir and the lower entries it names.
+/// contents. Reads only the upper dir and the lower entries it names. The overlay must have
+/// been mounted with metacopy=off and redirect_dir=off (an upper dir using either is refused).
 std::vector<LayerEntry> overlay_changes(const fs::path& upper, const std::vector<fs::path>& lowers);
 
 /// The entries of the layer for the change from `before` to the tree now at `root`.

@@ -31,6 +31,7 @@ struct LayerStream::Impl {
   z_stream z{};
   bool z_live = false, z_ended = false;
   ZSTD_DCtx* zstd = nullptr;
+  bool zstd_frame_done = false;
 
   ~Impl() {
     if (z_live) inflateEnd(&z);
@@ -112,9 +113,10 @@ struct LayerStream::Impl {
       std::size_t rc = ZSTD_decompressStream(zstd, &o, &i);
       in_pos += i.pos;
       if (ZSTD_isError(rc)) fail(std::string("corrupt zstd: ") + ZSTD_getErrorName(rc));
+      if (i.pos > 0 || o.pos > 0) zstd_frame_done = rc == 0;
       if (o.pos > 0) return o.pos;
       if (!more) {
-        if (rc != 0) fail("truncated zstd stream");
+        if (!zstd_frame_done) fail("truncated zstd stream");
         return 0;
       }
     }

@@ -1,0 +1,125 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/error.h"
+#include "snapshot/change_set.h"
+#include "snapshot/diff.h"
+#include "snapshot/tree_walk.h"
+
+namespace mkimg::snapshot {
+
+namespace {
+
+int64_t ns(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+std::string dir_xattrs(int root, const std::string& rel) {
+  UniqueFd fd = open_beneath(root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!fd) return {};
+  std::string out;
+  for (const auto& [name, value] : kept_xattrs(fd.get())) {
+    out += name + "=" + value;
+    out.push_back('\0');
+  }
+  return out;
+}
+
+EntryStat to_entry_stat(int root, const std::string& rel, const struct stat& st) {
+  EntryStat e{st.st_mode, st.st_uid,      st.st_gid,      st.st_ino, st.st_nlink,
+              st.st_size, ns(st.st_mtim), ns(st.st_ctim), {}};
+  if (S_ISDIR(st.st_mode)) e.xattrs = dir_xattrs(root, rel);
+  return e;
+}
+
+bool dir_meta_differs(const EntryStat& a, const EntryStat& b) {
+  return a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.mtime_ns != b.mtime_ns ||
+         a.xattrs != b.xattrs;
+}
+
+/// Compares the tree under `root` with `before`, directory by directory.
+class Walker {
+ public:
+  Walker(const TreeState& before, int root) : before_(before), root_(root) {
+    for (const auto& [path, stat] : before.entries) {
+      std::size_t slash = path.rfind('/');
+      std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+      children_[dir].push_back(path.substr(slash == std::string::npos ? 0 : slash + 1));
+    }
+  }
+
+  void dir(const std::string& rel, DirContext context) {
+    std::vector<std::string> names = list_dir(root_, rel);
+    for (const std::string& name : names) entry(join_rel(rel, name), context);
+    if (context == DirContext::all_new) return;
+    auto it = children_.find(rel);
+    if (it == children_.end()) return;
+    std::unordered_set<std::string> now(names.begin(), names.end());
+    for (const std::string& name : it->second) {
+      if (!now.count(name)) changes_.add_whiteout(join_rel(rel, name));
+    }
+  }
+
+  ChangeSet& changes() { return changes_; }
+
+ private:
+  void entry(const std::string& rel, DirContext context) {
+    std::optional<struct stat> st = stat_beneath(root_, rel);
+    if (!st) return;
+    auto before = before_.entries.find(rel);
+    bool existed = context == DirContext::compare && before != before_.entries.end();
+    if (!S_ISDIR(st->st_mode)) {
+      if (!existed || before->second.ino != st->st_ino ||
+          before->second.ctime_ns != ns(st->st_ctim) || before->second.mode != st->st_mode) {
+        changes_.add(rel);
+      }
+      return;
+    }
+    if (!existed) {  // a new directory: everything in it is new
+      changes_.add(rel);
+      dir(rel, DirContext::all_new);
+    } else if (!S_ISDIR(before->second.mode) || before->second.ino != st->st_ino) {
+      changes_.add_opaque(rel);  // re-created: hides whatever was there
+      dir(rel, DirContext::all_new);
+    } else {
+      if (dir_meta_differs(before->second, to_entry_stat(root_, rel, *st))) changes_.add(rel);
+      dir(rel, DirContext::compare);
+    }
+  }
+
+  const TreeState& before_;
+  int root_;
+  std::unordered_map<std::string, std::vector<std::string>> children_;
+  ChangeSet changes_;
+};
+
+}  // namespace
+
+TreeState record_tree(const fs::path& root) {
+  UniqueFd fd = open_tree_root(root);
+  TreeState state;
+  walk_tree(fd.get(), [&](const std::string& rel, const struct stat& st) {
+    state.entries.emplace(rel, to_entry_stat(fd.get(), rel, st));
+    return true;
+  });
+  return state;
+}
+
+std::vector<LayerEntry> walk_changes(const TreeState& before, const fs::path& root) {
+  try {
+    UniqueFd fd = open_tree_root(root);
+    Walker walker(before, fd.get());
+    walker.dir("", DirContext::compare);
+    return walker.changes().entries();
+  } catch (const std::exception& e) {
+    throw with_context("diff `" + root.string() + "`", e);
+  }
+}
+
+LayerBlob diff_walk(const TreeState& before, const fs::path& root, const fs::path& out_file,
+                    const LayerOptions& options) {
+  return write_layer(root, walk_changes(before, root), out_file, options);
+}
+
+}  // namespace mkimg::snapshot
