@@ -84,6 +84,12 @@ const std::vector<std::string>& default_capabilities() {
 std::string bundle_config_json(const BundleSpec& spec) {
   json mounts = default_mounts();
   for (const auto& b : spec.binds) mounts.push_back(bind_mount(b));
+  for (const auto& t : spec.tmpfs) {
+    mounts.push_back(json{{"destination", t},
+                          {"type", "tmpfs"},
+                          {"source", "tmpfs"},
+                          {"options", {"nosuid", "nodev", "mode=1777"}}});
+  }
   json config{{"ociVersion", "1.0.2-dev"},
               {"process", process(spec)},
               {"root", {{"path", spec.rootfs.string()}, {"readonly", false}}},

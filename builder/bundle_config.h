@@ -32,7 +32,8 @@ struct BundleSpec {
   std::vector<gid_t> additional_gids;
   std::string hostname = "mkimg";
   NetworkMode network = NetworkMode::kHost;
-  std::vector<BindMount> binds;  ///< after the default mounts, in order
+  std::vector<BindMount> binds;    ///< after the default mounts, in order
+  std::vector<std::string> tmpfs;  ///< tmpfs mounts (RUN --mount=type=tmpfs), after the binds
 };
 
 /// The default mounts' destinations (/proc, /dev, ...): the build removes the stubs that the

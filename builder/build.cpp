@@ -1,0 +1,218 @@
+// build(): the stages the target needs, in order, then the image written, tagged and output.
+#include "builder/build.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "builder/build_state.h"
+#include "builder/output_layout.h"
+#include "builder/root_path.h"
+#include "builder/stage_graph.h"
+#include "builder/steps.h"
+#include "common/error.h"
+#include "oci/archive.h"
+#include "oci/image.h"
+#include "oci/reference.h"
+#include "oci/store.h"
+#include "parser/parse.h"
+
+namespace mkimg::builder {
+namespace {
+
+/// An empty directory in the store's tmp/ (the lower of a scratch root), removed at the end.
+class EmptyDir {
+ public:
+  explicit EmptyDir(std::filesystem::path p) : path_(std::move(p)) {
+    std::filesystem::create_directories(path_);
+  }
+  EmptyDir(const EmptyDir&) = delete;
+  EmptyDir& operator=(const EmptyDir&) = delete;
+  ~EmptyDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void add_platform_args(parser::Environment& env, const BuildOptions& options) {
+  oci::Platform host = oci::host_platform();
+  oci::Platform target = options.platform.empty() ? host : oci::parse_platform(options.platform);
+  parser::set_variable(env, "BUILDPLATFORM", oci::to_string(host));
+  parser::set_variable(env, "BUILDOS", host.os);
+  parser::set_variable(env, "BUILDARCH", host.architecture);
+  parser::set_variable(env, "BUILDVARIANT", host.variant);
+  parser::set_variable(env, "TARGETPLATFORM", oci::to_string(target));
+  parser::set_variable(env, "TARGETOS", target.os);
+  parser::set_variable(env, "TARGETARCH", target.architecture);
+  parser::set_variable(env, "TARGETVARIANT", target.variant);
+}
+
+void declare_global_args(BuildSession& session) {
+  add_platform_args(session.global_args, *session.options);
+  for (const auto& inst : session.dockerfile.global_args) {
+    const auto* arg = std::get_if<parser::Arg>(&inst.body);
+    if (!arg) continue;
+    for (const auto& d : arg->args) {
+      auto it = session.options->build_args.find(d.name);
+      if (it != session.options->build_args.end()) {
+        parser::set_variable(session.global_args, d.name, it->second);
+      } else if (d.default_value) {
+        parser::set_variable(session.global_args, d.name,
+                             parser::expand_word(*d.default_value, session.global_args,
+                                                 session.dockerfile.directives.escape));
+      }
+    }
+  }
+}
+
+std::string expand_global(const BuildSession& session, const std::string& word) {
+  try {
+    return parser::expand_word(word, session.global_args, session.dockerfile.directives.escape);
+  } catch (const std::exception&) {
+    return word;
+  }
+}
+
+std::vector<StageNode> stage_nodes(const BuildSession& session) {
+  const auto& stages = session.dockerfile.stages;
+  std::vector<StageNode> nodes;
+  for (const auto& s : stages) nodes.push_back({s.name, {}});
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    auto add = [&](const std::string& word, std::size_t before) {
+      std::size_t j = find_stage(nodes, expand_global(session, word), before);
+      if (j < nodes.size()) nodes[i].depends_on.push_back(j);
+    };
+    add(stages[i].base, i);
+    for (const auto& inst : stages[i].instructions) {
+      if (auto* c = std::get_if<parser::Copy>(&inst.body); c && !c->from.empty()) {
+        add(c->from, nodes.size());
+      }
+      if (auto* r = std::get_if<parser::Run>(&inst.body)) {
+        for (const auto& m : r->mounts) {
+          if (!m.from.empty()) add(m.from, nodes.size());
+        }
+      }
+    }
+  }
+  return nodes;
+}
+
+std::size_t target_index(const BuildSession& session, const std::vector<StageNode>& nodes) {
+  const std::string& target = session.options->target;
+  if (target.empty()) return nodes.size() - 1;
+  std::size_t i = find_stage(nodes, target, nodes.size());
+  if (i >= nodes.size()) {
+    throw Error(describe("build", target, "target stage could not be found in the Dockerfile"));
+  }
+  return i;
+}
+
+std::string stage_label(const BuildSession& session, std::size_t i, std::size_t n,
+                        std::size_t total) {
+  const auto& stages = session.dockerfile.stages;
+  std::string counter = std::to_string(n) + "/" + std::to_string(total);
+  if (stages.size() == 1 && stages[i].name.empty()) return counter;
+  std::string name = stages[i].name.empty() ? "stage-" + std::to_string(i) : stages[i].name;
+  return name + " " + counter;
+}
+
+void build_stage(BuildSession& session, std::size_t i) {
+  const parser::Stage& source = session.dockerfile.stages[i];
+  StageState stage;
+  stage.index = i;
+  stage.name = source.name;
+  add_proxy_args(*session.options, stage);
+  std::size_t total = source.instructions.size() + 1;
+  try {
+    step_from(session, stage, source, stage_label(session, i, 1, total));
+  } catch (const std::exception& e) {
+    throw Error(session.options->dockerfile_name + ":" + std::to_string(source.location.line) +
+                ": " + e.what());
+  }
+  for (std::size_t k = 0; k < source.instructions.size(); ++k) {
+    run_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total));
+  }
+  std::lock_guard lock(session.mutex);
+  session.finished[i] = std::move(stage.image);
+}
+
+oci::ImageConfig final_config(const BuildSession& session, const ImageState& image) {
+  oci::ImageConfig config = image.config;
+  const auto& options = *session.options;
+  if (!options.labels.empty()) {
+    if (!config.config) config.config = oci::ContainerConfig{};
+    if (!config.config->labels) config.config->labels = std::map<std::string, std::string>{};
+    for (const auto& [k, v] : options.labels) (*config.config->labels)[k] = v;
+  }
+  config.created = image.created.empty() ? created_time(options) : image.created;
+  if (options.source_date_epoch) config.created = created_time(options);
+  return config;
+}
+
+std::string tag_of(const std::vector<std::string>& tags) {
+  if (tags.empty()) return "latest";
+  auto ref = oci::Reference::parse(tags.front());
+  return ref.tag.value_or("latest");
+}
+
+void write_outputs(const BuildSession& session, const oci::Descriptor& manifest) {
+  const auto& options = *session.options;
+  std::vector<oci::Reference> names;
+  for (const auto& t : options.tags) names.push_back(oci::Reference::parse(t));
+  for (const auto& out : options.outputs) {
+    switch (out.type) {
+      case OutputSpec::Type::kOci:
+        write_oci_layout(*session.store, manifest, out.dest, tag_of(options.tags));
+        break;
+      case OutputSpec::Type::kOciArchive:
+        oci::save_archive(*session.store, {{manifest, names}}, out.dest, oci::ArchiveFormat::oci);
+        break;
+      case OutputSpec::Type::kDocker:
+        oci::save_archive(*session.store, {{manifest, names}}, out.dest,
+                          oci::ArchiveFormat::docker);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+BuildResult build(oci::Store& store, const BuildOptions& options) {
+  Progress progress(options.progress);
+  BuildSession session;
+  session.store = &store;
+  session.options = &options;
+  session.progress = &progress;
+  session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
+  session.ignore = parser::parse_dockerignore(options.dockerignore_text);
+  session.cache = std::make_unique<CacheIndex>(store.cache_dir());
+  session.hasher = std::make_unique<ContextHasher>(store.cache_dir() / "context-memo.json");
+  EmptyDir empty(store.temp_path("empty-"));
+  session.empty_dir = empty.path();
+  declare_global_args(session);
+  std::vector<oci::Reference> tags;
+  for (const auto& t : options.tags) tags.push_back(oci::Reference::parse(t));
+  auto nodes = stage_nodes(session);
+  std::size_t target = target_index(session, nodes);
+  session.finished.resize(nodes.size());
+  for (std::size_t i : build_order(nodes, target)) build_stage(session, i);
+  session.hasher->save();
+  oci::ImageConfig config = final_config(session, *session.finished[target]);
+  BuildResult result;
+  result.manifest = oci::write_image(store, config, session.finished[target]->layers);
+  result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
+  for (const auto& ref : tags) store.tag(ref, result.manifest);
+  if (tags.empty()) store.add_untagged(result.manifest);
+  write_outputs(session, result.manifest);
+  result.steps = session.steps;
+  result.cached_steps = session.cached_steps;
+  progress.note("writing image " + result.image_id + " done");
+  for (const auto& ref : tags) progress.note("naming to " + ref.str() + " done");
+  if (!options.iidfile.empty()) write_file_atomic(options.iidfile, result.image_id);
+  return result;
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,110 @@
+// builder/: the build engine. A newcomer's map of the folder:
+//
+//   build.h            build(): Dockerfile + context -> an image in the store (this file)
+//   build_state.h      what a build carries from step to step: the image being made (config,
+//                      layers, their unpacked directories), the cache key chain, ARG/ENV scope
+//   stage_graph.h      which stages the target needs, in what order; cycles are errors
+//   step_from.cpp, step_run.cpp, step_copy.cpp, step_workdir.cpp, step_metadata.cpp
+//                      one file per kind of instruction (steps.h declares them)
+//   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
+//   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
+//   layer_store.h      unpacked layers under <root>/layers/<chain id>, base layers unpacked
+//   cache_key.h, cache_index.h, context_hash.h
+//                      step keys, the persisted index (<root>/cache), the stat-keyed memo of
+//                      context file hashes
+//   container_runtime.h, bundle_config.h, overlay_mount.h, mount_stubs.h, user_database.h,
+//   root_path.h        running RUN: runc/crun, config.json, the rootfs overlay, mount point
+//                      stubs kept out of layers, the image's own passwd/group, in-root paths
+//   progress.h         BuildKit-like plain output, a live tty view, quiet
+//   cli_build.cpp      `mkimg build` and `mkimg run`
+//
+// A build: parse the Dockerfile, order the stages the target needs, and walk each stage's
+// instructions. Metadata instructions change the config and add an empty_layer history entry.
+// File-system instructions (RUN, COPY, ADD, WORKDIR) compute a cache key; on a hit the cached
+// layer is reused (and unpacked if its directory is gone); on a miss an overlay of the parent's
+// unpacked layers is mounted with a fresh upper directory in <root>/tmp, the step runs, the
+// upper directory is diffed into a layer blob (snapshot/) committed to the store, and the
+// upper directory itself becomes the unpacked layer <root>/layers/<chain id>. The final image
+// is written (config + manifest) and tagged only when every step succeeded, so a failed build
+// leaves the previous tag and the store as they were.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/bundle_config.h"
+#include "oci/descriptor.h"
+
+namespace mkimg::oci {
+class Store;
+}
+
+namespace mkimg::builder {
+
+/// Whether cached steps are reused.
+enum class CacheMode { kUse, kIgnore };
+/// Whether each cache miss prints which part of the key changed.
+enum class ExplainMode { kQuiet, kExplain };
+/// How progress is shown.
+enum class ProgressMode { kAuto, kPlain, kTty, kQuiet };
+/// Layer compression.
+enum class LayerCompression { kGzip, kZstd };
+
+/// One `--output`.
+struct OutputSpec {
+  enum class Type { kOci, kOciArchive, kDocker } type = Type::kOci;
+  std::filesystem::path dest;
+};
+
+/// Everything `mkimg build` was asked.
+struct BuildOptions {
+  std::filesystem::path context;
+  std::string dockerfile_text;
+  std::string dockerfile_name = "Dockerfile";
+  std::string dockerignore_text;  ///< "" when there is none
+  std::vector<std::string> tags;
+  std::map<std::string, std::string> build_args;
+  std::string target;
+  CacheMode cache = CacheMode::kUse;
+  ExplainMode explain = ExplainMode::kQuiet;
+  std::map<std::string, std::string> labels;
+  NetworkMode network = NetworkMode::kHost;
+  std::string runtime;  ///< "", "runc", "crun" or a path
+  std::vector<OutputSpec> outputs;
+  std::filesystem::path iidfile;
+  ProgressMode progress = ProgressMode::kAuto;
+  LayerCompression compression = LayerCompression::kGzip;
+  std::optional<std::int64_t> source_date_epoch;
+  std::string platform;  ///< --platform; "" = host
+};
+
+/// What a build made.
+struct BuildResult {
+  oci::Descriptor manifest;
+  std::string image_id;  ///< the config digest, "sha256:..."
+  int steps = 0;
+  int cached_steps = 0;
+};
+
+/// Builds the image and tags it in `store`. Throws mkimg::Error with the Dockerfile line of
+/// the failing step in front; nothing is tagged then.
+BuildResult build(oci::Store& store, const BuildOptions& options);
+
+/// What `mkimg run` was asked.
+struct RunOptions {
+  std::string image;
+  std::vector<std::string> command;  ///< replaces CMD when not empty
+  std::string runtime;
+  NetworkMode network = NetworkMode::kHost;
+  enum class Remove { kKeep, kRemove } remove = Remove::kRemove;
+};
+
+/// Runs a container from an image with stdio attached; returns its exit code.
+int run_image(oci::Store& store, const RunOptions& options);
+
+}  // namespace mkimg::builder

@@ -1,0 +1,60 @@
+#include "builder/build_state.h"
+
+#include <ctime>
+
+#include "oci/image.h"
+
+namespace mkimg::builder {
+
+namespace {
+const char* const kProxyArgs[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                  "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+                                  "ALL_PROXY",  "all_proxy"};
+}  // namespace
+
+parser::Environment step_environment(const StageState& stage) {
+  parser::Environment env;
+  for (const auto& e : image_env(stage.image)) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos) continue;
+    parser::set_variable(env, e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [k, v] : stage.args.variables) {
+    if (!parser::find_variable(env, k)) parser::set_variable(env, k, v);
+  }
+  return env;
+}
+
+std::vector<std::string> image_env(const ImageState& image) {
+  const auto& cfg = image.config.config;
+  if (!cfg || !cfg->env) return {};
+  return *cfg->env;
+}
+
+void set_image_env(ImageState& image, const std::string& key, const std::string& value) {
+  auto& cfg = image.config.config;
+  if (!cfg) cfg = oci::ContainerConfig{};
+  if (!cfg->env) cfg->env = std::vector<std::string>{};
+  for (auto& e : *cfg->env) {
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = key + "=" + value;
+      return;
+    }
+  }
+  cfg->env->push_back(key + "=" + value);
+}
+
+std::string created_time(const BuildOptions& options) {
+  if (options.source_date_epoch) return oci::rfc3339_utc(*options.source_date_epoch);
+  return oci::rfc3339_utc(static_cast<std::int64_t>(std::time(nullptr)));
+}
+
+void add_proxy_args(const BuildOptions& options, StageState& stage) {
+  for (const char* name : kProxyArgs) {
+    if (auto it = options.build_args.find(name); it != options.build_args.end()) {
+      parser::set_variable(stage.args, name, it->second);
+    }
+  }
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,80 @@
+// What a build carries from step to step (internal to builder/).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/build.h"
+#include "builder/cache_index.h"
+#include "builder/container_runtime.h"
+#include "builder/context_hash.h"
+#include "builder/progress.h"
+#include "oci/image.h"
+#include "parser/dockerfile.h"
+#include "parser/dockerignore.h"
+#include "parser/expand.h"
+
+namespace mkimg::builder {
+
+/// An image as a stage builds it: config (with rootfs.diff_ids and history), the layer blobs,
+/// the unpacked directory of each layer (bottom first), and the cache key chain.
+struct ImageState {
+  oci::ImageConfig config;
+  std::vector<oci::Descriptor> layers;
+  std::vector<std::filesystem::path> unpacked;
+  std::string cache_key;  ///< key of the last file-system step (or the base)
+  std::string created;    ///< RFC 3339 time of the last change (cached steps keep theirs)
+};
+
+/// One stage being built: its image, the variables in scope and the shell.
+struct StageState {
+  std::size_t index = 0;
+  std::string name;
+  ImageState image;
+  parser::Environment args;  ///< ARGs declared in this stage with their values
+  std::vector<std::string> shell{"/bin/sh", "-c"};
+  bool cmd_set = false;  ///< CMD given in this stage (ENTRYPOINT then keeps it)
+};
+
+/// Shared by every stage of one build.
+struct BuildSession {
+  oci::Store* store = nullptr;
+  const BuildOptions* options = nullptr;
+  parser::Dockerfile dockerfile;
+  parser::Environment global_args;  ///< ARGs before the first FROM, with values
+  parser::Dockerignore ignore;
+  std::unique_ptr<CacheIndex> cache;
+  std::unique_ptr<ContextHasher> hasher;
+  std::optional<ContainerRuntime> runtime;  ///< found on the first RUN
+  Progress* progress = nullptr;
+  std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
+  std::mutex mutex;                                 ///< guards finished and the runtime
+  int steps = 0;
+  int cached_steps = 0;
+  std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)
+};
+
+/// The effective environment of a step: image Env, then build ARGs in scope (ENV wins).
+parser::Environment step_environment(const StageState& stage);
+
+/// "KEY=value" list of the image's Env.
+std::vector<std::string> image_env(const ImageState& image);
+
+/// Sets KEY in the image's Env (replacing in place).
+void set_image_env(ImageState& image, const std::string& key, const std::string& value);
+
+/// The config's "created" time: SOURCE_DATE_EPOCH when set, else now.
+std::string created_time(const BuildOptions& options);
+
+}  // namespace mkimg::builder
+
+namespace mkimg::builder {
+/// Predefined proxy ARGs (HTTP_PROXY, ...) given with --build-arg are in scope without ARG.
+void add_proxy_args(const BuildOptions& options, StageState& stage);
+}  // namespace mkimg::builder

@@ -1,0 +1,129 @@
+#include "builder/cache_index.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/root_path.h"
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace mkimg::builder {
+namespace {
+
+using json = nlohmann::json;
+
+std::string hex_of(const std::string& key) {
+  auto colon = key.find(':');
+  std::string hex = colon == std::string::npos ? key : key.substr(colon + 1);
+  for (char c : hex) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      throw Error(describe("use cache key", key, "not a hex digest"));
+    }
+  }
+  return hex;
+}
+
+/// An exclusive flock on <dir>/lock held for the object's life.
+class DirLock {
+ public:
+  explicit DirLock(const std::filesystem::path& dir)
+      : fd_(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (!fd_) throw sys_error("open", (dir / "lock").string());
+    while (::flock(fd_.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) throw sys_error("lock", (dir / "lock").string());
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+json to_json(const CacheEntry& e) {
+  json parts = json::object();
+  for (const auto& p : e.part_digests) parts[p.name] = p.value;
+  return json{
+      {"key", e.key},         {"layer_digest", e.layer_digest}, {"media_type", e.layer_media_type},
+      {"size", e.layer_size}, {"diff_id", e.diff_id},           {"parts", parts},
+      {"created", e.created}};
+}
+
+CacheEntry from_json(const json& j) {
+  CacheEntry e;
+  e.key = j.at("key").get<std::string>();
+  e.layer_digest = j.at("layer_digest").get<std::string>();
+  e.layer_media_type = j.at("media_type").get<std::string>();
+  e.layer_size = j.at("size").get<long long>();
+  e.diff_id = j.at("diff_id").get<std::string>();
+  e.created = j.value("created", "");
+  for (const auto& [k, v] : j.at("parts").items()) e.part_digests.push_back({k, v});
+  return e;
+}
+
+std::optional<CacheEntry> read_entry(const std::filesystem::path& p) {
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec)) return std::nullopt;
+  try {
+    return from_json(json::parse(read_host_file(p)));
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged entry is a miss, never a failure
+  }
+}
+
+}  // namespace
+
+CacheIndex::CacheIndex(std::filesystem::path dir) : dir_(std::move(dir)) {
+  std::filesystem::create_directories(dir_ / "steps");
+  std::filesystem::create_directories(dir_ / "children");
+}
+
+std::filesystem::path CacheIndex::entry_path(const std::string& key) const {
+  return dir_ / "steps" / (hex_of(key) + ".json");
+}
+
+std::optional<CacheEntry> CacheIndex::find(const std::string& key) const {
+  return read_entry(entry_path(key));
+}
+
+void CacheIndex::put(const std::string& parent, const CacheEntry& entry) const {
+  DirLock lock(dir_);
+  write_file_atomic(entry_path(entry.key), to_json(entry).dump());
+  std::string parent_name = parent.empty() ? "root" : hex_of(parent);
+  write_file_atomic(dir_ / "children" / parent_name, entry.key);
+}
+
+std::string CacheIndex::explain_miss(const StepKey& key) const {
+  std::string parent_name = key.parent.empty() ? "root" : hex_of(key.parent);
+  std::error_code ec;
+  auto child = dir_ / "children" / parent_name;
+  if (!std::filesystem::exists(child, ec)) return "no earlier build of a step on this parent";
+  auto previous = read_entry(entry_path(read_host_file(child)));
+  if (!previous) return "no earlier build of a step on this parent";
+  std::string changed;
+  for (const auto& part : key.parts) {
+    bool same = false;
+    for (const auto& old : previous->part_digests) {
+      if (old.name == part.name) same = old.value == part_digest(part);
+    }
+    if (!same) changed += (changed.empty() ? "" : ", ") + part.name;
+  }
+  for (const auto& old : previous->part_digests) {
+    bool present = false;
+    for (const auto& part : key.parts) present = present || part.name == old.name;
+    if (!present) changed += (changed.empty() ? "" : ", ") + old.name + " (removed)";
+  }
+  return changed.empty() ? "an identical entry was replaced" : "changed: " + changed;
+}
+
+std::vector<std::string> CacheIndex::layer_digests() const {
+  std::vector<std::string> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir_ / "steps")) {
+    if (auto e = read_entry(f.path()); e && !e->layer_digest.empty()) {
+      out.push_back(e->layer_digest);
+    }
+  }
+  return out;
+}
+
+}  // namespace mkimg::builder

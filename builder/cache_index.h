@@ -1,0 +1,49 @@
+// The step cache index under <root>/cache: key -> what the step produced (a layer blob and
+// its diff id, or nothing for a step that changed no file). Entries are JSON files written
+// atomically (temp, fsync, rename) under a cross-process lock, so several builds can share a
+// store (RELIABILITY 22). Each entry also records the digests of its key's parts, so a miss
+// can name what changed compared with the last entry built on the same parent.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/cache_key.h"
+
+namespace mkimg::builder {
+
+/// What a cached step produced.
+struct CacheEntry {
+  std::string key;
+  std::string layer_digest;  ///< "" when the step made no layer
+  std::string layer_media_type;
+  long long layer_size = 0;
+  std::string diff_id;
+  std::string created;                ///< RFC 3339 time the step first ran
+  std::vector<KeyPart> part_digests;  ///< name -> digest of the value
+};
+
+/// The cache directory of one store.
+class CacheIndex {
+ public:
+  explicit CacheIndex(std::filesystem::path dir);
+
+  /// The entry for `key`, or nullopt.
+  std::optional<CacheEntry> find(const std::string& key) const;
+  /// Records an entry (replacing any previous one for the same key) and remembers it as the
+  /// latest child of `parent` for explanations.
+  void put(const std::string& parent, const CacheEntry& entry) const;
+  /// Why `key` missed: the names of the parts that differ from the last entry recorded on the
+  /// same parent ("no earlier build on this parent" when there is none).
+  std::string explain_miss(const StepKey& key) const;
+  /// Every layer digest the index refers to (roots for the store's gc).
+  std::vector<std::string> layer_digests() const;
+
+ private:
+  std::filesystem::path entry_path(const std::string& key) const;
+  std::filesystem::path dir_;
+};
+
+}  // namespace mkimg::builder

@@ -1,0 +1,33 @@
+// Step cache keys (DESIGN.md "Cache keys"): key(step) = sha256(format version, key(parent),
+// each named part of the canonical instruction and its inputs). The parts are kept by name so
+// that a miss can be explained: which part differs from the entry the same parent had before.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mkimg::builder {
+
+/// Bumped whenever what goes into a key changes meaning.
+inline constexpr const char* kCacheFormatVersion = "mkimg-cache-v1";
+
+/// One named input of a key ("instruction", "env", "source:app/main.c", ...).
+struct KeyPart {
+  std::string name;
+  std::string value;
+};
+
+/// The inputs of one step's key.
+struct StepKey {
+  std::string parent;  ///< the parent step's key ("" for a base)
+  std::vector<KeyPart> parts;
+};
+
+/// "sha256:<hex>" of the format version, the parent and every part (length-prefixed, so no
+/// two different inputs give the same byte stream).
+std::string compute_key(const StepKey& key);
+
+/// sha256 of one part's value: what the cache index stores to explain misses.
+std::string part_digest(const KeyPart& part);
+
+}  // namespace mkimg::builder

@@ -1,0 +1,202 @@
+// `mkimg build` and `mkimg run`.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include "builder/build.h"
+#include "builder/cli.h"
+#include "builder/container_runtime.h"
+#include "builder/root_path.h"
+#include "common/error.h"
+#include "oci/store.h"
+
+namespace mkimg::builder {
+namespace {
+
+/// The raw command-line values of `mkimg build`.
+struct BuildFlags {
+  std::vector<std::string> tags, build_args, labels, outputs;
+  std::string file, target, network = "host", runtime, iidfile, progress = "auto";
+  std::string compression = "gzip", platform, context;
+  bool no_cache = false, reproducible = false, explain = false, push = false;
+};
+
+std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos) {
+    throw Error(describe(flag, kv, "expected KEY=VALUE"));
+  }
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+std::string build_arg_value(const std::string& kv) {
+  // `--build-arg NAME` takes the value from the environment, like docker build.
+  const char* v = std::getenv(kv.c_str());
+  return v ? v : "";
+}
+
+OutputSpec parse_output(const std::string& text) {
+  OutputSpec out;
+  std::string type;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    auto [k, v] = split_kv(item, "--output");
+    if (k == "type") type = v;
+    if (k == "dest") out.dest = v;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (type == "oci")
+    out.type = OutputSpec::Type::kOci;
+  else if (type == "oci-archive")
+    out.type = OutputSpec::Type::kOciArchive;
+  else if (type == "docker")
+    out.type = OutputSpec::Type::kDocker;
+  else
+    throw Error(describe("parse --output", text, "type must be oci, oci-archive or docker"));
+  if (out.dest.empty()) throw Error(describe("parse --output", text, "dest= is required"));
+  return out;
+}
+
+std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& context) {
+  if (f.file == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  }
+  std::filesystem::path p = f.file.empty() ? context / "Dockerfile" : std::filesystem::path(f.file);
+  std::error_code ec;
+  if (std::filesystem::is_symlink(p, ec)) {
+    auto target = std::filesystem::weakly_canonical(p, ec);
+    auto ctx = std::filesystem::weakly_canonical(context, ec);
+    auto rel = target.lexically_relative(ctx);
+    if (rel.empty() || *rel.begin() == "..") {
+      throw Error(describe("read", p.string(), "the Dockerfile is a symlink out of the context"));
+    }
+  }
+  return read_host_file(p);
+}
+
+std::string read_dockerignore(const BuildFlags& f, const std::filesystem::path& context) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> candidates;
+  if (!f.file.empty() && f.file != "-") candidates.push_back(f.file + ".dockerignore");
+  candidates.push_back(context / ".dockerignore");
+  for (const auto& p : candidates) {
+    if (std::filesystem::is_symlink(p, ec)) {
+      throw Error(describe("read", p.string(), "a .dockerignore that is a symlink is refused"));
+    }
+    if (std::filesystem::is_regular_file(p, ec)) return read_host_file(p);
+  }
+  return "";
+}
+
+BuildOptions to_options(const BuildFlags& f) {
+  BuildOptions o;
+  o.context = std::filesystem::absolute(f.context);
+  if (!std::filesystem::is_directory(o.context)) {
+    throw Error(describe("build", f.context, "the context is not a directory"));
+  }
+  o.dockerfile_text = read_dockerfile(f, o.context);
+  o.dockerfile_name = f.file.empty() ? "Dockerfile" : f.file == "-" ? "Dockerfile" : f.file;
+  o.dockerignore_text = read_dockerignore(f, o.context);
+  o.tags = f.tags;
+  for (const auto& kv : f.build_args) {
+    if (kv.find('=') == std::string::npos) {
+      o.build_args[kv] = build_arg_value(kv);
+    } else {
+      o.build_args.insert(split_kv(kv, "--build-arg"));
+    }
+  }
+  for (const auto& kv : f.labels) o.labels.insert(split_kv(kv, "--label"));
+  for (const auto& out : f.outputs) o.outputs.push_back(parse_output(out));
+  o.target = f.target;
+  o.cache = f.no_cache ? CacheMode::kIgnore : CacheMode::kUse;
+  o.explain = f.explain ? ExplainMode::kExplain : ExplainMode::kQuiet;
+  o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
+  o.runtime = f.runtime;
+  o.iidfile = f.iidfile;
+  o.progress = f.progress == "plain"   ? ProgressMode::kPlain
+               : f.progress == "tty"   ? ProgressMode::kTty
+               : f.progress == "quiet" ? ProgressMode::kQuiet
+                                       : ProgressMode::kAuto;
+  o.compression = f.compression == "zstd" ? LayerCompression::kZstd : LayerCompression::kGzip;
+  o.platform = f.platform;
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
+    o.source_date_epoch = std::stoll(sde);
+  } else if (f.reproducible) {
+    o.source_date_epoch = 0;
+  }
+  return o;
+}
+
+void add_build(CLI::App& app, GlobalOptions& global) {
+  auto flags = std::make_shared<BuildFlags>();
+  auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile and a context");
+  cmd->add_option("-t,--tag", flags->tags, "Name and tag the image (NAME:TAG)");
+  cmd->add_option("-f,--file", flags->file,
+                  "The Dockerfile (default CONTEXT/Dockerfile; - = stdin)");
+  cmd->add_option("--build-arg", flags->build_args, "A build argument KEY=VALUE");
+  cmd->add_option("--target", flags->target, "The stage to build");
+  cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
+  cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
+  cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
+  cmd->add_option("--network", flags->network, "host (default) or none")
+      ->check(CLI::IsMember({"host", "none", "default"}));
+  cmd->add_option("--runtime", flags->runtime, "runc, crun or a path (default: auto)");
+  cmd->add_option("--output,-o", flags->outputs,
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE");
+  cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
+  cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
+      ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+  cmd->add_option("--compression", flags->compression, "gzip or zstd")
+      ->check(CLI::IsMember({"gzip", "zstd"}));
+  cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
+  cmd->add_flag("--reproducible", flags->reproducible,
+                "Clamp times to SOURCE_DATE_EPOCH (0 when unset)");
+  cmd->add_flag("--push", flags->push, "Push the tagged image to its registry");
+  cmd->add_option("context", flags->context, "The build context directory")->required();
+  cmd->callback([flags, &global] {
+    install_interrupt_handlers();
+    if (flags->push) {
+      throw Error(
+          describe("build", "--push", "not supported yet; use `mkimg push` after the build"));
+    }
+    BuildOptions options = to_options(*flags);
+    auto store = oci::Store::open(store_root(global));
+    BuildResult result = build(store, options);
+    std::cout << result.image_id << "\n";
+  });
+}
+
+void add_run(CLI::App& app, GlobalOptions& global) {
+  auto options = std::make_shared<RunOptions>();
+  auto rm = std::make_shared<bool>(false);
+  auto network = std::make_shared<std::string>("host");
+  auto* cmd = app.add_subcommand("run", "Run a command in a container from an image");
+  cmd->add_flag("--rm", *rm, "Remove the container afterwards (always done)");
+  cmd->add_option("--runtime", options->runtime, "runc, crun or a path (default: auto)");
+  cmd->add_option("--network", *network, "host (default) or none")
+      ->check(CLI::IsMember({"host", "none"}));
+  cmd->add_option("image", options->image, "The image")->required();
+  cmd->add_option("command", options->command, "The command (default: the image's)");
+  cmd->prefix_command();
+  cmd->callback([options, network, &global] {
+    install_interrupt_handlers();
+    options->network = *network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
+    auto store = oci::Store::open(store_root(global));
+    global.exit_code = run_image(store, *options);
+  });
+}
+
+}  // namespace
+
+void add_build_commands(CLI::App& app, GlobalOptions& options) {
+  add_build(app, options);
+  add_run(app, options);
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,319 @@
+#include "builder/copy_plan.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "builder/root_path.h"
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace mkimg::builder {
+namespace {
+
+std::string join_rel(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+std::vector<std::string> list_dir(int dir_fd) {
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw sys_error("list", "directory");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    throw sys_error("list", "directory");
+  }
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool is_ignored(const CopyInput& in, const std::string& context_rel) {
+  return in.ignore && !context_rel.empty() && parser::ignored(*in.ignore, context_rel);
+}
+
+/// Expands a wildcard path one component at a time.
+std::vector<std::string> glob(const CopyInput& in, int root_fd, const std::string& pattern) {
+  std::vector<std::string> current{""};
+  for (const auto& part : std::filesystem::path(pattern)) {
+    std::string comp = part.string();
+    std::vector<std::string> next;
+    for (const auto& base : current) {
+      if (!has_wildcard(comp)) {
+        next.push_back(join_rel(base, comp));
+        continue;
+      }
+      UniqueFd dir = open_in_root(root_fd, base, O_RDONLY | O_DIRECTORY);
+      if (!dir) continue;
+      for (const auto& name : list_dir(dir.get())) {
+        if (match_component(comp, name) && !is_ignored(in, join_rel(base, name))) {
+          next.push_back(join_rel(base, name));
+        }
+      }
+    }
+    current = std::move(next);
+  }
+  return current;
+}
+
+CopyFile make_file(const CopyInput& in, const std::string& sub, const struct stat& st) {
+  CopyFile f;
+  f.sub = sub;
+  f.type = st.st_mode & S_IFMT;
+  f.mode = in.chmod ? *in.chmod : (st.st_mode & 07777);
+  if (in.kind == CopyInput::Kind::kImage) {
+    f.uid = st.st_uid;
+    f.gid = st.st_gid;
+  }
+  f.mtime = st.st_mtim;
+  return f;
+}
+
+void fill_content(const CopyInput& in, CopyFile& f, int parent_fd, const std::string& name,
+                  const std::string& host_path) {
+  if (f.type == S_IFLNK) {
+    char buf[4096];
+    ssize_t n = ::readlinkat(parent_fd, name.c_str(), buf, sizeof buf);
+    if (n < 0) throw sys_error("read link", host_path);
+    f.link_target.assign(buf, static_cast<std::size_t>(n));
+  } else if (f.type == S_IFREG) {
+    UniqueFd fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) throw sys_error("open", host_path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", host_path);
+    f.digest = in.hasher->hash(host_path, fd.get(), st);
+  }
+}
+
+bool wanted_type(mode_t type) { return type == S_IFREG || type == S_IFDIR || type == S_IFLNK; }
+
+void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const std::string& sub,
+          std::vector<CopyFile>& out) {
+  for (const auto& name : list_dir(dir_fd)) {
+    std::string crel = join_rel(context_rel, name);
+    std::string s = join_rel(sub, name);
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    bool dir = S_ISDIR(st.st_mode);
+    bool skip =
+        is_ignored(in, crel) || (!in.excludes.patterns.empty() && parser::ignored(in.excludes, s));
+    if (skip && !(dir && in.ignore && parser::must_walk_excluded_directory(*in.ignore, crel))) {
+      continue;
+    }
+    if (!wanted_type(st.st_mode & S_IFMT)) continue;
+    CopyFile f = make_file(in, s, st);
+    fill_content(in, f, dir_fd, name, (in.root / crel).string());
+    out.push_back(std::move(f));
+    if (dir) {
+      UniqueFd child(
+          ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child) throw sys_error("open", (in.root / crel).string());
+      walk(in, child.get(), crel, s, out);
+    }
+  }
+}
+
+CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel) {
+  std::string shown = "/" + rel;
+  if (is_ignored(in, rel))
+    throw Error(describe("copy", shown, "not found (excluded by .dockerignore)"));
+  UniqueFd fd = open_in_root(root_fd, rel, O_PATH | O_NOFOLLOW);
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) {
+    throw Error(describe("copy", shown, "not found in the build context"));
+  }
+  CopySource src;
+  src.relative = rel;
+  src.is_dir = S_ISDIR(st.st_mode);
+  CopyFile self = make_file(in, "", st);
+  std::string name = rel.empty() ? "." : std::filesystem::path(rel).filename().string();
+  UniqueFd parent = open_in_root(root_fd, std::filesystem::path(rel).parent_path().string(),
+                                 O_RDONLY | O_DIRECTORY);
+  if (!parent) throw sys_error("open", shown);
+  if (!rel.empty()) fill_content(in, self, parent.get(), name, (in.root / rel).string());
+  src.files.push_back(std::move(self));
+  if (src.is_dir) {
+    UniqueFd dir = open_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!dir) throw sys_error("open", shown);
+    walk(in, dir.get(), rel, "", src.files);
+  }
+  return src;
+}
+
+// --- apply -------------------------------------------------------------------------------
+
+void copy_bytes(int from, int to, const std::string& what) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+      throw sys_error("copy", what);
+    }
+    break;
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(from, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("read", what);
+    if (n == 0) return;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(to, buf + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw sys_error("write", what);
+      done += w;
+    }
+  }
+}
+
+void write_all(int fd, const std::string& data, const std::string& what) {
+  for (std::size_t done = 0; done < data.size();) {
+    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw sys_error("write", what);
+    done += static_cast<std::size_t>(w);
+  }
+}
+
+/// Removes a non-directory at `name` so a new entry can take its place.
+void clear_slot(int parent, const std::string& name, const std::string& target, bool want_dir) {
+  struct stat st {};
+  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    if (!want_dir)
+      throw Error(describe("copy to", target, "cannot replace a directory with a file"));
+    return;
+  }
+  if (::unlinkat(parent, name.c_str(), 0) != 0) throw sys_error("replace", target);
+}
+
+struct Writer {
+  const CopyInput& in;
+  int src_root;
+  int dst_root;
+  std::optional<CopyOwner> owner;
+  std::vector<std::pair<std::string, struct timespec>> dir_times;
+
+  uid_t uid(const CopyFile& f) const { return owner ? owner->uid : f.uid; }
+  gid_t gid(const CopyFile& f) const { return owner ? owner->gid : f.gid; }
+
+  void put(const CopySource& s, const CopyFile& f, const std::string& target) {
+    std::filesystem::path t(target);
+    std::string name = t.filename().string();
+    UniqueFd parent = make_dirs_in_root(dst_root, t.parent_path().string());
+    clear_slot(parent.get(), name, target, f.type == S_IFDIR);
+    if (f.type == S_IFDIR) {
+      bool created = ::mkdirat(parent.get(), name.c_str(), 0700) == 0;
+      if (!created && errno != EEXIST) throw sys_error("create directory", target);
+      if (created || !f.sub.empty()) set_meta(parent.get(), name, f, target);
+      if (created || !f.sub.empty()) dir_times.push_back({target, f.mtime});
+    } else if (f.type == S_IFLNK) {
+      if (::symlinkat(f.link_target.c_str(), parent.get(), name.c_str()) != 0) {
+        throw sys_error("create symlink", target);
+      }
+      if (::fchownat(parent.get(), name.c_str(), uid(f), gid(f), AT_SYMLINK_NOFOLLOW) != 0) {
+        throw sys_error("chown", target);
+      }
+      struct timespec ts[2] = {f.mtime, f.mtime};
+      ::utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    } else {
+      write_regular(s, f, parent.get(), name, target);
+    }
+  }
+
+  void set_meta(int parent, const std::string& name, const CopyFile& f, const std::string& target) {
+    if (::fchownat(parent, name.c_str(), uid(f), gid(f), AT_SYMLINK_NOFOLLOW) != 0) {
+      throw sys_error("chown", target);
+    }
+    if (::fchmodat(parent, name.c_str(), f.mode, 0) != 0) throw sys_error("chmod", target);
+  }
+
+  void write_regular(const CopySource& s, const CopyFile& f, int parent, const std::string& name,
+                     const std::string& target) {
+    UniqueFd out(
+        ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) throw sys_error("create", target);
+    if (f.content) {
+      write_all(out.get(), *f.content, target);
+    } else {
+      UniqueFd src = open_in_root(src_root, join_rel(s.relative, f.sub), O_RDONLY | O_NOFOLLOW);
+      if (!src) throw sys_error("open", "/" + join_rel(s.relative, f.sub));
+      copy_bytes(src.get(), out.get(), target);
+    }
+    if (::fchown(out.get(), uid(f), gid(f)) != 0) throw sys_error("chown", target);
+    if (::fchmod(out.get(), f.mode) != 0) throw sys_error("chmod", target);
+    struct timespec ts[2] = {f.mtime, f.mtime};
+    ::futimens(out.get(), ts);
+  }
+
+  void restore_dir_times() {
+    for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
+      UniqueFd d = open_in_root(dst_root, it->first, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      struct timespec ts[2] = {it->second, it->second};
+      if (d) ::futimens(d.get(), ts);
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<CopySource> select_sources(const CopyInput& input,
+                                       const std::vector<std::string>& sources) {
+  UniqueFd root = open_root(input.root);
+  std::vector<CopySource> out;
+  for (const auto& text : sources) {
+    std::string rel = clean_source(text);
+    if (!has_wildcard(rel)) {
+      out.push_back(select_one(input, root.get(), rel));
+      continue;
+    }
+    auto matches = glob(input, root.get(), rel);
+    std::size_t before = out.size();
+    for (const auto& m : matches) {
+      UniqueFd probe = open_in_root(root.get(), m, O_PATH | O_NOFOLLOW);
+      if (probe) out.push_back(select_one(input, root.get(), m));
+    }
+    if (out.size() == before) {
+      throw Error(describe("copy", text, "no source files were specified (nothing matches)"));
+    }
+  }
+  return out;
+}
+
+bool is_directory_in_root(const std::filesystem::path& merged, const std::string& path) {
+  UniqueFd root = open_root(merged);
+  UniqueFd fd = open_in_root(root.get(), path, O_PATH | O_DIRECTORY);
+  return fd.valid();
+}
+
+void apply_sources(const CopyInput& input, const std::vector<CopySource>& sources,
+                   const std::filesystem::path& merged, const Destination& dest,
+                   std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest) {
+  UniqueFd dst = open_root(merged);
+  UniqueFd src = input.root.empty() ? UniqueFd() : open_root(input.root);
+  bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(merged, dest.path);
+  Writer w{input, src.get(), dst.get(), owner, {}};
+  for (const auto& s : sources) {
+    std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);
+    for (const auto& f : s.files) {
+      std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
+      if (target == "/") continue;
+      w.put(s, f, target);
+    }
+  }
+  w.restore_dir_times();
+}
+
+}  // namespace mkimg::builder

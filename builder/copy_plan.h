@@ -1,0 +1,71 @@
+// COPY/ADD in two halves: select() reads the sources (wildcards, .dockerignore, --exclude,
+// directory walks, content hashes through the stat-keyed memo) without touching the image,
+// which is all the cache key needs; apply() writes them into the step's merged root, every
+// destination resolved inside that root (symlinks in the image never lead out of it).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/context_hash.h"
+#include "builder/copy_rules.h"
+#include "parser/dockerignore.h"
+
+namespace mkimg::builder {
+
+/// One file, directory or symlink to copy.
+struct CopyFile {
+  std::string sub;    ///< path below its source ("" for the source itself)
+  mode_t type = 0;    ///< S_IFREG, S_IFDIR, S_IFLNK
+  unsigned mode = 0;  ///< permission bits as copied (after --chmod)
+  uid_t uid = 0;
+  gid_t gid = 0;
+  struct timespec mtime {};
+  std::string digest;                  ///< regular files: sha256 of the content
+  std::string link_target;             ///< symlinks
+  std::optional<std::string> content;  ///< heredoc sources: the bytes themselves
+};
+
+/// One selected source (after wildcard expansion) and what it holds.
+struct CopySource {
+  std::string relative;  ///< cleaned path in the source root ("" = the root)
+  bool is_dir = false;
+  std::vector<CopyFile> files;  ///< the source itself first, then its contents, sorted
+};
+
+/// Where sources are read from and how their metadata is set.
+struct CopyInput {
+  std::filesystem::path root;  ///< the build context, or a stage/image view
+  enum class Kind { kContext, kImage } kind = Kind::kContext;
+  const parser::Dockerignore* ignore = nullptr;  ///< context only
+  parser::Dockerignore excludes;                 ///< --exclude patterns
+  std::optional<unsigned> chmod;
+  ContextHasher* hasher = nullptr;
+};
+
+/// Selects and hashes every source. Throws mkimg::Error for a source that does not exist (or
+/// is excluded by .dockerignore) and for a wildcard that matches nothing.
+std::vector<CopySource> select_sources(const CopyInput& input,
+                                       const std::vector<std::string>& sources);
+
+/// Ownership for apply(): --chown resolved, or nullopt to keep each file's own.
+struct CopyOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// Writes `sources` into the root `merged`: each lands at target_path(...) below `dest`.
+/// Parent directories that do not exist are created (0755, owned by `owner` when given).
+void apply_sources(const CopyInput& input, const std::vector<CopySource>& sources,
+                   const std::filesystem::path& merged, const Destination& dest,
+                   std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest);
+
+/// True when `path` is an existing directory inside the root `merged` (symlinks resolved in
+/// the root).
+bool is_directory_in_root(const std::filesystem::path& merged, const std::string& path);
+
+}  // namespace mkimg::builder

@@ -1,0 +1,45 @@
+// Docker's COPY/ADD path rules as pure functions: sources are cleaned as if the context were
+// "/" (so `../x` is `/x` of the context, RELIABILITY 16), wildcards match one path component
+// at a time (Go's filepath.Match), a directory source copies its contents, and the
+// destination is a directory when it ends with "/", when there are several sources or a
+// wildcard, or when it already is a directory in the image.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mkimg::builder {
+
+/// A source path relative to the context root: cleaned, no leading "/", "" for the root.
+std::string clean_source(std::string_view source);
+
+/// True when a path has a wildcard character (*, ?, [).
+bool has_wildcard(std::string_view path);
+
+/// True when `name` matches one wildcard path component (fnmatch, '/' never matched).
+bool match_component(std::string_view pattern, std::string_view name);
+
+/// The absolute destination of COPY/ADD: relative to `workdir` unless absolute, cleaned;
+/// a trailing "/" in `dest` is kept as `dir_hint`.
+struct Destination {
+  std::string path;       ///< absolute, cleaned, no trailing slash ("/" for the root)
+  bool dir_hint = false;  ///< written with a trailing "/" (or "." / "..")
+};
+Destination resolve_destination(std::string_view dest, std::string_view workdir);
+
+/// Throws when several sources go to a destination that is not written as a directory.
+void check_multiple_sources(const Destination& dest, std::size_t source_count,
+                            std::string_view instruction);
+
+/// Where a source lands. `dest_is_dir`: the destination is (or will be) a directory;
+/// `source_is_dir`: the source is a directory (its contents are copied). `relative` is the
+/// source's cleaned context path, used with --parents.
+enum class Parents { kNo, kYes };
+std::string target_path(const Destination& dest, bool dest_is_dir, bool source_is_dir,
+                        std::string_view relative, Parents parents);
+
+/// Parses --chmod (octal, "0755" or "755"). Throws for anything else.
+unsigned parse_chmod(std::string_view text);
+
+}  // namespace mkimg::builder

@@ -1,0 +1,162 @@
+#include "builder/layer_step.h"
+
+#include <sys/mount.h>
+
+#include "builder/layer_store.h"
+#include "builder/mount_stubs.h"
+#include "builder/overlay_mount.h"
+#include "common/error.h"
+#include "oci/store.h"
+#include "snapshot/diff.h"
+
+namespace mkimg::builder {
+namespace {
+
+/// A work area in <root>/tmp (upper, work, merged) removed unless the upper is adopted.
+class WorkArea {
+ public:
+  explicit WorkArea(const oci::Store& store) : base_(store.temp_path("step-")) {
+    for (const char* d : {"upper", "work", "merged"})
+      std::filesystem::create_directories(base_ / d);
+  }
+  WorkArea(const WorkArea&) = delete;
+  WorkArea& operator=(const WorkArea&) = delete;
+  ~WorkArea() {
+    std::error_code ec;
+    std::filesystem::remove_all(base_, ec);
+  }
+  std::filesystem::path upper() const { return base_ / "upper"; }
+  std::filesystem::path work() const { return base_ / "work"; }
+  std::filesystem::path merged() const { return base_ / "merged"; }
+  std::filesystem::path blob() const { return base_ / "layer.blob"; }
+
+ private:
+  std::filesystem::path base_;
+};
+
+snapshot::LayerOptions layer_options(const BuildOptions& options) {
+  snapshot::LayerOptions o;
+  o.compression = options.compression == LayerCompression::kZstd ? snapshot::Compression::zstd
+                                                                 : snapshot::Compression::gzip;
+  o.source_date_epoch = options.source_date_epoch;
+  return o;
+}
+
+void add_history(BuildSession& session, StageState& stage, const std::string& created_by,
+                 bool empty) {
+  oci::HistoryEntry h;
+  h.created = stage.image.created.empty() ? created_time(*session.options) : stage.image.created;
+  h.created_by = created_by;
+  h.comment = "mkimg.build";
+  if (empty) h.empty_layer = true;
+  stage.image.config.history.push_back(h);
+}
+
+void append_layer(BuildSession& session, StageState& stage, const CacheEntry& entry) {
+  oci::Descriptor d;
+  d.media_type = entry.layer_media_type;
+  d.digest = oci::Digest::parse(entry.layer_digest);
+  d.size = entry.layer_size;
+  std::string parent_chain;
+  auto chains = chain_ids(stage.image.config);
+  if (!chains.empty()) parent_chain = chains.back();
+  std::string chain = chain_id(parent_chain, entry.diff_id);
+  stage.image.unpacked.push_back(ensure_unpacked(*session.store, d, entry.diff_id, chain));
+  stage.image.layers.push_back(d);
+  stage.image.config.rootfs.diff_ids.push_back(oci::Digest::parse(entry.diff_id));
+}
+
+/// Executes the step for real and returns its cache entry.
+CacheEntry execute(BuildSession& session, StageState& stage, const std::string& key,
+                   const StepWork& work) {
+  const oci::Store& store = *session.store;
+  WorkArea area(store);
+  auto lowers = overlay_lowers(stage.image.unpacked);
+  std::vector<std::string> stubs;
+  {
+    OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(), area.merged());
+    stubs = work(area.merged());
+    mount.unmount();
+  }
+  remove_mount_stubs(area.upper(), stubs);
+  auto blob = snapshot::diff_overlay_upper(area.upper(), lowers, area.blob(),
+                                           layer_options(*session.options));
+  CacheEntry entry;
+  entry.key = key;
+  if (blob.entries == 0) return entry;
+  store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
+  entry.layer_digest = blob.digest;
+  entry.layer_media_type = blob.media_type;
+  entry.layer_size = blob.size;
+  entry.diff_id = blob.diff_id;
+  std::string parent_chain;
+  auto chains = chain_ids(stage.image.config);
+  if (!chains.empty()) parent_chain = chains.back();
+  adopt_upper(store, area.upper(), chain_id(parent_chain, blob.diff_id));
+  return entry;
+}
+
+}  // namespace
+
+void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
+                    const StepDescription& description, const StepWork& work) {
+  std::string k = compute_key(key);
+  ++session.steps;
+  if (session.options->cache == CacheMode::kUse) {
+    if (auto hit = session.cache->find(k)) {
+      if (hit->layer_digest.empty() ||
+          session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
+        session.progress->cached(description.label, description.text);
+        if (!hit->layer_digest.empty()) append_layer(session, stage, *hit);
+        stage.image.created = hit->created.empty() || session.options->source_date_epoch
+                                  ? created_time(*session.options)
+                                  : hit->created;
+        add_history(session, stage, description.created_by, hit->layer_digest.empty());
+        stage.image.cache_key = k;
+        ++session.cached_steps;
+        return;
+      }
+    }
+  }
+  session.progress->step(description.label, description.text);
+  if (session.options->explain == ExplainMode::kExplain) {
+    session.progress->note("cache miss: " + session.cache->explain_miss(key));
+  }
+  StepTimer timer;
+  CacheEntry entry = execute(session, stage, k, work);
+  for (const auto& p : key.parts) entry.part_digests.push_back({p.name, part_digest(p)});
+  entry.created = created_time(*session.options);
+  stage.image.created = entry.created;
+  if (!entry.layer_digest.empty()) append_layer(session, stage, entry);
+  add_history(session, stage, description.created_by, entry.layer_digest.empty());
+  session.cache->put(key.parent, entry);
+  stage.image.cache_key = k;
+  session.progress->done(description.label, timer.seconds());
+}
+
+void add_metadata_history(BuildSession& session, StageState& stage, const std::string& created_by) {
+  add_history(session, stage, created_by, true);
+}
+
+ImageView::ImageView(BuildSession& session, const ImageState& image)
+    : root_(session.store->temp_path("view-")) {
+  std::filesystem::create_directories(root_);
+  auto lowers = overlay_lowers(image.unpacked);
+  if (lowers.empty()) lowers.push_back(session.empty_dir);
+  std::string opt = "lowerdir=";
+  for (std::size_t i = 0; i < lowers.size(); ++i) {
+    opt += (i ? ":" : "") + lowers[i].string();
+  }
+  if (::mount("overlay", root_.c_str(), "overlay", MS_RDONLY, opt.c_str()) != 0) {
+    throw sys_error("mount image view", root_.string());
+  }
+  mounted_ = true;
+}
+
+ImageView::~ImageView() {
+  if (mounted_ && ::umount2(root_.c_str(), 0) != 0) ::umount2(root_.c_str(), MNT_DETACH);
+  std::error_code ec;
+  std::filesystem::remove(root_, ec);
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,51 @@
+// A file-system step (RUN, COPY, ADD, WORKDIR): look its key up in the cache; on a hit reuse
+// the layer; on a miss mount an overlay of the parent's layers with a fresh upper directory,
+// let the step work in the merged root, unmount, drop mount stubs, diff the upper directory
+// into a layer blob, commit it, adopt the upper directory as the unpacked layer and record
+// the cache entry. A step that changed nothing adds an empty_layer history entry only.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "builder/build_state.h"
+#include "builder/cache_key.h"
+
+namespace mkimg::builder {
+
+/// What to show and record for a step.
+struct StepDescription {
+  std::string label;       ///< "stage-name 2/7"
+  std::string text;        ///< "RUN make" as shown in progress
+  std::string created_by;  ///< the history entry's created_by
+};
+
+/// The work of a step inside the mounted root `merged`; returns the mount stubs (paths in the
+/// root) it caused, which are removed from the upper directory before the diff.
+using StepWork = std::function<std::vector<std::string>(const std::filesystem::path& merged)>;
+
+/// Runs one file-system step of `stage` (see the file comment). Throws on failure; the stage's
+/// image is unchanged then.
+void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
+                    const StepDescription& description, const StepWork& work);
+
+/// Adds a history entry for a metadata step (empty_layer).
+void add_metadata_history(BuildSession& session, StageState& stage, const std::string& created_by);
+
+/// A read-only view of a finished image's root: an overlay of its layers with no upper.
+class ImageView {
+ public:
+  ImageView(BuildSession& session, const ImageState& image);
+  ImageView(const ImageView&) = delete;
+  ImageView& operator=(const ImageView&) = delete;
+  ~ImageView();
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;
+  bool mounted_ = false;
+};
+
+}  // namespace mkimg::builder

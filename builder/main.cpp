@@ -1,0 +1,51 @@
+// The `mkimg` command: global options, then one subcommand from a cli_*.cpp file.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "builder/cli.h"
+#include "common/error.h"
+
+namespace mkimg::builder {
+
+std::filesystem::path store_root(const GlobalOptions& options) {
+  if (!options.root.empty()) return options.root;
+  if (const char* env = std::getenv("MKIMG_ROOT"); env && *env) return env;
+  if (::geteuid() == 0) return "/var/lib/mkimg";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return std::filesystem::path(xdg) / "mkimg";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : "/tmp") / ".local/share/mkimg";
+}
+
+}  // namespace mkimg::builder
+
+int main(int argc, char** argv) {
+  using namespace mkimg::builder;
+  GlobalOptions options;
+  CLI::App app{"mkimg: build, store and ship OCI container images without a daemon"};
+  app.require_subcommand(1);
+  app.add_option("--root", options.root,
+                 "Store directory (default: $MKIMG_ROOT or /var/lib/mkimg)");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.parse_complete_callback(
+      [&] { spdlog::set_level(spdlog::level::from_str(options.log_level)); });
+  add_parse_commands(app, options);
+  add_image_commands(app, options);
+  add_registry_commands(app, options);
+  add_build_commands(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "mkimg: error: " << e.what() << "\n";
+    return 1;
+  }
+  return options.exit_code;
+}

@@ -1,0 +1,81 @@
+// `mkimg run`: a container from an image, on a throwaway overlay, stdio attached.
+#include <unistd.h>
+
+#include "builder/build.h"
+#include "builder/bundle_config.h"
+#include "builder/container_runtime.h"
+#include "builder/layer_store.h"
+#include "builder/overlay_mount.h"
+#include "builder/root_path.h"
+#include "builder/user_database.h"
+#include "common/error.h"
+#include "oci/store.h"
+
+namespace mkimg::builder {
+namespace {
+
+/// A work directory in <root>/tmp removed at scope exit.
+class RunArea {
+ public:
+  explicit RunArea(std::filesystem::path p) : path_(std::move(p)) {
+    for (const char* d : {"upper", "work", "merged", "empty", "bundle"}) {
+      std::filesystem::create_directories(path_ / d);
+    }
+  }
+  RunArea(const RunArea&) = delete;
+  RunArea& operator=(const RunArea&) = delete;
+  ~RunArea() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::filesystem::path operator/(const char* name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<std::string> process_args(const oci::ContainerConfig& cfg, const RunOptions& options) {
+  std::vector<std::string> args;
+  if (cfg.entrypoint) args = *cfg.entrypoint;
+  if (!options.command.empty()) {
+    args.insert(args.end(), options.command.begin(), options.command.end());
+  } else if (cfg.cmd) {
+    args.insert(args.end(), cfg.cmd->begin(), cfg.cmd->end());
+  }
+  if (args.empty()) throw Error(describe("run", options.image, "no command (CMD or ENTRYPOINT)"));
+  return args;
+}
+
+}  // namespace
+
+int run_image(oci::Store& store, const RunOptions& options) {
+  oci::Image image = oci::load_image(store, options.image);
+  auto unpacked = ensure_image_unpacked(store, image.config, image.manifest.layers);
+  oci::ContainerConfig cfg = image.config.config.value_or(oci::ContainerConfig{});
+  RunArea area(store.temp_path("run-"));
+  OverlayMount mount(overlay_lowers(unpacked), area / "empty", area / "upper", area / "work",
+                     area / "merged");
+  BundleSpec spec;
+  spec.rootfs = area / "merged";
+  spec.args = process_args(cfg, options);
+  spec.env = cfg.env.value_or(std::vector<std::string>{});
+  spec.cwd = cfg.working_dir && !cfg.working_dir->empty() ? *cfg.working_dir : "/";
+  spec.network = options.network;
+  if (cfg.user && !cfg.user->empty()) {
+    UniqueFd root = open_root(spec.rootfs);
+    auto u = resolve_user(read_user_database(root.get()), *cfg.user, DefaultGroup::kPrimaryGroup);
+    spec.uid = u.uid;
+    spec.gid = u.gid;
+    spec.additional_gids = u.additional_gids;
+  }
+  write_file_atomic(area / "bundle" / "config.json", bundle_config_json(spec));
+  ContainerRun run;
+  run.bundle = area / "bundle";
+  run.state_root = store.tmp_dir() / "runtime-state";
+  run.id = new_container_id();
+  run.stdio = Stdio::kInherit;
+  ContainerResult result = run_container(find_runtime(options.runtime), run);
+  return result.exit_code;
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,47 @@
+// The dispatcher: expands an instruction with the ARG/ENV in scope, runs the step of its
+// kind, and puts the Dockerfile location in front of any error.
+#include "builder/steps.h"
+#include "common/error.h"
+#include "parser/expand.h"
+
+namespace mkimg::builder {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+void dispatch(const StepContext& ctx, const parser::Instruction& inst) {
+  std::visit(Overloaded{
+                 [&](const parser::Run& r) { step_run(ctx, r); },
+                 [&](const parser::Copy& c) { step_copy(ctx, c); },
+                 [&](const parser::Add& a) { step_add(ctx, a); },
+                 [&](const parser::Workdir& w) { step_workdir(ctx, w); },
+                 [&](const parser::From&) {
+                   throw Error("FROM is not allowed here (an ONBUILD trigger?)");
+                 },
+                 [&](const auto&) { step_metadata(ctx); },
+             },
+             inst.body);
+}
+
+}  // namespace
+
+void run_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
+                     const std::string& label) {
+  try {
+    if (g_interrupted) throw Error("build interrupted");
+    parser::Instruction expanded =
+        parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
+    StepContext ctx{session, stage, expanded, label};
+    dispatch(ctx, expanded);
+  } catch (const std::exception& e) {
+    throw Error(session.options->dockerfile_name + ":" + std::to_string(inst.location.line) + ": " +
+                e.what() + "\n >>> " + inst.original);
+  }
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,113 @@
+// FROM: the stage's starting image: scratch, an earlier stage, the store, an archive
+// (oci:, oci-archive:, docker-archive:) or a registry; then the base's ONBUILD triggers.
+#include "builder/layer_store.h"
+#include "builder/stage_graph.h"
+#include "builder/steps.h"
+#include "common/error.h"
+#include "oci/reference.h"
+#include "oci/registry_pull.h"
+#include "oci/store.h"
+#include "oci/transport.h"
+#include "parser/parse.h"
+
+namespace mkimg::builder {
+
+ImageState load_image_state(BuildSession& session, const std::string& name);
+
+namespace {
+
+bool is_transport(const std::string& name) {
+  return name.starts_with("oci:") || name.starts_with("oci-archive:") ||
+         name.starts_with("docker-archive:");
+}
+
+ImageState state_of(BuildSession& session, const oci::Image& image) {
+  ImageState s;
+  s.config = image.config;
+  s.layers = image.manifest.layers;
+  s.unpacked = ensure_image_unpacked(*session.store, s.config, s.layers);
+  s.cache_key = compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
+  return s;
+}
+
+oci::Image find_or_pull(BuildSession& session, const std::string& name) {
+  auto& store = *session.store;
+  const std::string& platform = session.options->platform;
+  if (is_transport(name)) {
+    auto source = oci::open_source(name, store);
+    oci::CopyOptions copy;
+    if (!platform.empty()) copy.platform = oci::parse_platform(platform);
+    return oci::load_image(store, oci::pull(store, *source, copy));
+  }
+  if (store.resolve(name)) return oci::load_image(store, name);
+  auto ref = oci::Reference::try_parse(name);
+  if (!ref) throw Error(describe("resolve base image", name, "not a valid image reference"));
+  if (store.resolve(ref->str())) return oci::load_image(store, ref->str());
+  session.progress->note("pulling " + ref->str());
+  oci::PullOptions pull;
+  pull.platform = platform;
+  pull.progress = [&](std::string_view line) { session.progress->note(std::string(line)); };
+  try {
+    return oci::load_image(store, oci::pull_image(store, *ref, pull));
+  } catch (const std::exception& e) {
+    throw Error(describe("resolve base image", name,
+                         std::string("not in the store and could not be pulled: ") + e.what()));
+  }
+}
+
+ImageState scratch_state(BuildSession& session) {
+  ImageState s;
+  oci::Platform p = session.options->platform.empty()
+                        ? oci::host_platform()
+                        : oci::parse_platform(session.options->platform);
+  s.config.architecture = p.architecture;
+  s.config.os = p.os;
+  if (!p.variant.empty()) s.config.variant = p.variant;
+  s.config.config = oci::ContainerConfig{};
+  s.config.config->env =
+      std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  s.cache_key = compute_key({"", {{"from", "scratch " + oci::to_string(p)}}});
+  return s;
+}
+
+std::vector<std::string> take_onbuild(ImageState& image) {
+  std::vector<std::string> triggers;
+  if (image.config.config && image.config.config->on_build) {
+    triggers = *image.config.config->on_build;
+    image.config.config->on_build.reset();
+  }
+  return triggers;
+}
+
+}  // namespace
+
+ImageState load_image_state(BuildSession& session, const std::string& name) {
+  return state_of(session, find_or_pull(session, name));
+}
+
+void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
+               const std::string& label) {
+  std::string base =
+      parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
+  session.progress->step(label, "FROM " + base);
+  std::vector<StageNode> nodes;
+  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
+  std::size_t i = find_stage(nodes, base, stage.index);
+  if (base == "scratch") {
+    stage.image = scratch_state(session);
+  } else if (i < nodes.size()) {
+    std::lock_guard lock(session.mutex);
+    stage.image = *session.finished[i];
+  } else {
+    stage.image = load_image_state(session, base);
+  }
+  stage.image.config.created.reset();
+  auto triggers = take_onbuild(stage.image);
+  for (const auto& t : triggers) {
+    parser::Instruction inst = parser::parse_instruction(t);
+    inst.location = source.location;
+    run_instruction(session, stage, inst, label + " ONBUILD");
+  }
+}
+
+}  // namespace mkimg::builder

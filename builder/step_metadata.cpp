@@ -1,0 +1,121 @@
+// The instructions that only change the image config: ENV, ARG, LABEL, USER, EXPOSE, VOLUME,
+// STOPSIGNAL, HEALTHCHECK, CMD, ENTRYPOINT, SHELL, ONBUILD, MAINTAINER.
+#include <set>
+
+#include "builder/layer_step.h"
+#include "builder/steps.h"
+#include "common/error.h"
+
+namespace mkimg::builder {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::vector<std::string> command_args(const StageState& stage, const parser::CommandLine& c) {
+  if (auto* e = std::get_if<parser::ExecForm>(&c)) return e->args;
+  std::vector<std::string> argv = stage.shell;
+  argv.push_back(std::get<parser::ShellForm>(c).command);
+  return argv;
+}
+
+oci::Healthcheck healthcheck(const parser::Healthcheck& h) {
+  oci::Healthcheck out;
+  if (h.kind == parser::HealthcheckKind::none) {
+    out.test = std::vector<std::string>{"NONE"};
+    return out;
+  }
+  if (auto* e = std::get_if<parser::ExecForm>(&h.test)) {
+    std::vector<std::string> t{"CMD"};
+    t.insert(t.end(), e->args.begin(), e->args.end());
+    out.test = t;
+  } else {
+    out.test = std::vector<std::string>{"CMD-SHELL", std::get<parser::ShellForm>(h.test).command};
+  }
+  if (h.interval.count()) out.interval = h.interval.count();
+  if (h.timeout.count()) out.timeout = h.timeout.count();
+  if (h.start_period.count()) out.start_period = h.start_period.count();
+  if (h.start_interval.count()) out.start_interval = h.start_interval.count();
+  if (h.retries) out.retries = h.retries;
+  return out;
+}
+
+std::string port_spec(const std::string& p) {
+  return p.find('/') == std::string::npos ? p + "/tcp" : p;
+}
+
+void declare_args(BuildSession& session, StageState& stage, const parser::Arg& arg) {
+  const auto& build_args = session.options->build_args;
+  for (const auto& d : arg.args) {
+    if (auto it = build_args.find(d.name); it != build_args.end()) {
+      parser::set_variable(stage.args, d.name, it->second);
+    } else if (d.default_value) {
+      parser::set_variable(stage.args, d.name, *d.default_value);
+    } else if (auto g = parser::find_variable(session.global_args, d.name)) {
+      parser::set_variable(stage.args, d.name, *g);
+    }
+  }
+}
+
+}  // namespace
+
+void step_metadata(const StepContext& ctx) {
+  auto& stage = ctx.stage;
+  auto& image = stage.image;
+  if (!image.config.config) image.config.config = oci::ContainerConfig{};
+  auto& cfg = *image.config.config;
+  bool history = true;
+  std::visit(
+      Overloaded{
+          [&](const parser::Env& e) {
+            for (const auto& kv : e.pairs) set_image_env(image, kv.key, kv.value);
+          },
+          [&](const parser::Arg& a) {
+            declare_args(ctx.session, stage, a);
+            history = false;
+          },
+          [&](const parser::Label& l) {
+            if (!cfg.labels) cfg.labels = std::map<std::string, std::string>{};
+            for (const auto& kv : l.pairs) (*cfg.labels)[kv.key] = kv.value;
+          },
+          [&](const parser::User& u) { cfg.user = u.user; },
+          [&](const parser::Expose& e) {
+            if (!cfg.exposed_ports) cfg.exposed_ports = std::set<std::string>{};
+            for (const auto& p : e.ports) cfg.exposed_ports->insert(port_spec(p));
+          },
+          [&](const parser::Volume& v) {
+            if (!cfg.volumes) cfg.volumes = std::set<std::string>{};
+            for (const auto& p : v.paths) cfg.volumes->insert(p);
+          },
+          [&](const parser::Stopsignal& s) { cfg.stop_signal = s.signal; },
+          [&](const parser::Healthcheck& h) { cfg.healthcheck = healthcheck(h); },
+          [&](const parser::Cmd& c) {
+            cfg.cmd = command_args(stage, c.command);
+            stage.cmd_set = true;
+          },
+          [&](const parser::Entrypoint& e) {
+            cfg.entrypoint = command_args(stage, e.command);
+            if (!stage.cmd_set) cfg.cmd.reset();
+          },
+          [&](const parser::Shell& s) {
+            stage.shell = s.args;
+            cfg.shell = s.args;
+          },
+          [&](const parser::Onbuild& o) {
+            if (!cfg.on_build) cfg.on_build = std::vector<std::string>{};
+            cfg.on_build->push_back(o.expression);
+          },
+          [&](const parser::Maintainer& m) { image.config.author = m.name; },
+          [&](const auto&) {
+            throw Error(describe("run", ctx.instruction.original, "not a metadata instruction"));
+          },
+      },
+      ctx.instruction.body);
+  if (history) add_metadata_history(ctx.session, stage, ctx.instruction.original);
+}
+
+}  // namespace mkimg::builder

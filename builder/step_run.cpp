@@ -1,0 +1,208 @@
+// RUN: the command in a runc/crun container on the step's overlay root.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "builder/bundle_config.h"
+#include "builder/container_runtime.h"
+#include "builder/layer_step.h"
+#include "builder/mount_stubs.h"
+#include "builder/root_path.h"
+#include "builder/run_mounts.h"
+#include "builder/steps.h"
+#include "builder/user_database.h"
+#include "common/error.h"
+#include "oci/store.h"
+
+namespace mkimg::builder {
+namespace {
+
+constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A directory in <root>/tmp removed with its contents at scope exit.
+class TempDir {
+ public:
+  explicit TempDir(std::filesystem::path p) : path_(std::move(p)) {
+    std::filesystem::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+bool is_single_heredoc(const parser::Run& run) {
+  auto* shell = std::get_if<parser::ShellForm>(&run.command);
+  if (!shell || run.heredocs.size() != 1) return false;
+  std::string c = shell->command;
+  c.erase(std::remove_if(c.begin(), c.end(), [](char ch) { return ch == ' ' || ch == '\t'; }),
+          c.end());
+  const auto& h = run.heredocs[0];
+  return c == "<<" + h.name || c == "<<-" + h.name || c == "<<\"" + h.name + "\"" ||
+         c == "<<'" + h.name + "'" || c == "<<-\"" + h.name + "\"" || c == "<<-'" + h.name + "'";
+}
+
+/// The argv the runtime executes (SHELL for the shell form, heredocs folded in).
+std::vector<std::string> run_argv(const StageState& stage, const parser::Run& run) {
+  if (auto* exec = std::get_if<parser::ExecForm>(&run.command)) return exec->args;
+  const auto& shell = std::get<parser::ShellForm>(run.command);
+  std::vector<std::string> argv = stage.shell;
+  if (is_single_heredoc(run)) {
+    argv.push_back(run.heredocs[0].content);
+    return argv;
+  }
+  std::string script = shell.command;
+  for (const auto& h : run.heredocs) script += "\n" + h.content + h.name;
+  argv.push_back(script);
+  return argv;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+std::vector<std::string> run_env(const StageState& stage) {
+  std::vector<std::string> env;
+  bool has_path = false;
+  for (const auto& [k, v] : step_environment(stage).variables) {
+    env.push_back(k + "=" + v);
+    has_path = has_path || k == "PATH";
+  }
+  if (!has_path) env.insert(env.begin(), kDefaultPath);
+  return env;
+}
+
+NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
+  if (run.network == parser::NetworkMode::none) return NetworkMode::kNone;
+  if (run.network == parser::NetworkMode::host) return NetworkMode::kHost;
+  return ctx.session.options->network;
+}
+
+void write_text(const std::filesystem::path& p, const std::string& text) {
+  write_file_atomic(p, text);
+  ::chmod(p.c_str(), 0644);
+}
+
+/// /etc/hosts, /etc/resolv.conf and /etc/hostname, generated in `dir` and bound read-write
+/// over the image's (never part of the layer).
+std::vector<BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
+  write_text(dir / "hosts",
+             "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  write_text(dir / "hostname", "mkimg\n");
+  std::string resolv;
+  if (network == NetworkMode::kHost) {
+    try {
+      resolv = read_host_file("/etc/resolv.conf");
+    } catch (const std::exception&) {
+    }
+  }
+  if (resolv.empty() && network == NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
+  write_text(dir / "resolv.conf", resolv);
+  std::vector<BindMount> binds;
+  for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
+    binds.push_back({dir / f, std::string("/etc/") + f, BindMount::Access::kReadWrite});
+  }
+  return binds;
+}
+
+std::string failure_message(const std::vector<std::string>& argv, const ContainerResult& r) {
+  std::string msg = "process \"" + join(argv) +
+                    "\" did not complete successfully: exit code: " + std::to_string(r.exit_code);
+  if (!r.last_lines.empty()) {
+    msg += "\nlast output lines:";
+    for (const auto& l : r.last_lines) msg += "\n  " + l;
+  }
+  return msg;
+}
+
+const ContainerRuntime& runtime_of(BuildSession& session) {
+  std::lock_guard lock(session.mutex);
+  if (!session.runtime) session.runtime = find_runtime(session.options->runtime);
+  return *session.runtime;
+}
+
+std::string mounts_key(const parser::Run& run) {
+  std::string s;
+  for (const auto& m : run.mounts) s += m.text + "\n";
+  return s;
+}
+
+}  // namespace
+
+void step_run(const StepContext& ctx, const parser::Run& run) {
+  auto& session = ctx.session;
+  auto& stage = ctx.stage;
+  std::vector<std::string> argv = run_argv(stage, run);
+  std::vector<std::string> env = run_env(stage);
+  NetworkMode network = network_of(ctx, run);
+  auto& cfg = stage.image.config.config;
+  std::string user = cfg && cfg->user ? *cfg->user : "";
+  std::string cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  StepKey key{stage.image.cache_key,
+              {{"instruction", "RUN\n" +
+                                   [&] {
+                                     std::string s;
+                                     for (const auto& a : argv) s += a + '\0';
+                                     return s;
+                                   }()},
+               {"env",
+                [&] {
+                  std::string s;
+                  for (const auto& e : env) s += e + '\0';
+                  return s;
+                }()},
+               {"user", user},
+               {"workdir", cwd},
+               {"network", network == NetworkMode::kNone ? "none" : "host"},
+               {"mounts", mounts_key(run)}}};
+  StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(argv) + " # buildkit"};
+  run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
+    const ContainerRuntime& runtime = runtime_of(session);
+    UniqueFd root = open_root(merged);
+    make_dirs_in_root(root.get(), cwd);
+    ResolvedUser resolved;
+    if (!user.empty()) {
+      resolved = resolve_user(read_user_database(root.get()), user, DefaultGroup::kPrimaryGroup);
+    }
+    TempDir bundle(session.store->temp_path("bundle-"));
+    BundleSpec spec;
+    spec.rootfs = merged;
+    spec.args = argv;
+    spec.env = env;
+    spec.cwd = cwd;
+    spec.uid = resolved.uid;
+    spec.gid = resolved.gid;
+    spec.additional_gids = resolved.additional_gids;
+    spec.network = network;
+    spec.binds = etc_files(bundle.path(), network);
+    RunMounts mounts(session, stage, run.mounts);
+    for (const auto& b : mounts.binds()) spec.binds.push_back(b);
+    spec.tmpfs = mounts.tmpfs();
+    std::vector<std::string> dests = default_mount_destinations();
+    for (const auto& b : spec.binds) dests.push_back(b.destination);
+    for (const auto& t : spec.tmpfs) dests.push_back(t);
+    auto stubs = find_mount_stubs(merged, dests);
+    write_file_atomic(bundle.path() / "config.json", bundle_config_json(spec));
+    ContainerRun cr;
+    cr.bundle = bundle.path();
+    cr.state_root = session.store->tmp_dir() / "runtime-state";
+    cr.id = new_container_id();
+    cr.on_line = [&](std::string_view line) { session.progress->output(ctx.label, line); };
+    ContainerResult result = run_container(runtime, cr);
+    if (result.exit_code != 0) throw Error(failure_message(argv, result));
+    return stubs;
+  });
+}
+
+}  // namespace mkimg::builder

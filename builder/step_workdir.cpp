@@ -1,0 +1,26 @@
+// WORKDIR: sets the working directory and creates it; a layer only when it created something.
+#include "builder/layer_step.h"
+#include "builder/root_path.h"
+#include "builder/steps.h"
+
+namespace mkimg::builder {
+
+void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
+  auto& cfg = ctx.stage.image.config.config;
+  if (!cfg) cfg = oci::ContainerConfig{};
+  std::string base = cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  std::filesystem::path p = w.path.starts_with("/") ? std::filesystem::path(w.path)
+                                                    : std::filesystem::path(base) / w.path;
+  std::string dir = p.lexically_normal().string();
+  if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  cfg->working_dir = dir;
+  StepKey key{ctx.stage.image.cache_key, {{"instruction", "WORKDIR " + dir}}};
+  StepDescription desc{ctx.label, ctx.instruction.original, "WORKDIR " + dir};
+  run_layer_step(ctx.session, ctx.stage, key, desc, [&](const std::filesystem::path& merged) {
+    UniqueFd root = open_root(merged);
+    make_dirs_in_root(root.get(), dir);
+    return std::vector<std::string>{};
+  });
+}
+
+}  // namespace mkimg::builder

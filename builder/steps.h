@@ -1,0 +1,35 @@
+// The instruction steps, one file each (internal to builder/). Every step gets the
+// instruction already expanded with the ARG/ENV in scope (RUN commands are left to the shell).
+#pragma once
+
+#include <string>
+
+#include "builder/build_state.h"
+#include "parser/dockerfile.h"
+
+namespace mkimg::builder {
+
+/// What every step knows: the session, its stage, the instruction and its progress label.
+struct StepContext {
+  BuildSession& session;
+  StageState& stage;
+  const parser::Instruction& instruction;
+  std::string label;  ///< "name 2/7"
+};
+
+/// FROM: the stage's image from scratch, an earlier stage, the store, an archive or a registry.
+void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
+               const std::string& label);
+void step_run(const StepContext& ctx, const parser::Run& run);
+void step_copy(const StepContext& ctx, const parser::Copy& copy);
+void step_add(const StepContext& ctx, const parser::Add& add);
+void step_workdir(const StepContext& ctx, const parser::Workdir& workdir);
+/// ENV, ARG, LABEL, USER, EXPOSE, VOLUME, STOPSIGNAL, HEALTHCHECK, CMD, ENTRYPOINT, SHELL,
+/// ONBUILD, MAINTAINER: config changes only.
+void step_metadata(const StepContext& ctx);
+
+/// Runs one instruction of a stage (dispatch on its kind, expansion first).
+void run_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
+                     const std::string& label);
+
+}  // namespace mkimg::builder
