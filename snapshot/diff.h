@@ -27,7 +27,9 @@ struct EntryStat {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
-  std::string xattrs;  ///< directories only: the kept xattrs, "name=value" joined by NUL
+  int64_t birth_ns = 0;     ///< directories only (statx btime; 0 if unknown): tells a re-created
+  uint64_t generation = 0;  ///< one from one that got the same inode number back (with this)
+  std::string xattrs;       ///< directories only: the kept xattrs, "name=value" joined by NUL
   friend bool operator==(const EntryStat&, const EntryStat&) = default;
 };
 

@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <unordered_map>
@@ -26,10 +28,35 @@ std::string dir_xattrs(int root, const std::string& rel) {
   return out;
 }
 
+/// A directory's birth time, so a re-created directory that got the same inode number back
+/// still counts as re-created.
+int64_t birth_ns(int root, const std::string& rel) {
+  UniqueFd fd = open_beneath(root, rel, O_PATH | O_NOFOLLOW);
+  struct statx stx {};
+  if (!fd || ::statx(fd.get(), "", AT_EMPTY_PATH, STATX_BTIME, &stx) != 0 ||
+      !(stx.stx_mask & STATX_BTIME)) {
+    return 0;
+  }
+  return int64_t{stx.stx_btime.tv_sec} * 1'000'000'000 + stx.stx_btime.tv_nsec;
+}
+
+/// The inode generation (FS_IOC_GETVERSION; 0 if the file system has none): a new number each
+/// time an inode number is handed out again.
+uint64_t generation(int root, const std::string& rel) {
+  UniqueFd fd = open_beneath(root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  int gen = 0;
+  if (!fd || ::ioctl(fd.get(), FS_IOC_GETVERSION, &gen) != 0) return 0;
+  return static_cast<uint32_t>(gen);
+}
+
 EntryStat to_entry_stat(int root, const std::string& rel, const struct stat& st) {
-  EntryStat e{st.st_mode, st.st_uid,      st.st_gid,      st.st_ino, st.st_nlink,
-              st.st_size, ns(st.st_mtim), ns(st.st_ctim), {}};
-  if (S_ISDIR(st.st_mode)) e.xattrs = dir_xattrs(root, rel);
+  EntryStat e{st.st_mode,     st.st_uid,      st.st_gid, st.st_ino, st.st_nlink, st.st_size,
+              ns(st.st_mtim), ns(st.st_ctim), 0,         0,         {}};
+  if (S_ISDIR(st.st_mode)) {
+    e.xattrs = dir_xattrs(root, rel);
+    e.birth_ns = birth_ns(root, rel);
+    e.generation = generation(root, rel);
+  }
   return e;
 }
 
@@ -79,13 +106,17 @@ class Walker {
     if (!existed) {  // a new directory: everything in it is new
       changes_.add(rel);
       dir(rel, DirContext::all_new);
-    } else if (!S_ISDIR(before->second.mode) || before->second.ino != st->st_ino) {
+      return;
+    }
+    EntryStat now = to_entry_stat(root_, rel, *st);
+    if (!S_ISDIR(before->second.mode) || before->second.ino != now.ino ||
+        before->second.birth_ns != now.birth_ns || before->second.generation != now.generation) {
       changes_.add_opaque(rel);  // re-created: hides whatever was there
       dir(rel, DirContext::all_new);
-    } else {
-      if (dir_meta_differs(before->second, to_entry_stat(root_, rel, *st))) changes_.add(rel);
-      dir(rel, DirContext::compare);
+      return;
     }
+    if (dir_meta_differs(before->second, now)) changes_.add(rel);
+    dir(rel, DirContext::compare);
   }
 
   const TreeState& before_;
