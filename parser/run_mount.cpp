@@ -211,7 +211,8 @@ void check_mount(const RunMount& m, const MountSeen& seen) {
 
 }  // namespace
 
-RunMount parse_run_mount(std::string_view text, MountCheck check) {
+RunMount parse_run_mount(std::string_view text, MountCheck check,
+                         const MountValueExpander& expand) {
   RunMount m;
   m.text = std::string(text);
   MountSeen seen;
@@ -223,7 +224,8 @@ RunMount parse_run_mount(std::string_view text, MountCheck check) {
     if (eq == std::string::npos) {
       apply_flag_word(m, seen, key, field);
     } else {
-      apply_field(m, seen, key, field.substr(eq + 1), field);
+      const std::string value = field.substr(eq + 1);
+      apply_field(m, seen, key, expand ? expand(value) : value, field);
     }
   }
   if (!seen.read_only_given) m.read_only = m.type != MountType::cache && m.type != MountType::tmpfs;

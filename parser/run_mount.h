@@ -2,6 +2,8 @@
 // aliases, defaults and checks.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "parser/dockerfile.h"
@@ -14,7 +16,12 @@ enum class MountCheck {
   lenient,  ///< a field whose value contains '$' is skipped instead of checked
 };
 
-/// Parses one --mount value (CSV: `type=bind,source=a,target=/b,ro`). Throws mkimg::Error.
-RunMount parse_run_mount(std::string_view text, MountCheck check);
+/// Expands one value of a mount option (the builder's ARG/ENV in scope).
+using MountValueExpander = std::function<std::string(std::string_view)>;
+
+/// Parses one --mount value (CSV: `type=bind,source=a,target=/b,ro`). With an expander, every
+/// `key=value` value is expanded first (as BuildKit does at build time). Throws mkimg::Error.
+RunMount parse_run_mount(std::string_view text, MountCheck check,
+                         const MountValueExpander& expand = {});
 
 }  // namespace mkimg::parser
