@@ -2,6 +2,7 @@
 // the map of the registry client.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ struct Descriptor;
 struct PushOptions {
   RegistryOptions registry;
   std::function<void(std::string_view)> progress;  ///< one line per event; may be empty
+  std::int64_t chunk_size = 16 * 1024 * 1024;      ///< blobs larger than this go up in PATCH chunks
 };
 
 /// Pushes the image the store tags as `source` (a manifest or an index with its manifests)
