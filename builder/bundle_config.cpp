@@ -1,5 +1,7 @@
 #include "builder/bundle_config.h"
 
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 
 namespace mkimg::builder {
@@ -36,6 +38,10 @@ json bind_mount(const BindMount& b) {
 
 json process(const BundleSpec& spec) {
   const auto& caps = default_capabilities();
+  // Docker's default is 1048576; never more than this process may grant.
+  struct rlimit rl {};
+  rlim_t nofile = 1048576;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < nofile) nofile = rl.rlim_max;
   json user{{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
   return json{
@@ -45,7 +51,7 @@ json process(const BundleSpec& spec) {
       {"env", spec.env},
       {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
       {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-      {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}})},
+      {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", nofile}, {"soft", nofile}}})},
       {"noNewPrivileges", false}};
 }
 

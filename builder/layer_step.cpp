@@ -72,7 +72,7 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
   const oci::Store& store = *session.store;
   WorkArea area(store);
   auto lowers = overlay_lowers(stage.image.unpacked);
-  std::vector<std::string> stubs;
+  std::vector<MountStub> stubs;
   {
     OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(), area.merged());
     stubs = work(area.merged());

@@ -12,6 +12,7 @@
 
 #include "builder/build_state.h"
 #include "builder/cache_key.h"
+#include "builder/mount_stubs.h"
 
 namespace mkimg::builder {
 
@@ -24,7 +25,7 @@ struct StepDescription {
 
 /// The work of a step inside the mounted root `merged`; returns the mount stubs (paths in the
 /// root) it caused, which are removed from the upper directory before the diff.
-using StepWork = std::function<std::vector<std::string>(const std::filesystem::path& merged)>;
+using StepWork = std::function<std::vector<MountStub>(const std::filesystem::path& merged)>;
 
 /// Runs one file-system step of `stage` (see the file comment). Throws on failure; the stage's
 /// image is unchanged then.

@@ -32,10 +32,10 @@ void remove_one(int upper_fd, const std::string& path) {
 
 }  // namespace
 
-std::vector<std::string> find_mount_stubs(const std::filesystem::path& merged,
-                                          const std::vector<std::string>& destinations) {
+std::vector<MountStub> find_mount_stubs(const std::filesystem::path& merged,
+                                        const std::vector<std::string>& destinations) {
   UniqueFd root = open_root(merged);
-  std::vector<std::string> stubs;
+  std::vector<MountStub> stubs;
   for (const auto& dest : destinations) {
     std::string so_far;
     for (const auto& part : std::filesystem::path(dest)) {
@@ -44,21 +44,37 @@ std::vector<std::string> find_mount_stubs(const std::filesystem::path& merged,
       so_far += "/" + name;
       if (!exists_in_root(root.get(), so_far)) {
         // Record every missing level so nested stubs are removed deepest first.
-        std::string level = so_far;
-        stubs.push_back(level);
+        MountStub stub{so_far, {}, false};
+        UniqueFd parent = open_in_root(root.get(), std::filesystem::path(so_far).parent_path(),
+                                       O_PATH | O_DIRECTORY);
+        struct stat st {};
+        if (parent && ::fstat(parent.get(), &st) == 0) {
+          stub.parent_mtime = st.st_mtim;
+          stub.has_parent_mtime = true;
+        }
+        stubs.push_back(stub);
       }
     }
   }
-  std::sort(stubs.begin(), stubs.end());
-  stubs.erase(std::unique(stubs.begin(), stubs.end()), stubs.end());
+  std::sort(stubs.begin(), stubs.end(),
+            [](const MountStub& a, const MountStub& b) { return a.path < b.path; });
+  stubs.erase(std::unique(stubs.begin(), stubs.end(),
+                          [](const MountStub& a, const MountStub& b) { return a.path == b.path; }),
+              stubs.end());
   return stubs;
 }
 
-void remove_mount_stubs(const std::filesystem::path& upper, std::vector<std::string> stubs) {
+void remove_mount_stubs(const std::filesystem::path& upper, std::vector<MountStub> stubs) {
   UniqueFd root = open_root(upper);
   std::sort(stubs.begin(), stubs.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const auto& s : stubs) remove_one(root.get(), s);
+            [](const MountStub& a, const MountStub& b) { return a.path.size() > b.path.size(); });
+  for (const auto& s : stubs) {
+    remove_one(root.get(), s.path);
+    UniqueFd parent = open_in_root(root.get(), std::filesystem::path(s.path).parent_path(),
+                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct timespec ts[2] = {s.parent_mtime, s.parent_mtime};
+    if (parent && s.has_parent_mtime) ::futimens(parent.get(), ts);
+  }
 }
 
 }  // namespace mkimg::builder

@@ -14,6 +14,9 @@
 namespace mkimg::builder {
 namespace {
 
+constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// A work directory in <root>/tmp removed at scope exit.
 class RunArea {
  public:
@@ -59,6 +62,9 @@ int run_image(oci::Store& store, const RunOptions& options) {
   spec.rootfs = area / "merged";
   spec.args = process_args(cfg, options);
   spec.env = cfg.env.value_or(std::vector<std::string>{});
+  bool has_path = false;
+  for (const auto& e : spec.env) has_path = has_path || e.rfind("PATH=", 0) == 0;
+  if (!has_path) spec.env.insert(spec.env.begin(), kDefaultPath);
   spec.cwd = cfg.working_dir && !cfg.working_dir->empty() ? *cfg.working_dir : "/";
   spec.network = options.network;
   if (cfg.user && !cfg.user->empty()) {

@@ -171,7 +171,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
     }
     apply_sources(input, plain, merged, dest, owner, a.parents ? Parents::kYes : Parents::kNo,
                   wildcard || sources.size() > 1);
-    return std::vector<std::string>{};
+    return std::vector<MountStub>{};
   });
 }
 

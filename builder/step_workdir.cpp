@@ -19,7 +19,7 @@ void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
   run_layer_step(ctx.session, ctx.stage, key, desc, [&](const std::filesystem::path& merged) {
     UniqueFd root = open_root(merged);
     make_dirs_in_root(root.get(), dir);
-    return std::vector<std::string>{};
+    return std::vector<MountStub>{};
   });
 }
 
