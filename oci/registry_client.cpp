@@ -225,10 +225,10 @@ void RegistryClient::upload_blob(
   std::string location = resolve_url(start.url, *loc);
   HttpRequest put{"PUT", "", {}, {}, {}, 0, {}};
   put.headers.emplace_back("Content-Type", "application/octet-stream");
+  std::int64_t offset = 0;
   if (size > chunk_size) {
     location = upload_chunks(location, size, chunk_size, read);
   } else {
-    std::int64_t offset = 0;
     put.reader = [&](char* buf, std::size_t n) {
       std::size_t got = read(offset, buf, n);
       offset += static_cast<std::int64_t>(got);

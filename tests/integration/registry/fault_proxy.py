@@ -3,7 +3,7 @@
 
 Listens on 127.0.0.1 (port written to --port-file) and forwards every request to --upstream
 (http:// or https://, verified with --ca). Every request is appended to --log as
-"METHOD PATH host=HOST auth=AUTHORIZATION". Blob GETs (/v2/.../blobs/sha256:...) are changed
+"METHOD PATH host=HOST auth=AUTHORIZATION range=RANGE". Blob GETs (/v2/.../blobs/sha256:...) are changed
 by --mode:
   pass           unchanged
   corrupt        one byte of the body flipped (same length)
@@ -60,7 +60,7 @@ def main() -> None:
         def handle_any(self):
             auth = self.headers.get("Authorization", "")
             self.log(f"{self.command} {self.path} host={self.headers.get('Host', '')} "
-                     f"auth={auth or '-'}")
+                     f"auth={auth or '-'} range={self.headers.get('Range', '-')}")
             length = int(self.headers.get("Content-Length", "0") or 0)
             body = self.rfile.read(length) if length else None
             path = self.path
