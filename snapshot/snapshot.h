@@ -26,6 +26,11 @@
 //    directory when its own metadata changed, when it was re-created (opaque), or when it is
 //    an ancestor of an entry in the layer.
 //
+// Limits to know: xattrs travel on regular files and directories only; overlay_lower needs
+// CAP_SYS_ADMIN (trusted.overlay.opaque); the overlay whose upper dir is diffed must be mounted
+// with redirect_dir=off and metacopy=off (the diff refuses an upper dir that uses either);
+// a whiteout and a directory of the same name in one layer are not turned into an opaque dir.
+//
 // Third-party code (libarchive, zlib, zstd, OpenSSL) stays in the .cpp files of this folder.
 #pragma once
 
