@@ -3,9 +3,11 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -34,14 +36,26 @@ class TempDir {
   ~TempDir() {
     std::error_code ec;
     // Unmount anything a failed test left mounted below us before removing.
-    std::string cmd = "grep -o ' " + path_.string() + "[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null";
-    if (std::system(cmd.c_str()) != 0) {}
+    unmount_below(path_);
     fs::remove_all(path_, ec);
   }
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
 
  private:
+  /// Detaches every mount point at or below `dir`, deepest first (from /proc/self/mounts).
+  static void unmount_below(const fs::path& dir) {
+    std::ifstream mounts("/proc/self/mounts");
+    std::vector<std::string> points;
+    std::string device, point, rest;
+    const std::string prefix = dir.string();
+    while (mounts >> device >> point && std::getline(mounts, rest)) {
+      if (point == prefix || point.rfind(prefix + "/", 0) == 0) points.push_back(point);
+    }
+    std::sort(points.rbegin(), points.rend());
+    for (const auto& p : points) ::umount2(p.c_str(), MNT_DETACH);
+  }
+
   fs::path path_;
 };
 
