@@ -45,7 +45,9 @@ snapshot::LayerOptions layer_options(const BuildOptions& options) {
 void add_history(BuildSession& session, StageState& stage, const std::string& created_by,
                  bool empty) {
   oci::HistoryEntry h;
-  h.created = stage.image.created.empty() ? created_time(*session.options) : stage.image.created;
+  h.created = stage.image.created.empty() || session.options->source_date_epoch
+                  ? created_time(*session.options)
+                  : stage.image.created;
   h.created_by = created_by;
   h.comment = "mkimg.build";
   if (empty) h.empty_layer = true;

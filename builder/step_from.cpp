@@ -101,6 +101,9 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
   } else {
     stage.image = load_image_state(session, base);
   }
+  // Metadata steps before the first layer step are dated like the base, so a rebuild with
+  // every step cached gives the same config (and image id).
+  stage.image.created = stage.image.config.created.value_or(oci::rfc3339_utc(0));
   stage.image.config.created.reset();
   auto triggers = take_onbuild(stage.image);
   for (const auto& t : triggers) {

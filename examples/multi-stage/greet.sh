@@ -1,0 +1,1 @@
+echo "Hello from the @NAME@ example: built in one stage, shipped from scratch."

@@ -1,0 +1,78 @@
+// Each way a build can fail gives a clear error with the Dockerfile line, exits non-zero,
+// and leaves the previous tag and the store intact.
+#include "tests/integration/builder/builder_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+class FailureTest : public BuilderTest {
+ protected:
+  void SetUp() override {
+    BuilderTest::SetUp();
+    write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN echo good > /good\n");
+    write_file(dir("ctx") / "file.txt", "x\n");
+    auto good = build(dir("ctx"), {"-t", "app:1"});
+    ASSERT_EQ(good.exit_code, 0) << good.all();
+    good_id_ = image_id(good);
+  }
+
+  /// Builds `dockerfile` as app:1 and checks the failure; returns stderr.
+  std::string fail(const std::string& dockerfile, std::vector<std::string> extra = {}) {
+    write_file(dir("ctx") / "Dockerfile", dockerfile);
+    extra.insert(extra.begin(), {"-t", "app:1"});
+    auto r = build(dir("ctx"), extra);
+    EXPECT_NE(r.exit_code, 0) << r.all();
+    EXPECT_NE(r.err.find("mkimg: error:"), std::string::npos) << r.err;
+    auto still = run_image("app:1", {"cat", "/good"});
+    EXPECT_EQ(still.exit_code, 0) << still.all();
+    EXPECT_EQ(still.out, "good\n") << "the previous tag still names the previous image";
+    return r.err;
+  }
+
+  std::string good_id_;
+};
+
+TEST_F(FailureTest, SyntaxErrorNamesTheLine) {
+  auto err = fail("FROM busybox\nRUN echo ok\nFROBNICATE now\n");
+  EXPECT_NE(err.find("Dockerfile:3"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, MissingCopySourceNamesTheLineAndTheFile) {
+  auto err = fail("FROM busybox\nCOPY nothere.txt /x\n");
+  EXPECT_NE(err.find("Dockerfile:2"), std::string::npos) << err;
+  EXPECT_NE(err.find("nothere.txt"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, UnknownTargetStageIsNamed) {
+  auto err = fail("FROM busybox AS one\nRUN true\n", {"--target", "nosuchstage"});
+  EXPECT_NE(err.find("nosuchstage"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, FailingRunGivesItsExitCodeAndLastOutput) {
+  auto err = fail("FROM busybox\nRUN echo step-one\nRUN echo about-to-fail && exit 3\n");
+  EXPECT_NE(err.find("Dockerfile:3"), std::string::npos) << err;
+  EXPECT_NE(err.find("exit code: 3"), std::string::npos) << err;
+  EXPECT_NE(err.find("about-to-fail"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, UnknownBaseImageIsNamed) {
+  auto err = fail("FROM localhost:1/does-not-exist:never\nRUN true\n");
+  EXPECT_NE(err.find("Dockerfile:1"), std::string::npos) << err;
+  EXPECT_NE(err.find("does-not-exist"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, CycleBetweenStagesIsNamed) {
+  auto err = fail(
+      "FROM busybox AS a\nCOPY --from=b /x /x\n"
+      "FROM busybox AS b\nCOPY --from=a /y /y\n");
+  EXPECT_NE(err.find("cycle"), std::string::npos) << err;
+}
+
+TEST_F(FailureTest, NoWorkingRuntimeIsExplained) {
+  auto err = fail("FROM busybox\nRUN echo never\n", {"--runtime", "/nonexistent/runc"});
+  EXPECT_NE(err.find("Dockerfile:2"), std::string::npos) << err;
+  EXPECT_NE(err.find("runc"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace mkimg::testing

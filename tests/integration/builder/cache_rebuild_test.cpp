@@ -1,0 +1,58 @@
+// The step cache across invocations: a changed context file rebuilds only from its COPY on;
+// --no-cache rebuilds everything; --explain names what changed.
+#include "tests/integration/builder/builder_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+const char* kDockerfile =
+    "FROM busybox\n"
+    "RUN echo first > /first\n"
+    "COPY a.txt /a.txt\n"
+    "COPY b.txt /b.txt\n"
+    "RUN cat /a.txt /b.txt > /both\n"
+    "CMD [\"cat\", \"/both\"]\n";
+
+class CacheTest : public BuilderTest {
+ protected:
+  void SetUp() override {
+    BuilderTest::SetUp();
+    write_file(dir("ctx") / "Dockerfile", kDockerfile);
+    write_file(dir("ctx") / "a.txt", "a1\n");
+    write_file(dir("ctx") / "b.txt", "b1\n");
+  }
+};
+
+TEST_F(CacheTest, ChangingOneContextFileRebuildsOnlyFromThatCopyOn) {
+  ASSERT_EQ(build(dir("ctx"), {"-t", "c:1"}).exit_code, 0);
+  write_file(dir("ctx") / "b.txt", "b2\n");
+  auto r = build(dir("ctx"), {"-t", "c:1", "--explain"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.err.find("CACHED RUN echo first"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CACHED COPY a.txt"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("CACHED COPY b.txt"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("CACHED RUN cat"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("source:/b.txt"), std::string::npos) << "explain names the file\n" << r.err;
+  auto ran = run_image("c:1");
+  EXPECT_EQ(ran.out, "a1\nb2\n");
+}
+
+TEST_F(CacheTest, TouchingAFileWithoutChangingItKeepsTheCache) {
+  auto first = build(dir("ctx"), {"-t", "c:1"});
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  write_file(dir("ctx") / "a.txt", "a1\n");  // same bytes, new mtime
+  auto second = build(dir("ctx"), {"-t", "c:1"});
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(image_id(second), image_id(first));
+}
+
+TEST_F(CacheTest, NoCacheRunsEveryStepAgain) {
+  ASSERT_EQ(build(dir("ctx"), {"-t", "c:1"}).exit_code, 0);
+  auto r = build(dir("ctx"), {"-t", "c:1", "--no-cache"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(count(r.err, "CACHED"), 0) << r.err;
+  EXPECT_EQ(count(r.err, "DONE"), 4) << r.err;
+}
+
+}  // namespace
+}  // namespace mkimg::testing
