@@ -29,6 +29,8 @@ struct HttpSettings {
   long connect_timeout_seconds = 30;
   long stall_timeout_seconds = 60;  ///< abort when under 1 byte/s for this long
   int max_redirects = 5;
+
+  friend bool operator==(const HttpSettings&, const HttpSettings&) = default;
 };
 
 /// Supplies a request body piece by piece: fills up to `size` bytes, returns 0 at the end.
