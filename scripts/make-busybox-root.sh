@@ -11,11 +11,14 @@ mkdir -p "$dir"/{bin,etc,tmp,root,home,var,usr/bin,usr/sbin,sbin,proc,sys,dev}
 chmod 1777 "$dir/tmp"
 chmod 0700 "$dir/root"
 cp /bin/busybox "$dir/bin/busybox"
-for applet in $(/bin/busybox --list-full); do
-  [ "$applet" = "bin/busybox" ] && continue
-  mkdir -p "$dir/$(dirname "$applet")"
-  ln -sf /bin/busybox "$dir/$applet"
-done
+# One process makes every applet link at its full path (/bin, /sbin, /usr/bin, /usr/sbin).
+if ! chroot "$dir" /bin/busybox --install -s 2>/dev/null; then
+  for applet in $(/bin/busybox --list-full); do
+    [ "$applet" = "bin/busybox" ] && continue
+    mkdir -p "$dir/$(dirname "$applet")"
+    ln -sf /bin/busybox "$dir/$applet"
+  done
+fi
 cat >"$dir/etc/passwd" <<'PW'
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
