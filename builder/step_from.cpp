@@ -21,9 +21,24 @@ bool is_transport(const std::string& name) {
          name.starts_with("docker-archive:");
 }
 
+constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// BuildKit gives every stage a PATH: the default one is appended when the base has none.
+void ensure_path(oci::ImageConfig& config) {
+  if (!config.config) config.config = oci::ContainerConfig{};
+  auto& env = config.config->env;
+  if (!env) env = std::vector<std::string>{};
+  for (const auto& e : *env) {
+    if (e.starts_with("PATH=")) return;
+  }
+  env->push_back(kDefaultPath);
+}
+
 ImageState state_of(BuildSession& session, const oci::Image& image) {
   ImageState s;
   s.config = image.config;
+  ensure_path(s.config);
   s.layers = image.manifest.layers;
   s.unpacked = ensure_image_unpacked(*session.store, s.config, s.layers);
   s.cache_key = compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
@@ -63,9 +78,8 @@ ImageState scratch_state(BuildSession& session) {
   s.config.architecture = p.architecture;
   s.config.os = p.os;
   if (!p.variant.empty()) s.config.variant = p.variant;
-  s.config.config = oci::ContainerConfig{};
-  s.config.config->env =
-      std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  ensure_path(s.config);
+  s.config.config->working_dir = "/";
   s.cache_key = compute_key({"", {{"from", "scratch " + oci::to_string(p)}}});
   return s;
 }
