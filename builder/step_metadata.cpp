@@ -44,8 +44,26 @@ oci::Healthcheck healthcheck(const parser::Healthcheck& h) {
   return out;
 }
 
-std::string port_spec(const std::string& p) {
-  return p.find('/') == std::string::npos ? p + "/tcp" : p;
+/// "80" -> 80/tcp; a range "8000-8002[/proto]" -> one entry per port, as BuildKit records it.
+std::vector<std::string> port_specs(const std::string& p) {
+  std::size_t slash = p.find('/');
+  std::string ports = p.substr(0, slash);
+  std::string proto = slash == std::string::npos ? "/tcp" : p.substr(slash);
+  std::size_t dash = ports.find('-');
+  if (dash == std::string::npos) return {ports + proto};
+  unsigned long first = 0;
+  unsigned long last = 0;
+  try {
+    first = std::stoul(ports.substr(0, dash));
+    last = std::stoul(ports.substr(dash + 1));
+  } catch (const std::exception&) {
+    throw Error(describe("expose", p, "not a port range"));
+  }
+  if (first > last || last > 65535) throw Error(describe("expose", p, "not a port range"));
+  std::vector<std::string> out;
+  for (unsigned long port = first; port <= last; ++port)
+    out.push_back(std::to_string(port) + proto);
+  return out;
 }
 
 void declare_args(BuildSession& session, StageState& stage, const parser::Arg& arg) {
@@ -85,7 +103,9 @@ void step_metadata(const StepContext& ctx) {
           [&](const parser::User& u) { cfg.user = u.user; },
           [&](const parser::Expose& e) {
             if (!cfg.exposed_ports) cfg.exposed_ports = std::set<std::string>{};
-            for (const auto& p : e.ports) cfg.exposed_ports->insert(port_spec(p));
+            for (const auto& p : e.ports) {
+              for (const auto& one : port_specs(p)) cfg.exposed_ports->insert(one);
+            }
           },
           [&](const parser::Volume& v) {
             if (!cfg.volumes) cfg.volumes = std::set<std::string>{};
