@@ -57,6 +57,10 @@ std::optional<std::string> read_file_in_root(int root_fd, const std::string& pat
 }
 
 UniqueFd make_dirs_in_root(int root_fd, const std::string& path) {
+  return make_dirs_in_root(root_fd, path, DirOwner{});
+}
+
+UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner) {
   UniqueFd dir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
   std::string so_far;
   for (const auto& part : std::filesystem::path(path)) {
@@ -70,8 +74,11 @@ UniqueFd make_dirs_in_root(int root_fd, const std::string& path) {
       UniqueFd parent = open_in_root(root_fd, std::filesystem::path(so_far).parent_path(),
                                      O_RDONLY | O_DIRECTORY);
       if (!parent) throw sys_error("open directory", so_far);
-      if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-        throw sys_error("create directory", so_far);
+      bool created = ::mkdirat(parent.get(), name.c_str(), 0755) == 0;
+      if (!created && errno != EEXIST) throw sys_error("create directory", so_far);
+      if (created && (owner.uid != 0 || owner.gid != 0) &&
+          ::fchownat(parent.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw sys_error("chown directory", so_far);
       }
       next = open_in_root(root_fd, so_far, O_PATH | O_DIRECTORY);
       if (!next) throw sys_error("open directory", so_far);

@@ -28,6 +28,16 @@ std::optional<std::string> read_file_in_root(int root_fd, const std::string& pat
 /// returns an fd on the last one. Symlinks along the way resolve inside the root.
 UniqueFd make_dirs_in_root(int root_fd, const std::string& path);
 
+/// The owner given to directories make_dirs_in_root creates.
+struct DirOwner {
+  unsigned uid = 0;
+  unsigned gid = 0;
+};
+
+/// As above, but every directory it creates is owned by `owner` (WORKDIR under USER,
+/// COPY --chown), like BuildKit.
+UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner);
+
 /// Reads a whole host file (the build context, a Dockerfile); throws on error.
 std::string read_host_file(const std::filesystem::path& path);
 

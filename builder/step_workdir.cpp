@@ -2,6 +2,7 @@
 #include "builder/layer_step.h"
 #include "builder/root_path.h"
 #include "builder/steps.h"
+#include "builder/user_database.h"
 
 namespace mkimg::builder {
 
@@ -14,11 +15,18 @@ void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
   std::string dir = p.lexically_normal().string();
   if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   cfg->working_dir = dir;
-  StepKey key{ctx.stage.image.cache_key, {{"instruction", "WORKDIR " + dir}}};
+  std::string user = cfg->user ? *cfg->user : "";
+  StepKey key{ctx.stage.image.cache_key, {{"instruction", "WORKDIR " + dir}, {"user", user}}};
   StepDescription desc{ctx.label, ctx.instruction.original, "WORKDIR " + dir};
   run_layer_step(ctx.session, ctx.stage, key, desc, [&](const std::filesystem::path& merged) {
     UniqueFd root = open_root(merged);
-    make_dirs_in_root(root.get(), dir);
+    // Created directories belong to the current USER, as BuildKit makes them.
+    DirOwner owner;
+    if (!user.empty()) {
+      auto r = resolve_user(read_user_database(root.get()), user, DefaultGroup::kPrimaryGroup);
+      owner = DirOwner{r.uid, r.gid};
+    }
+    make_dirs_in_root(root.get(), dir, owner);
     return std::vector<MountStub>{};
   });
 }
