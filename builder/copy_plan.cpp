@@ -76,7 +76,37 @@ CopyFile make_file(const CopyInput& in, const std::string& sub, const struct sta
     f.gid = st.st_gid;
   }
   f.mtime = st.st_mtim;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.nlink = st.st_nlink;
   return f;
+}
+
+/// Files of one source that share an inode stay hardlinks: each later one names the first.
+void find_hardlinks(std::vector<CopyFile>& files) {
+  std::map<std::pair<dev_t, ino_t>, std::string> first;
+  for (auto& f : files) {
+    if (f.type != S_IFREG || f.nlink < 2 || f.sub.empty()) continue;
+    auto [it, inserted] = first.try_emplace({f.dev, f.ino}, f.sub);
+    if (!inserted) f.hardlink_to = it->second;
+  }
+}
+
+/// A symlink named as a source is followed, as Docker does, but only inside the root:
+/// returns the path (relative to the root) where it leads.
+std::string follow_in_root(const CopyInput& in, int root_fd, const std::string& rel) {
+  UniqueFd target = open_in_root(root_fd, rel, O_PATH);
+  if (!target) throw Error(describe("copy", "/" + rel, "symlink leads to nothing in the root"));
+  std::error_code ec;
+  auto host = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(target.get()), ec);
+  auto root = std::filesystem::canonical(in.root, ec);
+  if (ec) throw Error(describe("copy", "/" + rel, "cannot resolve the symlink"));
+  std::string inside = host.lexically_relative(root).string();
+  if (inside == ".") return "";
+  if (inside.empty() || inside.starts_with("..")) {
+    throw Error(describe("copy", "/" + rel, "symlink leads out of the root"));
+  }
+  return inside;
 }
 
 void fill_content(const CopyInput& in, CopyFile& f, int parent_fd, const std::string& name,
@@ -123,7 +153,8 @@ void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const
   }
 }
 
-CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel) {
+/// One source; `follow`: a symlink named directly (not matched by a wildcard) is followed.
+CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, bool follow) {
   std::string shown = "/" + rel;
   if (is_ignored(in, rel))
     throw Error(describe("copy", shown, "not found (excluded by .dockerignore)"));
@@ -134,19 +165,30 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel) 
   }
   CopySource src;
   src.relative = rel;
+  src.read_from = rel;
+  if (follow && S_ISLNK(st.st_mode)) {
+    src.read_from = follow_in_root(in, root_fd, rel);
+    fd = open_in_root(root_fd, src.read_from, O_PATH | O_NOFOLLOW);
+    if (!fd || ::fstat(fd.get(), &st) != 0) throw sys_error("open", shown);
+  }
+  const std::string& from = src.read_from;
   src.is_dir = S_ISDIR(st.st_mode);
   CopyFile self = make_file(in, "", st);
-  std::string name = rel.empty() ? "." : std::filesystem::path(rel).filename().string();
-  UniqueFd parent = open_in_root(root_fd, std::filesystem::path(rel).parent_path().string(),
+  // BuildKit creates the destination of a directory's contents as 0755 (MkdirAll): --chmod
+  // applies to what is copied into it, not to the directory itself.
+  if (src.is_dir && in.chmod) self.mode = 0755;
+  std::string name = from.empty() ? "." : std::filesystem::path(from).filename().string();
+  UniqueFd parent = open_in_root(root_fd, std::filesystem::path(from).parent_path().string(),
                                  O_RDONLY | O_DIRECTORY);
   if (!parent) throw sys_error("open", shown);
-  if (!rel.empty()) fill_content(in, self, parent.get(), name, (in.root / rel).string());
+  if (!from.empty()) fill_content(in, self, parent.get(), name, (in.root / from).string());
   src.files.push_back(std::move(self));
   if (src.is_dir) {
-    UniqueFd dir = open_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    UniqueFd dir = open_in_root(root_fd, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!dir) throw sys_error("open", shown);
-    walk(in, dir.get(), rel, "", src.files);
+    walk(in, dir.get(), from, "", src.files);
   }
+  find_hardlinks(src.files);
   return src;
 }
 
@@ -212,7 +254,9 @@ struct Writer {
   void put(const CopySource& s, const CopyFile& f, const std::string& target) {
     std::filesystem::path t(target);
     std::string name = t.filename().string();
-    UniqueFd parent = make_dirs_in_root(dst_root, t.parent_path().string());
+    // Parents COPY creates belong to the --chown owner, as BuildKit's MkdirAll makes them.
+    DirOwner dir_owner = owner ? DirOwner{owner->uid, owner->gid} : DirOwner{};
+    UniqueFd parent = make_dirs_in_root(dst_root, t.parent_path().string(), dir_owner);
     clear_slot(parent.get(), name, target, f.type == S_IFDIR);
     if (f.type == S_IFDIR) {
       bool created = ::mkdirat(parent.get(), name.c_str(), 0700) == 0;
@@ -233,6 +277,19 @@ struct Writer {
     }
   }
 
+  /// A hardlink to `first`, a file this COPY has already written.
+  void link(const std::string& first, const std::string& target) {
+    std::filesystem::path f(first), t(target);
+    UniqueFd from = open_in_root(dst_root, f.parent_path().string(), O_PATH | O_DIRECTORY);
+    UniqueFd parent = make_dirs_in_root(dst_root, t.parent_path().string());
+    if (!from) throw sys_error("open", first);
+    std::string name = t.filename().string();
+    clear_slot(parent.get(), name, target, false);
+    if (::linkat(from.get(), f.filename().c_str(), parent.get(), name.c_str(), 0) != 0) {
+      throw sys_error("hardlink", target);
+    }
+  }
+
   void set_meta(int parent, const std::string& name, const CopyFile& f, const std::string& target) {
     if (::fchownat(parent, name.c_str(), uid(f), gid(f), AT_SYMLINK_NOFOLLOW) != 0) {
       throw sys_error("chown", target);
@@ -248,8 +305,8 @@ struct Writer {
     if (f.content) {
       write_all(out.get(), *f.content, target);
     } else {
-      UniqueFd src = open_in_root(src_root, join_rel(s.relative, f.sub), O_RDONLY | O_NOFOLLOW);
-      if (!src) throw sys_error("open", "/" + join_rel(s.relative, f.sub));
+      UniqueFd src = open_in_root(src_root, join_rel(s.read_from, f.sub), O_RDONLY | O_NOFOLLOW);
+      if (!src) throw sys_error("open", "/" + join_rel(s.read_from, f.sub));
       copy_bytes(src.get(), out.get(), target);
     }
     if (::fchown(out.get(), uid(f), gid(f)) != 0) throw sys_error("chown", target);
@@ -276,14 +333,14 @@ std::vector<CopySource> select_sources(const CopyInput& input,
   for (const auto& text : sources) {
     std::string rel = clean_source(text);
     if (!has_wildcard(rel)) {
-      out.push_back(select_one(input, root.get(), rel));
+      out.push_back(select_one(input, root.get(), rel, true));
       continue;
     }
     auto matches = glob(input, root.get(), rel);
     std::size_t before = out.size();
     for (const auto& m : matches) {
       UniqueFd probe = open_in_root(root.get(), m, O_PATH | O_NOFOLLOW);
-      if (probe) out.push_back(select_one(input, root.get(), m));
+      if (probe) out.push_back(select_one(input, root.get(), m, false));
     }
     if (out.size() == before) {
       throw Error(describe("copy", text, "no source files were specified (nothing matches)"));
@@ -310,7 +367,11 @@ void apply_sources(const CopyInput& input, const std::vector<CopySource>& source
     for (const auto& f : s.files) {
       std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
       if (target == "/") continue;
-      w.put(s, f, target);
+      if (f.hardlink_to.empty()) {
+        w.put(s, f, target);
+      } else {
+        w.link((std::filesystem::path(base) / f.hardlink_to).string(), target);
+      }
     }
   }
   w.restore_dir_times();

@@ -28,11 +28,16 @@ struct CopyFile {
   std::string digest;                  ///< regular files: sha256 of the content
   std::string link_target;             ///< symlinks
   std::optional<std::string> content;  ///< heredoc sources: the bytes themselves
+  std::string hardlink_to;             ///< regular files: the sub of an earlier file, same inode
+  dev_t dev = 0;                       ///< the source's device and inode (finding hardlinks)
+  ino_t ino = 0;
+  nlink_t nlink = 0;
 };
 
 /// One selected source (after wildcard expansion) and what it holds.
 struct CopySource {
-  std::string relative;  ///< cleaned path in the source root ("" = the root)
+  std::string relative;   ///< cleaned path in the source root ("" = the root)
+  std::string read_from;  ///< where it is read: `relative`, or where a symlink there leads
   bool is_dir = false;
   std::vector<CopyFile> files;  ///< the source itself first, then its contents, sorted
 };

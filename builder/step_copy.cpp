@@ -69,7 +69,7 @@ std::string options_text(const CopyArgs& a) {
 
 std::string file_key(const CopyFile& f) {
   return std::to_string(f.type) + " " + std::to_string(f.mode) + " " + std::to_string(f.uid) + ":" +
-         std::to_string(f.gid) + " " + f.digest + " " + f.link_target;
+         std::to_string(f.gid) + " " + f.digest + " " + f.link_target + " " + f.hardlink_to;
 }
 
 std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
@@ -161,7 +161,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
     auto owner = resolve_owner(a.chown, merged);
     std::vector<CopySource> plain;
     for (const auto& s : sources) {
-      auto path = input.root / s.relative;
+      auto path = input.root / s.read_from;
       if (extract_archives && !s.is_dir && s.files[0].type == S_IFREG && !s.files[0].content &&
           is_archive(path)) {
         extract_archive(path, merged, dest.path);
