@@ -145,12 +145,31 @@ ImageView::ImageView(BuildSession& session, const ImageState& image)
   std::filesystem::create_directories(root_);
   auto lowers = overlay_lowers(image.unpacked);
   if (lowers.empty()) lowers.push_back(session.empty_dir);
+  if (lowers.size() == 1) {
+    bind_read_only(lowers[0]);
+    return;
+  }
   std::string opt = "lowerdir=";
   for (std::size_t i = 0; i < lowers.size(); ++i) {
     opt += (i ? ":" : "") + lowers[i].string();
   }
   if (::mount("overlay", root_.c_str(), "overlay", MS_RDONLY, opt.c_str()) != 0) {
     throw sys_error("mount image view", root_.string());
+  }
+  mounted_ = true;
+}
+
+// Overlayfs refuses a read-only mount with one lower directory (EINVAL), so a single-layer
+// image (busybox) is viewed through a read-only bind mount of that layer.
+void ImageView::bind_read_only(const std::filesystem::path& layer) {
+  if (::mount(layer.c_str(), root_.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    throw sys_error("mount image view", root_.string());
+  }
+  if (::mount(nullptr, root_.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    int err = errno;
+    ::umount2(root_.c_str(), MNT_DETACH);
+    errno = err;
+    throw sys_error("mount image view read-only", root_.string());
   }
   mounted_ = true;
 }

@@ -35,7 +35,8 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
 /// Adds a history entry for a metadata step (empty_layer).
 void add_metadata_history(BuildSession& session, StageState& stage, const std::string& created_by);
 
-/// A read-only view of a finished image's root: an overlay of its layers with no upper.
+/// A read-only view of a finished image's root: an overlay of its layers with no upper (a
+/// read-only bind mount when there is one layer).
 class ImageView {
  public:
   ImageView(BuildSession& session, const ImageState& image);
@@ -45,6 +46,8 @@ class ImageView {
   const std::filesystem::path& root() const { return root_; }
 
  private:
+  void bind_read_only(const std::filesystem::path& layer);
+
   std::filesystem::path root_;
   bool mounted_ = false;
 };
