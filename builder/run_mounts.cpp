@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builder/layer_step.h"
@@ -46,7 +48,61 @@ RunMounts::RunMounts(BuildSession& session, const StageState& stage,
   }
 }
 
-RunMounts::~RunMounts() = default;
+RunMounts::~RunMounts() {
+  bool unmounted = true;
+  for (auto it = staged_.rbegin(); it != staged_.rend(); ++it) {
+    unmounted = ::umount2(it->c_str(), MNT_DETACH) == 0 && unmounted;
+    std::error_code ec;
+    std::filesystem::remove(*it, ec);  // never recursive: it may still show the source
+  }
+  if (!unmounted) return;
+  for (const auto& p : scratch_) {
+    std::error_code ec;
+    std::filesystem::remove_all(p, ec);
+  }
+}
+
+// `rw`: the step may write to the bind, but BuildKit throws the writes away, so a directory
+// gets an overlay with a scratch upper directory and a file a scratch copy.
+std::filesystem::path RunMounts::writable(BuildSession& session, const std::filesystem::path& ro,
+                                          const std::string& what) {
+  std::filesystem::path base = session.store->temp_path("bind-rw-");
+  std::filesystem::create_directories(base);
+  scratch_.push_back(base);
+  if (!std::filesystem::is_directory(ro)) {
+    std::filesystem::copy_file(ro, base / "file");
+    return base / "file";
+  }
+  for (const char* d : {"upper", "work", "merged"}) std::filesystem::create_directory(base / d);
+  std::string opt = "lowerdir=" + ro.string() + ",upperdir=" + (base / "upper").string() +
+                    ",workdir=" + (base / "work").string();
+  if (::mount("overlay", (base / "merged").c_str(), "overlay", 0, opt.c_str()) != 0) {
+    throw sys_error("mount writable view of", what);
+  }
+  staged_.push_back(base / "merged");
+  return base / "merged";
+}
+
+// runc refuses a /proc/<pid>/fd/<n> bind source (EINVAL), so the pinned source is
+// bind-mounted here, through its fd, onto an empty mount point in <root>/tmp that nobody else
+// can change, and the runtime binds that path.
+std::filesystem::path RunMounts::stage_source(BuildSession& session, const UniqueFd& src,
+                                              const std::string& what) {
+  struct stat st {};
+  if (::fstat(src.get(), &st) != 0) throw sys_error("stat mount source", what);
+  std::filesystem::path p = session.store->temp_path("bind-");
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(p.c_str(), 0700) != 0) throw sys_error("create mount point", p.string());
+  } else {
+    UniqueFd stub(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!stub) throw sys_error("create mount point", p.string());
+  }
+  staged_.push_back(p);
+  if (::mount(pinned_path(src.get()).c_str(), p.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    throw sys_error("mount source", what);
+  }
+  return p;
+}
 
 std::string RunMounts::target_path(const StageState& stage, const std::string& target) const {
   if (!target.empty() && target.front() == '/') return target;
@@ -93,7 +149,13 @@ void RunMounts::add_bind(BuildSession& session, const parser::RunMount& m) {
   UniqueFd root_fd = open_root(root);
   UniqueFd src = open_in_root(root_fd.get(), m.source.empty() ? "/" : m.source, O_PATH);
   if (!src) throw sys_error("mount source", m.source);
-  binds_.push_back({pinned_path(src.get()), m.target, BindMount::Access::kReadOnly});
+  std::filesystem::path source = stage_source(session, src, m.source);
+  if (m.read_only) {
+    binds_.push_back({source, m.target, BindMount::Access::kReadOnly});
+  } else {
+    binds_.push_back(
+        {writable(session, source, m.source), m.target, BindMount::Access::kReadWrite});
+  }
   pinned_.push_back(std::move(src));
 }
 

@@ -1,9 +1,11 @@
 // RUN --mount: cache directories persisted in <root>/cache/mounts (one per id, the id hashed
 // so no id can name a path, CVE-2024-9675), read-only binds from the build context or from a
-// stage or image (the source resolved inside its root and pinned by an fd the runtime reaches
-// through /proc/<pid>/fd, CVE-2024-1753), and tmpfs. Everything is released at scope exit.
+// stage or image (the source resolved inside its root, pinned by an fd and bind-mounted
+// through it onto a private mount point the runtime binds, CVE-2024-1753), and tmpfs. Everything is
+// released at scope exit.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,10 +35,16 @@ class RunMounts {
   void add_cache(BuildSession& session, const StageState& stage, const parser::RunMount& m);
   void add_bind(BuildSession& session, const parser::RunMount& m);
   std::string target_path(const StageState& stage, const std::string& target) const;
+  std::filesystem::path stage_source(BuildSession& session, const UniqueFd& src,
+                                     const std::string& what);
+  std::filesystem::path writable(BuildSession& session, const std::filesystem::path& ro,
+                                 const std::string& what);
 
   std::vector<BindMount> binds_;
   std::vector<std::string> tmpfs_;
   std::vector<UniqueFd> pinned_;
+  std::vector<std::filesystem::path> staged_;   ///< mounts made in <root>/tmp
+  std::vector<std::filesystem::path> scratch_;  ///< rw binds' throw-away directories
   std::vector<UniqueFd> locks_;
   std::vector<std::unique_ptr<ImageView>> views_;
 };
