@@ -11,6 +11,8 @@
 #include "builder/container_runtime.h"
 #include "builder/root_path.h"
 #include "common/error.h"
+#include "oci/reference.h"
+#include "oci/registry_push.h"
 #include "oci/store.h"
 
 namespace mkimg::builder {
@@ -18,7 +20,7 @@ namespace {
 
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
-  std::vector<std::string> tags, build_args, labels, outputs;
+  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false;
@@ -133,6 +135,19 @@ BuildOptions to_options(const BuildFlags& f) {
   return o;
 }
 
+/// `--push`: sends each -t tag, as just built, to the registry its name points at.
+void push_tags(oci::Store& store, const BuildFlags& f) {
+  oci::PushOptions options;
+  options.registry.insecure_registries = f.insecure_registries;
+  if (f.progress != "quiet") {
+    options.progress = [](std::string_view line) { std::cerr << line << "\n"; };
+  }
+  for (const auto& tag : f.tags) {
+    oci::Reference ref = oci::Reference::parse(tag);
+    oci::push_image(store, ref.str(), ref, options);
+  }
+}
+
 void add_build(CLI::App& app, GlobalOptions& global) {
   auto flags = std::make_shared<BuildFlags>();
   auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile and a context");
@@ -157,17 +172,19 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
   cmd->add_flag("--reproducible", flags->reproducible,
                 "Clamp times to SOURCE_DATE_EPOCH (0 when unset)");
-  cmd->add_flag("--push", flags->push, "Push the tagged image to its registry");
+  cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
+  cmd->add_option("--insecure-registry", flags->insecure_registries,
+                  "With --push: registry (HOST[:PORT]) reached over plain HTTP; repeatable");
   cmd->add_option("context", flags->context, "The build context directory")->required();
   cmd->callback([flags, &global] {
     install_interrupt_handlers();
-    if (flags->push) {
-      throw Error(
-          describe("build", "--push", "not supported yet; use `mkimg push` after the build"));
+    if (flags->push && flags->tags.empty()) {
+      throw Error(describe("build", "--push", "needs at least one -t tag to push"));
     }
     BuildOptions options = to_options(*flags);
     auto store = oci::Store::open(store_root(global));
     BuildResult result = build(store, options);
+    if (flags->push) push_tags(store, *flags);
     std::cout << result.image_id << "\n";
   });
 }
