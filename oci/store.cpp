@@ -78,15 +78,20 @@ Store Store::open(const fs::path& root_in) {
   if (root_in.empty()) throw Error("open store ``: empty path");
   fs::path root = fs::absolute(root_in).lexically_normal();
   try {
-    create_layout(root);
+    fs::create_directories(root.parent_path());
+    detail::make_private_dir(root);
     Store store(root);
     fs::path lock_path = root / "lock";
     store.store_lock_ = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!store.store_lock_) throw sys_error("open", lock_path.string());
+    // The layout is created and tmp/ emptied only under the exclusive lock, so a process that
+    // creates the store never has its temp files removed by another one opening it.
     if (::flock(store.store_lock_.get(), LOCK_EX | LOCK_NB) == 0) {
+      create_layout(root);
       remove_tmp_contents(store.tmp_dir());  // nobody else has the store open
     }
     flock_or_throw(store.store_lock_.get(), LOCK_SH, lock_path);
+    create_layout(root);  // a no-op unless the store was made by an older process
     create_index_if_missing(root);
     return store;
   } catch (const Error& e) {
