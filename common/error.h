@@ -21,7 +21,8 @@ class Error : public std::runtime_error {
 };
 
 /// "verb `object`: cause", the form every message takes.
-inline std::string describe(std::string_view verb, std::string_view object, std::string_view cause) {
+inline std::string describe(std::string_view verb, std::string_view object,
+                            std::string_view cause) {
   std::string s;
   s.reserve(verb.size() + object.size() + cause.size() + 6);
   s.append(verb).append(" `").append(object).append("`: ").append(cause);
