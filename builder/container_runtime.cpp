@@ -26,38 +26,12 @@ const char* const kSystemDirs[] = {"/usr/sbin", "/usr/bin",        "/sbin",
 
 void on_signal(int) { g_interrupted = true; }
 
-/// Runs argv quietly and returns its exit status (-1 when it cannot start).
-int run_quiet(const std::vector<std::string>& argv) {
-  pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::optional<std::filesystem::path> find_system_binary(const std::string& name) {
   for (const char* dir : kSystemDirs) {
     std::filesystem::path p = std::filesystem::path(dir) / name;
     if (::access(p.c_str(), X_OK) == 0) return p;
   }
   return std::nullopt;
-}
-
-bool answers(const std::filesystem::path& binary) {
-  return run_quiet({binary.string(), "--version"}) == 0;
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
@@ -80,6 +54,26 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
     ::_exit(127);
   }
   return pid;
+}
+
+/// Runs argv quietly and returns its exit status (-1 when it cannot start).
+int run_quiet(const std::vector<std::string>& argv) {
+  UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  if (!null) return -1;
+  pid_t pid = -1;
+  try {
+    pid = spawn(argv, null.get());
+  } catch (const Error&) {
+    return -1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool answers(const std::filesystem::path& binary) {
+  return run_quiet({binary.string(), "--version"}) == 0;
 }
 
 /// Kills and deletes the container when the run did not end normally; always deletes.

@@ -1,18 +1,12 @@
 // The dispatcher: expands an instruction with the ARG/ENV in scope, runs the step of its
 // kind, and puts the Dockerfile location in front of any error.
+#include "builder/overloaded.h"
 #include "builder/steps.h"
 #include "common/error.h"
 #include "parser/expand.h"
 
 namespace mkimg::builder {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 void dispatch(const StepContext& ctx, const parser::Instruction& inst) {
   std::visit(Overloaded{

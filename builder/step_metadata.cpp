@@ -3,18 +3,12 @@
 #include <set>
 
 #include "builder/layer_step.h"
+#include "builder/overloaded.h"
 #include "builder/steps.h"
 #include "common/error.h"
 
 namespace mkimg::builder {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 std::vector<std::string> command_args(const StageState& stage, const parser::CommandLine& c) {
   if (auto* e = std::get_if<parser::ExecForm>(&c)) return e->args;
