@@ -1,5 +1,4 @@
 // The `mkimg` command: global options, then one subcommand from a cli_*.cpp file.
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +6,7 @@
 #include <iostream>
 
 #include "builder/cli.h"
+#include "builder/log_sink.h"
 #include "common/error.h"
 
 namespace mkimg::builder {
@@ -31,10 +31,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--root", options.root,
                  "Store directory (default: $MKIMG_ROOT or /var/lib/mkimg)");
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
+  setup_logging(options.log_level);
+  app.add_option("--log-level", options.log_level,
+                 "trace, debug, info, warn, error, off (default: $MKIMG_LOG_LEVEL or warn)")
+      ->envname("MKIMG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.parse_complete_callback(
-      [&] { spdlog::set_level(spdlog::level::from_str(options.log_level)); });
+  app.parse_complete_callback([&] { setup_logging(options.log_level); });
   add_parse_commands(app, options);
   add_image_commands(app, options);
   add_registry_commands(app, options);

@@ -1,11 +1,25 @@
-// Build progress, BuildKit-like: "[stage-name 2/7] RUN make", the step's own output lines
-// indented below it, "CACHED" or the step's time. plain: every line as it comes (the default
-// when stderr is not a terminal); tty: the same with the step output of a finished step
-// collapsed to its last lines; quiet: nothing but errors. Thread-safe: stages may run in
-// parallel.
+// Build progress, BuildKit-like. Three modes (--progress):
+//   plain  every line as it comes: "# [stage-name 2/7] RUN make", the step's own output as
+//          "# [stage-name 2/7] | line", "# [label] CACHED text", "# [label] DONE 1.2s" and
+//          "# free-form note" lines. The default when stderr is not a terminal, or TERM=dumb.
+//   tty    a live view redrawn in place (~10 Hz, from a ticker thread, with ANSI cursor-up and
+//          erase): a "[+] Building 3.1s (4/7)" header, one line per step already started with
+//          a running timer, then "CACHED" or "DONE 1.2s"; a running step's last 6 output lines
+//          dimmed beneath it, collapsed when it finishes. Lines are cut to the terminal width
+//          (TIOCGWINSZ), never wrapped; when the view is taller than the terminal, finished
+//          steps at the top leave the live view. When the Progress is destroyed the view is
+//          redrawn once more as a static summary; steps still running then (an exception is
+//          unwinding) are marked ERROR and keep their last 20 output lines visible, and the
+//          error message printed after it follows. NO_COLOR turns off colours (not the cursor
+//          movement). spdlog lines are diverted (log_sink.h) and printed above the view.
+//   quiet  nothing (errors still come from main).
+// Thread-safe: stages may run in parallel, each step is keyed by its label. The step with a
+// label "name n/total" ends the previous running step of the same stage ("name") in the tty
+// view: FROM has no done() call.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -14,10 +28,16 @@
 
 namespace mkimg::builder {
 
+class LiveView;
+
 /// The progress printer of one build (writes to stderr).
 class Progress {
  public:
   explicit Progress(ProgressMode mode);
+  /// tty: stops the ticker and leaves the final summary (a failed one while unwinding).
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
 
   /// A step starts: "[label n/total] TEXT".
   void step(std::string_view label, std::string_view text);
@@ -29,11 +49,19 @@ class Progress {
   void done(std::string_view label, double seconds);
   /// A free-form line ("writing image sha256:... done").
   void note(std::string_view line);
+  /// tty: draws the final summary now and stops the live view (later calls print plainly
+  /// below it); `failed` marks the steps still running as ERROR. No-op in the other modes.
+  void finish(bool failed);
+
+  /// The mode in effect (auto resolved to plain or tty).
+  ProgressMode mode() const { return mode_; }
 
  private:
   void print(const std::string& line);
   ProgressMode mode_;
   std::mutex mutex_;
+  std::unique_ptr<LiveView> live_;
+  int uncaught_at_start_ = 0;
 };
 
 /// Measures a step's time.
