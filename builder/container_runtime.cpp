@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,6 +176,7 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
   std::vector<std::string> argv{
       runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
       run.bundle.string(),     run.id};
+  spdlog::debug("runtime: {}", fmt::join(argv, " "));
   ContainerResult result;
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {

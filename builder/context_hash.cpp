@@ -1,6 +1,7 @@
 #include "builder/context_hash.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,7 @@ std::string ContextHasher::hash(const std::filesystem::path& path, int fd, const
   {
     std::lock_guard lock(mutex_);
     auto it = memo_.find(path.string());
-    if (it != memo_.end() && it->second.stat_key == key) return it->second.digest;
+    if (it != memo_.end() && it->second.stat_key == key) return ++memo_hits_, it->second.digest;
   }
   std::string digest = hash_fd(fd, path);
   std::lock_guard lock(mutex_);
@@ -63,6 +64,7 @@ std::string ContextHasher::hash(const std::filesystem::path& path, int fd, const
 
 void ContextHasher::save() {
   std::lock_guard lock(mutex_);
+  spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_);
   if (!dirty_) return;
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [path, e] : memo_) j[path] = {e.stat_key, e.digest};

@@ -35,6 +35,7 @@ class ContextHasher {
   std::mutex mutex_;
   bool dirty_ = false;
   int files_read_ = 0;
+  int memo_hits_ = 0;
 };
 
 }  // namespace mkimg::builder

@@ -1,5 +1,6 @@
 #include "builder/layer_step.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 
 #include "builder/layer_store.h"
@@ -81,12 +82,15 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
     mount.unmount();
   }
   remove_mount_stubs(area.upper(), stubs);
+  StepTimer diff_timer;
   auto blob = snapshot::diff_overlay_upper(area.upper(), lowers, area.blob(),
                                            layer_options(*session.options));
   CacheEntry entry;
   entry.key = key;
   if (blob.entries == 0) return entry;
   store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
+  spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s)", blob.digest, blob.size,
+                blob.entries, diff_timer.seconds());
   entry.layer_digest = blob.digest;
   entry.layer_media_type = blob.media_type;
   entry.layer_size = blob.size;
@@ -108,6 +112,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
     if (auto hit = session.cache->find(k)) {
       if (hit->layer_digest.empty() ||
           session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
+        spdlog::debug("cache hit {}: {}", k, description.text);
         session.progress->cached(description.label, description.text);
         if (!hit->layer_digest.empty()) append_layer(session, stage, *hit);
         stage.image.created = hit->created.empty() || session.options->source_date_epoch
@@ -120,6 +125,8 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
       }
     }
   }
+  spdlog::debug("cache miss {}{}: {}", k,
+                session.options->cache == CacheMode::kUse ? "" : " (--no-cache)", description.text);
   session.progress->step(description.label, description.text);
   if (session.options->explain == ExplainMode::kExplain) {
     session.progress->note("cache miss: " + session.cache->explain_miss(key));

@@ -1,5 +1,6 @@
 #include "builder/overlay_mount.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 
 #include "common/error.h"
@@ -35,6 +36,7 @@ OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers,
   if (options.size() >= 4000) {
     throw Error(describe("mount overlay", merged.string(), "too many layers for one mount"));
   }
+  spdlog::debug("overlay mount {}: {}", merged.string(), options);
   if (::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) {
     throw sys_error("mount overlay", merged.string());
   }

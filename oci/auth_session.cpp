@@ -2,6 +2,7 @@
 // accepts), with the credential as Basic when there is one.
 #include "oci/auth_session.h"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,7 @@ void AuthSession::answer(const HttpResponse& unauthorized, const std::vector<std
   auto header = unauthorized.header("WWW-Authenticate");
   std::vector<Challenge> challenges = parse_challenges(header.value_or(""));
   const Challenge* c = pick(challenges);
+  spdlog::debug("auth challenge from {}: {}", registry_, header.value_or("(none)"));
   if (!c) {
     throw Error(describe("authenticate to", registry_,
                          "401 Unauthorized without a Basic or Bearer challenge"));

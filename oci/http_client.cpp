@@ -3,6 +3,7 @@
 #include "oci/http_client.h"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -55,6 +56,32 @@ void parse_url(Url& url, std::string_view text) {
 
 bool drop_on_redirect(std::string_view name) {
   return iequals(name, "Authorization") || iequals(name, "Cookie");
+}
+
+/// `url` fit for a debug log: no user:password@, and the values of query parameters that
+/// may carry a secret (signatures, tokens, keys of pre-signed redirect URLs) redacted.
+std::string loggable_url(std::string_view url) {
+  Url u;
+  if (curl_url_set(u.u, CURLUPART_URL, std::string(url).c_str(), 0) != CURLUE_OK) return "?";
+  std::string out = u.get(CURLUPART_SCHEME) + "://" + u.get(CURLUPART_HOST);
+  if (std::string port = u.get(CURLUPART_PORT); !port.empty()) out += ":" + port;
+  out += u.get(CURLUPART_PATH);
+  std::string query = u.get(CURLUPART_QUERY);
+  if (query.empty()) return out;
+  char sep = '?';
+  for (std::size_t start = 0; start <= query.size();) {
+    std::size_t amp = std::min(query.find('&', start), query.size());
+    std::string item = query.substr(start, amp - start);
+    std::string name = lower(item.substr(0, item.find('=')));
+    for (const char* secret : {"sig", "token", "key", "cred", "auth", "pass", "secret", "code"}) {
+      if (name.find(secret) != std::string::npos)
+        item = item.substr(0, item.find('=')) + "=REDACTED";
+    }
+    out += sep + item;
+    sep = '&';
+    start = amp + 1;
+  }
+  return out;
 }
 
 TransportError::Kind classify(CURLcode code) {
@@ -244,8 +271,10 @@ HttpResponse HttpClient::send_once(const HttpRequest& request, const BodySink& s
   if (h.error) std::rethrow_exception(h.error);
   if (rc != CURLE_OK) {
     std::string cause = h.error_buffer[0] ? h.error_buffer : curl_easy_strerror(rc);
+    spdlog::debug("http {} {}: {}", request.method, loggable_url(request.url), cause);
     throw TransportError(describe(request.method, request.url, cause), classify(rc));
   }
+  spdlog::debug("http {} {} -> {}", request.method, loggable_url(request.url), h.response.status);
   return std::move(h.response);
 }
 

@@ -2,6 +2,7 @@
 // ({"errors":[{"code","message"}]}) become the cause of the thrown message.
 #include "oci/registry_client.h"
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -149,6 +150,7 @@ HttpResponse RegistryClient::send_retrying(const HttpRequest& request, std::size
         throw;
       }
     }
+    spdlog::debug("retry {} {} (attempt {})", request.method, request.url, attempt + 2);
     back_off(attempt);
   }
 }

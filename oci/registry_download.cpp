@@ -1,6 +1,7 @@
 // download_blob's resume loop, and a small pool of threads for download_blobs.
 #include "oci/registry_download.h"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -61,6 +62,7 @@ void download_blob(RegistryClient& client, const Store& store, const Descriptor&
       if (e.kind() != TransportError::Kind::retryable || ++failures > retries) {
         throw Error(describe("fetch blob", d.digest.str(), e.what()));
       }
+      spdlog::debug("blob {}: retry from byte {}: {}", d.digest.str(), writer.size(), e.what());
       if (progress) {
         progress("retry " + d.digest.str() + " from byte " + std::to_string(writer.size()) + ": " +
                  e.what());
@@ -69,6 +71,7 @@ void download_blob(RegistryClient& client, const Store& store, const Descriptor&
     }
   }
   writer.commit(d.media_type, BlobExpectation{d.digest, d.size});
+  spdlog::debug("blob {}: downloaded {} bytes", d.digest.str(), d.size);
   if (progress) progress("fetched " + d.digest.str() + " (" + human_size(d.size) + ")");
 }
 

@@ -1,6 +1,7 @@
 // push_image: blobs (HEAD, mount, upload; a few at a time), then manifests, then the index.
 #include "oci/registry_push.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <memory>
@@ -66,8 +67,10 @@ void push_blob(RegistryClient& client, const Store& store, const Descriptor& d,
       if (e.kind() != TransportError::Kind::retryable || attempt >= options.registry.retries) {
         throw;
       }
+      spdlog::debug("blob {}: upload retry {}: {}", d.digest.str(), attempt + 1, e.what());
     }
   }
+  spdlog::debug("blob {}: uploaded {} bytes", d.digest.str(), d.size);
   progress("pushed " + d.digest.str() + " (" + std::to_string(d.size) + " bytes)");
 }
 
