@@ -16,6 +16,7 @@
 //   root_path.h        running RUN: runc/crun, config.json, the rootfs overlay, mount point
 //                      stubs kept out of layers, the image's own passwd/group, in-root paths
 //   progress.h         BuildKit-like plain output, a live tty view, quiet
+//   log_sink.h         spdlog to stderr ("mkimg: [debug] ..."), above the live view while on
 //   cli_build.cpp      `mkimg build` and `mkimg run`
 //
 // A build: parse the Dockerfile, order the stages the target needs, and walk each stage's
