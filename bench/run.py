@@ -29,16 +29,23 @@ def sh(cmd, check=True, quiet=True, env=None, cwd=None):
                           stderr=subprocess.PIPE if quiet else None, env=env, cwd=cwd)
 
 
+class Failed(Exception):
+    """A measured command failed: reported in the table, never hidden."""
+
+
 def timed(cmd, env=None, cwd=None):
-    """Runs cmd, returns (seconds, peak RSS in MiB of the process tree's largest member)."""
+    """Runs cmd, returns (seconds, peak RSS in MiB of the largest process of the tree).
+    The RSS comes from /usr/bin/time's last stderr line (`RSS <KiB>`), so the command's own
+    stderr cannot be mistaken for it."""
     start = time.monotonic()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+    proc = subprocess.run(["/usr/bin/time", "-f", "RSS %M"] + cmd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
     elapsed = time.monotonic() - start
-    if proc.returncode != 0:
-        raise RuntimeError("failed: %s\n%s" % (" ".join(cmd), proc.stderr[-3000:]))
-    rss_kib = int(proc.stderr.strip().splitlines()[-1])
-    return elapsed, rss_kib / 1024.0
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("RSS "):
+        raise Failed("exit %d: %s\n%s" % (proc.returncode, " ".join(cmd),
+                                            "\n".join(lines[-15:])))
+    return elapsed, int(lines[-1].split()[1]) / 1024.0
 
 
 # ---------------------------------------------------------------- inputs
@@ -99,6 +106,9 @@ class Tool:
     def reset(self):
         """Forget every build cache (the base stays)."""
 
+    def stop(self):
+        """Release what available() started."""
+
 
 class Mkimg(Tool):
     name = "mkimg"
@@ -129,75 +139,83 @@ class Mkimg(Tool):
 
 
 class Buildah(Tool):
+    """Debian's buildah with its own overlay storage under the work directory, `bud --layers`,
+    RUN through runc (OCI isolation, like mkimg)."""
     name = "buildah"
 
     def __init__(self, work):
-        self.env = dict(os.environ, STORAGE_DRIVER="overlay")
+        self.dir = os.path.join(work, "buildah")
+        self.global_flags = ["--root", os.path.join(self.dir, "storage"), "--runroot",
+                             os.path.join(self.dir, "run"), "--storage-driver", "overlay"]
+
+    def cmd(self, *args):
+        return ["buildah"] + self.global_flags + list(args)
+
+    def out(self, *args):
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True).stdout.strip()
 
     def available(self):
-        return shutil.which("buildah") is not None
+        return shutil.which("buildah") is not None and shutil.which("runc") is not None
 
     def load_base(self, tar):
-        sh("buildah rmi -a -f", check=False)
-        sh(["buildah", "import", tar, "bench-base:latest"], check=False)
-        if sh(["buildah", "inspect", "bench-base:latest"], check=False).returncode != 0:
-            # buildah has no import: commit a scratch container holding the root.
-            ctr = subprocess.run(["buildah", "from", "scratch"], capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            mnt = subprocess.run(["buildah", "mount", ctr], capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            sh(["tar", "-C", mnt, "-xf", tar])
-            sh(["buildah", "commit", "--rm", ctr, "bench-base:latest"])
+        sh(self.cmd("rmi", "-a", "-f"), check=False)
+        # buildah has no import: commit a scratch container holding the root.
+        ctr = self.out("from", "scratch")
+        mnt = self.out("mount", ctr)
+        sh(["tar", "-C", mnt, "--numeric-owner", "-xf", tar])
+        sh(self.cmd("umount", ctr))
+        sh(self.cmd("commit", "--rm", "-q", ctr, "bench-base:latest"))
+        self.base_id = self.out("images", "-q", "--no-trunc", "bench-base:latest")
 
     def build(self, context, dockerfile, tag, no_cache=False):
-        cmd = ["buildah", "bud", "--layers", "--isolation", "chroot", "-f", dockerfile,
-               "-t", tag, "--quiet", context]
+        cmd = self.cmd("bud", "--layers", "--isolation", "oci", "--runtime", "runc",
+                       "--network", "host", "-f", dockerfile, "-t", tag, "--quiet", context)
         if no_cache:
-            cmd.insert(2, "--no-cache")
-        return timed(cmd, env=self.env)
+            cmd.insert(cmd.index("bud") + 1, "--no-cache")
+        return timed(cmd)
 
     def reset(self):
-        sh("buildah rm -a", check=False)
-        out = subprocess.run(["buildah", "images", "-q", "--no-trunc"], capture_output=True,
-                             text=True).stdout.split()
-        base = subprocess.run(["buildah", "inspect", "-f", "{{.FromImageID}}",
-                               "bench-base:latest"], capture_output=True, text=True).stdout
-        for image in out:
-            if image.replace("sha256:", "") not in base:
-                sh(["buildah", "rmi", "-f", image], check=False)
+        sh(self.cmd("rm", "-a"), check=False)
+        for _ in range(5):  # children first: repeat until only the base is left
+            images = set(self.out("images", "-a", "-q", "--no-trunc").split()) - {self.base_id}
+            if not images:
+                break
+            for image in images:
+                sh(self.cmd("rmi", "-f", image), check=False)
+
+    def stop(self):
+        sh(self.cmd("rm", "-a"), check=False)
+        sh(self.cmd("rmi", "-a", "-f"), check=False)
 
 
 class Docker(Tool):
+    """Debian's docker.io: a private dockerd (its own data root, no bridge, no iptables) started
+    by tests/peers/dockerd.sh, builds by BuildKit with --network host."""
     name = "docker"
+    SCRIPT = os.path.join(SOURCE, "tests", "peers", "dockerd.sh")
 
     def __init__(self, work):
         self.dir = os.path.join(work, "docker")
-        self.sock = os.path.join(self.dir, "docker.sock")
-        self.proc = None
+        self.started = False
 
     def client(self):
-        return ["docker", "-H", "unix://" + self.sock]
+        return [self.SCRIPT, "client", self.dir]
 
     def available(self):
-        if not shutil.which("dockerd"):
+        if not (os.access("/usr/sbin/dockerd", os.X_OK) and os.access("/usr/bin/docker", os.X_OK)):
             return False
-        os.makedirs(self.dir, exist_ok=True)
-        log = open(os.path.join(self.dir, "dockerd.log"), "w")
-        self.proc = subprocess.Popen(
-            ["dockerd", "--data-root", os.path.join(self.dir, "data"), "--exec-root",
-             os.path.join(self.dir, "exec"), "-H", "unix://" + self.sock, "--pidfile",
-             os.path.join(self.dir, "dockerd.pid"), "--bridge=none", "--iptables=false",
-             "--ip6tables=false"], stdout=log, stderr=log)
-        for _ in range(60):
-            if sh(self.client() + ["info"], check=False).returncode == 0:
-                return True
-            time.sleep(0.5)
-        return False
+        proc = subprocess.run([self.SCRIPT, "start", self.dir, str(os.getpid())],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print("bench: dockerd did not start:\n" + proc.stderr[-2000:])
+            return False
+        self.started = True
+        return True
 
     def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        if self.started:
+            sh([self.SCRIPT, "stop", self.dir], check=False)
+            self.started = False
 
     def load_base(self, tar):
         sh(self.client() + ["import", tar, "bench-base:latest"])
@@ -206,11 +224,10 @@ class Docker(Tool):
         cmd = self.client() + ["build", "--network", "host", "-q", "-f", dockerfile, "-t", tag,
                                context]
         if no_cache:
-            cmd.insert(3, "--no-cache")
-        return timed(cmd, env=dict(os.environ, DOCKER_BUILDKIT="1"))
+            cmd.insert(cmd.index("build") + 1, "--no-cache")
+        return timed(cmd)
 
     def reset(self):
-        sh(self.client() + ["builder", "prune", "-af"], check=False)
         images = subprocess.run(self.client() + ["images", "-q", "--filter",
                                                  "reference=bench-*:*"],
                                 capture_output=True, text=True).stdout.split()
@@ -218,6 +235,7 @@ class Docker(Tool):
                               capture_output=True, text=True).stdout.strip()
         for image in set(images) - {base}:
             sh(self.client() + ["rmi", "-f", image], check=False)
+        sh(self.client() + ["builder", "prune", "-af"], check=False)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -254,24 +272,39 @@ def floor_compress(path):
     return floors
 
 
-def floor_runc(root):
-    """A bare `runc run` of a one-file change on the same root (read-only lower, tmpfs upper)."""
+def floor_runc(root, command):
+    """A bare `runc run` of the same command on the same root (written in place, then undone)."""
+    import json
     with tempfile.TemporaryDirectory(dir="/var/tmp") as bundle:
         sh(["runc", "spec", "--bundle", bundle])
-        import json
         cfg_path = os.path.join(bundle, "config.json")
-        cfg = json.load(open(cfg_path))
+        with open(cfg_path) as f:
+            cfg = json.load(f)
         cfg["root"] = {"path": root, "readonly": False}
         cfg["process"]["terminal"] = False
-        cfg["process"]["args"] = ["sh", "-c", "echo x > /tmp/bench-floor"]
-        json.dump(cfg, open(cfg_path, "w"))
+        cfg["process"]["args"] = ["/bin/sh", "-c", command]
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                      if n["type"] != "network"]
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
         times = []
         for i in range(3):
             start = time.monotonic()
-            sh(["runc", "run", "--bundle", bundle, "mkimg-bench-floor-%d" % i])
+            sh(["runc", "run", "--bundle", bundle, "mkimg-bench-floor-%d-%d" % (os.getpid(), i)])
             times.append(time.monotonic() - start)
-        os.unlink(os.path.join(root, "tmp", "bench-floor"))
         return statistics.median(times)
+
+
+def clean_work(work):
+    """Removes the work directory of an earlier run, unmounting what a killed peer left there."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for mount in sorted((m for m in mounts if m.startswith(work + "/")), reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+SNAP_COMMAND = "echo changed > /etc/bench-one-file"
 
 
 def main():
@@ -288,31 +321,84 @@ def main():
                    env=dict(os.environ, MKIMG_BENCH="1"))
     if not os.access(MKIMG, os.X_OK):
         sh([os.path.join(SOURCE, "scripts", "build.sh")], quiet=False)
-    shutil.rmtree(args.work, ignore_errors=True)
+    clean_work(args.work)
     os.makedirs(args.work)
     root, base_tar = debian_root()
     ctx50, ctx500 = scenario_contexts(args.work)
+    print("bench: %s, %d CPUs, load average %s; mkimg %s" % (
+        os.uname().nodename, os.cpu_count(), " ".join("%.2f" % l for l in os.getloadavg()),
+        MKIMG), flush=True)
 
     tools = []
-    for cls in (Mkimg, Buildah, Docker):
-        tool = cls(args.work)
-        if tool.name not in args.tools.split(","):
-            continue
-        if not tool.available():
-            print("bench: %s missing (cannot run here) - not measured" % tool.name)
-            continue
-        tool.load_base(base_tar)
-        tools.append(tool)
+    try:
+        for cls in (Mkimg, Buildah, Docker):
+            tool = cls(args.work)
+            if tool.name not in args.tools.split(","):
+                continue
+            if not tool.available():
+                print("bench: %s missing (cannot run here) - not measured" % tool.name)
+                continue
+            try:
+                tool.load_base(base_tar)
+            except (subprocess.CalledProcessError, Failed) as e:
+                print("bench: %s cannot load the base image - not measured: %s %s" % (
+                    tool.name, e, getattr(e, "stderr", b"")))
+                tool.stop()
+                continue
+            tools.append(tool)
+        results, failures, digests = run_scenarios(args, tools, wanted, ctx50, ctx500)
+    finally:
+        for tool in tools:
+            tool.stop()
 
+    floors = {}
+    if 4 in wanted:
+        floors[4] = {"bare runc run": floor_runc(root, SNAP_COMMAND)}
+        os.unlink(os.path.join(root, "etc", "bench-one-file"))
+    if 5 in wanted:
+        floors[5] = floor_compress(ctx500)
+    if 6 in wanted and any(t.name == "mkimg" for t in tools):
+        for _ in range(args.runs):
+            try:
+                results.setdefault(6, {}).setdefault("mkimg", []).append(
+                    plan_300_stages(args.work))
+            except Failed as e:
+                failures.append((6, "mkimg", str(e)))
+
+    report(results, floors, failures, digests)
+    return 1 if failures else 0
+
+
+def mkimg_layer_digest(tool, tag):
+    out = subprocess.run([MKIMG, "--root", tool.root, "inspect", tag], capture_output=True,
+                         text=True).stdout
+    import json
+    try:
+        return json.loads(out)[0]["Manifest"]["layers"][-1]["digest"]
+    except (ValueError, LookupError, TypeError):
+        return "?"
+
+
+def run_scenarios(args, tools, wanted, ctx50, ctx500):
     df_cold = dockerfile(args.work, "cold", "FROM bench-base:latest\n" + RUNS4 +
                          "COPY . /ctx\nRUN ls -R /ctx | wc -l > /count\n")
-    df_snap = dockerfile(args.work, "snap", "FROM bench-base:latest\n"
-                         "RUN echo changed > /etc/bench-one-file\n")
+    df_snap = dockerfile(args.work, "snap", "FROM bench-base:latest\nRUN %s\n" % SNAP_COMMAND)
     df_big = dockerfile(args.work, "big", "FROM bench-base:latest\nCOPY . /data\n")
+    empty = os.path.join(args.work, "empty-context")
+    os.makedirs(empty, exist_ok=True)
     results = {}  # scenario -> tool -> [(seconds, rss)]
+    failures = []  # (scenario, tool, message)
+    digests = []  # mkimg's scenario-5 layer digest of every run (deterministic = all equal)
 
-    def record(scenario, tool, value):
+    def measure(scenario, tool, *build_args, **kwargs):
+        try:
+            value = tool.build(*build_args, **kwargs)
+        except Failed as e:
+            failures.append((scenario, tool.name, str(e)))
+            print("bench: %s scenario %d FAILED: %s" % (tool.name, scenario, e), flush=True)
+            return None
         results.setdefault(scenario, {}).setdefault(tool.name, []).append(value)
+        return value
 
     for run in range(args.runs):
         order = tools if run % 2 == 0 else list(reversed(tools))
@@ -320,33 +406,21 @@ def main():
             print("bench: run %d/%d %s" % (run + 1, args.runs, tool.name), flush=True)
             if wanted & {1, 2, 3}:
                 tool.reset()
-                cold = tool.build(ctx50, df_cold, "bench-cold:latest")
-                if 1 in wanted:
-                    record(1, tool, cold)
-                if 2 in wanted:
-                    record(2, tool, tool.build(ctx50, df_cold, "bench-cold:latest"))
-                if 3 in wanted:
-                    changed = os.path.join(ctx50, "d00", "s00", "f00000.txt")
-                    with open(changed, "a") as f:
-                        f.write("change %d %s\n" % (run, tool.name))
-                    record(3, tool, tool.build(ctx50, df_cold, "bench-cold:latest"))
+                if measure(1, tool, ctx50, df_cold, "bench-cold:latest") is not None:
+                    if 2 in wanted:
+                        measure(2, tool, ctx50, df_cold, "bench-cold:latest")
+                    if 3 in wanted:
+                        changed = os.path.join(ctx50, "d00", "s00", "f00000.txt")
+                        with open(changed, "a") as f:
+                            f.write("change %d %s\n" % (run, tool.name))
+                        measure(3, tool, ctx50, df_cold, "bench-cold:latest")
             if 4 in wanted:
-                record(4, tool, tool.build(args.work, df_snap, "bench-snap:latest", no_cache=True))
+                measure(4, tool, empty, df_snap, "bench-snap:latest", no_cache=True)
             if 5 in wanted:
-                record(5, tool, tool.build(ctx500, df_big, "bench-big:latest", no_cache=True))
-
-    floors = {}
-    if 4 in wanted:
-        floors[4] = {"bare runc run": floor_runc(root)}
-    if 5 in wanted:
-        floors[5] = floor_compress(ctx500)
-    if 6 in wanted and tools and tools[0].name == "mkimg":
-        results[6] = {"mkimg": [plan_300_stages(args.work) for _ in range(args.runs)]}
-
-    report(results, floors)
-    for tool in tools:
-        if isinstance(tool, Docker):
-            tool.stop()
+                if measure(5, tool, ctx500, df_big, "bench-big:latest", no_cache=True) and \
+                        tool.name == "mkimg":
+                    digests.append(mkimg_layer_digest(tool, "bench-big:latest"))
+    return results, failures, digests
 
 
 def plan_300_stages(work):
@@ -359,23 +433,62 @@ def plan_300_stages(work):
     return timed([MKIMG, "parse", path])
 
 
-NAMES = {1: "cold build", 2: "no-op rebuild", 3: "one-file change", 4: "RUN snapshot, 200MB root",
-         5: "COPY 500MB", 6: "parse+plan 300 stages"}
+NAMES = {1: "1 cold build", 2: "2 no-op rebuild", 3: "3 one-file change",
+         4: "4 RUN snapshot 200MB root", 5: "5 COPY 500MB", 6: "6 parse+plan 300 stages"}
+
+# scenario -> [(peer or floor, the largest acceptable mkimg/peer ratio)]
+TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("buildah", 0.05)],
+           3: [("docker", 0.5), ("buildah", 0.5)], 4: [("floor: bare runc run", 2.0)],
+           5: [("floor: tar|pigz -6", 1.3)]}
+RSS_TARGET_MIB = 200
 
 
-def report(results, floors):
-    print("\n%-26s %-8s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
-    for scenario in sorted(results):
-        by_tool = results[scenario]
+def report(results, floors, failures, digests):
+    print("\n%-27s %-22s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
+    ratios = {}
+    for scenario in sorted(set(results) | {s for s, _, _ in failures}):
+        by_tool = results.get(scenario, {})
         mk = statistics.median(t for t, _ in by_tool["mkimg"]) if "mkimg" in by_tool else None
         for name, values in by_tool.items():
             median = statistics.median(t for t, _ in values)
-            rss = max(r for _, r in values)
-            ratio = "mkimg/%s = %.2fx" % (name, mk / median) if mk and name != "mkimg" else ""
-            print("%-26s %-8s %9.3f %9.1f %s" % (NAMES[scenario], name, median, rss, ratio))
+            # The docker client's RSS says nothing: the work happens in dockerd.
+            rss = "n/a" if name == "docker" else "%.1f" % max(r for _, r in values)
+            ratio = ""
+            if mk and name != "mkimg":
+                ratios[(scenario, name)] = mk / median
+                ratio = "mkimg/%s = %.2fx" % (name, mk / median)
+            print("%-27s %-22s %9.3f %9s %s (n=%d)" % (NAMES[scenario], name, median, rss,
+                                                       ratio, len(values)))
         for floor, seconds in floors.get(scenario, {}).items():
-            ratio = "mkimg/floor = %.2fx" % (mk / seconds) if mk else ""
-            print("%-26s %-8s %9.3f %9s %s" % ("", "floor: " + floor, seconds, "", ratio))
+            ratio = ""
+            if mk:
+                ratios[(scenario, "floor: " + floor)] = mk / seconds
+                ratio = "mkimg/floor = %.2fx" % (mk / seconds)
+            print("%-27s %-22s %9.3f %9s %s" % (NAMES[scenario], "floor: " + floor, seconds, "",
+                                                ratio))
+        for s, name, _ in failures:
+            if s == scenario:
+                print("%-27s %-22s %9s %9s" % (NAMES[scenario], name, "FAILED", ""))
+    print("\ntargets (mkimg medians of this run):")
+    for scenario, targets in sorted(TARGETS.items()):
+        for peer, limit in targets:
+            if (scenario, peer) in ratios:
+                value = ratios[(scenario, peer)]
+                print("  %-27s mkimg/%-20s <= %.2fx: %.2fx %s" % (
+                    NAMES[scenario], peer, limit, value, "met" if value <= limit else "NOT MET"))
+    rss = [(s, max(r for _, r in by["mkimg"])) for s, by in sorted(results.items())
+           if "mkimg" in by]
+    if rss:
+        worst = max(rss, key=lambda x: x[1])
+        print("  %-27s peak RSS < %d MiB: %.1f MiB (scenario %d) %s" % (
+            "mkimg memory", RSS_TARGET_MIB, worst[1], worst[0],
+            "met" if worst[1] < RSS_TARGET_MIB else "NOT MET"))
+    if digests:
+        same = len(set(digests)) == 1 and "?" not in digests
+        print("  %-27s same layer digest every run: %s (%s)" % (
+            NAMES[5], "met" if same else "NOT MET", ", ".join(d[:19] for d in digests)))
+    for scenario, name, message in failures:
+        print("\nFAILED: scenario %d, %s: %s" % (scenario, name, message))
 
 
 if __name__ == "__main__":
