@@ -1,14 +1,17 @@
 // Content hashes of build-context files with a stat-keyed memo (<root>/cache/context-memo),
 // so a no-op rebuild re-reads no unchanged file: a file whose device, inode, size, mtime and
-// ctime are those recorded reuses its recorded sha256.
+// ctime are those recorded reuses its recorded sha256 without being opened. The memo is a
+// plain text file (one "stat-key digest path" line per file): a no-op rebuild of a large
+// context spends its time on stat, not on parsing.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace mkimg::builder {
 
@@ -18,6 +21,8 @@ class ContextHasher {
   /// Loads the memo at `memo_file` (a damaged or missing memo is empty).
   explicit ContextHasher(std::filesystem::path memo_file);
 
+  /// The remembered "sha256:<hex>" of `path` when its stat `st` is the one recorded.
+  std::optional<std::string> lookup(const std::filesystem::path& path, const struct stat& st);
   /// "sha256:<hex>" of the regular file open as `fd` at `path` with stat `st`.
   std::string hash(const std::filesystem::path& path, int fd, const struct stat& st);
   /// How many files were actually read (not answered from the memo).
@@ -31,7 +36,7 @@ class ContextHasher {
     std::string digest;
   };
   std::filesystem::path memo_file_;
-  std::map<std::string, Entry> memo_;
+  std::unordered_map<std::string, Entry> memo_;
   std::mutex mutex_;
   bool dirty_ = false;
   int files_read_ = 0;

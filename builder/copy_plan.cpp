@@ -2,10 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "builder/root_path.h"
 #include "common/error.h"
@@ -110,19 +115,56 @@ std::string follow_in_root(const CopyInput& in, int root_fd, const std::string& 
 }
 
 void fill_content(const CopyInput& in, CopyFile& f, int parent_fd, const std::string& name,
-                  const std::string& host_path) {
-  if (f.type == S_IFLNK) {
+                  const std::string& host_path, const struct stat& listed) {
+  if (f.type == S_IFREG) {
+    // An unchanged file (same stat as remembered) is not even opened; the others are hashed
+    // together by hash_pending() once the walk is done.
+    if (auto known = in.hasher->lookup(host_path, listed)) f.digest = *known;
+  } else if (f.type == S_IFLNK) {
     char buf[4096];
     ssize_t n = ::readlinkat(parent_fd, name.c_str(), buf, sizeof buf);
     if (n < 0) throw sys_error("read link", host_path);
     f.link_target.assign(buf, static_cast<std::size_t>(n));
-  } else if (f.type == S_IFREG) {
-    UniqueFd fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd) throw sys_error("open", host_path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", host_path);
-    f.digest = in.hasher->hash(host_path, fd.get(), st);
   }
+}
+
+/// Hashes every regular file of `src` the memo did not know, on one thread per core (the
+/// digests do not depend on the order). `root_fd` is the context root.
+void hash_pending(const CopyInput& in, int root_fd, CopySource& src) {
+  std::vector<CopyFile*> pending;
+  for (CopyFile& f : src.files) {
+    if (f.type == S_IFREG && f.digest.empty() && !f.content) pending.push_back(&f);
+  }
+  if (pending.empty()) return;
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto work = [&] {
+    for (std::size_t i; (i = next++) < pending.size();) {
+      CopyFile& f = *pending[i];
+      std::string rel = join_rel(src.read_from, f.sub);
+      std::string host_path = (in.root / rel).string();
+      try {
+        UniqueFd fd = open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        if (!fd) throw sys_error("open", host_path);
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", host_path);
+        if (!S_ISREG(st.st_mode)) throw Error(describe("read", host_path, "changed while read"));
+        f.digest = in.hasher->hash(host_path, fd.get(), st);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = pending.size();
+      }
+    }
+  };
+  std::size_t threads =
+      std::min<std::size_t>(pending.size(), std::max(2u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 bool wanted_type(mode_t type) { return type == S_IFREG || type == S_IFDIR || type == S_IFLNK; }
@@ -142,7 +184,7 @@ void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const
     }
     if (!wanted_type(st.st_mode & S_IFMT)) continue;
     CopyFile f = make_file(in, s, st);
-    fill_content(in, f, dir_fd, name, (in.root / crel).string());
+    fill_content(in, f, dir_fd, name, (in.root / crel).string(), st);
     out.push_back(std::move(f));
     if (dir) {
       UniqueFd child(
@@ -181,13 +223,14 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
   UniqueFd parent = open_in_root(root_fd, std::filesystem::path(from).parent_path().string(),
                                  O_RDONLY | O_DIRECTORY);
   if (!parent) throw sys_error("open", shown);
-  if (!from.empty()) fill_content(in, self, parent.get(), name, (in.root / from).string());
+  if (!from.empty()) fill_content(in, self, parent.get(), name, (in.root / from).string(), st);
   src.files.push_back(std::move(self));
   if (src.is_dir) {
     UniqueFd dir = open_in_root(root_fd, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!dir) throw sys_error("open", shown);
     walk(in, dir.get(), from, "", src.files);
   }
+  hash_pending(in, root_fd, src);
   find_hardlinks(src.files);
   return src;
 }
@@ -203,6 +246,15 @@ void copy_bytes(int from, int to, const std::string& what) {
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
       throw sys_error("copy", what);
     }
+    break;
+  }
+  // Across file systems (the context into the overlay): sendfile still copies in the kernel.
+  for (;;) {
+    ssize_t n = ::sendfile(to, from, nullptr, 1 << 30);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EINVAL && errno != ENOSYS) throw sys_error("copy", what);
     break;
   }
   char buf[1 << 16];
