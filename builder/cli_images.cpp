@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "builder/cli.h"
+#include "builder/layer_store.h"
 #include "common/error.h"
 #include "oci/archive.h"
 #include "oci/media_types.h"
@@ -151,6 +152,8 @@ void run_import(const GlobalOptions& global, const ImageCli& cli) {
                          .count();
   oci::ImageConfig config = import_config(layer, options.source_date_epoch.value_or(now));
   oci::Descriptor manifest = oci::write_image(store, config, {layer_descriptor});
+  // Unpacked now, like `docker import`: the first build FROM it starts at once.
+  ensure_unpacked(store, layer_descriptor, layer.diff_id, chain_id("", layer.diff_id));
   store.tag(ref, manifest);
   std::cout << manifest.digest.str() << "\n";
 }
