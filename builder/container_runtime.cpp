@@ -77,21 +77,29 @@ bool answers(const std::filesystem::path& binary) {
   return run_quiet({binary.string(), "--version"}) == 0;
 }
 
-/// Kills and deletes the container when the run did not end normally; always deletes.
+/// Kills and deletes the container unless `runc run` exited with status 0 (it then has
+/// destroyed the container itself: `run` without --keep deletes it), so a successful step
+/// costs no extra runtime invocations.
 class ContainerGuard {
  public:
   ContainerGuard(const ContainerRuntime& rt, const ContainerRun& run) : rt_(rt), run_(run) {}
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
   ~ContainerGuard() {
+    if (runtime_exited_) return;
     run_quiet({rt_.binary.string(), "--root", run_.state_root.string(), "kill", run_.id, "KILL"});
     run_quiet(
         {rt_.binary.string(), "--root", run_.state_root.string(), "delete", "--force", run_.id});
+  }
+  /// `status` is the runtime process's wait status.
+  void runtime_ended(int status) {
+    runtime_exited_ = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !g_interrupted;
   }
 
  private:
   const ContainerRuntime& rt_;
   const ContainerRun& run_;
+  bool runtime_exited_ = false;
 };
 
 void push_line(ContainerResult& result, const ContainerRun& run, std::string line) {
@@ -128,11 +136,12 @@ void pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, Container
   if (!pending.empty()) push_line(result, run, pending);
 }
 
-int wait_status(pid_t pid) {
+int wait_status(pid_t pid, ContainerGuard& guard) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
   }
+  guard.runtime_ended(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -181,7 +190,7 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
     pid_t pid = spawn(argv, -1);
-    result.exit_code = wait_status(pid);
+    result.exit_code = wait_status(pid, guard);
   } else {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("create pipe", "container output");
@@ -189,7 +198,7 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
     pid_t pid = spawn(argv, write_end.get());
     write_end.reset();
     pump(read_end.get(), runtime, run, result);
-    result.exit_code = wait_status(pid);
+    result.exit_code = wait_status(pid, guard);
   }
   if (g_interrupted) throw Error(describe("run", run.id, "interrupted"));
   return result;
