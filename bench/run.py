@@ -126,6 +126,15 @@ class Mkimg(Tool):
         self.base_tar = tar
         shutil.rmtree(self.root, ignore_errors=True)
         sh([MKIMG, "--root", self.root, "import", tar, "bench-base:latest"])
+        # A busybox root of ~2 MB: scenario 4 on it shows whether a RUN's cost grows with the
+        # size of the root it runs on.
+        tiny = os.path.join(os.path.dirname(self.root), "tiny-root")
+        if not os.path.isdir(tiny):
+            os.makedirs(os.path.join(tiny, "bin"))
+            os.makedirs(os.path.join(tiny, "etc"))
+            shutil.copy("/bin/busybox", os.path.join(tiny, "bin", "busybox"))
+            os.symlink("busybox", os.path.join(tiny, "bin", "sh"))
+        sh([MKIMG, "--root", self.root, "import", tiny, "bench-tiny:latest"])
 
     def build(self, context, dockerfile, tag, no_cache=False):
         cmd = [MKIMG, "--root", self.root, "build", "--progress", "quiet", "-f", dockerfile,
@@ -346,17 +355,12 @@ def main():
                 tool.stop()
                 continue
             tools.append(tool)
-        results, failures, digests = run_scenarios(args, tools, wanted, ctx50, ctx500)
+        results, floors, failures, digests = run_scenarios(args, tools, wanted, root, ctx50,
+                                                           ctx500)
     finally:
         for tool in tools:
             tool.stop()
 
-    floors = {}
-    if 4 in wanted:
-        floors[4] = {"bare runc run": floor_runc(root, SNAP_COMMAND)}
-        os.unlink(os.path.join(root, "etc", "bench-one-file"))
-    if 5 in wanted:
-        floors[5] = floor_compress(ctx500)
     if 6 in wanted and any(t.name == "mkimg" for t in tools):
         for _ in range(args.runs):
             try:
@@ -379,14 +383,16 @@ def mkimg_layer_digest(tool, tag):
         return "?"
 
 
-def run_scenarios(args, tools, wanted, ctx50, ctx500):
+def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
     df_cold = dockerfile(args.work, "cold", "FROM bench-base:latest\n" + RUNS4 +
                          "COPY . /ctx\nRUN ls -R /ctx | wc -l > /count\n")
     df_snap = dockerfile(args.work, "snap", "FROM bench-base:latest\nRUN %s\n" % SNAP_COMMAND)
     df_big = dockerfile(args.work, "big", "FROM bench-base:latest\nCOPY . /data\n")
+    df_tiny = dockerfile(args.work, "tiny", "FROM bench-tiny:latest\nRUN %s\n" % SNAP_COMMAND)
     empty = os.path.join(args.work, "empty-context")
     os.makedirs(empty, exist_ok=True)
     results = {}  # scenario -> tool -> [(seconds, rss)]
+    floors = {}  # scenario -> floor -> [seconds], measured in every run beside the tools
     failures = []  # (scenario, tool, message)
     digests = []  # mkimg's scenario-5 layer digest of every run (deterministic = all equal)
 
@@ -395,7 +401,7 @@ def run_scenarios(args, tools, wanted, ctx50, ctx500):
             value = tool.build(*build_args, **kwargs)
         except Failed as e:
             failures.append((scenario, tool.name, str(e)))
-            print("bench: %s scenario %d FAILED: %s" % (tool.name, scenario, e), flush=True)
+            print("bench: %s scenario %s FAILED: %s" % (tool.name, scenario, e), flush=True)
             return None
         results.setdefault(scenario, {}).setdefault(tool.name, []).append(value)
         return value
@@ -420,7 +426,17 @@ def run_scenarios(args, tools, wanted, ctx50, ctx500):
                 if measure(5, tool, ctx500, df_big, "bench-big:latest", no_cache=True) and \
                         tool.name == "mkimg":
                     digests.append(mkimg_layer_digest(tool, "bench-big:latest"))
-    return results, failures, digests
+            if 4 in wanted and tool.name == "mkimg":
+                measure("4t", tool, empty, df_tiny, "bench-tiny-snap:latest", no_cache=True)
+        # The floors are measured in every run too, under the same load as the tools.
+        if 4 in wanted:
+            floors.setdefault(4, {}).setdefault("bare runc run", []).append(
+                floor_runc(root, SNAP_COMMAND))
+            os.unlink(os.path.join(root, "etc", "bench-one-file"))
+        if 5 in wanted:
+            for name, seconds in floor_compress(ctx500).items():
+                floors.setdefault(5, {}).setdefault(name, []).append(seconds)
+    return results, floors, failures, digests
 
 
 def plan_300_stages(work):
@@ -434,7 +450,9 @@ def plan_300_stages(work):
 
 
 NAMES = {1: "1 cold build", 2: "2 no-op rebuild", 3: "3 one-file change",
-         4: "4 RUN snapshot 200MB root", 5: "5 COPY 500MB", 6: "6 parse+plan 300 stages"}
+         4: "4 RUN snapshot 200MB root", "4t": "4 RUN snapshot 2MB root", 5: "5 COPY 500MB",
+         6: "6 parse+plan 300 stages"}
+ORDER = [1, 2, 3, 4, "4t", 5, 6]
 
 # scenario -> [(peer or floor, the largest acceptable mkimg/peer ratio)]
 TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("buildah", 0.05)],
@@ -446,7 +464,7 @@ RSS_TARGET_MIB = 200
 def report(results, floors, failures, digests):
     print("\n%-27s %-22s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
     ratios = {}
-    for scenario in sorted(set(results) | {s for s, _, _ in failures}):
+    for scenario in [s for s in ORDER if s in results or s in {f for f, _, _ in failures}]:
         by_tool = results.get(scenario, {})
         mk = statistics.median(t for t, _ in by_tool["mkimg"]) if "mkimg" in by_tool else None
         for name, values in by_tool.items():
@@ -459,7 +477,8 @@ def report(results, floors, failures, digests):
                 ratio = "mkimg/%s = %.2fx" % (name, mk / median)
             print("%-27s %-22s %9.3f %9s %s (n=%d)" % (NAMES[scenario], name, median, rss,
                                                        ratio, len(values)))
-        for floor, seconds in floors.get(scenario, {}).items():
+        for floor, values in floors.get(scenario, {}).items():
+            seconds = statistics.median(values)
             ratio = ""
             if mk:
                 ratios[(scenario, "floor: " + floor)] = mk / seconds
@@ -476,11 +495,15 @@ def report(results, floors, failures, digests):
                 value = ratios[(scenario, peer)]
                 print("  %-27s mkimg/%-20s <= %.2fx: %.2fx %s" % (
                     NAMES[scenario], peer, limit, value, "met" if value <= limit else "NOT MET"))
-    rss = [(s, max(r for _, r in by["mkimg"])) for s, by in sorted(results.items())
-           if "mkimg" in by]
+    if "mkimg" in results.get(4, {}) and "mkimg" in results.get("4t", {}):
+        big = statistics.median(t for t, _ in results[4]["mkimg"])
+        tiny = statistics.median(t for t, _ in results["4t"]["mkimg"])
+        print("  %-27s mkimg 200MB root / 2MB root <= 1.25x: %.2fx %s" % (
+            "4 snapshot vs root size", big / tiny, "met" if big / tiny <= 1.25 else "NOT MET"))
+    rss = [(s, max(r for _, r in by["mkimg"])) for s, by in results.items() if "mkimg" in by]
     if rss:
         worst = max(rss, key=lambda x: x[1])
-        print("  %-27s peak RSS < %d MiB: %.1f MiB (scenario %d) %s" % (
+        print("  %-27s peak RSS < %d MiB: %.1f MiB (scenario %s) %s" % (
             "mkimg memory", RSS_TARGET_MIB, worst[1], worst[0],
             "met" if worst[1] < RSS_TARGET_MIB else "NOT MET"))
     if digests:
@@ -488,7 +511,7 @@ def report(results, floors, failures, digests):
         print("  %-27s same layer digest every run: %s (%s)" % (
             NAMES[5], "met" if same else "NOT MET", ", ".join(d[:19] for d in digests)))
     for scenario, name, message in failures:
-        print("\nFAILED: scenario %d, %s: %s" % (scenario, name, message))
+        print("\nFAILED: scenario %s, %s: %s" % (scenario, name, message))
 
 
 if __name__ == "__main__":
