@@ -1,0 +1,115 @@
+// The overlay mount helper with many lower layers, through the new mount API (lowerdir+) and
+// through the legacy mount(2) fallback (short symlink names), on the real kernel.
+#include "builder/overlay_mount.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "tests/integration/harness.h"
+
+namespace mkimg::testing {
+namespace {
+
+using builder::OverlayApi;
+using builder::OverlayMount;
+
+class OverlayMountTest : public ::testing::TestWithParam<OverlayApi> {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "overlay mounts need root";
+    for (const char* d : {"upper", "work", "merged", "empty"}) fs::create_directories(tmp_ / d);
+  }
+
+  /// n lower directories with long absolute paths (like <root>/layers/<chain hex>), topmost
+  /// first: lower i holds f<i> and a file `top` saying i.
+  std::vector<fs::path> make_lowers(int n) {
+    std::vector<fs::path> lowers;
+    for (int i = 0; i < n; ++i) {
+      fs::path d = tmp_ / "layers" / (std::string(60, 'a' + i % 26) + std::to_string(i));
+      write_file(d / ("f" + std::to_string(i)), std::to_string(i));
+      write_file(d / "top", std::to_string(i));
+      lowers.push_back(d);
+    }
+    return lowers;
+  }
+
+  TempDir tmp_;
+};
+
+TEST_P(OverlayMountTest, TwoHundredLowersAllVisibleTopmostWins) {
+  auto lowers = make_lowers(200);
+  OverlayMount mount(lowers, tmp_ / "empty", tmp_ / "upper", tmp_ / "work", tmp_ / "merged",
+                     GetParam());
+  EXPECT_EQ(mount.api(), GetParam());
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(read_file(tmp_ / "merged" / ("f" + std::to_string(i))), std::to_string(i)) << i;
+  }
+  EXPECT_EQ(read_file(tmp_ / "merged/top"), "0");
+  write_file(tmp_ / "merged/new", "x");
+  mount.unmount();
+  EXPECT_EQ(read_file(tmp_ / "upper/new"), "x");
+  EXPECT_FALSE(fs::exists(tmp_ / "merged/f0"));
+  EXPECT_FALSE(fs::exists(tmp_ / "work.links"));  // the legacy short links are gone
+}
+
+TEST_P(OverlayMountTest, NoLowersUsesTheEmptyDirectory) {
+  OverlayMount mount({}, tmp_ / "empty", tmp_ / "upper", tmp_ / "work", tmp_ / "merged",
+                     GetParam());
+  EXPECT_TRUE(fs::is_empty(tmp_ / "merged"));
+}
+
+TEST_P(OverlayMountTest, PathsWithOverlaySeparatorsMount) {
+  fs::path odd = tmp_ / "layers/a:b,c\\d";
+  write_file(odd / "inside", "y");
+  fs::create_directories(tmp_ / "up:p,e\\r");
+  fs::create_directories(tmp_ / "wo:r,k");
+  OverlayMount mount({odd}, tmp_ / "empty", tmp_ / "up:p,e\\r", tmp_ / "wo:r,k", tmp_ / "merged",
+                     GetParam());
+  EXPECT_EQ(read_file(tmp_ / "merged/inside"), "y");
+  write_file(tmp_ / "merged/new", "z");
+  mount.unmount();
+  EXPECT_EQ(read_file(tmp_ / "up:p,e\\r/new"), "z");
+}
+
+TEST_P(OverlayMountTest, MoreThanTheKernelLimitIsAClearError) {
+  std::vector<fs::path> lowers(builder::kMaxOverlayLowers + 1, tmp_ / "empty");
+  try {
+    OverlayMount mount(lowers, tmp_ / "empty", tmp_ / "upper", tmp_ / "work", tmp_ / "merged",
+                       GetParam());
+    FAIL() << "mounted 501 lowers";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 500"), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(OverlayMountTest, AMissingLowerNamesIt) {
+  try {
+    OverlayMount mount({tmp_ / "missing"}, tmp_ / "empty", tmp_ / "upper", tmp_ / "work",
+                       tmp_ / "merged", GetParam());
+    FAIL() << "mounted a missing lower";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("merged"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Apis, OverlayMountTest,
+                         ::testing::Values(OverlayApi::kNewApi, OverlayApi::kLegacy),
+                         [](const auto& param_info) {
+                           return param_info.param == OverlayApi::kNewApi ? std::string("NewApi")
+                                                                          : std::string("Legacy");
+                         });
+
+TEST(OverlayMountAuto, PicksTheNewApiOnThisKernel) {
+  if (::geteuid() != 0) GTEST_SKIP() << "overlay mounts need root";
+  TempDir tmp;
+  for (const char* d : {"upper", "work", "merged", "empty", "l"}) fs::create_directories(tmp / d);
+  OverlayMount mount({tmp / "l"}, tmp / "empty", tmp / "upper", tmp / "work", tmp / "merged");
+  EXPECT_EQ(mount.api(), OverlayApi::kNewApi);  // the kernel here is >= 6.8
+}
+
+}  // namespace
+}  // namespace mkimg::testing
