@@ -51,11 +51,26 @@ bool is_single_heredoc(const parser::Run& run) {
          c == "<<'" + h.name + "'" || c == "<<-\"" + h.name + "\"" || c == "<<-'" + h.name + "'";
 }
 
+/// Where BuildKit mounts the file of a `#!` heredoc (read-only, never in a layer).
+constexpr const char* kPipesDir = "/dev/pipes";
+
+/// `RUN <<EOF` whose body starts with `#!`: BuildKit writes the body to a 0755 file in
+/// /dev/pipes/ and has the shell run that file, so the kernel uses the `#!` interpreter.
+const parser::Heredoc* shebang_heredoc(const parser::Run& run) {
+  if (!is_single_heredoc(run) || run.heredocs[0].content.rfind("#!", 0) != 0) return nullptr;
+  if (run.heredocs[0].name.find('/') != std::string::npos) return nullptr;
+  return &run.heredocs[0];
+}
+
 /// The argv the runtime executes (SHELL for the shell form, heredocs folded in).
 std::vector<std::string> run_argv(const StageState& stage, const parser::Run& run) {
   if (auto* exec = std::get_if<parser::ExecForm>(&run.command)) return exec->args;
   const auto& shell = std::get<parser::ShellForm>(run.command);
   std::vector<std::string> argv = stage.shell;
+  if (const parser::Heredoc* h = shebang_heredoc(run)) {
+    argv.push_back(std::string(kPipesDir) + "/" + h->name);
+    return argv;
+  }
   if (is_single_heredoc(run)) {
     argv.push_back(run.heredocs[0].content);
     return argv;
@@ -166,6 +181,8 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
                {"workdir", cwd},
                {"network", network == NetworkMode::kNone ? "none" : "host"},
                {"mounts", mounts_key(run)}}};
+  const parser::Heredoc* script = shebang_heredoc(run);
+  if (script) key.parts.push_back({"heredoc", script->content});
   StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(argv) + " # buildkit"};
   run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
     const ContainerRuntime& runtime = runtime_of(session);
@@ -186,6 +203,14 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
     spec.additional_gids = resolved.additional_gids;
     spec.network = network;
     spec.binds = etc_files(bundle.path(), network);
+    if (script) {
+      std::filesystem::path pipes = bundle.path() / "pipes";
+      std::filesystem::create_directory(pipes);
+      ::chmod(pipes.c_str(), 0755);
+      write_file_atomic(pipes / script->name, script->content);
+      ::chmod((pipes / script->name).c_str(), 0755);
+      spec.binds.push_back({pipes, kPipesDir, BindMount::Access::kReadOnly});
+    }
     RunMounts mounts(session, stage, run.mounts);
     for (const auto& b : mounts.binds()) spec.binds.push_back(b);
     spec.tmpfs = mounts.tmpfs();
