@@ -15,6 +15,8 @@
 //   container_runtime.h, bundle_config.h, overlay_mount.h, mount_stubs.h, user_database.h,
 //   root_path.h        running RUN: runc/crun, config.json, the rootfs overlay, mount point
 //                      stubs kept out of layers, the image's own passwd/group, in-root paths
+//   run_mounts.h       RUN --mount: cache, bind, tmpfs, secret (--secret, on a tmpfs), ssh
+//                      (--ssh agent sockets)
 //   progress.h         BuildKit-like plain output, a live tty view, quiet
 //   log_sink.h         spdlog to stderr ("mkimg: [debug] ..."), above the live view while on
 //   cli_build.cpp      `mkimg build` and `mkimg run`
@@ -62,6 +64,20 @@ struct OutputSpec {
   std::filesystem::path dest;
 };
 
+/// One `--secret`: where a `RUN --mount=type=secret` finds the value, read when a step mounts
+/// it (never stored, never in a cache key).
+struct SecretSource {
+  std::string id;
+  std::filesystem::path file;  ///< src=; empty when the value comes from `env`
+  std::string env;             ///< env=: an environment variable of mkimg
+};
+
+/// One `--ssh`: an ssh-agent socket forwarded to `RUN --mount=type=ssh`.
+struct SshSource {
+  std::string id;  ///< "default" unless given
+  std::filesystem::path socket;
+};
+
 /// Everything `mkimg build` was asked.
 struct BuildOptions {
   std::filesystem::path context;
@@ -82,6 +98,8 @@ struct BuildOptions {
   LayerCompression compression = LayerCompression::kGzip;
   std::optional<std::int64_t> source_date_epoch;
   std::string platform;  ///< --platform; "" = host
+  std::vector<SecretSource> secrets;
+  std::vector<SshSource> ssh;
 };
 
 /// What a build made.

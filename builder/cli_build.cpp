@@ -20,7 +20,7 @@ namespace {
 
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
-  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries;
+  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false;
@@ -63,6 +63,71 @@ OutputSpec parse_output(const std::string& text) {
     throw Error(describe("parse --output", text, "type must be oci, oci-archive or docker"));
   if (out.dest.empty()) throw Error(describe("parse --output", text, "dest= is required"));
   return out;
+}
+
+/// `--secret id=ID[,src=PATH|,env=VAR][,type=file|env]`, Docker's (buildx's) syntax; with
+/// neither src nor env the value comes from the environment variable named ID.
+SecretSource parse_secret(const std::string& text) {
+  SecretSource s;
+  std::string type;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    auto [k, v] = split_kv(item, "--secret");
+    if (k == "id") {
+      s.id = v;
+    } else if (k == "src" || k == "source") {
+      s.file = v;
+    } else if (k == "env") {
+      s.env = v;
+    } else if (k == "type") {
+      if (v != "file" && v != "env")
+        throw Error(describe("--secret", text, "type must be file or env"));
+      type = v;
+    } else {
+      throw Error(describe("--secret", text, "unknown key " + k));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (s.id.empty()) throw Error(describe("--secret", text, "id= is required"));
+  if (type == "env" && s.env.empty()) s.env = s.file.empty() ? s.id : s.file.string();
+  if (type == "env") s.file.clear();
+  if (s.file.empty() && s.env.empty()) s.env = s.id;
+  if (!s.file.empty()) {
+    s.file = std::filesystem::absolute(s.file);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(s.file, ec)) {
+      throw Error(describe("--secret", text, s.file.string() + " is not a readable file"));
+    }
+  }
+  return s;
+}
+
+/// `--ssh ID[=SOCKET]`: ID "default" takes $SSH_AUTH_SOCK when no socket is given.
+SshSource parse_ssh(const std::string& text) {
+  SshSource s;
+  auto eq = text.find('=');
+  s.id = text.substr(0, eq);
+  if (s.id.empty()) throw Error(describe("--ssh", text, "expected ID[=SOCKET]"));
+  if (eq != std::string::npos) {
+    s.socket = text.substr(eq + 1);
+  } else if (const char* sock = std::getenv("SSH_AUTH_SOCK"); sock && *sock) {
+    s.socket = sock;
+  } else {
+    throw Error(describe("--ssh", text, "no socket given and SSH_AUTH_SOCK is not set"));
+  }
+  s.socket = std::filesystem::absolute(s.socket);
+  std::error_code ec;
+  auto st = std::filesystem::status(s.socket, ec);
+  if (st.type() != std::filesystem::file_type::socket) {
+    throw Error(describe("--ssh", text,
+                         s.socket.string() +
+                             " is not an ssh-agent socket (key files are not supported: load "
+                             "them into an agent with ssh-add)"));
+  }
+  return s;
 }
 
 std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& context) {
@@ -127,6 +192,8 @@ BuildOptions to_options(const BuildFlags& f) {
                                        : ProgressMode::kAuto;
   o.compression = f.compression == "zstd" ? LayerCompression::kZstd : LayerCompression::kGzip;
   o.platform = f.platform;
+  for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
+  for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
     o.source_date_epoch = std::stoll(sde);
   } else if (f.reproducible) {
@@ -170,6 +237,11 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
       ->check(CLI::IsMember({"gzip", "zstd"}));
   cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
+  cmd->add_option("--secret", flags->secrets,
+                  "A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR");
+  cmd->add_option("--ssh", flags->ssh,
+                  "An ssh-agent socket for RUN --mount=type=ssh: ID[=SOCKET] (default: "
+                  "$SSH_AUTH_SOCK)");
   cmd->add_flag("--reproducible", flags->reproducible,
                 "Clamp times to SOURCE_DATE_EPOCH (0 when unset)");
   cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "builder/build.h"
 #include "builder/layer_step.h"
 #include "builder/root_path.h"
 #include "builder/stage_graph.h"
@@ -42,8 +45,11 @@ RunMounts::RunMounts(BuildSession& session, const StageState& stage,
         tmpfs_.push_back(target_path(stage, m.target));
         break;
       case parser::MountType::secret:
+        add_secret(session, stage, m);
+        break;
       case parser::MountType::ssh:
-        throw Error(describe("mount", m.text, "secret and ssh mounts are not supported"));
+        add_ssh(session, stage, m);
+        break;
     }
   }
 }
@@ -157,6 +163,76 @@ void RunMounts::add_bind(BuildSession& session, const parser::RunMount& m) {
         {writable(session, source, m.source), m.target, BindMount::Access::kReadWrite});
   }
   pinned_.push_back(std::move(src));
+}
+
+// BuildKit: the id defaults to the target's base name, the target to /run/secrets/<id>; with
+// env= and no target the secret is only an environment variable. Mode 0400, root-owned.
+void RunMounts::add_secret(BuildSession& session, const StageState& stage,
+                           const parser::RunMount& m) {
+  std::string id = m.id.empty() && !m.target.empty()
+                       ? std::filesystem::path(m.target).filename().string()
+                       : m.id;
+  if (id.empty()) throw Error(describe("mount", m.text, "a secret mount needs id= or target="));
+  const SecretSource* source = nullptr;
+  for (const auto& s : session.options->secrets) {
+    if (s.id == id) source = &s;
+  }
+  std::optional<std::string> value;
+  if (source && !source->file.empty()) {
+    value = read_host_file(source->file);
+  } else if (source) {
+    if (const char* v = std::getenv(source->env.c_str())) value = v;
+  }
+  if (!value) {
+    if (!m.required) return;
+    throw Error(describe("mount", m.text,
+                         "secret " + id + " not provided (pass --secret id=" + id +
+                             ",src=PATH or --secret id=" + id + ",env=VARIABLE)"));
+  }
+  if (!m.env.empty()) env_.push_back(m.env + "=" + *value);
+  if (!m.env.empty() && m.target.empty()) return;
+  std::string target = m.target.empty() ? "/run/secrets/" + id : target_path(stage, m.target);
+  std::filesystem::path dir = session.store->temp_path("secret-");
+  if (::mkdir(dir.c_str(), 0700) != 0) throw sys_error("create secret mount", dir.string());
+  staged_.push_back(dir);
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+    throw sys_error("mount tmpfs for secret", id);
+  }
+  std::filesystem::path file = dir / "secret";
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throw sys_error("write secret", id);
+  for (std::size_t done = 0; done < value->size();) {
+    ssize_t n = ::write(fd.get(), value->data() + done, value->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("write secret", id);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fchown(fd.get(), m.uid.value_or(0), m.gid.value_or(0)) != 0 ||
+      ::fchmod(fd.get(), m.mode.value_or(0400)) != 0) {
+    throw sys_error("set the owner and mode of secret", id);
+  }
+  binds_.push_back({file, target, BindMount::Access::kReadOnly});
+}
+
+// BuildKit: id "default", target /run/buildkit/ssh_agent.<n> (n counts the step's ssh
+// mounts), SSH_AUTH_SOCK names the first. The agent socket is bound as it is (BuildKit proxies
+// it; mode/uid/gid are not applied).
+void RunMounts::add_ssh(BuildSession& session, const StageState& stage, const parser::RunMount& m) {
+  std::string id = m.id.empty() ? "default" : m.id;
+  const SshSource* source = nullptr;
+  for (const auto& s : session.options->ssh) {
+    if (s.id == id) source = &s;
+  }
+  if (!source) {
+    if (!m.required) return;
+    throw Error(describe("mount", m.text,
+                         "ssh agent " + id + " not provided (pass --ssh " + id + "[=SOCKET])"));
+  }
+  std::string target = m.target.empty() ? "/run/buildkit/ssh_agent." + std::to_string(ssh_mounts_)
+                                        : target_path(stage, m.target);
+  if (ssh_mounts_ == 0) env_.push_back("SSH_AUTH_SOCK=" + target);
+  ++ssh_mounts_;
+  binds_.push_back({source->socket, target, BindMount::Access::kReadWrite});
 }
 
 }  // namespace mkimg::builder

@@ -1,8 +1,12 @@
 // RUN --mount: cache directories persisted in <root>/cache/mounts (one per id, the id hashed
 // so no id can name a path, CVE-2024-9675), read-only binds from the build context or from a
 // stage or image (the source resolved inside its root, pinned by an fd and bind-mounted
-// through it onto a private mount point the runtime binds, CVE-2024-1753), and tmpfs. Everything is
-// released at scope exit.
+// through it onto a private mount point the runtime binds, CVE-2024-1753), tmpfs, secrets
+// (a `--secret` value written to a private tmpfs and bound read-only, by default at
+// /run/secrets/<id>, and/or put in the step's environment; never on disk, never in a key) and
+// ssh (a `--ssh` agent socket bound at /run/buildkit/ssh_agent.<n>, SSH_AUTH_SOCK set). A
+// secret or ssh id that was not provided fails the step when required=true, else the mount is
+// skipped (BuildKit). Everything is released at scope exit.
 #pragma once
 
 #include <filesystem>
@@ -30,10 +34,14 @@ class RunMounts {
 
   const std::vector<BindMount>& binds() const { return binds_; }
   const std::vector<std::string>& tmpfs() const { return tmpfs_; }
+  /// KEY=VALUE the step's process gets on top of ENV (secret env=, SSH_AUTH_SOCK).
+  const std::vector<std::string>& env() const { return env_; }
 
  private:
   void add_cache(BuildSession& session, const StageState& stage, const parser::RunMount& m);
   void add_bind(BuildSession& session, const parser::RunMount& m);
+  void add_secret(BuildSession& session, const StageState& stage, const parser::RunMount& m);
+  void add_ssh(BuildSession& session, const StageState& stage, const parser::RunMount& m);
   std::string target_path(const StageState& stage, const std::string& target) const;
   std::filesystem::path stage_source(BuildSession& session, const UniqueFd& src,
                                      const std::string& what);
@@ -42,6 +50,8 @@ class RunMounts {
 
   std::vector<BindMount> binds_;
   std::vector<std::string> tmpfs_;
+  std::vector<std::string> env_;
+  int ssh_mounts_ = 0;
   std::vector<UniqueFd> pinned_;
   std::vector<std::filesystem::path> staged_;   ///< mounts made in <root>/tmp
   std::vector<std::filesystem::path> scratch_;  ///< rw binds' throw-away directories

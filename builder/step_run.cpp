@@ -214,6 +214,11 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
     RunMounts mounts(session, stage, run.mounts);
     for (const auto& b : mounts.binds()) spec.binds.push_back(b);
     spec.tmpfs = mounts.tmpfs();
+    for (const auto& e : mounts.env()) {
+      std::string name = e.substr(0, e.find('=') + 1);
+      std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(name, 0) == 0; });
+      spec.env.push_back(e);
+    }
     std::vector<std::string> dests = default_mount_destinations();
     for (const auto& b : spec.binds) dests.push_back(b.destination);
     for (const auto& t : spec.tmpfs) dests.push_back(t);

@@ -12,7 +12,7 @@ packages=(
   runc
   # tests: a real registry, peer tools, bases
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
-  openssl curl zstd pigz python3 attr iproute2
+  openssl curl zstd pigz python3 attr iproute2 openssh-client
   # the peer-comparison tests (tests/peers/): Docker's engine with BuildKit, buildah
   docker.io buildah fuse-overlayfs
 )

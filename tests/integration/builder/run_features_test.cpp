@@ -62,5 +62,104 @@ TEST_F(RunFeaturesTest, ShebangHeredocBodyIsInTheCacheKey) {
   EXPECT_EQ(run_image("hd:1", {"cat", "/v"}).out, "two\n");
 }
 
+/// Every file under `dir` (gzip and zstd blobs decompressed) that contains `needle`.
+std::string files_containing(const fs::path& dir, const std::string& needle) {
+  auto r = run({"sh", "-c",
+                "find \"$1\" -type f | while read -r f; do "
+                "{ gzip -dc \"$f\" 2>/dev/null || zstd -dc \"$f\" 2>/dev/null || cat \"$f\"; } "
+                "| grep -q -F -e \"$2\" && echo \"$f\"; done; true",
+                "sh", dir.string(), needle});
+  return r.out;
+}
+
+TEST_F(RunFeaturesTest, SecretIsReadableInTheStepButInNoLayerConfigOrCache) {
+  const std::string secret = "s3cr3t-value-7f1d2c";
+  write_file(dir("secret.txt"), secret);
+  write_file(
+      dir("ctx") / "Dockerfile",
+      "FROM busybox\n"
+      "RUN --mount=type=secret,id=foo sha256sum /run/secrets/foo | cut -d' ' -f1 > /hash"
+      " && stat -c '%a %u' /run/secrets/foo > /mode\n"
+      "RUN --mount=type=secret,id=foo,target=/etc/app.key,mode=0440,uid=1 "
+      "stat -c '%a %u' /etc/app.key > /mode2 && ! touch /etc/app.key 2>/dev/null\n"
+      "RUN --mount=type=secret,id=foo,env=FOO printf %s \"$FOO\" | sha256sum | cut -d' ' -f1 "
+      "> /env && ! test -e /run/secrets/foo\n");
+  auto r =
+      build(dir("ctx"), {"-t", "sec:1", "--secret", "id=foo,src=" + dir("secret.txt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto want =
+      run({"sh", "-c", "sha256sum \"$1\" | cut -d' ' -f1", "sh", dir("secret.txt").string()});
+  auto ran = run_image("sec:1", {"cat", "/hash", "/mode", "/mode2", "/env"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.all();
+  EXPECT_EQ(ran.out, want.out + "400 0\n440 1\n" + want.out);
+  EXPECT_EQ(run_image("sec:1", {"ls", "/run/secrets"}).out, "") << "no mount point stub left";
+  EXPECT_EQ(r.all().find(secret), std::string::npos) << r.all();
+  EXPECT_EQ(files_containing(store(), secret), "") << "the secret is in the store";
+  // BuildKit does not key on a secret's contents: a new value reuses the cached steps.
+  write_file(dir("secret.txt"), "another value");
+  auto again =
+      build(dir("ctx"), {"-t", "sec:1", "--secret", "id=foo,src=" + dir("secret.txt").string()});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(image_id(again), image_id(r));
+}
+
+TEST_F(RunFeaturesTest, SecretFromAnEnvironmentVariable) {
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nRUN --mount=type=secret,id=tok,required=true "
+             "cat /run/secrets/tok | wc -c > /len\n");
+  auto r = run({"env", "MKIMG_TEST_TOKEN=abcdef", mkimg_binary(), "--root", store().string(),
+                "build", "--progress", "plain", "-t", "tok:1", "--secret",
+                "id=tok,env=MKIMG_TEST_TOKEN", dir("ctx").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(run_image("tok:1", {"cat", "/len"}).out, "6\n");
+}
+
+TEST_F(RunFeaturesTest, MissingRequiredSecretFailsWithTheLineMissingOptionalIsSkipped) {
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nRUN echo one\nRUN --mount=type=secret,id=nope,required=true true\n");
+  auto r = build(dir("ctx"));
+  EXPECT_NE(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.err.find("Dockerfile:3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("secret nope not provided"), std::string::npos) << r.err;
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nRUN --mount=type=secret,id=nope "
+             "test ! -e /run/secrets/nope && echo skipped > /s\n");
+  auto ok = build(dir("ctx"), {"-t", "opt:1"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.all();
+  EXPECT_EQ(run_image("opt:1", {"cat", "/s"}).out, "skipped\n");
+}
+
+TEST_F(RunFeaturesTest, SshAgentSocketIsForwarded) {
+  if (!have_tool("ssh-agent")) GTEST_SKIP() << "ssh-agent (openssh-client) is not installed";
+  fs::path sock = dir("agent.sock");
+  auto agent = run({"ssh-agent", "-a", sock.string()});
+  ASSERT_EQ(agent.exit_code, 0) << agent.all();
+  auto pid_at = agent.out.find("SSH_AGENT_PID=");
+  ASSERT_NE(pid_at, std::string::npos) << agent.out;
+  std::string pid = agent.out.substr(pid_at + 14, agent.out.find(';', pid_at) - pid_at - 14);
+  struct KillAgent {
+    std::string pid;
+    ~KillAgent() { run({"kill", pid}); }
+  } kill_agent{pid};
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\n"
+             "RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /sock\n"
+             "RUN --mount=type=ssh,id=other,target=/agent test -S /agent && echo other > /other\n"
+             "RUN --mount=type=ssh,id=absent test -z \"$SSH_AUTH_SOCK\" && echo none > /none\n");
+  auto r = run({"env", "SSH_AUTH_SOCK=" + sock.string(), mkimg_binary(), "--root", store().string(),
+                "build", "--progress", "plain", "-t", "ssh:1", "--ssh", "default", "--ssh",
+                "other=" + sock.string(), dir("ctx").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto ran = run_image("ssh:1", {"cat", "/sock", "/other", "/none"});
+  EXPECT_EQ(ran.out, "/run/buildkit/ssh_agent.0\nother\nnone\n") << ran.all();
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN --mount=type=ssh,required=true true\n");
+  auto missing = build(dir("ctx"));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("Dockerfile:2"), std::string::npos) << missing.err;
+  auto not_socket = build(dir("ctx"), {"--ssh", "default=" + (dir("ctx") / "Dockerfile").string()});
+  EXPECT_NE(not_socket.exit_code, 0);
+  EXPECT_NE(not_socket.err.find("not an ssh-agent socket"), std::string::npos) << not_socket.err;
+}
+
 }  // namespace
 }  // namespace mkimg::testing
