@@ -169,6 +169,20 @@ void hash_pending(const CopyInput& in, int root_fd, CopySource& src) {
 
 bool wanted_type(mode_t type) { return type == S_IFREG || type == S_IFDIR || type == S_IFLNK; }
 
+/// Docker's BuildKit (checked with Docker 20.10's engine, tests/peers/copy_special_files)
+/// turns a device or socket of the build context into an empty regular file with the same
+/// permission bits, and leaves fifos out.
+bool becomes_empty_file(const CopyInput& in, mode_t type) {
+  return in.kind == CopyInput::Kind::kContext &&
+         (type == S_IFCHR || type == S_IFBLK || type == S_IFSOCK);
+}
+
+void make_empty_file(CopyFile& f) {
+  f.type = S_IFREG;
+  f.content = "";
+  f.nlink = 1;
+}
+
 void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const std::string& sub,
           std::vector<CopyFile>& out) {
   for (const auto& name : list_dir(dir_fd)) {
@@ -182,9 +196,14 @@ void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const
     if (skip && !(dir && in.ignore && parser::must_walk_excluded_directory(*in.ignore, crel))) {
       continue;
     }
-    if (!wanted_type(st.st_mode & S_IFMT)) continue;
+    bool empty_file = becomes_empty_file(in, st.st_mode & S_IFMT);
+    if (!wanted_type(st.st_mode & S_IFMT) && !empty_file) continue;
     CopyFile f = make_file(in, s, st);
-    fill_content(in, f, dir_fd, name, (in.root / crel).string(), st);
+    if (empty_file) {
+      make_empty_file(f);
+    } else {
+      fill_content(in, f, dir_fd, name, (in.root / crel).string(), st);
+    }
     out.push_back(std::move(f));
     if (dir) {
       UniqueFd child(
@@ -223,7 +242,11 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
   UniqueFd parent = open_in_root(root_fd, std::filesystem::path(from).parent_path().string(),
                                  O_RDONLY | O_DIRECTORY);
   if (!parent) throw sys_error("open", shown);
-  if (!from.empty()) fill_content(in, self, parent.get(), name, (in.root / from).string(), st);
+  if (becomes_empty_file(in, st.st_mode & S_IFMT)) {
+    make_empty_file(self);
+  } else if (!from.empty()) {
+    fill_content(in, self, parent.get(), name, (in.root / from).string(), st);
+  }
   src.files.push_back(std::move(self));
   if (src.is_dir) {
     UniqueFd dir = open_in_root(root_fd, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);

@@ -161,5 +161,27 @@ TEST_F(RunFeaturesTest, SshAgentSocketIsForwarded) {
   EXPECT_NE(not_socket.err.find("not an ssh-agent socket"), std::string::npos) << not_socket.err;
 }
 
+TEST_F(RunFeaturesTest, ContextDevicesAndSocketsBecomeEmptyFilesFifosAreLeftOut) {
+  // What Docker's BuildKit does (tests/peers/copy_special_files compares with it).
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nCOPY . /ctx/\nCOPY null-dev /named\n"
+             "RUN cd /ctx && for f in * /named; do stat -c '%n %F %a %s' $f; done > /listing\n");
+  write_file(dir("ctx") / "plain.txt", "plain\n");
+  auto made = run({"sh", "-c",
+                   "cd \"$1\" && mkfifo -m 0640 fifo && mknod -m 0600 null-dev c 1 3 && "
+                   "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")' && "
+                   "chmod 0751 sock",
+                   "sh", dir("ctx").string()});
+  ASSERT_EQ(made.exit_code, 0) << made.all();
+  auto r = build(dir("ctx"), {"-t", "special:1"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto ran = run_image("special:1", {"cat", "/listing"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.all();
+  EXPECT_EQ(ran.out, "Dockerfile regular file 644 " +
+                         std::to_string(read_file(dir("ctx") / "Dockerfile").size()) +
+                         "\nnull-dev regular empty file 600 0\nplain.txt regular file 644 6\n"
+                         "sock regular empty file 751 0\n/named regular empty file 600 0\n");
+}
+
 }  // namespace
 }  // namespace mkimg::testing
