@@ -3,7 +3,10 @@
 #include "builder/overlay_mount.h"
 
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <string>
 #include <vector>
@@ -105,6 +108,12 @@ INSTANTIATE_TEST_SUITE_P(Apis, OverlayMountTest,
 
 TEST(OverlayMountAuto, PicksTheNewApiOnThisKernel) {
   if (::geteuid() != 0) GTEST_SKIP() << "overlay mounts need root";
+  struct utsname u {};
+  int major = 0, minor = 0;
+  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2 || major < 6 ||
+      (major == 6 && minor < 8)) {
+    GTEST_SKIP() << "lowerdir+ needs kernel 6.8";
+  }
   TempDir tmp;
   for (const char* d : {"upper", "work", "merged", "empty", "l"}) fs::create_directories(tmp / d);
   OverlayMount mount({tmp / "l"}, tmp / "empty", tmp / "upper", tmp / "work", tmp / "merged");
