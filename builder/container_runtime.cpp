@@ -1,11 +1,8 @@
 #include "builder/container_runtime.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <optional>
@@ -13,7 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "common/fd.h"
+#include "common/process.h"
 
 namespace mkimg::builder {
 
@@ -35,42 +32,29 @@ std::optional<std::filesystem::path> find_system_binary(const std::string& name)
   return std::nullopt;
 }
 
-pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw sys_error("start", argv[0]);
-  if (pid == 0) {
-    ::signal(SIGINT, SIG_DFL);
-    ::signal(SIGTERM, SIG_DFL);
-    if (out_fd >= 0) {
-      int null = ::open("/dev/null", O_RDONLY);
-      ::dup2(null, 0);
-      ::dup2(out_fd, 1);
-      ::dup2(out_fd, 2);
-    }
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+/// Starts the runtime with SIGINT/SIGTERM back to their defaults and no fd of ours but `out`,
+/// which gets stdout and stderr (stdin /dev/null) unless it is Redirect::inherit().
+Process spawn(const std::vector<std::string>& argv, Redirect out) {
+  SpawnOptions o;
+  o.argv = argv;
+  o.default_signals = {SIGINT, SIGTERM};
+  o.close_other_fds = true;
+  if (out.kind != Redirect::Kind::kInherit) {
+    o.in = Redirect::null();
+    o.out = std::move(out);
+    o.err = Redirect::to_stdout();
   }
-  return pid;
+  return Process::spawn(o);
 }
 
 /// Runs argv quietly and returns its exit status (-1 when it cannot start).
 int run_quiet(const std::vector<std::string>& argv) {
-  UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-  if (!null) return -1;
-  pid_t pid = -1;
   try {
-    pid = spawn(argv, null.get());
+    ExitStatus s = spawn(argv, Redirect::null()).wait();
+    return s.exited() ? s.code : -1;
   } catch (const Error&) {
     return -1;
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 bool answers(const std::filesystem::path& binary) {
@@ -91,9 +75,9 @@ class ContainerGuard {
     run_quiet(
         {rt_.binary.string(), "--root", run_.state_root.string(), "delete", "--force", run_.id});
   }
-  /// `status` is the runtime process's wait status.
-  void runtime_ended(int status) {
-    runtime_exited_ = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !g_interrupted;
+  /// `status` is how the runtime process ended.
+  void runtime_ended(const ExitStatus& status) {
+    runtime_exited_ = status.exited() && status.code == 0 && !g_interrupted;
   }
 
  private:
@@ -136,13 +120,10 @@ void pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, Container
   if (!pending.empty()) push_line(result, run, pending);
 }
 
-int wait_status(pid_t pid, ContainerGuard& guard) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
+/// Tells the guard how the runtime ended; returns its exit code (128+signal when killed).
+int finished(ContainerGuard& guard, const ExitStatus& status) {
   guard.runtime_ended(status);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return status.shell_code();
 }
 
 }  // namespace
@@ -189,16 +170,11 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
   ContainerResult result;
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
-    pid_t pid = spawn(argv, -1);
-    result.exit_code = wait_status(pid, guard);
+    result.exit_code = finished(guard, spawn(argv, Redirect::inherit()).wait());
   } else {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("create pipe", "container output");
-    UniqueFd read_end(fds[0]), write_end(fds[1]);
-    pid_t pid = spawn(argv, write_end.get());
-    write_end.reset();
-    pump(read_end.get(), runtime, run, result);
-    result.exit_code = wait_status(pid, guard);
+    Process p = spawn(argv, Redirect::pipe());
+    pump(p.out().get(), runtime, run, result);
+    result.exit_code = finished(guard, p.wait());
   }
   if (g_interrupted) throw Error(describe("run", run.id, "interrupted"));
   return result;

@@ -1,20 +1,15 @@
-// posix_spawnp with two pipes; stdin is written whole, then stdout read to the end.
+// The helper runs with two pipes (common/process.h); stdin is written whole, then stdout read to
+// the end.
 #include "oci/credential_helper.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
-#include <vector>
 
 #include "common/error.h"
-#include "common/fd.h"
-
-extern char** environ;
+#include "common/process.h"
 
 namespace mkimg::oci {
 namespace {
@@ -55,37 +50,22 @@ HelperResult run_credential_helper(std::string_view name, std::string_view actio
                                    std::string_view input) {
   std::string program = "docker-credential-" + std::string(name);
   if (!valid_name(name)) throw Error(describe("run credential helper", program, "invalid name"));
-  int in[2], out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) throw sys_error("create pipe for", program);
-  UniqueFd in_read(in[0]), in_write(in[1]);
-  if (::pipe2(out, O_CLOEXEC) != 0) throw sys_error("create pipe for", program);
-  UniqueFd out_read(out[0]), out_write(out[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  std::string act(action);
-  std::vector<char*> argv = {program.data(), act.data(), nullptr};
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw sys_error("run credential helper", program, rc);
-  in_read.reset();
-  out_write.reset();
+  SpawnOptions o;
+  o.argv = {program, std::string(action)};
+  o.search_path = true;
+  o.in = Redirect::pipe();
+  o.out = Redirect::pipe();
+  Process p = Process::spawn(o, "run credential helper");
   struct sigaction ignore {
   }, old{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &old);
-  write_all(in_write.get(), input);
+  write_all(p.in().get(), input);
   ::sigaction(SIGPIPE, &old, nullptr);
-  in_write.reset();
+  p.in().reset();
   HelperResult result;
-  result.out = read_all(out_read.get());
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_all(p.out().get());
+  result.exit_code = p.wait().shell_code();
   return result;
 }
 

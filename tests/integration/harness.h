@@ -1,10 +1,10 @@
-// Shared pieces of the integration tests: run a real command and capture its output, own a
-// temporary directory, find the mkimg binary and the shared/ folder.
+// Shared pieces of the integration tests: run a real command and capture its output, start a
+// background child (ChildProcess), own a temporary directory, find the mkimg binary and the shared/
+// folder.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +15,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "common/process.h"
 
 namespace mkimg::testing {
 
@@ -81,36 +83,59 @@ struct CommandResult {
 };
 
 /// Runs argv (argv[0] searched in PATH) with extra environment variables and optional stdin,
-/// and waits for it.
+/// and waits for it. A program that cannot be started gives exit code 127, like a shell.
 inline CommandResult run(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
                          const std::string& input = "") {
   TempDir io;
   fs::path in = io / "in", out = io / "out", err = io / "err";
   write_file(in, input);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fi = ::open(in.c_str(), O_RDONLY);
-    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fi, 0);
-    ::dup2(fo, 1);
-    ::dup2(fe, 2);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  SpawnOptions o;
+  o.argv = argv;
+  o.search_path = true;
+  o.env = env;
+  o.in = Redirect::file(in, O_RDONLY);
+  o.out = Redirect::file(out, O_WRONLY | O_CREAT | O_TRUNC);
+  o.err = Redirect::file(err, O_WRONLY | O_CREAT | O_TRUNC);
   CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  try {
+    r.exit_code = Process::spawn(o).wait().shell_code();
+  } catch (const Error& e) {
+    r.exit_code = 127;
+    r.err = e.what();
+    return r;
+  }
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
 }
+
+/// A child process started by a test, stdout and stderr appended to `log`, stdin /dev/null;
+/// killed and reaped when this object goes.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const std::vector<std::string>& argv, const fs::path& log,
+               const std::map<std::string, std::string>& env = {}) {
+    SpawnOptions o;
+    o.argv = argv;
+    o.search_path = true;
+    o.env = env;
+    o.in = Redirect::null();
+    o.out = Redirect::file(log, O_WRONLY | O_CREAT | O_APPEND);
+    o.err = Redirect::to_stdout();
+    process_ = Process::spawn(o);
+  }
+  /// SIGKILL and reap; a no-op once done.
+  void kill() { process_.kill(); }
+  /// Waits for the end and returns the status like CommandResult::exit_code.
+  int wait() { return process_.wait().shell_code(); }
+  bool running() { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
+
+ private:
+  Process process_;
+};
 
 /// Runs mkimg with a store root and arguments.
 inline CommandResult run_mkimg(const fs::path& root, std::vector<std::string> args,

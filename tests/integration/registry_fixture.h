@@ -11,9 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,57 +25,6 @@
 #include "tests/integration/harness.h"
 
 namespace mkimg::testing {
-
-/// A child process started by a test, killed and reaped when this object goes.
-class ChildProcess {
- public:
-  ChildProcess() = default;
-  ChildProcess(const std::vector<std::string>& argv, const fs::path& log,
-               const std::map<std::string, std::string>& env = {}) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      int null = ::open("/dev/null", O_RDONLY);
-      ::dup2(null, 0);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
-  ChildProcess& operator=(ChildProcess&& o) noexcept {
-    if (this != &o) {
-      kill();
-      pid_ = std::exchange(o.pid_, -1);
-    }
-    return *this;
-  }
-  ~ChildProcess() { kill(); }
-  /// SIGKILL and reap; a no-op once done.
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  /// Waits for a normal exit and returns the status like CommandResult::exit_code.
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
 
 /// A loopback TCP port nobody listens on right now.
 inline int free_port() {

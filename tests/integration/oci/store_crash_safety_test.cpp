@@ -1,7 +1,6 @@
 // A store survives `mkimg import` killed at any point, and concurrent imports: it still opens,
 // `mkimg images` works, every blob matches its name, and concurrent imports are all tagged.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
@@ -11,25 +10,10 @@
 namespace mkimg::testing {
 namespace {
 
-pid_t spawn(const std::vector<std::string>& argv) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return status;
+/// Starts mkimg with its output dropped.
+ChildProcess spawn_mkimg(const fs::path& root, std::vector<std::string> args) {
+  args.insert(args.begin(), {mkimg_binary(), "--root", root.string()});
+  return ChildProcess(args, "/dev/null");
 }
 
 /// A busybox root with some incompressible bulk, so an import takes long enough to be
@@ -50,11 +34,11 @@ TEST(StoreCrashSafety, ImportKilledAtRandomPointsNeverBreaksTheStore) {
   std::mt19937 rng(12345);
   int killed = 0;
   for (int i = 0; i < 24; ++i) {
-    pid_t pid = spawn({mkimg_binary(), "--root", root.string(), "import", (dir / "rootfs").string(),
-                       "app:v" + std::to_string(i)});
+    ChildProcess import =
+        spawn_mkimg(root, {"import", (dir / "rootfs").string(), "app:v" + std::to_string(i)});
     ::usleep(std::uniform_int_distribution<int>(0, 400000)(rng));
-    if (::kill(pid, SIGKILL) == 0) ++killed;
-    wait_for(pid);
+    if (::kill(import.pid(), SIGKILL) == 0) ++killed;
+    import.wait();
     ASSERT_TRUE(corrupt_blobs(root).empty()) << "after kill " << i;
     auto names = image_names(root);
     ASSERT_FALSE(names.empty()) << "after kill " << i;
@@ -74,13 +58,10 @@ TEST(StoreCrashSafety, TwoImportsAtOnceAreBothTagged) {
   fs::path root = dir / "store";
   for (int round = 0; round < 3; ++round) {
     std::string n = std::to_string(round);
-    pid_t a = spawn(
-        {mkimg_binary(), "--root", root.string(), "import", (dir / "rootfs").string(), "one:" + n});
-    pid_t b = spawn(
-        {mkimg_binary(), "--root", root.string(), "import", (dir / "small").string(), "two:" + n});
-    int sa = wait_for(a), sb = wait_for(b);
-    ASSERT_TRUE(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
-    ASSERT_TRUE(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+    ChildProcess a = spawn_mkimg(root, {"import", (dir / "rootfs").string(), "one:" + n});
+    ChildProcess b = spawn_mkimg(root, {"import", (dir / "small").string(), "two:" + n});
+    ASSERT_EQ(a.wait(), 0);
+    ASSERT_EQ(b.wait(), 0);
   }
   auto names = image_names(root);
   std::sort(names.begin(), names.end());
