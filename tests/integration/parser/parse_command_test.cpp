@@ -2,63 +2,46 @@
 // shared/ at run time) and on broken Dockerfiles.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 #include "tests/integration/harness.h"
+#include "tests/parser_vectors.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using mkimg::testing::parser_case_test_name;
+using mkimg::testing::parser_cases;
+using mkimg::testing::parser_vectors;
 using mkimg::testing::read_file;
 using mkimg::testing::run_mkimg;
 using mkimg::testing::TempDir;
 using mkimg::testing::write_file;
 
-fs::path vectors() { return mkimg::testing::shared_dir() / "conformance/buildkit/parser"; }
-
-std::vector<std::string> cases(const std::string& folder) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(vectors() / folder, ec)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string test_name(const std::string& name) {
-  std::string out;
-  for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return out;
-}
-
 TEST(ParseCommandVectors, ThirtyThreePositiveAndFourNegative) {
-  EXPECT_EQ(cases("testfiles").size(), 33u);
-  EXPECT_EQ(cases("testfiles-negative").size(), 4u);
+  EXPECT_EQ(parser_cases("testfiles").size(), 33u);
+  EXPECT_EQ(parser_cases("testfiles-negative").size(), 4u);
 }
 
 class ParseDumpCommand : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ParseDumpCommand, PrintsBuildKitResultByteForByte) {
   TempDir root;
-  const fs::path dir = vectors() / "testfiles" / GetParam();
+  const fs::path dir = parser_vectors() / "testfiles" / GetParam();
   const auto r = run_mkimg(root.path(), {"parse", "--dump", (dir / "Dockerfile").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, read_file(dir / "result"));
 }
 
-INSTANTIATE_TEST_SUITE_P(BuildKit, ParseDumpCommand, ::testing::ValuesIn(cases("testfiles")),
-                         [](const auto& test) { return test_name(test.param); });
+INSTANTIATE_TEST_SUITE_P(BuildKit, ParseDumpCommand, ::testing::ValuesIn(parser_cases("testfiles")),
+                         parser_case_test_name);
 
 class ParseDumpCommandNegative : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ParseDumpCommandNegative, ExitsNonZeroWithAnError) {
   TempDir root;
-  const fs::path file = vectors() / "testfiles-negative" / GetParam() / "Dockerfile";
+  const fs::path file = parser_vectors() / "testfiles-negative" / GetParam() / "Dockerfile";
   const auto r = run_mkimg(root.path(), {"parse", "--dump", file.string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
@@ -66,8 +49,8 @@ TEST_P(ParseDumpCommandNegative, ExitsNonZeroWithAnError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BuildKit, ParseDumpCommandNegative,
-                         ::testing::ValuesIn(cases("testfiles-negative")),
-                         [](const auto& test) { return test_name(test.param); });
+                         ::testing::ValuesIn(parser_cases("testfiles-negative")),
+                         parser_case_test_name);
 
 TEST(ParseCommand, UnknownFlagExitsOneWithLocationAndLine) {
   TempDir dir;

@@ -3,22 +3,22 @@
 // (tests/integration/parser/ checks the same through the `mkimg parse --dump` command.)
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include "common/error.h"
 #include "parser/syntax_tree.h"
+#include "tests/parser_vectors.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path parser_vectors() { return fs::path(MKIMG_SHARED_DIR) / "conformance/buildkit/parser"; }
+using mkimg::testing::parser_case_test_name;
+using mkimg::testing::parser_cases;
+using mkimg::testing::parser_vectors;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -27,25 +27,9 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-std::vector<std::string> cases(const std::string& folder) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(parser_vectors() / folder, ec)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string test_name(const std::string& name) {
-  std::string out;
-  for (char c : name) out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return out;
-}
-
 TEST(ParserVectors, AllThirtySevenArePresent) {
-  EXPECT_EQ(cases("testfiles").size(), 33u);
-  EXPECT_EQ(cases("testfiles-negative").size(), 4u);
+  EXPECT_EQ(parser_cases("testfiles").size(), 33u);
+  EXPECT_EQ(parser_cases("testfiles-negative").size(), 4u);
 }
 
 class DumpMatches : public ::testing::TestWithParam<std::string> {};
@@ -56,8 +40,8 @@ TEST_P(DumpMatches, ResultFileByteForByte) {
   EXPECT_EQ(mkimg::parser::dump(tree), slurp(dir / "result"));
 }
 
-INSTANTIATE_TEST_SUITE_P(BuildKit, DumpMatches, ::testing::ValuesIn(cases("testfiles")),
-                         [](const auto& test) { return test_name(test.param); });
+INSTANTIATE_TEST_SUITE_P(BuildKit, DumpMatches, ::testing::ValuesIn(parser_cases("testfiles")),
+                         parser_case_test_name);
 
 class NegativeIsRefused : public ::testing::TestWithParam<std::string> {};
 
@@ -72,7 +56,7 @@ TEST_P(NegativeIsRefused, WithALocatedError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BuildKit, NegativeIsRefused,
-                         ::testing::ValuesIn(cases("testfiles-negative")),
-                         [](const auto& test) { return test_name(test.param); });
+                         ::testing::ValuesIn(parser_cases("testfiles-negative")),
+                         parser_case_test_name);
 
 }  // namespace
