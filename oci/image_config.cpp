@@ -1,5 +1,6 @@
 // ImageConfig: canonical JSON and strict parsing, and RFC 3339 times.
 #include <ctime>
+#include <tuple>
 
 #include "common/error.h"
 #include "oci/image.h"
@@ -17,67 +18,194 @@ constexpr std::string_view kWhat = "image config";
 
 bool present(const Json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
 
-std::optional<std::string> opt_string(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  if (!j.at(key).is_string()) fail(std::string(key) + " is not a string");
-  return j.at(key).get<std::string>();
+// One table of (JSON key, member) per document struct serves both directions, so a field is
+// named once. Reading is strict (a wrong type is an error naming the key; JSON null reads as
+// absent); writing leaves absent fields out; keys no table knows are kept in `extra`.
+
+template <typename S, typename T>
+struct Field {
+  const char* key;
+  T S::*member;
+};
+
+template <typename S, typename T>
+constexpr Field<S, T> field(const char* key, T S::*member) {
+  return {key, member};
 }
 
-std::optional<bool> opt_bool(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  if (!j.at(key).is_boolean()) fail(std::string(key) + " is not a boolean");
-  return j.at(key).get<bool>();
+constexpr auto kHealthcheckFields = std::tuple{
+    field("Test", &Healthcheck::test),
+    field("Interval", &Healthcheck::interval),
+    field("Timeout", &Healthcheck::timeout),
+    field("StartPeriod", &Healthcheck::start_period),
+    field("StartInterval", &Healthcheck::start_interval),
+    field("Retries", &Healthcheck::retries),
+};
+
+constexpr auto kContainerConfigFields = std::tuple{
+    field("User", &ContainerConfig::user),
+    field("ExposedPorts", &ContainerConfig::exposed_ports),
+    field("Env", &ContainerConfig::env),
+    field("Entrypoint", &ContainerConfig::entrypoint),
+    field("Cmd", &ContainerConfig::cmd),
+    field("Volumes", &ContainerConfig::volumes),
+    field("WorkingDir", &ContainerConfig::working_dir),
+    field("Labels", &ContainerConfig::labels),
+    field("StopSignal", &ContainerConfig::stop_signal),
+    field("Healthcheck", &ContainerConfig::healthcheck),
+    field("OnBuild", &ContainerConfig::on_build),
+    field("Shell", &ContainerConfig::shell),
+    field("ArgsEscaped", &ContainerConfig::args_escaped),
+};
+
+constexpr auto kHistoryFields = std::tuple{
+    field("created", &HistoryEntry::created),
+    field("created_by", &HistoryEntry::created_by),
+    field("author", &HistoryEntry::author),
+    field("comment", &HistoryEntry::comment),
+    field("empty_layer", &HistoryEntry::empty_layer),
+};
+
+/// The image config's plain fields, in two parts: architecture and os are checked between them
+/// (rootfs and history have their own code).
+constexpr auto kImageHeadFields = std::tuple{
+    field("created", &ImageConfig::created),
+    field("author", &ImageConfig::author),
+    field("architecture", &ImageConfig::architecture),
+    field("os", &ImageConfig::os),
+};
+constexpr auto kImageTailFields = std::tuple{
+    field("os.version", &ImageConfig::os_version),
+    field("os.features", &ImageConfig::os_features),
+    field("variant", &ImageConfig::variant),
+    field("config", &ImageConfig::config),
+};
+
+// JSON -> value, by type; `key` names the field in errors.
+
+void read_value(const Json& v, const char* key, std::string& out) {
+  if (!v.is_string()) fail(std::string(key) + " is not a string");
+  out = v.get<std::string>();
 }
 
-std::optional<std::int64_t> opt_int(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  if (!j.at(key).is_number_integer()) fail(std::string(key) + " is not an integer");
-  return j.at(key).get<std::int64_t>();
+void read_value(const Json& v, const char* key, bool& out) {
+  if (!v.is_boolean()) fail(std::string(key) + " is not a boolean");
+  out = v.get<bool>();
 }
 
-std::optional<std::vector<std::string>> opt_strings(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  const Json& a = j.at(key);
+void read_value(const Json& v, const char* key, std::int64_t& out) {
+  if (!v.is_number_integer()) fail(std::string(key) + " is not an integer");
+  out = v.get<std::int64_t>();
+}
+
+void read_value(const Json& v, const char* key, int& out) {
+  std::int64_t wide = 0;
+  read_value(v, key, wide);
+  out = static_cast<int>(wide);
+}
+
+void read_value(const Json& v, const char* key, std::vector<std::string>& out) {
   // Docker writes a one-string Cmd/Entrypoint as a plain string in old images.
-  if (a.is_string()) return std::vector<std::string>{a.get<std::string>()};
-  if (!a.is_array()) fail(std::string(key) + " is not an array");
-  std::vector<std::string> out;
-  for (const auto& s : a) {
+  if (v.is_string()) {
+    out = {v.get<std::string>()};
+    return;
+  }
+  if (!v.is_array()) fail(std::string(key) + " is not an array");
+  for (const auto& s : v) {
     if (!s.is_string()) fail(std::string(key) + " holds a non-string");
     out.push_back(s.get<std::string>());
   }
-  return out;
 }
 
-std::optional<std::set<std::string>> opt_key_set(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  if (!j.at(key).is_object()) fail(std::string(key) + " is not an object");
-  std::set<std::string> out;
-  for (const auto& [k, v] : j.at(key).items()) out.insert(k);
-  return out;
+/// A JSON object of {} read as its set of keys (ExposedPorts, Volumes).
+void read_value(const Json& v, const char* key, std::set<std::string>& out) {
+  if (!v.is_object()) fail(std::string(key) + " is not an object");
+  for (const auto& [k, ignored] : v.items()) out.insert(k);
 }
 
-std::optional<std::map<std::string, std::string>> opt_string_map(const Json& j, const char* key) {
-  if (!present(j, key)) return std::nullopt;
-  if (!j.at(key).is_object()) fail(std::string(key) + " is not an object");
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : j.at(key).items()) {
-    if (!v.is_string()) fail(std::string(key) + " holds a non-string value");
-    out[k] = v.get<std::string>();
+void read_value(const Json& v, const char* key, std::map<std::string, std::string>& out) {
+  if (!v.is_object()) fail(std::string(key) + " is not an object");
+  for (const auto& [k, s] : v.items()) {
+    if (!s.is_string()) fail(std::string(key) + " holds a non-string value");
+    out[k] = s.get<std::string>();
   }
-  return out;
 }
 
+void read_value(const Json& v, const char* key, Healthcheck& out);
+void read_value(const Json& v, const char* key, ContainerConfig& out);
+
+/// An optional member: absent or null stays nullopt.
 template <typename T>
-void put(Json& j, const char* key, const std::optional<T>& value) {
-  if (value) j[key] = *value;
+void read_field(const Json& j, const char* key, std::optional<T>& out) {
+  if (!present(j, key)) return;
+  T value{};
+  read_value(j.at(key), key, value);
+  out = std::move(value);
 }
 
-void put_key_set(Json& j, const char* key, const std::optional<std::set<std::string>>& value) {
-  if (!value) return;
+/// A required string member: absent or null reads as "" (the caller checks).
+void read_field(const Json& j, const char* key, std::string& out) {
+  if (present(j, key)) read_value(j.at(key), key, out);
+}
+
+template <typename S, typename Fields>
+void read_fields(const Json& j, S& s, const Fields& fields) {
+  std::apply([&](const auto&... f) { (read_field(j, f.key, s.*f.member), ...); }, fields);
+}
+
+/// Keeps every key of `j` that none of `tables` names, as canonical JSON text.
+template <typename... Fields>
+void take_extra(const Json& j, std::map<std::string, std::string>& extra,
+                std::initializer_list<const char*> also_known, const Fields&... tables) {
+  for (const auto& [k, v] : j.items()) {
+    bool known = false;
+    for (const char* name : also_known) known = known || k == name;
+    auto names = [&](const auto&... f) { known = known || ((k == f.key) || ...); };
+    (std::apply(names, tables), ...);
+    if (!known) extra[k] = detail::dump_canonical(v);
+  }
+}
+
+void read_value(const Json& v, const char* key, Healthcheck& out) {
+  if (!v.is_object()) fail(std::string(key) + " is not an object");
+  read_fields(v, out, kHealthcheckFields);
+}
+
+void read_value(const Json& v, const char* key, ContainerConfig& out) {
+  if (!v.is_object()) fail(std::string(key) + " is not an object");
+  read_fields(v, out, kContainerConfigFields);
+  take_extra(v, out.extra, {}, kContainerConfigFields);
+}
+
+// Value -> JSON, by type.
+
+Json to_value(const std::string& v) { return v; }
+Json to_value(bool v) { return v; }
+Json to_value(std::int64_t v) { return v; }
+Json to_value(int v) { return v; }
+Json to_value(const std::vector<std::string>& v) { return v; }
+Json to_value(const std::map<std::string, std::string>& v) { return v; }
+
+Json to_value(const std::set<std::string>& keys) {
   Json o = Json::object();
-  for (const auto& k : *value) o[k] = Json::object();
-  j[key] = o;
+  for (const auto& k : keys) o[k] = Json::object();
+  return o;
+}
+
+Json to_value(const Healthcheck& h);
+Json to_value(const ContainerConfig& c);
+
+/// An optional member: written only when present.
+template <typename T>
+void write_field(Json& j, const char* key, const std::optional<T>& value) {
+  if (value) j[key] = to_value(*value);
+}
+
+void write_field(Json& j, const char* key, const std::string& value) { j[key] = value; }
+
+template <typename S, typename Fields>
+void write_fields(Json& j, const S& s, const Fields& fields) {
+  std::apply([&](const auto&... f) { (write_field(j, f.key, s.*f.member), ...); }, fields);
 }
 
 void put_extra(Json& j, const std::map<std::string, std::string>& extra) {
@@ -86,105 +214,24 @@ void put_extra(Json& j, const std::map<std::string, std::string>& extra) {
   }
 }
 
-void take_extra(const Json& j, std::initializer_list<const char*> known,
-                std::map<std::string, std::string>& extra) {
-  for (const auto& [k, v] : j.items()) {
-    bool is_known = false;
-    for (const char* name : known) is_known = is_known || k == name;
-    if (!is_known) extra[k] = detail::dump_canonical(v);
-  }
-}
-
-Json healthcheck_to_json(const Healthcheck& h) {
+Json to_value(const Healthcheck& h) {
   Json j = Json::object();
-  put(j, "Test", h.test);
-  put(j, "Interval", h.interval);
-  put(j, "Timeout", h.timeout);
-  put(j, "StartPeriod", h.start_period);
-  put(j, "StartInterval", h.start_interval);
-  put(j, "Retries", h.retries);
+  write_fields(j, h, kHealthcheckFields);
   return j;
 }
 
-Healthcheck healthcheck_from(const Json& j) {
-  if (!j.is_object()) fail("Healthcheck is not an object");
-  Healthcheck h;
-  h.test = opt_strings(j, "Test");
-  h.interval = opt_int(j, "Interval");
-  h.timeout = opt_int(j, "Timeout");
-  h.start_period = opt_int(j, "StartPeriod");
-  h.start_interval = opt_int(j, "StartInterval");
-  if (auto r = opt_int(j, "Retries")) h.retries = static_cast<int>(*r);
-  return h;
-}
-
-Json container_config_to_json(const ContainerConfig& c) {
+Json to_value(const ContainerConfig& c) {
   Json j = Json::object();
-  put(j, "User", c.user);
-  put_key_set(j, "ExposedPorts", c.exposed_ports);
-  put(j, "Env", c.env);
-  put(j, "Entrypoint", c.entrypoint);
-  put(j, "Cmd", c.cmd);
-  put_key_set(j, "Volumes", c.volumes);
-  put(j, "WorkingDir", c.working_dir);
-  put(j, "Labels", c.labels);
-  put(j, "StopSignal", c.stop_signal);
-  if (c.healthcheck) j["Healthcheck"] = healthcheck_to_json(*c.healthcheck);
-  put(j, "OnBuild", c.on_build);
-  put(j, "Shell", c.shell);
-  put(j, "ArgsEscaped", c.args_escaped);
+  write_fields(j, c, kContainerConfigFields);
   put_extra(j, c.extra);
   return j;
-}
-
-ContainerConfig container_config_from(const Json& j) {
-  if (!j.is_object()) fail("config is not an object");
-  ContainerConfig c;
-  c.user = opt_string(j, "User");
-  c.exposed_ports = opt_key_set(j, "ExposedPorts");
-  c.env = opt_strings(j, "Env");
-  c.entrypoint = opt_strings(j, "Entrypoint");
-  c.cmd = opt_strings(j, "Cmd");
-  c.volumes = opt_key_set(j, "Volumes");
-  c.working_dir = opt_string(j, "WorkingDir");
-  c.labels = opt_string_map(j, "Labels");
-  c.stop_signal = opt_string(j, "StopSignal");
-  if (present(j, "Healthcheck")) c.healthcheck = healthcheck_from(j.at("Healthcheck"));
-  c.on_build = opt_strings(j, "OnBuild");
-  c.shell = opt_strings(j, "Shell");
-  c.args_escaped = opt_bool(j, "ArgsEscaped");
-  take_extra(j,
-             {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
-              "StopSignal", "Healthcheck", "OnBuild", "Shell", "ArgsEscaped"},
-             c.extra);
-  return c;
-}
-
-Json history_to_json(const HistoryEntry& h) {
-  Json j = Json::object();
-  put(j, "created", h.created);
-  put(j, "created_by", h.created_by);
-  put(j, "author", h.author);
-  put(j, "comment", h.comment);
-  put(j, "empty_layer", h.empty_layer);
-  return j;
-}
-
-HistoryEntry history_from(const Json& j) {
-  if (!j.is_object()) fail("history entry is not an object");
-  HistoryEntry h;
-  h.created = opt_string(j, "created");
-  h.created_by = opt_string(j, "created_by");
-  h.author = opt_string(j, "author");
-  h.comment = opt_string(j, "comment");
-  h.empty_layer = opt_bool(j, "empty_layer");
-  return h;
 }
 
 RootFs rootfs_from(const Json& j) {
   if (!j.is_object()) fail("rootfs is not an object");
   RootFs r;
-  r.type = opt_string(j, "type").value_or("");
+  r.type.clear();
+  read_field(j, "type", r.type);
   if (r.type != "layers") fail("rootfs.type must be `layers`");
   if (!present(j, "diff_ids")) return r;
   if (!j.at("diff_ids").is_array()) fail("rootfs.diff_ids is not an array");
@@ -200,20 +247,18 @@ RootFs rootfs_from(const Json& j) {
 
 std::string to_json(const ImageConfig& c) {
   Json j = Json::object();
-  put(j, "created", c.created);
-  put(j, "author", c.author);
-  j["architecture"] = c.architecture;
-  j["os"] = c.os;
-  put(j, "os.version", c.os_version);
-  put(j, "os.features", c.os_features);
-  put(j, "variant", c.variant);
-  if (c.config) j["config"] = container_config_to_json(*c.config);
+  write_fields(j, c, kImageHeadFields);
+  write_fields(j, c, kImageTailFields);
   Json rootfs = {{"type", c.rootfs.type}, {"diff_ids", Json::array()}};
   for (const auto& d : c.rootfs.diff_ids) rootfs["diff_ids"].push_back(d.str());
   j["rootfs"] = rootfs;
   if (!c.history.empty()) {
     j["history"] = Json::array();
-    for (const auto& h : c.history) j["history"].push_back(history_to_json(h));
+    for (const auto& h : c.history) {
+      Json entry = Json::object();
+      write_fields(entry, h, kHistoryFields);
+      j["history"].push_back(entry);
+    }
   }
   put_extra(j, c.extra);
   return detail::dump_canonical(j);
@@ -222,25 +267,19 @@ std::string to_json(const ImageConfig& c) {
 ImageConfig parse_image_config(std::string_view json) {
   Json j = detail::parse_json_object(json, kWhat, kMaxDocumentSize);
   ImageConfig c;
-  c.created = opt_string(j, "created");
-  c.author = opt_string(j, "author");
-  c.architecture = opt_string(j, "architecture").value_or("");
-  c.os = opt_string(j, "os").value_or("");
+  read_fields(j, c, kImageHeadFields);
   if (c.architecture.empty() || c.os.empty()) fail("architecture and os are required");
-  c.os_version = opt_string(j, "os.version");
-  c.os_features = opt_strings(j, "os.features");
-  c.variant = opt_string(j, "variant");
-  if (present(j, "config")) c.config = container_config_from(j.at("config"));
+  read_fields(j, c, kImageTailFields);
   if (!present(j, "rootfs")) fail("missing rootfs");
   c.rootfs = rootfs_from(j.at("rootfs"));
   if (present(j, "history")) {
     if (!j.at("history").is_array()) fail("history is not an array");
-    for (const auto& h : j.at("history")) c.history.push_back(history_from(h));
+    for (const auto& h : j.at("history")) {
+      if (!h.is_object()) fail("history entry is not an object");
+      read_fields(h, c.history.emplace_back(), kHistoryFields);
+    }
   }
-  take_extra(j,
-             {"created", "author", "architecture", "os", "os.version", "os.features", "variant",
-              "config", "rootfs", "history"},
-             c.extra);
+  take_extra(j, c.extra, {"rootfs", "history"}, kImageHeadFields, kImageTailFields);
   return c;
 }
 
