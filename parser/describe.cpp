@@ -83,22 +83,26 @@ std::string describe_body(const Run& run) {
   return line.str();
 }
 
+/// COPY and ADD: sources, dest, --from, --chown, --chmod, --link, then what `own` adds (the
+/// instruction's own flags), --exclude and the heredocs.
+template <typename T, typename Own>
+std::string describe_files(std::string_view keyword, const T& t, std::string_view from, Own own) {
+  Line line(keyword);
+  line.list("sources", t.sources).field("dest", t.dest).field_if("from", from);
+  line.field_if("chown", t.chown).field_if("chmod", t.chmod).flag("link", t.link);
+  own(line);
+  if (!t.excludes.empty()) line.list("exclude", t.excludes);
+  return line.heredocs(t.heredocs).str();
+}
+
 std::string describe_body(const Copy& c) {
-  Line line("COPY");
-  line.list("sources", c.sources).field("dest", c.dest).field_if("from", c.from);
-  line.field_if("chown", c.chown).field_if("chmod", c.chmod).flag("link", c.link);
-  line.flag("parents", c.parents);
-  if (!c.excludes.empty()) line.list("exclude", c.excludes);
-  return line.heredocs(c.heredocs).str();
+  return describe_files("COPY", c, c.from, [&](Line& line) { line.flag("parents", c.parents); });
 }
 
 std::string describe_body(const Add& a) {
-  Line line("ADD");
-  line.list("sources", a.sources).field("dest", a.dest).field_if("chown", a.chown);
-  line.field_if("chmod", a.chmod).flag("link", a.link).flag("keep-git-dir", a.keep_git_dir);
-  line.field_if("checksum", a.checksum);
-  if (!a.excludes.empty()) line.list("exclude", a.excludes);
-  return line.heredocs(a.heredocs).str();
+  return describe_files("ADD", a, "", [&](Line& line) {
+    line.flag("keep-git-dir", a.keep_git_dir).field_if("checksum", a.checksum);
+  });
 }
 
 std::string describe_body(const Healthcheck& h) {

@@ -1,5 +1,6 @@
 // COPY and ADD: flags, sources (paths and heredocs) and destination.
 #include <map>
+#include <span>
 
 #include "parser/flags.h"
 #include "parser/heredoc.h"
@@ -9,14 +10,11 @@ namespace mkimg::parser {
 
 namespace {
 
-/// Sources, destination and heredoc sources of COPY/ADD.
-struct SourcesAndDest {
-  std::vector<std::string> sources;
-  std::string dest;
-  std::vector<Heredoc> heredocs;
-};
-
-SourcesAndDest sources_and_dest(const SyntaxNode& node) {
+/// Checks the flags and fills what COPY and ADD share: sources (paths and heredocs), the
+/// destination, --chown, --chmod, --link and --exclude. `flags` gets the flags for the rest.
+template <typename T>
+T files_instruction(const SyntaxNode& node, std::span<const FlagSpec> accepted, FlagValues& flags) {
+  flags = parse_flags(node.flags, accepted);
   const std::string name = upper_keyword(node);
   if (node.args.size() < 2) {
     throw InstructionError(name + " requires at least two arguments, but only " +
@@ -24,7 +22,7 @@ SourcesAndDest sources_and_dest(const SyntaxNode& node) {
                                " was provided. Destination could not be determined.",
                            "");
   }
-  SourcesAndDest out;
+  T out;
   out.dest = node.args.back();
   const bool heredocs_allowed = node.form != ArgumentForm::json;
   if (heredocs_allowed && heredoc_from_word(out.dest)) {
@@ -44,6 +42,10 @@ SourcesAndDest sources_and_dest(const SyntaxNode& node) {
     if (h.tabs == HeredocTabs::strip) h.content = strip_leading_tabs(h.content);
     out.heredocs.push_back(std::move(h));
   }
+  out.chown = flag_string(flags, "chown");
+  out.chmod = flag_string(flags, "chmod");
+  out.link = flag_bool(flags, "link");
+  out.excludes = flag_strings(flags, "exclude");
   return out;
 }
 
@@ -53,18 +55,10 @@ InstructionBody build_copy(const SyntaxNode& node) {
   static constexpr FlagSpec kFlags[] = {
       {"from", FlagType::string},  {"chown", FlagType::string},    {"chmod", FlagType::string},
       {"link", FlagType::boolean}, {"parents", FlagType::boolean}, {"exclude", FlagType::strings}};
-  const FlagValues flags = parse_flags(node.flags, kFlags);
-  SourcesAndDest sd = sources_and_dest(node);
-  Copy copy;
-  copy.sources = std::move(sd.sources);
-  copy.dest = std::move(sd.dest);
-  copy.heredocs = std::move(sd.heredocs);
+  FlagValues flags;
+  Copy copy = files_instruction<Copy>(node, kFlags, flags);
   copy.from = flag_string(flags, "from");
-  copy.chown = flag_string(flags, "chown");
-  copy.chmod = flag_string(flags, "chmod");
-  copy.link = flag_bool(flags, "link");
   copy.parents = flag_bool(flags, "parents");
-  copy.excludes = flag_strings(flags, "exclude");
   return copy;
 }
 
@@ -73,18 +67,10 @@ InstructionBody build_add(const SyntaxNode& node) {
       {"chown", FlagType::string},    {"chmod", FlagType::string},
       {"link", FlagType::boolean},    {"keep-git-dir", FlagType::boolean},
       {"checksum", FlagType::string}, {"exclude", FlagType::strings}};
-  const FlagValues flags = parse_flags(node.flags, kFlags);
-  SourcesAndDest sd = sources_and_dest(node);
-  Add add;
-  add.sources = std::move(sd.sources);
-  add.dest = std::move(sd.dest);
-  add.heredocs = std::move(sd.heredocs);
-  add.chown = flag_string(flags, "chown");
-  add.chmod = flag_string(flags, "chmod");
-  add.link = flag_bool(flags, "link");
+  FlagValues flags;
+  Add add = files_instruction<Add>(node, kFlags, flags);
   add.keep_git_dir = flag_bool(flags, "keep-git-dir");
   add.checksum = flag_string(flags, "checksum");
-  add.excludes = flag_strings(flags, "exclude");
   return add;
 }
 
