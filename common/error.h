@@ -4,6 +4,9 @@
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with
 // `with_context`. Dockerfile errors are built by the parser as "Dockerfile:12:5: message"
 // followed by the offending line. Absence is std::optional, never an Error.
+//
+// Also here: fd.h (UniqueFd, every fd mkimg opens) and process.h (Process::spawn, the one way
+// a child is started: the OCI runtime, credential helpers, the tests' commands).
 #pragma once
 
 #include <cerrno>
