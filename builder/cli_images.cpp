@@ -1,7 +1,7 @@
 // The image life-cycle subcommands: import, pull, save, load, images, inspect, history, tag,
 // rmi, prune. Each opens the store (oci::Store) and calls into oci/ (and snapshot/ for the
-// layer of `import`); failures are mkimg::Error, printed by main.cpp. Data goes to stdout,
-// progress to stderr.
+// layer of `import`, layer_store.h for the unpacked layers `prune` removes); failures are
+// mkimg::Error, printed by main.cpp. Data goes to stdout, progress to stderr.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -363,9 +363,16 @@ void run_prune(const GlobalOptions& global) {
   for (const auto& entry : store.list()) {
     if (!entry.reference) store.remove_manifest(entry.manifest.digest);
   }
-  oci::GcResult result = store.gc();
-  std::cout << "Deleted " << result.blobs_removed
-            << " blobs\nTotal reclaimed space: " << human_size(result.bytes_removed) << "\n";
+  LayerPruneResult layers;
+  oci::GcOptions options;
+  options.on_wait = [] {
+    std::cerr << "Waiting for the other mkimg processes using the store to finish\n";
+  };
+  options.while_exclusive = [&] { layers = prune_layers(store); };
+  oci::GcResult result = store.gc(options);
+  std::cout << "Deleted " << result.blobs_removed << " blobs\nDeleted " << layers.layers_removed
+            << " unpacked layers\nTotal reclaimed space: "
+            << human_size(result.bytes_removed + layers.bytes_removed) << "\n";
 }
 
 }  // namespace
@@ -427,7 +434,8 @@ void add_image_commands(CLI::App& app, GlobalOptions& options) {
   rmi->add_option("NAME", cli->names, "Images (tag, digest or id)")->required();
   rmi->callback(bind(run_rmi));
 
-  auto* prune = app.add_subcommand("prune", "Remove untagged images and unreferenced blobs");
+  auto* prune = app.add_subcommand(
+      "prune", "Remove untagged images, unreferenced blobs and unused unpacked layers");
   prune->callback([&options] { run_prune(options); });
 }
 

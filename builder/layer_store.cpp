@@ -1,9 +1,13 @@
 #include "builder/layer_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <set>
+#include <utility>
+#include <variant>
 
 #include "common/error.h"
 #include "oci/digest.h"
@@ -79,6 +83,68 @@ std::filesystem::path adopt_upper(const oci::Store& store, const std::filesystem
     std::filesystem::remove_all(upper, ec);
   }
   return dir;
+}
+
+namespace {
+
+/// Adds the chain ids (hex) of the image `d` names, of every platform of an index. A document
+/// that cannot be read keeps nothing: its layers unpack again when needed.
+void collect_chains(const oci::Store& store, const oci::Descriptor& d,
+                    std::set<std::string>& live) {
+  if (!store.has_blob(d.digest)) return;
+  try {
+    auto doc = oci::parse_manifest_document(store.read_blob(d.digest), d.media_type);
+    if (const auto* index = std::get_if<oci::Index>(&doc)) {
+      for (const auto& m : index->manifests) collect_chains(store, m, live);
+      return;
+    }
+    const auto& manifest = std::get<oci::Manifest>(doc);
+    auto config = oci::parse_image_config(store.read_blob(manifest.config.digest));
+    for (const auto& chain : chain_ids(config)) {
+      live.insert(std::string(oci::Digest::parse(chain).encoded()));
+    }
+  } catch (const Error&) {
+  }
+}
+
+/// The size of the files below `dir`, each inode counted once.
+std::int64_t tree_size(const std::filesystem::path& dir) {
+  std::int64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_nlink > 1 && !seen.emplace(st.st_dev, st.st_ino).second) continue;
+    total += static_cast<std::int64_t>(st.st_size);
+  }
+  return total;
+}
+
+}  // namespace
+
+LayerPruneResult prune_layers(const oci::Store& store) {
+  std::set<std::string> live;
+  for (const auto& entry : store.list()) collect_chains(store, entry.manifest, live);
+  std::vector<std::filesystem::path> unused;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(store.layers_dir(), ec)) {
+    if (!live.contains(entry.path().filename().string())) unused.push_back(entry.path());
+  }
+  LayerPruneResult result;
+  for (const auto& dir : unused) {
+    std::int64_t size = tree_size(dir);
+    auto doomed = store.temp_path("pruned-layer");
+    if (::rename(dir.c_str(), doomed.c_str()) != 0) throw sys_error("rename", dir.string());
+    if (std::filesystem::remove_all(doomed, ec); ec) {
+      throw Error(describe("remove", doomed.string(), ec.message()));
+    }
+    // .tmp-* leftovers of killed unpacks are removed but not counted as layers.
+    if (!dir.filename().string().starts_with(".")) ++result.layers_removed;
+    result.bytes_removed += size;
+  }
+  return result;
 }
 
 std::vector<std::filesystem::path> overlay_lowers(

@@ -1,9 +1,11 @@
 // Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
 // overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
 // A step's upper directory is adopted as its layer's directory; a base image's layers are
-// unpacked (verified against their diff ids) the first time they are needed.
+// unpacked (verified against their diff ids) the first time they are needed. `mkimg prune`
+// removes the directories no stored image needs (prune_layers, under the store's gc lock).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -40,6 +42,20 @@ std::vector<std::filesystem::path> ensure_image_unpacked(
 /// when another build got there first) and returns the layer directory.
 std::filesystem::path adopt_upper(const oci::Store& store, const std::filesystem::path& upper,
                                   const std::string& chain);
+
+/// What prune_layers() removed.
+struct LayerPruneResult {
+  std::size_t layers_removed = 0;  ///< directories under <root>/layers
+  std::int64_t bytes_removed = 0;  ///< sizes of the files in them (each inode once)
+};
+
+/// Removes every entry of <root>/layers that no image of index.json needs (the chain ids of
+/// its config; every platform of an index), including leftovers of killed unpacks. Each
+/// directory is renamed into tmp/ before it is deleted, so a killed prune never leaves half a
+/// layer under its name. Call it only under the store lock held exclusive
+/// (oci::GcOptions::while_exclusive): a build or `mkimg run` holds the store open from start to
+/// end, so no running one can lose a directory it uses.
+LayerPruneResult prune_layers(const oci::Store& store);
 
 /// Lower directories for an overlay: `unpacked` reversed (topmost first).
 std::vector<std::filesystem::path> overlay_lowers(

@@ -182,7 +182,10 @@ fs::path Store::temp_path(std::string_view prefix) const {
 
 GcResult Store::gc(const GcOptions& options) const {
   fs::path lock_path = root_ / "lock";
-  flock_or_throw(store_lock_.get(), LOCK_EX, lock_path);
+  if (::flock(store_lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (options.on_wait) options.on_wait();
+    flock_or_throw(store_lock_.get(), LOCK_EX, lock_path);
+  }
   GcResult result;
   try {
     std::unordered_set<Digest> live(options.keep.begin(), options.keep.end());
@@ -203,6 +206,7 @@ GcResult Store::gc(const GcOptions& options) const {
       detail::fsync_dir(dir);
     }
     remove_tmp_contents(tmp_dir());
+    if (options.while_exclusive) options.while_exclusive();
   } catch (...) {
     flock_or_throw(store_lock_.get(), LOCK_SH, lock_path);
     throw;

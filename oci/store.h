@@ -15,12 +15,13 @@
 // The store, under <root> (every directory 0700, RELIABILITY 9):
 //   <root>/oci/      an OCI image layout: oci-layout, index.json, blobs/<alg>/<hex>. skopeo,
 //                    umoci and oci-image-tool read it directly.
-//   <root>/layers/   unpacked layers (owned by snapshot/ and builder/)
+//   <root>/layers/   unpacked layers (owned by snapshot/ and builder/; pruned under gc's lock)
 //   <root>/cache/    the step cache index (owned by builder/)
 //   <root>/tmp/      ingest files and work directories; emptied when a Store opens and no
 //                    other process has the store open
 //   <root>/lock      the store-wide lock: every open Store holds it shared; gc() takes it
-//                    exclusive, so GC never races a writer that has not tagged its blobs yet
+//                    exclusive, so GC never races a writer that has not tagged its blobs yet,
+//                    nor a build using unpacked layers (a build holds its Store to the end)
 //   <root>/index.lock  serialises read-modify-write of index.json across processes
 //
 // Blobs: written to a file in tmp/, fsynced, size and digest checked, renamed to
@@ -41,6 +42,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,9 +110,15 @@ struct GcResult {
   std::int64_t bytes_removed = 0;
 };
 
-/// Extra roots for gc(): blobs other components still need (cache index entries).
+/// Extra roots for gc(): blobs other components still need (cache index entries), and work
+/// other components do under gc's exclusive lock.
 struct GcOptions {
   std::vector<Digest> keep;
+  /// Called when another process has the store open, before gc waits for it to close it.
+  std::function<void()> on_wait;
+  /// Called after the blobs are collected while the store lock is still held exclusive, so no
+  /// other process has the store open (builder/ prunes <root>/layers here).
+  std::function<void()> while_exclusive;
 };
 
 /// The content store: an OCI image layout with tags, under one root directory. Holds the
@@ -173,7 +181,8 @@ class Store {
 
   // Garbage collection.
   /// Takes the store lock exclusive (waiting for other processes to close the store), then
-  /// removes blobs not reachable from index.json or `options.keep`, and everything in tmp/.
+  /// removes blobs not reachable from index.json or `options.keep`, and everything in tmp/,
+  /// then runs `options.while_exclusive`.
   GcResult gc(const GcOptions& options = {}) const;
 
  private:

@@ -1,0 +1,123 @@
+// `mkimg prune` and the unpacked layers under <root>/layers: the directories of a removed image
+// go (and what they held is reported), those of tagged images stay, and a prune started while
+// a build is using the store waits for it instead of taking its layers away.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/builder/builder_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+/// Polls `ready` every 50 ms for up to 10 minutes (builds on a loaded machine are slow).
+template <typename F>
+bool eventually(F ready) {
+  for (int i = 0; i < 12000; ++i) {
+    if (ready()) return true;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+/// The bytes of prune's "Total reclaimed space: 4.01MB" line (units of 1000, as printed).
+double reclaimed_bytes(const std::string& out) {
+  const std::string label = "Total reclaimed space: ";
+  auto at = out.find(label);
+  if (at == std::string::npos) return -1;
+  std::size_t used = 0;
+  double value = std::stod(out.substr(at + label.size()), &used);
+  std::string unit = out.substr(at + label.size() + used, 2);
+  return value * (unit == "kB" ? 1e3 : unit == "MB" ? 1e6 : unit == "GB" ? 1e9 : 1);
+}
+
+class PruneWithBuildTest : public BuilderTest {
+ protected:
+  /// The names under <root>/layers.
+  std::set<std::string> layer_dirs() const {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(store() / "layers")) {
+      names.insert(e.path().filename().string());
+    }
+    return names;
+  }
+
+  /// Builds `dockerfile` in its own context as `tag`.
+  CommandResult build_file(const std::string& name, const std::string& dockerfile,
+                           const std::string& tag) {
+    write_file(dir(name) / "Dockerfile", dockerfile);
+    return build(dir(name), {"-t", tag});
+  }
+};
+
+TEST_F(PruneWithBuildTest, RmiThenPruneRemovesOnlyThatImagesLayers) {
+  auto kept = build_file("keep", "FROM busybox\nRUN echo keep > /keep\n", "keep:1");
+  ASSERT_EQ(kept.exit_code, 0) << kept.all();
+  const auto needed = layer_dirs();  // busybox's layer and keep:1's
+  auto gone = build_file("gone",
+                         "FROM busybox\nRUN head -c 2000000 /dev/urandom > /noise\n"
+                         "RUN echo two > /two\n",
+                         "gone:1");
+  ASSERT_EQ(gone.exit_code, 0) << gone.all();
+  ASSERT_EQ(layer_dirs().size(), needed.size() + 2);
+  write_file(store() / "layers/.tmp-0123-abcdef/leftover", "of a killed unpack");
+
+  ASSERT_EQ(run_mkimg(store(), {"rmi", "gone:1"}).exit_code, 0);
+  auto prune = run_mkimg(store(), {"prune"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.all();
+  EXPECT_EQ(layer_dirs(), needed);
+  EXPECT_NE(prune.out.find("Deleted 2 unpacked layers\n"), std::string::npos) << prune.out;
+  // 2 MB of noise in the unpacked layer and as much in its (incompressible) blob.
+  double freed = reclaimed_bytes(prune.out);
+  EXPECT_GE(freed, 3.99e6) << prune.out;
+  EXPECT_LE(freed, 4.2e6) << prune.out;
+
+  EXPECT_EQ(run_image("keep:1", {"cat", "/keep"}).out, "keep\n");
+  auto again = build(dir("gone"), {"-t", "gone:1"});  // its cache points at pruned blobs
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(run_image("gone:1", {"cat", "/two"}).out, "two\n");
+}
+
+TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
+  auto kept = build_file("keep", "FROM busybox\nRUN echo keep > /keep\n", "keep:1");
+  ASSERT_EQ(kept.exit_code, 0) << kept.all();
+  auto gone = build_file("gone", "FROM busybox\nRUN echo gone > /gone\n", "gone:1");
+  ASSERT_EQ(gone.exit_code, 0) << gone.all();
+  ASSERT_EQ(run_mkimg(store(), {"rmi", "gone:1"}).exit_code, 0);
+  const auto before = layer_dirs();
+
+  // The RUN step blocks until the test drops /sync/go into its cache mount (a host directory
+  // under <root>/cache/mounts), so the build is certainly running while prune starts.
+  write_file(dir("slow") / "Dockerfile",
+             "FROM busybox\n"
+             "RUN --mount=type=cache,target=/sync sh -c "
+             "'echo started; while [ ! -e /sync/go ]; do sleep 0.1; done; echo done > /slow'\n");
+  const fs::path build_log = dir("build.log"), prune_log = dir("prune.log");
+  ChildProcess slow({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain",
+                     "-t", "slow:1", dir("slow").string()},
+                    build_log);
+  ASSERT_TRUE(eventually([&] { return read_file(build_log).find("started") != std::string::npos; }))
+      << read_file(build_log);
+  ChildProcess prune({mkimg_binary(), "--root", store().string(), "prune"}, prune_log);
+  ASSERT_TRUE(eventually([&] {
+    return read_file(prune_log).find("Waiting for the other mkimg processes") != std::string::npos;
+  })) << read_file(prune_log);
+  EXPECT_TRUE(prune.running());
+  EXPECT_EQ(layer_dirs(), before) << "nothing is removed while the build holds the store";
+
+  std::vector<fs::path> cache_mounts;
+  for (const auto& e : fs::directory_iterator(store() / "cache/mounts")) {
+    if (e.is_directory()) cache_mounts.push_back(e.path());
+  }
+  ASSERT_EQ(cache_mounts.size(), 1u);
+  write_file(cache_mounts[0] / "go", "");
+  EXPECT_EQ(slow.wait(), 0) << read_file(build_log);
+  EXPECT_EQ(prune.wait(), 0) << read_file(prune_log);
+  EXPECT_NE(read_file(prune_log).find("Deleted 1 unpacked layers\n"), std::string::npos)
+      << read_file(prune_log);
+  EXPECT_EQ(run_image("slow:1", {"cat", "/slow"}).out, "done\n");
+  EXPECT_EQ(run_image("keep:1", {"cat", "/keep"}).out, "keep\n");
+}
+
+}  // namespace
+}  // namespace mkimg::testing
