@@ -7,6 +7,7 @@
 //   step_from.cpp, step_run.cpp, step_copy.cpp, step_workdir.cpp, step_metadata.cpp
 //                      one file per kind of instruction (steps.h declares them)
 //   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
+//   url_source.h       ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
 //   layer_store.h      unpacked layers under <root>/layers/<chain id>, base layers unpacked
 //   cache_key.h, cache_index.h, context_hash.h

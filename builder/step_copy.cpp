@@ -1,4 +1,5 @@
-// COPY and ADD: sources from the context, a stage or an image, heredocs, local archives.
+// COPY and ADD: sources from the context, a stage or an image, heredocs, local archives, and
+// ADD's http(s) URLs (url_source.h).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include "builder/root_path.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
+#include "builder/url_source.h"
 #include "builder/user_database.h"
 #include "common/error.h"
 #include "oci/store.h"
@@ -31,6 +33,8 @@ struct CopyArgs {
   bool link = false;
   std::vector<std::string> excludes;
   std::vector<parser::Heredoc> heredocs;
+  std::vector<std::string> urls;        ///< ADD's http(s) sources (not in `sources`)
+  std::optional<oci::Digest> checksum;  ///< ADD --checksum (one URL source)
 };
 
 std::string workdir_of(const StageState& stage) {
@@ -127,6 +131,60 @@ void extract_archive(const std::filesystem::path& archive, const std::filesystem
   snapshot::apply_layer(archive, pinned, snapshot::ApplyMode::flatten);
 }
 
+/// ADD's URL sources: downloaded once the key needs their content (no --checksum) or when
+/// the step runs (--checksum), into one download directory of the store's tmp/.
+class UrlSources {
+ public:
+  UrlSources(const oci::Store& store, const CopyArgs& a) : args_(a) {
+    if (a.urls.empty()) return;
+    dir_.emplace(store);
+    files_.resize(a.urls.size());
+    if (a.checksum) return;
+    for (std::size_t i = 0; i < a.urls.size(); ++i) {
+      files_[i] = download_url(a.urls[i], *dir_, i, std::nullopt);
+    }
+  }
+
+  /// The key parts: BuildKit's HTTP source key (file name, checksum or content digest and
+  /// Last-Modified), not the URL itself.
+  void add_key_parts(StepKey& key) const {
+    for (std::size_t i = 0; i < args_.urls.size(); ++i) {
+      std::string value = args_.checksum ? "checksum=" + args_.checksum->str()
+                                         : "digest=" + files_[i]->digest.str() +
+                                               " mtime=" + std::to_string(files_[i]->mtime);
+      key.parts.push_back({"url:" + url_file_name(args_.urls[i]), value});
+    }
+  }
+
+  /// Downloads what is not downloaded yet and writes every URL's file below `dest`.
+  void apply(const std::filesystem::path& merged, const Destination& dest,
+             std::optional<CopyOwner> owner, bool force_dir_dest) {
+    if (args_.urls.empty()) return;
+    CopyInput input;
+    input.root = dir_->path();
+    std::vector<CopySource> sources;
+    for (std::size_t i = 0; i < args_.urls.size(); ++i) {
+      if (!files_[i]) files_[i] = download_url(args_.urls[i], *dir_, i, args_.checksum);
+      CopySource s;
+      s.relative = url_file_name(args_.urls[i]);
+      s.read_from = files_[i]->name;
+      CopyFile f;
+      f.type = S_IFREG;
+      f.mode = args_.chmod.empty() ? 0600 : parse_chmod(args_.chmod);
+      f.mtime.tv_sec = static_cast<time_t>(files_[i]->mtime);
+      f.digest = files_[i]->digest.str();
+      s.files.push_back(std::move(f));
+      sources.push_back(std::move(s));
+    }
+    apply_sources(input, sources, merged, dest, owner, Parents::kNo, force_dir_dest);
+  }
+
+ private:
+  const CopyArgs& args_;
+  std::optional<DownloadDir> dir_;
+  std::vector<std::optional<UrlFile>> files_;
+};
+
 void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
   auto& session = ctx.session;
   auto& stage = ctx.stage;
@@ -152,9 +210,12 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
       a.heredocs.empty() ? select_sources(input, a.sources) : heredoc_sources(a);
   bool wildcard = false;
   for (const auto& s : a.sources) wildcard = wildcard || has_wildcard(s);
-  check_multiple_sources(dest, a.sources.size() + a.heredocs.size(), a.keyword);
+  std::size_t source_count = a.sources.size() + a.heredocs.size() + a.urls.size();
+  check_multiple_sources(dest, source_count, a.keyword);
+  UrlSources urls(*session.store, a);
   StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
   add_key_parts(key, sources);
+  urls.add_key_parts(key);
   std::string shown = ctx.instruction.original;
   StepDescription desc{ctx.label, shown, shown + " # buildkit"};
   run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
@@ -170,7 +231,10 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
       }
     }
     apply_sources(input, plain, merged, dest, owner, a.parents ? Parents::kYes : Parents::kNo,
-                  wildcard || sources.size() > 1);
+                  wildcard || sources.size() > 1 || source_count > 1);
+    // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
+    // mixed ADD undefined).
+    urls.apply(merged, dest, owner, wildcard || source_count > 1);
     return std::vector<MountStub>{};
   });
 }
@@ -184,13 +248,25 @@ void step_copy(const StepContext& ctx, const parser::Copy& c) {
 }
 
 void step_add(const StepContext& ctx, const parser::Add& add) {
+  std::vector<std::string> local, urls;
   for (const auto& s : add.sources) {
-    if (s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")) {
-      throw Error(describe("add", s, "remote sources (URLs, git) are not supported yet"));
-    }
+    if (is_git_source(s)) throw Error(describe("add", s, "git sources are not supported yet"));
+    (is_url_source(s) ? urls : local).push_back(s);
   }
-  CopyArgs a{"ADD",     add.sources, add.dest, "",           add.chown,
-             add.chmod, false,       add.link, add.excludes, add.heredocs};
+  std::optional<oci::Digest> checksum;
+  if (!add.checksum.empty()) {
+    // BuildKit's rules: one source, and a remote one.
+    if (add.sources.size() + add.heredocs.size() != 1) {
+      throw Error("ADD --checksum: checksum can't be specified for multiple sources");
+    }
+    if (urls.empty()) {
+      std::string shown = add.sources.empty() ? "<<" + add.heredocs[0].name : add.sources[0];
+      throw Error(describe("ADD --checksum", shown, "checksum requires an HTTP(S) source"));
+    }
+    checksum = parse_add_checksum(add.checksum);
+  }
+  CopyArgs a{"ADD", local,    add.dest,     "",           add.chown, add.chmod,
+             false, add.link, add.excludes, add.heredocs, urls,      checksum};
   run_copy(ctx, a, true);
 }
 

@@ -4,9 +4,13 @@
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 
@@ -306,5 +310,53 @@ std::string resolve_url(std::string_view base, std::string_view location) {
 }
 
 bool is_retryable_status(long status) { return status == 429 || (status >= 500 && status < 600); }
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  std::string s(text);
+  time_t t = curl_getdate(s.c_str(), nullptr);
+  if (t == -1) return std::nullopt;
+  return static_cast<std::int64_t>(t);
+}
+
+Download download_to_fd(HttpClient& client, const std::string& url, int fd,
+                        DigestAlgorithm algorithm, std::uint64_t max_size,
+                        const std::function<bool()>& keep_going) {
+  Download out;
+  Hasher hasher(algorithm);
+  auto too_large = [&] {
+    return Error(describe("download", url, "larger than " + std::to_string(max_size) + " bytes"));
+  };
+  HttpRequest request;
+  request.url = url;
+  request.on_headers = [&](long, const HttpHeaders& headers) {
+    for (const auto& [k, v] : headers) {
+      if (!iequals(k, "Content-Length")) continue;
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (end != v.c_str() && n > max_size) throw too_large();
+    }
+  };
+  BodySink sink = [&](std::string_view bytes) {
+    if (keep_going && !keep_going()) throw Error(describe("download", url, "interrupted"));
+    if (bytes.size() > max_size - out.size) throw too_large();
+    for (std::size_t done = 0; done < bytes.size();) {
+      ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0)
+        throw Error(describe("download", url, std::string("write: ") + std::strerror(errno)));
+      done += static_cast<std::size_t>(w);
+    }
+    hasher.update(bytes);
+    out.size += bytes.size();
+  };
+  out.response = client.send(request, sink, 1024 * 1024);
+  if (out.response.status < 200 || out.response.status >= 300) {
+    throw Error(describe("download", url,
+                         "the server answered HTTP " + std::to_string(out.response.status)));
+  }
+  out.response.body.clear();
+  out.digest = hasher.finish();
+  return out;
+}
 
 }  // namespace mkimg::oci

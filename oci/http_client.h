@@ -1,5 +1,6 @@
-// One HTTP request over libcurl, for the registry client (see registry_options.h). libcurl
-// stays in http_client.cpp.
+// One HTTP request over libcurl, for the registry client (see registry_options.h) and ADD's
+// URL sources (download_to_fd: a GET streamed into a file, hashed and size-capped on the way).
+// libcurl stays in http_client.cpp.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "oci/digest.h"
 
 namespace mkimg::oci {
 
@@ -112,5 +114,25 @@ std::string url_host(std::string_view url);
 std::string resolve_url(std::string_view base, std::string_view location);
 /// True for 429 and 5xx answers, which a retry may fix.
 bool is_retryable_status(long status);
+
+/// Seconds since the epoch of an HTTP date (RFC 1123, RFC 850 or asctime form, as in
+/// Last-Modified); nullopt when it does not parse.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
+/// What download_to_fd() fetched.
+struct Download {
+  HttpResponse response;  ///< the final 2xx answer's status, headers and URL (no body)
+  std::uint64_t size = 0;
+  Digest digest;  ///< of the bytes written, with the algorithm asked for
+};
+
+/// GETs `url` (redirects followed as send() does) and writes the body to `fd` as it arrives,
+/// hashing it with `algorithm`. Throws mkimg::Error "download `url`: ..." for a non-2xx answer
+/// (naming the status), a body over `max_size` bytes (checked against Content-Length before
+/// the first byte too), a write error, or when `keep_going` (called between chunks) returns
+/// false; TransportError below HTTP. On a throw `fd` holds a partial body.
+Download download_to_fd(HttpClient& client, const std::string& url, int fd,
+                        DigestAlgorithm algorithm, std::uint64_t max_size,
+                        const std::function<bool()>& keep_going = {});
 
 }  // namespace mkimg::oci
