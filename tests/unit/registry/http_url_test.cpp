@@ -38,5 +38,12 @@ TEST(HttpStatus, RetryableStatuses) {
   EXPECT_FALSE(is_retryable_status(401));
 }
 
+TEST(HttpDate, TheThreeFormsOfLastModifiedParse) {
+  EXPECT_EQ(parse_http_date("Sun, 13 Sep 2020 12:26:40 GMT"), 1600000000);
+  EXPECT_EQ(parse_http_date("Sunday, 13-Sep-20 12:26:40 GMT"), 1600000000);
+  EXPECT_EQ(parse_http_date("Sun Sep 13 12:26:40 2020"), 1600000000);
+  EXPECT_EQ(parse_http_date("not a date"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace mkimg::oci
