@@ -5,6 +5,7 @@
   /nolm/PATH      PATH without a Last-Modified header
   /cd/PATH        PATH with `Content-Disposition: attachment; filename="other-name.txt"`
   /redirect/PATH  a 302 to /PATH
+  /stall/PATH     PATH's bytes with a Content-Length 1 MiB larger, then silence until killed
 
 Every request is logged to stderr as `GET /path`.
 """
@@ -12,6 +13,7 @@ import argparse
 import functools
 import http.server
 import sys
+import threading
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -23,6 +25,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Location", self.path[len("/redirect"):])
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path.startswith("/stall/"):
+            with open(self.translate_path(self.path[len("/stall"):]), "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data) + (1 << 20)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            threading.Event().wait()
             return
         super().do_GET()
 

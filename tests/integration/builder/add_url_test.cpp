@@ -173,6 +173,45 @@ TEST_F(AddUrlTest, WithoutChecksumTheContentIsTheKey) {
   EXPECT_EQ(cat_in("u:1", "/h"), "changed on the server\n");
 }
 
+/// Every path below the store except tmp/, with sizes.
+std::string listing_outside_tmp(const fs::path& store) {
+  std::string out;
+  for (auto it = fs::recursive_directory_iterator(store); it != fs::end(it); ++it) {
+    fs::path rel = fs::relative(it->path(), store);
+    if (*rel.begin() == "tmp") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    out += rel.string();
+    if (it->is_regular_file()) out += " " + std::to_string(it->file_size());
+    out += "\n";
+  }
+  return out;
+}
+
+TEST_F(AddUrlTest, AKilledDownloadLeavesNothingOutsideTmp) {
+  // A first build unpacks the base and makes the cache: what the killed one finds in place.
+  ASSERT_EQ(build_df("FROM busybox\nADD " + url("hello.txt") + " /h\n", "w:1").exit_code, 0);
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nADD " + url("stall/hello.txt") + " /h\n");
+  std::string before = listing_outside_tmp(store());
+  ChildProcess b({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain", "-t",
+                  "k:1", dir("ctx").string()},
+                 dir("killed.log"));
+  auto downloading = [&] {
+    if (!fs::exists(store() / "tmp")) return false;
+    for (const auto& e : fs::recursive_directory_iterator(store() / "tmp")) {
+      if (e.path().filename() == "download-0" && e.file_size() > 0) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_until(downloading)) << read_file(dir("killed.log"));
+  b.kill();
+  EXPECT_EQ(listing_outside_tmp(store()), before);
+  auto images = run_mkimg(store(), {"images"});  // opening the store empties tmp/
+  EXPECT_EQ(images.exit_code, 0) << images.all();
+  EXPECT_TRUE(no_download_left());
+}
+
 class AddUrlFailureTest : public AddUrlTest {
  protected:
   void SetUp() override {
