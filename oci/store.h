@@ -8,7 +8,8 @@
 //   reference.h    image references as users write them, docker.io/library/ normalisation
 //   store.h        Store: the content store, an OCI image layout with tags (this file)
 //   transport.h    ImageSource (oci:, oci-archive:, docker-archive:, registries plug in) and
-//                  pull(): copy an image into the store, verifying every digest
+//                  pull(): copy an image into the store, verifying every digest;
+//                  read_source_image(): its manifest and config read in place
 //   archive.h      save to a docker-archive or an oci-archive; load either
 //   registry_*, http_*, auth_*, credential*: the registry client (see registry_options.h)
 //

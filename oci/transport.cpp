@@ -8,6 +8,7 @@
 #include "oci/media_types.h"
 #include "oci/sources.h"
 #include "oci/store.h"
+#include "oci/tar_reader.h"
 
 namespace mkimg::oci {
 namespace {
@@ -126,17 +127,29 @@ void check_layers(const Manifest& manifest, const ImageConfig& config) {
   }
 }
 
-Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& options) {
+/// A manifest as fetched: its descriptor, its exact bytes, and what they say.
+struct FetchedManifest {
+  Descriptor descriptor;
+  std::string bytes;
+  Manifest manifest;
+};
+
+/// The manifest `source` names (for an index, the one for `platform`), verified.
+FetchedManifest resolve_manifest(ImageSource& source, const std::optional<Platform>& platform) {
   Descriptor top = source.resolve();
   std::string bytes = fetch_verified(source, top);
   auto doc = parse_manifest_document(bytes, top.media_type);
   if (auto* index = std::get_if<Index>(&doc)) {
-    top = pick_platform(*index, options.platform.value_or(host_platform()));
+    top = pick_platform(*index, platform.value_or(host_platform()));
     bytes = fetch_verified(source, top);
     doc = parse_manifest_document(bytes, top.media_type);
     if (!std::holds_alternative<Manifest>(doc)) throw Error("the index points to an index");
   }
-  const Manifest& manifest = std::get<Manifest>(doc);
+  return {top, bytes, std::get<Manifest>(std::move(doc))};
+}
+
+Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& options) {
+  auto [top, bytes, manifest] = resolve_manifest(source, options.platform);
   copy_blob(store, source, manifest.config, options);
   ImageConfig config = parse_image_config(store.read_blob(manifest.config.digest));
   check_layers(manifest, config);
@@ -171,6 +184,23 @@ std::unique_ptr<ImageSource> open_source(std::string_view spec, const Store& sto
   throw Error(describe("open source", spec,
                        "unknown transport; use oci:DIR[:REF], oci-archive:FILE[:REF] or "
                        "docker-archive:FILE[:REF]"));
+}
+
+SourceImage read_source_image(ImageSource& source, const std::optional<Platform>& platform) {
+  try {
+    SourceImage image;
+    FetchedManifest fetched = resolve_manifest(source, platform);
+    image.manifest_descriptor = fetched.descriptor;
+    image.manifest = std::move(fetched.manifest);
+    auto stream = source.open_blob(image.manifest.config);
+    std::string config = detail::read_stream(*stream, kMaxDocumentSize, "image config");
+    check_bytes(image.manifest.config, config);
+    image.config = parse_image_config(config);
+    check_layers(image.manifest, image.config);
+    return image;
+  } catch (const Error& e) {
+    throw with_context("read image `" + source.name() + "`", e);
+  }
 }
 
 Descriptor pull(Store& store, ImageSource& source, const CopyOptions& options) {

@@ -79,6 +79,19 @@ struct CopyOptions {
   std::function<void(std::string_view)> progress;  ///< may be empty
 };
 
+/// An image read from a source in place (nothing copied): its manifest and config.
+struct SourceImage {
+  Descriptor manifest_descriptor;
+  Manifest manifest;
+  ImageConfig config;
+};
+
+/// Reads the manifest (for an index: the one for `platform`, default the host's) and the
+/// config of the image `source` names, verifying both digests and that the config's diff_ids
+/// match the layers. Layers are then read with source.open_blob(). Throws mkimg::Error
+/// ("read image `source`: ...").
+SourceImage read_source_image(ImageSource& source, const std::optional<Platform>& platform = {});
+
 /// Copies the image `source` names into `store`: for an index, the manifest for the platform;
 /// then config and layers (blobs present are skipped), then the manifest, each checked
 /// against its descriptor's digest and size; the config's diff_ids must match the layer count.

@@ -26,6 +26,9 @@
 //    directory when its own metadata changed, when it was re-created (opaque), or when it is
 //    an ancestor of an entry in the layer.
 //
+// 4. Read a layer's entries (layer_entries.h): metadata and content digest of every entry,
+//    streamed, for comparing images (builder/image_diff.h).
+//
 // Limits to know: xattrs travel on regular files and directories only; overlay_lower needs
 // CAP_SYS_ADMIN (trusted.overlay.opaque); the overlay whose upper dir is diffed must be mounted
 // with redirect_dir=off and metacopy=off (the diff refuses an upper dir that uses either);

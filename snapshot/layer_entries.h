@@ -1,0 +1,50 @@
+// Reading a layer tar as a list of entries with their metadata and content digests, for
+// comparing layers (builder/image_diff.h). The blob (gzip, zstd or plain tar) is pulled
+// through a caller's read function and streamed through libarchive: nothing is unpacked to
+// disk and no file content is held in memory (each regular file is hashed as it streams by).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace mkimg::snapshot {
+
+/// The type of a tar entry.
+enum class TarEntryType { file, directory, symlink, hardlink, char_device, block_device, fifo };
+
+/// "file", "directory", "symlink", ...
+std::string_view to_string(TarEntryType type);
+
+/// One entry of a layer tar as stored in the tar: the path normalised ("./a/b/" is "a/b"),
+/// everything else as in the header. Whiteouts are ordinary entries named `.wh.*`.
+struct TarEntryInfo {
+  std::string path;
+  TarEntryType type = TarEntryType::file;
+  std::uint32_t mode = 0;  ///< permission bits (07777)
+  std::int64_t uid = 0, gid = 0;
+  std::int64_t size = 0;  ///< content bytes (regular files)
+  std::int64_t mtime = 0;
+  long mtime_nsec = 0;
+  std::string link_target;     ///< symlink or hardlink target
+  std::string content_digest;  ///< "sha256:..." of a regular file's content, else ""
+  std::uint64_t dev_major = 0, dev_minor = 0;
+  std::map<std::string, std::string> xattrs;  ///< name -> raw value
+
+  friend bool operator==(const TarEntryInfo&, const TarEntryInfo&) = default;
+};
+
+/// Fills `data` with up to `size` bytes of the blob; returns 0 at its end; throws
+/// mkimg::Error on failure.
+using BlobReader = std::function<std::size_t(void* data, std::size_t size)>;
+
+/// Streams the layer blob `read` hands out (compression detected from its bytes) and calls
+/// `visit` for every entry in tar order. `name` is used in messages. Throws mkimg::Error
+/// ("read layer `name`: ...") for a corrupt blob or an entry with an unsafe path.
+void read_layer_entries(const BlobReader& read, std::string_view name,
+                        const std::function<void(TarEntryInfo&&)>& visit);
+
+}  // namespace mkimg::snapshot
