@@ -1,6 +1,8 @@
 // build(): the stages the target needs, in order, then the image written, tagged and output.
 #include "builder/build.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -178,9 +180,23 @@ void write_outputs(const BuildSession& session, const oci::Descriptor& manifest)
   }
 }
 
+/// Sets the process umask for the build and restores the caller's afterwards: the modes of
+/// what the build creates (WORKDIR, parents of COPY destinations) must not depend on it.
+class BuildUmask {
+ public:
+  BuildUmask() : saved_(::umask(022)) {}
+  BuildUmask(const BuildUmask&) = delete;
+  BuildUmask& operator=(const BuildUmask&) = delete;
+  ~BuildUmask() { ::umask(saved_); }
+
+ private:
+  mode_t saved_;
+};
+
 }  // namespace
 
 BuildResult build(oci::Store& store, const BuildOptions& options) {
+  BuildUmask umask;
   Progress progress(options.progress);
   BuildSession session;
   session.store = &store;

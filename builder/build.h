@@ -20,7 +20,9 @@
 //                      (--ssh agent sockets)
 //   progress.h         BuildKit-like plain output, a live tty view, quiet
 //   log_sink.h         spdlog to stderr ("mkimg: [debug] ..."), above the live view while on
-//   cli_build.cpp      `mkimg build` and `mkimg run`
+//   image_diff.h       what differs between two images (config fields, then files layer by
+//                      layer, streamed): `mkimg diff` and `build --verify-reproducible`
+//   cli_build.cpp      `mkimg build` (with --verify-reproducible) and `mkimg run`
 //
 // A build: parse the Dockerfile, order the stages the target needs, and walk each stage's
 // instructions. Metadata instructions change the config and add an empty_layer history entry.
@@ -30,7 +32,8 @@
 // upper directory is diffed into a layer blob (snapshot/) committed to the store, and the
 // upper directory itself becomes the unpacked layer <root>/layers/<chain id>. The final image
 // is written (config + manifest) and tagged only when every step succeeded, so a failed build
-// leaves the previous tag and the store as they were.
+// leaves the previous tag and the store as they were. The build runs with umask 022 (restored
+// afterwards), so the caller's umask never reaches a layer.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +53,10 @@ class Store;
 
 namespace mkimg::builder {
 
-/// Whether cached steps are reused.
-enum class CacheMode { kUse, kIgnore };
+/// Whether cached steps are reused: kUse reads and records the step cache; kIgnore (--no-cache)
+/// re-runs every step and records the results; kBypass re-runs every step and records nothing
+/// (the second build of --verify-reproducible, which must leave the first build's cache alone).
+enum class CacheMode { kUse, kIgnore, kBypass };
 /// Whether each cache miss prints which part of the key changed.
 enum class ExplainMode { kQuiet, kExplain };
 /// How progress is shown.

@@ -9,6 +9,7 @@
 #include "builder/build.h"
 #include "builder/cli.h"
 #include "builder/container_runtime.h"
+#include "builder/image_diff.h"
 #include "builder/root_path.h"
 #include "common/error.h"
 #include "oci/reference.h"
@@ -24,6 +25,7 @@ struct BuildFlags {
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false;
+  bool verify_reproducible = false;
 };
 
 std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
@@ -196,7 +198,7 @@ BuildOptions to_options(const BuildFlags& f) {
   for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
     o.source_date_epoch = std::stoll(sde);
-  } else if (f.reproducible) {
+  } else if (f.reproducible || f.verify_reproducible) {
     o.source_date_epoch = 0;
   }
   return o;
@@ -213,6 +215,35 @@ void push_tags(oci::Store& store, const BuildFlags& f) {
     oci::Reference ref = oci::Reference::parse(tag);
     oci::push_image(store, ref.str(), ref, options);
   }
+}
+
+/// --verify-reproducible: after the first build (tagged as usual), builds the same thing again
+/// with every step re-run and the step cache neither read nor written, untagged, and compares
+/// the manifest digests. Returns true when they match; otherwise prints what differs (config
+/// fields, then the files of each differing layer) and drops the second image's index entry
+/// (its blobs go at the next `mkimg prune`). The first build's tags stay either way.
+bool verify_reproducible(oci::Store& store, const BuildOptions& options, const BuildResult& first) {
+  BuildOptions again = options;
+  again.cache = CacheMode::kBypass;
+  again.tags.clear();
+  again.outputs.clear();
+  again.iidfile.clear();
+  std::cerr << "verify-reproducible: building again with no cache\n";
+  BuildResult second = build(store, again);
+  if (second.manifest.digest == first.manifest.digest) {
+    std::cerr << "reproducible: " << first.manifest.digest.str() << "\n";
+    return true;
+  }
+  auto before = open_diff_image(store, first.manifest.digest.str());
+  auto after = open_diff_image(store, second.manifest.digest.str());
+  before->name = "first build";
+  after->name = "second build";
+  ImageDiff diff = diff_images(*before, *after);
+  store.remove_manifest(second.manifest.digest);
+  std::cerr << "not reproducible: " << first.manifest.digest.str() << " then "
+            << second.manifest.digest.str() << "\n"
+            << format_text(diff);
+  return false;
 }
 
 void add_build(CLI::App& app, GlobalOptions& global) {
@@ -244,6 +275,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                   "$SSH_AUTH_SOCK)");
   cmd->add_flag("--reproducible", flags->reproducible,
                 "Clamp times to SOURCE_DATE_EPOCH (0 when unset)");
+  cmd->add_flag("--verify-reproducible", flags->verify_reproducible,
+                "Build twice (the second time with no cache) and fail unless the manifest "
+                "digests match; implies --reproducible");
   cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
   cmd->add_option("--insecure-registry", flags->insecure_registries,
                   "With --push: registry (HOST[:PORT]) reached over plain HTTP; repeatable");
@@ -256,6 +290,11 @@ void add_build(CLI::App& app, GlobalOptions& global) {
     BuildOptions options = to_options(*flags);
     auto store = oci::Store::open(store_root(global));
     BuildResult result = build(store, options);
+    if (flags->verify_reproducible && !verify_reproducible(store, options, result)) {
+      std::cout << result.image_id << "\n";
+      global.exit_code = 1;
+      return;
+    }
     if (flags->push) push_tags(store, *flags);
     std::cout << result.image_id << "\n";
   });

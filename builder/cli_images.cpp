@@ -1,7 +1,8 @@
-// The image life-cycle subcommands: import, pull, save, load, images, inspect, history, tag,
-// rmi, prune. Each opens the store (oci::Store) and calls into oci/ (and snapshot/ for the
-// layer of `import`, layer_store.h for the unpacked layers `prune` removes); failures are
-// mkimg::Error, printed by main.cpp. Data goes to stdout, progress to stderr.
+// The image life-cycle subcommands: import, pull, save, load, images, inspect, history, diff,
+// tag, rmi, prune. Each opens the store (oci::Store) and calls into oci/ (and snapshot/ for the
+// layer of `import`, layer_store.h for the unpacked layers `prune` removes, image_diff.h for
+// `diff`); failures are mkimg::Error, printed by main.cpp (`diff` exits 2 itself). Data goes
+// to stdout, progress to stderr.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <system_error>
 
 #include "builder/cli.h"
+#include "builder/image_diff.h"
 #include "builder/layer_store.h"
 #include "common/error.h"
 #include "oci/archive.h"
@@ -31,7 +33,7 @@ namespace fs = std::filesystem;
 struct ImageCli {
   std::string source, name, output, input, format, compression = "gzip", platform;
   std::vector<std::string> names;
-  bool quiet = false;
+  bool quiet = false, json = false;
 };
 
 /// Removes a temporary directory (and everything in it) at scope exit.
@@ -334,6 +336,24 @@ void run_history(const GlobalOptions& global, const ImageCli& cli) {
   std::fflush(stdout);
 }
 
+// --- diff ----------------------------------------------------------------------------------
+
+/// `mkimg diff A B`: exit 0 when identical, 1 when different, 2 on an error (like diff(1)).
+void run_diff(GlobalOptions& global, const ImageCli& cli) {
+  try {
+    oci::Store store = oci::Store::open(store_root(global));
+    auto before = open_diff_image(store, cli.names.at(0));
+    auto after = open_diff_image(store, cli.names.at(1));
+    ImageDiff diff = diff_images(*before, *after);
+    std::cout << (cli.json ? format_json(diff) : format_text(diff)) << std::flush;
+    global.exit_code = diff.identical() ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cout << std::flush;
+    std::cerr << "mkimg: error: " << e.what() << "\n";
+    global.exit_code = 2;
+  }
+}
+
 // --- tag, rmi, prune ------------------------------------------------------------------------
 
 void run_tag(const GlobalOptions& global, const ImageCli& cli) {
@@ -424,6 +444,16 @@ void add_image_commands(CLI::App& app, GlobalOptions& options) {
   auto* history = app.add_subcommand("history", "Show the history of an image");
   history->add_option("NAME", cli->name, "Image (tag, digest or id)")->required();
   history->callback(bind(run_history));
+
+  auto* diff = app.add_subcommand(
+      "diff", "Compare two images: config fields, then files layer by layer (exit 1: differ)");
+  diff->add_option("IMAGE", cli->names,
+                   "Two images: tag, id or digest in the store, or oci:DIR[:REF], "
+                   "oci-archive:FILE[:REF], docker-archive:FILE[:REF]")
+      ->required()
+      ->expected(2);
+  diff->add_flag("--json", cli->json, "Machine-readable output");
+  diff->callback([&options, cli] { run_diff(options, *cli); });
 
   auto* tag = app.add_subcommand("tag", "Give an image another name");
   tag->add_option("SOURCE", cli->source, "Image (tag, digest or id)")->required();

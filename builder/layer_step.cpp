@@ -138,7 +138,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
   stage.image.created = entry.created;
   if (!entry.layer_digest.empty()) append_layer(session, stage, entry);
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
-  session.cache->put(key.parent, entry);
+  if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
   stage.image.cache_key = k;
   session.progress->done(description.label, timer.seconds());
 }

@@ -10,9 +10,9 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
   # run time: an OCI runtime for RUN steps
   runc
-  # tests: a real registry, peer tools, bases
+  # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks)
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
-  openssl curl zstd pigz python3 attr iproute2 openssh-client
+  openssl curl zstd pigz python3 attr iproute2 openssh-client faketime
   # the peer-comparison tests (tests/peers/): Docker's engine with BuildKit, buildah
   docker.io buildah fuse-overlayfs
 )
