@@ -16,13 +16,15 @@ std::string manifest_digest(const fs::path& root, const std::string& image) {
   return nlohmann::json::parse(r.out).at(0).at("Digest").get<std::string>();
 }
 
-/// argv run under `sh -c 'umask U; exec ...'`, through faketime at `clock` when it is there.
+/// argv run under `sh -c 'umask U; exec ...'`, through faketime at `clock` when it is there
+/// (scripts/install-deps.sh installs it).
 CommandResult run_with(const std::string& umask, const std::string& clock,
                        const std::vector<std::string>& argv) {
   std::vector<std::string> args{"sh", "-c", "umask " + umask + "; exec \"$@\"", "sh"};
   if (!clock.empty() && have_tool("faketime")) {
-    args.push_back("faketime");
-    args.push_back(clock);
+    // Only the clock: libfaketime also shifts the times stat() returns unless NO_FAKE_STAT is
+    // set, which would fake the files' own mtimes (an input) rather than the wall clock.
+    args.insert(args.end(), {"env", "NO_FAKE_STAT=1", "faketime", clock});
   }
   args.insert(args.end(), argv.begin(), argv.end());
   return run(args);
