@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int code = app.exit(e);
+    // `mkimg diff` exits like diff(1): 0 same, 1 different, 2 trouble (a usage error too).
+    if (code != 0 && app.got_subcommand("diff")) return 2;
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "mkimg: error: " << e.what() << "\n";
     return 1;

@@ -162,6 +162,17 @@ TEST_F(NotReproducible, DiffOfTwoBuildsExitCodesAndTransports) {
       run_mkimg(store(), {"diff", "oci:" + (store() / "oci").string() + ":stamp:two", "stamp:two"});
   EXPECT_EQ(in_layout.exit_code, 0) << in_layout.all();
 
+  // A docker-archive holds the same tars uncompressed: a different manifest, no file differs.
+  fs::path docker = dir("one-docker.tar");
+  ASSERT_EQ(run_mkimg(store(), {"save", "stamp:one", "-o", docker.string()}).exit_code, 0);
+  auto in_docker = run_mkimg(store(), {"diff", "stamp:one", "docker-archive:" + docker.string()});
+  EXPECT_EQ(in_docker.exit_code, 1) << in_docker.all();
+  EXPECT_NE(in_docker.out.find("layers[1] (same tar, compressed differently)"), std::string::npos)
+      << in_docker.out;
+  EXPECT_EQ(in_docker.out.find("changed /"), std::string::npos) << in_docker.out;
+
+  auto usage = run_mkimg(store(), {"diff", "stamp:one"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.all();
   auto missing = run_mkimg(store(), {"diff", "stamp:one", "no-such-image:x"});
   EXPECT_EQ(missing.exit_code, 2) << missing.all();
   EXPECT_NE(missing.err.find("no-such-image"), std::string::npos) << missing.err;
