@@ -108,7 +108,10 @@ INSTANTIATE_TEST_SUITE_P(Examples, ReproducibleExamples,
 class NotReproducible : public BuilderTest {
  protected:
   fs::path stamp_context() {
-    write_file(dir("stamp/Dockerfile"), "FROM busybox\nRUN date +%s%N > /stamp\n");
+    // busybox's date has no %N (whole seconds only), so a random uuid makes sure two runs in
+    // the same second still differ.
+    write_file(dir("stamp/Dockerfile"),
+               "FROM busybox\nRUN (date +%s%N; cat /proc/sys/kernel/random/uuid) > /stamp\n");
     return dir("stamp");
   }
 };
