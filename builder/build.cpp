@@ -1,4 +1,5 @@
-// build(): the stages the target needs, in order, then the image written, tagged and output.
+// build(): the stages the target needs, on a pool of threads (a stage as soon as the stages it
+// uses are built), then the image written, tagged and output.
 #include "builder/build.h"
 
 #include <sys/stat.h>
@@ -6,10 +7,11 @@
 #include <algorithm>
 #include <fstream>
 
+#include "builder/build_plan.h"
 #include "builder/build_state.h"
 #include "builder/output_layout.h"
 #include "builder/root_path.h"
-#include "builder/stage_graph.h"
+#include "builder/stage_scheduler.h"
 #include "builder/steps.h"
 #include "common/error.h"
 #include "oci/archive.h"
@@ -38,88 +40,6 @@ class EmptyDir {
  private:
   std::filesystem::path path_;
 };
-
-void add_platform_args(parser::Environment& env, const BuildOptions& options) {
-  oci::Platform host = oci::host_platform();
-  oci::Platform target = options.platform.empty() ? host : oci::parse_platform(options.platform);
-  parser::set_variable(env, "BUILDPLATFORM", oci::to_string(host));
-  parser::set_variable(env, "BUILDOS", host.os);
-  parser::set_variable(env, "BUILDARCH", host.architecture);
-  parser::set_variable(env, "BUILDVARIANT", host.variant);
-  parser::set_variable(env, "TARGETPLATFORM", oci::to_string(target));
-  parser::set_variable(env, "TARGETOS", target.os);
-  parser::set_variable(env, "TARGETARCH", target.architecture);
-  parser::set_variable(env, "TARGETVARIANT", target.variant);
-}
-
-void declare_global_args(BuildSession& session) {
-  add_platform_args(session.global_args, *session.options);
-  for (const auto& inst : session.dockerfile.global_args) {
-    const auto* arg = std::get_if<parser::Arg>(&inst.body);
-    if (!arg) continue;
-    for (const auto& d : arg->args) {
-      auto it = session.options->build_args.find(d.name);
-      if (it != session.options->build_args.end()) {
-        parser::set_variable(session.global_args, d.name, it->second);
-      } else if (d.default_value) {
-        parser::set_variable(session.global_args, d.name,
-                             parser::expand_word(*d.default_value, session.global_args,
-                                                 session.dockerfile.directives.escape));
-      }
-    }
-  }
-}
-
-std::string expand_global(const BuildSession& session, const std::string& word) {
-  try {
-    return parser::expand_word(word, session.global_args, session.dockerfile.directives.escape);
-  } catch (const std::exception&) {
-    return word;
-  }
-}
-
-std::vector<StageNode> stage_nodes(const BuildSession& session) {
-  const auto& stages = session.dockerfile.stages;
-  std::vector<StageNode> nodes;
-  for (const auto& s : stages) nodes.push_back({s.name, {}});
-  for (std::size_t i = 0; i < stages.size(); ++i) {
-    auto add = [&](const std::string& word, std::size_t before) {
-      std::size_t j = find_stage(nodes, expand_global(session, word), before);
-      if (j < nodes.size()) nodes[i].depends_on.push_back(j);
-    };
-    add(stages[i].base, i);
-    for (const auto& inst : stages[i].instructions) {
-      if (auto* c = std::get_if<parser::Copy>(&inst.body); c && !c->from.empty()) {
-        add(c->from, nodes.size());
-      }
-      if (auto* r = std::get_if<parser::Run>(&inst.body)) {
-        for (const auto& m : r->mounts) {
-          if (!m.from.empty()) add(m.from, nodes.size());
-        }
-      }
-    }
-  }
-  return nodes;
-}
-
-std::size_t target_index(const BuildSession& session, const std::vector<StageNode>& nodes) {
-  const std::string& target = session.options->target;
-  if (target.empty()) return nodes.size() - 1;
-  std::size_t i = find_stage(nodes, target, nodes.size());
-  if (i >= nodes.size()) {
-    throw Error(describe("build", target, "target stage could not be found in the Dockerfile"));
-  }
-  return i;
-}
-
-std::string stage_label(const BuildSession& session, std::size_t i, std::size_t n,
-                        std::size_t total) {
-  const auto& stages = session.dockerfile.stages;
-  std::string counter = std::to_string(n) + "/" + std::to_string(total);
-  if (stages.size() == 1 && stages[i].name.empty()) return counter;
-  std::string name = stages[i].name.empty() ? "stage-" + std::to_string(i) : stages[i].name;
-  return name + " " + counter;
-}
 
 void build_stage(BuildSession& session, std::size_t i) {
   const parser::Stage& source = session.dockerfile.stages[i];
@@ -211,10 +131,12 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   declare_global_args(session);
   std::vector<oci::Reference> tags;
   for (const auto& t : options.tags) tags.push_back(oci::Reference::parse(t));
-  auto nodes = stage_nodes(session);
-  std::size_t target = target_index(session, nodes);
-  session.finished.resize(nodes.size());
-  for (std::size_t i : build_order(nodes, target)) build_stage(session, i);
+  StagePlan plan = plan_stages(session);
+  std::size_t target = plan.target;
+  session.finished.resize(plan.nodes.size());
+  unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
+  run_stages(plan.nodes, plan.order, jobs, session.cancelled,
+             [&](std::size_t i) { build_stage(session, i); });
   session.hasher->save();
   oci::ImageConfig config = final_config(session, *session.finished[target]);
   BuildResult result;

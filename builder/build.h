@@ -3,7 +3,11 @@
 //   build.h            build(): Dockerfile + context -> an image in the store (this file)
 //   build_state.h      what a build carries from step to step: the image being made (config,
 //                      layers, their unpacked directories), the cache key chain, ARG/ENV scope
+//   build_plan.h       the plan before anything runs: global ARGs, the stage graph, the
+//                      target's stages in order and parallel groups; `build --dry-run`
 //   stage_graph.h      which stages the target needs, in what order; cycles are errors
+//   stage_scheduler.h  runs the stages on a pool of --jobs threads, each once the stages it
+//                      uses are built; the first failure cancels the rest
 //   step_from.cpp, step_run.cpp, step_copy.cpp, step_workdir.cpp, step_metadata.cpp
 //                      one file per kind of instruction (steps.h declares them)
 //   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
@@ -24,16 +28,24 @@
 //                      layer, streamed): `mkimg diff` and `build --verify-reproducible`
 //   cli_build.cpp      `mkimg build` (with --verify-reproducible) and `mkimg run`
 //
-// A build: parse the Dockerfile, order the stages the target needs, and walk each stage's
-// instructions. Metadata instructions change the config and add an empty_layer history entry.
-// File-system instructions (RUN, COPY, ADD, WORKDIR) compute a cache key; on a hit the cached
-// layer is reused (and unpacked if its directory is gone); on a miss an overlay of the parent's
-// unpacked layers is mounted with a fresh upper directory in <root>/tmp, the step runs, the
-// upper directory is diffed into a layer blob (snapshot/) committed to the store, and the
-// upper directory itself becomes the unpacked layer <root>/layers/<chain id>. The final image
-// is written (config + manifest) and tagged only when every step succeeded, so a failed build
-// leaves the previous tag and the store as they were. The build runs with umask 022 (restored
-// afterwards), so the caller's umask never reaches a layer.
+// A build: parse the Dockerfile, plan the stages the target needs, and build them on a small
+// pool of threads (--jobs; default the number of cores, at most 4): a stage starts as soon as
+// the stages it uses (FROM <stage>, COPY --from, RUN --mount from=) are finished, and walks its
+// instructions. What stages share is safe from several threads: the cache index and the
+// context hash memo lock, layer directories are unpacked once (others wait), blobs and index
+// entries are written to temp names and renamed, container ids are unique, cache mounts follow
+// their sharing= mode. The first failing stage cancels the others (their containers are
+// killed) and its error is the build's; with --jobs 1 the stages run one after another in
+// build order, and the image is byte-identical either way. `--dry-run` (dry_run()) prints the
+// plan and runs, pulls and writes nothing. Metadata instructions change the config and add an
+// empty_layer history entry. File-system instructions (RUN, COPY, ADD, WORKDIR) compute a cache
+// key; on a hit the cached layer is reused (and unpacked if its directory is gone); on a miss an
+// overlay of the parent's unpacked layers is mounted with a fresh upper directory in <root>/tmp,
+// the step runs, the upper directory is diffed into a layer blob (snapshot/) committed to the
+// store, and the upper directory itself becomes the unpacked layer <root>/layers/<chain id>. The
+// final image is written (config + manifest) and tagged only when every step succeeded, so a failed
+// build leaves the previous tag and the store as they were. The build runs with umask 022
+// (restored afterwards), so the caller's umask never reaches a layer.
 #pragma once
 
 #include <cstdint>
@@ -106,6 +118,7 @@ struct BuildOptions {
   std::string platform;  ///< --platform; "" = host
   std::vector<SecretSource> secrets;
   std::vector<SshSource> ssh;
+  unsigned jobs = 0;  ///< --jobs: stages built at once; 0 = default_jobs(), 1 = one by one
 };
 
 /// What a build made.

@@ -12,6 +12,12 @@ const char* const kProxyArgs[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ht
                                   "ALL_PROXY",  "all_proxy"};
 }  // namespace
 
+std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i) {
+  std::lock_guard lock(session.mutex);
+  if (i >= session.finished.size()) return std::nullopt;
+  return session.finished[i];
+}
+
 parser::Environment step_environment(const StageState& stage) {
   parser::Environment env;
   for (const auto& e : image_env(stage.image)) {

@@ -1,6 +1,7 @@
 // What a build carries from step to step (internal to builder/).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -42,7 +43,9 @@ struct StageState {
   bool cmd_set = false;  ///< CMD given in this stage (ENTRYPOINT then keeps it)
 };
 
-/// Shared by every stage of one build.
+/// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
+/// `runtime` and `base_locks` are guarded by `mutex`; the cache index, the context hasher, the
+/// store and Progress are safe to use from several threads.
 struct BuildSession {
   oci::Store* store = nullptr;
   const BuildOptions* options = nullptr;
@@ -54,11 +57,16 @@ struct BuildSession {
   std::optional<ContainerRuntime> runtime;  ///< found on the first RUN
   Progress* progress = nullptr;
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
-  std::mutex mutex;                                 ///< guards finished and the runtime
-  int steps = 0;
-  int cached_steps = 0;
+  std::mutex mutex;                                 ///< guards finished, runtime, base_locks
+  std::map<std::string, std::mutex> base_locks;     ///< one per base image name being resolved
+  std::atomic<bool> cancelled{false};               ///< a stage failed: the others stop early
+  std::atomic<int> steps{0};
+  std::atomic<int> cached_steps{0};
   std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)
 };
+
+/// A copy of the finished image of stage `i` (nullopt when it is not built).
+std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);
 
 /// The effective environment of a step: image Env, then build ARGs in scope (ENV wins).
 parser::Environment step_environment(const StageState& stage);

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "builder/build.h"
+#include "builder/build_plan.h"
 #include "builder/cli.h"
 #include "builder/container_runtime.h"
 #include "builder/image_diff.h"
@@ -24,8 +25,9 @@ struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
-  bool no_cache = false, reproducible = false, explain = false, push = false;
+  bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
   bool verify_reproducible = false;
+  unsigned jobs = 0;
 };
 
 std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
@@ -196,6 +198,7 @@ BuildOptions to_options(const BuildFlags& f) {
   o.platform = f.platform;
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
+  o.jobs = f.jobs;
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
     o.source_date_epoch = std::stoll(sde);
   } else if (f.reproducible || f.verify_reproducible) {
@@ -281,6 +284,12 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
   cmd->add_option("--insecure-registry", flags->insecure_registries,
                   "With --push: registry (HOST[:PORT]) reached over plain HTTP; repeatable");
+  cmd->add_option("--jobs,-j", flags->jobs,
+                  "Stages built at once (default: the number of cores, at most 4; 1 = one by one)")
+      ->check(CLI::Range(1u, 64u));
+  cmd->add_flag("--dry-run", flags->dry_run,
+                "Print the plan (stages in order, parallel groups, one line per step); run, pull "
+                "and write nothing");
   cmd->add_option("context", flags->context, "The build context directory")->required();
   cmd->callback([flags, &global] {
     install_interrupt_handlers();
@@ -288,6 +297,10 @@ void add_build(CLI::App& app, GlobalOptions& global) {
       throw Error(describe("build", "--push", "needs at least one -t tag to push"));
     }
     BuildOptions options = to_options(*flags);
+    if (flags->dry_run) {
+      std::cout << dry_run(options) << std::flush;
+      return;
+    }
     auto store = oci::Store::open(store_root(global));
     BuildResult result = build(store, options);
     if (flags->verify_reproducible && !verify_reproducible(store, options, result)) {

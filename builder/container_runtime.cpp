@@ -77,7 +77,8 @@ class ContainerGuard {
   }
   /// `status` is how the runtime process ended.
   void runtime_ended(const ExitStatus& status) {
-    runtime_exited_ = status.exited() && status.code == 0 && !g_interrupted;
+    bool cancelled = run_.cancel != nullptr && run_.cancel->load();
+    runtime_exited_ = status.exited() && status.code == 0 && !g_interrupted && !cancelled;
   }
 
  private:
@@ -92,13 +93,18 @@ void push_line(ContainerResult& result, const ContainerRun& run, std::string lin
   if (result.last_lines.size() > kKeepLines) result.last_lines.pop_front();
 }
 
-/// Reads the pipe until EOF, forwarding whole lines; kills the container on interrupt.
-void pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, ContainerResult& result) {
+bool stop_requested(const ContainerRun& run) {
+  return g_interrupted || (run.cancel != nullptr && run.cancel->load());
+}
+
+/// Reads the pipe until EOF, forwarding whole lines; kills the container on interrupt or
+/// cancel and then returns true.
+bool pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, ContainerResult& result) {
   std::string pending;
   char buf[8192];
   bool killed = false;
   for (;;) {
-    if (g_interrupted && !killed) {
+    if (stop_requested(run) && !killed) {
       run_quiet({rt.binary.string(), "--root", run.state_root.string(), "kill", run.id, "KILL"});
       killed = true;
     }
@@ -118,6 +124,7 @@ void pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, Container
     }
   }
   if (!pending.empty()) push_line(result, run, pending);
+  return killed;
 }
 
 /// Tells the guard how the runtime ended; returns its exit code (128+signal when killed).
@@ -173,8 +180,11 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
     result.exit_code = finished(guard, spawn(argv, Redirect::inherit()).wait());
   } else {
     Process p = spawn(argv, Redirect::pipe());
-    pump(p.out().get(), runtime, run, result);
+    bool killed = pump(p.out().get(), runtime, run, result);
     result.exit_code = finished(guard, p.wait());
+    if (killed && !g_interrupted) {
+      throw Error(describe("run", run.id, "cancelled: another stage of the build failed"));
+    }
   }
   if (g_interrupted) throw Error(describe("run", run.id, "interrupted"));
   return result;

@@ -35,6 +35,9 @@ struct ContainerRun {
   std::string id;                    ///< unique container id
   Stdio stdio = Stdio::kPipeLines;
   std::function<void(std::string_view)> on_line;  ///< each output line (kPipeLines)
+  /// When set and it becomes true (another stage of the build failed), the container is
+  /// killed and run_container throws "cancelled".
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// The exit status of the container's process and its last lines of output.
@@ -50,10 +53,11 @@ extern std::atomic<bool> g_interrupted;
 void install_interrupt_handlers();
 
 /// Runs the container to its end. Throws mkimg::Error when the runtime cannot be started or
-/// the build is interrupted; a non-zero exit of the process is a result, not an error.
+/// the build is interrupted or cancelled; a non-zero exit of the process is a result, not an error.
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run);
 
-/// A fresh container id: "mkimg-<pid>-<counter>-<random>".
+/// A fresh container id, unique across the threads of a build and across processes:
+/// "mkimg-<pid>-<counter>-<random>".
 std::string new_container_id();
 
 }  // namespace mkimg::builder

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <utility>
 #include <variant>
@@ -35,10 +38,28 @@ std::filesystem::path layer_dir(const oci::Store& store, const std::string& chai
   return store.layers_dir() / oci::Digest::parse(chain).encoded();
 }
 
+namespace {
+
+/// The in-process lock of one layer directory: two stages that need the same base layer at
+/// once unpack it once, the second waits and reuses it. (Across processes the unpack's
+/// RENAME_NOREPLACE decides, and the loser reuses the winner's directory.)
+std::mutex& unpack_lock(const std::filesystem::path& dir) {
+  static std::mutex guard;
+  static std::map<std::filesystem::path, std::unique_ptr<std::mutex>> locks;
+  std::lock_guard lock(guard);
+  auto& m = locks[dir];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+}  // namespace
+
 std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
                                       const std::string& diff_id, const std::string& chain) {
   auto dir = layer_dir(store, chain);
   std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return dir;
+  std::lock_guard lock(unpack_lock(dir));
   if (std::filesystem::is_directory(dir, ec)) return dir;
   std::filesystem::create_directories(store.layers_dir());
   try {

@@ -117,24 +117,54 @@ std::string RunMounts::target_path(const StageState& stage, const std::string& t
   return (std::filesystem::path(wd) / target).lexically_normal().string();
 }
 
+namespace {
+
+void create_cache_dir(const std::filesystem::path& dir, const parser::RunMount& m) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) return;
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), m.mode.value_or(0755));
+  if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0) {
+    throw sys_error("chown", dir.string());
+  }
+}
+
+/// An flock on "<dir>.lock" (one open file each, so it also excludes the other threads of
+/// this build); `wait` blocks, else an empty fd when someone else holds it.
+UniqueFd lock_cache_dir(const std::filesystem::path& dir, const std::string& id, bool wait) {
+  UniqueFd lock(::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) throw sys_error("lock cache", id);
+  for (;;) {
+    if (::flock(lock.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0) return lock;
+    if (errno == EWOULDBLOCK && !wait) return UniqueFd();
+    if (errno != EINTR) throw sys_error("lock cache", id);
+  }
+}
+
+}  // namespace
+
+// sharing=shared (BuildKit's default): every step that names the id binds the same directory,
+// also at the same time; locked: one step at a time (the others wait); private: a step that
+// finds the directory in use takes the next free instance "<dir>-1", "<dir>-2", ...
 void RunMounts::add_cache(BuildSession& session, const StageState& stage,
                           const parser::RunMount& m) {
   std::string target = target_path(stage, m.target);
   std::string id = m.id.empty() ? target : m.id;
   auto dir = cache_mount_dir(session.store->cache_dir(), id);
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) {
-    std::filesystem::create_directories(dir);
-    ::chmod(dir.c_str(), m.mode.value_or(0755));
-    if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0) {
-      throw sys_error("chown", dir.string());
+  if (m.sharing == parser::CacheSharing::private_) {
+    std::filesystem::path first = dir;
+    for (int n = 1;; ++n) {
+      create_cache_dir(dir, m);
+      if (UniqueFd lock = lock_cache_dir(dir, id, false)) {
+        locks_.push_back(std::move(lock));
+        break;
+      }
+      dir = first.string() + "-" + std::to_string(n);
     }
+  } else {
+    create_cache_dir(dir, m);
   }
-  if (m.sharing == parser::CacheSharing::locked) {
-    UniqueFd lock(::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock || ::flock(lock.get(), LOCK_EX) != 0) throw sys_error("lock cache", id);
-    locks_.push_back(std::move(lock));
-  }
+  if (m.sharing == parser::CacheSharing::locked) locks_.push_back(lock_cache_dir(dir, id, true));
   BindMount b{dir, target,
               m.read_only ? BindMount::Access::kReadOnly : BindMount::Access::kReadWrite};
   binds_.push_back(b);
@@ -145,11 +175,9 @@ void RunMounts::add_bind(BuildSession& session, const parser::RunMount& m) {
   if (!m.from.empty()) {
     std::vector<StageNode> nodes;
     for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
-    std::size_t i = find_stage(nodes, m.from, nodes.size());
-    if (i >= nodes.size() || !session.finished[i]) {
-      throw Error(describe("mount", m.text, "from= must name a built stage"));
-    }
-    views_.push_back(std::make_unique<ImageView>(session, *session.finished[i]));
+    auto image = finished_stage(session, find_stage(nodes, m.from, nodes.size()));
+    if (!image) throw Error(describe("mount", m.text, "from= must name a built stage"));
+    views_.push_back(std::make_unique<ImageView>(session, *image));
     root = views_.back()->root();
   }
   UniqueFd root_fd = open_root(root);

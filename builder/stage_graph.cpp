@@ -54,6 +54,20 @@ std::vector<std::size_t> build_order(const std::vector<StageNode>& stages, std::
   return order;
 }
 
+std::vector<std::size_t> parallel_groups(const std::vector<StageNode>& stages,
+                                         const std::vector<std::size_t>& order) {
+  std::vector<std::size_t> group_of(stages.size(), 0);
+  std::vector<std::size_t> out;
+  out.reserve(order.size());
+  for (std::size_t i : order) {  // dependencies come first in a build order
+    std::size_t g = 0;
+    for (std::size_t d : stages[i].depends_on) g = std::max(g, group_of[d] + 1);
+    group_of[i] = g;
+    out.push_back(g);
+  }
+  return out;
+}
+
 std::size_t find_stage(const std::vector<StageNode>& stages, const std::string& word,
                        std::size_t before) {
   std::string w = lower(word);

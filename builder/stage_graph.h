@@ -20,6 +20,12 @@ struct StageNode {
 /// first, ties by Dockerfile order. Throws mkimg::Error naming the stages of a cycle.
 std::vector<std::size_t> build_order(const std::vector<StageNode>& stages, std::size_t target);
 
+/// The parallel group of each stage of `order` (a build_order), in the order of `order`: 0 for
+/// a stage that uses no other stage, else one more than the highest group of the stages it
+/// uses. The stages of one group can be built at the same time.
+std::vector<std::size_t> parallel_groups(const std::vector<StageNode>& stages,
+                                         const std::vector<std::size_t>& order);
+
 /// The index of the stage a FROM/--from word names, among stages before `before` (FROM: the
 /// stages above it; COPY --from: all stages, so forward references and cycles are seen): a
 /// stage name (case-insensitive) or a number. Returns `stages.size()` when the word names no

@@ -54,9 +54,8 @@ FromSource open_from(BuildSession& session, const std::string& from) {
   for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
   std::size_t i = find_stage(nodes, from, nodes.size());
   if (i < nodes.size()) {
-    std::lock_guard lock(session.mutex);
-    if (!session.finished[i]) throw Error(describe("copy --from", from, "stage is not built"));
-    fs.image = *session.finished[i];
+    fs.image = finished_stage(session, i);
+    if (!fs.image) throw Error(describe("copy --from", from, "stage is not built"));
   } else {
     fs.image = load_image_state(session, from);
   }

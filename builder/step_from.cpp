@@ -1,5 +1,7 @@
 // FROM: the stage's starting image: scratch, an earlier stage, the store, an archive
 // (oci:, oci-archive:, docker-archive:) or a registry; then the base's ONBUILD triggers.
+#include <mutex>
+
 #include "builder/layer_store.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
@@ -95,8 +97,19 @@ std::vector<std::string> take_onbuild(ImageState& image) {
 
 }  // namespace
 
+// Two stages naming the same base resolve it one after the other (the second finds it in the
+// store); different bases resolve at the same time.
 ImageState load_image_state(BuildSession& session, const std::string& name) {
-  return state_of(session, find_or_pull(session, name));
+  std::mutex* lock = nullptr;
+  {
+    std::lock_guard guard(session.mutex);
+    lock = &session.base_locks[name];
+  }
+  oci::Image image = [&] {
+    std::lock_guard guard(*lock);
+    return find_or_pull(session, name);
+  }();
+  return state_of(session, image);
 }
 
 void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
@@ -110,8 +123,9 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
   if (base == "scratch") {
     stage.image = scratch_state(session);
   } else if (i < nodes.size()) {
-    std::lock_guard lock(session.mutex);
-    stage.image = *session.finished[i];
+    auto built = finished_stage(session, i);
+    if (!built) throw Error(describe("from", base, "stage is not built"));
+    stage.image = std::move(*built);
   } else {
     stage.image = load_image_state(session, base);
   }

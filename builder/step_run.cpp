@@ -228,6 +228,7 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
     cr.bundle = bundle.path();
     cr.state_root = session.store->tmp_dir() / "runtime-state";
     cr.id = new_container_id();
+    cr.cancel = &session.cancelled;
     cr.on_line = [&](std::string_view line) { session.progress->output(ctx.label, line); };
     ContainerResult result = run_container(runtime, cr);
     if (result.exit_code != 0) throw Error(failure_message(argv, result));

@@ -43,5 +43,14 @@ TEST(StageGraph, FromSeesOnlyEarlierStages) {
   EXPECT_EQ(find_stage(s, "1", 1), 2u);
 }
 
+TEST(StageGraph, ParallelGroupsFollowTheLongestChainOfDependencies) {
+  std::vector<StageNode> s{{"base", {}}, {"unused", {0}}, {"tools", {}},
+                           {"lib", {0}}, {"app", {3, 2}}, {"final", {4, 0, 4}}};
+  auto order = build_order(s, 5);
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 2, 3, 4, 5}));
+  EXPECT_EQ(parallel_groups(s, order), (std::vector<std::size_t>{0, 0, 1, 2, 3}));
+  EXPECT_EQ(parallel_groups(s, build_order(s, 2)), (std::vector<std::size_t>{0}));
+}
+
 }  // namespace
 }  // namespace mkimg::builder

@@ -1,0 +1,222 @@
+#include "builder/build_plan.h"
+
+#include "builder/overloaded.h"
+#include "builder/steps.h"
+#include "common/error.h"
+#include "oci/image.h"
+#include "parser/parse.h"
+
+namespace mkimg::builder {
+namespace {
+
+void add_platform_args(parser::Environment& env, const BuildOptions& options) {
+  oci::Platform host = oci::host_platform();
+  oci::Platform target = options.platform.empty() ? host : oci::parse_platform(options.platform);
+  parser::set_variable(env, "BUILDPLATFORM", oci::to_string(host));
+  parser::set_variable(env, "BUILDOS", host.os);
+  parser::set_variable(env, "BUILDARCH", host.architecture);
+  parser::set_variable(env, "BUILDVARIANT", host.variant);
+  parser::set_variable(env, "TARGETPLATFORM", oci::to_string(target));
+  parser::set_variable(env, "TARGETOS", target.os);
+  parser::set_variable(env, "TARGETARCH", target.architecture);
+  parser::set_variable(env, "TARGETVARIANT", target.variant);
+}
+
+std::string expand_global(const BuildSession& session, const std::string& word) {
+  try {
+    return parser::expand_word(word, session.global_args, session.dockerfile.directives.escape);
+  } catch (const std::exception&) {
+    return word;
+  }
+}
+
+std::vector<StageNode> stage_nodes(const BuildSession& session) {
+  const auto& stages = session.dockerfile.stages;
+  std::vector<StageNode> nodes;
+  nodes.reserve(stages.size());
+  for (const auto& s : stages) nodes.push_back({s.name, {}});
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    auto add = [&](const std::string& word, std::size_t before) {
+      std::size_t j = find_stage(nodes, expand_global(session, word), before);
+      if (j < nodes.size()) nodes[i].depends_on.push_back(j);
+    };
+    add(stages[i].base, i);
+    for (const auto& inst : stages[i].instructions) {
+      if (auto* c = std::get_if<parser::Copy>(&inst.body); c && !c->from.empty()) {
+        add(c->from, nodes.size());
+      }
+      if (auto* r = std::get_if<parser::Run>(&inst.body)) {
+        for (const auto& m : r->mounts) {
+          if (!m.from.empty()) add(m.from, nodes.size());
+        }
+      }
+    }
+  }
+  return nodes;
+}
+
+std::size_t target_index(const BuildSession& session, const std::vector<StageNode>& nodes) {
+  const std::string& target = session.options->target;
+  if (target.empty()) return nodes.size() - 1;
+  std::size_t i = find_stage(nodes, target, nodes.size());
+  if (i >= nodes.size()) {
+    throw Error(describe("build", target, "target stage could not be found in the Dockerfile"));
+  }
+  return i;
+}
+
+std::string located(const BuildSession& session, const parser::Instruction& inst,
+                    const std::exception& e) {
+  return session.options->dockerfile_name + ":" + std::to_string(inst.location.line) + ": " +
+         e.what() + "\n >>> " + inst.original;
+}
+
+/// What a step does to the stage's state when nothing runs: WORKDIR moves, metadata
+/// instructions change the config; RUN, COPY and ADD change nothing the plan can see.
+void simulate(BuildSession& session, StageState& stage, const parser::Instruction& expanded,
+              const std::string& label) {
+  StepContext ctx{session, stage, expanded, label};
+  std::visit(Overloaded{
+                 [&](const parser::Run&) {},
+                 [&](const parser::Copy&) {},
+                 [&](const parser::Add&) {},
+                 [&](const parser::Workdir& w) {
+                   auto& cfg = stage.image.config.config;
+                   if (!cfg) cfg = oci::ContainerConfig{};
+                   std::string base = cfg->working_dir.value_or("/");
+                   cfg->working_dir = (std::filesystem::path(base.empty() ? "/" : base) / w.path)
+                                          .lexically_normal()
+                                          .string();
+                 },
+                 [&](const parser::From&) {
+                   throw Error("FROM is not allowed here (an ONBUILD trigger?)");
+                 },
+                 [&](const auto&) { step_metadata(ctx); },
+             },
+             expanded.body);
+}
+
+/// Plans one instruction: expanded (errors located as in a build), listed, simulated.
+void plan_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
+                      const std::string& label, std::string& out) {
+  try {
+    parser::Instruction expanded =
+        parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
+    out += "[" + label + "] " + inst.original + "\n";
+    simulate(session, stage, expanded, label);
+  } catch (const std::exception& e) {
+    throw Error(located(session, inst, e));
+  }
+}
+
+/// Plans the FROM of stage `i`: an earlier stage's planned state (and its ONBUILD triggers),
+/// or an empty image for scratch and for a base image, which is only named.
+void plan_from(BuildSession& session, StageState& stage, const parser::Stage& source,
+               const std::string& label, std::string& out) {
+  std::string base;
+  try {
+    base =
+        parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
+  } catch (const std::exception& e) {
+    throw Error(session.options->dockerfile_name + ":" + std::to_string(source.location.line) +
+                ": " + e.what());
+  }
+  out += "[" + label + "] FROM " + base + "\n";
+  std::vector<StageNode> nodes;
+  nodes.reserve(session.dockerfile.stages.size());
+  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
+  std::size_t i = find_stage(nodes, base, stage.index);
+  if (base == "scratch" || i >= nodes.size() || !session.finished[i]) return;
+  stage.image = *session.finished[i];
+  auto& cfg = stage.image.config.config;
+  if (!cfg || !cfg->on_build) return;
+  std::vector<std::string> triggers = *cfg->on_build;
+  cfg->on_build.reset();
+  for (const auto& t : triggers) {
+    parser::Instruction inst = parser::parse_instruction(t);
+    inst.location = source.location;
+    plan_instruction(session, stage, inst, label + " ONBUILD", out);
+  }
+}
+
+void plan_stage(BuildSession& session, std::size_t i, std::string& out) {
+  const parser::Stage& source = session.dockerfile.stages[i];
+  StageState stage;
+  stage.index = i;
+  stage.name = source.name;
+  add_proxy_args(*session.options, stage);
+  std::size_t total = source.instructions.size() + 1;
+  plan_from(session, stage, source, stage_label(session, i, 1, total), out);
+  for (std::size_t k = 0; k < source.instructions.size(); ++k) {
+    plan_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total),
+                     out);
+  }
+  session.finished[i] = std::move(stage.image);
+}
+
+std::string stage_name(const BuildSession& session, std::size_t i) {
+  const std::string& name = session.dockerfile.stages[i].name;
+  return name.empty() ? "stage-" + std::to_string(i) : name;
+}
+
+}  // namespace
+
+void declare_global_args(BuildSession& session) {
+  add_platform_args(session.global_args, *session.options);
+  for (const auto& inst : session.dockerfile.global_args) {
+    const auto* arg = std::get_if<parser::Arg>(&inst.body);
+    if (!arg) continue;
+    for (const auto& d : arg->args) {
+      auto it = session.options->build_args.find(d.name);
+      if (it != session.options->build_args.end()) {
+        parser::set_variable(session.global_args, d.name, it->second);
+      } else if (d.default_value) {
+        parser::set_variable(session.global_args, d.name,
+                             parser::expand_word(*d.default_value, session.global_args,
+                                                 session.dockerfile.directives.escape));
+      }
+    }
+  }
+}
+
+StagePlan plan_stages(const BuildSession& session) {
+  StagePlan plan;
+  plan.nodes = stage_nodes(session);
+  plan.target = target_index(session, plan.nodes);
+  plan.order = build_order(plan.nodes, plan.target);
+  plan.groups = parallel_groups(plan.nodes, plan.order);
+  return plan;
+}
+
+std::string stage_label(const BuildSession& session, std::size_t i, std::size_t n,
+                        std::size_t total) {
+  const auto& stages = session.dockerfile.stages;
+  std::string counter = std::to_string(n) + "/" + std::to_string(total);
+  if (stages.size() == 1 && stages[i].name.empty()) return counter;
+  return stage_name(session, i) + " " + counter;
+}
+
+std::string dry_run(const BuildOptions& options) {
+  BuildSession session;
+  session.options = &options;
+  session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
+  declare_global_args(session);
+  StagePlan plan = plan_stages(session);
+  session.finished.resize(plan.nodes.size());
+  std::size_t groups = 0;
+  for (std::size_t g : plan.groups) groups = std::max(groups, g + 1);
+  std::vector<std::vector<std::size_t>> members(groups);
+  for (std::size_t p = 0; p < plan.order.size(); ++p) {
+    members[plan.groups[p]].push_back(plan.order[p]);
+  }
+  std::string out;
+  for (std::size_t g = 0; g < groups; ++g) {
+    out += "# group " + std::to_string(g + 1) + "/" + std::to_string(groups) + ":";
+    for (std::size_t i : members[g]) out += " " + stage_name(session, i);
+    out += "\n";
+    for (std::size_t i : members[g]) plan_stage(session, i, out);
+  }
+  return out;
+}
+
+}  // namespace mkimg::builder
