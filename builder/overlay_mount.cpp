@@ -205,9 +205,21 @@ OverlayMount::~OverlayMount() {
   if (mounted_ && ::umount2(merged_.c_str(), 0) != 0) ::umount2(merged_.c_str(), MNT_DETACH);
 }
 
+// Stages run on several threads: a child another thread has just forked (to start runc) holds
+// a copy of every fd of the process, one opened in this root among them, until it execs; the
+// mount is busy for that moment. So a busy unmount is retried for a while, then detached (the
+// step's own processes are gone by then: nothing writes to the upper directory any more).
 void OverlayMount::unmount() {
   if (!mounted_) return;
-  if (::umount2(merged_.c_str(), 0) != 0) throw sys_error("unmount", merged_.string());
+  constexpr int kAttempts = 200;
+  for (int attempt = 1; ::umount2(merged_.c_str(), 0) != 0; ++attempt) {
+    if (errno != EBUSY) throw sys_error("unmount", merged_.string());
+    if (attempt == kAttempts) {
+      if (::umount2(merged_.c_str(), MNT_DETACH) != 0) throw sys_error("unmount", merged_.string());
+      break;
+    }
+    ::usleep(10'000);
+  }
   mounted_ = false;
 }
 
