@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -20,7 +21,14 @@ struct GlobalOptions {
   std::string root;  ///< --root; empty means MKIMG_ROOT, then the default.
   std::string log_level = "warn";
   int exit_code = 0;  ///< set by a callback that wants a non-zero, non-error exit.
+  /// `mkimg run IMAGE COMMAND...`: the command, cut off the arguments before CLI11 sees them
+  /// so that its own dashes (`ls -l`, `--rm`) are never taken for options of ours.
+  std::vector<std::string> run_command;
 };
+
+/// Takes the arguments after `run [options] IMAGE` out of `args` (argv as strings) and returns
+/// them; a leading "--" is dropped. Leaves `args` alone when the subcommand is not `run`.
+std::vector<std::string> split_run_command(std::vector<std::string>& args);
 
 /// The store root: --root, else $MKIMG_ROOT, else /var/lib/mkimg for root, else
 /// $XDG_DATA_HOME/mkimg (~/.local/share/mkimg).

@@ -323,9 +323,9 @@ void add_run(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--network", *network, "host (default) or none")
       ->check(CLI::IsMember({"host", "none"}));
   cmd->add_option("image", options->image, "The image")->required();
-  cmd->add_option("command", options->command, "The command (default: the image's)");
-  cmd->prefix_command();
+  cmd->footer("Everything after IMAGE is the command (default: the image's), passed as written.");
   cmd->callback([options, network, &global] {
+    options->command = global.run_command;
     install_interrupt_handlers();
     options->network = *network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
     auto store = oci::Store::open(store_root(global));
@@ -334,6 +334,31 @@ void add_run(CLI::App& app, GlobalOptions& global) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_run_command(std::vector<std::string>& args) {
+  auto takes_value = [](const std::string& arg) {
+    return arg == "--root" || arg == "--log-level" || arg == "--runtime" || arg == "--network";
+  };
+  std::size_t i = 1;
+  for (; i < args.size() && args[i] != "run"; ++i) {  // global options before the subcommand
+    if (args[i].empty() || args[i][0] != '-') return {};
+    if (takes_value(args[i])) ++i;
+  }
+  for (++i; i < args.size(); ++i) {  // run's options, then IMAGE
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.empty() || arg[0] != '-') break;
+    if (takes_value(arg)) ++i;
+  }
+  if (i + 1 >= args.size()) return {};
+  std::vector<std::string> command(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  args.resize(i + 1);
+  if (!command.empty() && command.front() == "--") command.erase(command.begin());
+  return command;
+}
 
 void add_build_commands(CLI::App& app, GlobalOptions& options) {
   add_build(app, options);

@@ -42,7 +42,10 @@ int main(int argc, char** argv) {
   add_registry_commands(app, options);
   add_build_commands(app, options);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv, argv + argc);
+    options.run_command = split_run_command(args);
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11's order
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     // `mkimg diff` exits like diff(1): 0 same, 1 different, 2 trouble (a usage error too).
