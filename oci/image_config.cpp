@@ -157,12 +157,13 @@ void read_fields(const Json& j, S& s, const Fields& fields) {
 template <typename... Fields>
 void take_extra(const Json& j, std::map<std::string, std::string>& extra,
                 std::initializer_list<const char*> also_known, const Fields&... tables) {
-  for (const auto& [k, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& k = item.key();  // not a structured binding: clang 15 can't capture one
     bool known = false;
     for (const char* name : also_known) known = known || k == name;
     auto names = [&](const auto&... f) { known = known || ((k == f.key) || ...); };
     (std::apply(names, tables), ...);
-    if (!known) extra[k] = detail::dump_canonical(v);
+    if (!known) extra[k] = detail::dump_canonical(item.value());
   }
 }
 
