@@ -43,10 +43,7 @@ class EmptyDir {
 
 void build_stage(BuildSession& session, std::size_t i) {
   const parser::Stage& source = session.dockerfile.stages[i];
-  StageState stage;
-  stage.index = i;
-  stage.name = source.name;
-  add_proxy_args(*session.options, stage);
+  StageState stage = start_stage(*session.options, i, source.name);
   std::size_t total = source.instructions.size() + 1;
   try {
     step_from(session, stage, source, stage_label(session, i, 1, total));

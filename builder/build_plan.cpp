@@ -141,10 +141,7 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
 
 void plan_stage(BuildSession& session, std::size_t i, std::string& out) {
   const parser::Stage& source = session.dockerfile.stages[i];
-  StageState stage;
-  stage.index = i;
-  stage.name = source.name;
-  add_proxy_args(*session.options, stage);
+  StageState stage = start_stage(*session.options, i, source.name);
   std::size_t total = source.instructions.size() + 1;
   plan_from(session, stage, source, stage_label(session, i, 1, total), out);
   for (std::size_t k = 0; k < source.instructions.size(); ++k) {

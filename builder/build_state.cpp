@@ -55,12 +55,16 @@ std::string created_time(const BuildOptions& options) {
   return oci::rfc3339_utc(static_cast<std::int64_t>(std::time(nullptr)));
 }
 
-void add_proxy_args(const BuildOptions& options, StageState& stage) {
-  for (const char* name : kProxyArgs) {
-    if (auto it = options.build_args.find(name); it != options.build_args.end()) {
-      parser::set_variable(stage.args, name, it->second);
+StageState start_stage(const BuildOptions& options, std::size_t index, const std::string& name) {
+  StageState stage;
+  stage.index = index;
+  stage.name = name;
+  for (const char* proxy : kProxyArgs) {
+    if (auto it = options.build_args.find(proxy); it != options.build_args.end()) {
+      parser::set_variable(stage.args, proxy, it->second);
     }
   }
+  return stage;
 }
 
 }  // namespace mkimg::builder

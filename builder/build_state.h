@@ -83,6 +83,7 @@ std::string created_time(const BuildOptions& options);
 }  // namespace mkimg::builder
 
 namespace mkimg::builder {
-/// Predefined proxy ARGs (HTTP_PROXY, ...) given with --build-arg are in scope without ARG.
-void add_proxy_args(const BuildOptions& options, StageState& stage);
+/// The state a stage starts from, for a build and a dry run alike: its index and name, and the
+/// predefined proxy ARGs (HTTP_PROXY, ...) given with --build-arg, in scope without ARG.
+StageState start_stage(const BuildOptions& options, std::size_t index, const std::string& name);
 }  // namespace mkimg::builder
