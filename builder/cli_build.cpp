@@ -38,6 +38,21 @@ std::pair<std::string, std::string> split_kv(const std::string& kv, const char* 
   return {kv.substr(0, eq), kv.substr(eq + 1)};
 }
 
+/// `k=v,k=v,...` (the value of --output and --secret) as its KEY=VALUE pairs, in order.
+std::vector<std::pair<std::string, std::string>> split_items(const std::string& text,
+                                                             const char* flag) {
+  std::vector<std::pair<std::string, std::string>> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    items.push_back(
+        split_kv(text.substr(start, comma == std::string::npos ? comma : comma - start), flag));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
 std::string build_arg_value(const std::string& kv) {
   // `--build-arg NAME` takes the value from the environment, like docker build.
   const char* v = std::getenv(kv.c_str());
@@ -47,15 +62,9 @@ std::string build_arg_value(const std::string& kv) {
 OutputSpec parse_output(const std::string& text) {
   OutputSpec out;
   std::string type;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    auto [k, v] = split_kv(item, "--output");
+  for (const auto& [k, v] : split_items(text, "--output")) {
     if (k == "type") type = v;
     if (k == "dest") out.dest = v;
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   if (type == "oci")
     out.type = OutputSpec::Type::kOci;
@@ -74,11 +83,7 @@ OutputSpec parse_output(const std::string& text) {
 SecretSource parse_secret(const std::string& text) {
   SecretSource s;
   std::string type;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    auto [k, v] = split_kv(item, "--secret");
+  for (const auto& [k, v] : split_items(text, "--secret")) {
     if (k == "id") {
       s.id = v;
     } else if (k == "src" || k == "source") {
@@ -92,8 +97,6 @@ SecretSource parse_secret(const std::string& text) {
     } else {
       throw Error(describe("--secret", text, "unknown key " + k));
     }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   if (s.id.empty()) throw Error(describe("--secret", text, "id= is required"));
   if (type == "env" && s.env.empty()) s.env = s.file.empty() ? s.id : s.file.string();
