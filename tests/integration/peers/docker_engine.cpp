@@ -27,7 +27,10 @@ DockerEngine::DockerEngine() : dir_(make_state_dir()) {
     return;
   }
   CommandResult r = run({script().string(), "start", dir_.string(), std::to_string(::getpid())});
-  if (r.exit_code != 0) failure_ = "dockerd.sh start failed: " + r.all();
+  if (r.exit_code == 0) return;
+  unavailable_ = r.exit_code == 2;
+  failure_ = "dockerd.sh start " + dir_.string() + " exited with " + std::to_string(r.exit_code) +
+             ": " + r.all();
 }
 
 DockerEngine::~DockerEngine() {

@@ -26,8 +26,13 @@ class DockerEngine {
   DockerEngine(const DockerEngine&) = delete;
   DockerEngine& operator=(const DockerEngine&) = delete;
 
-  /// Empty when the engine answers; otherwise why it could not start.
+  /// Empty when the engine answers; otherwise why it could not start (dockerd.sh's message
+  /// and the end of dockerd's log).
   const std::string& failure() const { return failure_; }
+  /// True when the failure is that dockerd cannot run on this machine at all (dockerd.sh
+  /// start's exit 2: not installed, not root, the kernel refuses overlay), checked before
+  /// starting it; any other failure is a broken engine, never a reason to skip.
+  bool unavailable() const { return unavailable_; }
 
   /// Runs Debian's docker client (BuildKit on) against this engine.
   CommandResult client(const std::vector<std::string>& args) const;
@@ -38,6 +43,7 @@ class DockerEngine {
  private:
   std::filesystem::path dir_;
   std::string failure_;
+  bool unavailable_ = false;
 };
 
 /// tests/peers/, where the cases and scripts live.

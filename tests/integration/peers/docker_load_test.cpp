@@ -14,7 +14,7 @@ std::string trimmed(std::string s) {
 
 TEST(DockerLoad, SavedDockerArchiveOfABuiltImageLoadsAndRunsInDocker) {
   PeerWorld& world = PeerWorld::get();
-  if (!world.peer_failure().empty()) GTEST_SKIP() << "no peer can run: " << world.peer_failure();
+  MKIMG_REQUIRE_PEER(world);
   if (!mkimg_build_available()) GTEST_SKIP() << "mkimg build not available";
   TempDir work;
   fs::path store = work / "store";

@@ -21,7 +21,7 @@ PeerCase inline_case(const fs::path& work, const std::string& dockerfile) {
 
 TEST(TreeDump, ShowsWhiteoutsOpaqueDirsHardlinksSpecialModesAndDevices) {
   PeerWorld& world = PeerWorld::get();
-  if (!world.peer_failure().empty()) GTEST_SKIP() << "no peer can run: " << world.peer_failure();
+  MKIMG_REQUIRE_PEER(world);
   TempDir work;
   PeerCase c = inline_case(work.path(),
                            "FROM busybox:latest\n"
@@ -43,7 +43,7 @@ TEST(TreeDump, ShowsWhiteoutsOpaqueDirsHardlinksSpecialModesAndDevices) {
 
 TEST(DockerPeer, TwoNoCacheBuildsOfACaseGiveTheSameDump) {
   PeerWorld& world = PeerWorld::get();
-  if (!world.peer_failure().empty()) GTEST_SKIP() << "no peer can run: " << world.peer_failure();
+  MKIMG_REQUIRE_PEER(world);
   for (PeerCase c : load_peer_cases(peers_dir())) {
     if (c.name != "copy_context_odd" && c.name != "user_workdir") continue;
     for (PeerBuild& b : c.builds) b.flags.push_back("--no-cache");

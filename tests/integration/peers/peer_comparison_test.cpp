@@ -25,7 +25,7 @@ void keep_dump(const std::string& name, const std::string& tool, const std::stri
 /// Stops the Docker engine when the test program ends.
 class StopPeersAtExit : public ::testing::Environment {
  public:
-  void TearDown() override { PeerWorld::get().shut_down(); }
+  void TearDown() override { PeerWorld::shut_down_if_made(); }
 };
 [[maybe_unused]] ::testing::Environment* const stop_peers =
     ::testing::AddGlobalTestEnvironment(new StopPeersAtExit);
@@ -69,7 +69,7 @@ class PeerComparison : public ::testing::TestWithParam<PeerCase> {};
 TEST_P(PeerComparison, ImageEqualsWhatBuildKitBuilds) {
   PeerCase c = GetParam();
   PeerWorld& world = PeerWorld::get();
-  if (!world.peer_failure().empty()) GTEST_SKIP() << "no peer can run: " << world.peer_failure();
+  MKIMG_REQUIRE_PEER(world);
   TempDir work;
   ASSERT_EQ(prepare_context(c, work / "context"), "");
   CaseServer server(c, work / "context", work.path());

@@ -81,25 +81,38 @@ fs::path cached_base_root() {
 
 }  // namespace
 
+namespace {
+PeerWorld* made_world = nullptr;
+}  // namespace
+
 PeerWorld& PeerWorld::get() {
   static PeerWorld world;
+  made_world = &world;
   return world;
+}
+
+void PeerWorld::shut_down_if_made() {
+  if (made_world != nullptr) made_world->docker_.reset();
 }
 
 PeerWorld::PeerWorld() : base_root_(cached_base_root()) {
   if (base_root_.empty()) {
-    peer_failure_ = "make-busybox-root.sh failed";
+    peer_error_ = "make-busybox-root.sh failed";
     return;
   }
   docker_ = std::make_unique<DockerEngine>();
+  if (docker_->unavailable()) {
+    peer_unavailable_ = "Docker's engine cannot run here (" + docker_->failure() +
+                        "); the buildah fallback is not implemented";
+    return;
+  }
   if (!docker_->failure().empty()) {
-    peer_failure_ = "Docker's engine cannot run here (" + docker_->failure() +
-                    "); the buildah fallback is not implemented";
+    peer_error_ = docker_->failure();
     return;
   }
   CommandResult imported = docker_->client(
       {"import", (base_root_.parent_path() / "busybox.tar").string(), "busybox:latest"});
-  if (imported.exit_code != 0) peer_failure_ = "docker import of busybox failed: " + imported.all();
+  if (imported.exit_code != 0) peer_error_ = "docker import of busybox failed: " + imported.all();
 }
 
 ToolResult build_with_docker(const PeerCase& c, const fs::path& context, const fs::path& work) {

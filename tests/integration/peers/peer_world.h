@@ -17,19 +17,36 @@ namespace mkimg::testing::peers {
 class PeerWorld {
  public:
   static PeerWorld& get();
+  /// Stops the Docker engine if this process made the world (a no-op otherwise: it never
+  /// starts an engine just to stop it).
+  static void shut_down_if_made();
 
-  /// Empty when Docker is ready; otherwise why no peer can run (the tests then skip).
-  const std::string& peer_failure() const { return peer_failure_; }
+  /// Why no peer can run on this machine at all (dockerd not installed, not root, the kernel
+  /// refuses overlay): the tests skip with it. Empty otherwise.
+  const std::string& peer_unavailable() const { return peer_unavailable_; }
+  /// Why the peer side is broken although it could run (dockerd started but died or never
+  /// answered, the busybox base or its import failed): the tests fail with it. Empty when
+  /// Docker is ready.
+  const std::string& peer_error() const { return peer_error_; }
   const DockerEngine& docker() const { return *docker_; }
   const std::filesystem::path& base_root() const { return base_root_; }
-  void shut_down() { docker_.reset(); }
 
  private:
   PeerWorld();
   std::filesystem::path base_root_;
   std::unique_ptr<DockerEngine> docker_;
-  std::string peer_failure_;
+  std::string peer_unavailable_;
+  std::string peer_error_;
 };
+
+/// The first lines of every test that needs Docker: skips when no peer can run here, fails
+/// when the peer side is broken.
+#define MKIMG_REQUIRE_PEER(world)                                                        \
+  do {                                                                                   \
+    if (!(world).peer_unavailable().empty())                                             \
+      GTEST_SKIP() << "no peer can run on this machine: " << (world).peer_unavailable(); \
+    ASSERT_EQ((world).peer_error(), "") << "the peer (Docker's engine) is broken";       \
+  } while (false)
 
 /// The result of building a case's images with one tool: the concatenated dumps of every tag
 /// ("== TAG" then treedump.py's lines), or why it failed.
