@@ -5,6 +5,8 @@
 //
 // Docker runs as a private engine per test process (DockerEngine, through
 // tests/peers/dockerd.sh), with the busybox base imported from scripts/make-busybox-root.sh.
+// The tests skip only when dockerd cannot run on the machine at all (not installed, not root,
+// the kernel refuses overlay); an engine that starts but dies or never answers fails them.
 // Cases mkimg is known not to match yet are listed in tests/peers/KNOWN_DIFFERENCES and
 // reported as skipped with the reason.
 #pragma once
