@@ -51,8 +51,14 @@ void build_stage(BuildSession& session, std::size_t i) {
     throw Error(session.options->dockerfile_name + ":" + std::to_string(source.location.line) +
                 ": " + e.what());
   }
+  // From the end: does anything after instruction k read the stage's root?
+  std::vector<bool> read_later(source.instructions.size(), session.feeds_other_stage[i]);
+  for (std::size_t k = source.instructions.size(); k-- > 1;) {
+    read_later[k - 1] = read_later[k] || touches_root(source.instructions[k]);
+  }
   for (std::size_t k = 0; k < source.instructions.size(); ++k) {
-    run_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total));
+    run_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total),
+                    read_later[k]);
   }
   std::lock_guard lock(session.mutex);
   session.finished[i] = std::move(stage.image);
@@ -131,6 +137,10 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   StagePlan plan = plan_stages(session);
   std::size_t target = plan.target;
   session.finished.resize(plan.nodes.size());
+  session.feeds_other_stage.assign(plan.nodes.size(), false);
+  for (std::size_t j : plan.order) {
+    for (std::size_t d : plan.nodes[j].depends_on) session.feeds_other_stage[d] = true;
+  }
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
   run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });

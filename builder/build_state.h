@@ -28,7 +28,6 @@ namespace mkimg::builder {
 struct ImageState {
   oci::ImageConfig config;
   std::vector<oci::Descriptor> layers;
-  std::vector<std::filesystem::path> unpacked;
   std::string cache_key;  ///< key of the last file-system step (or the base)
   std::string created;    ///< RFC 3339 time of the last change (cached steps keep theirs)
 };
@@ -57,6 +56,7 @@ struct BuildSession {
   std::optional<ContainerRuntime> runtime;  ///< found on the first RUN
   Progress* progress = nullptr;
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
+  std::vector<bool> feeds_other_stage;              ///< per stage: a stage being built uses it
   std::mutex mutex;                                 ///< guards finished, runtime, base_locks
   std::map<std::string, std::mutex> base_locks;     ///< one per base image name being resolved
   std::atomic<bool> cancelled{false};               ///< a stage failed: the others stop early

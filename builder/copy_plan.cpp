@@ -19,12 +19,6 @@
 namespace mkimg::builder {
 namespace {
 
-std::string join_rel(const std::string& a, const std::string& b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  return a + "/" + b;
-}
-
 std::vector<std::string> list_dir(int dir_fd) {
   int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw sys_error("list", "directory");

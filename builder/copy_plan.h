@@ -2,6 +2,9 @@
 // directory walks, content hashes through the stat-keyed memo) without touching the image,
 // which is all the cache key needs; apply() writes them into the step's merged root, every
 // destination resolved inside that root (symlinks in the image never lead out of it).
+// direct_copy_entries() is the third half: when nothing later in the build reads the stage's
+// root, a COPY onto new paths is written straight from its sources into the layer (tar and
+// compression on all cores, no copy on disk first); the layer is unpacked only if needed later.
 #pragma once
 
 #include <sys/stat.h>
@@ -14,6 +17,7 @@
 #include "builder/context_hash.h"
 #include "builder/copy_rules.h"
 #include "parser/dockerignore.h"
+#include "snapshot/layer_writer.h"
 
 namespace mkimg::builder {
 
@@ -68,6 +72,18 @@ struct CopyOwner {
 void apply_sources(const CopyInput& input, const std::vector<CopySource>& sources,
                    const std::filesystem::path& merged, const Destination& dest,
                    std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest);
+
+/// COPY straight into a layer: the entries apply_sources() would give on the image whose root
+/// is the read-only `view`, for snapshot::write_layer_spec(); regular files are read from
+/// `src_root` (input.root, kept open until the layer is written) or their inline content. The
+/// image's directories on the way are in the layer as the overlay copies them up; directories
+/// the step creates, or adds an entry to, get the mtime `now`. nullopt when the step needs the
+/// overlay: something of the image is at a target path (other than a directory a source
+/// directory merges into), a symlink or non-directory is on the way, a target is written twice.
+std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
+    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
+    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
+    int64_t now);
 
 /// True when `path` is an existing directory inside the root `merged` (symlinks resolved in
 /// the root).

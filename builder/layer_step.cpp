@@ -11,6 +11,10 @@
 #include "snapshot/diff.h"
 
 namespace mkimg::builder {
+std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
+  return overlay_lowers(ensure_image_unpacked(*session.store, image.config, image.layers));
+}
+
 namespace {
 
 /// A work area in <root>/tmp (upper, work, merged) removed unless the upper is adopted.
@@ -55,26 +59,53 @@ void add_history(BuildSession& session, StageState& stage, const std::string& cr
   stage.image.config.history.push_back(h);
 }
 
-void append_layer(BuildSession& session, StageState& stage, const CacheEntry& entry) {
+/// Layers are unpacked when a step first needs them (a COPY written straight into its layer,
+/// or a cached one, has no directory until then).
+void append_layer(StageState& stage, const CacheEntry& entry) {
   oci::Descriptor d;
   d.media_type = entry.layer_media_type;
   d.digest = oci::Digest::parse(entry.layer_digest);
   d.size = entry.layer_size;
-  std::string parent_chain;
-  auto chains = chain_ids(stage.image.config);
-  if (!chains.empty()) parent_chain = chains.back();
-  std::string chain = chain_id(parent_chain, entry.diff_id);
-  stage.image.unpacked.push_back(ensure_unpacked(*session.store, d, entry.diff_id, chain));
   stage.image.layers.push_back(d);
   stage.image.config.rootfs.diff_ids.push_back(oci::Digest::parse(entry.diff_id));
 }
 
+/// Commits a step's layer blob to the store and returns the cache entry; `upper`, when given,
+/// becomes the layer's unpacked directory.
+CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
+                  const snapshot::LayerBlob& blob, const StepTimer& timer,
+                  const std::filesystem::path* upper) {
+  const oci::Store& store = *session.store;
+  CacheEntry entry;
+  entry.key = key;
+  if (blob.entries == 0) return entry;
+  store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
+  spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s{})", blob.digest, blob.size,
+                blob.entries, timer.seconds(), upper ? "" : ", written from the sources");
+  entry.layer_digest = blob.digest;
+  entry.layer_media_type = blob.media_type;
+  entry.layer_size = blob.size;
+  entry.diff_id = blob.diff_id;
+  if (upper) {
+    std::string parent_chain;
+    auto chains = chain_ids(stage.image.config);
+    if (!chains.empty()) parent_chain = chains.back();
+    adopt_upper(store, *upper, chain_id(parent_chain, blob.diff_id));
+  }
+  return entry;
+}
+
 /// Executes the step for real and returns its cache entry.
 CacheEntry execute(BuildSession& session, StageState& stage, const std::string& key,
-                   const StepWork& work) {
+                   const StepWork& work, const DirectWork& direct) {
   const oci::Store& store = *session.store;
   WorkArea area(store);
-  auto lowers = overlay_lowers(stage.image.unpacked);
+  if (direct) {
+    StepTimer timer;
+    if (auto blob = direct(area.blob(), layer_options(*session.options)))
+      return commit(session, stage, key, *blob, timer, nullptr);
+  }
+  auto lowers = image_lowers(session, stage.image);
   std::vector<MountStub> stubs;
   {
     OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(), area.merged());
@@ -85,27 +116,15 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
   StepTimer diff_timer;
   auto blob = snapshot::diff_overlay_upper(area.upper(), lowers, area.blob(),
                                            layer_options(*session.options));
-  CacheEntry entry;
-  entry.key = key;
-  if (blob.entries == 0) return entry;
-  store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
-  spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s)", blob.digest, blob.size,
-                blob.entries, diff_timer.seconds());
-  entry.layer_digest = blob.digest;
-  entry.layer_media_type = blob.media_type;
-  entry.layer_size = blob.size;
-  entry.diff_id = blob.diff_id;
-  std::string parent_chain;
-  auto chains = chain_ids(stage.image.config);
-  if (!chains.empty()) parent_chain = chains.back();
-  adopt_upper(store, area.upper(), chain_id(parent_chain, blob.diff_id));
-  return entry;
+  auto upper = area.upper();
+  return commit(session, stage, key, blob, diff_timer, &upper);
 }
 
 }  // namespace
 
 void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
-                    const StepDescription& description, const StepWork& work) {
+                    const StepDescription& description, const StepWork& work,
+                    const DirectWork& direct) {
   std::string k = compute_key(key);
   ++session.steps;
   if (session.options->cache == CacheMode::kUse) {
@@ -114,7 +133,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
           session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
         spdlog::debug("cache hit {}: {}", k, description.text);
         session.progress->cached(description.label, description.text);
-        if (!hit->layer_digest.empty()) append_layer(session, stage, *hit);
+        if (!hit->layer_digest.empty()) append_layer(stage, *hit);
         stage.image.created = hit->created.empty() || session.options->source_date_epoch
                                   ? created_time(*session.options)
                                   : hit->created;
@@ -132,11 +151,11 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
     session.progress->note("cache miss: " + session.cache->explain_miss(key));
   }
   StepTimer timer;
-  CacheEntry entry = execute(session, stage, k, work);
+  CacheEntry entry = execute(session, stage, k, work, direct);
   for (const auto& p : key.parts) entry.part_digests.push_back({p.name, part_digest(p)});
   entry.created = created_time(*session.options);
   stage.image.created = entry.created;
-  if (!entry.layer_digest.empty()) append_layer(session, stage, entry);
+  if (!entry.layer_digest.empty()) append_layer(stage, entry);
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
   if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
   stage.image.cache_key = k;
@@ -150,7 +169,7 @@ void add_metadata_history(BuildSession& session, StageState& stage, const std::s
 ImageView::ImageView(BuildSession& session, const ImageState& image)
     : root_(session.store->temp_path("view-")) {
   std::filesystem::create_directories(root_);
-  auto lowers = overlay_lowers(image.unpacked);
+  auto lowers = image_lowers(session, image);
   if (lowers.empty()) lowers.push_back(session.empty_dir);
   if (lowers.size() == 1) {
     bind_read_only(lowers[0]);

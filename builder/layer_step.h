@@ -3,16 +3,21 @@
 // let the step work in the merged root, unmount, drop mount stubs, diff the upper directory
 // into a layer blob, commit it, adopt the upper directory as the unpacked layer and record
 // the cache entry. A step that changed nothing adds an empty_layer history entry only.
+// A step may instead write its layer blob itself (DirectWork: COPY straight from its sources,
+// copy_plan.h); then no upper directory exists and the layer is unpacked from its blob the
+// first time a later step needs it (layers are unpacked lazily, image_lowers()).
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "builder/build_state.h"
 #include "builder/cache_key.h"
 #include "builder/mount_stubs.h"
+#include "snapshot/layer_writer.h"
 
 namespace mkimg::builder {
 
@@ -27,10 +32,20 @@ struct StepDescription {
 /// root) it caused, which are removed from the upper directory before the diff.
 using StepWork = std::function<std::vector<MountStub>(const std::filesystem::path& merged)>;
 
-/// Runs one file-system step of `stage` (see the file comment). Throws on failure; the stage's
-/// image is unchanged then.
+/// A step that writes its layer blob to `out_file` itself (with `options`), or returns nullopt
+/// (having written nothing) to let `StepWork` do the step in an overlay instead.
+using DirectWork = std::function<std::optional<snapshot::LayerBlob>(
+    const std::filesystem::path& out_file, const snapshot::LayerOptions& options)>;
+
+/// Runs one file-system step of `stage` (see the file comment): `direct` first when given.
+/// Throws on failure; the stage's image is unchanged then.
 void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
-                    const StepDescription& description, const StepWork& work);
+                    const StepDescription& description, const StepWork& work,
+                    const DirectWork& direct = {});
+
+/// The overlay lower directories of `image` (topmost first), unpacking the layers that are not
+/// unpacked yet.
+std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image);
 
 /// Adds a history entry for a metadata step (empty_layer).
 void add_metadata_history(BuildSession& session, StageState& stage, const std::string& created_by);

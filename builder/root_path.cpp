@@ -88,6 +88,12 @@ UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner)
   return dir;
 }
 
+std::string join_rel(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
 std::string read_host_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw sys_error("read", path.string());

@@ -39,6 +39,9 @@ struct DirOwner {
 UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner);
 
 /// Reads a whole host file (the build context, a Dockerfile); throws on error.
+/// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c"; "a" + "" -> "a" (relative paths).
+std::string join_rel(const std::string& a, const std::string& b);
+
 std::string read_host_file(const std::filesystem::path& path);
 
 /// Writes `data` to `path` atomically: a temp file beside it, fsync, rename.

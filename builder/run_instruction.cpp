@@ -24,14 +24,21 @@ void dispatch(const StepContext& ctx, const parser::Instruction& inst) {
 
 }  // namespace
 
+bool touches_root(const parser::Instruction& inst) {
+  return std::holds_alternative<parser::Run>(inst.body) ||
+         std::holds_alternative<parser::Copy>(inst.body) ||
+         std::holds_alternative<parser::Add>(inst.body) ||
+         std::holds_alternative<parser::Workdir>(inst.body);
+}
+
 void run_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
-                     const std::string& label) {
+                     const std::string& label, bool root_read_later) {
   try {
     if (g_interrupted) throw Error("build interrupted");
     if (session.cancelled) throw Error("cancelled: another stage of the build failed");
     parser::Instruction expanded =
         parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
-    StepContext ctx{session, stage, expanded, label};
+    StepContext ctx{session, stage, expanded, label, root_read_later};
     dispatch(ctx, expanded);
   } catch (const std::exception& e) {
     throw Error(session.options->dockerfile_name + ":" + std::to_string(inst.location.line) + ": " +

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <ctime>
+
 #include "builder/copy_plan.h"
 #include "builder/layer_step.h"
 #include "builder/root_path.h"
@@ -120,6 +123,19 @@ bool is_archive(const std::filesystem::path& path) {
   return n >= 262 && std::string_view(reinterpret_cast<char*>(b) + 257, 5) == "ustar";
 }
 
+/// ADD unpacks a local source that is an archive.
+bool is_local_archive(const CopyInput& input, const CopySource& s) {
+  return !s.is_dir && s.files[0].type == S_IFREG && !s.files[0].content &&
+         is_archive(input.root / s.read_from);
+}
+
+/// COPY straight into the layer (copy_plan.h) unless MKIMG_COPY_PATH=overlay asks for the
+/// overlay path always (tests compare the two).
+bool direct_copy_enabled() {
+  const char* v = std::getenv("MKIMG_COPY_PATH");
+  return !(v && std::string_view(v) == "overlay");
+}
+
 void extract_archive(const std::filesystem::path& archive, const std::filesystem::path& merged,
                      const std::string& dest) {
   UniqueFd root = open_root(merged);
@@ -217,25 +233,44 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   urls.add_key_parts(key);
   std::string shown = ctx.instruction.original;
   StepDescription desc{ctx.label, shown, shown + " # buildkit"};
-  run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
-    auto owner = resolve_owner(a.chown, merged);
-    std::vector<CopySource> plain;
-    for (const auto& s : sources) {
-      auto path = input.root / s.read_from;
-      if (extract_archives && !s.is_dir && s.files[0].type == S_IFREG && !s.files[0].content &&
-          is_archive(path)) {
-        extract_archive(path, merged, dest.path);
-      } else {
-        plain.push_back(s);
+  Parents parents = a.parents ? Parents::kYes : Parents::kNo;
+  bool force_dir_dest = wildcard || sources.size() > 1 || source_count > 1;
+  DirectWork direct;
+  if (!ctx.root_read_later && a.urls.empty() && direct_copy_enabled()) {
+    direct = [&](const std::filesystem::path& out_file,
+                 const snapshot::LayerOptions& options) -> std::optional<snapshot::LayerBlob> {
+      int64_t now = ::time(nullptr);
+      for (const auto& s : sources) {
+        if (extract_archives && is_local_archive(input, s)) return std::nullopt;
       }
-    }
-    apply_sources(input, plain, merged, dest, owner, a.parents ? Parents::kYes : Parents::kNo,
-                  wildcard || sources.size() > 1 || source_count > 1);
-    // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
-    // mixed ADD undefined).
-    urls.apply(merged, dest, owner, wildcard || source_count > 1);
-    return std::vector<MountStub>{};
-  });
+      ImageView view(session, stage.image);
+      auto owner = resolve_owner(a.chown, view.root());
+      UniqueFd src = open_root(input.root);
+      auto entries = direct_copy_entries(sources, src.get(), view.root(), dest, owner, parents,
+                                         force_dir_dest, now);
+      if (!entries) return std::nullopt;
+      return snapshot::write_layer_spec(std::move(*entries), out_file, options);
+    };
+  }
+  run_layer_step(
+      session, stage, key, desc,
+      [&](const std::filesystem::path& merged) {
+        auto owner = resolve_owner(a.chown, merged);
+        std::vector<CopySource> plain;
+        for (const auto& s : sources) {
+          if (extract_archives && is_local_archive(input, s)) {
+            extract_archive(input.root / s.read_from, merged, dest.path);
+          } else {
+            plain.push_back(s);
+          }
+        }
+        apply_sources(input, plain, merged, dest, owner, parents, force_dir_dest);
+        // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
+        // mixed ADD undefined).
+        urls.apply(merged, dest, owner, wildcard || source_count > 1);
+        return std::vector<MountStub>{};
+      },
+      direct);
 }
 
 }  // namespace

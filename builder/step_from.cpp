@@ -42,7 +42,8 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   s.config = image.config;
   ensure_path(s.config);
   s.layers = image.manifest.layers;
-  s.unpacked = ensure_image_unpacked(*session.store, s.config, s.layers);
+  // Unpacked now, so a broken base layer is reported at its FROM line.
+  ensure_image_unpacked(*session.store, s.config, s.layers);
   s.cache_key = compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
   return s;
 }

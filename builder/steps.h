@@ -15,6 +15,9 @@ struct StepContext {
   StageState& stage;
   const parser::Instruction& instruction;
   std::string label;  ///< "name 2/7"
+  /// False when nothing after this step reads the stage's root file system (no later RUN,
+  /// COPY, ADD or WORKDIR in the stage, no other stage built on it or copying from it).
+  bool root_read_later = true;
 };
 
 /// FROM: the stage's image from scratch, an earlier stage, the store, an archive or a registry.
@@ -30,6 +33,9 @@ void step_metadata(const StepContext& ctx);
 
 /// Runs one instruction of a stage (dispatch on its kind, expansion first).
 void run_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
-                     const std::string& label);
+                     const std::string& label, bool root_read_later = true);
+
+/// True for an instruction that reads or writes the root file system (RUN, COPY, ADD, WORKDIR).
+bool touches_root(const parser::Instruction& inst);
 
 }  // namespace mkimg::builder

@@ -59,6 +59,55 @@ class TarWriter {
     ++entries_;
   }
 
+  void add(const SpecEntry& entry) {
+    EntryPtr e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), entry.path.c_str());
+    archive_entry_set_mode(e.get(), entry.mode);
+    archive_entry_set_uid(e.get(), entry.uid);
+    archive_entry_set_gid(e.get(), entry.gid);
+    archive_entry_set_mtime(e.get(), clamp(entry.mtime), 0);
+    ++entries_;
+    bool regular = S_ISREG(entry.mode);
+    if (regular && entry.link_group >= 0) {
+      auto [it, first] = groups_.emplace(entry.link_group, entry.path);
+      if (!first) {
+        archive_entry_set_hardlink(e.get(), it->second.c_str());
+        archive_entry_set_size(e.get(), 0);
+        write_header(e.get(), entry.path);
+        return;
+      }
+    }
+    if (S_ISLNK(entry.mode)) archive_entry_set_symlink(e.get(), entry.link_target.c_str());
+    for (const auto& [name, value] : entry.xattrs) {
+      archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
+    }
+    if (!regular) {
+      archive_entry_set_size(e.get(), 0);
+      write_header(e.get(), entry.path);
+      return;
+    }
+    if (entry.content) {
+      archive_entry_set_size(e.get(), static_cast<la_int64_t>(entry.content->size()));
+      write_header(e.get(), entry.path);
+      auto size = static_cast<la_ssize_t>(entry.content->size());
+      if (size > 0 &&
+          archive_write_data(a_.get(), entry.content->data(), entry.content->size()) != size) {
+        fail(entry.path);
+      }
+      return;
+    }
+    UniqueFd fd =
+        open_beneath(entry.content_root, entry.content_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) throw sys_error("open", entry.content_path);
+    if (!S_ISREG(st.st_mode)) {
+      throw Error(describe("read", entry.content_path, "is no longer a regular file"));
+    }
+    archive_entry_set_size(e.get(), st.st_size);
+    write_header(e.get(), entry.path);
+    copy_data(fd.get(), st.st_size, entry.content_path);
+  }
+
   int64_t close() {
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("close");
     return entries_;
@@ -164,6 +213,7 @@ class TarWriter {
   const LayerOptions& options_;
   ArchivePtr a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::map<int64_t, std::string> groups_;
   std::string buffer_;
   int64_t entries_ = 0;
 };
@@ -187,6 +237,8 @@ bool layer_path_less(const std::string& a, const std::string& b) {
   return a.size() < b.size();
 }
 
+std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd) { return kept_xattrs(fd); }
+
 std::string layer_media_type(Compression compression) {
   switch (compression) {
     case Compression::none:
@@ -199,16 +251,18 @@ std::string layer_media_type(Compression compression) {
   return "";
 }
 
-LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entries,
-                      const fs::path& out_file, const LayerOptions& options) {
-  sort_entries(entries);
-  UniqueFd root = open_tree_root(source_root);
+namespace {
+
+/// Creates `out_file`, runs `fill` on a tar writer feeding it and returns what was written;
+/// the file is removed again when anything fails.
+template <typename Fill>
+LayerBlob write_blob(int root, const fs::path& out_file, const LayerOptions& options, Fill fill) {
   UniqueFd out(::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) throw sys_error("create", out_file.string());
   try {
     CompressedSink sink(std::move(out), options.compression, options.level, options.threads);
-    TarWriter tar(root.get(), sink, options);
-    for (const LayerEntry& entry : entries) tar.add(entry);
+    TarWriter tar(root, sink, options);
+    fill(tar);
     int64_t count = tar.close();
     SinkResult r = sink.finish();
     return LayerBlob{out_file,
@@ -223,6 +277,31 @@ LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entri
     fs::remove(out_file, ec);
     throw with_context("write layer `" + out_file.string() + "`", e);
   }
+}
+
+}  // namespace
+
+LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entries,
+                      const fs::path& out_file, const LayerOptions& options) {
+  sort_entries(entries);
+  UniqueFd root = open_tree_root(source_root);
+  return write_blob(root.get(), out_file, options, [&](TarWriter& tar) {
+    for (const LayerEntry& entry : entries) tar.add(entry);
+  });
+}
+
+LayerBlob write_layer_spec(std::vector<SpecEntry> entries, const fs::path& out_file,
+                           const LayerOptions& options) {
+  std::sort(entries.begin(), entries.end(),
+            [](const SpecEntry& a, const SpecEntry& b) { return layer_path_less(a.path, b.path); });
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].path == entries[i - 1].path) {
+      throw Error(describe("write layer", entries[i].path, "appears twice"));
+    }
+  }
+  return write_blob(-1, out_file, options, [&](TarWriter& tar) {
+    for (const SpecEntry& entry : entries) tar.add(entry);
+  });
 }
 
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mkimg::snapshot {
@@ -65,6 +66,37 @@ LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entri
 /// Writes the whole tree under `root` (not `root` itself) as one layer: import and COPY.
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
                                const LayerOptions& options);
+
+/// One entry of a layer given by value instead of read from a tree: COPY writes its layer
+/// straight from its sources with this (no copy on disk first). The tar header is the one
+/// write_layer() would write for a file with this metadata.
+struct SpecEntry {
+  std::string path;   ///< as LayerEntry::path
+  unsigned mode = 0;  ///< file type and permission bits (st_mode)
+  unsigned uid = 0;
+  unsigned gid = 0;
+  int64_t mtime = 0;                                        ///< seconds; clamped as usual
+  std::string link_target;                                  ///< symlinks
+  std::vector<std::pair<std::string, std::string>> xattrs;  ///< kept ones only, sorted
+  /// Regular files: the content, either these bytes or the file `content_path` beneath the
+  /// directory fd `content_root` (opened without following any symlink; its size is taken
+  /// when it is read).
+  std::optional<std::string> content;
+  int content_root = -1;
+  std::string content_path;
+  /// Regular files with the same non-negative group are one inode: the first in layer order
+  /// carries the content, the others are hardlinks to it.
+  int64_t link_group = -1;
+};
+
+/// Writes `entries` (any order; sorted here; paths must be unique) as a layer to `out_file`,
+/// like write_layer().
+LayerBlob write_layer_spec(std::vector<SpecEntry> entries, const fs::path& out_file,
+                           const LayerOptions& options);
+
+/// The xattrs a layer keeps (security.capability, user.*) of the regular file or directory
+/// `fd`, sorted by name.
+std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd);
 
 /// The media type of a layer with `compression`.
 std::string layer_media_type(Compression compression);
