@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
   libarchive-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libdeflate-dev
   # run time: an OCI runtime for RUN steps
   runc
   # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks)

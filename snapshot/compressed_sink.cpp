@@ -1,13 +1,14 @@
 #include "snapshot/compressed_sink.h"
 
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,8 +20,6 @@ namespace mkimg::snapshot {
 
 namespace {
 
-constexpr std::size_t kDictSize = 32 * 1024;
-
 void write_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
@@ -31,37 +30,25 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
-/// One block of a pigz-style gzip member: raw deflate primed with the previous 32 KiB of
-/// input, ended with a sync flush so blocks concatenate into one deflate stream.
+/// One block compressed as a whole gzip member (libdeflate): the members concatenate into
+/// one valid gzip file (RFC 1952 2.2, as eStargz layers do), so blocks need nothing from
+/// each other and the bytes depend on the input and the level only.
 struct GzipBlock {
   std::string out;
-  uLong crc = 0;
-  std::size_t length = 0;
 };
 
-GzipBlock deflate_block(const std::string& input, const std::string& dict, int level, int flush) {
-  z_stream s{};
-  if (deflateInit2(&s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw Error(describe("compress", "layer", "deflateInit2 failed"));
-  }
-  if (!dict.empty()) {
-    deflateSetDictionary(&s, reinterpret_cast<const Bytef*>(dict.data()),
-                         static_cast<uInt>(dict.size()));
-  }
+struct CompressorDeleter {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+using Compressor = std::unique_ptr<libdeflate_compressor, CompressorDeleter>;
+
+GzipBlock gzip_member(libdeflate_compressor* c, const std::string& input) {
   GzipBlock block;
-  block.out.resize(deflateBound(&s, input.size()) + 64);
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-  s.avail_in = static_cast<uInt>(input.size());
-  s.next_out = reinterpret_cast<Bytef*>(block.out.data());
-  s.avail_out = static_cast<uInt>(block.out.size());
-  int rc = deflate(&s, flush);
-  bool ok = (flush == Z_FINISH) ? rc == Z_STREAM_END : (rc == Z_OK && s.avail_in == 0);
-  block.out.resize(block.out.size() - s.avail_out);
-  deflateEnd(&s);
-  if (!ok) throw Error(describe("compress", "layer", "deflate did not finish a block"));
-  block.crc =
-      crc32(0, reinterpret_cast<const Bytef*>(input.data()), static_cast<uInt>(input.size()));
-  block.length = input.size();
+  block.out.resize(libdeflate_gzip_compress_bound(c, input.size()));
+  std::size_t n =
+      libdeflate_gzip_compress(c, input.data(), input.size(), block.out.data(), block.out.size());
+  if (n == 0) throw Error(describe("compress", "layer", "libdeflate_gzip_compress failed"));
+  block.out.resize(n);
   return block;
 }
 
@@ -69,7 +56,6 @@ GzipBlock deflate_block(const std::string& input, const std::string& dict, int l
 struct GzipJob {
   uint64_t index = 0;
   std::string input;
-  std::string dict;
 };
 
 }  // namespace
@@ -91,9 +77,6 @@ struct CompressedSink::Impl {
   std::string worker_error;
   bool stopping = false;
   uint64_t submitted = 0, written = 0;
-  std::string last_tail;  // the last 32 KiB of the previous block's input
-  uLong crc = 0;
-  uint64_t in_length = 0;
   std::size_t max_in_flight = 4;
 
   // zstd
@@ -116,6 +99,7 @@ struct CompressedSink::Impl {
   }
 
   void worker_loop() {
+    Compressor compressor(libdeflate_alloc_compressor(level));
     for (;;) {
       GzipJob job;
       {
@@ -128,7 +112,8 @@ struct CompressedSink::Impl {
       GzipBlock block;
       std::string error;
       try {
-        block = deflate_block(job.input, job.dict, level, Z_SYNC_FLUSH);
+        if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
+        block = gzip_member(compressor.get(), job.input);
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -142,8 +127,6 @@ struct CompressedSink::Impl {
   }
 
   void start_gzip(int threads) {
-    static constexpr unsigned char kHeader[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
-    emit(reinterpret_cast<const char*>(kHeader), sizeof kHeader);
     max_in_flight = static_cast<std::size_t>(threads) * 2 + 1;
     for (int i = 0; i < threads; ++i) workers.emplace_back([this] { worker_loop(); });
   }
@@ -159,16 +142,12 @@ struct CompressedSink::Impl {
       ++written;
       lock.unlock();
       emit(block.out.data(), block.out.size());
-      crc = crc32_combine(crc, block.crc, static_cast<z_off_t>(block.length));
-      in_length += block.length;
       lock.lock();
     }
   }
 
   void submit_gzip(std::string block) {
-    GzipJob job{submitted, std::move(block), last_tail};
-    const std::string& in = job.input;
-    last_tail = in.substr(in.size() > kDictSize ? in.size() - kDictSize : 0);
+    GzipJob job{submitted, std::move(block)};
     {
       std::lock_guard lock(mu);
       jobs.push_back(std::move(job));
@@ -179,13 +158,8 @@ struct CompressedSink::Impl {
   }
 
   void finish_gzip() {
+    if (submitted == 0) submit_gzip("");  // an empty input is still one (empty) member
     drain(0);
-    GzipBlock end = deflate_block("", "", level, Z_FINISH);
-    emit(end.out.data(), end.out.size());
-    unsigned char trailer[8];
-    for (int i = 0; i < 4; ++i) trailer[i] = static_cast<unsigned char>(crc >> (8 * i));
-    for (int i = 0; i < 4; ++i) trailer[4 + i] = static_cast<unsigned char>(in_length >> (8 * i));
-    emit(reinterpret_cast<const char*>(trailer), sizeof trailer);
   }
 
   void start_zstd(int threads) {

@@ -1,7 +1,9 @@
 // Internal to snapshot/: the output end of the layer writer. Takes the uncompressed tar
 // bytes, hashes them (diff_id), compresses them on worker threads in fixed 1 MiB blocks and
 // writes the result to a file, hashing it on the way (blob digest). The output bytes depend on
-// the compression and level only, never on the number of threads.
+// the compression and level only, never on the number of threads. gzip: every block is one
+// gzip member compressed by libdeflate (about twice zlib's speed at level 6, and no smaller a
+// ratio on layer data); the members concatenate into one valid gzip file.
 #pragma once
 
 #include <cstddef>
