@@ -52,15 +52,17 @@ class ViewProbe {
 
 }  // namespace
 
-std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
-    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
-    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
-    int64_t now) {
+std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sources, int src_root,
+                                              const std::filesystem::path& view,
+                                              const Destination& dest,
+                                              std::optional<CopyOwner> owner, Parents parents,
+                                              bool force_dir_dest, int64_t now) {
   UniqueFd root = open_root(view);
   ViewProbe probe(root.get());
   bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
   std::map<std::string, snapshot::SpecEntry> out;  // new entries by layer path
   std::set<std::string> existing;                  // directories of the image on the way
+  std::set<std::string> created;                   // parents the step creates
   int64_t groups = 0;
   auto uid = [&](const CopyFile& f) { return owner ? owner->uid : f.uid; };
   auto gid = [&](const CopyFile& f) { return owner ? owner->gid : f.gid; };
@@ -78,6 +80,7 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
           if (!S_ISDIR(st->st_mode)) return std::nullopt;
           existing.insert(dir);
         } else if (!out.contains(dir)) {
+          created.insert(dir);
           snapshot::SpecEntry d;
           d.path = dir;
           d.mode = S_IFDIR | 0755;
@@ -134,7 +137,8 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
     parents_of_new.insert(parent_of(rel));
     for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
   }
-  std::vector<snapshot::SpecEntry> entries;
+  DirectCopy result;
+  std::vector<snapshot::SpecEntry>& entries = result.entries;
   for (const std::string& dir : existing) {
     if (!above.contains(dir)) continue;
     const struct stat& st = *probe.lookup(dir);
@@ -143,14 +147,21 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
     d.mode = st.st_mode;
     d.uid = st.st_uid;
     d.gid = st.st_gid;
-    d.mtime = parents_of_new.contains(dir) ? now : st.st_mtim.tv_sec;
+    d.mtime = st.st_mtim.tv_sec;
+    if (parents_of_new.contains(dir)) {
+      d.mtime = now;
+      result.stamped.push_back(dir);
+    }
     UniqueFd fd(::openat(root.get(), dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw sys_error("open", "/" + dir);
     d.xattrs = snapshot::layer_xattrs(fd.get());
     entries.push_back(std::move(d));
   }
-  for (auto& [rel, e] : out) entries.push_back(std::move(e));
-  return entries;
+  for (auto& [rel, e] : out) {
+    if (S_ISDIR(e.mode) && created.contains(rel)) result.stamped.push_back(rel);
+    entries.push_back(std::move(e));
+  }
+  return result;
 }
 
 }  // namespace mkimg::builder

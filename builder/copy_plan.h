@@ -80,10 +80,17 @@ void apply_sources(const CopyInput& input, const std::vector<CopySource>& source
 /// the step creates, or adds an entry to, get the mtime `now`. nullopt when the step needs the
 /// overlay: something of the image is at a target path (other than a directory a source
 /// directory merges into), a symlink or non-directory is on the way, a target is written twice.
-std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
-    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
-    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
-    int64_t now);
+struct DirectCopy {
+  std::vector<snapshot::SpecEntry> entries;
+  /// The directories whose mtime is `now` in the layer: created ones and the image's ones
+  /// that get a new entry (when the files are also written to disk, they get that mtime too).
+  std::vector<std::string> stamped;
+};
+std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sources, int src_root,
+                                              const std::filesystem::path& view,
+                                              const Destination& dest,
+                                              std::optional<CopyOwner> owner, Parents parents,
+                                              bool force_dir_dest, int64_t now);
 
 /// True when `path` is an existing directory inside the root `merged` (symlinks resolved in
 /// the root).

@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 
+#include <exception>
+#include <optional>
+#include <thread>
+
 #include "builder/layer_store.h"
 #include "builder/mount_stubs.h"
 #include "builder/overlay_mount.h"
@@ -74,14 +78,14 @@ void append_layer(StageState& stage, const CacheEntry& entry) {
 /// becomes the layer's unpacked directory.
 CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
                   const snapshot::LayerBlob& blob, const StepTimer& timer,
-                  const std::filesystem::path* upper) {
+                  const std::filesystem::path* upper, const char* how) {
   const oci::Store& store = *session.store;
   CacheEntry entry;
   entry.key = key;
   if (blob.entries == 0) return entry;
   store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
   spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s{})", blob.digest, blob.size,
-                blob.entries, timer.seconds(), upper ? "" : ", written from the sources");
+                blob.entries, timer.seconds(), how);
   entry.layer_digest = blob.digest;
   entry.layer_media_type = blob.media_type;
   entry.layer_size = blob.size;
@@ -100,11 +104,32 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
                    const StepWork& work, const DirectWork& direct) {
   const oci::Store& store = *session.store;
   WorkArea area(store);
-  if (direct) {
-    StepTimer timer;
-    if (auto blob = direct(area.blob(), layer_options(*session.options)))
-      return commit(session, stage, key, *blob, timer, nullptr);
+  StepTimer timer;
+  auto options = layer_options(*session.options);
+  LayerWriter writer = direct.plan ? direct.plan() : LayerWriter();
+  if (writer && !direct.also_on_disk) {
+    return commit(session, stage, key, writer(area.blob(), options), timer, nullptr,
+                  ", written from the sources");
   }
+  // With a writer, the blob is written on a thread while the step writes its files.
+  std::optional<snapshot::LayerBlob> written;
+  std::exception_ptr writer_error;
+  std::thread writing;
+  if (writer) {
+    writing = std::thread([&] {
+      try {
+        written = writer(area.blob(), options);
+      } catch (...) {
+        writer_error = std::current_exception();
+      }
+    });
+  }
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{writing};
   auto lowers = image_lowers(session, stage.image);
   std::vector<MountStub> stubs;
   {
@@ -113,11 +138,16 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
     mount.unmount();
   }
   remove_mount_stubs(area.upper(), stubs);
-  StepTimer diff_timer;
-  auto blob = snapshot::diff_overlay_upper(area.upper(), lowers, area.blob(),
-                                           layer_options(*session.options));
   auto upper = area.upper();
-  return commit(session, stage, key, blob, diff_timer, &upper);
+  if (writer) {
+    writing.join();
+    if (writer_error) std::rethrow_exception(writer_error);
+    return commit(session, stage, key, *written, timer, &upper,
+                  ", written from the sources beside the files");
+  }
+  StepTimer diff_timer;
+  auto blob = snapshot::diff_overlay_upper(upper, lowers, area.blob(), options);
+  return commit(session, stage, key, blob, diff_timer, &upper, "");
 }
 
 }  // namespace

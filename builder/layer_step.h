@@ -4,8 +4,9 @@
 // into a layer blob, commit it, adopt the upper directory as the unpacked layer and record
 // the cache entry. A step that changed nothing adds an empty_layer history entry only.
 // A step may instead write its layer blob itself (DirectWork: COPY straight from its sources,
-// copy_plan.h); then no upper directory exists and the layer is unpacked from its blob the
-// first time a later step needs it (layers are unpacked lazily, image_lowers()).
+// copy_plan.h), alone (no upper directory; the layer is unpacked from its blob the first time
+// a later step needs it: layers are unpacked lazily, image_lowers()) or while its files are
+// written to the overlay for the steps after it.
 #pragma once
 
 #include <filesystem>
@@ -32,10 +33,19 @@ struct StepDescription {
 /// root) it caused, which are removed from the upper directory before the diff.
 using StepWork = std::function<std::vector<MountStub>(const std::filesystem::path& merged)>;
 
-/// A step that writes its layer blob to `out_file` itself (with `options`), or returns nullopt
-/// (having written nothing) to let `StepWork` do the step in an overlay instead.
-using DirectWork = std::function<std::optional<snapshot::LayerBlob>(
-    const std::filesystem::path& out_file, const snapshot::LayerOptions& options)>;
+/// Writes a step's layer blob to `out_file` with `options`.
+using LayerWriter = std::function<snapshot::LayerBlob(const std::filesystem::path& out_file,
+                                                      const snapshot::LayerOptions& options)>;
+
+/// A step that can write its layer itself (COPY straight from its sources). `plan` returns
+/// the writer, or an empty function when the step must be diffed from the overlay instead.
+/// With `also_on_disk` (a later step reads the files) the writer runs on a thread while
+/// `StepWork` writes the same files in the overlay, whose upper directory is then adopted
+/// without a diff; without it, nothing is written to disk but the blob.
+struct DirectWork {
+  std::function<LayerWriter()> plan;
+  bool also_on_disk = true;
+};
 
 /// Runs one file-system step of `stage` (see the file comment): `direct` first when given.
 /// Throws on failure; the stage's image is unchanged then.

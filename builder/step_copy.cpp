@@ -136,6 +136,16 @@ bool direct_copy_enabled() {
   return !(v && std::string_view(v) == "overlay");
 }
 
+void stamp_dirs(const std::filesystem::path& merged, const std::vector<std::string>& dirs,
+                int64_t now) {
+  UniqueFd root = open_root(merged);
+  struct timespec ts[2] = {{static_cast<time_t>(now), 0}, {static_cast<time_t>(now), 0}};
+  for (const auto& d : dirs) {
+    UniqueFd fd = open_in_root(root.get(), d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!fd || ::futimens(fd.get(), ts) != 0) throw sys_error("set mtime", "/" + d);
+  }
+}
+
 void extract_archive(const std::filesystem::path& archive, const std::filesystem::path& merged,
                      const std::string& dest) {
   UniqueFd root = open_root(merged);
@@ -235,21 +245,28 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   StepDescription desc{ctx.label, shown, shown + " # buildkit"};
   Parents parents = a.parents ? Parents::kYes : Parents::kNo;
   bool force_dir_dest = wildcard || sources.size() > 1 || source_count > 1;
+  // Straight into the layer when the destination allows (copy_plan.h): the view, the source
+  // root and the plan live until the step is done.
+  std::unique_ptr<ImageView> view;
+  UniqueFd src_root;
+  std::optional<DirectCopy> plan;
+  int64_t now = ::time(nullptr);
   DirectWork direct;
-  if (!ctx.root_read_later && a.urls.empty() && direct_copy_enabled()) {
-    direct = [&](const std::filesystem::path& out_file,
-                 const snapshot::LayerOptions& options) -> std::optional<snapshot::LayerBlob> {
-      int64_t now = ::time(nullptr);
+  direct.also_on_disk = ctx.root_read_later;
+  if (a.urls.empty() && direct_copy_enabled()) {
+    direct.plan = [&]() -> LayerWriter {
       for (const auto& s : sources) {
-        if (extract_archives && is_local_archive(input, s)) return std::nullopt;
+        if (extract_archives && is_local_archive(input, s)) return {};
       }
-      ImageView view(session, stage.image);
-      auto owner = resolve_owner(a.chown, view.root());
-      UniqueFd src = open_root(input.root);
-      auto entries = direct_copy_entries(sources, src.get(), view.root(), dest, owner, parents,
-                                         force_dir_dest, now);
-      if (!entries) return std::nullopt;
-      return snapshot::write_layer_spec(std::move(*entries), out_file, options);
+      view = std::make_unique<ImageView>(session, stage.image);
+      auto owner = resolve_owner(a.chown, view->root());
+      src_root = open_root(input.root);
+      plan = direct_copy_entries(sources, src_root.get(), view->root(), dest, owner, parents,
+                                 force_dir_dest, now);
+      if (!plan) return {};
+      return [&](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
+        return snapshot::write_layer_spec(plan->entries, out_file, options);
+      };
     };
   }
   run_layer_step(
@@ -268,6 +285,8 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
         // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
         // mixed ADD undefined).
         urls.apply(merged, dest, owner, wildcard || source_count > 1);
+        // Written beside the layer: the directories get the mtime the layer gives them.
+        if (plan) stamp_dirs(merged, plan->stamped, now);
         return std::vector<MountStub>{};
       },
       direct);

@@ -1,7 +1,8 @@
 // COPY written straight from its sources into the layer (builder/copy_plan.h): for every case
 // the image is byte for byte the one the overlay path makes (MKIMG_COPY_PATH=overlay), the
-// direct path is really taken where it applies (and not where it must not be), and a layer
-// written that way is unpacked lazily when a later build, RUN or `mkimg run` needs its files.
+// direct path is really taken where it applies (and not where it must not be), a COPY that a
+// later step reads is written to disk beside its layer, and a layer written without files is
+// unpacked lazily when a later build, RUN or `mkimg run` needs them.
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/builder/builder_fixture.h"
@@ -98,15 +99,18 @@ TEST_F(CopyDirectTest, HeredocSeveralSourcesAndWildcards) {
   auto out = same_both_ways(
       "FROM base:latest\nCOPY <<EOF /etc/greeting\nhello\nEOF\n"
       "COPY tree/sub/*.txt tree/link /more/\n");
-  EXPECT_EQ(count(out, kDirect), 1) << out;  // the last COPY only: the heredoc is read later
+  // The heredoc's COPY is read by the next one: its files are written beside its layer.
+  EXPECT_EQ(count(out, kDirect), 2) << out;
+  EXPECT_EQ(count(out, "beside the files"), 1) << out;
 }
 
 TEST_F(CopyDirectTest, FromAnotherStage) {
   auto out = same_both_ways(
       "FROM base:latest AS b\nCOPY tree /t\n"
       "FROM base:latest\nCOPY --from=b /t /copied\n");
-  // Stage b is read by the last stage, so only the last COPY goes straight to its layer.
-  EXPECT_EQ(count(out, kDirect), 1) << out;
+  // Stage b is read by the last stage: its files are written beside its layer.
+  EXPECT_EQ(count(out, kDirect), 2) << out;
+  EXPECT_EQ(count(out, "beside the files"), 1) << out;
 }
 
 TEST_F(CopyDirectTest, ReplacingOrThroughASymlinkTakesTheOverlay) {
@@ -146,11 +150,15 @@ TEST_F(CopyDirectTest, LayerIsUnpackedWhenSomethingNeedsItLater) {
   EXPECT_EQ(r.out, "750 0\n") << r.all();
 }
 
-TEST_F(CopyDirectTest, CopyFollowedByRunIsWrittenToDiskFirst) {
-  auto out =
-      build_file("FROM base:latest\nCOPY tree /data\nRUN cat /data/sub/a.txt\n", "x:1", false);
-  ASSERT_EQ(out.exit_code, 0) << out.all();
-  EXPECT_EQ(count(out.all(), kDirect), 0) << out.all();
+TEST_F(CopyDirectTest, CopyFollowedByRunWritesTheFilesBesideTheLayer) {
+  // The layer is written from the sources while the files are written to disk for the RUN,
+  // which lists what it sees: the same image as through the overlay alone.
+  auto out = same_both_ways(
+      "FROM base:latest\nWORKDIR /opt\nCOPY tree sub/\nCOPY --chown=3:4 tree /new/deep/\n"
+      "RUN find /opt /new | sort | xargs stat -c '%n %F %a %u:%g %s %h' > /listing\n");
+  EXPECT_EQ(count(out, "written from the sources beside the files"), 2) << out;
+  auto r = run_image("copy:direct", {"sh", "-c", "grep -c . /listing; cat /opt/sub/link"});
+  EXPECT_EQ(r.out, "20\na\n") << r.all();
 }
 
 }  // namespace
