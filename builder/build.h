@@ -2,7 +2,7 @@
 //
 //   build.h            build(): Dockerfile + context -> an image in the store (this file)
 //   build_state.h      what a build carries from step to step: the image being made (config,
-//                      layers, their unpacked directories), the cache key chain, ARG/ENV scope
+//                      layers), the cache key chain, ARG/ENV scope
 //   build_plan.h       the plan before anything runs: global ARGs, the stage graph, the
 //                      target's stages in order and parallel groups; `build --dry-run`
 //   stage_graph.h      which stages the target needs, in what order; cycles are errors
@@ -11,6 +11,8 @@
 //   step_from.cpp, step_run.cpp, step_copy.cpp, step_workdir.cpp, step_metadata.cpp
 //                      one file per kind of instruction (steps.h declares them)
 //   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
+//   copy_plan.h        COPY/ADD sources selected and hashed, then applied to the root or
+//                      written straight into the layer (copy_direct.cpp)
 //   url_source.h       ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
 //   layer_store.h      unpacked layers under <root>/layers/<chain id>, base layers unpacked
@@ -39,10 +41,13 @@
 // build order, and the image is byte-identical either way. `--dry-run` (dry_run()) prints the
 // plan and runs, pulls and writes nothing. Metadata instructions change the config and add an
 // empty_layer history entry. File-system instructions (RUN, COPY, ADD, WORKDIR) compute a cache
-// key; on a hit the cached layer is reused (and unpacked if its directory is gone); on a miss an
-// overlay of the parent's unpacked layers is mounted with a fresh upper directory in <root>/tmp,
-// the step runs, the upper directory is diffed into a layer blob (snapshot/) committed to the
-// store, and the upper directory itself becomes the unpacked layer <root>/layers/<chain id>. The
+// key; on a hit the cached layer is reused; on a miss an overlay of the parent's unpacked
+// layers is mounted with a fresh upper directory in <root>/tmp, the step runs, the upper
+// directory is diffed into a layer blob (snapshot/) committed to the store, and the upper
+// directory itself becomes the unpacked layer <root>/layers/<chain id>. A COPY onto new paths
+// skips the diff: its layer is written from its sources (copy_plan.h direct_copy_entries), and
+// its files are written to disk beside it only when a later step reads them. Layers are
+// unpacked lazily, when a step first runs on them (layer_step.h image_lowers). The
 // final image is written (config + manifest) and tagged only when every step succeeded, so a failed
 // build leaves the previous tag and the store as they were. The build runs with umask 022
 // (restored afterwards), so the caller's umask never reaches a layer.

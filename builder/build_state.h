@@ -23,8 +23,9 @@
 
 namespace mkimg::builder {
 
-/// An image as a stage builds it: config (with rootfs.diff_ids and history), the layer blobs,
-/// the unpacked directory of each layer (bottom first), and the cache key chain.
+/// An image as a stage builds it: config (with rootfs.diff_ids and history), the layer blobs
+/// (bottom first; unpacked when a step needs them, layer_step.h image_lowers), and the cache
+/// key chain.
 struct ImageState {
   oci::ImageConfig config;
   std::vector<oci::Descriptor> layers;
