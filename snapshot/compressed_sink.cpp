@@ -1,7 +1,8 @@
 #include "snapshot/compressed_sink.h"
 
-#include <unistd.h>
+#include <fcntl.h>
 #include <libdeflate.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -67,6 +68,8 @@ struct CompressedSink::Impl {
   std::string pending;
   Sha256Stream tar_hash, blob_hash;
   int64_t tar_size = 0, size = 0;
+  int64_t flushed = 0;  // bytes handed to write-back already
+  static constexpr int64_t kWriteBehind = 8 << 20;
 
   // gzip
   std::vector<std::thread> workers;
@@ -96,6 +99,12 @@ struct CompressedSink::Impl {
     write_all(out.get(), data, n);
     blob_hash.update(data, n);
     size += static_cast<int64_t>(n);
+    // Start writing back what is written so far, so the fsync at the end has little left to
+    // wait for (the file is fsynced before it is committed either way).
+    if (size - flushed >= kWriteBehind) {
+      ::sync_file_range(out.get(), flushed, size - flushed, SYNC_FILE_RANGE_WRITE);
+      flushed = size;
+    }
   }
 
   void worker_loop() {
