@@ -128,6 +128,7 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
   session.ignore = parser::parse_dockerignore(options.dockerignore_text);
   session.cache = std::make_unique<CacheIndex>(store.cache_dir());
+  session.pending = std::make_unique<PendingLayers>(store);
   session.hasher = std::make_unique<ContextHasher>(store.cache_dir() / "context-memo");
   EmptyDir empty(store.temp_path("empty-"));
   session.empty_dir = empty.path();

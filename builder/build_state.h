@@ -15,6 +15,7 @@
 #include "builder/cache_index.h"
 #include "builder/container_runtime.h"
 #include "builder/context_hash.h"
+#include "builder/layer_store.h"
 #include "builder/progress.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
@@ -64,6 +65,8 @@ struct BuildSession {
   std::atomic<int> steps{0};
   std::atomic<int> cached_steps{0};
   std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)
+  /// The layer directories this build made, recorded when the session ends (layer_store.h).
+  std::unique_ptr<PendingLayers> pending;
 };
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).

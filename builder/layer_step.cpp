@@ -16,7 +16,18 @@
 
 namespace mkimg::builder {
 std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
-  return overlay_lowers(ensure_image_unpacked(*session.store, image.config, image.layers));
+  auto chains = chain_ids(image.config);
+  if (chains.size() != image.layers.size()) {
+    throw Error("image state: layer count and diff_ids do not match");
+  }
+  std::vector<std::filesystem::path> dirs;
+  for (std::size_t i = 0; i < chains.size(); ++i) {
+    auto pending = session.pending ? session.pending->find(chains[i]) : std::nullopt;
+    dirs.push_back(pending ? *pending
+                           : ensure_unpacked(*session.store, image.layers[i],
+                                             image.config.rootfs.diff_ids[i].str(), chains[i]));
+  }
+  return overlay_lowers(dirs);
 }
 
 namespace {
@@ -94,7 +105,7 @@ CacheEntry commit(BuildSession& session, const StageState& stage, const std::str
     std::string parent_chain;
     auto chains = chain_ids(stage.image.config);
     if (!chains.empty()) parent_chain = chains.back();
-    adopt_upper(store, *upper, chain_id(parent_chain, blob.diff_id));
+    session.pending->add(*upper, chain_id(parent_chain, blob.diff_id));
   }
   return entry;
 }

@@ -1,6 +1,7 @@
 #include "builder/layer_store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <variant>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "oci/digest.h"
 #include "oci/store.h"
 #include "snapshot/apply.h"
@@ -87,23 +89,48 @@ std::vector<std::filesystem::path> ensure_image_unpacked(
   return out;
 }
 
-std::filesystem::path adopt_upper(const oci::Store& store, const std::filesystem::path& upper,
-                                  const std::string& chain) {
-  auto dir = layer_dir(store, chain);
-  std::filesystem::create_directories(store.layers_dir());
-  {  // the layer's files are on disk before it is recorded (RELIABILITY 21)
-    int fd = ::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::syncfs(fd);
-      ::close(fd);
+PendingLayers::~PendingLayers() {
+  try {
+    record();
+  } catch (const std::exception& e) {
+    spdlog::warn("layer directories not kept: {}", e.what());
+  }
+}
+
+void PendingLayers::add(const std::filesystem::path& upper, const std::string& chain) {
+  auto dir = store_.temp_path("layer-");
+  if (::rename(upper.c_str(), dir.c_str()) != 0) throw sys_error("rename", upper.string());
+  std::lock_guard lock(mutex_);
+  auto [it, added] = dirs_.emplace(chain, dir);
+  if (!added) {  // two stages made the same layer: keep the first
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+}
+
+std::optional<std::filesystem::path> PendingLayers::find(const std::string& chain) const {
+  std::lock_guard lock(mutex_);
+  auto it = dirs_.find(chain);
+  if (it == dirs_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PendingLayers::record() {
+  std::lock_guard lock(mutex_);
+  if (dirs_.empty()) return;
+  std::filesystem::create_directories(store_.layers_dir());
+  {  // the layers' files are on disk before they are recorded (RELIABILITY 21)
+    UniqueFd fd(::open(store_.layers_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
+  }
+  for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
+    auto target = layer_dir(store_, it->first);
+    if (::rename(it->second.c_str(), target.c_str()) != 0) {
+      if (errno != EEXIST && errno != ENOTEMPTY) throw sys_error("rename", it->second.string());
+      std::error_code ec;
+      std::filesystem::remove_all(it->second, ec);
     }
   }
-  if (::rename(upper.c_str(), dir.c_str()) != 0) {
-    if (errno != EEXIST && errno != ENOTEMPTY) throw sys_error("rename", upper.string());
-    std::error_code ec;
-    std::filesystem::remove_all(upper, ec);
-  }
-  return dir;
 }
 
 namespace {

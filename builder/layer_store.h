@@ -1,12 +1,17 @@
 // Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
 // overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
-// A step's upper directory is adopted as its layer's directory; a base image's layers are
-// unpacked (verified against their diff ids) the first time they are needed. `mkimg prune`
+// A step's upper directory becomes its layer's directory (PendingLayers: at the end of the
+// build, after one sync); a layer without one (a base image's, a cached step's whose directory
+// was pruned, a COPY written straight into its blob) is unpacked from its blob (verified
+// against its diff id) the first time a step needs it. `mkimg prune`
 // removes the directories no stored image needs (prune_layers, under the store's gc lock).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,10 +43,34 @@ std::vector<std::filesystem::path> ensure_image_unpacked(
     const oci::Store& store, const oci::ImageConfig& config,
     const std::vector<oci::Descriptor>& layers);
 
-/// Moves a finished step's upper directory to the layer directory of `chain` (or removes it
-/// when another build got there first) and returns the layer directory.
-std::filesystem::path adopt_upper(const oci::Store& store, const std::filesystem::path& upper,
-                                  const std::string& chain);
+/// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
+/// layers' directories by the build's later steps; record() syncs the file system once and
+/// moves them to <root>/layers/<chain id> (RELIABILITY 21: a layer directory is recorded only
+/// once its files are on disk). One sync per build instead of one per step; a build killed
+/// before record() leaves them in tmp/, removed on the next start, and the layers are unpacked
+/// from their blobs when needed. Safe to use from several threads.
+class PendingLayers {
+ public:
+  explicit PendingLayers(const oci::Store& store) : store_(store) {}
+  PendingLayers(const PendingLayers&) = delete;
+  PendingLayers& operator=(const PendingLayers&) = delete;
+  /// Records what is pending (errors are logged: the layers are only not kept then).
+  ~PendingLayers();
+
+  /// Takes a finished step's upper directory (moved into tmp/ under a name of its own) as the
+  /// directory of layer `chain`.
+  void add(const std::filesystem::path& upper, const std::string& chain);
+  /// The directory of layer `chain` when this build made it and has not recorded it yet.
+  std::optional<std::filesystem::path> find(const std::string& chain) const;
+  /// Syncs the file system once and moves every pending directory to its layer directory
+  /// (or removes it when another build got there first).
+  void record();
+
+ private:
+  const oci::Store& store_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::filesystem::path> dirs_;  // chain id -> directory in tmp/
+};
 
 /// What prune_layers() removed.
 struct LayerPruneResult {

@@ -1,6 +1,8 @@
 // `mkimg prune` and the unpacked layers under <root>/layers: the directories of a removed image
 // go (and what they held is reported), those of tagged images stay, and a prune started while
-// a build is using the store waits for it instead of taking its layers away.
+// a build is using the store waits for it instead of taking its layers away. The directories a
+// build makes are recorded (synced, then moved under <root>/layers) when it ends, never before,
+// and a build killed before that leaves a store whose next build unpacks the layers it needs.
 #include <set>
 #include <string>
 #include <vector>
@@ -117,6 +119,39 @@ TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
       << read_file(prune_log);
   EXPECT_EQ(run_image("slow:1", {"cat", "/slow"}).out, "done\n");
   EXPECT_EQ(run_image("keep:1", {"cat", "/keep"}).out, "keep\n");
+}
+
+TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
+  fs::create_directories(dir("two"));
+  write_file(dir("two") / "Dockerfile",
+             "FROM busybox:latest\nRUN echo one > /one\n"
+             "RUN --mount=type=cache,target=/sync sh -c "
+             "'echo started; while [ ! -e /sync/go ]; do sleep 0.1; done; cat /one > /two'\n");
+  const auto before = layer_dirs();
+  const fs::path log = dir("build.log");
+  {
+    ChildProcess build({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain",
+                        "-t", "two:1", dir("two").string()},
+                       log);
+    ASSERT_TRUE(eventually([&] { return read_file(log).find("started") != std::string::npos; }))
+        << read_file(log);
+    // The first RUN's directory is in use as a lower but not recorded yet.
+    EXPECT_EQ(layer_dirs(), before);
+    build.kill();
+  }
+  // The killed build's first step is cached; its layer is unpacked from the blob for the next.
+  write_file(dir("two") / "Dockerfile",
+             "FROM busybox:latest\nRUN echo one > /one\nRUN cat /one > /two\n");
+  auto r = build(dir("two"), {"-t", "two:2"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(count(r.all(), "CACHED"), 1) << r.all();
+  EXPECT_EQ(run_image("two:2", {"cat", "/two"}).out, "one\n");
+  EXPECT_EQ(layer_dirs().size(), before.size() + 2);  // both RUN layers, recorded at the end
+  bool leftovers = false;
+  for (const auto& e : fs::directory_iterator(store() / "tmp")) {
+    leftovers = leftovers || e.path().filename().string().starts_with("layer-");
+  }
+  EXPECT_FALSE(leftovers);
 }
 
 }  // namespace
