@@ -129,7 +129,8 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   session.ignore = parser::parse_dockerignore(options.dockerignore_text);
   session.cache = std::make_unique<CacheIndex>(store.cache_dir());
   session.pending = std::make_unique<PendingLayers>(store);
-  session.hasher = std::make_unique<ContextHasher>(store.cache_dir() / "context-memo");
+  session.hasher =
+      std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
   EmptyDir empty(store.temp_path("empty-"));
   session.empty_dir = empty.path();
   declare_global_args(session);
@@ -146,6 +147,9 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
   session.hasher->save();
+  // The one store-wide memo of earlier versions (every context's entries) is read no more.
+  std::error_code ec;
+  std::filesystem::remove(store.cache_dir() / "context-memo", ec);
   oci::ImageConfig config = final_config(session, *session.finished[target]);
   BuildResult result;
   result.manifest = oci::write_image(store, config, session.finished[target]->layers);

@@ -40,13 +40,21 @@ class DirLock {
   UniqueFd fd_;
 };
 
+/// The entry without its part digests (they go to their own file).
 json to_json(const CacheEntry& e) {
-  json parts = json::object();
-  for (const auto& p : e.part_digests) parts[p.name] = p.value;
   return json{
       {"key", e.key},         {"layer_digest", e.layer_digest}, {"media_type", e.layer_media_type},
-      {"size", e.layer_size}, {"diff_id", e.diff_id},           {"parts", parts},
-      {"created", e.created}};
+      {"size", e.layer_size}, {"diff_id", e.diff_id},           {"created", e.created}};
+}
+
+json parts_json(const CacheEntry& e) {
+  json parts = json::object();
+  for (const auto& p : e.part_digests) parts[p.name] = p.value;
+  return parts;
+}
+
+void add_parts(CacheEntry& e, const json& parts) {
+  for (const auto& [k, v] : parts.items()) e.part_digests.push_back({k, v});
 }
 
 CacheEntry from_json(const json& j) {
@@ -57,15 +65,19 @@ CacheEntry from_json(const json& j) {
   e.layer_size = j.at("size").get<long long>();
   e.diff_id = j.at("diff_id").get<std::string>();
   e.created = j.value("created", "");
-  for (const auto& [k, v] : j.at("parts").items()) e.part_digests.push_back({k, v});
+  if (auto parts = j.find("parts"); parts != j.end()) add_parts(e, *parts);  // older entries
   return e;
 }
 
 std::optional<CacheEntry> read_entry(const std::filesystem::path& p) {
-  std::error_code ec;
-  if (!std::filesystem::exists(p, ec)) return std::nullopt;
+  std::string text;
   try {
-    return from_json(json::parse(read_host_file(p)));
+    text = read_host_file(p);
+  } catch (const std::exception&) {
+    return std::nullopt;  // no such entry
+  }
+  try {
+    return from_json(json::parse(text));
   } catch (const std::exception&) {
     return std::nullopt;  // a damaged entry is a miss, never a failure
   }
@@ -82,12 +94,19 @@ std::filesystem::path CacheIndex::entry_path(const std::string& key) const {
   return dir_ / "steps" / (hex_of(key) + ".json");
 }
 
+std::filesystem::path CacheIndex::parts_path(const std::string& key) const {
+  return dir_ / "steps" / (hex_of(key) + ".parts");
+}
+
 std::optional<CacheEntry> CacheIndex::find(const std::string& key) const {
   return read_entry(entry_path(key));
 }
 
 void CacheIndex::put(const std::string& parent, const CacheEntry& entry) const {
   DirLock lock(dir_);
+  // The parts first: an entry that is found always has its parts (a crash in between leaves
+  // at most a parts file no entry uses, replaced by the next put of that key).
+  write_file_atomic(parts_path(entry.key), parts_json(entry).dump());
   write_file_atomic(entry_path(entry.key), to_json(entry).dump());
   std::string parent_name = parent.empty() ? "root" : hex_of(parent);
   write_file_atomic(dir_ / "children" / parent_name, entry.key);
@@ -98,8 +117,16 @@ std::string CacheIndex::explain_miss(const StepKey& key) const {
   std::error_code ec;
   auto child = dir_ / "children" / parent_name;
   if (!std::filesystem::exists(child, ec)) return "no earlier build of a step on this parent";
-  auto previous = read_entry(entry_path(read_host_file(child)));
+  std::string previous_key = read_host_file(child);
+  auto previous = read_entry(entry_path(previous_key));
   if (!previous) return "no earlier build of a step on this parent";
+  if (previous->part_digests.empty()) {
+    try {
+      add_parts(*previous, json::parse(read_host_file(parts_path(previous_key))));
+    } catch (const std::exception&) {
+      // no parts recorded: every part counts as changed
+    }
+  }
   std::string changed;
   for (const auto& part : key.parts) {
     bool same = false;
@@ -119,6 +146,7 @@ std::string CacheIndex::explain_miss(const StepKey& key) const {
 std::vector<std::string> CacheIndex::layer_digests() const {
   std::vector<std::string> out;
   for (const auto& f : std::filesystem::directory_iterator(dir_ / "steps")) {
+    if (f.path().extension() != ".json") continue;
     if (auto e = read_entry(f.path()); e && !e->layer_digest.empty()) {
       out.push_back(e->layer_digest);
     }

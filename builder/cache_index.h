@@ -2,7 +2,9 @@
 // its diff id, or nothing for a step that changed no file). Entries are JSON files written
 // atomically (temp, fsync, rename) under a cross-process lock, so several builds can share a
 // store (RELIABILITY 22). Each entry also records the digests of its key's parts, so a miss
-// can name what changed compared with the last entry built on the same parent.
+// can name what changed compared with the last entry built on the same parent; they are kept
+// beside the entry (steps/<hex>.parts, one per file a COPY reads) and read only to explain a
+// miss, so a cache hit parses a few hundred bytes however large the COPY.
 #pragma once
 
 #include <filesystem>
@@ -30,7 +32,8 @@ class CacheIndex {
  public:
   explicit CacheIndex(std::filesystem::path dir);
 
-  /// The entry for `key`, or nullopt.
+  /// The entry for `key`, or nullopt. Its part_digests may be left out (explain_miss reads
+  /// them).
   std::optional<CacheEntry> find(const std::string& key) const;
   /// Records an entry (replacing any previous one for the same key) and remembers it as the
   /// latest child of `parent` for explanations.
@@ -43,6 +46,7 @@ class CacheIndex {
 
  private:
   std::filesystem::path entry_path(const std::string& key) const;
+  std::filesystem::path parts_path(const std::string& key) const;
   std::filesystem::path dir_;
 };
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <string_view>
+#include <charconv>
 #include <vector>
 
 #include "builder/root_path.h"
@@ -15,13 +15,26 @@
 namespace mkimg::builder {
 namespace {
 
-constexpr std::string_view kMemoHeader = "mkimg-context-memo 2\n";
+/// Format 3: per context, relative paths; the header line names the context's absolute path
+/// (a memo whose header names another directory is not used).
+constexpr std::string_view kMemoHeader = "mkimg-context-memo 3 ";
 
-std::string stat_key(const struct stat& st) {
-  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
-         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ctim.tv_sec) + "." +
-         std::to_string(st.st_ctim.tv_nsec);
+/// "dev:ino:size:mtime.ns:ctime.ns" written into `buf`; returns its length.
+std::size_t format_stat_key(const struct stat& st, char (&buf)[160]) {
+  char* p = buf;
+  char* end = buf + sizeof buf;
+  auto put = [&](auto value, char sep) {
+    p = std::to_chars(p, end, value).ptr;
+    if (sep) *p++ = sep;
+  };
+  put(st.st_dev, ':');
+  put(st.st_ino, ':');
+  put(st.st_size, ':');
+  put(st.st_mtim.tv_sec, '.');
+  put(st.st_mtim.tv_nsec, ':');
+  put(st.st_ctim.tv_sec, '.');
+  put(st.st_ctim.tv_nsec, '\0');
+  return static_cast<std::size_t>(p - buf);
 }
 
 std::string hash_fd(int fd, const std::filesystem::path& path) {
@@ -38,19 +51,58 @@ std::string hash_fd(int fd, const std::filesystem::path& path) {
   return h.finish().str();
 }
 
+std::filesystem::path absolute_context(const std::filesystem::path& context) {
+  if (context.empty()) return {};
+  std::error_code ec;
+  auto real = std::filesystem::canonical(context, ec);
+  if (!ec) return real;
+  auto abs = std::filesystem::absolute(context, ec).lexically_normal();
+  if (abs.has_filename() || abs == abs.root_path()) return abs;
+  return abs.parent_path();  // "/a/b/" -> "/a/b"
+}
+
+/// 128 bits of the sha256 of the context's absolute path: a collision is also caught by the
+/// header line.
+std::string memo_name(const std::filesystem::path& absolute) {
+  return oci::sha256_of(absolute.string()).encoded().substr(0, 32);
+}
+
 }  // namespace
 
-ContextHasher::ContextHasher(std::filesystem::path memo_file) : memo_file_(std::move(memo_file)) {
+ContextHasher::ContextHasher(std::filesystem::path memo_dir, std::filesystem::path context)
+    : memo_dir_(std::move(memo_dir)) {
+  if (memo_dir_.empty() || context.empty()) return;
+  context_ = absolute_context(context);
+  // A path with a newline could not be the header line: such a context has no memo.
+  if (context_.string().find('\n') != std::string::npos) return;
+  memo_file_ = memo_dir_ / memo_name(context_);
+}
+
+std::filesystem::path ContextHasher::memo_path(const std::filesystem::path& memo_dir,
+                                               const std::filesystem::path& context) {
+  return memo_dir / memo_name(absolute_context(context));
+}
+
+std::string_view ContextHasher::keep(std::string s) { return owned_.emplace_back(std::move(s)); }
+
+void ContextHasher::load_locked() {
+  loaded_ = true;
   if (memo_file_.empty()) return;
-  std::string data;
   try {
-    data = read_host_file(memo_file_);
+    data_ = read_host_file(memo_file_);
   } catch (const std::exception&) {
+    return;  // none yet
+  }
+  std::string_view rest = data_;
+  std::size_t header_end = rest.find('\n');
+  if (!rest.starts_with(kMemoHeader) || header_end == std::string_view::npos ||
+      rest.substr(kMemoHeader.size(), header_end - kMemoHeader.size()) != context_.string()) {
+    data_.clear();  // an older format, or the memo of another directory (a name collision)
     return;
   }
-  if (!std::string_view(data).starts_with(kMemoHeader)) return;  // none, or an older format
-  std::string_view rest = std::string_view(data).substr(kMemoHeader.size());
-  // Lines: "<stat-key> <digest> <path>\n"; a malformed line ends the memo.
+  rest.remove_prefix(header_end + 1);
+  // Lines: "<stat-key> <digest> <relative path>\n"; a malformed line ends the memo.
+  memo_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')));
   while (!rest.empty()) {
     std::size_t end = rest.find('\n');
     if (end == std::string_view::npos) break;
@@ -59,28 +111,32 @@ ContextHasher::ContextHasher(std::filesystem::path memo_file) : memo_file_(std::
     std::size_t a = line.find(' ');
     std::size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
     if (b == std::string_view::npos) break;
-    memo_.insert_or_assign(
-        std::string(line.substr(b + 1)),
-        Entry{std::string(line.substr(0, a)), std::string(line.substr(a + 1, b - a - 1))});
+    memo_.insert_or_assign(line.substr(b + 1),
+                           Entry{line.substr(0, a), line.substr(a + 1, b - a - 1)});
   }
 }
 
-std::optional<std::string> ContextHasher::lookup(const std::filesystem::path& path,
-                                                 const struct stat& st) {
+std::optional<std::string> ContextHasher::lookup(std::string_view rel, const struct stat& st) {
   std::lock_guard lock(mutex_);
-  auto it = memo_.find(path.string());
-  if (it == memo_.end() || it->second.stat_key != stat_key(st)) return std::nullopt;
+  if (!loaded_) load_locked();
+  auto it = memo_.find(rel);
+  if (it == memo_.end()) return std::nullopt;
+  char key[160];
+  if (it->second.stat_key != std::string_view(key, format_stat_key(st, key))) return std::nullopt;
   ++memo_hits_;
-  return it->second.digest;
+  return std::string(it->second.digest);
 }
 
-std::string ContextHasher::hash(const std::filesystem::path& path, int fd, const struct stat& st) {
-  if (auto known = lookup(path, st)) return *known;
-  std::string digest = hash_fd(fd, path);
+std::string ContextHasher::hash(std::string_view rel, int fd, const struct stat& st) {
+  if (auto known = lookup(rel, st)) return *known;
+  std::string digest = hash_fd(fd, context_ / rel);
   std::lock_guard lock(mutex_);
   // A path with a newline cannot be a memo line: it is hashed again next time.
-  if (path.string().find('\n') == std::string::npos) {
-    memo_[path.string()] = {stat_key(st), digest};
+  if (!memo_file_.empty() && rel.find('\n') == std::string_view::npos) {
+    char key[160];
+    std::string_view path = keep(std::string(rel));
+    memo_.insert_or_assign(path,
+                           Entry{keep(std::string(key, format_stat_key(st, key))), keep(digest)});
     dirty_ = true;
   }
   ++files_read_;
@@ -91,14 +147,22 @@ void ContextHasher::save() {
   std::lock_guard lock(mutex_);
   spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_);
   if (!dirty_ || memo_file_.empty()) return;
-  std::vector<const std::pair<const std::string, Entry>*> sorted;
+  std::vector<const std::pair<const std::string_view, Entry>*> sorted;
   sorted.reserve(memo_.size());
-  for (const auto& e : memo_) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  std::string out(kMemoHeader);
-  for (const auto* e : sorted) {
-    out += e->second.stat_key + " " + e->second.digest + " " + e->first + "\n";
+  std::size_t size = kMemoHeader.size() + context_.string().size() + 1;
+  for (const auto& e : memo_) {
+    sorted.push_back(&e);
+    size += e.first.size() + e.second.stat_key.size() + e.second.digest.size() + 3;
   }
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::string out;
+  out.reserve(size);
+  out.append(kMemoHeader).append(context_.string()).push_back('\n');
+  for (const auto* e : sorted) {
+    out.append(e->second.stat_key).append(" ").append(e->second.digest).append(" ");
+    out.append(e->first).push_back('\n');
+  }
+  std::filesystem::create_directories(memo_dir_);
   write_file_atomic(memo_file_, out);
   dirty_ = false;
 }

@@ -1,42 +1,66 @@
-// Content hashes of build-context files with a stat-keyed memo (<root>/cache/context-memo),
-// so a no-op rebuild re-reads no unchanged file: a file whose device, inode, size, mtime and
-// ctime are those recorded reuses its recorded sha256 without being opened. The memo is a
-// plain text file (one "stat-key digest path" line per file): a no-op rebuild of a large
-// context spends its time on stat, not on parsing.
+// Content hashes of build-context files with a stat-keyed memo, so a no-op rebuild re-reads
+// no unchanged file: a file whose device, inode, size, mtime and ctime are those recorded
+// reuses its recorded sha256 without being opened. Each context directory has its own memo,
+// <root>/cache/context-memos/<hash of the context's absolute path>, holding paths relative to
+// that context: a build loads only the entries of its own context, and only when a COPY or
+// ADD first reads it. The memo is a plain text file (a header naming the context, then one
+// "stat-key digest relative-path" line per file) read in one go and looked up in place, so a
+// no-op rebuild of a large context spends its time on stat, not on parsing.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace mkimg::builder {
 
-/// Hashes files, remembering each result by path and stat; thread-safe.
+/// Hashes files of one context directory, remembering each result by relative path and stat;
+/// thread-safe.
 class ContextHasher {
  public:
-  /// Loads the memo at `memo_file` (a damaged or missing memo is empty).
-  explicit ContextHasher(std::filesystem::path memo_file);
+  /// The memo of the context directory `context`, kept in `memo_dir` and loaded on first use
+  /// (a damaged, missing or foreign memo is empty). An empty `memo_dir` or `context`: no
+  /// memo, every file is read (sources in an image or a stage).
+  explicit ContextHasher(std::filesystem::path memo_dir, std::filesystem::path context = {});
+  ContextHasher(const ContextHasher&) = delete;
+  ContextHasher& operator=(const ContextHasher&) = delete;
 
-  /// The remembered "sha256:<hex>" of `path` when its stat `st` is the one recorded.
-  std::optional<std::string> lookup(const std::filesystem::path& path, const struct stat& st);
-  /// "sha256:<hex>" of the regular file open as `fd` at `path` with stat `st`.
-  std::string hash(const std::filesystem::path& path, int fd, const struct stat& st);
+  /// The remembered "sha256:<hex>" of `rel` (relative to the context) when its stat `st` is
+  /// the one recorded.
+  std::optional<std::string> lookup(std::string_view rel, const struct stat& st);
+  /// "sha256:<hex>" of the regular file `rel` (relative to the context), open as `fd`, with
+  /// stat `st`.
+  std::string hash(std::string_view rel, int fd, const struct stat& st);
   /// How many files were actually read (not answered from the memo).
   int files_read() const { return files_read_; }
-  /// Writes the memo back atomically when it changed.
+  /// Writes the memo back atomically when it changed (nothing is written otherwise).
   void save();
+
+  /// The memo file of `context` in `memo_dir`.
+  static std::filesystem::path memo_path(const std::filesystem::path& memo_dir,
+                                         const std::filesystem::path& context);
 
  private:
   struct Entry {
-    std::string stat_key;
-    std::string digest;
+    std::string_view stat_key;
+    std::string_view digest;
   };
+  void load_locked();
+  std::string_view keep(std::string s);
+
+  std::filesystem::path memo_dir_;
+  std::filesystem::path context_;  ///< absolute
   std::filesystem::path memo_file_;
-  std::unordered_map<std::string, Entry> memo_;
+  bool loaded_ = false;
+  std::string data_;               ///< the memo file as read: loaded entries view into it
+  std::deque<std::string> owned_;  ///< the strings of entries added since (stable addresses)
+  std::unordered_map<std::string_view, Entry> memo_;
   std::mutex mutex_;
   bool dirty_ = false;
   int files_read_ = 0;

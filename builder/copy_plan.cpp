@@ -108,16 +108,17 @@ std::string follow_in_root(const CopyInput& in, int root_fd, const std::string& 
   return inside;
 }
 
+/// `rel`: the file's path relative to the source root (the memo's key).
 void fill_content(const CopyInput& in, CopyFile& f, int parent_fd, const std::string& name,
-                  const std::string& host_path, const struct stat& listed) {
+                  const std::string& rel, const struct stat& listed) {
   if (f.type == S_IFREG) {
     // An unchanged file (same stat as remembered) is not even opened; the others are hashed
     // together by hash_pending() once the walk is done.
-    if (auto known = in.hasher->lookup(host_path, listed)) f.digest = *known;
+    if (auto known = in.hasher->lookup(rel, listed)) f.digest = std::move(*known);
   } else if (f.type == S_IFLNK) {
     char buf[4096];
     ssize_t n = ::readlinkat(parent_fd, name.c_str(), buf, sizeof buf);
-    if (n < 0) throw sys_error("read link", host_path);
+    if (n < 0) throw sys_error("read link", (in.root / rel).string());
     f.link_target.assign(buf, static_cast<std::size_t>(n));
   }
 }
@@ -137,14 +138,15 @@ void hash_pending(const CopyInput& in, int root_fd, CopySource& src) {
     for (std::size_t i; (i = next++) < pending.size();) {
       CopyFile& f = *pending[i];
       std::string rel = join_rel(src.read_from, f.sub);
-      std::string host_path = (in.root / rel).string();
       try {
         UniqueFd fd = open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-        if (!fd) throw sys_error("open", host_path);
+        if (!fd) throw sys_error("open", (in.root / rel).string());
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", host_path);
-        if (!S_ISREG(st.st_mode)) throw Error(describe("read", host_path, "changed while read"));
-        f.digest = in.hasher->hash(host_path, fd.get(), st);
+        if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", (in.root / rel).string());
+        if (!S_ISREG(st.st_mode)) {
+          throw Error(describe("read", (in.root / rel).string(), "changed while read"));
+        }
+        f.digest = in.hasher->hash(rel, fd.get(), st);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();
@@ -196,7 +198,7 @@ void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const
     if (empty_file) {
       make_empty_file(f);
     } else {
-      fill_content(in, f, dir_fd, name, (in.root / crel).string(), st);
+      fill_content(in, f, dir_fd, name, crel, st);
     }
     out.push_back(std::move(f));
     if (dir) {
@@ -239,7 +241,7 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
   if (becomes_empty_file(in, st.st_mode & S_IFMT)) {
     make_empty_file(self);
   } else if (!from.empty()) {
-    fill_content(in, self, parent.get(), name, (in.root / from).string(), st);
+    fill_content(in, self, parent.get(), name, from, st);
   }
   src.files.push_back(std::move(self));
   if (src.is_dir) {

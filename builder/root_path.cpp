@@ -97,15 +97,22 @@ std::string join_rel(const std::string& a, const std::string& b) {
 std::string read_host_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw sys_error("read", path.string());
-  std::string data;
-  char buf[65536];
+  // Sized by fstat and read in place (no growing buffer); a file that grows meanwhile, or one
+  // with no size (a pipe, /proc), is read on until its end.
+  struct stat st {};
+  std::size_t size =
+      ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
+  std::string data(size + 1, '\0');
+  std::size_t done = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (done == data.size()) data.resize(data.size() * 2 + 65536);
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw sys_error("read", path.string());
     if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
+    done += static_cast<std::size_t>(n);
   }
+  data.resize(done);
   return data;
 }
 

@@ -33,25 +33,41 @@ class IndexLock {
   UniqueFd fd_;  // closing it releases the lock
 };
 
-Index read_index(const Store& store) {
+std::string read_index_bytes(const Store& store) {
   fs::path path = store.layout_dir() / "index.json";
   try {
-    return parse_index(detail::read_capped(path, kMaxDocumentSize));
+    return detail::read_capped(path, kMaxDocumentSize);
   } catch (const Error& e) {
     throw with_context("read `" + path.string() + "`", e);
   }
 }
 
-void write_index(const Store& store, const Index& index) {
-  detail::replace_file(store.layout_dir() / "index.json", to_json(index), store.tmp_dir());
+Index read_index(const Store& store) {
+  try {
+    return parse_index(read_index_bytes(store));
+  } catch (const Error& e) {
+    throw with_context("read `" + (store.layout_dir() / "index.json").string() + "`", e);
+  }
 }
 
+/// One read-modify-write of index.json under the lock. When the change leaves the canonical
+/// bytes as they are (tagging an image with the tag it already has), nothing is written: the
+/// file keeps its inode and mtime and no fsync is paid.
 void update_index(const Store& store, const std::function<void(Index&)>& change) {
   IndexLock lock(store.root());
-  Index index = read_index(store);
+  fs::path path = store.layout_dir() / "index.json";
+  std::string before = read_index_bytes(store);
+  Index index;
+  try {
+    index = parse_index(before);
+  } catch (const Error& e) {
+    throw with_context("read `" + path.string() + "`", e);
+  }
   change(index);
   if (index.media_type.empty()) index.media_type = std::string(media_type::kOciIndex);
-  write_index(store, index);
+  std::string after = to_json(index);
+  if (after == before) return;
+  detail::replace_file(path, after, store.tmp_dir());
 }
 
 std::optional<Reference> entry_reference(const Descriptor& d) {
@@ -83,11 +99,14 @@ void Store::tag(const Reference& reference, const Descriptor& manifest) const {
   Descriptor entry = plain(manifest);
   entry.annotations[kRefNameAnnotation] = reference.familiar();
   update_index(*this, [&](Index& index) {
+    bool already =
+        std::find(index.manifests.begin(), index.manifests.end(), entry) != index.manifests.end();
     std::erase_if(index.manifests, [&](const Descriptor& d) {
-      return is_tag_of(d, reference) ||
+      return (is_tag_of(d, reference) && !(already && d == entry)) ||
              (d.digest == manifest.digest && !d.annotations.contains(kRefNameAnnotation));
     });
-    index.manifests.push_back(entry);
+    // A tag that already names this manifest keeps its place (the index stays as it was).
+    if (!already) index.manifests.push_back(entry);
   });
 }
 

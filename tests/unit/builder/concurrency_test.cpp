@@ -85,7 +85,7 @@ TEST_F(ConcurrencyTest, StagesUnpackingTheSameBaseLayerAtOnceGetOneDirectory) {
 TEST_F(ConcurrencyTest, ContextHasherGivesEveryThreadTheSameDigests) {
   for (int i = 0; i < 50; ++i)
     write(dir_ / "ctx" / std::to_string(i), std::string(i * 100, 'a' + i % 26));
-  ContextHasher hasher(dir_ / "memo.json");
+  ContextHasher hasher(dir_ / "memos", dir_ / "ctx");
   std::vector<std::vector<std::string>> got(kThreads);
   on_threads([&](int t) {
     for (int i = 0; i < 50; ++i) {
@@ -93,18 +93,18 @@ TEST_F(ConcurrencyTest, ContextHasherGivesEveryThreadTheSameDigests) {
       UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
       struct stat st {};
       ASSERT_EQ(::fstat(fd.get(), &st), 0);
-      got[t].push_back(hasher.hash(p, fd.get(), st));
+      got[t].push_back(hasher.hash(std::to_string(i), fd.get(), st));
     }
   });
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(got[t], got[0]);
   EXPECT_EQ(got[0][3], oci::sha256_of(std::string(300, 'd')).str());
   hasher.save();
-  ContextHasher again(dir_ / "memo.json");
+  ContextHasher again(dir_ / "memos", dir_ / "ctx");
   fs::path p = dir_ / "ctx" / "7";
   UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   ASSERT_EQ(::fstat(fd.get(), &st), 0);
-  EXPECT_EQ(again.hash(p, fd.get(), st), got[0][7]);
+  EXPECT_EQ(again.hash("7", fd.get(), st), got[0][7]);
   EXPECT_EQ(again.files_read(), 0) << "the memo written after concurrent use is whole";
 }
 
