@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "builder/root_path.h"
 #include "common/error.h"
+#include "common/fd.h"
 #include "oci/digest.h"
 
 namespace mkimg::builder {
@@ -83,22 +85,30 @@ std::filesystem::path ContextHasher::memo_path(const std::filesystem::path& memo
   return memo_dir / memo_name(absolute_context(context));
 }
 
+ContextHasher::Mapping::~Mapping() {
+  if (data) ::munmap(data, size);
+}
+
 std::string_view ContextHasher::keep(std::string s) { return owned_.emplace_back(std::move(s)); }
 
 void ContextHasher::load_locked() {
   loaded_ = true;
   if (memo_file_.empty()) return;
-  try {
-    data_ = read_host_file(memo_file_);
-  } catch (const std::exception&) {
+  UniqueFd fd(::open(memo_file_.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
     return;  // none yet
   }
-  std::string_view rest = data_;
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE,
+                   fd.get(), 0);
+  if (p == MAP_FAILED) return;  // as if there were none: the files are read
+  mapped_.data = p;
+  mapped_.size = static_cast<std::size_t>(st.st_size);
+  std::string_view rest(static_cast<const char*>(p), mapped_.size);
   std::size_t header_end = rest.find('\n');
   if (!rest.starts_with(kMemoHeader) || header_end == std::string_view::npos ||
       rest.substr(kMemoHeader.size(), header_end - kMemoHeader.size()) != context_.string()) {
-    data_.clear();  // an older format, or the memo of another directory (a name collision)
-    return;
+    return;  // an older format, or the memo of another directory (a name collision)
   }
   rest.remove_prefix(header_end + 1);
   // Lines: "<stat-key> <digest> <relative path>\n"; a malformed line ends the memo.

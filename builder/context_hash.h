@@ -4,8 +4,8 @@
 // <root>/cache/context-memos/<hash of the context's absolute path>, holding paths relative to
 // that context: a build loads only the entries of its own context, and only when a COPY or
 // ADD first reads it. The memo is a plain text file (a header naming the context, then one
-// "stat-key digest relative-path" line per file) read in one go and looked up in place, so a
-// no-op rebuild of a large context spends its time on stat, not on parsing.
+// "stat-key digest relative-path" line per file), mapped and looked up in place, so a no-op
+// rebuild of a large context spends its time on stat, not on parsing.
 #pragma once
 
 #include <sys/stat.h>
@@ -58,7 +58,16 @@ class ContextHasher {
   std::filesystem::path context_;  ///< absolute
   std::filesystem::path memo_file_;
   bool loaded_ = false;
-  std::string data_;               ///< the memo file as read: loaded entries view into it
+  /// The memo file mapped read-only: loaded entries view into it. A memo is only ever
+  /// replaced by a rename, never changed in place, so the mapping stays what was read.
+  struct Mapping {
+    void* data = nullptr;
+    std::size_t size = 0;
+    Mapping() = default;
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+    ~Mapping();
+  } mapped_;
   std::deque<std::string> owned_;  ///< the strings of entries added since (stable addresses)
   std::unordered_map<std::string_view, Entry> memo_;
   std::mutex mutex_;

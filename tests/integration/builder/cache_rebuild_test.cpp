@@ -1,5 +1,9 @@
 // The step cache across invocations: a changed context file rebuilds only from its COPY on;
 // --no-cache rebuilds everything; --explain names what changed.
+#include <sys/stat.h>
+
+#include <map>
+
 #include "tests/integration/builder/builder_fixture.h"
 
 namespace mkimg::testing {
@@ -44,6 +48,35 @@ TEST_F(CacheTest, TouchingAFileWithoutChangingItKeepsTheCache) {
   auto second = build(dir("ctx"), {"-t", "c:1"});
   ASSERT_EQ(second.exit_code, 0) << second.all();
   EXPECT_EQ(image_id(second), image_id(first));
+}
+
+/// Inode and mtime of every file below `dir`: what a rewrite (temp file + rename) changes.
+std::map<std::string, std::pair<ino_t, long long>> identities(const fs::path& dir) {
+  std::map<std::string, std::pair<ino_t, long long>> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (!e.is_regular_file() || ::stat(e.path().c_str(), &st) != 0) continue;
+    out[e.path().string()] = {st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  }
+  return out;
+}
+
+TEST_F(CacheTest, NoOpRebuildWritesNothingInTheStore) {
+  auto first = build(dir("ctx"), {"-t", "c:1"});
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  ASSERT_TRUE(fs::exists(store() / "cache/context-memos"));
+  auto index = identities(store() / "oci");
+  auto cache = identities(store() / "cache");
+  auto again = build(dir("ctx"), {"-t", "c:1"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(image_id(again), image_id(first));
+  EXPECT_EQ(count(again.err, "CACHED"), 4) << again.err;
+  EXPECT_EQ(identities(store() / "oci"), index) << "index.json or a blob was rewritten";
+  EXPECT_EQ(identities(store() / "cache"), cache) << "the memo or the cache index was rewritten";
+  // Another tag is a real change: index.json is written.
+  ASSERT_EQ(build(dir("ctx"), {"-t", "c:2"}).exit_code, 0);
+  EXPECT_NE(identities(store() / "oci"), index);
+  EXPECT_EQ(run_mkimg(store(), {"inspect", "c:2"}).exit_code, 0);
 }
 
 TEST_F(CacheTest, NoCacheRunsEveryStepAgain) {

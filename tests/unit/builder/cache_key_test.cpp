@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "builder/cache_index.h"
 
 namespace mkimg::builder {
@@ -81,6 +83,41 @@ TEST_F(CacheIndexTest, MissIsExplainedByTheChangedPart) {
   EXPECT_EQ(why.find("instruction"), std::string::npos) << why;
   StepKey other{"sha256:" + std::string(64, 'e'), {}};
   EXPECT_NE(index.explain_miss(other).find("no earlier build"), std::string::npos);
+}
+
+TEST_F(CacheIndexTest, PartDigestsStayOutOfTheEntryAHitReads) {
+  CacheIndex index(dir_);
+  StepKey key{"", {{"instruction", "COPY . /"}}};
+  for (int i = 0; i < 100; ++i) key.parts.push_back({"source:/f" + std::to_string(i), "x"});
+  CacheEntry e;
+  e.key = compute_key(key);
+  for (const auto& p : key.parts) e.part_digests.push_back({p.name, part_digest(p)});
+  index.put(key.parent, e);
+  std::string hex = e.key.substr(7);
+  EXPECT_LT(std::filesystem::file_size(dir_ / "steps" / (hex + ".json")), 1000u);
+  auto found = index.find(e.key);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->key, e.key);
+  // A miss is still explained from the parts kept beside the entry.
+  StepKey changed = key;
+  changed.parts[42].value = "y";
+  EXPECT_EQ(index.explain_miss(changed), "changed: source:/f41");
+}
+
+TEST_F(CacheIndexTest, OlderEntryWithItsPartsInsideIsFoundAndExplains) {
+  CacheIndex index(dir_);
+  auto key = base();
+  std::string k = compute_key(key);
+  nlohmann::json parts = nlohmann::json::object();
+  for (const auto& p : key.parts) parts[p.name] = part_digest(p);
+  nlohmann::json old = {{"key", k},      {"layer_digest", ""}, {"media_type", ""}, {"size", 0},
+                        {"diff_id", ""}, {"parts", parts},     {"created", ""}};
+  std::ofstream(dir_ / "steps" / (k.substr(7) + ".json")) << old.dump();
+  std::ofstream(dir_ / "children" / std::string(64, 'a')) << k;
+  ASSERT_TRUE(index.find(k));
+  auto changed = base();
+  changed.parts[1].value = "A=2";
+  EXPECT_EQ(index.explain_miss(changed), "changed: env");
 }
 
 TEST_F(CacheIndexTest, DamagedEntryIsAMissNotAFailure) {

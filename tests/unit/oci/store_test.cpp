@@ -2,6 +2,7 @@
 #include "oci/store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,6 +127,47 @@ TEST_F(StoreTest, RetaggingMovesTheTag) {
   store.tag(Reference::parse("app:v1"), b);
   ASSERT_EQ(store.list().size(), 1u);
   EXPECT_EQ(store.resolve("app:v1")->digest, b.digest);
+}
+
+/// index.json's inode and modification time: what a rewrite (temp file + rename) changes.
+std::pair<ino_t, struct timespec> index_identity(const fs::path& root) {
+  struct stat st {};
+  EXPECT_EQ(::stat((root / "oci/index.json").c_str(), &st), 0);
+  return {st.st_ino, st.st_mtim};
+}
+
+bool same(const std::pair<ino_t, struct timespec>& a, const std::pair<ino_t, struct timespec>& b) {
+  return a.first == b.first && a.second.tv_sec == b.second.tv_sec &&
+         a.second.tv_nsec == b.second.tv_nsec;
+}
+
+TEST_F(StoreTest, TaggingAgainWithTheSameImageLeavesIndexJsonAlone) {
+  Store store = Store::open(root());
+  Descriptor a = make_image(store, "a"), b = make_image(store, "b");
+  store.tag(Reference::parse("app:v1"), a);
+  store.tag(Reference::parse("app:v2"), b);  // app:v1 is no longer the last entry
+  store.add_untagged(b);
+  auto before = index_identity(root());
+  store.tag(Reference::parse("app:v1"), a);
+  store.tag(Reference::parse("app:v2"), b);
+  store.add_untagged(a);
+  EXPECT_TRUE(same(index_identity(root()), before)) << "a no-op tag rewrote index.json";
+  ASSERT_EQ(store.list().size(), 2u);
+  EXPECT_EQ(store.list()[0].reference->familiar(), "app:v1") << "the tag kept its place";
+
+  store.tag(Reference::parse("app:v1"), b);  // a real change is still written
+  EXPECT_FALSE(same(index_identity(root()), before));
+  EXPECT_EQ(store.resolve("app:v1")->digest, b.digest);
+  ASSERT_EQ(store.list().size(), 2u);
+}
+
+TEST_F(StoreTest, TaggingAnImageKnownUntaggedReplacesTheUntaggedEntry) {
+  Store store = Store::open(root());
+  Descriptor a = make_image(store, "a");
+  store.add_untagged(a);
+  store.tag(Reference::parse("app:v1"), a);
+  ASSERT_EQ(store.list().size(), 1u);
+  EXPECT_TRUE(store.list()[0].reference);
 }
 
 TEST_F(StoreTest, GcRemovesOnlyUnreachableBlobs) {

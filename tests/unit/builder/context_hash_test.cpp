@@ -1,0 +1,166 @@
+// The stat-keyed memo of context file hashes: one memo per context directory, relative paths,
+// a changed file read again, nothing written when nothing is new.
+#include "builder/context_hash.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/fd.h"
+#include "oci/digest.h"
+
+namespace mkimg::builder {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ContextHashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "mkimg-context-hash-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static void write(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+  }
+
+  static struct stat stat_of(const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st;
+  }
+
+  /// The digest `hasher` gives `rel` in `context`.
+  static std::string digest(ContextHasher& hasher, const fs::path& context,
+                            const std::string& rel) {
+    UniqueFd fd(::open((context / rel).c_str(), O_RDONLY | O_CLOEXEC));
+    EXPECT_TRUE(fd.valid()) << context / rel;
+    struct stat st {};
+    EXPECT_EQ(::fstat(fd.get(), &st), 0);
+    return hasher.hash(rel, fd.get(), st);
+  }
+
+  fs::path memos() const { return dir_ / "memos"; }
+  fs::path dir_;
+};
+
+TEST_F(ContextHashTest, RememberedFileIsNotReadAgain) {
+  write(dir_ / "ctx/sub/f", "one");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    EXPECT_EQ(digest(hasher, dir_ / "ctx", "sub/f"), oci::sha256_of("one").str());
+    EXPECT_EQ(hasher.files_read(), 1);
+    hasher.save();
+  }
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_EQ(again.lookup("sub/f", stat_of(dir_ / "ctx/sub/f")), oci::sha256_of("one").str());
+  EXPECT_EQ(digest(again, dir_ / "ctx", "sub/f"), oci::sha256_of("one").str());
+  EXPECT_EQ(again.files_read(), 0);
+  // The memo holds the path relative to the context.
+  std::ifstream in(ContextHasher::memo_path(memos(), dir_ / "ctx"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find(" sub/f\n"), std::string::npos) << text;
+}
+
+TEST_F(ContextHashTest, ChangedFileIsReadAgain) {
+  write(dir_ / "ctx/f", "one");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    digest(hasher, dir_ / "ctx", "f");
+    hasher.save();
+  }
+  struct stat old = stat_of(dir_ / "ctx/f");
+  write(dir_ / "ctx/f", "two");  // same size, same inode
+  struct timespec later[2] = {old.st_atim, old.st_mtim};
+  later[1].tv_sec += 10;
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "ctx/f").c_str(), later, 0), 0);
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_FALSE(again.lookup("f", stat_of(dir_ / "ctx/f")));
+  EXPECT_EQ(digest(again, dir_ / "ctx", "f"), oci::sha256_of("two").str());
+  EXPECT_EQ(again.files_read(), 1);
+}
+
+TEST_F(ContextHashTest, TwoContextsDoNotShareEntries) {
+  write(dir_ / "a/f", "shared bytes");
+  fs::create_directories(dir_ / "b");
+  fs::create_hard_link(dir_ / "a/f", dir_ / "b/f");  // the very same stat in both contexts
+  {
+    ContextHasher a(memos(), dir_ / "a");
+    digest(a, dir_ / "a", "f");
+    a.save();
+  }
+  EXPECT_NE(ContextHasher::memo_path(memos(), dir_ / "a"),
+            ContextHasher::memo_path(memos(), dir_ / "b"));
+  ContextHasher b(memos(), dir_ / "b");
+  EXPECT_FALSE(b.lookup("f", stat_of(dir_ / "b/f"))) << "b used a's memo";
+  digest(b, dir_ / "b", "f");
+  EXPECT_EQ(b.files_read(), 1);
+  b.save();
+  ContextHasher a_again(memos(), dir_ / "a");
+  EXPECT_TRUE(a_again.lookup("f", stat_of(dir_ / "a/f"))) << "b's save lost a's memo";
+}
+
+TEST_F(ContextHashTest, MemoNamingAnotherDirectoryIsNotUsed) {
+  write(dir_ / "a/f", "bytes");
+  fs::create_directories(dir_ / "b");
+  fs::create_hard_link(dir_ / "a/f", dir_ / "b/f");
+  {
+    ContextHasher a(memos(), dir_ / "a");
+    digest(a, dir_ / "a", "f");
+    a.save();
+  }
+  // As if the names of a's and b's memos collided.
+  fs::copy_file(ContextHasher::memo_path(memos(), dir_ / "a"),
+                ContextHasher::memo_path(memos(), dir_ / "b"));
+  ContextHasher b(memos(), dir_ / "b");
+  EXPECT_FALSE(b.lookup("f", stat_of(dir_ / "b/f")));
+}
+
+TEST_F(ContextHashTest, TheSameDirectoryNamedDifferentlySharesOneMemo) {
+  write(dir_ / "ctx/f", "x");
+  fs::create_directory_symlink(dir_ / "ctx", dir_ / "link");
+  EXPECT_EQ(ContextHasher::memo_path(memos(), dir_ / "ctx"),
+            ContextHasher::memo_path(memos(), dir_ / "link/"));
+  EXPECT_EQ(ContextHasher::memo_path(memos(), dir_ / "ctx"),
+            ContextHasher::memo_path(memos(), dir_ / "ctx/../ctx"));
+}
+
+TEST_F(ContextHashTest, NothingNewWritesNothing) {
+  write(dir_ / "ctx/f", "x");
+  {
+    ContextHasher unused(memos(), dir_ / "ctx");
+    unused.save();
+  }
+  EXPECT_FALSE(fs::exists(memos())) << "a build that read no file wrote a memo";
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    digest(hasher, dir_ / "ctx", "f");
+    hasher.save();
+  }
+  struct stat before = stat_of(ContextHasher::memo_path(memos(), dir_ / "ctx"));
+  ContextHasher again(memos(), dir_ / "ctx");
+  digest(again, dir_ / "ctx", "f");
+  again.save();
+  struct stat after = stat_of(ContextHasher::memo_path(memos(), dir_ / "ctx"));
+  EXPECT_EQ(after.st_ino, before.st_ino) << "the memo was rewritten";
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
+TEST_F(ContextHashTest, WithoutAMemoEveryFileIsRead) {
+  write(dir_ / "ctx/f", "x");
+  ContextHasher none("");
+  EXPECT_EQ(digest(none, dir_ / "ctx", "f"), oci::sha256_of("x").str());
+  EXPECT_EQ(digest(none, dir_ / "ctx", "f"), oci::sha256_of("x").str());
+  EXPECT_EQ(none.files_read(), 2);
+  none.save();
+}
+
+}  // namespace
+}  // namespace mkimg::builder
