@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -180,34 +181,78 @@ void make_empty_file(CopyFile& f) {
 }
 
 void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const std::string& sub,
-          std::vector<CopyFile>& out) {
-  for (const auto& name : list_dir(dir_fd)) {
-    std::string crel = join_rel(context_rel, name);
-    std::string s = join_rel(sub, name);
-    struct stat st {};
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    bool dir = S_ISDIR(st.st_mode);
-    bool skip =
-        is_ignored(in, crel) || (!in.excludes.patterns.empty() && parser::ignored(in.excludes, s));
-    if (skip && !(dir && in.ignore && parser::must_walk_excluded_directory(*in.ignore, crel))) {
-      continue;
-    }
-    bool empty_file = becomes_empty_file(in, st.st_mode & S_IFMT);
-    if (!wanted_type(st.st_mode & S_IFMT) && !empty_file) continue;
-    CopyFile f = make_file(in, s, st);
-    if (empty_file) {
-      make_empty_file(f);
-    } else {
-      fill_content(in, f, dir_fd, name, crel, st);
-    }
-    out.push_back(std::move(f));
-    if (dir) {
-      UniqueFd child(
-          ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child) throw sys_error("open", (in.root / crel).string());
-      walk(in, child.get(), crel, s, out);
-    }
+          std::vector<CopyFile>& out);
+
+/// The entry `name` of the directory `dir_fd` and, for a directory, everything below it.
+void walk_entry(const CopyInput& in, int dir_fd, const std::string& context_rel,
+                const std::string& sub, const std::string& name, std::vector<CopyFile>& out) {
+  std::string crel = join_rel(context_rel, name);
+  std::string s = join_rel(sub, name);
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  bool dir = S_ISDIR(st.st_mode);
+  bool skip =
+      is_ignored(in, crel) || (!in.excludes.patterns.empty() && parser::ignored(in.excludes, s));
+  if (skip && !(dir && in.ignore && parser::must_walk_excluded_directory(*in.ignore, crel))) {
+    return;
   }
+  bool empty_file = becomes_empty_file(in, st.st_mode & S_IFMT);
+  if (!wanted_type(st.st_mode & S_IFMT) && !empty_file) return;
+  CopyFile f = make_file(in, s, st);
+  if (empty_file) {
+    make_empty_file(f);
+  } else {
+    fill_content(in, f, dir_fd, name, crel, st);
+  }
+  out.push_back(std::move(f));
+  if (dir) {
+    UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) throw sys_error("open", (in.root / crel).string());
+    walk(in, child.get(), crel, s, out);
+  }
+}
+
+void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const std::string& sub,
+          std::vector<CopyFile>& out) {
+  for (const auto& name : list_dir(dir_fd)) walk_entry(in, dir_fd, context_rel, sub, name, out);
+}
+
+/// walk() of a source directory with its top-level entries shared among one thread per core
+/// (a large context is mostly stat and readdir): each entry's files are collected apart and
+/// joined in name order, so the result, and the error reported (the first in that order), are
+/// those of one thread.
+void walk_top(const CopyInput& in, int dir_fd, const std::string& context_rel,
+              std::vector<CopyFile>& out) {
+  std::vector<std::string> names = list_dir(dir_fd);
+  std::size_t threads =
+      std::min<std::size_t>({names.size(), std::max(1u, std::thread::hardware_concurrency()), 4});
+  if (threads < 2) {
+    for (const auto& name : names) walk_entry(in, dir_fd, context_rel, "", name, out);
+    return;
+  }
+  std::vector<std::vector<CopyFile>> parts(names.size());
+  std::vector<std::exception_ptr> failures(names.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next++) < names.size();) {
+      try {
+        walk_entry(in, dir_fd, context_rel, "", names[i], parts[i]);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  std::size_t total = out.size();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    total += parts[i].size();
+  }
+  out.reserve(total);
+  for (auto& part : parts) std::move(part.begin(), part.end(), std::back_inserter(out));
 }
 
 /// One source; `follow`: a symlink named directly (not matched by a wildcard) is followed.
@@ -247,7 +292,7 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
   if (src.is_dir) {
     UniqueFd dir = open_in_root(root_fd, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!dir) throw sys_error("open", shown);
-    walk(in, dir.get(), from, "", src.files);
+    walk_top(in, dir.get(), from, src.files);
   }
   hash_pending(in, root_fd, src);
   find_hardlinks(src.files);
