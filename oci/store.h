@@ -12,12 +12,14 @@
 //                  read_source_image(): its manifest and config read in place
 //   archive.h      save to a docker-archive or an oci-archive; load either
 //   registry_*, http_*, auth_*, credential*: the registry client (see registry_options.h)
+//   curl_loader.cpp  libcurl opened with dlopen() on first use (mkimg is not linked with it:
+//                  its ~30 dependent libraries made every command's start-up slow)
 //
 // The store, under <root> (every directory 0700, RELIABILITY 9):
 //   <root>/oci/      an OCI image layout: oci-layout, index.json, blobs/<alg>/<hex>. skopeo,
 //                    umoci and oci-image-tool read it directly.
 //   <root>/layers/   unpacked layers (owned by snapshot/ and builder/; pruned under gc's lock)
-//   <root>/cache/    the step cache index (owned by builder/)
+//   <root>/cache/    the step cache index and the context hash memos (owned by builder/)
 //   <root>/tmp/      ingest files and work directories; emptied when a Store opens and no
 //                    other process has the store open
 //   <root>/lock      the store-wide lock: every open Store holds it shared; gc() takes it
@@ -29,7 +31,8 @@
 // blobs/<alg>/<hex>, directory fsynced (RELIABILITY 21). A blob file is therefore always
 // complete and always matches its name. index.json is rewritten the same way (temp file,
 // fsync, rename) while holding index.lock, so concurrent taggers never lose each other's tags
-// and a killed process never leaves a torn index.
+// and a killed process never leaves a torn index; a change that leaves its bytes as they were
+// (a tag set again to the image it names) writes nothing.
 //
 // Tags: each tagged manifest is an entry of index.json with the annotation
 // org.opencontainers.image.ref.name set to the FAMILIAR form of the normalised reference
