@@ -99,7 +99,18 @@ std::filesystem::path CacheIndex::parts_path(const std::string& key) const {
 }
 
 std::optional<CacheEntry> CacheIndex::find(const std::string& key) const {
-  return read_entry(entry_path(key));
+  auto entry = read_entry(entry_path(key));
+  if (entry && !entry->part_digests.empty() && entry->key == key) {
+    // An entry written before the parts moved beside it: split it once, so the next hit
+    // parses a few hundred bytes (parts first, as put() does; a failure only keeps it whole).
+    try {
+      DirLock lock(dir_);
+      write_file_atomic(parts_path(key), parts_json(*entry).dump());
+      write_file_atomic(entry_path(key), to_json(*entry).dump());
+    } catch (const std::exception&) {
+    }
+  }
+  return entry;
 }
 
 void CacheIndex::put(const std::string& parent, const CacheEntry& entry) const {

@@ -4,7 +4,8 @@
 // store (RELIABILITY 22). Each entry also records the digests of its key's parts, so a miss
 // can name what changed compared with the last entry built on the same parent; they are kept
 // beside the entry (steps/<hex>.parts, one per file a COPY reads) and read only to explain a
-// miss, so a cache hit parses a few hundred bytes however large the COPY.
+// miss, so a cache hit parses a few hundred bytes however large the COPY (an entry written
+// with its parts inside, by an earlier version, is split by its first hit).
 #pragma once
 
 #include <filesystem>

@@ -104,7 +104,7 @@ TEST_F(CacheIndexTest, PartDigestsStayOutOfTheEntryAHitReads) {
   EXPECT_EQ(index.explain_miss(changed), "changed: source:/f41");
 }
 
-TEST_F(CacheIndexTest, OlderEntryWithItsPartsInsideIsFoundAndExplains) {
+TEST_F(CacheIndexTest, OlderEntryWithItsPartsInsideIsFoundSplitAndExplains) {
   CacheIndex index(dir_);
   auto key = base();
   std::string k = compute_key(key);
@@ -117,6 +117,13 @@ TEST_F(CacheIndexTest, OlderEntryWithItsPartsInsideIsFoundAndExplains) {
   ASSERT_TRUE(index.find(k));
   auto changed = base();
   changed.parts[1].value = "A=2";
+  EXPECT_EQ(index.explain_miss(changed), "changed: env");
+  // The first hit moved the parts beside the entry; they still explain a miss.
+  std::ifstream in(dir_ / "steps" / (k.substr(7) + ".json"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text.find("parts"), std::string::npos) << text;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "steps" / (k.substr(7) + ".parts")));
+  ASSERT_TRUE(index.find(k));
   EXPECT_EQ(index.explain_miss(changed), "changed: env");
 }
 
