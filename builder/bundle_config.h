@@ -1,10 +1,12 @@
-// The OCI runtime bundle of one RUN step: the config.json runc or crun reads.
+// The OCI runtime bundle of one RUN step: the config.json runc or crun reads, and the files
+// of a bundle (written plainly: a bundle is thrown away when its step ends).
 #pragma once
 
 #include <sys/types.h>
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mkimg::builder {
@@ -45,5 +47,12 @@ const std::vector<std::string>& default_capabilities();
 
 /// config.json text for `spec` (OCI runtime spec 1.0.2).
 std::string bundle_config_json(const BundleSpec& spec);
+
+/// Creates the new file `path` of a bundle holding `data`, with exactly `mode`. Neither fsynced
+/// nor renamed into place: the runtime reads it from the page cache, the bundle lives in
+/// <root>/tmp only while its step runs, and after a crash tmp/ is cleared at start-up. Throws
+/// mkimg::Error naming the path.
+void write_bundle_file(const std::filesystem::path& path, std::string_view data,
+                       mode_t mode = 0644);
 
 }  // namespace mkimg::builder

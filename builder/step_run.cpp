@@ -104,17 +104,12 @@ NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
   return ctx.session.options->network;
 }
 
-void write_text(const std::filesystem::path& p, const std::string& text) {
-  write_file_atomic(p, text);
-  ::chmod(p.c_str(), 0644);
-}
-
 /// /etc/hosts, /etc/resolv.conf and /etc/hostname, generated in `dir` and bound read-write
 /// over the image's (never part of the layer).
 std::vector<BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
-  write_text(dir / "hosts",
-             "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  write_text(dir / "hostname", "mkimg\n");
+  write_bundle_file(dir / "hosts",
+                    "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  write_bundle_file(dir / "hostname", "mkimg\n");
   std::string resolv;
   if (network == NetworkMode::kHost) {
     try {
@@ -123,7 +118,7 @@ std::vector<BindMount> etc_files(const std::filesystem::path& dir, NetworkMode n
     }
   }
   if (resolv.empty() && network == NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
-  write_text(dir / "resolv.conf", resolv);
+  write_bundle_file(dir / "resolv.conf", resolv);
   std::vector<BindMount> binds;
   for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
     binds.push_back({dir / f, std::string("/etc/") + f, BindMount::Access::kReadWrite});
@@ -207,8 +202,7 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
       std::filesystem::path pipes = bundle.path() / "pipes";
       std::filesystem::create_directory(pipes);
       ::chmod(pipes.c_str(), 0755);
-      write_file_atomic(pipes / script->name, script->content);
-      ::chmod((pipes / script->name).c_str(), 0755);
+      write_bundle_file(pipes / script->name, script->content, 0755);
       spec.binds.push_back({pipes, kPipesDir, BindMount::Access::kReadOnly});
     }
     RunMounts mounts(session, stage, run.mounts);
@@ -223,7 +217,7 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
     for (const auto& b : spec.binds) dests.push_back(b.destination);
     for (const auto& t : spec.tmpfs) dests.push_back(t);
     auto stubs = find_mount_stubs(merged, dests);
-    write_file_atomic(bundle.path() / "config.json", bundle_config_json(spec));
+    write_bundle_file(bundle.path() / "config.json", bundle_config_json(spec));
     ContainerRun cr;
     cr.bundle = bundle.path();
     cr.state_root = session.store->tmp_dir() / "runtime-state";
