@@ -1,16 +1,22 @@
 #include "builder/container_runtime.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/process.h"
+#include "oci/store.h"
 
 namespace mkimg::builder {
 
@@ -57,8 +63,97 @@ int run_quiet(const std::vector<std::string>& argv) {
   }
 }
 
-bool answers(const std::filesystem::path& binary) {
-  return run_quiet({binary.string(), "--version"}) == 0;
+constexpr const char* kProbeMemoHeader = "mkimg-runtime-probe 1";
+constexpr std::size_t kProbeMemoMaxBytes = 64 * 1024;
+constexpr std::size_t kProbeMemoMaxEntries = 16;
+
+/// "<dev>:<ino>:<size>:<mtime>:<ctime> <absolute path>" of the file `binary` resolves to;
+/// nothing when it is not a regular file or its path cannot be a memo line.
+std::optional<std::string> probe_key(const std::filesystem::path& binary) {
+  struct stat st {};
+  if (::stat(binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(binary, ec).string();
+  if (ec || path.find('\n') != std::string::npos) return std::nullopt;
+  return fmt::format("{}:{}:{}:{}.{:09}:{}.{:09} {}", st.st_dev, st.st_ino, st.st_size,
+                     st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+                     path);
+}
+
+/// The memo's entries (keys); a missing, oversized or foreign file has none.
+std::vector<std::string> read_probe_memo(const std::filesystem::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return {};
+  std::string data;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+    if (data.size() > kProbeMemoMaxBytes) return {};
+  }
+  std::vector<std::string> entries;
+  std::istringstream in(data);
+  std::string line;
+  if (!std::getline(in, line) || line != kProbeMemoHeader) return {};
+  while (std::getline(in, line)) {
+    if (!line.empty()) entries.push_back(line);
+  }
+  return entries;
+}
+
+/// Records `key` (replacing the entries of the same path): a temp file in <root>/tmp renamed
+/// over the memo. Not fsynced (a lost memo only means asking again); failures are ignored.
+void remember_probe(const oci::Store& store, const std::string& key) {
+  std::filesystem::path file = store.cache_dir() / "runtime-probe";
+  std::string path = key.substr(key.find(' ') + 1);
+  std::vector<std::string> entries;
+  for (auto& e : read_probe_memo(file)) {
+    if (e.substr(e.find(' ') + 1) != path) entries.push_back(std::move(e));
+  }
+  entries.push_back(key);
+  if (entries.size() > kProbeMemoMaxEntries) {
+    entries.erase(entries.begin(), entries.end() - kProbeMemoMaxEntries);
+  }
+  std::string text = std::string(kProbeMemoHeader) + "\n";
+  for (const auto& e : entries) text += e + "\n";
+  std::filesystem::path tmp = store.temp_path("runtime-probe");
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  bool ok = fd.valid();
+  for (std::size_t done = 0; ok && done < text.size();) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  int err = ok ? 0 : errno;
+  fd.reset();
+  if (ok && ::rename(tmp.c_str(), file.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    spdlog::debug("runtime probe memo {} not written: {}", file.string(), std::strerror(err));
+    ::unlink(tmp.c_str());
+  }
+}
+
+/// Whether `binary` answers `--version`; an unchanged binary that answered before (the
+/// store's memo says so) is not started again.
+bool answers(const std::filesystem::path& binary, const oci::Store* store) {
+  std::optional<std::string> key = store ? probe_key(binary) : std::nullopt;
+  if (key) {
+    for (const auto& e : read_probe_memo(store->cache_dir() / "runtime-probe")) {
+      if (e == *key && ::access(binary.c_str(), X_OK) == 0) {
+        spdlog::debug("runtime {} answered before (probe memo)", binary.string());
+        return true;
+      }
+    }
+  }
+  if (run_quiet({binary.string(), "--version"}) != 0) return false;
+  if (key) remember_probe(*store, *key);
+  return true;
 }
 
 /// Kills and deletes the container unless `runc run` exited with status 0 (it then has
@@ -144,13 +239,13 @@ void install_interrupt_handlers() {
   ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-ContainerRuntime find_runtime(std::string_view choice) {
+ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store) {
   std::vector<std::string> names;
   if (choice.empty() || choice == "auto") {
     names = {"runc", "crun"};
   } else if (choice.find('/') != std::string_view::npos) {
     std::filesystem::path p(choice);
-    if (!answers(p)) {
+    if (!answers(p, store)) {
       throw Error(describe("find runtime", choice,
                            "it does not run (`" + p.string() + " --version` failed)"));
     }
@@ -160,7 +255,7 @@ ContainerRuntime find_runtime(std::string_view choice) {
   }
   for (const auto& name : names) {
     auto p = find_system_binary(name);
-    if (p && answers(*p)) return {*p, name};
+    if (p && answers(*p, store)) return {*p, name};
   }
   std::string wanted = names.size() == 1 ? names[0] : "runc or crun";
   throw Error(describe("find runtime", wanted,

@@ -2,6 +2,12 @@
 // and running one container from a bundle with its output streamed line by line. The
 // container is killed and deleted by RAII, even when the build throws or is interrupted, so
 // no process of a step survives into the diff (RELIABILITY 14, 15).
+//
+// A runtime "works" when it answers `--version`. Starting a Go binary costs tens of
+// milliseconds, so a store remembers the binaries that answered (<root>/cache/runtime-probe,
+// keyed by the file's device, inode, size, mtime and ctime): an unchanged binary is not asked
+// again; a replaced, rewritten or chmod-ed one is. The memo is a hint, never fsynced: a lost
+// or damaged memo only means asking again.
 #pragma once
 
 #include <atomic>
@@ -10,6 +16,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+
+namespace mkimg::oci {
+class Store;
+}
 
 namespace mkimg::builder {
 
@@ -21,8 +31,8 @@ struct ContainerRuntime {
 
 /// Finds the runtime: `choice` is "" or "auto" (runc, then crun, in the system directories,
 /// never through PATH), "runc", "crun", or a path. Throws naming the Debian package when none
-/// works.
-ContainerRuntime find_runtime(std::string_view choice);
+/// works. With a `store`, its probe memo spares asking an unchanged binary again.
+ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store = nullptr);
 
 /// How the container's stdio is connected: piped to a line callback (builds), or the
 /// caller's own terminal (`mkimg run`).

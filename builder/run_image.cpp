@@ -80,7 +80,7 @@ int run_image(oci::Store& store, const RunOptions& options) {
   run.state_root = store.tmp_dir() / "runtime-state";
   run.id = new_container_id();
   run.stdio = Stdio::kInherit;
-  ContainerResult result = run_container(find_runtime(options.runtime), run);
+  ContainerResult result = run_container(find_runtime(options.runtime, &store), run);
   return result.exit_code;
 }
 

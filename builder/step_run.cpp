@@ -138,7 +138,7 @@ std::string failure_message(const std::vector<std::string>& argv, const Containe
 
 const ContainerRuntime& runtime_of(BuildSession& session) {
   std::lock_guard lock(session.mutex);
-  if (!session.runtime) session.runtime = find_runtime(session.options->runtime);
+  if (!session.runtime) session.runtime = find_runtime(session.options->runtime, session.store);
   return *session.runtime;
 }
 
