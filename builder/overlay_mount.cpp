@@ -55,16 +55,22 @@ std::string context_log(int fsfd) {
   return out;
 }
 
-/// Whether the running kernel is at least 6.8 (overlay's `lowerdir+`). Kernels before 6.5
-/// pass unknown overlay parameters through the legacy adapter and only fail at create, so
-/// the version decides first.
-bool kernel_has_lowerdir_plus() {
+/// Whether the running kernel is at least `want_major`.`want_minor`.
+bool kernel_at_least(int want_major, int want_minor) {
   struct utsname u {};
   if (::uname(&u) != 0) return false;
   int major = 0, minor = 0;
   if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
-  return major > 6 || (major == 6 && minor >= 8);
+  return major > want_major || (major == want_major && minor >= want_minor);
 }
+
+/// Whether the running kernel is at least 6.8 (overlay's `lowerdir+`). Kernels before 6.5
+/// pass unknown overlay parameters through the legacy adapter and only fail at create, so
+/// the version decides first.
+bool kernel_has_lowerdir_plus() { return kernel_at_least(6, 8); }
+
+/// Whether overlay knows `volatile` (5.10).
+bool kernel_has_volatile() { return kernel_at_least(5, 10); }
 
 enum class NewApiResult { kMounted, kUnsupported };
 
@@ -107,6 +113,8 @@ NewApiResult mount_new_api(const std::vector<std::filesystem::path>& lowers,
   }
   if (set("upperdir", upper) != 0) throw new_api_error("upperdir", merged, fs.get(), errno);
   if (set("workdir", work) != 0) throw new_api_error("workdir", merged, fs.get(), errno);
+  if (::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
+    throw new_api_error("volatile", merged, fs.get(), errno);
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     throw new_api_error("create", merged, fs.get(), errno);
   Fd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
@@ -142,6 +150,7 @@ void mount_legacy(const std::vector<std::filesystem::path>& lowers,
   std::filesystem::create_directory_symlink(std::filesystem::absolute(upper), links / "u");
   std::filesystem::create_directory_symlink(std::filesystem::absolute(work), links / "w");
   std::string options = "lowerdir=" + lowerdir + ",upperdir=u,workdir=w";
+  if (kernel_has_volatile()) options += ",volatile";
   if (options.size() >= 4096) {
     throw Error(describe("mount overlay", merged.string(), "option string too long"));
   }
@@ -195,9 +204,10 @@ OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers,
   if (spdlog::should_log(spdlog::level::debug)) {
     std::string lowerdir;
     for (const auto& l : stack) lowerdir += (lowerdir.empty() ? "" : ":") + l.string();
-    spdlog::debug("overlay mount {} ({}): lowerdir={},upperdir={},workdir={}", merged.string(),
+    bool volatile_upper = api_ == OverlayApi::kNewApi || kernel_has_volatile();
+    spdlog::debug("overlay mount {} ({}): lowerdir={},upperdir={},workdir={}{}", merged.string(),
                   api_ == OverlayApi::kNewApi ? "fsopen, lowerdir+" : "mount(2), short links",
-                  lowerdir, upper.string(), work.string());
+                  lowerdir, upper.string(), work.string(), volatile_upper ? ",volatile" : "");
   }
 }
 

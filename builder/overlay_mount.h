@@ -9,6 +9,14 @@
 // mounted from a child process that chdirs there (cwd is per process; the child shares the
 // mount namespace), then removed. Overlay stacks at most kMaxOverlayLowers lower layers;
 // more is an error naming the limit (no flattening).
+//
+// The mount is `volatile` (kernel >= 5.10): overlay never syncs the upper file system, neither
+// on sync calls nor at unmount, where it would otherwise flush the whole file system the store
+// lives on (tens of milliseconds on a busy machine, on every step). An upper directory is
+// either thrown away or kept as a layer, and PendingLayers::record syncs the file system
+// before it records a layer (RELIABILITY 21), so nothing relied on overlay's own sync. The
+// work directory of a volatile mount cannot be mounted again (work/incompat/volatile): each
+// mount has its own.
 #pragma once
 
 #include <cstddef>

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,39 @@ TEST_P(OverlayMountTest, PathsWithOverlaySeparatorsMount) {
   write_file(tmp_ / "merged/new", "z");
   mount.unmount();
   EXPECT_EQ(read_file(tmp_ / "up:p,e\\r/new"), "z");
+}
+
+/// The super options /proc/self/mountinfo lists for the mount at `target` ("" when none).
+std::string super_options(const fs::path& target) {
+  std::istringstream in(read_file("/proc/self/mountinfo"));
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point, rest;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (mount_point != target.string()) continue;
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream after(line.substr(dash + 3));
+    std::string type, source, options;
+    after >> type >> source >> options;
+    found = options;  // the last one is the topmost
+  }
+  return found;
+}
+
+// Overlay does not sync the upper file system (at unmount it would flush the whole file
+// system of the store); PendingLayers::record syncs once before it records the build's layers.
+TEST_P(OverlayMountTest, TheUpperIsVolatile) {
+  fs::create_directories(tmp_ / "l");
+  OverlayMount mount({tmp_ / "l"}, tmp_ / "empty", tmp_ / "upper", tmp_ / "work", tmp_ / "merged",
+                     GetParam());
+  std::string options = super_options(fs::canonical(tmp_ / "merged"));
+  EXPECT_NE(options.find("volatile"), std::string::npos) << options;
+  write_file(tmp_ / "merged/new", "v");
+  mount.unmount();
+  EXPECT_EQ(read_file(tmp_ / "upper/new"), "v");
+  EXPECT_EQ(super_options(fs::canonical(tmp_ / "merged")), "");
 }
 
 TEST_P(OverlayMountTest, MoreThanTheKernelLimitIsAClearError) {
