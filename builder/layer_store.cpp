@@ -13,7 +13,6 @@
 #include <utility>
 #include <variant>
 
-#include "builder/root_path.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "oci/digest.h"
@@ -57,60 +56,13 @@ std::mutex& unpack_lock(const std::filesystem::path& dir) {
 
 }  // namespace
 
-namespace {
-
-/// This boot's id: page-cache contents written before it are gone after a crash.
-const std::string& boot_id() {
-  static const std::string id = [] {
-    try {
-      std::string s = read_host_file("/proc/sys/kernel/random/boot_id");
-      while (!s.empty() && s.back() == '\n') s.pop_back();
-      return s;
-    } catch (const std::exception&) {
-      return std::string();  // unknown: no unsynced directory is ever trusted after it
-    }
-  }();
-  return id;
-}
-
-/// <root>/layers/<hex>.unsynced: the boot a build recorded <hex> in without syncing it.
-std::filesystem::path unsynced_marker(const std::filesystem::path& dir) {
-  auto marker = dir;
-  marker += ".unsynced";
-  return marker;
-}
-
-/// A layer directory is usable unless a build recorded it unsynced in an earlier boot: a
-/// crash since may have lost part of it (its blob is kept, it is unpacked again).
-bool trusted(const std::filesystem::path& dir) {
-  std::string recorded;
-  try {
-    recorded = read_host_file(unsynced_marker(dir));
-  } catch (const std::exception&) {
-    return true;  // no marker: synced before it was recorded
-  }
-  return !boot_id().empty() && recorded == boot_id();
-}
-
-void discard(const oci::Store& store, const std::filesystem::path& dir) {
-  auto doomed = store.temp_path("stale-layer");
-  std::error_code ec;
-  if (::rename(dir.c_str(), doomed.c_str()) == 0) std::filesystem::remove_all(doomed, ec);
-  std::filesystem::remove(unsynced_marker(dir), ec);
-}
-
-}  // namespace
-
 std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
                                       const std::string& diff_id, const std::string& chain) {
   auto dir = layer_dir(store, chain);
   std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec) && trusted(dir)) return dir;
+  if (std::filesystem::is_directory(dir, ec)) return dir;
   std::lock_guard lock(unpack_lock(dir));
-  if (std::filesystem::is_directory(dir, ec)) {
-    if (trusted(dir)) return dir;
-    discard(store, dir);
-  }
+  if (std::filesystem::is_directory(dir, ec)) return dir;
   std::filesystem::create_directories(store.layers_dir());
   try {
     snapshot::unpack_layer(store.blob_path(layer.digest), dir, diff_id);
@@ -167,35 +119,9 @@ void PendingLayers::record() {
   std::lock_guard lock(mutex_);
   if (dirs_.empty()) return;
   std::filesystem::create_directories(store_.layers_dir());
-  // Not synced (a sync of the whole file system costs more than the rest of a small build):
-  // each directory gets a durable marker naming this boot first, and is used only in this
-  // boot; after a reboot it is unpacked again from its blob (RELIABILITY 21, ensure_unpacked).
-  for (auto it = dirs_.begin(); it != dirs_.end();) {
-    auto target = layer_dir(store_, it->first);
-    std::error_code ec;
-    if (std::filesystem::exists(target, ec)) {
-      if (trusted(target)) {  // another build got there first
-        std::filesystem::remove_all(it->second, ec);
-        it = dirs_.erase(it);
-        continue;
-      }
-      discard(store_, target);
-    }
-    ++it;
-  }
-  for (const auto& [chain, dir] : dirs_) {
-    auto marker = unsynced_marker(layer_dir(store_, chain));
-    UniqueFd fd(::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd ||
-        ::write(fd.get(), boot_id().data(), boot_id().size()) !=
-            static_cast<ssize_t>(boot_id().size()) ||
-        ::fsync(fd.get()) != 0) {
-      throw sys_error("write", marker.string());
-    }
-  }
-  {
+  {  // the layers' files are on disk before they are recorded (RELIABILITY 21)
     UniqueFd fd(::open(store_.layers_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd || ::fsync(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
+    if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
   }
   for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
     auto target = layer_dir(store_, it->first);
@@ -252,9 +178,7 @@ LayerPruneResult prune_layers(const oci::Store& store) {
   std::vector<std::filesystem::path> unused;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(store.layers_dir(), ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.ends_with(".unsynced")) name.resize(name.size() - std::string(".unsynced").size());
-    if (!live.contains(name)) unused.push_back(entry.path());
+    if (!live.contains(entry.path().filename().string())) unused.push_back(entry.path());
   }
   LayerPruneResult result;
   for (const auto& dir : unused) {
@@ -264,9 +188,8 @@ LayerPruneResult prune_layers(const oci::Store& store) {
     if (std::filesystem::remove_all(doomed, ec); ec) {
       throw Error(describe("remove", doomed.string(), ec.message()));
     }
-    // .tmp-* leftovers of killed unpacks and .unsynced markers are not counted as layers.
-    std::string name = dir.filename().string();
-    if (!name.starts_with(".") && !name.ends_with(".unsynced")) ++result.layers_removed;
+    // .tmp-* leftovers of killed unpacks are removed but not counted as layers.
+    if (!dir.filename().string().starts_with(".")) ++result.layers_removed;
     result.bytes_removed += size;
   }
   return result;

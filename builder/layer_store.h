@@ -1,10 +1,10 @@
 // Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
 // overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
 // A step's upper directory becomes its layer's directory (PendingLayers: at the end of the
-// build, trusted in this boot only unless synced); a layer without one (a base image's, a cached
-// step's whose directory was pruned, a COPY written straight into its blob) is unpacked from its
-// blob (verified against its diff id) the first time a step needs it. `mkimg prune` removes the
-// directories no stored image needs (prune_layers, under the store's gc lock).
+// build, after one sync); a layer without one (a base image's, a cached step's whose directory
+// was pruned, a COPY written straight into its blob) is unpacked from its blob (verified
+// against its diff id) the first time a step needs it. `mkimg prune`
+// removes the directories no stored image needs (prune_layers, under the store's gc lock).
 #pragma once
 
 #include <cstdint>
@@ -44,12 +44,11 @@ std::vector<std::filesystem::path> ensure_image_unpacked(
     const std::vector<oci::Descriptor>& layers);
 
 /// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
-/// layers' directories by the build's later steps; record() moves them to <root>/layers/<chain
-/// id> at the end of the build. They are not synced (a sync of the whole file system costs more
-/// than the rest of a small build): each gets a durable marker <chain hex>.unsynced naming the
-/// boot first, and a directory marked with another boot is unpacked again from its blob
-/// (RELIABILITY 21: what a crash may have cut short is never used). A build killed before
-/// record() leaves them in tmp/, removed on the next start. Safe to use from several threads.
+/// layers' directories by the build's later steps; record() syncs the file system once and
+/// moves them to <root>/layers/<chain id> (RELIABILITY 21: a layer directory is recorded only
+/// once its files are on disk). One sync per build instead of one per step; a build killed
+/// before record() leaves them in tmp/, removed on the next start, and the layers are unpacked
+/// from their blobs when needed. Safe to use from several threads.
 class PendingLayers {
  public:
   explicit PendingLayers(const oci::Store& store) : store_(store) {}
@@ -63,8 +62,8 @@ class PendingLayers {
   void add(const std::filesystem::path& upper, const std::string& chain);
   /// The directory of layer `chain` when this build made it and has not recorded it yet.
   std::optional<std::filesystem::path> find(const std::string& chain) const;
-  /// Marks and moves every pending directory to its layer directory (or removes it when
-  /// another build got there first).
+  /// Syncs the file system once and moves every pending directory to its layer directory
+  /// (or removes it when another build got there first).
   void record();
 
  private:

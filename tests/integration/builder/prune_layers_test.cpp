@@ -39,7 +39,6 @@ class PruneWithBuildTest : public BuilderTest {
   std::set<std::string> layer_dirs() const {
     std::set<std::string> names;
     for (const auto& e : fs::directory_iterator(store() / "layers")) {
-      if (e.path().extension() == ".unsynced") continue;  // a marker, not a layer
       names.insert(e.path().filename().string());
     }
     return names;
@@ -153,36 +152,6 @@ TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
     leftovers = leftovers || e.path().filename().string().starts_with("layer-");
   }
   EXPECT_FALSE(leftovers);
-}
-
-// A layer directory a build recorded without syncing it is used in this boot only: after a
-// reboot (another boot id in its marker) a crash may have cut it short, so it is unpacked again
-// from its blob.
-TEST_F(PruneWithBuildTest, UnsyncedLayerFromAnotherBootIsUnpackedAgain) {
-  fs::create_directories(dir("one"));
-  write_file(dir("one") / "Dockerfile", "FROM busybox:latest\nRUN echo one > /one\n");
-  const auto before = layer_dirs();
-  auto r = build(dir("one"), {"-t", "one:1"});
-  ASSERT_EQ(r.exit_code, 0) << r.all();
-  std::string made;
-  for (const auto& name : layer_dirs()) {
-    if (!before.contains(name)) made = name;
-  }
-  ASSERT_FALSE(made.empty());
-  const fs::path layer = store() / "layers" / made,
-                 marker = store() / "layers" / (made + ".unsynced");
-  std::string boot = read_file("/proc/sys/kernel/random/boot_id");
-  while (!boot.empty() && boot.back() == '\n') boot.pop_back();
-  ASSERT_EQ(read_file(marker), boot);
-  // This boot: the directory is used as it is (a file removed behind mkimg's back stays gone).
-  fs::remove(layer / "one");
-  EXPECT_NE(run_image("one:1", {"cat", "/one"}).exit_code, 0);
-  // Another boot: it is unpacked again.
-  write_file(marker, "00000000-0000-0000-0000-000000000000");
-  auto again = run_image("one:1", {"cat", "/one"});
-  EXPECT_EQ(again.exit_code, 0) << again.all();
-  EXPECT_EQ(again.out, "one\n");
-  EXPECT_FALSE(fs::exists(marker)) << "an unpacked layer is synced, so it has no marker";
 }
 
 }  // namespace
