@@ -99,8 +99,8 @@ void ContextHasher::load_locked() {
   if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
     return;  // none yet
   }
-  void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE,
-                   fd.get(), 0);
+  void* p =
+      ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (p == MAP_FAILED) return;  // as if there were none: the files are read
   mapped_.data = p;
   mapped_.size = static_cast<std::size_t>(st.st_size);
