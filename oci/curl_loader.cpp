@@ -91,7 +91,13 @@ void curl_easy_cleanup(CURL* handle) {
 void curl_easy_reset(CURL* handle) { curl().easy_reset(handle); }
 CURLcode curl_easy_perform(CURL* handle) { return curl().easy_perform(handle); }
 
-// The one argument is read with the type libcurl itself reads for the option's range.
+// The one argument is read with the type libcurl itself reads for the option's range. The
+// signature is curl.h's; va_start after an enum parameter is what libcurl's own definition does
+// (the enum's type is int), but clang warns about it.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
 CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
   va_list ap;
   va_start(ap, option);
@@ -116,6 +122,9 @@ CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
   va_end(ap);
   return rc;
 }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 const char* curl_easy_strerror(CURLcode code) { return curl().easy_strerror(code); }
 curl_slist* curl_slist_append(curl_slist* list, const char* s) {
