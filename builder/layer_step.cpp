@@ -16,18 +16,8 @@
 
 namespace mkimg::builder {
 std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
-  auto chains = chain_ids(image.config);
-  if (chains.size() != image.layers.size()) {
-    throw Error("image state: layer count and diff_ids do not match");
-  }
-  std::vector<std::filesystem::path> dirs;
-  for (std::size_t i = 0; i < chains.size(); ++i) {
-    auto pending = session.pending ? session.pending->find(chains[i]) : std::nullopt;
-    dirs.push_back(pending ? *pending
-                           : ensure_unpacked(*session.store, image.layers[i],
-                                             image.config.rootfs.diff_ids[i].str(), chains[i]));
-  }
-  return overlay_lowers(dirs);
+  return overlay_lowers(
+      ensure_image_unpacked(*session.store, image.config, image.layers, session.pending.get()));
 }
 
 namespace {

@@ -74,9 +74,10 @@ std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descri
   return dir;
 }
 
-std::vector<std::filesystem::path> ensure_image_unpacked(
-    const oci::Store& store, const oci::ImageConfig& config,
-    const std::vector<oci::Descriptor>& layers) {
+std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
+                                                         const oci::ImageConfig& config,
+                                                         const std::vector<oci::Descriptor>& layers,
+                                                         const PendingLayers* pending) {
   auto chains = chain_ids(config);
   if (chains.size() != layers.size()) {
     throw Error(
@@ -84,7 +85,10 @@ std::vector<std::filesystem::path> ensure_image_unpacked(
   }
   std::vector<std::filesystem::path> out;
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    out.push_back(ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]));
+    auto made = pending ? pending->find(chains[i]) : std::nullopt;
+    out.push_back(
+        made ? *made
+             : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]));
   }
   return out;
 }

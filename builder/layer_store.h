@@ -38,10 +38,14 @@ std::filesystem::path layer_dir(const oci::Store& store, const std::string& chai
 std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
                                       const std::string& diff_id, const std::string& chain);
 
-/// The unpacked directories of every layer of an image, bottom first.
-std::vector<std::filesystem::path> ensure_image_unpacked(
-    const oci::Store& store, const oci::ImageConfig& config,
-    const std::vector<oci::Descriptor>& layers);
+class PendingLayers;
+
+/// The unpacked directories of every layer of an image, bottom first: a layer `pending` holds
+/// (a step of the running build made it) is taken from there, the others are unpacked.
+std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
+                                                         const oci::ImageConfig& config,
+                                                         const std::vector<oci::Descriptor>& layers,
+                                                         const PendingLayers* pending = nullptr);
 
 /// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
 /// layers' directories by the build's later steps; record() syncs the file system once and
