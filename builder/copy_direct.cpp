@@ -62,7 +62,6 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
   bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
   std::map<std::string, snapshot::SpecEntry> out;  // new entries by layer path
   std::set<std::string> existing;                  // directories of the image on the way
-  std::set<std::string> created;                   // parents the step creates
   int64_t groups = 0;
   auto uid = [&](const CopyFile& f) { return owner ? owner->uid : f.uid; };
   auto gid = [&](const CopyFile& f) { return owner ? owner->gid : f.gid; };
@@ -79,8 +78,9 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
         if (const auto& st = probe.lookup(dir)) {
           if (!S_ISDIR(st->st_mode)) return std::nullopt;
           existing.insert(dir);
-        } else if (!out.contains(dir)) {
-          created.insert(dir);
+        } else if (auto it = out.find(dir); it != out.end()) {
+          if (!S_ISDIR(it->second.mode)) return std::nullopt;  // below a symlink it copies
+        } else {
           snapshot::SpecEntry d;
           d.path = dir;
           d.mode = S_IFDIR | 0755;
@@ -104,6 +104,7 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
       e.uid = uid(f);
       e.gid = gid(f);
       e.mtime = f.mtime.tv_sec;
+      e.mtime_nsec = f.mtime.tv_nsec;
       if (!f.hardlink_to.empty()) {
         std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
         auto it = out.find(first);
@@ -118,6 +119,7 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
         e.link_target = f.link_target;
       } else if (f.type == S_IFREG) {
         e.mode = S_IFREG | f.mode;
+        e.digest = f.digest;
         if (f.content) {
           e.content = f.content;
         } else {
@@ -148,19 +150,17 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
     d.uid = st.st_uid;
     d.gid = st.st_gid;
     d.mtime = st.st_mtim.tv_sec;
+    d.mtime_nsec = st.st_mtim.tv_nsec;
     if (parents_of_new.contains(dir)) {
+      d.mtime_nsec = 0;
       d.mtime = now;
-      result.stamped.push_back(dir);
     }
     UniqueFd fd(::openat(root.get(), dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw sys_error("open", "/" + dir);
     d.xattrs = snapshot::layer_xattrs(fd.get());
     entries.push_back(std::move(d));
   }
-  for (auto& [rel, e] : out) {
-    if (S_ISDIR(e.mode) && created.contains(rel)) result.stamped.push_back(rel);
-    entries.push_back(std::move(e));
-  }
+  for (auto& [rel, e] : out) entries.push_back(std::move(e));
   return result;
 }
 

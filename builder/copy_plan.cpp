@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "builder/root_path.h"
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
 
@@ -301,50 +301,6 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
 
 // --- apply -------------------------------------------------------------------------------
 
-void copy_bytes(int from, int to, const std::string& what) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
-      throw sys_error("copy", what);
-    }
-    break;
-  }
-  // Across file systems (the context into the overlay): sendfile still copies in the kernel.
-  for (;;) {
-    ssize_t n = ::sendfile(to, from, nullptr, 1 << 30);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EINVAL && errno != ENOSYS) throw sys_error("copy", what);
-    break;
-  }
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(from, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("read", what);
-    if (n == 0) return;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(to, buf + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw sys_error("write", what);
-      done += w;
-    }
-  }
-}
-
-void write_all(int fd, const std::string& data, const std::string& what) {
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) throw sys_error("write", what);
-    done += static_cast<std::size_t>(w);
-  }
-}
-
 /// Removes a non-directory at `name` so a new entry can take its place.
 void clear_slot(int parent, const std::string& name, const std::string& target, bool want_dir) {
   struct stat st {};
@@ -419,11 +375,11 @@ struct Writer {
         ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) throw sys_error("create", target);
     if (f.content) {
-      write_all(out.get(), *f.content, target);
+      write_fd_data(out.get(), *f.content, target);
     } else {
       UniqueFd src = open_in_root(src_root, join_rel(s.read_from, f.sub), O_RDONLY | O_NOFOLLOW);
       if (!src) throw sys_error("open", "/" + join_rel(s.read_from, f.sub));
-      copy_bytes(src.get(), out.get(), target);
+      copy_fd_data(src.get(), out.get(), target);
     }
     if (::fchown(out.get(), uid(f), gid(f)) != 0) throw sys_error("chown", target);
     if (::fchmod(out.get(), f.mode) != 0) throw sys_error("chmod", target);

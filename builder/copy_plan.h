@@ -2,9 +2,12 @@
 // directory walks, content hashes through the stat-keyed memo) without touching the image,
 // which is all the cache key needs; apply() writes them into the step's merged root, every
 // destination resolved inside that root (symlinks in the image never lead out of it).
-// direct_copy_entries() is the third half: when nothing later in the build reads the stage's
-// root, a COPY onto new paths is written straight from its sources into the layer (tar and
-// compression on all cores, no copy on disk first); the layer is unpacked only if needed later.
+// direct_copy_entries() is the third half: a COPY onto new paths is written straight from its
+// sources into the layer (tar and compression on all cores, no copy on disk first). When a
+// later step reads the stage's root, the same entries are written as files straight into the
+// step's upper directory meanwhile (snapshot::materialize_spec, no overlay mounted); otherwise
+// the layer is unpacked only if needed later. A rebuild reuses the unchanged files and gzip
+// members of the last run (copy_recall.h).
 #pragma once
 
 #include <sys/stat.h>
@@ -80,11 +83,10 @@ void apply_sources(const CopyInput& input, const std::vector<CopySource>& source
 /// the step creates, or adds an entry to, get the mtime `now`. nullopt when the step needs the
 /// overlay: something of the image is at a target path (other than a directory a source
 /// directory merges into), a symlink or non-directory is on the way, a target is written twice.
+/// The entries carry what snapshot::materialize_spec() needs to write the same files to disk
+/// (nanosecond mtimes, content digests).
 struct DirectCopy {
   std::vector<snapshot::SpecEntry> entries;
-  /// The directories whose mtime is `now` in the layer: created ones and the image's ones
-  /// that get a new entry (when the files are also written to disk, they get that mtime too).
-  std::vector<std::string> stamped;
 };
 std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sources, int src_root,
                                               const std::filesystem::path& view,

@@ -112,25 +112,29 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
     return commit(session, stage, key, writer(area.blob(), options), timer, nullptr,
                   ", written from the sources");
   }
-  // With a writer, the blob is written on a thread while the step writes its files.
-  std::optional<snapshot::LayerBlob> written;
-  std::exception_ptr writer_error;
-  std::thread writing;
+  auto upper = area.upper();
   if (writer) {
-    writing = std::thread([&] {
+    // The blob is written on a thread while the files are written into the upper directory.
+    std::optional<snapshot::LayerBlob> written;
+    std::exception_ptr writer_error;
+    std::thread writing([&] {
       try {
         written = writer(area.blob(), options);
       } catch (...) {
         writer_error = std::current_exception();
       }
     });
-  }
-  struct Join {
-    std::thread& t;
-    ~Join() {
-      if (t.joinable()) t.join();
+    try {
+      direct.materialize(upper);
+    } catch (...) {
+      writing.join();
+      throw;
     }
-  } join{writing};
+    writing.join();
+    if (writer_error) std::rethrow_exception(writer_error);
+    return commit(session, stage, key, *written, timer, &upper,
+                  ", written from the sources beside the files");
+  }
   auto lowers = image_lowers(session, stage.image);
   std::vector<MountStub> stubs;
   {
@@ -138,14 +142,7 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
     stubs = work(area.merged());
     mount.unmount();
   }
-  remove_mount_stubs(area.upper(), stubs);
-  auto upper = area.upper();
-  if (writer) {
-    writing.join();
-    if (writer_error) std::rethrow_exception(writer_error);
-    return commit(session, stage, key, *written, timer, &upper,
-                  ", written from the sources beside the files");
-  }
+  remove_mount_stubs(upper, stubs);
   StepTimer diff_timer;
   auto blob = snapshot::diff_overlay_upper(upper, lowers, area.blob(), options);
   return commit(session, stage, key, blob, diff_timer, &upper, "");

@@ -6,7 +6,7 @@
 // A step may instead write its layer blob itself (DirectWork: COPY straight from its sources,
 // copy_plan.h), alone (no upper directory; the layer is unpacked from its blob the first time
 // a later step needs it: layers are unpacked lazily, image_lowers()) or while its files are
-// written to the overlay for the steps after it.
+// written straight into the upper directory for the steps after it.
 #pragma once
 
 #include <filesystem>
@@ -40,10 +40,12 @@ using LayerWriter = std::function<snapshot::LayerBlob(const std::filesystem::pat
 /// A step that can write its layer itself (COPY straight from its sources). `plan` returns
 /// the writer, or an empty function when the step must be diffed from the overlay instead.
 /// With `also_on_disk` (a later step reads the files) the writer runs on a thread while
-/// `StepWork` writes the same files in the overlay, whose upper directory is then adopted
-/// without a diff; without it, nothing is written to disk but the blob.
+/// `materialize` writes the same files straight into the empty upper directory it is given (no
+/// overlay mounted), which is then adopted without a diff; without it, nothing is written to
+/// disk but the blob.
 struct DirectWork {
   std::function<LayerWriter()> plan;
+  std::function<void(const std::filesystem::path& upper)> materialize;
   bool also_on_disk = true;
 };
 

@@ -1,13 +1,16 @@
 // COPY and ADD: sources from the context, a stage or an image, heredocs, local archives, and
 // ADD's http(s) URLs (url_source.h).
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <ctime>
 
 #include "builder/copy_plan.h"
+#include "builder/copy_recall.h"
 #include "builder/layer_step.h"
+#include "builder/layer_store.h"
 #include "builder/root_path.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
@@ -16,6 +19,7 @@
 #include "common/error.h"
 #include "oci/store.h"
 #include "snapshot/apply.h"
+#include "snapshot/spec_tree.h"
 
 namespace mkimg::builder {
 
@@ -136,16 +140,6 @@ bool direct_copy_enabled() {
   return !(v && std::string_view(v) == "overlay");
 }
 
-void stamp_dirs(const std::filesystem::path& merged, const std::vector<std::string>& dirs,
-                int64_t now) {
-  UniqueFd root = open_root(merged);
-  struct timespec ts[2] = {{static_cast<time_t>(now), 0}, {static_cast<time_t>(now), 0}};
-  for (const auto& d : dirs) {
-    UniqueFd fd = open_in_root(root.get(), d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    if (!fd || ::futimens(fd.get(), ts) != 0) throw sys_error("set mtime", "/" + d);
-  }
-}
-
 void extract_archive(const std::filesystem::path& archive, const std::filesystem::path& merged,
                      const std::string& dest) {
   UniqueFd root = open_root(merged);
@@ -251,6 +245,11 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   UniqueFd src_root;
   std::optional<DirectCopy> plan;
   int64_t now = ::time(nullptr);
+  // What this COPY made last time (copy_recall.h): read once the step runs, saved after it.
+  std::string recall_key = options_text(a) + "\n" + dest.path + "\n" +
+                           (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
+  std::optional<CopyRecall> recall;
+  std::optional<snapshot::LayerBlob> made;
   DirectWork direct;
   direct.also_on_disk = ctx.root_read_later;
   if (a.urls.empty() && direct_copy_enabled()) {
@@ -264,9 +263,30 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
       plan = direct_copy_entries(sources, src_root.get(), view->root(), dest, owner, parents,
                                  force_dir_dest, now);
       if (!plan) return {};
+      // --no-cache builds from nothing: not even files or gzip members of the last build.
+      if (session.options->cache == CacheMode::kUse) {
+        recall = load_copy_recall(*session.store, recall_key);
+      }
       return [&](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
-        return snapshot::write_layer_spec(plan->entries, out_file, options);
+        snapshot::LayerOptions o = options;
+        o.index_members = true;
+        if (recall && !recall->members.blob.empty()) o.reuse = &recall->members;
+        StepTimer timer;
+        made = snapshot::write_layer_spec(plan->entries, out_file, o);
+        spdlog::debug(
+            "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last "
+            "build",
+            shown, timer.seconds(), made->members_reused, made->members.size());
+        return *made;
       };
+    };
+    direct.materialize = [&](const std::filesystem::path& upper) {
+      StepTimer timer;
+      bool share = recall && !recall->files.dir.empty();
+      auto stats =
+          snapshot::materialize_spec(plan->entries, upper, share ? &recall->files : nullptr);
+      spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
+                    shown, timer.seconds(), stats.written, stats.linked);
     };
   }
   run_layer_step(
@@ -285,11 +305,13 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
         // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
         // mixed ADD undefined).
         urls.apply(merged, dest, owner, wildcard || source_count > 1);
-        // Written beside the layer: the directories get the mtime the layer gives them.
-        if (plan) stamp_dirs(merged, plan->stamped, now);
         return std::vector<MountStub>{};
       },
       direct);
+  if (made && made->entries > 0) {
+    save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(),
+                     plan->entries);
+  }
 }
 
 }  // namespace

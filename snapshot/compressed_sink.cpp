@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -31,11 +33,30 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
+/// A byte buffer that is not zeroed when it is made or grown: blocks are filled before they
+/// are read, and buffers go back to a pool to be used for the next blocks.
+struct Buffer {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+
+  char* data() { return bytes.get(); }
+  const char* data() const { return bytes.get(); }
+  /// Room for `n` bytes; the content is kept only when no new memory is needed.
+  void reserve(std::size_t n) {
+    if (n <= capacity) return;
+    bytes.reset(new char[n]);
+    capacity = n;
+  }
+};
+
 /// One block compressed as a whole gzip member (libdeflate): the members concatenate into
 /// one valid gzip file (RFC 1952 2.2, as eStargz layers do), so blocks need nothing from
 /// each other and the bytes depend on the input and the level only.
 struct GzipBlock {
-  std::string out;
+  Buffer out;
+  std::string hash;  // of the input, when members are indexed
+  bool reused = false;
 };
 
 struct CompressorDeleter {
@@ -43,21 +64,56 @@ struct CompressorDeleter {
 };
 using Compressor = std::unique_ptr<libdeflate_compressor, CompressorDeleter>;
 
-GzipBlock gzip_member(libdeflate_compressor* c, const std::string& input) {
-  GzipBlock block;
-  block.out.resize(libdeflate_gzip_compress_bound(c, input.size()));
-  std::size_t n =
-      libdeflate_gzip_compress(c, input.data(), input.size(), block.out.data(), block.out.size());
-  if (n == 0) throw Error(describe("compress", "layer", "libdeflate_gzip_compress failed"));
-  block.out.resize(n);
-  return block;
+void gzip_member(libdeflate_compressor* c, const Buffer& input, Buffer& out) {
+  out.reserve(libdeflate_gzip_compress_bound(c, input.size));
+  out.size = libdeflate_gzip_compress(c, input.data(), input.size, out.data(), out.capacity);
+  if (out.size == 0) throw Error(describe("compress", "layer", "libdeflate_gzip_compress failed"));
+}
+
+uint32_t le32(const char* p) {
+  auto b = [&](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(p[i])); };
+  return b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
+}
+
+/// Reads the member at `where` of the earlier blob `fd` into `out` when it is a gzip member
+/// whose trailer (CRC-32 and size, RFC 1952 2.3.1) matches `input`.
+bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& out) {
+  if (where.size < 18 || where.size > static_cast<int64_t>(input.size) * 2 + 4096) return false;
+  out.reserve(static_cast<std::size_t>(where.size));
+  out.size = static_cast<std::size_t>(where.size);
+  for (std::size_t done = 0; done < out.size;) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size - done,
+                        static_cast<off_t>(where.offset + static_cast<int64_t>(done)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  const char* p = out.data();
+  if (static_cast<unsigned char>(p[0]) != 0x1f || static_cast<unsigned char>(p[1]) != 0x8b ||
+      p[2] != 8) {
+    return false;
+  }
+  uint32_t crc = libdeflate_crc32(0, input.data(), input.size);
+  return le32(p + out.size - 8) == crc &&
+         le32(p + out.size - 4) == static_cast<uint32_t>(input.size);
 }
 
 /// A gzip compression job and its slot for the result.
 struct GzipJob {
   uint64_t index = 0;
-  std::string input;
+  Buffer input;
 };
+
+/// FNV-1a: a stable hash of an entry's path (the member cut points must not depend on the
+/// platform or the library).
+uint64_t path_hash(std::string_view path) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : path) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
 
 }  // namespace
 
@@ -65,7 +121,7 @@ struct CompressedSink::Impl {
   UniqueFd out;
   Compression compression;
   int level;
-  std::string pending;
+  Buffer pending;
   Sha256Stream tar_hash, blob_hash;
   int64_t tar_size = 0, size = 0;
   int64_t flushed = 0;  // bytes handed to write-back already
@@ -77,10 +133,16 @@ struct CompressedSink::Impl {
   std::condition_variable job_ready, result_ready;
   std::deque<GzipJob> jobs;
   std::map<uint64_t, GzipBlock> results;
+  std::vector<Buffer> spare;  // buffers of finished blocks, for the next ones
   std::string worker_error;
   bool stopping = false;
   uint64_t submitted = 0, written = 0;
   std::size_t max_in_flight = 4;
+  bool index_members = false;
+  UniqueFd reuse_fd;
+  std::unordered_map<std::string, BlobMember> reuse;  // by the hash of the input
+  std::vector<BlobMember> members;
+  int64_t members_reused = 0;
 
   // zstd
   ZSTD_CCtx* zstd = nullptr;
@@ -93,6 +155,14 @@ struct CompressedSink::Impl {
     job_ready.notify_all();
     for (auto& t : workers) t.join();
     ZSTD_freeCCtx(zstd);
+  }
+
+  Buffer take_spare() {
+    std::lock_guard lock(mu);
+    if (spare.empty()) return {};
+    Buffer b = std::move(spare.back());
+    spare.pop_back();
+    return b;
   }
 
   void emit(const char* data, std::size_t n) {
@@ -111,18 +181,26 @@ struct CompressedSink::Impl {
     Compressor compressor(libdeflate_alloc_compressor(level));
     for (;;) {
       GzipJob job;
+      GzipBlock block;
       {
         std::unique_lock lock(mu);
         job_ready.wait(lock, [&] { return stopping || !jobs.empty(); });
         if (jobs.empty()) return;
         job = std::move(jobs.front());
         jobs.pop_front();
+        if (!spare.empty()) {
+          block.out = std::move(spare.back());
+          spare.pop_back();
+        }
       }
-      GzipBlock block;
       std::string error;
       try {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
-        block = gzip_member(compressor.get(), job.input);
+        if (index_members) block.hash = sha256_raw(job.input.data(), job.input.size);
+        if (auto it = reuse.find(block.hash); it != reuse.end()) {
+          block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out);
+        }
+        if (!block.reused) gzip_member(compressor.get(), job.input, block.out);
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -130,6 +208,7 @@ struct CompressedSink::Impl {
         std::lock_guard lock(mu);
         if (!error.empty() && worker_error.empty()) worker_error = error;
         results.emplace(job.index, std::move(block));
+        spare.push_back(std::move(job.input));
       }
       result_ready.notify_all();
     }
@@ -150,12 +229,17 @@ struct CompressedSink::Impl {
       results.erase(written);
       ++written;
       lock.unlock();
-      emit(block.out.data(), block.out.size());
+      if (index_members) {
+        members.push_back({std::move(block.hash), size, static_cast<int64_t>(block.out.size)});
+        members_reused += block.reused ? 1 : 0;
+      }
+      emit(block.out.data(), block.out.size);
       lock.lock();
+      spare.push_back(std::move(block.out));
     }
   }
 
-  void submit_gzip(std::string block) {
+  void submit_gzip(Buffer block) {
     GzipJob job{submitted, std::move(block)};
     {
       std::lock_guard lock(mu);
@@ -167,7 +251,11 @@ struct CompressedSink::Impl {
   }
 
   void finish_gzip() {
-    if (submitted == 0) submit_gzip("");  // an empty input is still one (empty) member
+    if (submitted == 0) {  // an empty input is still one (empty) member
+      Buffer empty;
+      empty.reserve(1);
+      submit_gzip(std::move(empty));
+    }
     drain(0);
   }
 
@@ -179,9 +267,9 @@ struct CompressedSink::Impl {
     ZSTD_CCtx_setParameter(zstd, ZSTD_c_nbWorkers, std::max(1, threads));
   }
 
-  void zstd_stream(const std::string& block, ZSTD_EndDirective mode) {
+  void zstd_stream(const char* data, std::size_t n, ZSTD_EndDirective mode) {
     std::string buffer(ZSTD_CStreamOutSize(), '\0');
-    ZSTD_inBuffer in{block.data(), block.size(), 0};
+    ZSTD_inBuffer in{data, n, 0};
     for (;;) {
       ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
       std::size_t left = ZSTD_compressStream2(zstd, &o, &in, mode);
@@ -193,25 +281,30 @@ struct CompressedSink::Impl {
   }
 
   void flush_block() {
-    if (pending.empty()) return;
-    std::string block;
-    block.swap(pending);
-    pending.reserve(kBlockSize);
+    if (pending.size == 0) return;
     switch (compression) {
       case Compression::none:
-        emit(block.data(), block.size());
+        emit(pending.data(), pending.size);
+        pending.size = 0;
         break;
-      case Compression::gzip:
+      case Compression::gzip: {
+        Buffer block = take_spare();
+        std::swap(block, pending);
+        pending.reserve(kBlockSize);
+        pending.size = 0;
         submit_gzip(std::move(block));
         break;
+      }
       case Compression::zstd:
-        zstd_stream(block, ZSTD_e_continue);
+        zstd_stream(pending.data(), pending.size, ZSTD_e_continue);
+        pending.size = 0;
         break;
     }
   }
 };
 
-CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level, int threads)
+CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level, int threads,
+                               bool index_members, const MemberReuse* reuse)
     : impl_(std::make_unique<Impl>()) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->out = std::move(out);
@@ -219,6 +312,13 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
   impl_->pending.reserve(kBlockSize);
   if (compression == Compression::gzip) {
     impl_->level = level > 0 ? level : 6;
+    impl_->index_members = index_members || reuse != nullptr;
+    if (reuse && reuse->format == gzip_member_format(impl_->level)) {
+      impl_->reuse_fd.reset(::open(reuse->blob.c_str(), O_RDONLY | O_CLOEXEC));
+      if (impl_->reuse_fd) {
+        for (const auto& m : reuse->members) impl_->reuse.emplace(m.hash, m);
+      }
+    }
     impl_->start_gzip(threads);
   } else if (compression == Compression::zstd) {
     impl_->level = level > 0 ? level : 3;
@@ -232,22 +332,38 @@ void CompressedSink::write(const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
   impl_->tar_hash.update(p, size);
   impl_->tar_size += static_cast<int64_t>(size);
+  Buffer& pending = impl_->pending;
   while (size > 0) {
-    std::size_t n = std::min(size, kBlockSize - impl_->pending.size());
-    impl_->pending.append(p, n);
+    std::size_t n = std::min(size, kBlockSize - pending.size);
+    std::memcpy(pending.data() + pending.size, p, n);
+    pending.size += n;
     p += n;
     size -= n;
-    if (impl_->pending.size() == kBlockSize) impl_->flush_block();
+    if (pending.size == kBlockSize) impl_->flush_block();
+  }
+}
+
+void CompressedSink::entry_start(std::string_view path) {
+  if (impl_->compression == Compression::gzip && impl_->pending.size >= kMinMember &&
+      (path_hash(path) >> 32) % kCutOneIn == 0) {
+    impl_->flush_block();
   }
 }
 
 SinkResult CompressedSink::finish() {
   impl_->flush_block();
   if (impl_->compression == Compression::gzip) impl_->finish_gzip();
-  if (impl_->compression == Compression::zstd) impl_->zstd_stream("", ZSTD_e_end);
+  if (impl_->compression == Compression::zstd) impl_->zstd_stream("", 0, ZSTD_e_end);
   if (::fsync(impl_->out.get()) != 0) throw sys_error("fsync", "layer blob");
-  return SinkResult{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size,
-                    impl_->tar_size};
+  SinkResult r{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size, impl_->tar_size};
+  r.members = std::move(impl_->members);
+  r.members_reused = impl_->members_reused;
+  return r;
+}
+
+std::string gzip_member_format(int level) {
+  return std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " +
+         std::to_string(level > 0 ? level : 6);
 }
 
 }  // namespace mkimg::snapshot

@@ -1,15 +1,21 @@
 // Internal to snapshot/: the output end of the layer writer. Takes the uncompressed tar
-// bytes, hashes them (diff_id), compresses them on worker threads in fixed 1 MiB blocks and
-// writes the result to a file, hashing it on the way (blob digest). The output bytes depend on
-// the compression and level only, never on the number of threads. gzip: every block is one
+// bytes, hashes them (diff_id), compresses them on worker threads in blocks of at most 1 MiB
+// and writes the result to a file, hashing it on the way (blob digest). The output bytes depend
+// on the compression and level only, never on the number of threads. gzip: every block is one
 // gzip member compressed by libdeflate (about twice zlib's speed at level 6, and no smaller a
-// ratio on layer data); the members concatenate into one valid gzip file.
+// ratio on layer data); the members concatenate into one valid gzip file. A block ends at
+// 1 MiB, or where a tar entry starts once the block holds 256 KiB and the entry's path hashes
+// to 0 mod 16: cut points that depend on the content, so after one changed file the blocks
+// line up again at the next such entry, and a rebuild can copy the unchanged blocks' members
+// from the earlier blob (MemberReuse) instead of compressing them again.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/fd.h"
 #include "snapshot/layer_writer.h"
@@ -22,22 +28,30 @@ struct SinkResult {
   std::string diff_id;  ///< of the uncompressed bytes
   int64_t size = 0;
   int64_t tar_size = 0;
+  std::vector<BlobMember> members;  ///< gzip with indexing
+  int64_t members_reused = 0;
 };
 
 /// A write-only byte sink that compresses and hashes into one file descriptor (owned).
 class CompressedSink {
  public:
-  /// `out` must be open for writing. `threads` 0 means one per core.
-  CompressedSink(UniqueFd out, Compression compression, int level, int threads);
+  /// `out` must be open for writing. `threads` 0 means one per core. gzip: `index_members`
+  /// lists the members in the result; `reuse` (implies indexing) copies matching ones.
+  CompressedSink(UniqueFd out, Compression compression, int level, int threads,
+                 bool index_members = false, const MemberReuse* reuse = nullptr);
   ~CompressedSink();
   CompressedSink(const CompressedSink&) = delete;
   CompressedSink& operator=(const CompressedSink&) = delete;
 
   void write(const void* data, std::size_t size);
+  /// A tar entry at `path` starts with the next write: a gzip block may end here.
+  void entry_start(std::string_view path);
   /// Flushes everything, fsyncs the file and returns the hashes; call once.
   SinkResult finish();
 
   static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
+  static constexpr std::size_t kMinMember = std::size_t{256} << 10;
+  static constexpr uint64_t kCutOneIn = 16;
 
  private:
   struct Impl;

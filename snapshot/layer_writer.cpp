@@ -42,8 +42,10 @@ la_ssize_t sink_write(archive*, void* sink, const void* data, size_t size) {
 class TarWriter {
  public:
   TarWriter(int root, CompressedSink& sink, const LayerOptions& options)
-      : root_(root), options_(options), a_(archive_write_new()) {
+      : root_(root), sink_(sink), options_(options), a_(archive_write_new()) {
     archive_write_set_format_pax_restricted(a_.get());
+    // Unbuffered, so the sink sees where each entry starts (it may end a gzip block there).
+    archive_write_set_bytes_per_block(a_.get(), 0);
     archive_write_set_bytes_in_last_block(a_.get(), 1);
     if (archive_write_open2(a_.get(), &sink, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK) {
       fail("open");
@@ -120,6 +122,7 @@ class TarWriter {
   }
 
   void write_header(archive_entry* e, const std::string& path) {
+    sink_.entry_start(path);
     if (archive_write_header(a_.get(), e) != ARCHIVE_OK) fail(path);
   }
 
@@ -210,6 +213,7 @@ class TarWriter {
   }
 
   int root_;
+  CompressedSink& sink_;
   const LayerOptions& options_;
   ArchivePtr a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
@@ -260,18 +264,23 @@ LayerBlob write_blob(int root, const fs::path& out_file, const LayerOptions& opt
   UniqueFd out(::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) throw sys_error("create", out_file.string());
   try {
-    CompressedSink sink(std::move(out), options.compression, options.level, options.threads);
+    CompressedSink sink(std::move(out), options.compression, options.level, options.threads,
+                        options.index_members, options.reuse);
     TarWriter tar(root, sink, options);
     fill(tar);
     int64_t count = tar.close();
     SinkResult r = sink.finish();
-    return LayerBlob{out_file,
-                     r.digest,
-                     r.diff_id,
-                     r.size,
-                     r.tar_size,
-                     count,
-                     layer_media_type(options.compression)};
+    LayerBlob blob{out_file,
+                   r.digest,
+                   r.diff_id,
+                   r.size,
+                   r.tar_size,
+                   count,
+                   layer_media_type(options.compression)};
+    blob.members = std::move(r.members);
+    blob.members_reused = r.members_reused;
+    if (!blob.members.empty()) blob.member_format = gzip_member_format(options.level);
+    return blob;
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove(out_file, ec);
@@ -290,17 +299,21 @@ LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entri
   });
 }
 
-LayerBlob write_layer_spec(std::vector<SpecEntry> entries, const fs::path& out_file,
+LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path& out_file,
                            const LayerOptions& options) {
-  std::sort(entries.begin(), entries.end(),
-            [](const SpecEntry& a, const SpecEntry& b) { return layer_path_less(a.path, b.path); });
-  for (std::size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].path == entries[i - 1].path) {
-      throw Error(describe("write layer", entries[i].path, "appears twice"));
+  std::vector<const SpecEntry*> sorted;
+  sorted.reserve(entries.size());
+  for (const auto& e : entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
+    return layer_path_less(a->path, b->path);
+  });
+  for (std::size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i]->path == sorted[i - 1]->path) {
+      throw Error(describe("write layer", sorted[i]->path, "appears twice"));
     }
   }
   return write_blob(-1, out_file, options, [&](TarWriter& tar) {
-    for (const SpecEntry& entry : entries) tar.add(entry);
+    for (const SpecEntry* entry : sorted) tar.add(*entry);
   });
 }
 

@@ -16,7 +16,29 @@ namespace fs = std::filesystem;
 /// How a layer blob is compressed.
 enum class Compression { none, gzip, zstd };
 
-/// How to write a layer. The bytes depend on everything here except `threads`.
+/// One gzip member of a layer blob: the SHA-256 of its uncompressed bytes (32 raw bytes) and
+/// where its compressed bytes are in the blob.
+struct BlobMember {
+  std::string hash;
+  int64_t offset = 0;
+  int64_t size = 0;
+};
+
+/// The members of an earlier gzip blob a new layer may copy instead of compressing the same
+/// bytes again. Used only when `format` is gzip_member_format() of the new layer (the same
+/// libdeflate and level give the same bytes) and each member's gzip trailer (CRC-32, size)
+/// matches the new bytes, so the blob is the one compression would give.
+struct MemberReuse {
+  fs::path blob;
+  std::string format;
+  std::vector<BlobMember> members;
+};
+
+/// What makes a gzip member's bytes: "libdeflate <version> gzip <level>".
+std::string gzip_member_format(int level);
+
+/// How to write a layer. The bytes depend on everything here except `threads`, `index_members`
+/// and `reuse`.
 struct LayerOptions {
   Compression compression = Compression::gzip;
   /// When set, every mtime later than this is clamped to it (seconds since the epoch).
@@ -25,17 +47,24 @@ struct LayerOptions {
   int threads = 0;
   /// Compression level; 0 means the default (gzip 6, zstd 3).
   int level = 0;
+  /// gzip: list the blob's members in LayerBlob::members (for a later MemberReuse).
+  bool index_members = false;
+  /// gzip: members of an earlier blob to copy where the bytes are the same (implies indexing).
+  const MemberReuse* reuse = nullptr;
 };
 
 /// A layer blob written to disk, and what the image manifest and config need to know of it.
 struct LayerBlob {
-  fs::path file;           ///< the compressed (or plain) tar
-  std::string digest;      ///< "sha256:..." of the file's bytes
-  std::string diff_id;     ///< "sha256:..." of the uncompressed tar
-  int64_t size = 0;        ///< bytes in `file`
-  int64_t tar_size = 0;    ///< bytes of the uncompressed tar
-  int64_t entries = 0;     ///< tar entries written
-  std::string media_type;  ///< application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]
+  fs::path file;                    ///< the compressed (or plain) tar
+  std::string digest;               ///< "sha256:..." of the file's bytes
+  std::string diff_id;              ///< "sha256:..." of the uncompressed tar
+  int64_t size = 0;                 ///< bytes in `file`
+  int64_t tar_size = 0;             ///< bytes of the uncompressed tar
+  int64_t entries = 0;              ///< tar entries written
+  std::string media_type;           ///< application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]
+  std::vector<BlobMember> members;  ///< gzip with index_members or reuse: in blob order
+  std::string member_format;        ///< gzip_member_format() of those members
+  int64_t members_reused = 0;       ///< how many were copied from LayerOptions::reuse
 };
 
 /// What a LayerEntry stands for.
@@ -75,8 +104,9 @@ struct SpecEntry {
   unsigned mode = 0;  ///< file type and permission bits (st_mode)
   unsigned uid = 0;
   unsigned gid = 0;
-  int64_t mtime = 0;                                        ///< seconds; clamped as usual
-  std::string link_target;                                  ///< symlinks
+  int64_t mtime = 0;        ///< seconds; clamped as usual
+  int64_t mtime_nsec = 0;   ///< not in the layer; materialize_spec() sets it on disk
+  std::string link_target;  ///< symlinks
   std::vector<std::pair<std::string, std::string>> xattrs;  ///< kept ones only, sorted
   /// Regular files: the content, either these bytes or the file `content_path` beneath the
   /// directory fd `content_root` (opened without following any symlink; its size is taken
@@ -87,11 +117,14 @@ struct SpecEntry {
   /// Regular files with the same non-negative group are one inode: the first in layer order
   /// carries the content, the others are hardlinks to it.
   int64_t link_group = -1;
+  /// Regular files: "sha256:..." of the content when known; not in the layer, it lets
+  /// materialize_spec() share an earlier layer's file with the same content.
+  std::string digest;
 };
 
 /// Writes `entries` (any order; sorted here; paths must be unique) as a layer to `out_file`,
 /// like write_layer().
-LayerBlob write_layer_spec(std::vector<SpecEntry> entries, const fs::path& out_file,
+LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path& out_file,
                            const LayerOptions& options);
 
 /// The xattrs a layer keeps (security.capability, user.*) of the regular file or directory

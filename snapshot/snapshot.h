@@ -7,9 +7,13 @@
 //    (the first path in sort order is the file), `security.capability` and `user.*` xattrs
 //    kept. The tar bytes are hashed (diff_id) and compressed in the same pass; the compressed
 //    bytes are hashed (blob digest) as they are written, so the tree is read once.
-//    Compression runs on worker threads over fixed 1 MiB blocks (gzip: each block one gzip
-//    member by libdeflate, the members concatenated as RFC 1952 allows and eStargz does; zstd:
-//    libzstd with >= 1 worker), so the bytes never depend on the number of threads or timing.
+//    Compression runs on worker threads over blocks of at most 1 MiB (gzip: each block one gzip
+//    member by libdeflate, the members concatenated as RFC 1952 allows and eStargz does, cut
+//    where the content says so that a rebuild can copy the unchanged members of the last blob;
+//    zstd: libzstd with >= 1 worker), so the bytes never depend on the number of threads or
+//    timing. A layer can also be given entry by entry (SpecEntry: COPY from its sources), and
+//    such a layer made real as files (spec_tree.h, hardlinking an earlier layer's unchanged
+//    files).
 // 2. Apply a layer (apply.h). Every layer is hostile. Every path is resolved from a root fd
 //    with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); names with `..` are refused;
 //    metadata is set with AT_SYMLINK_NOFOLLOW, owner before mode; sizes, counts and the
@@ -40,3 +44,4 @@
 #include "snapshot/apply.h"
 #include "snapshot/diff.h"
 #include "snapshot/layer_writer.h"
+#include "snapshot/spec_tree.h"

@@ -1,0 +1,172 @@
+#include "builder/copy_recall.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <charconv>
+#include <string_view>
+
+#include "builder/cache_key.h"
+#include "builder/layer_store.h"
+#include "builder/root_path.h"
+#include "oci/store.h"
+
+namespace mkimg::builder {
+namespace {
+
+constexpr std::string_view kHeader = "mkimg-copy-recall 1";
+
+std::filesystem::path recall_file(const oci::Store& store, const std::string& key) {
+  std::string digest = compute_key(StepKey{"", {{"copy-recall", key}}});
+  return store.cache_dir() / "copy-recall" / digest.substr(digest.find(':') + 1);
+}
+
+std::string to_hex(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (char c : raw) {
+    out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+    out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+/// Reads the record line by line; any malformed line makes the whole record unusable.
+class Lines {
+ public:
+  explicit Lines(std::string_view text) : rest_(text) {}
+  std::optional<std::string_view> next() {
+    std::size_t end = rest_.find('\n');
+    if (end == std::string_view::npos) return std::nullopt;
+    std::string_view line = rest_.substr(0, end);
+    rest_.remove_prefix(end + 1);
+    return line;
+  }
+  std::optional<int64_t> number() {
+    auto line = next();
+    return line ? parse(*line) : std::nullopt;
+  }
+  static std::optional<int64_t> parse(std::string_view s) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+    return v;
+  }
+
+ private:
+  std::string_view rest_;
+};
+
+std::optional<CopyRecall> parse(std::string_view text) {
+  Lines lines(text);
+  CopyRecall r;
+  auto header = lines.next();
+  auto format = lines.next();
+  auto blob = lines.next();
+  auto chain = lines.next();
+  auto count = lines.number();
+  if (!header || *header != kHeader || !format || !blob || !chain || !count) return std::nullopt;
+  r.members.format = *format;
+  r.blob_digest = *blob;
+  r.chain = *chain;
+  for (int64_t i = 0; i < *count; ++i) {
+    auto line = lines.next();
+    if (!line) return std::nullopt;
+    std::size_t a = line->find(' '), b = line->rfind(' ');
+    if (a == std::string_view::npos || a == b) return std::nullopt;
+    auto hash = from_hex(line->substr(0, a));
+    auto offset = Lines::parse(line->substr(a + 1, b - a - 1));
+    auto size = Lines::parse(line->substr(b + 1));
+    if (!hash || hash->size() != 32 || !offset || !size) return std::nullopt;
+    r.members.members.push_back({std::move(*hash), *offset, *size});
+  }
+  auto files = lines.number();
+  if (!files) return std::nullopt;
+  r.files.digests.reserve(static_cast<std::size_t>(*files));
+  for (int64_t i = 0; i < *files; ++i) {
+    auto line = lines.next();
+    if (!line) return std::nullopt;
+    std::size_t a = line->find(' ');
+    if (a == std::string_view::npos) return std::nullopt;
+    r.files.digests.emplace(std::string(line->substr(a + 1)), std::string(line->substr(0, a)));
+  }
+  auto end = lines.next();
+  if (!end || *end != "end") return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::string& key) {
+  std::optional<CopyRecall> r;
+  try {
+    auto file = recall_file(store, key);
+    if (!std::filesystem::exists(file)) return std::nullopt;
+    r = parse(read_host_file(file));
+    if (!r) {
+      spdlog::debug("copy recall {} unusable, not used", file.string());
+      return std::nullopt;
+    }
+    auto blob = store.blob_path(oci::Digest::parse(r->blob_digest));
+    if (std::filesystem::exists(blob)) r->members.blob = blob;
+    if (!r->chain.empty()) {
+      auto dir = layer_dir(store, r->chain);
+      if (std::filesystem::is_directory(dir)) r->files.dir = dir;
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("copy recall for this step not used: {}", e.what());
+    return std::nullopt;
+  }
+  return r;
+}
+
+void save_copy_recall(const oci::Store& store, const std::string& key,
+                      const snapshot::LayerBlob& blob, const std::string& chain,
+                      const std::vector<snapshot::SpecEntry>& entries) {
+  std::string out;
+  out.append(kHeader).append("\n").append(blob.member_format).append("\n");
+  out.append(blob.digest).append("\n").append(chain).append("\n");
+  out.append(std::to_string(blob.members.size())).append("\n");
+  for (const auto& m : blob.members) {
+    out.append(to_hex(m.hash)).append(" ").append(std::to_string(m.offset)).append(" ");
+    out.append(std::to_string(m.size)).append("\n");
+  }
+  std::string files;
+  std::size_t count = 0;
+  for (const auto& e : entries) {
+    // A path with a newline cannot be a line: that file is written again next time.
+    if (!S_ISREG(e.mode) || e.link_group >= 0 || e.digest.empty() ||
+        e.path.find('\n') != std::string::npos) {
+      continue;
+    }
+    files.append(e.digest).append(" ").append(e.path).append("\n");
+    ++count;
+  }
+  out.append(std::to_string(count)).append("\n").append(files).append("end\n");
+  try {
+    auto file = recall_file(store, key);
+    std::filesystem::create_directories(file.parent_path());
+    write_file_atomic(file, out);
+  } catch (const std::exception& e) {
+    spdlog::warn("could not record the COPY for the next build: {}", e.what());
+  }
+}
+
+}  // namespace mkimg::builder

@@ -1,0 +1,177 @@
+#include "snapshot/spec_tree.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "common/copy_data.h"
+#include "common/error.h"
+#include "snapshot/tree_walk.h"
+
+namespace mkimg::snapshot {
+namespace {
+
+std::string parent_of(const std::string& rel) {
+  std::size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+std::string name_of(const std::string& rel) {
+  std::size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? rel : rel.substr(slash + 1);
+}
+
+struct timespec mtime_of(const SpecEntry& e) {
+  return {static_cast<time_t>(e.mtime), static_cast<long>(e.mtime_nsec)};
+}
+
+void set_meta(int fd, const SpecEntry& e) {
+  // chown first: it clears setuid bits and file capabilities set before it.
+  if (::fchown(fd, e.uid, e.gid) != 0) throw sys_error("chown", e.path);
+  if (::fchmod(fd, e.mode & 07777) != 0) throw sys_error("chmod", e.path);
+  for (const auto& [key, value] : e.xattrs) {
+    if (::fsetxattr(fd, key.c_str(), value.data(), value.size(), 0) != 0) {
+      throw sys_error("set xattr " + key + " on", e.path);
+    }
+  }
+}
+
+class Materializer {
+ public:
+  Materializer(const fs::path& dir, const SharedFiles* shared) : shared_(shared) {
+    root_ = open_tree_root(dir.string());
+    if (shared_) {
+      shared_root_.reset(::open(shared_->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+  }
+
+  void add(const SpecEntry& e) {
+    int parent = parent_fd(e.path);
+    std::string name = name_of(e.path);
+    if (S_ISDIR(e.mode)) {
+      if (::mkdirat(parent, name.c_str(), 0700) != 0) throw sys_error("create directory", e.path);
+      UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) throw sys_error("open", e.path);
+      set_meta(fd.get(), e);
+      dir_times_.emplace_back(e.path, mtime_of(e));
+      dirs_.emplace_back(e.path, std::move(fd));
+    } else if (S_ISLNK(e.mode)) {
+      if (::symlinkat(e.link_target.c_str(), parent, name.c_str()) != 0) {
+        throw sys_error("create symlink", e.path);
+      }
+      if (::fchownat(parent, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw sys_error("chown", e.path);
+      }
+      struct timespec ts[2] = {mtime_of(e), mtime_of(e)};
+      ::utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    } else if (S_ISREG(e.mode)) {
+      regular(e, parent, name);
+    } else {
+      throw Error(describe("create", e.path, "not a file, directory or symlink"));
+    }
+  }
+
+  /// Sets the directories' mtimes, deepest first (writing into one changes its mtime).
+  void finish() {
+    dirs_.clear();
+    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
+      UniqueFd fd = open_beneath(root_.get(), it->first, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      struct timespec ts[2] = {it->second, it->second};
+      if (!fd || ::futimens(fd.get(), ts) != 0) throw sys_error("set mtime", it->first);
+    }
+  }
+
+  MaterializeStats stats;
+
+ private:
+  /// The directory `path` goes into: one made before it (entries come in layer order, so the
+  /// open directories form the path from the root to the last one made).
+  int parent_fd(const std::string& path) {
+    std::string parent = parent_of(path);
+    if (parent.empty()) return root_.get();
+    while (!dirs_.empty() && dirs_.back().first != parent) dirs_.pop_back();
+    if (dirs_.empty()) {
+      throw Error(describe("create", path, "its directory is not an entry of the layer"));
+    }
+    return dirs_.back().second.get();
+  }
+
+  void regular(const SpecEntry& e, int parent, const std::string& name) {
+    if (e.link_group >= 0) {
+      auto [it, first] = groups_.emplace(e.link_group, e.path);
+      if (!first) {
+        UniqueFd from = open_beneath(root_.get(), it->second, O_PATH | O_NOFOLLOW);
+        if (!from || ::linkat(from.get(), "", parent, name.c_str(), AT_EMPTY_PATH) != 0) {
+          throw sys_error("hardlink", e.path);
+        }
+        return;
+      }
+    } else if (share(e, parent, name)) {
+      ++stats.linked;
+      return;
+    }
+    UniqueFd out(
+        ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) throw sys_error("create", e.path);
+    if (e.content) {
+      write_fd_data(out.get(), *e.content, e.path);
+    } else {
+      UniqueFd src = open_beneath(e.content_root, e.content_path, O_RDONLY | O_NOFOLLOW);
+      struct stat st {};
+      if (!src || ::fstat(src.get(), &st) != 0) throw sys_error("open", e.content_path);
+      if (!S_ISREG(st.st_mode)) {
+        throw Error(describe("read", e.content_path, "is no longer a regular file"));
+      }
+      copy_fd_data(src.get(), out.get(), e.path);
+    }
+    set_meta(out.get(), e);
+    struct timespec ts[2] = {mtime_of(e), mtime_of(e)};
+    if (::futimens(out.get(), ts) != 0) throw sys_error("set mtime", e.path);
+    ++stats.written;
+  }
+
+  /// Links the earlier layer's file when it is this one (see spec_tree.h).
+  bool share(const SpecEntry& e, int parent, const std::string& name) {
+    if (!shared_root_ || e.digest.empty() || e.content || !e.xattrs.empty()) return false;
+    auto it = shared_->digests.find(e.path);
+    if (it == shared_->digests.end() || it->second != e.digest) return false;
+    UniqueFd from = open_beneath(shared_root_.get(), e.path, O_PATH | O_NOFOLLOW);
+    struct stat st {};
+    if (!from || ::fstatat(from.get(), "", &st, AT_EMPTY_PATH) != 0) return false;
+    if (st.st_mode != e.mode || st.st_uid != e.uid || st.st_gid != e.gid ||
+        st.st_mtim.tv_sec != e.mtime || st.st_mtim.tv_nsec != e.mtime_nsec) {
+      return false;
+    }
+    // Too many links (EMLINK) or no right to link by descriptor: the file is written instead.
+    return ::linkat(from.get(), "", parent, name.c_str(), AT_EMPTY_PATH) == 0;
+  }
+
+  const SharedFiles* shared_;
+  UniqueFd root_, shared_root_;
+  std::vector<std::pair<std::string, UniqueFd>> dirs_;
+  std::vector<std::pair<std::string, struct timespec>> dir_times_;
+  std::map<int64_t, std::string> groups_;
+};
+
+}  // namespace
+
+MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
+                                  const SharedFiles* shared) {
+  std::vector<const SpecEntry*> sorted;
+  sorted.reserve(entries.size());
+  for (const auto& e : entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
+    return layer_path_less(a->path, b->path);
+  });
+  Materializer m(dir, shared);
+  for (const SpecEntry* e : sorted) m.add(*e);
+  m.finish();
+  return m.stats;
+}
+
+}  // namespace mkimg::snapshot

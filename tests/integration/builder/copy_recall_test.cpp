@@ -1,0 +1,158 @@
+// A COPY rebuilt after one changed source file (builder/copy_recall.h): the unchanged files
+// are hardlinked from the last build's layer directory and the unchanged gzip members copied
+// from its blob, and the image is byte for byte the one a build from nothing (--no-cache)
+// makes; the earlier image never changes through the files it shares; a damaged record only
+// costs the work.
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "tests/integration/builder/builder_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+class CopyRecallTest : public BuilderTest {
+ protected:
+  void SetUp() override {
+    BuilderTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    fs::create_directories(ctx());
+    auto r = run({"sh", "-c",
+                  "cd \"$1\" && for i in $(seq 1 300); do mkdir -p d$((i % 3)) && "
+                  "head -c 3000 /dev/urandom | od -An -tx1 > d$((i % 3))/f$i; done",
+                  "sh", ctx().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+    write_file(ctx() / "Dockerfile",
+               "FROM busybox:latest\nCOPY . /ctx\nRUN cat /ctx/d1/f1 > /first\n");
+  }
+
+  fs::path ctx() const { return dir("ctx"); }
+
+  CommandResult build_tag(const std::string& tag, bool no_cache = false) {
+    std::vector<std::string> args{"--log-level", "debug", "build", "--progress",
+                                  "plain",       "-t",    tag};
+    if (no_cache) args.push_back("--no-cache");
+    args.push_back(ctx().string());
+    return run_mkimg(store(), args, {{"SOURCE_DATE_EPOCH", "1500000000"}});
+  }
+
+  /// {files written, files linked} of the build's COPY.
+  static std::pair<int, int> files(const std::string& log) {
+    std::smatch m;
+    static const std::regex re("(\\d+) written, (\\d+) linked");
+    if (!std::regex_search(log, m, re)) return {-1, -1};
+    return {std::stoi(m[1]), std::stoi(m[2])};
+  }
+
+  /// {gzip members copied, members} of the build's COPY.
+  static std::pair<int, int> members(const std::string& log) {
+    std::smatch m;
+    static const std::regex re("(\\d+) of (\\d+) gzip members copied");
+    if (!std::regex_search(log, m, re)) return {-1, -1};
+    return {std::stoi(m[1]), std::stoi(m[2])};
+  }
+
+  std::string digest(const std::string& image) {
+    auto r = run_mkimg(store(), {"inspect", image});
+    if (r.exit_code != 0) return "inspect failed: " + r.all();
+    return nlohmann::json::parse(r.out).at(0).at("Digest").get<std::string>();
+  }
+
+  void change_one_file() {
+    auto r = run({"sh", "-c", "echo changed >> \"$1\"/d1/f1", "sh", ctx().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+  }
+};
+
+TEST_F(CopyRecallTest, RebuildAfterOneChangeIsTheImageOfABuildFromNothing) {
+  auto first = build_tag("app:v1");
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  EXPECT_EQ(files(first.all()), std::make_pair(301, 0)) << first.all();
+  EXPECT_EQ(members(first.all()).first, 0) << first.all();
+
+  change_one_file();
+  auto second = build_tag("app:v2");
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(files(second.all()), std::make_pair(1, 300)) << second.all();
+  auto [copied, total] = members(second.all());
+  EXPECT_GT(total, 0) << second.all();
+  EXPECT_GE(copied, total - 2) << second.all();
+
+  auto scratch = build_tag("app:scratch", true);
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
+  EXPECT_EQ(files(scratch.all()), std::make_pair(301, 0)) << scratch.all();
+  EXPECT_EQ(members(scratch.all()).first, 0) << scratch.all();
+  EXPECT_EQ(digest("app:v2"), digest("app:scratch"));
+  EXPECT_NE(digest("app:v2"), digest("app:v1"));
+
+  auto r = run_image("app:v2", {"sh", "-c", "tail -n1 /first; tail -n1 /ctx/d1/f1"});
+  EXPECT_EQ(r.out, "changed\nchanged\n") << r.all();
+  r = run_image("app:v1", {"sh", "-c", "tail -n1 /ctx/d1/f1 | grep -c changed"});
+  EXPECT_EQ(r.out, "0\n") << r.all();
+}
+
+TEST_F(CopyRecallTest, TheEarlierImageNeverChangesThroughTheFilesItShares) {
+  ASSERT_EQ(build_tag("app:v1").exit_code, 0);
+  auto before = run_image("app:v1", {"sh", "-c", "md5sum /ctx/d0/f3; stat -c %a /ctx/d0/f6"});
+  ASSERT_EQ(before.exit_code, 0) << before.all();
+  change_one_file();
+  auto second = build_tag("app:v2");
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  ASSERT_EQ(files(second.all()).second, 300) << second.all();
+
+  // A step on top of the new image, and `mkimg run` of it, change shared files.
+  fs::path on_top = dir("on-top");
+  fs::create_directories(on_top);
+  write_file(on_top / "Dockerfile",
+             "FROM app:v2\nRUN echo mutated >> /ctx/d0/f3 && chmod 600 /ctx/d0/f6 && "
+             "touch -d @1 /ctx/d2/f2\n");
+  auto third = build(on_top, {"-t", "app:v3"});
+  ASSERT_EQ(third.exit_code, 0) << third.all();
+  auto r = run_image("app:v2", {"sh", "-c", "echo again >> /ctx/d0/f3 && rm /ctx/d2/f5"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+
+  auto after = run_image("app:v1", {"sh", "-c", "md5sum /ctx/d0/f3; stat -c %a /ctx/d0/f6"});
+  EXPECT_EQ(after.out, before.out) << after.all();
+  r = run_image("app:v2", {"sh", "-c",
+                           "grep -c mutated /ctx/d0/f3; stat -c %Y /ctx/d2/f2; "
+                           "test -f /ctx/d2/f5 && echo kept"});
+  EXPECT_EQ(r.out.substr(0, 2), "0\n") << r.all();
+  EXPECT_EQ(r.out.find("\n1\n"), std::string::npos) << r.all();
+  EXPECT_NE(r.out.find("kept"), std::string::npos) << r.all();
+  auto v3 = run_image("app:v3", {"sh", "-c", "grep -c mutated /ctx/d0/f3; stat -c %a /ctx/d0/f6"});
+  EXPECT_EQ(v3.out, "1\n600\n") << v3.all();
+}
+
+TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
+  ASSERT_EQ(build_tag("app:v1").exit_code, 0);
+  fs::path records = store() / "cache" / "copy-recall";
+  ASSERT_TRUE(fs::is_directory(records));
+  int damaged = 0;
+  for (const auto& e : fs::directory_iterator(records)) {
+    std::string text = read_file(e.path());
+    // Cut in the middle of the member list: the record ends too early.
+    write_file(e.path(), text.substr(0, text.size() / 2));
+    ++damaged;
+  }
+  ASSERT_EQ(damaged, 1);
+  change_one_file();
+  auto second = build_tag("app:v2");
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(files(second.all()), std::make_pair(301, 0)) << second.all();
+  EXPECT_EQ(members(second.all()).first, 0) << second.all();
+
+  // And a record naming a layer whose directory is gone: the blob's members still serve.
+  change_one_file();
+  for (const auto& e : fs::directory_iterator(store() / "layers")) fs::remove_all(e.path());
+  auto third = build_tag("app:v3");
+  ASSERT_EQ(third.exit_code, 0) << third.all();
+  EXPECT_EQ(files(third.all()), std::make_pair(301, 0)) << third.all();
+  auto [copied, total] = members(third.all());
+  EXPECT_GE(copied, total - 2) << third.all();
+  auto scratch = build_tag("app:scratch", true);
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
+  EXPECT_EQ(digest("app:v3"), digest("app:scratch"));
+}
+
+}  // namespace
+}  // namespace mkimg::testing

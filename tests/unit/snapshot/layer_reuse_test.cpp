@@ -1,0 +1,277 @@
+// Rebuilding a layer from the one an earlier build made: gzip members copied from the earlier
+// blob give the very bytes compression gives (and damaged or foreign members are compressed
+// again), member cuts follow the content so a change in one file leaves the others' members
+// alone, and materialize_spec() makes the files of a layer on disk, hardlinking the unchanged
+// ones from the earlier layer's directory.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <random>
+
+#include "snapshot/layer_writer.h"
+#include "snapshot/sha256.h"
+#include "snapshot/spec_tree.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/snapshot/tar_builder.h"
+#include "tests/unit/snapshot/tree_listing.h"
+
+namespace mkimg::snapshot {
+namespace {
+
+using mkimg::testing::run;
+using mkimg::testing::TempDir;
+using testing::list_tree;
+using testing::read_bytes;
+using testing::write_bytes;
+
+std::string text(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>("abcdefgh  \n0123xyz"[gen() % 18]);
+  return s;
+}
+
+std::string digest_of(const std::string& bytes) {
+  Sha256Stream h;
+  h.update(bytes.data(), bytes.size());
+  return h.finish();
+}
+
+/// A context of `files` text files in a few directories, and the spec that copies it to /ctx.
+class Context {
+ public:
+  Context(const fs::path& root, int files) : root_(root) {
+    for (int i = 0; i < files; ++i) {
+      std::string rel = "d" + std::to_string(i % 4) + "/f" + std::to_string(i);
+      fs::create_directories((root_ / rel).parent_path());
+      write_bytes(root_ / rel, text(6000 + static_cast<std::size_t>(i % 7) * 1500, i));
+      names_.push_back(rel);
+    }
+    fd_ = UniqueFd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+
+  std::vector<SpecEntry> spec() const {
+    std::vector<SpecEntry> out;
+    out.push_back(dir("ctx"));
+    for (int d = 0; d < 4; ++d) out.push_back(dir("ctx/d" + std::to_string(d)));
+    for (const auto& rel : names_) {
+      SpecEntry e;
+      e.path = "ctx/" + rel;
+      e.mode = S_IFREG | 0644;
+      e.mtime = 1'600'000'000;
+      e.mtime_nsec = 123;
+      e.content_root = fd_.get();
+      e.content_path = rel;
+      e.digest = digest_of(read_bytes(root_ / rel));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  void append(const std::string& rel, const std::string& more) {
+    write_bytes(root_ / rel, read_bytes(root_ / rel) + more);
+  }
+
+  static SpecEntry dir(const std::string& path) {
+    SpecEntry e;
+    e.path = path;
+    e.mode = S_IFDIR | 0755;
+    e.mtime = 1'600'000'000;
+    return e;
+  }
+
+ private:
+  fs::path root_;
+  std::vector<std::string> names_;
+  UniqueFd fd_;
+};
+
+LayerOptions gzip_options(const MemberReuse* reuse = nullptr) {
+  LayerOptions o;
+  o.compression = Compression::gzip;
+  o.index_members = true;
+  o.reuse = reuse;
+  return o;
+}
+
+MemberReuse reuse_of(const LayerBlob& blob) {
+  return {blob.file, blob.member_format, blob.members};
+}
+
+TEST(LayerReuse, UnchangedMembersAreCopiedAndTheBytesAreThoseCompressionGives) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 600);  // ~6 MB: a few dozen members
+  LayerBlob first = write_layer_spec(ctx.spec(), tmp / "first.gz", gzip_options());
+  ASSERT_GT(first.members.size(), 8u);
+  EXPECT_EQ(first.members_reused, 0);
+  EXPECT_EQ(run({"gzip", "-t", first.file.string()}).exit_code, 0);
+  // Members are contiguous and cover the blob.
+  int64_t at = 0;
+  for (const auto& m : first.members) {
+    EXPECT_EQ(m.offset, at);
+    at += m.size;
+  }
+  EXPECT_EQ(at, first.size);
+
+  // One file in the middle grows: the tar after it shifts, but the cuts follow the entries.
+  ctx.append("d2/f302", "one more line\n");
+  MemberReuse reuse = reuse_of(first);
+  LayerBlob fresh = write_layer_spec(ctx.spec(), tmp / "fresh.gz", gzip_options());
+  LayerBlob again = write_layer_spec(ctx.spec(), tmp / "again.gz", gzip_options(&reuse));
+  EXPECT_EQ(again.digest, fresh.digest);
+  EXPECT_EQ(again.diff_id, fresh.diff_id);
+  EXPECT_EQ(read_bytes(again.file), read_bytes(fresh.file));
+  EXPECT_NE(again.digest, first.digest);
+  EXPECT_GE(again.members_reused, static_cast<int64_t>(again.members.size()) - 3);
+  EXPECT_LT(again.members_reused, static_cast<int64_t>(again.members.size()));
+
+  // Without indexing the bytes are the same too (indexing never changes the output).
+  LayerBlob plain = write_layer_spec(ctx.spec(), tmp / "plain.gz", {Compression::gzip});
+  EXPECT_EQ(plain.digest, fresh.digest);
+  EXPECT_TRUE(plain.members.empty());
+}
+
+TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 300);
+  LayerBlob first = write_layer_spec(ctx.spec(), tmp / "first.gz", gzip_options());
+  LayerBlob fresh = write_layer_spec(ctx.spec(), tmp / "fresh.gz", gzip_options());
+  ASSERT_EQ(fresh.digest, first.digest);
+
+  // The same members under another libdeflate or level: never copied.
+  MemberReuse foreign = reuse_of(first);
+  foreign.format = "libdeflate 0.1 gzip 6";
+  LayerBlob a = write_layer_spec(ctx.spec(), tmp / "a.gz", gzip_options(&foreign));
+  EXPECT_EQ(a.members_reused, 0);
+  EXPECT_EQ(a.digest, fresh.digest);
+
+  // Every member's trailer damaged in the earlier blob: none passes the CRC check.
+  std::string bytes = read_bytes(first.file);
+  for (const auto& m : first.members) bytes[static_cast<std::size_t>(m.offset + m.size - 6)] ^= 1;
+  write_bytes(tmp / "damaged.gz", bytes);
+  MemberReuse damaged = reuse_of(first);
+  damaged.blob = tmp / "damaged.gz";
+  LayerBlob b = write_layer_spec(ctx.spec(), tmp / "b.gz", gzip_options(&damaged));
+  EXPECT_EQ(b.members_reused, 0);
+  EXPECT_EQ(b.digest, fresh.digest);
+
+  // Offsets that point one byte off, and a blob that is gone.
+  MemberReuse shifted = reuse_of(first);
+  for (auto& m : shifted.members) m.offset += 1;
+  LayerBlob c = write_layer_spec(ctx.spec(), tmp / "c.gz", gzip_options(&shifted));
+  EXPECT_EQ(c.members_reused, 0);
+  EXPECT_EQ(c.digest, fresh.digest);
+  MemberReuse gone = reuse_of(first);
+  gone.blob = tmp / "missing.gz";
+  LayerBlob d = write_layer_spec(ctx.spec(), tmp / "d.gz", gzip_options(&gone));
+  EXPECT_EQ(d.members_reused, 0);
+  EXPECT_EQ(d.digest, fresh.digest);
+
+  // The intact blob: every member copied, same bytes.
+  MemberReuse intact = reuse_of(first);
+  LayerBlob e = write_layer_spec(ctx.spec(), tmp / "e.gz", gzip_options(&intact));
+  EXPECT_EQ(e.members_reused, static_cast<int64_t>(e.members.size()));
+  EXPECT_EQ(e.digest, fresh.digest);
+}
+
+// The files materialize_spec() makes are the layer: tarred again they give the same blob, with
+// owners, modes (setuid), xattrs, symlinks, hardlink groups and nanosecond mtimes.
+TEST(LayerReuse, MaterializedFilesAreTheLayer) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 20);
+  std::vector<SpecEntry> spec = ctx.spec();
+  SpecEntry etc = Context::dir("etc");
+  etc.uid = 5;
+  etc.gid = 6;
+  etc.mode = S_IFDIR | 0700;
+  etc.xattrs = {{"user.note", "kept"}};
+  spec.push_back(etc);
+  SpecEntry tool;
+  tool.path = "etc/tool";
+  tool.mode = S_IFREG | 04755;
+  tool.uid = 7;
+  tool.content = "#!/bin/sh\n";
+  tool.mtime = 1'500'000'000;
+  tool.mtime_nsec = 999;
+  tool.link_group = 0;
+  SpecEntry alias = tool;
+  alias.path = "etc/alias";
+  spec.push_back(tool);
+  spec.push_back(alias);
+  SpecEntry link;
+  link.path = "etc/link";
+  link.mode = S_IFLNK | 0777;
+  link.link_target = "../ctx/d0/f0";
+  link.mtime = 1'400'000'000;
+  spec.push_back(link);
+
+  fs::path made = tmp / "made";
+  fs::create_directories(made);
+  MaterializeStats stats = materialize_spec(spec, made);
+  EXPECT_EQ(stats.linked, 0);
+  EXPECT_EQ(stats.written, 21);  // the context's files and the tool (its alias is a link)
+  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::gzip});
+  LayerBlob from_disk = write_layer_from_dir(made, tmp / "disk.gz", {Compression::gzip});
+  EXPECT_EQ(from_disk.digest, from_spec.digest);
+  struct stat st {};
+  ASSERT_EQ(::lstat((made / "etc/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 999);
+  EXPECT_EQ(st.st_mode, S_IFREG | 04755u);
+  EXPECT_EQ(st.st_nlink, 2u);
+  ASSERT_EQ(::lstat((made / "ctx/d1/f1").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123);
+  ASSERT_EQ(::lstat((made / "ctx").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'000);  // set after its contents were written
+  char value[16] = {};
+  EXPECT_EQ(::lgetxattr((made / "etc").c_str(), "user.note", value, sizeof value), 4);
+
+  // A parent that is not an entry (or is a symlink of the layer) is refused.
+  std::vector<SpecEntry> orphan = {spec[1]};
+  fs::create_directories(tmp / "orphan");
+  EXPECT_THROW(materialize_spec(orphan, tmp / "orphan"), Error);
+}
+
+TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 40);
+  std::vector<SpecEntry> first = ctx.spec();
+  fs::path earlier = tmp / "earlier";
+  fs::create_directories(earlier);
+  materialize_spec(first, earlier);
+  SharedFiles shared{earlier, {}};
+  for (const auto& e : first) {
+    if (S_ISREG(e.mode)) shared.digests.emplace(e.path, e.digest);
+  }
+
+  ctx.append("d3/f3", "changed\n");
+  std::vector<SpecEntry> second = ctx.spec();
+  for (auto& e : second) {
+    if (e.path == "ctx/d1/f5") e.mtime_nsec = 124;  // touched: same bytes, other metadata
+    if (e.path == "ctx/d2/f6") e.mode = S_IFREG | 0600;
+    if (e.path == "ctx/d0/f8") e.link_group = 3;  // in a hardlink group: never shared
+  }
+  fs::path later = tmp / "later", alone = tmp / "alone";
+  fs::create_directories(later);
+  fs::create_directories(alone);
+  MaterializeStats stats = materialize_spec(second, later, &shared);
+  EXPECT_EQ(stats.linked, 36);
+  EXPECT_EQ(stats.written, 4);
+  materialize_spec(second, alone);
+  EXPECT_EQ(list_tree(later), list_tree(alone));
+
+  auto inode = [](const fs::path& p) {
+    struct stat st {};
+    ::lstat(p.c_str(), &st);
+    return st.st_ino;
+  };
+  EXPECT_EQ(inode(later / "ctx/d1/f1"), inode(earlier / "ctx/d1/f1"));
+  for (const char* rel : {"ctx/d3/f3", "ctx/d1/f5", "ctx/d2/f6", "ctx/d0/f8"}) {
+    EXPECT_NE(inode(later / rel), inode(earlier / rel)) << rel;
+  }
+  EXPECT_EQ(read_bytes(earlier / "ctx/d3/f3") + "changed\n", read_bytes(later / "ctx/d3/f3"));
+}
+
+}  // namespace
+}  // namespace mkimg::snapshot
