@@ -2,7 +2,9 @@
 #include "oci/store.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,11 +34,27 @@ void remove_tmp_contents(const fs::path& tmp) {
   for (const auto& entry : fs::directory_iterator(tmp, ec)) fs::remove_all(entry.path(), ec);
 }
 
+/// Marks `dir` as the top of directory hierarchies (FS_TOPDIR_FL, `chattr +T`): ext4's Orlov
+/// allocator then spreads its subdirectories over the block groups instead of packing them into
+/// its own. tmp/ and layers/ hold independent trees (a step's upper directory, a layer): packed,
+/// a new tree's inodes are taken among those of trees just deleted, and ext4 without a journal
+/// skips every recently deleted inode one by one (5,000 files of a COPY written in 2.2 s right
+/// after a store was removed, 0.3 s with the flag). Best effort: other file systems ignore it.
+void mark_top_directory(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_TOPDIR_FL)) return;
+  flags |= FS_TOPDIR_FL;
+  ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+}
+
 void create_layout(const fs::path& root) {
   for (const char* sub :
        {"", "oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"}) {
     detail::make_private_dir(root / sub);
   }
+  mark_top_directory(root / "tmp");
+  mark_top_directory(root / "layers");
   if (!fs::exists(root / "oci/oci-layout")) {
     detail::replace_file(root / "oci/oci-layout", kLayoutFile, root / "tmp");
   }

@@ -1,13 +1,17 @@
 // The content store: verified blobs, tags in index.json, resolve, gc.
 #include "oci/store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "common/error.h"
 #include "oci/media_types.h"
@@ -47,6 +51,27 @@ TEST_F(StoreTest, OpenCreatesAnOciLayoutWithPrivateDirectories) {
   EXPECT_EQ(fs::status(root()).permissions() & fs::perms::all, fs::perms::owner_all);
   EXPECT_EQ(fs::status(root() / "tmp").permissions() & fs::perms::all, fs::perms::owner_all);
   EXPECT_TRUE(store.list().empty());
+}
+
+// tmp/ and layers/ hold independent trees: marked as tops of hierarchies (chattr +T) so ext4
+// spreads them over block groups (see create_layout), where the file system has the flag.
+TEST_F(StoreTest, TmpAndLayersAreTopDirectories) {
+  Store store = Store::open(root());
+  auto flags = [](const fs::path& p) -> std::optional<int> {
+    int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int f = 0;
+    bool ok = fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &f) == 0;
+    if (fd >= 0) ::close(fd);
+    return ok ? std::optional<int>(f) : std::nullopt;
+  };
+  auto oci = flags(root() / "oci");
+  if (!oci) GTEST_SKIP() << "no inode flags on this file system";
+  EXPECT_FALSE(*oci & FS_TOPDIR_FL);
+  for (const char* sub : {"tmp", "layers"}) {
+    auto f = flags(root() / sub);
+    ASSERT_TRUE(f) << sub;
+    EXPECT_TRUE(*f & FS_TOPDIR_FL) << sub;
+  }
 }
 
 TEST_F(StoreTest, PutBlobStoresContentUnderItsDigest) {
