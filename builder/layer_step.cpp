@@ -22,12 +22,15 @@ std::vector<std::filesystem::path> image_lowers(BuildSession& session, const Ima
 
 namespace {
 
-/// A work area in <root>/tmp (upper, work, merged) removed unless the upper is adopted.
+/// A work area in <root>/tmp (upper; work and merged once an overlay needs them) removed
+/// unless the upper is adopted.
 class WorkArea {
  public:
   explicit WorkArea(const oci::Store& store) : base_(store.temp_path("step-")) {
-    for (const char* d : {"upper", "work", "merged"})
-      std::filesystem::create_directories(base_ / d);
+    std::filesystem::create_directories(base_ / "upper");
+  }
+  void make_overlay_dirs() const {
+    for (const char* d : {"work", "merged"}) std::filesystem::create_directory(base_ / d);
   }
   WorkArea(const WorkArea&) = delete;
   WorkArea& operator=(const WorkArea&) = delete;
@@ -137,6 +140,7 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
   }
   auto lowers = image_lowers(session, stage.image);
   std::vector<MountStub> stubs;
+  area.make_overlay_dirs();
   {
     OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(), area.merged());
     stubs = work(area.merged());
