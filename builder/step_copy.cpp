@@ -308,7 +308,8 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
         return std::vector<MountStub>{};
       },
       direct);
-  if (made && made->entries > 0) {
+  // Not for a build that leaves the cache alone (--verify-reproducible's second build).
+  if (made && made->entries > 0 && session.options->cache != CacheMode::kBypass) {
     save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(),
                      plan->entries);
   }
