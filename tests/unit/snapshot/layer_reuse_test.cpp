@@ -8,8 +8,6 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include <random>
-
 #include "snapshot/layer_writer.h"
 #include "snapshot/sha256.h"
 #include "snapshot/spec_tree.h"
@@ -23,15 +21,9 @@ namespace {
 using mkimg::testing::run;
 using mkimg::testing::TempDir;
 using testing::list_tree;
+using testing::pseudo_random;
 using testing::read_bytes;
 using testing::write_bytes;
-
-std::string text(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>("abcdefgh  \n0123xyz"[gen() % 18]);
-  return s;
-}
 
 std::string digest_of(const std::string& bytes) {
   Sha256Stream h;
@@ -46,7 +38,7 @@ class Context {
     for (int i = 0; i < files; ++i) {
       std::string rel = "d" + std::to_string(i % 4) + "/f" + std::to_string(i);
       fs::create_directories((root_ / rel).parent_path());
-      write_bytes(root_ / rel, text(6000 + static_cast<std::size_t>(i % 7) * 1500, i));
+      write_bytes(root_ / rel, pseudo_random(6000 + static_cast<std::size_t>(i % 7) * 1500, i));
       names_.push_back(rel);
     }
     fd_ = UniqueFd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -140,40 +132,32 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
   LayerBlob fresh = write_layer_spec(ctx.spec(), tmp / "fresh.gz", gzip_options());
   ASSERT_EQ(fresh.digest, first.digest);
 
+  // Writes the layer with `reuse`; expects the fresh bytes and `copied` members copied.
+  auto expect = [&](const MemberReuse& reuse, int64_t copied, const std::string& what) {
+    LayerBlob blob = write_layer_spec(ctx.spec(), tmp / (what + ".gz"), gzip_options(&reuse));
+    EXPECT_EQ(blob.members_reused, copied) << what;
+    EXPECT_EQ(blob.digest, fresh.digest) << what;
+  };
   // The same members under another libdeflate or level: never copied.
   MemberReuse foreign = reuse_of(first);
   foreign.format = "libdeflate 0.1 gzip 6";
-  LayerBlob a = write_layer_spec(ctx.spec(), tmp / "a.gz", gzip_options(&foreign));
-  EXPECT_EQ(a.members_reused, 0);
-  EXPECT_EQ(a.digest, fresh.digest);
-
+  expect(foreign, 0, "foreign");
   // Every member's trailer damaged in the earlier blob: none passes the CRC check.
   std::string bytes = read_bytes(first.file);
   for (const auto& m : first.members) bytes[static_cast<std::size_t>(m.offset + m.size - 6)] ^= 1;
-  write_bytes(tmp / "damaged.gz", bytes);
+  write_bytes(tmp / "damaged-blob.gz", bytes);
   MemberReuse damaged = reuse_of(first);
-  damaged.blob = tmp / "damaged.gz";
-  LayerBlob b = write_layer_spec(ctx.spec(), tmp / "b.gz", gzip_options(&damaged));
-  EXPECT_EQ(b.members_reused, 0);
-  EXPECT_EQ(b.digest, fresh.digest);
-
+  damaged.blob = tmp / "damaged-blob.gz";
+  expect(damaged, 0, "damaged");
   // Offsets that point one byte off, and a blob that is gone.
   MemberReuse shifted = reuse_of(first);
   for (auto& m : shifted.members) m.offset += 1;
-  LayerBlob c = write_layer_spec(ctx.spec(), tmp / "c.gz", gzip_options(&shifted));
-  EXPECT_EQ(c.members_reused, 0);
-  EXPECT_EQ(c.digest, fresh.digest);
+  expect(shifted, 0, "shifted");
   MemberReuse gone = reuse_of(first);
   gone.blob = tmp / "missing.gz";
-  LayerBlob d = write_layer_spec(ctx.spec(), tmp / "d.gz", gzip_options(&gone));
-  EXPECT_EQ(d.members_reused, 0);
-  EXPECT_EQ(d.digest, fresh.digest);
-
+  expect(gone, 0, "gone");
   // The intact blob: every member copied, same bytes.
-  MemberReuse intact = reuse_of(first);
-  LayerBlob e = write_layer_spec(ctx.spec(), tmp / "e.gz", gzip_options(&intact));
-  EXPECT_EQ(e.members_reused, static_cast<int64_t>(e.members.size()));
-  EXPECT_EQ(e.digest, fresh.digest);
+  expect(reuse_of(first), static_cast<int64_t>(first.members.size()), "intact");
 }
 
 // The files materialize_spec() makes are the layer: tarred again they give the same blob, with

@@ -9,8 +9,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include <random>
-
 #include "common/error.h"
 #include "snapshot/apply.h"
 #include "tests/integration/harness.h"
@@ -23,15 +21,9 @@ namespace {
 using mkimg::testing::run;
 using mkimg::testing::TempDir;
 using testing::list_tree;
+using testing::pseudo_random;
 using testing::read_bytes;
 using testing::write_bytes;
-
-std::string pseudo_random(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>("abcdefgh  \n0123"[gen() % 15]);
-  return s;
-}
 
 /// A small tree with every file type the writer handles.
 void make_tree(const fs::path& root) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -128,6 +129,14 @@ inline void write_bytes(const fs::path& p, const std::string& bytes) {
 inline std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// `n` bytes of text-like content (compressible, not trivially), the same for the same seed.
+inline std::string pseudo_random(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>("abcdefgh  \n0123"[gen() % 15]);
+  return s;
 }
 
 }  // namespace mkimg::snapshot::testing
