@@ -13,6 +13,8 @@
 //   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
 //   copy_plan.h        COPY/ADD sources selected and hashed, then applied to the root or
 //                      written straight into the layer (copy_direct.cpp)
+//   copy_recall.h      what a COPY made last time (files, gzip members), reused by its next
+//                      run after a change
 //   url_source.h       ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
 //   layer_store.h      unpacked layers under <root>/layers/<chain id>, base layers unpacked
@@ -46,7 +48,9 @@
 // directory is diffed into a layer blob (snapshot/) committed to the store, and the upper
 // directory itself becomes the unpacked layer <root>/layers/<chain id>. A COPY onto new paths
 // skips the diff: its layer is written from its sources (copy_plan.h direct_copy_entries), and
-// its files are written to disk beside it only when a later step reads them. Layers are
+// its files are written straight into its upper directory beside it only when a later step
+// reads them; after a change it reuses its last run's unchanged files and gzip members
+// (copy_recall.h). Layers are
 // unpacked lazily, when a step first runs on them (layer_step.h image_lowers). The
 // final image is written (config + manifest) and tagged only when every step succeeded, so a failed
 // build leaves the previous tag and the store as they were. The build runs with umask 022
