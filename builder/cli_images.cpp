@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "builder/cli.h"
+#include "builder/copy_recall.h"
 #include "builder/image_diff.h"
 #include "builder/layer_store.h"
 #include "common/error.h"
@@ -390,6 +391,7 @@ void run_prune(const GlobalOptions& global) {
   };
   options.while_exclusive = [&] { layers = prune_layers(store); };
   oci::GcResult result = store.gc(options);
+  prune_copy_recalls(store);  // records of COPY layers whose blobs are gone
   std::cout << "Deleted " << result.blobs_removed << " blobs\nDeleted " << layers.layers_removed
             << " unpacked layers\nTotal reclaimed space: "
             << human_size(result.bytes_removed + layers.bytes_removed) << "\n";

@@ -5,10 +5,12 @@
 
 #include <charconv>
 #include <string_view>
+#include <unordered_set>
 
 #include "builder/cache_key.h"
 #include "builder/layer_store.h"
 #include "builder/root_path.h"
+#include "oci/file_io.h"
 #include "oci/store.h"
 
 namespace mkimg::builder {
@@ -99,7 +101,6 @@ std::optional<CopyRecall> parse(std::string_view text) {
   }
   auto files = lines.number();
   if (!files) return std::nullopt;
-  r.files.digests.reserve(static_cast<std::size_t>(*files));
   for (int64_t i = 0; i < *files; ++i) {
     auto line = lines.next();
     if (!line) return std::nullopt;
@@ -139,7 +140,9 @@ std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::s
 
 void save_copy_recall(const oci::Store& store, const std::string& key,
                       const snapshot::LayerBlob& blob, const std::string& chain,
-                      const std::vector<snapshot::SpecEntry>& entries) {
+                      const std::vector<snapshot::SpecEntry>& entries,
+                      const std::vector<std::string>& changed) {
+  std::unordered_set<std::string_view> unsure(changed.begin(), changed.end());
   std::string out;
   out.append(kHeader).append("\n").append(blob.member_format).append("\n");
   out.append(blob.digest).append("\n").append(chain).append("\n");
@@ -153,7 +156,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   for (const auto& e : entries) {
     // A path with a newline cannot be a line: that file is written again next time.
     if (!S_ISREG(e.mode) || e.link_group >= 0 || e.digest.empty() ||
-        e.path.find('\n') != std::string::npos) {
+        e.path.find('\n') != std::string::npos || unsure.contains(e.path)) {
       continue;
     }
     files.append(e.digest).append(" ").append(e.path).append("\n");
@@ -163,10 +166,26 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   try {
     auto file = recall_file(store, key);
     std::filesystem::create_directories(file.parent_path());
-    write_file_atomic(file, out);
+    oci::detail::replace_file(file, out, store.tmp_dir());
   } catch (const std::exception& e) {
     spdlog::warn("could not record the COPY for the next build: {}", e.what());
   }
+}
+
+std::size_t prune_copy_recalls(const oci::Store& store) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(store.cache_dir() / "copy-recall", ec)) {
+    bool keep = false;
+    try {
+      auto r = parse(read_host_file(e.path()));
+      keep = r && store.has_blob(oci::Digest::parse(r->blob_digest));
+    } catch (const std::exception&) {
+      // unreadable: removed
+    }
+    if (!keep && std::filesystem::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace mkimg::builder

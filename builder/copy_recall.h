@@ -37,9 +37,15 @@ struct CopyRecall {
 std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::string& key);
 
 /// Records what a COPY made for `key`: the blob (with members indexed), its chain id, and the
-/// regular files of `entries` that are no hardlink within the layer. Errors are logged only.
+/// regular files of `entries` that are no hardlink within the layer, but for those whose
+/// source `changed` while they were written. Errors are logged only.
 void save_copy_recall(const oci::Store& store, const std::string& key,
                       const snapshot::LayerBlob& blob, const std::string& chain,
-                      const std::vector<snapshot::SpecEntry>& entries);
+                      const std::vector<snapshot::SpecEntry>& entries,
+                      const std::vector<std::string>& changed);
+
+/// Removes the records whose blob is no longer in the store (`mkimg prune`, after its gc);
+/// returns how many.
+std::size_t prune_copy_recalls(const oci::Store& store);
 
 }  // namespace mkimg::builder

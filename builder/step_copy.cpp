@@ -250,6 +250,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
                            (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
   std::optional<CopyRecall> recall;
   std::optional<snapshot::LayerBlob> made;
+  std::vector<std::string> changed;  // files whose source changed while they were written
   DirectWork direct;
   direct.also_on_disk = ctx.root_read_later;
   if (a.urls.empty() && direct_copy_enabled()) {
@@ -285,6 +286,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
       bool share = recall && !recall->files.dir.empty();
       auto stats =
           snapshot::materialize_spec(plan->entries, upper, share ? &recall->files : nullptr);
+      changed = std::move(stats.changed);
       spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
                     shown, timer.seconds(), stats.written, stats.linked);
     };
@@ -311,7 +313,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (made && made->entries > 0 && session.options->cache != CacheMode::kBypass) {
     save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(),
-                     plan->entries);
+                     plan->entries, changed);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <libdeflate.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -70,14 +71,16 @@ void gzip_member(libdeflate_compressor* c, const Buffer& input, Buffer& out) {
   if (out.size == 0) throw Error(describe("compress", "layer", "libdeflate_gzip_compress failed"));
 }
 
-uint32_t le32(const char* p) {
-  auto b = [&](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(p[i])); };
-  return b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
-}
+struct DecompressorDeleter {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
 
-/// Reads the member at `where` of the earlier blob `fd` into `out` when it is a gzip member
-/// whose trailer (CRC-32 and size, RFC 1952 2.3.1) matches `input`.
-bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& out) {
+/// Reads the member at `where` of the earlier blob `fd` into `out` when it is exactly one gzip
+/// member that decompresses to `input` (`scratch` holds the decompressed bytes): a damaged
+/// blob or record never puts bytes into the new blob that are not what compression gives.
+bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& out,
+                 libdeflate_decompressor* d, Buffer& scratch) {
   if (where.size < 18 || where.size > static_cast<int64_t>(input.size) * 2 + 4096) return false;
   out.reserve(static_cast<std::size_t>(where.size));
   out.size = static_cast<std::size_t>(where.size);
@@ -88,14 +91,43 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
   }
-  const char* p = out.data();
-  if (static_cast<unsigned char>(p[0]) != 0x1f || static_cast<unsigned char>(p[1]) != 0x8b ||
-      p[2] != 8) {
-    return false;
+  scratch.reserve(std::max<std::size_t>(input.size, 1));
+  std::size_t in_used = 0, produced = 0;
+  return libdeflate_gzip_decompress_ex(d, out.data(), out.size, scratch.data(), input.size,
+                                       &in_used, &produced) == LIBDEFLATE_SUCCESS &&
+         in_used == out.size && produced == input.size &&
+         std::memcmp(scratch.data(), input.data(), input.size) == 0;
+}
+
+/// What makes a member's bytes: the library's version and the level, and the bytes this
+/// library gives for a fixed probe at that level (the shared library may be newer than the
+/// header mkimg was built with).
+std::string member_format(int level) {
+  static std::mutex mu;
+  static std::map<int, std::string> known;
+  std::lock_guard lock(mu);
+  if (auto it = known.find(level); it != known.end()) return it->second;
+  std::string probe;
+  for (unsigned i = 0; probe.size() < 65536; ++i) {
+    probe += "mkimg probe " + std::to_string(i * 2654435761u % 1000003u) + "\n";
   }
-  uint32_t crc = libdeflate_crc32(0, input.data(), input.size);
-  return le32(p + out.size - 8) == crc &&
-         le32(p + out.size - 4) == static_cast<uint32_t>(input.size);
+  std::string hash = "none";
+  Compressor c(libdeflate_alloc_compressor(level));
+  if (c) {
+    std::string out(libdeflate_gzip_compress_bound(c.get(), probe.size()), '\0');
+    out.resize(
+        libdeflate_gzip_compress(c.get(), probe.data(), probe.size(), out.data(), out.size()));
+    hash.clear();
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned char ch : sha256_raw(out.data(), out.size()).substr(0, 8)) {
+      hash.push_back(kHex[ch >> 4]);
+      hash.push_back(kHex[ch & 15]);
+    }
+  }
+  std::string format = std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " +
+                       std::to_string(level) + " probe " + hash;
+  known.emplace(level, format);
+  return format;
 }
 
 /// A gzip compression job and its slot for the result.
@@ -179,6 +211,8 @@ struct CompressedSink::Impl {
 
   void worker_loop() {
     Compressor compressor(libdeflate_alloc_compressor(level));
+    Decompressor decompressor(reuse.empty() ? nullptr : libdeflate_alloc_decompressor());
+    Buffer scratch;
     for (;;) {
       GzipJob job;
       GzipBlock block;
@@ -197,8 +231,9 @@ struct CompressedSink::Impl {
       try {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
         if (index_members) block.hash = sha256_raw(job.input.data(), job.input.size);
-        if (auto it = reuse.find(block.hash); it != reuse.end()) {
-          block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out);
+        if (auto it = reuse.find(block.hash); it != reuse.end() && decompressor) {
+          block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out,
+                                     decompressor.get(), scratch);
         }
         if (!block.reused) gzip_member(compressor.get(), job.input, block.out);
       } catch (const std::exception& e) {
@@ -315,8 +350,13 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
     impl_->index_members = index_members || reuse != nullptr;
     if (reuse && reuse->format == gzip_member_format(impl_->level)) {
       impl_->reuse_fd.reset(::open(reuse->blob.c_str(), O_RDONLY | O_CLOEXEC));
-      if (impl_->reuse_fd) {
-        for (const auto& m : reuse->members) impl_->reuse.emplace(m.hash, m);
+      struct stat st {};
+      if (impl_->reuse_fd && ::fstat(impl_->reuse_fd.get(), &st) == 0) {
+        for (const auto& m : reuse->members) {
+          if (m.offset >= 0 && m.size > 0 && m.offset <= st.st_size - m.size) {
+            impl_->reuse.emplace(m.hash, m);
+          }
+        }
       }
     }
     impl_->start_gzip(threads);
@@ -361,9 +401,6 @@ SinkResult CompressedSink::finish() {
   return r;
 }
 
-std::string gzip_member_format(int level) {
-  return std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " +
-         std::to_string(level > 0 ? level : 6);
-}
+std::string gzip_member_format(int level) { return member_format(level > 0 ? level : 6); }
 
 }  // namespace mkimg::snapshot

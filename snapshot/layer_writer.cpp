@@ -122,6 +122,8 @@ class TarWriter {
   }
 
   void write_header(archive_entry* e, const std::string& path) {
+    // The previous entry's padding first, so a gzip block cut here starts with this header.
+    if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail(path);
     sink_.entry_start(path);
     if (archive_write_header(a_.get(), e) != ARCHIVE_OK) fail(path);
   }

@@ -26,15 +26,16 @@ struct BlobMember {
 
 /// The members of an earlier gzip blob a new layer may copy instead of compressing the same
 /// bytes again. Used only when `format` is gzip_member_format() of the new layer (the same
-/// libdeflate and level give the same bytes) and each member's gzip trailer (CRC-32, size)
-/// matches the new bytes, so the blob is the one compression would give.
+/// libdeflate and level give the same bytes), and a member only when it is one whole gzip
+/// member that decompresses to the new bytes, so the blob is the one compression would give.
 struct MemberReuse {
   fs::path blob;
   std::string format;
   std::vector<BlobMember> members;
 };
 
-/// What makes a gzip member's bytes: "libdeflate <version> gzip <level>".
+/// What makes a gzip member's bytes: "libdeflate <version> gzip <level> probe <hash>", the
+/// hash of what the library linked at run time makes of a fixed input at that level.
 std::string gzip_member_format(int level);
 
 /// How to write a layer. The bytes depend on everything here except `threads`, `index_members`

@@ -106,9 +106,7 @@ class Materializer {
       auto [it, first] = groups_.emplace(e.link_group, e.path);
       if (!first) {
         UniqueFd from = open_beneath(root_.get(), it->second, O_PATH | O_NOFOLLOW);
-        if (!from || ::linkat(from.get(), "", parent, name.c_str(), AT_EMPTY_PATH) != 0) {
-          throw sys_error("hardlink", e.path);
-        }
+        if (!from || !link_to(from.get(), parent, name)) throw sys_error("hardlink", e.path);
         return;
       }
     } else if (share(e, parent, name)) {
@@ -121,13 +119,19 @@ class Materializer {
     if (e.content) {
       write_fd_data(out.get(), *e.content, e.path);
     } else {
-      UniqueFd src = open_beneath(e.content_root, e.content_path, O_RDONLY | O_NOFOLLOW);
-      struct stat st {};
+      UniqueFd src =
+          open_beneath(e.content_root, e.content_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      struct stat st {
+      }, after{};
       if (!src || ::fstat(src.get(), &st) != 0) throw sys_error("open", e.content_path);
       if (!S_ISREG(st.st_mode)) {
         throw Error(describe("read", e.content_path, "is no longer a regular file"));
       }
       copy_fd_data(src.get(), out.get(), e.path);
+      if (::fstat(src.get(), &after) != 0 || after.st_size != st.st_size ||
+          after.st_mtim.tv_sec != e.mtime || after.st_mtim.tv_nsec != e.mtime_nsec) {
+        stats.changed.push_back(e.path);
+      }
     }
     set_meta(out.get(), e);
     struct timespec ts[2] = {mtime_of(e), mtime_of(e)};
@@ -147,8 +151,17 @@ class Materializer {
         st.st_mtim.tv_sec != e.mtime || st.st_mtim.tv_nsec != e.mtime_nsec) {
       return false;
     }
-    // Too many links (EMLINK) or no right to link by descriptor: the file is written instead.
-    return ::linkat(from.get(), "", parent, name.c_str(), AT_EMPTY_PATH) == 0;
+    // Too many links (EMLINK): the file is written instead.
+    return link_to(from.get(), parent, name);
+  }
+
+  /// Links the file open as `fd` (O_PATH) at `name` in `parent`: by descriptor, or through
+  /// /proc/self/fd where linking by descriptor needs a capability the process lacks.
+  static bool link_to(int fd, int parent, const std::string& name) {
+    if (::linkat(fd, "", parent, name.c_str(), AT_EMPTY_PATH) == 0) return true;
+    if (errno != ENOENT && errno != EPERM) return false;
+    std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    return ::linkat(AT_FDCWD, proc.c_str(), parent, name.c_str(), AT_SYMLINK_FOLLOW) == 0;
   }
 
   const SharedFiles* shared_;

@@ -27,6 +27,9 @@ struct SharedFiles {
 struct MaterializeStats {
   int64_t linked = 0;   ///< regular files shared with SharedFiles::dir
   int64_t written = 0;  ///< regular files written
+  /// Regular files whose source changed (size or mtime) while it was copied: their content
+  /// may not be the one their digest names.
+  std::vector<std::string> changed;
 };
 
 /// Creates `entries` (any order; every parent directory of an entry must be an entry too)

@@ -152,6 +152,16 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
   auto scratch = build_tag("app:scratch", true);
   ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
   EXPECT_EQ(digest("app:v3"), digest("app:scratch"));
+
+  // `mkimg prune` removes the records whose blobs it removed, and only those.
+  ASSERT_EQ(fs::directory_iterator(records) != fs::directory_iterator(), true);
+  for (const char* tag : {"app:v1", "app:v2", "app:v3", "app:scratch"}) {
+    auto r = run_mkimg(store(), {"rmi", tag});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+  }
+  auto pruned = run_mkimg(store(), {"prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  EXPECT_TRUE(fs::is_empty(records));
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ class Context {
       std::string rel = "d" + std::to_string(i % 4) + "/f" + std::to_string(i);
       fs::create_directories((root_ / rel).parent_path());
       write_bytes(root_ / rel, pseudo_random(6000 + static_cast<std::size_t>(i % 7) * 1500, i));
+      stamp(rel);
       names_.push_back(rel);
     }
     fd_ = UniqueFd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -64,6 +65,13 @@ class Context {
 
   void append(const std::string& rel, const std::string& more) {
     write_bytes(root_ / rel, read_bytes(root_ / rel) + more);
+    stamp(rel);
+  }
+
+  /// Gives the source the mtime its spec entry says.
+  void stamp(const std::string& rel) const {
+    struct timespec ts[2] = {{1'600'000'000, 123}, {1'600'000'000, 123}};
+    ::utimensat(AT_FDCWD, (root_ / rel).c_str(), ts, 0);
   }
 
   static SpecEntry dir(const std::string& path) {
@@ -134,7 +142,8 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
 
   // Writes the layer with `reuse`; expects the fresh bytes and `copied` members copied.
   auto expect = [&](const MemberReuse& reuse, int64_t copied, const std::string& what) {
-    LayerBlob blob = write_layer_spec(ctx.spec(), tmp / (what + ".gz"), gzip_options(&reuse));
+    LayerBlob blob =
+        write_layer_spec(ctx.spec(), tmp / ("out-" + what + ".gz"), gzip_options(&reuse));
     EXPECT_EQ(blob.members_reused, copied) << what;
     EXPECT_EQ(blob.digest, fresh.digest) << what;
   };
@@ -142,13 +151,19 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
   MemberReuse foreign = reuse_of(first);
   foreign.format = "libdeflate 0.1 gzip 6";
   expect(foreign, 0, "foreign");
-  // Every member's trailer damaged in the earlier blob: none passes the CRC check.
-  std::string bytes = read_bytes(first.file);
-  for (const auto& m : first.members) bytes[static_cast<std::size_t>(m.offset + m.size - 6)] ^= 1;
-  write_bytes(tmp / "damaged-blob.gz", bytes);
-  MemberReuse damaged = reuse_of(first);
-  damaged.blob = tmp / "damaged-blob.gz";
-  expect(damaged, 0, "damaged");
+  // Every member's trailer damaged in the earlier blob, or a byte in the middle of its
+  // compressed data (the trailer intact): none decompresses to the new bytes.
+  for (int64_t back : {6, 0}) {
+    std::string bytes = read_bytes(first.file);
+    for (const auto& m : first.members) {
+      bytes[static_cast<std::size_t>(back ? m.offset + m.size - back : m.offset + m.size / 2)] ^= 1;
+    }
+    std::string name = back ? "damaged-trailers" : "damaged-data";
+    write_bytes(tmp / (name + ".gz"), bytes);
+    MemberReuse damaged = reuse_of(first);
+    damaged.blob = tmp / (name + ".gz");
+    expect(damaged, 0, name);
+  }
   // Offsets that point one byte off, and a blob that is gone.
   MemberReuse shifted = reuse_of(first);
   for (auto& m : shifted.members) m.offset += 1;
@@ -196,6 +211,7 @@ TEST(LayerReuse, MaterializedFilesAreTheLayer) {
   MaterializeStats stats = materialize_spec(spec, made);
   EXPECT_EQ(stats.linked, 0);
   EXPECT_EQ(stats.written, 21);  // the context's files and the tool (its alias is a link)
+  EXPECT_TRUE(stats.changed.empty());
   LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::gzip});
   LayerBlob from_disk = write_layer_from_dir(made, tmp / "disk.gz", {Compression::gzip});
   EXPECT_EQ(from_disk.digest, from_spec.digest);
@@ -210,6 +226,13 @@ TEST(LayerReuse, MaterializedFilesAreTheLayer) {
   EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'000);  // set after its contents were written
   char value[16] = {};
   EXPECT_EQ(::lgetxattr((made / "etc").c_str(), "user.note", value, sizeof value), 4);
+
+  // A source whose mtime is not the one the entry was made from is reported as changed.
+  struct timespec ts[2] = {{1'600'000'001, 0}, {1'600'000'001, 0}};
+  ::utimensat(AT_FDCWD, (tmp / "ctx/d2/f2").c_str(), ts, 0);
+  fs::create_directories(tmp / "again");
+  stats = materialize_spec(spec, tmp / "again");
+  EXPECT_EQ(stats.changed, std::vector<std::string>{"ctx/d2/f2"});
 
   // A parent that is not an entry (or is a symlink of the layer) is refused.
   std::vector<SpecEntry> orphan = {spec[1]};
