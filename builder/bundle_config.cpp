@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
 
@@ -115,12 +115,7 @@ std::string bundle_config_json(const BundleSpec& spec) {
 void write_bundle_file(const std::filesystem::path& path, std::string_view data, mode_t mode) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) throw sys_error("write", path.string());
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("write", path.string());
-    done += static_cast<std::size_t>(n);
-  }
+  write_fd_data(fd.get(), data, path.string());
   if (::fchmod(fd.get(), mode) != 0) throw sys_error("chmod", path.string());
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/process.h"
@@ -119,22 +120,14 @@ void remember_probe(const oci::Store& store, const std::string& key) {
   std::string text = std::string(kProbeMemoHeader) + "\n";
   for (const auto& e : entries) text += e + "\n";
   std::filesystem::path tmp = store.temp_path("runtime-probe");
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  bool ok = fd.valid();
-  for (std::size_t done = 0; ok && done < text.size();) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<std::size_t>(n);
-  }
-  int err = ok ? 0 : errno;
-  fd.reset();
-  if (ok && ::rename(tmp.c_str(), file.c_str()) != 0) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) {
-    spdlog::debug("runtime probe memo {} not written: {}", file.string(), std::strerror(err));
+  try {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) throw sys_error("create", tmp.string());
+    write_fd_data(fd.get(), text, tmp.string());
+    fd.reset();
+    if (::rename(tmp.c_str(), file.c_str()) != 0) throw sys_error("rename", tmp.string());
+  } catch (const Error& e) {
+    spdlog::debug("runtime probe memo {} not written: {}", file.string(), e.what());
     ::unlink(tmp.c_str());
   }
 }

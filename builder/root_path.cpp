@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 
 namespace mkimg::builder {
@@ -122,15 +123,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& dat
   tmp += ".tmp-" + std::to_string(rd());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) throw sys_error("write", tmp.string());
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::unlink(tmp.c_str());
-      throw sys_error("write", tmp.string());
-    }
-    done += static_cast<std::size_t>(n);
+  try {
+    write_fd_data(fd.get(), data, tmp.string());
+  } catch (const Error&) {
+    ::unlink(tmp.c_str());
+    throw;
   }
   if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;

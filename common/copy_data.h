@@ -1,19 +1,31 @@
-// Copying a file's bytes between two descriptors in the kernel where it can (copy_file_range,
-// then sendfile across file systems), with read/write as the last resort.
+// Writing bytes to a descriptor, and copying a file's bytes between two descriptors in the
+// kernel where it can (copy_file_range, then sendfile across file systems), with read/write as
+// the last resort.
 #pragma once
 
 #include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <string>
+#include <string_view>
 
 #include "common/error.h"
 
 namespace mkimg {
 
+/// Writes all of `data` to `fd` (retrying short writes and EINTR); throws mkimg::Error
+/// "write `what`: <errno text>" otherwise.
+inline void write_fd_data(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw sys_error("write", what);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
 /// Copies everything from `from`'s offset on to `to`; `what` names the target in errors.
-inline void copy_fd_data(int from, int to, const std::string& what) {
+inline void copy_fd_data(int from, int to, std::string_view what) {
   for (;;) {
     ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
     if (n == 0) return;
@@ -38,22 +50,7 @@ inline void copy_fd_data(int from, int to, const std::string& what) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw sys_error("read", what);
     if (n == 0) return;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(to, buf + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw sys_error("write", what);
-      done += w;
-    }
-  }
-}
-
-/// Writes all of `data` to `fd`.
-inline void write_fd_data(int fd, const std::string& data, const std::string& what) {
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) throw sys_error("write", what);
-    done += static_cast<std::size_t>(w);
+    write_fd_data(to, std::string_view(buf, static_cast<std::size_t>(n)), what);
   }
 }
 

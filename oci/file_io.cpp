@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 
 namespace mkimg::oci::detail {
@@ -27,14 +28,7 @@ UniqueFd create_temp(const std::filesystem::path& prefix, std::filesystem::path&
 }
 
 void write_all(int fd, const void* data, std::size_t size, const std::filesystem::path& path) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw sys_error("write", path.string());
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
+  write_fd_data(fd, std::string_view(static_cast<const char*>(data), size), path.string());
 }
 
 std::size_t read_some(int fd, void* data, std::size_t size, const std::filesystem::path& path) {
