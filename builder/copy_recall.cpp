@@ -7,9 +7,9 @@
 #include <string_view>
 #include <unordered_set>
 
-#include "builder/cache_key.h"
 #include "builder/layer_store.h"
 #include "builder/root_path.h"
+#include "oci/digest.h"
 #include "oci/file_io.h"
 #include "oci/store.h"
 
@@ -19,35 +19,7 @@ namespace {
 constexpr std::string_view kHeader = "mkimg-copy-recall 1";
 
 std::filesystem::path recall_file(const oci::Store& store, const std::string& key) {
-  std::string digest = compute_key(StepKey{"", {{"copy-recall", key}}});
-  return store.cache_dir() / "copy-recall" / digest.substr(digest.find(':') + 1);
-}
-
-std::string to_hex(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (char c : raw) {
-    out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
-    out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
+  return store.cache_dir() / "copy-recall" / oci::sha256_of(key).encoded();
 }
 
 /// Reads the record line by line; any malformed line makes the whole record unusable.
@@ -76,6 +48,7 @@ class Lines {
   std::string_view rest_;
 };
 
+/// The record in `text`; nullopt, or an exception from a member digest, when it is malformed.
 std::optional<CopyRecall> parse(std::string_view text) {
   Lines lines(text);
   CopyRecall r;
@@ -93,11 +66,12 @@ std::optional<CopyRecall> parse(std::string_view text) {
     if (!line) return std::nullopt;
     std::size_t a = line->find(' '), b = line->rfind(' ');
     if (a == std::string_view::npos || a == b) return std::nullopt;
-    auto hash = from_hex(line->substr(0, a));
+    std::string hash(line->substr(0, a));
     auto offset = Lines::parse(line->substr(a + 1, b - a - 1));
     auto size = Lines::parse(line->substr(b + 1));
-    if (!hash || hash->size() != 32 || !offset || !size) return std::nullopt;
-    r.members.members.push_back({std::move(*hash), *offset, *size});
+    if (!offset || !size) return std::nullopt;
+    oci::Digest::parse(hash);  // throws for anything but a digest: the record is not used
+    r.members.members.push_back({std::move(hash), *offset, *size});
   }
   auto files = lines.number();
   if (!files) return std::nullopt;
@@ -148,7 +122,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   out.append(blob.digest).append("\n").append(chain).append("\n");
   out.append(std::to_string(blob.members.size())).append("\n");
   for (const auto& m : blob.members) {
-    out.append(to_hex(m.hash)).append(" ").append(std::to_string(m.offset)).append(" ");
+    out.append(m.hash).append(" ").append(std::to_string(m.offset)).append(" ");
     out.append(std::to_string(m.size)).append("\n");
   }
   std::string files;

@@ -17,22 +17,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/copy_data.h"
 #include "common/error.h"
+#include "oci/digest.h"
 #include "snapshot/sha256.h"
 
 namespace mkimg::snapshot {
 
 namespace {
-
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("write", "layer blob");
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
 
 /// A byte buffer that is not zeroed when it is made or grown: blocks are filled before they
 /// are read, and buffers go back to a pool to be used for the next blocks.
@@ -56,7 +48,7 @@ struct Buffer {
 /// each other and the bytes depend on the input and the level only.
 struct GzipBlock {
   Buffer out;
-  std::string hash;  // of the input, when members are indexed
+  std::string hash;  // "sha256:<hex>" of the input, when members are indexed
   bool reused = false;
 };
 
@@ -117,12 +109,7 @@ std::string member_format(int level) {
     std::string out(libdeflate_gzip_compress_bound(c.get(), probe.size()), '\0');
     out.resize(
         libdeflate_gzip_compress(c.get(), probe.data(), probe.size(), out.data(), out.size()));
-    hash.clear();
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned char ch : sha256_raw(out.data(), out.size()).substr(0, 8)) {
-      hash.push_back(kHex[ch >> 4]);
-      hash.push_back(kHex[ch & 15]);
-    }
+    hash = oci::sha256_of(out).encoded().substr(0, 16);
   }
   std::string format = std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " +
                        std::to_string(level) + " probe " + hash;
@@ -198,7 +185,7 @@ struct CompressedSink::Impl {
   }
 
   void emit(const char* data, std::size_t n) {
-    write_all(out.get(), data, n);
+    write_fd_data(out.get(), std::string_view(data, n), "layer blob");
     blob_hash.update(data, n);
     size += static_cast<int64_t>(n);
     // Start writing back what is written so far, so the fsync at the end has little left to
@@ -230,7 +217,9 @@ struct CompressedSink::Impl {
       std::string error;
       try {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
-        if (index_members) block.hash = sha256_raw(job.input.data(), job.input.size);
+        if (index_members) {
+          block.hash = oci::sha256_of(std::string_view(job.input.data(), job.input.size)).str();
+        }
         if (auto it = reuse.find(block.hash); it != reuse.end() && decompressor) {
           block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out,
                                      decompressor.get(), scratch);

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 /// How a layer blob is compressed.
 enum class Compression { none, gzip, zstd };
 
-/// One gzip member of a layer blob: the SHA-256 of its uncompressed bytes (32 raw bytes) and
+/// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes and
 /// where its compressed bytes are in the blob.
 struct BlobMember {
   std::string hash;

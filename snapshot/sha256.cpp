@@ -37,13 +37,4 @@ std::string Sha256Stream::finish() {
   return out;
 }
 
-std::string sha256_raw(const void* data, std::size_t size) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data, size, md, &len, EVP_sha256(), nullptr) != 1) {
-    throw Error(describe("hash", "sha256", "OpenSSL failed"));
-  }
-  return std::string(reinterpret_cast<const char*>(md), len);
-}
-
 }  // namespace mkimg::snapshot

@@ -24,7 +24,4 @@ class Sha256Stream {
   std::unique_ptr<State> state_;
 };
 
-/// The 32 raw bytes of the SHA-256 of `size` bytes at `data`.
-std::string sha256_raw(const void* data, std::size_t size);
-
 }  // namespace mkimg::snapshot
