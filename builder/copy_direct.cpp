@@ -52,11 +52,10 @@ class ViewProbe {
 
 }  // namespace
 
-std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sources, int src_root,
-                                              const std::filesystem::path& view,
-                                              const Destination& dest,
-                                              std::optional<CopyOwner> owner, Parents parents,
-                                              bool force_dir_dest, int64_t now) {
+std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
+    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
+    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
+    int64_t now) {
   UniqueFd root = open_root(view);
   ViewProbe probe(root.get());
   bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
@@ -139,8 +138,7 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
     parents_of_new.insert(parent_of(rel));
     for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
   }
-  DirectCopy result;
-  std::vector<snapshot::SpecEntry>& entries = result.entries;
+  std::vector<snapshot::SpecEntry> entries;
   for (const std::string& dir : existing) {
     if (!above.contains(dir)) continue;
     const struct stat& st = *probe.lookup(dir);
@@ -161,7 +159,7 @@ std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sou
     entries.push_back(std::move(d));
   }
   for (auto& [rel, e] : out) entries.push_back(std::move(e));
-  return result;
+  return entries;
 }
 
 }  // namespace mkimg::builder

@@ -85,14 +85,10 @@ void apply_sources(const CopyInput& input, const std::vector<CopySource>& source
 /// directory merges into), a symlink or non-directory is on the way, a target is written twice.
 /// The entries carry what snapshot::materialize_spec() needs to write the same files to disk
 /// (nanosecond mtimes, content digests).
-struct DirectCopy {
-  std::vector<snapshot::SpecEntry> entries;
-};
-std::optional<DirectCopy> direct_copy_entries(const std::vector<CopySource>& sources, int src_root,
-                                              const std::filesystem::path& view,
-                                              const Destination& dest,
-                                              std::optional<CopyOwner> owner, Parents parents,
-                                              bool force_dir_dest, int64_t now);
+std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
+    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
+    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
+    int64_t now);
 
 /// True when `path` is an existing directory inside the root `merged` (symlinks resolved in
 /// the root).

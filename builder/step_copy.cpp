@@ -243,7 +243,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   // root and the plan live until the step is done.
   std::unique_ptr<ImageView> view;
   UniqueFd src_root;
-  std::optional<DirectCopy> plan;
+  std::optional<std::vector<snapshot::SpecEntry>> plan;
   int64_t now = ::time(nullptr);
   // What this COPY made last time (copy_recall.h): read once the step runs, saved after it.
   std::string recall_key = options_text(a) + "\n" + dest.path + "\n" +
@@ -273,7 +273,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
         o.index_members = true;
         if (recall && !recall->members.blob.empty()) o.reuse = &recall->members;
         StepTimer timer;
-        made = snapshot::write_layer_spec(plan->entries, out_file, o);
+        made = snapshot::write_layer_spec(*plan, out_file, o);
         spdlog::debug(
             "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last "
             "build",
@@ -284,8 +284,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
     direct.materialize = [&](const std::filesystem::path& upper) {
       StepTimer timer;
       bool share = recall && !recall->files.dir.empty();
-      auto stats =
-          snapshot::materialize_spec(plan->entries, upper, share ? &recall->files : nullptr);
+      auto stats = snapshot::materialize_spec(*plan, upper, share ? &recall->files : nullptr);
       changed = std::move(stats.changed);
       spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
                     shown, timer.seconds(), stats.written, stats.linked);
@@ -312,8 +311,8 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
       direct);
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (made && made->entries > 0 && session.options->cache != CacheMode::kBypass) {
-    save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(),
-                     plan->entries, changed);
+    save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(), *plan,
+                     changed);
   }
 }
 
