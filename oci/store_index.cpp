@@ -42,32 +42,29 @@ std::string read_index_bytes(const Store& store) {
   }
 }
 
-Index read_index(const Store& store) {
+/// index.json's `bytes` parsed; an error names the file.
+Index parse_index_bytes(const Store& store, const std::string& bytes) {
   try {
-    return parse_index(read_index_bytes(store));
+    return parse_index(bytes);
   } catch (const Error& e) {
     throw with_context("read `" + (store.layout_dir() / "index.json").string() + "`", e);
   }
 }
+
+Index read_index(const Store& store) { return parse_index_bytes(store, read_index_bytes(store)); }
 
 /// One read-modify-write of index.json under the lock. When the change leaves the canonical
 /// bytes as they are (tagging an image with the tag it already has), nothing is written: the
 /// file keeps its inode and mtime and no fsync is paid.
 void update_index(const Store& store, const std::function<void(Index&)>& change) {
   IndexLock lock(store.root());
-  fs::path path = store.layout_dir() / "index.json";
   std::string before = read_index_bytes(store);
-  Index index;
-  try {
-    index = parse_index(before);
-  } catch (const Error& e) {
-    throw with_context("read `" + path.string() + "`", e);
-  }
+  Index index = parse_index_bytes(store, before);
   change(index);
   if (index.media_type.empty()) index.media_type = std::string(media_type::kOciIndex);
   std::string after = to_json(index);
   if (after == before) return;
-  detail::replace_file(path, after, store.tmp_dir());
+  detail::replace_file(store.layout_dir() / "index.json", after, store.tmp_dir());
 }
 
 std::optional<Reference> entry_reference(const Descriptor& d) {
