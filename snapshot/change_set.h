@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "snapshot/layer_writer.h"
+#include "snapshot/tree_walk.h"
 
 namespace mkimg::snapshot {
 
@@ -23,9 +24,7 @@ class ChangeSet {
   }
   /// A whiteout for `path`: `dir/.wh.name`.
   void add_whiteout(const std::string& path) {
-    std::size_t slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    auto [dir, name] = split_rel(path);
     marker(dir, ".wh." + name);
   }
   /// The opaque marker of directory `dir` (which is added too).

@@ -89,8 +89,7 @@ class UpperReader {
 
   /// The entry `rel` as the lowers show it (top first), if any.
   std::optional<std::pair<int, struct stat>> find_lower(const std::string& rel) {
-    std::size_t slash = rel.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+    std::string parent = split_rel(rel).first;
     for (const UniqueFd& lower : lowers_) {
       if (std::optional<struct stat> st = stat_beneath(lower.get(), rel)) {
         if (is_whiteout(*st)) return std::nullopt;

@@ -70,9 +70,8 @@ class Walker {
  public:
   Walker(const TreeState& before, int root) : before_(before), root_(root) {
     for (const auto& [path, stat] : before.entries) {
-      std::size_t slash = path.rfind('/');
-      std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
-      children_[dir].push_back(path.substr(slash == std::string::npos ? 0 : slash + 1));
+      auto [dir, name] = split_rel(path);
+      children_[dir].push_back(std::move(name));
     }
   }
 

@@ -16,16 +16,6 @@
 namespace mkimg::snapshot {
 namespace {
 
-std::string parent_of(const std::string& rel) {
-  std::size_t slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
-std::string name_of(const std::string& rel) {
-  std::size_t slash = rel.rfind('/');
-  return slash == std::string::npos ? rel : rel.substr(slash + 1);
-}
-
 struct timespec mtime_of(const SpecEntry& e) {
   return {static_cast<time_t>(e.mtime), static_cast<long>(e.mtime_nsec)};
 }
@@ -51,8 +41,8 @@ class Materializer {
   }
 
   void add(const SpecEntry& e) {
-    int parent = parent_fd(e.path);
-    std::string name = name_of(e.path);
+    auto [dir, name] = split_rel(e.path);
+    int parent = parent_fd(dir, e.path);
     if (S_ISDIR(e.mode)) {
       if (::mkdirat(parent, name.c_str(), 0700) != 0) throw sys_error("create directory", e.path);
       UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -89,10 +79,9 @@ class Materializer {
   MaterializeStats stats;
 
  private:
-  /// The directory `path` goes into: one made before it (entries come in layer order, so the
-  /// open directories form the path from the root to the last one made).
-  int parent_fd(const std::string& path) {
-    std::string parent = parent_of(path);
+  /// The directory `parent` that `path` goes into: one made before it (entries come in layer
+  /// order, so the open directories form the path from the root to the last one made).
+  int parent_fd(const std::string& parent, const std::string& path) {
     if (parent.empty()) return root_.get();
     while (!dirs_.empty() && dirs_.back().first != parent) dirs_.pop_back();
     if (dirs_.empty()) {

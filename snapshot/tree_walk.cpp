@@ -63,6 +63,12 @@ std::string join_rel(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
 
+std::pair<std::string, std::string> split_rel(const std::string& rel) {
+  std::size_t slash = rel.rfind('/');
+  if (slash == std::string::npos) return {std::string(), rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
 namespace {
 
 void walk_dir(int root, const std::string& rel,

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/fd.h"
@@ -32,6 +33,9 @@ void walk_tree(int root, const std::function<bool(const std::string&, const stru
 
 /// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c".
 std::string join_rel(const std::string& dir, const std::string& name);
+
+/// The inverse of join_rel: "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
+std::pair<std::string, std::string> split_rel(const std::string& rel);
 
 /// The sorted names of the xattrs a layer keeps (security.capability, user.*) of the regular
 /// file or directory `fd` (other types have none in a layer), with their values.
