@@ -12,25 +12,17 @@
 
 #include "common/fd.h"
 #include "oci/digest.h"
+#include "tests/integration/harness.h"
 
 namespace mkimg::builder {
 namespace {
 
 namespace fs = std::filesystem;
 
+using mkimg::testing::write_file;
+
 class ContextHashTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "mkimg-context-hash-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  static void write(const fs::path& p, const std::string& text) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-  }
-
   static struct stat stat_of(const fs::path& p) {
     struct stat st {};
     EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
@@ -48,11 +40,12 @@ class ContextHashTest : public ::testing::Test {
   }
 
   fs::path memos() const { return dir_ / "memos"; }
-  fs::path dir_;
+  mkimg::testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(ContextHashTest, RememberedFileIsNotReadAgain) {
-  write(dir_ / "ctx/sub/f", "one");
+  write_file(dir_ / "ctx/sub/f", "one");
   {
     ContextHasher hasher(memos(), dir_ / "ctx");
     EXPECT_EQ(digest(hasher, dir_ / "ctx", "sub/f"), oci::sha256_of("one").str());
@@ -70,14 +63,14 @@ TEST_F(ContextHashTest, RememberedFileIsNotReadAgain) {
 }
 
 TEST_F(ContextHashTest, ChangedFileIsReadAgain) {
-  write(dir_ / "ctx/f", "one");
+  write_file(dir_ / "ctx/f", "one");
   {
     ContextHasher hasher(memos(), dir_ / "ctx");
     digest(hasher, dir_ / "ctx", "f");
     hasher.save();
   }
   struct stat old = stat_of(dir_ / "ctx/f");
-  write(dir_ / "ctx/f", "two");  // same size, same inode
+  write_file(dir_ / "ctx/f", "two");  // same size, same inode
   struct timespec later[2] = {old.st_atim, old.st_mtim};
   later[1].tv_sec += 10;
   ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "ctx/f").c_str(), later, 0), 0);
@@ -88,7 +81,7 @@ TEST_F(ContextHashTest, ChangedFileIsReadAgain) {
 }
 
 TEST_F(ContextHashTest, TwoContextsDoNotShareEntries) {
-  write(dir_ / "a/f", "shared bytes");
+  write_file(dir_ / "a/f", "shared bytes");
   fs::create_directories(dir_ / "b");
   fs::create_hard_link(dir_ / "a/f", dir_ / "b/f");  // the very same stat in both contexts
   {
@@ -108,7 +101,7 @@ TEST_F(ContextHashTest, TwoContextsDoNotShareEntries) {
 }
 
 TEST_F(ContextHashTest, MemoNamingAnotherDirectoryIsNotUsed) {
-  write(dir_ / "a/f", "bytes");
+  write_file(dir_ / "a/f", "bytes");
   fs::create_directories(dir_ / "b");
   fs::create_hard_link(dir_ / "a/f", dir_ / "b/f");
   {
@@ -124,7 +117,7 @@ TEST_F(ContextHashTest, MemoNamingAnotherDirectoryIsNotUsed) {
 }
 
 TEST_F(ContextHashTest, TheSameDirectoryNamedDifferentlySharesOneMemo) {
-  write(dir_ / "ctx/f", "x");
+  write_file(dir_ / "ctx/f", "x");
   fs::create_directory_symlink(dir_ / "ctx", dir_ / "link");
   EXPECT_EQ(ContextHasher::memo_path(memos(), dir_ / "ctx"),
             ContextHasher::memo_path(memos(), dir_ / "link/"));
@@ -133,7 +126,7 @@ TEST_F(ContextHashTest, TheSameDirectoryNamedDifferentlySharesOneMemo) {
 }
 
 TEST_F(ContextHashTest, NothingNewWritesNothing) {
-  write(dir_ / "ctx/f", "x");
+  write_file(dir_ / "ctx/f", "x");
   {
     ContextHasher unused(memos(), dir_ / "ctx");
     unused.save();
@@ -154,7 +147,7 @@ TEST_F(ContextHashTest, NothingNewWritesNothing) {
 }
 
 TEST_F(ContextHashTest, WithoutAMemoEveryFileIsRead) {
-  write(dir_ / "ctx/f", "x");
+  write_file(dir_ / "ctx/f", "x");
   ContextHasher none("");
   EXPECT_EQ(digest(none, dir_ / "ctx", "f"), oci::sha256_of("x").str());
   EXPECT_EQ(digest(none, dir_ / "ctx", "f"), oci::sha256_of("x").str());
