@@ -138,7 +138,16 @@ TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
     // The first RUN's directory is in use as a lower but not recorded yet.
     EXPECT_EQ(layer_dirs(), before);
     build.kill();
+    EXPECT_NE(build.wait(), 0);
   }
+  // SIGKILL leaves the build no chance to stop its container: let it end on its own, so no
+  // process of this test outlives it.
+  for (const auto& e : fs::directory_iterator(store() / "cache/mounts")) {
+    if (e.is_directory()) write_file(e.path() / "go", "");
+  }
+  ASSERT_TRUE(eventually([&] {
+    return run({"pgrep", "-f", (store() / "tmp/runtime-state").string()}).exit_code != 0;
+  })) << "the killed build's container is still running";
   // The killed build's first step is cached; its layer is unpacked from the blob for the next.
   write_file(dir("two") / "Dockerfile",
              "FROM busybox:latest\nRUN echo one > /one\nRUN cat /one > /two\n");
