@@ -50,6 +50,30 @@ class PruneWithBuildTest : public BuilderTest {
     write_file(dir(name) / "Dockerfile", dockerfile);
     return build(dir(name), {"-t", tag});
   }
+
+  /// The RUN below runs (its container made /sync/started) until the test calls go().
+  static constexpr const char* kBlockingRun =
+      "RUN --mount=type=cache,target=/sync sh -c "
+      "'touch /sync/started; while [ ! -e /sync/go ]; do sleep 0.1; done; ";
+
+  /// Waits until a container of kBlockingRun runs: its cache mount (a host directory under
+  /// <root>/cache/mounts) holds `started`. Not the build's log: it shows the command's text.
+  bool blocking_run_started() const {
+    return eventually([&] {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(store() / "cache/mounts", ec)) {
+        if (fs::exists(e.path() / "started")) return true;
+      }
+      return false;
+    });
+  }
+
+  /// Lets every kBlockingRun go on.
+  void go() const {
+    for (const auto& e : fs::directory_iterator(store() / "cache/mounts")) {
+      if (e.is_directory()) write_file(e.path() / "go", "");
+    }
+  }
 };
 
 TEST_F(PruneWithBuildTest, RmiThenPruneRemovesOnlyThatImagesLayers) {
@@ -88,18 +112,15 @@ TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
   ASSERT_EQ(run_mkimg(store(), {"rmi", "gone:1"}).exit_code, 0);
   const auto before = layer_dirs();
 
-  // The RUN step blocks until the test drops /sync/go into its cache mount (a host directory
-  // under <root>/cache/mounts), so the build is certainly running while prune starts.
+  // The RUN step blocks until the test drops /sync/go into its cache mount, so the build is
+  // certainly running while prune starts.
   write_file(dir("slow") / "Dockerfile",
-             "FROM busybox\n"
-             "RUN --mount=type=cache,target=/sync sh -c "
-             "'echo started; while [ ! -e /sync/go ]; do sleep 0.1; done; echo done > /slow'\n");
+             std::string("FROM busybox\n") + kBlockingRun + "echo done > /slow'\n");
   const fs::path build_log = dir("build.log"), prune_log = dir("prune.log");
   ChildProcess slow({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain",
                      "-t", "slow:1", dir("slow").string()},
                     build_log);
-  ASSERT_TRUE(eventually([&] { return read_file(build_log).find("started") != std::string::npos; }))
-      << read_file(build_log);
+  ASSERT_TRUE(blocking_run_started()) << read_file(build_log);
   ChildProcess prune({mkimg_binary(), "--root", store().string(), "prune"}, prune_log);
   ASSERT_TRUE(eventually([&] {
     return read_file(prune_log).find("Waiting for the other mkimg processes") != std::string::npos;
@@ -107,12 +128,7 @@ TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
   EXPECT_TRUE(prune.running());
   EXPECT_EQ(layer_dirs(), before) << "nothing is removed while the build holds the store";
 
-  std::vector<fs::path> cache_mounts;
-  for (const auto& e : fs::directory_iterator(store() / "cache/mounts")) {
-    if (e.is_directory()) cache_mounts.push_back(e.path());
-  }
-  ASSERT_EQ(cache_mounts.size(), 1u);
-  write_file(cache_mounts[0] / "go", "");
+  go();
   EXPECT_EQ(slow.wait(), 0) << read_file(build_log);
   EXPECT_EQ(prune.wait(), 0) << read_file(prune_log);
   EXPECT_NE(read_file(prune_log).find("Deleted 1 unpacked layers\n"), std::string::npos)
@@ -123,18 +139,15 @@ TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
 
 TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
   fs::create_directories(dir("two"));
-  write_file(dir("two") / "Dockerfile",
-             "FROM busybox:latest\nRUN echo one > /one\n"
-             "RUN --mount=type=cache,target=/sync sh -c "
-             "'echo started; while [ ! -e /sync/go ]; do sleep 0.1; done; cat /one > /two'\n");
+  write_file(dir("two") / "Dockerfile", std::string("FROM busybox:latest\nRUN echo one > /one\n") +
+                                            kBlockingRun + "cat /one > /two'\n");
   const auto before = layer_dirs();
   const fs::path log = dir("build.log");
   {
     ChildProcess build({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain",
                         "-t", "two:1", dir("two").string()},
                        log);
-    ASSERT_TRUE(eventually([&] { return read_file(log).find("started") != std::string::npos; }))
-        << read_file(log);
+    ASSERT_TRUE(blocking_run_started()) << read_file(log);
     // The first RUN's directory is in use as a lower but not recorded yet.
     EXPECT_EQ(layer_dirs(), before);
     build.kill();
@@ -142,9 +155,7 @@ TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
   }
   // SIGKILL leaves the build no chance to stop its container: let it end on its own, so no
   // process of this test outlives it.
-  for (const auto& e : fs::directory_iterator(store() / "cache/mounts")) {
-    if (e.is_directory()) write_file(e.path() / "go", "");
-  }
+  go();
   ASSERT_TRUE(eventually([&] {
     return run({"pgrep", "-f", (store() / "tmp/runtime-state").string()}).exit_code != 0;
   })) << "the killed build's container is still running";
