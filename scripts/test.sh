@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: builds mkimg, runs every test (unit, integration with real runc,
-# a real registry and peer tools), the unit tests again under ASan+UBSan, and the fuzzers
-# for a bounded time. Usage: scripts/test.sh
+# The whole test suite: builds mkimg (warnings are errors here), runs every test (unit,
+# integration with real runc, a real registry and peer tools), the unit tests again under
+# ASan+UBSan, and the fuzzers for a bounded time; builds and installs the Release configuration
+# with default options, as a user or a packager does. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,19 +18,23 @@ unit_targets=$(cd tests/unit && for d in */; do ls "$d"*.cpp >/dev/null 2>&1 && 
 fuzz_targets=$(cd tests/fuzz && ls fuzz_*.cpp 2>/dev/null | sed 's/\.cpp$//')
 
 echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja "${launcher[@]}" >/dev/null
+cmake -S . -B build -G Ninja -DMKIMG_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== build (ASan+UBSan)"
-cmake -S . -B build-asan -G Ninja -DMKIMG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" >/dev/null
+cmake -S . -B build-asan -G Ninja -DMKIMG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DMKIMG_WERROR=ON \
+  "${launcher[@]}" >/dev/null
 cmake --build build-asan -j"$jobs" --target $unit_targets
 
 echo "== build (libFuzzer, clang)"
 cmake -S . -B build-fuzz -G Ninja -DMKIMG_FUZZ=ON -DCMAKE_C_COMPILER=clang \
-  -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++ -DMKIMG_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j"$jobs" --target $fuzz_targets
 
 status=0
+echo "== Release build with default options, then cmake --install"
+scripts/check-release-build.sh build-release || status=1
+
 echo "== fuzz (bounded)"
 (cd build-fuzz && ctest -L fuzz --output-on-failure) || status=1
 echo "== unit tests under ASan+UBSan"

@@ -1,4 +1,4 @@
-// BuildKit's parser conformance cases (shared/conformance/buildkit/parser), read at run time:
+// BuildKit's parser conformance cases (tests/conformance/buildkit/parser), read at run time:
 // testfiles/<case>/{Dockerfile,result} must dump to `result`, testfiles-negative/<case>/Dockerfile
 // must be refused. Shared by the library test (tests/unit/parser/dump_conformance_test.cpp) and
 // the `mkimg parse --dump` test (tests/integration/parser/parse_command_test.cpp).
@@ -16,7 +16,7 @@ namespace mkimg::testing {
 
 /// The folder that holds testfiles/ and testfiles-negative/.
 inline std::filesystem::path parser_vectors() {
-  return std::filesystem::path(MKIMG_SHARED_DIR) / "conformance/buildkit/parser";
+  return std::filesystem::path(MKIMG_CONFORMANCE_DIR) / "buildkit/parser";
 }
 
 /// The case names in `folder` ("testfiles" or "testfiles-negative"), sorted; none when absent.

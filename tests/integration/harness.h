@@ -1,6 +1,6 @@
 // Shared pieces of the integration tests: run a real command and capture its output, start a
-// background child (ChildProcess), own a temporary directory, find the mkimg binary and the shared/
-// folder.
+// background child (ChildProcess), own a temporary directory, find the mkimg binary and the
+// source tree.
 #pragma once
 
 #include <fcntl.h>
@@ -24,7 +24,6 @@ namespace fs = std::filesystem;
 
 inline std::string mkimg_binary() { return MKIMG_BINARY; }
 inline fs::path source_dir() { return MKIMG_SOURCE_DIR; }
-inline fs::path shared_dir() { return MKIMG_SHARED_DIR; }
 
 /// A directory under /tmp (or $TMPDIR) removed with everything in it at scope exit.
 class TempDir {

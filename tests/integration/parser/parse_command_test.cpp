@@ -1,5 +1,5 @@
-// `mkimg parse` as a user runs it: the real binary on BuildKit's conformance files (read from
-// shared/ at run time) and on broken Dockerfiles.
+// `mkimg parse` as a user runs it: the real binary on BuildKit's conformance files
+// (tests/conformance/buildkit) and on broken Dockerfiles.
 #include <gtest/gtest.h>
 
 #include <filesystem>

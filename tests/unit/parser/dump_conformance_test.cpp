@@ -1,4 +1,4 @@
-// BuildKit's parser vectors (shared/conformance/buildkit/parser), read at run time, against the
+// BuildKit's parser vectors (tests/conformance/buildkit/parser), read at run time, against the
 // library: every testfiles case dumps to its `result`, every testfiles-negative case is refused.
 // (tests/integration/parser/ checks the same through the `mkimg parse --dump` command.)
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// BuildKit's shell lexer vectors (shared/conformance/buildkit/shell), read at run time:
+// BuildKit's shell lexer vectors (tests/conformance/buildkit/shell), read at run time:
 // every envVarTest case (A and U lines) and every wordsTest case must give BuildKit's answer.
 #include <gtest/gtest.h>
 
@@ -30,7 +30,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 std::vector<std::string> read_lines(const std::string& name) {
-  std::ifstream in(std::string(MKIMG_SHARED_DIR) + "/conformance/buildkit/shell/" + name);
+  std::ifstream in(std::string(MKIMG_CONFORMANCE_DIR) + "/buildkit/shell/" + name);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
