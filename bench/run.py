@@ -5,7 +5,7 @@ the ratio mkimg/peer, the physical floor where one applies, and mkimg's peak mem
 
 Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6] [--tools mkimg,buildah,docker]
 Inputs are cached under /var/cache/mkimg-bench (a debootstrap minbase root, generated contexts).
-MKIMG_BENCH_BINARY overrides the mkimg measured (default: build/builder/mkimg).
+MKIMG_BENCH_BINARY overrides the mkimg measured (default: build/mkimg).
 It never asserts a timing; a peer that cannot run is reported as missing, never faked.
 """
 import argparse
@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 CACHE = os.environ.get("MKIMG_BENCH_CACHE", "/var/cache/mkimg-bench")
-MKIMG = os.environ.get("MKIMG_BENCH_BINARY", os.path.join(SOURCE, "build", "builder", "mkimg"))
+MKIMG = os.environ.get("MKIMG_BENCH_BINARY", os.path.join(SOURCE, "build", "mkimg"))
 
 
 def sh(cmd, check=True, quiet=True, env=None, cwd=None):

@@ -10,10 +10,10 @@
 #include "builder/build_plan.h"
 #include "builder/build_state.h"
 #include "builder/output_layout.h"
-#include "builder/root_path.h"
 #include "builder/stage_scheduler.h"
 #include "builder/steps.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/archive.h"
 #include "oci/image.h"
 #include "oci/reference.h"
@@ -118,17 +118,16 @@ class BuildUmask {
 
 }  // namespace
 
-BuildResult build(oci::Store& store, const BuildOptions& options) {
+BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& events) {
   BuildUmask umask;
-  Progress progress(options.progress);
   BuildSession session;
   session.store = &store;
   session.options = &options;
-  session.progress = &progress;
+  session.events = &events;
   session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
   session.ignore = parser::parse_dockerignore(options.dockerignore_text);
   session.cache = std::make_unique<CacheIndex>(store.cache_dir());
-  session.pending = std::make_unique<PendingLayers>(store);
+  session.pending = std::make_unique<snapshot::PendingLayers>(store);
   session.hasher =
       std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
   EmptyDir empty(store.temp_path("empty-"));
@@ -159,8 +158,8 @@ BuildResult build(oci::Store& store, const BuildOptions& options) {
   write_outputs(session, result.manifest);
   result.steps = session.steps;
   result.cached_steps = session.cached_steps;
-  progress.note("writing image " + result.image_id + " done");
-  for (const auto& ref : tags) progress.note("naming to " + ref.str() + " done");
+  events.note("writing image " + result.image_id + " done");
+  for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
   if (!options.iidfile.empty()) write_file_atomic(options.iidfile, result.image_id);
   return result;
 }

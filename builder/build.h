@@ -1,6 +1,7 @@
 // builder/: the build engine. A newcomer's map of the folder:
 //
 //   build.h            build(): Dockerfile + context -> an image in the store (this file)
+//   events.h           BuildEvents: what the engine tells about a build (cli/ renders it)
 //   build_state.h      what a build carries from step to step: the image being made (config,
 //                      layers), the cache key chain, ARG/ENV scope
 //   build_plan.h       the plan before anything runs: global ARGs, the stage graph, the
@@ -8,29 +9,27 @@
 //   stage_graph.h      which stages the target needs, in what order; cycles are errors
 //   stage_scheduler.h  runs the stages on a pool of --jobs threads, each once the stages it
 //                      uses are built; the first failure cancels the rest
-//   step_from.cpp, step_run.cpp, step_copy.cpp, step_workdir.cpp, step_metadata.cpp
-//                      one file per kind of instruction (steps.h declares them)
-//   copy_rules.h       Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
-//   copy_plan.h        COPY/ADD sources selected and hashed, then applied to the root or
-//                      written straight into the layer (copy_direct.cpp)
-//   copy_recall.h      what a COPY made last time (files, gzip members), reused by its next
-//                      run after a change
-//   url_source.h       ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
+//   steps.h            one file per kind of instruction: step_from.cpp, step_run.cpp,
+//                      step_copy.cpp, step_workdir.cpp, step_metadata.cpp; run_instruction.cpp
+//                      dispatches
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
-//   layer_store.h      unpacked layers under <root>/layers/<chain id>, base layers unpacked
 //   cache_key.h, cache_index.h, context_hash.h
 //                      step keys, the persisted index (<root>/cache), the stat-keyed memo of
 //                      context file hashes
-//   container_runtime.h, bundle_config.h, overlay_mount.h, mount_stubs.h, user_database.h,
-//   root_path.h        running RUN: runc/crun, config.json, the rootfs overlay, mount point
-//                      stubs kept out of layers, the image's own passwd/group, in-root paths
 //   run_mounts.h       RUN --mount: cache, bind, tmpfs, secret (--secret, on a tmpfs), ssh
 //                      (--ssh agent sockets)
-//   progress.h         BuildKit-like plain output, a live tty view, quiet
-//   log_sink.h         spdlog to stderr ("mkimg: [debug] ..."), above the live view while on
-//   image_diff.h       what differs between two images (config fields, then files layer by
-//                      layer, streamed): `mkimg diff` and `build --verify-reproducible`
-//   cli_build.cpp      `mkimg build` (with --verify-reproducible) and `mkimg run`
+//   output_layout.h    --output type=oci,dest=DIR
+//   copy/              COPY and ADD:
+//     rules.h          Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
+//     plan.h           sources selected and hashed, then applied to the root or written
+//                      straight into the layer (direct.cpp)
+//     recall.h         what a COPY made last time (files, gzip members), reused by its next
+//                      run after a change
+//     url_source.h     ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
+//
+// The engine runs containers through runtime/ (runc, overlays, the image's users), makes and
+// unpacks layers through snapshot/ (layer_store.h keeps the unpacked layers), pulls bases
+// through registry/ and oci/'s transports, and reads Dockerfiles through parser/.
 //
 // A build: parse the Dockerfile, plan the stages the target needs, and build them on a small
 // pool of threads (--jobs; default the number of cores, at most 4): a stage starts as soon as
@@ -47,10 +46,10 @@
 // layers is mounted with a fresh upper directory in <root>/tmp, the step runs, the upper
 // directory is diffed into a layer blob (snapshot/) committed to the store, and the upper
 // directory itself becomes the unpacked layer <root>/layers/<chain id>. A COPY onto new paths
-// skips the diff: its layer is written from its sources (copy_plan.h direct_copy_entries), and
+// skips the diff: its layer is written from its sources (copy/plan.h direct_copy_entries), and
 // its files are written straight into its upper directory beside it only when a later step
 // reads them; after a change it reuses its last run's unchanged files and gzip members
-// (copy_recall.h). Layers are
+// (copy/recall.h). Layers are
 // unpacked lazily, when a step first runs on them (layer_step.h image_lowers). The
 // final image is written (config + manifest) and tagged only when every step succeeded, so a failed
 // build leaves the previous tag and the store as they were. The build runs with umask 022
@@ -65,8 +64,9 @@
 #include <string>
 #include <vector>
 
-#include "builder/bundle_config.h"
+#include "builder/events.h"
 #include "oci/descriptor.h"
+#include "runtime/bundle_config.h"
 
 namespace mkimg::oci {
 class Store;
@@ -80,8 +80,6 @@ namespace mkimg::builder {
 enum class CacheMode { kUse, kIgnore, kBypass };
 /// Whether each cache miss prints which part of the key changed.
 enum class ExplainMode { kQuiet, kExplain };
-/// How progress is shown.
-enum class ProgressMode { kAuto, kPlain, kTty, kQuiet };
 /// Layer compression.
 enum class LayerCompression { kGzip, kZstd };
 
@@ -117,11 +115,10 @@ struct BuildOptions {
   CacheMode cache = CacheMode::kUse;
   ExplainMode explain = ExplainMode::kQuiet;
   std::map<std::string, std::string> labels;
-  NetworkMode network = NetworkMode::kHost;
+  runtime::NetworkMode network = runtime::NetworkMode::kHost;
   std::string runtime;  ///< "", "runc", "crun" or a path
   std::vector<OutputSpec> outputs;
   std::filesystem::path iidfile;
-  ProgressMode progress = ProgressMode::kAuto;
   LayerCompression compression = LayerCompression::kGzip;
   std::optional<std::int64_t> source_date_epoch;
   std::string platform;  ///< --platform; "" = host
@@ -138,20 +135,8 @@ struct BuildResult {
   int cached_steps = 0;
 };
 
-/// Builds the image and tags it in `store`. Throws mkimg::Error with the Dockerfile line of
-/// the failing step in front; nothing is tagged then.
-BuildResult build(oci::Store& store, const BuildOptions& options);
-
-/// What `mkimg run` was asked.
-struct RunOptions {
-  std::string image;
-  std::vector<std::string> command;  ///< replaces CMD when not empty
-  std::string runtime;
-  NetworkMode network = NetworkMode::kHost;
-  enum class Remove { kKeep, kRemove } remove = Remove::kRemove;
-};
-
-/// Runs a container from an image with stdio attached; returns its exit code.
-int run_image(oci::Store& store, const RunOptions& options);
+/// Builds the image and tags it in `store`, telling `events` what it does. Throws mkimg::Error
+/// with the Dockerfile line of the failing step in front; nothing is tagged then.
+BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& events);
 
 }  // namespace mkimg::builder

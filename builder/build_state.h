@@ -13,14 +13,14 @@
 
 #include "builder/build.h"
 #include "builder/cache_index.h"
-#include "builder/container_runtime.h"
 #include "builder/context_hash.h"
-#include "builder/layer_store.h"
-#include "builder/progress.h"
+#include "builder/events.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
 #include "parser/dockerignore.h"
 #include "parser/expand.h"
+#include "runtime/container_runtime.h"
+#include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
 
@@ -46,7 +46,7 @@ struct StageState {
 
 /// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
 /// `runtime` and `base_locks` are guarded by `mutex`; the cache index, the context hasher, the
-/// store and Progress are safe to use from several threads.
+/// store and the events receiver are safe to use from several threads.
 struct BuildSession {
   oci::Store* store = nullptr;
   const BuildOptions* options = nullptr;
@@ -55,8 +55,8 @@ struct BuildSession {
   parser::Dockerignore ignore;
   std::unique_ptr<CacheIndex> cache;
   std::unique_ptr<ContextHasher> hasher;
-  std::optional<ContainerRuntime> runtime;  ///< found on the first RUN
-  Progress* progress = nullptr;
+  std::optional<runtime::ContainerRuntime> runtime;  ///< found on the first RUN
+  BuildEvents* events = nullptr;  ///< where progress goes (cli/progress.h renders it)
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
   std::vector<bool> feeds_other_stage;              ///< per stage: a stage being built uses it
   std::mutex mutex;                                 ///< guards finished, runtime, base_locks
@@ -65,8 +65,9 @@ struct BuildSession {
   std::atomic<int> steps{0};
   std::atomic<int> cached_steps{0};
   std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)
-  /// The layer directories this build made, recorded when the session ends (layer_store.h).
-  std::unique_ptr<PendingLayers> pending;
+  /// The layer directories this build made, recorded when the session ends
+  /// (snapshot/layer_store.h).
+  std::unique_ptr<snapshot::PendingLayers> pending;
 };
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).

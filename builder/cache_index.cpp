@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "builder/root_path.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/in_root.h"
 
 namespace mkimg::builder {
 namespace {

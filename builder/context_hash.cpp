@@ -9,9 +9,9 @@
 #include <charconv>
 #include <vector>
 
-#include "builder/root_path.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/in_root.h"
 #include "oci/digest.h"
 
 namespace mkimg::builder {

@@ -7,17 +7,17 @@
 #include <optional>
 #include <thread>
 
-#include "builder/layer_store.h"
-#include "builder/mount_stubs.h"
-#include "builder/overlay_mount.h"
 #include "common/error.h"
 #include "oci/store.h"
+#include "runtime/mount_stubs.h"
+#include "runtime/overlay_mount.h"
 #include "snapshot/diff.h"
+#include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
 std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
-  return overlay_lowers(
-      ensure_image_unpacked(*session.store, image.config, image.layers, session.pending.get()));
+  return snapshot::overlay_lowers(snapshot::ensure_image_unpacked(
+      *session.store, image.config, image.layers, session.pending.get()));
 }
 
 namespace {
@@ -96,9 +96,9 @@ CacheEntry commit(BuildSession& session, const StageState& stage, const std::str
   entry.diff_id = blob.diff_id;
   if (upper) {
     std::string parent_chain;
-    auto chains = chain_ids(stage.image.config);
+    auto chains = snapshot::chain_ids(stage.image.config);
     if (!chains.empty()) parent_chain = chains.back();
-    session.pending->add(*upper, chain_id(parent_chain, blob.diff_id));
+    session.pending->add(*upper, snapshot::chain_id(parent_chain, blob.diff_id));
   }
   return entry;
 }
@@ -139,14 +139,15 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
                   ", written from the sources beside the files");
   }
   auto lowers = image_lowers(session, stage.image);
-  std::vector<MountStub> stubs;
+  std::vector<runtime::MountStub> stubs;
   area.make_overlay_dirs();
   {
-    OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(), area.merged());
+    runtime::OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(),
+                                area.merged());
     stubs = work(area.merged());
     mount.unmount();
   }
-  remove_mount_stubs(upper, stubs);
+  runtime::remove_mount_stubs(upper, stubs);
   StepTimer diff_timer;
   auto blob = snapshot::diff_overlay_upper(upper, lowers, area.blob(), options);
   return commit(session, stage, key, blob, diff_timer, &upper, "");
@@ -164,7 +165,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
       if (hit->layer_digest.empty() ||
           session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
         spdlog::debug("cache hit {}: {}", k, description.text);
-        session.progress->cached(description.label, description.text);
+        session.events->cached(description.label, description.text);
         if (!hit->layer_digest.empty()) append_layer(stage, *hit);
         stage.image.created = hit->created.empty() || session.options->source_date_epoch
                                   ? created_time(*session.options)
@@ -178,9 +179,9 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
   }
   spdlog::debug("cache miss {}{}: {}", k,
                 session.options->cache == CacheMode::kUse ? "" : " (--no-cache)", description.text);
-  session.progress->step(description.label, description.text);
+  session.events->step(description.label, description.text);
   if (session.options->explain == ExplainMode::kExplain) {
-    session.progress->note("cache miss: " + session.cache->explain_miss(key));
+    session.events->note("cache miss: " + session.cache->explain_miss(key));
   }
   StepTimer timer;
   CacheEntry entry = execute(session, stage, k, work, direct);
@@ -191,7 +192,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
   if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
   stage.image.cache_key = k;
-  session.progress->done(description.label, timer.seconds());
+  session.events->done(description.label, timer.seconds());
 }
 
 void add_metadata_history(BuildSession& session, StageState& stage, const std::string& created_by) {

@@ -4,7 +4,7 @@
 // into a layer blob, commit it, adopt the upper directory as the unpacked layer and record
 // the cache entry. A step that changed nothing adds an empty_layer history entry only.
 // A step may instead write its layer blob itself (DirectWork: COPY straight from its sources,
-// copy_plan.h), alone (no upper directory; the layer is unpacked from its blob the first time
+// copy/plan.h), alone (no upper directory; the layer is unpacked from its blob the first time
 // a later step needs it: layers are unpacked lazily, image_lowers()) or while its files are
 // written straight into the upper directory for the steps after it.
 #pragma once
@@ -17,7 +17,7 @@
 
 #include "builder/build_state.h"
 #include "builder/cache_key.h"
-#include "builder/mount_stubs.h"
+#include "runtime/mount_stubs.h"
 #include "snapshot/layer_writer.h"
 
 namespace mkimg::builder {
@@ -31,7 +31,8 @@ struct StepDescription {
 
 /// The work of a step inside the mounted root `merged`; returns the mount stubs (paths in the
 /// root) it caused, which are removed from the upper directory before the diff.
-using StepWork = std::function<std::vector<MountStub>(const std::filesystem::path& merged)>;
+using StepWork =
+    std::function<std::vector<runtime::MountStub>(const std::filesystem::path& merged)>;
 
 /// Writes a step's layer blob to `out_file` with `options`.
 using LayerWriter = std::function<snapshot::LayerBlob(const std::filesystem::path& out_file,

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "builder/root_path.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/image.h"
 #include "oci/store.h"
 

@@ -4,6 +4,7 @@
 #include "builder/steps.h"
 #include "common/error.h"
 #include "parser/expand.h"
+#include "runtime/cancel.h"
 
 namespace mkimg::builder {
 namespace {
@@ -34,7 +35,7 @@ bool touches_root(const parser::Instruction& inst) {
 void run_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
                      const std::string& label, bool root_read_later) {
   try {
-    if (g_interrupted) throw Error("build interrupted");
+    if (runtime::interrupted()) throw Error("build interrupted");
     if (session.cancelled) throw Error("cancelled: another stage of the build failed");
     parser::Instruction expanded =
         parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);

@@ -10,9 +10,9 @@
 
 #include "builder/build.h"
 #include "builder/layer_step.h"
-#include "builder/root_path.h"
 #include "builder/stage_graph.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/digest.h"
 #include "oci/store.h"
 
@@ -165,8 +165,9 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
     create_cache_dir(dir, m);
   }
   if (m.sharing == parser::CacheSharing::locked) locks_.push_back(lock_cache_dir(dir, id, true));
-  BindMount b{dir, target,
-              m.read_only ? BindMount::Access::kReadOnly : BindMount::Access::kReadWrite};
+  runtime::BindMount b{
+      dir, target,
+      m.read_only ? runtime::BindMount::Access::kReadOnly : runtime::BindMount::Access::kReadWrite};
   binds_.push_back(b);
 }
 
@@ -185,10 +186,10 @@ void RunMounts::add_bind(BuildSession& session, const parser::RunMount& m) {
   if (!src) throw sys_error("mount source", m.source);
   std::filesystem::path source = stage_source(session, src, m.source);
   if (m.read_only) {
-    binds_.push_back({source, m.target, BindMount::Access::kReadOnly});
+    binds_.push_back({source, m.target, runtime::BindMount::Access::kReadOnly});
   } else {
     binds_.push_back(
-        {writable(session, source, m.source), m.target, BindMount::Access::kReadWrite});
+        {writable(session, source, m.source), m.target, runtime::BindMount::Access::kReadWrite});
   }
   pinned_.push_back(std::move(src));
 }
@@ -239,7 +240,7 @@ void RunMounts::add_secret(BuildSession& session, const StageState& stage,
       ::fchmod(fd.get(), m.mode.value_or(0400)) != 0) {
     throw sys_error("set the owner and mode of secret", id);
   }
-  binds_.push_back({file, target, BindMount::Access::kReadOnly});
+  binds_.push_back({file, target, runtime::BindMount::Access::kReadOnly});
 }
 
 // BuildKit: id "default", target /run/buildkit/ssh_agent.<n> (n counts the step's ssh
@@ -260,7 +261,7 @@ void RunMounts::add_ssh(BuildSession& session, const StageState& stage, const pa
                                         : target_path(stage, m.target);
   if (ssh_mounts_ == 0) env_.push_back("SSH_AUTH_SOCK=" + target);
   ++ssh_mounts_;
-  binds_.push_back({source->socket, target, BindMount::Access::kReadWrite});
+  binds_.push_back({source->socket, target, runtime::BindMount::Access::kReadWrite});
 }
 
 }  // namespace mkimg::builder

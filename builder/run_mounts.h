@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "builder/build_state.h"
-#include "builder/bundle_config.h"
 #include "common/fd.h"
 #include "parser/dockerfile.h"
+#include "runtime/bundle_config.h"
 
 namespace mkimg::builder {
 
@@ -32,7 +32,7 @@ class RunMounts {
   RunMounts& operator=(const RunMounts&) = delete;
   ~RunMounts();
 
-  const std::vector<BindMount>& binds() const { return binds_; }
+  const std::vector<runtime::BindMount>& binds() const { return binds_; }
   const std::vector<std::string>& tmpfs() const { return tmpfs_; }
   /// KEY=VALUE the step's process gets on top of ENV (secret env=, SSH_AUTH_SOCK).
   const std::vector<std::string>& env() const { return env_; }
@@ -48,7 +48,7 @@ class RunMounts {
   std::filesystem::path writable(BuildSession& session, const std::filesystem::path& ro,
                                  const std::string& what);
 
-  std::vector<BindMount> binds_;
+  std::vector<runtime::BindMount> binds_;
   std::vector<std::string> tmpfs_;
   std::vector<std::string> env_;
   int ssh_mounts_ = 0;

@@ -1,5 +1,5 @@
 // COPY and ADD: sources from the context, a stage or an image, heredocs, local archives, and
-// ADD's http(s) URLs (url_source.h).
+// ADD's http(s) URLs (copy/url_source.h).
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -7,18 +7,18 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "builder/copy_plan.h"
-#include "builder/copy_recall.h"
+#include "builder/copy/plan.h"
+#include "builder/copy/recall.h"
+#include "builder/copy/url_source.h"
 #include "builder/layer_step.h"
-#include "builder/layer_store.h"
-#include "builder/root_path.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
-#include "builder/url_source.h"
-#include "builder/user_database.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/store.h"
+#include "runtime/user_database.h"
 #include "snapshot/apply.h"
+#include "snapshot/layer_store.h"
 #include "snapshot/spec_tree.h"
 
 namespace mkimg::builder {
@@ -110,7 +110,8 @@ std::optional<CopyOwner> resolve_owner(const std::string& chown,
                                        const std::filesystem::path& merged) {
   if (chown.empty()) return std::nullopt;
   UniqueFd root = open_root(merged);
-  auto r = resolve_user(read_user_database(root.get()), chown, DefaultGroup::kSameAsUid);
+  auto r = runtime::resolve_user(runtime::read_user_database(root.get()), chown,
+                                 runtime::DefaultGroup::kSameAsUid);
   return CopyOwner{r.uid, r.gid};
 }
 
@@ -133,7 +134,7 @@ bool is_local_archive(const CopyInput& input, const CopySource& s) {
          is_archive(input.root / s.read_from);
 }
 
-/// COPY straight into the layer (copy_plan.h) unless MKIMG_COPY_PATH=overlay asks for the
+/// COPY straight into the layer (copy/plan.h) unless MKIMG_COPY_PATH=overlay asks for the
 /// overlay path always (tests compare the two).
 bool direct_copy_enabled() {
   const char* v = std::getenv("MKIMG_COPY_PATH");
@@ -239,13 +240,13 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   StepDescription desc{ctx.label, shown, shown + " # buildkit"};
   Parents parents = a.parents ? Parents::kYes : Parents::kNo;
   bool force_dir_dest = wildcard || sources.size() > 1 || source_count > 1;
-  // Straight into the layer when the destination allows (copy_plan.h): the view, the source
+  // Straight into the layer when the destination allows (copy/plan.h): the view, the source
   // root and the plan live until the step is done.
   std::unique_ptr<ImageView> view;
   UniqueFd src_root;
   std::optional<std::vector<snapshot::SpecEntry>> plan;
   int64_t now = ::time(nullptr);
-  // What this COPY made last time (copy_recall.h): read once the step runs, saved after it.
+  // What this COPY made last time (copy/recall.h): read once the step runs, saved after it.
   std::string recall_key = options_text(a) + "\n" + dest.path + "\n" +
                            (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
   std::optional<CopyRecall> recall;
@@ -306,13 +307,13 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
         // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
         // mixed ADD undefined).
         urls.apply(merged, dest, owner, wildcard || source_count > 1);
-        return std::vector<MountStub>{};
+        return std::vector<runtime::MountStub>{};
       },
       direct);
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (made && made->entries > 0 && session.options->cache != CacheMode::kBypass) {
-    save_copy_recall(*session.store, recall_key, *made, chain_ids(stage.image.config).back(), *plan,
-                     changed);
+    save_copy_recall(*session.store, recall_key, *made,
+                     snapshot::chain_ids(stage.image.config).back(), *plan, changed);
   }
 }
 

@@ -2,7 +2,6 @@
 // (oci:, oci-archive:, docker-archive:) or a registry; then the base's ONBUILD triggers.
 #include <mutex>
 
-#include "builder/layer_store.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
 #include "common/error.h"
@@ -11,6 +10,7 @@
 #include "oci/store.h"
 #include "oci/transport.h"
 #include "parser/parse.h"
+#include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
 
@@ -43,7 +43,7 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   ensure_path(s.config);
   s.layers = image.manifest.layers;
   // Unpacked now, so a broken base layer is reported at its FROM line.
-  ensure_image_unpacked(*session.store, s.config, s.layers);
+  snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
   s.cache_key = compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
   return s;
 }
@@ -61,10 +61,10 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name) {
   auto ref = oci::Reference::try_parse(name);
   if (!ref) throw Error(describe("resolve base image", name, "not a valid image reference"));
   if (store.resolve(ref->str())) return oci::load_image(store, ref->str());
-  session.progress->note("pulling " + ref->str());
+  session.events->note("pulling " + ref->str());
   oci::PullOptions pull;
   pull.platform = platform;
-  pull.progress = [&](std::string_view line) { session.progress->note(std::string(line)); };
+  pull.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
   try {
     return oci::load_image(store, oci::pull_image(store, *ref, pull));
   } catch (const std::exception& e) {
@@ -117,7 +117,7 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
                const std::string& label) {
   std::string base =
       parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
-  session.progress->step(label, "FROM " + base);
+  session.events->step(label, "FROM " + base);
   std::vector<StageNode> nodes;
   for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
   std::size_t i = find_stage(nodes, base, stage.index);

@@ -5,16 +5,16 @@
 
 #include <algorithm>
 
-#include "builder/bundle_config.h"
-#include "builder/container_runtime.h"
 #include "builder/layer_step.h"
-#include "builder/mount_stubs.h"
-#include "builder/root_path.h"
 #include "builder/run_mounts.h"
 #include "builder/steps.h"
-#include "builder/user_database.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/store.h"
+#include "runtime/bundle_config.h"
+#include "runtime/container_runtime.h"
+#include "runtime/mount_stubs.h"
+#include "runtime/user_database.h"
 
 namespace mkimg::builder {
 namespace {
@@ -98,35 +98,37 @@ std::vector<std::string> run_env(const StageState& stage) {
   return env;
 }
 
-NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
-  if (run.network == parser::NetworkMode::none) return NetworkMode::kNone;
-  if (run.network == parser::NetworkMode::host) return NetworkMode::kHost;
+runtime::NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
+  if (run.network == parser::NetworkMode::none) return runtime::NetworkMode::kNone;
+  if (run.network == parser::NetworkMode::host) return runtime::NetworkMode::kHost;
   return ctx.session.options->network;
 }
 
 /// /etc/hosts, /etc/resolv.conf and /etc/hostname, generated in `dir` and bound read-write
 /// over the image's (never part of the layer).
-std::vector<BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
-  write_bundle_file(dir / "hosts",
-                    "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  write_bundle_file(dir / "hostname", "mkimg\n");
+std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir,
+                                          runtime::NetworkMode network) {
+  runtime::write_bundle_file(
+      dir / "hosts", "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  runtime::write_bundle_file(dir / "hostname", "mkimg\n");
   std::string resolv;
-  if (network == NetworkMode::kHost) {
+  if (network == runtime::NetworkMode::kHost) {
     try {
       resolv = read_host_file("/etc/resolv.conf");
     } catch (const std::exception&) {
     }
   }
-  if (resolv.empty() && network == NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
-  write_bundle_file(dir / "resolv.conf", resolv);
-  std::vector<BindMount> binds;
+  if (resolv.empty() && network == runtime::NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
+  runtime::write_bundle_file(dir / "resolv.conf", resolv);
+  std::vector<runtime::BindMount> binds;
   for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
-    binds.push_back({dir / f, std::string("/etc/") + f, BindMount::Access::kReadWrite});
+    binds.push_back({dir / f, std::string("/etc/") + f, runtime::BindMount::Access::kReadWrite});
   }
   return binds;
 }
 
-std::string failure_message(const std::vector<std::string>& argv, const ContainerResult& r) {
+std::string failure_message(const std::vector<std::string>& argv,
+                            const runtime::ContainerResult& r) {
   std::string msg = "process \"" + join(argv) +
                     "\" did not complete successfully: exit code: " + std::to_string(r.exit_code);
   if (!r.last_lines.empty()) {
@@ -136,9 +138,10 @@ std::string failure_message(const std::vector<std::string>& argv, const Containe
   return msg;
 }
 
-const ContainerRuntime& runtime_of(BuildSession& session) {
+const runtime::ContainerRuntime& runtime_of(BuildSession& session) {
   std::lock_guard lock(session.mutex);
-  if (!session.runtime) session.runtime = find_runtime(session.options->runtime, session.store);
+  if (!session.runtime)
+    session.runtime = runtime::find_runtime(session.options->runtime, session.store);
   return *session.runtime;
 }
 
@@ -155,7 +158,7 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
   auto& stage = ctx.stage;
   std::vector<std::string> argv = run_argv(stage, run);
   std::vector<std::string> env = run_env(stage);
-  NetworkMode network = network_of(ctx, run);
+  runtime::NetworkMode network = network_of(ctx, run);
   auto& cfg = stage.image.config.config;
   std::string user = cfg && cfg->user ? *cfg->user : "";
   std::string cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
@@ -174,21 +177,22 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
                 }()},
                {"user", user},
                {"workdir", cwd},
-               {"network", network == NetworkMode::kNone ? "none" : "host"},
+               {"network", network == runtime::NetworkMode::kNone ? "none" : "host"},
                {"mounts", mounts_key(run)}}};
   const parser::Heredoc* script = shebang_heredoc(run);
   if (script) key.parts.push_back({"heredoc", script->content});
   StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(argv) + " # buildkit"};
   run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
-    const ContainerRuntime& runtime = runtime_of(session);
+    const runtime::ContainerRuntime& runtime = runtime_of(session);
     UniqueFd root = open_root(merged);
     make_dirs_in_root(root.get(), cwd);
-    ResolvedUser resolved;
+    runtime::ResolvedUser resolved;
     if (!user.empty()) {
-      resolved = resolve_user(read_user_database(root.get()), user, DefaultGroup::kPrimaryGroup);
+      resolved = runtime::resolve_user(runtime::read_user_database(root.get()), user,
+                                       runtime::DefaultGroup::kPrimaryGroup);
     }
     TempDir bundle(session.store->temp_path("bundle-"));
-    BundleSpec spec;
+    runtime::BundleSpec spec;
     spec.rootfs = merged;
     spec.args = argv;
     spec.env = env;
@@ -202,8 +206,8 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
       std::filesystem::path pipes = bundle.path() / "pipes";
       std::filesystem::create_directory(pipes);
       ::chmod(pipes.c_str(), 0755);
-      write_bundle_file(pipes / script->name, script->content, 0755);
-      spec.binds.push_back({pipes, kPipesDir, BindMount::Access::kReadOnly});
+      runtime::write_bundle_file(pipes / script->name, script->content, 0755);
+      spec.binds.push_back({pipes, kPipesDir, runtime::BindMount::Access::kReadOnly});
     }
     RunMounts mounts(session, stage, run.mounts);
     for (const auto& b : mounts.binds()) spec.binds.push_back(b);
@@ -213,18 +217,18 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
       std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(name, 0) == 0; });
       spec.env.push_back(e);
     }
-    std::vector<std::string> dests = default_mount_destinations();
+    std::vector<std::string> dests = runtime::default_mount_destinations();
     for (const auto& b : spec.binds) dests.push_back(b.destination);
     for (const auto& t : spec.tmpfs) dests.push_back(t);
-    auto stubs = find_mount_stubs(merged, dests);
-    write_bundle_file(bundle.path() / "config.json", bundle_config_json(spec));
-    ContainerRun cr;
+    auto stubs = runtime::find_mount_stubs(merged, dests);
+    runtime::write_bundle_file(bundle.path() / "config.json", runtime::bundle_config_json(spec));
+    runtime::ContainerRun cr;
     cr.bundle = bundle.path();
     cr.state_root = session.store->tmp_dir() / "runtime-state";
-    cr.id = new_container_id();
+    cr.id = runtime::new_container_id();
     cr.cancel = &session.cancelled;
-    cr.on_line = [&](std::string_view line) { session.progress->output(ctx.label, line); };
-    ContainerResult result = run_container(runtime, cr);
+    cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };
+    runtime::ContainerResult result = runtime::run_container(runtime, cr);
     if (result.exit_code != 0) throw Error(failure_message(argv, result));
     return stubs;
   });

@@ -1,8 +1,8 @@
 // WORKDIR: sets the working directory and creates it; a layer only when it created something.
 #include "builder/layer_step.h"
-#include "builder/root_path.h"
 #include "builder/steps.h"
-#include "builder/user_database.h"
+#include "common/in_root.h"
+#include "runtime/user_database.h"
 
 namespace mkimg::builder {
 
@@ -23,11 +23,12 @@ void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
     // Created directories belong to the current USER, as BuildKit makes them.
     DirOwner owner;
     if (!user.empty()) {
-      auto r = resolve_user(read_user_database(root.get()), user, DefaultGroup::kPrimaryGroup);
+      auto r = runtime::resolve_user(runtime::read_user_database(root.get()), user,
+                                     runtime::DefaultGroup::kPrimaryGroup);
       owner = DirOwner{r.uid, r.gid};
     }
     make_dirs_in_root(root.get(), dir, owner);
-    return std::vector<MountStub>{};
+    return std::vector<runtime::MountStub>{};
   });
 }
 

@@ -1,12 +1,16 @@
-// common/: the few header-only basics shared by every library of mkimg.
+// common/: the small library every folder of mkimg may use (and that uses none of ours). A map:
+//
+//   error.h       the one error type (this file)
+//   fd.h          UniqueFd: every fd mkimg opens
+//   process.h     Process::spawn: the one way a child is started
+//   copy_data.h   writing bytes to an fd, copying a file's bytes between fds in the kernel
+//   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
+//                 reading and writing host files
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with
 // `with_context`. Dockerfile errors are built by the parser as "Dockerfile:12:5: message"
 // followed by the offending line. Absence is std::optional, never an Error.
-//
-// Also here: fd.h (UniqueFd, every fd mkimg opens) and process.h (Process::spawn, the one way
-// a child is started: the OCI runtime, credential helpers, the tests' commands).
 #pragma once
 
 #include <cerrno>

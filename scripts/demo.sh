@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
-mkimg=build/builder/mkimg
+mkimg=build/mkimg
 if ! $mkimg images 2>/dev/null | grep -q '^busybox'; then
   root=$(mktemp -d)
   trap 'rm -rf "$root"' EXIT

@@ -1,5 +1,5 @@
 // Reading a layer tar as a list of entries with their metadata and content digests, for
-// comparing layers (builder/image_diff.h). The blob (gzip, zstd or plain tar) is pulled
+// comparing layers (image_diff.h). The blob (gzip, zstd or plain tar) is pulled
 // through a caller's read function and streamed through libarchive: nothing is unpacked to
 // disk and no file content is held in memory (each regular file is hashed as it streams by).
 #pragma once

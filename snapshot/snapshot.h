@@ -1,4 +1,23 @@
-// snapshot/: file system <-> layer. The three things mkimg does with layer tars.
+// snapshot/: file system <-> layer. A map of the folder:
+//
+//   snapshot.h         this map, and below it what mkimg does with layer tars
+//   layer_writer.h     write a layer: a sorted list of entries -> a deterministic tar blob, with
+//                      its diff_id and blob digest in the same pass
+//   compressed_sink.h  (internal) the writer's output end: gzip members or zstd on worker threads
+//   spec_tree.h        a layer given entry by entry (a COPY) made real as files
+//   apply.h            apply a hostile layer blob to a directory (overlay lower or flatten)
+//   entry_applier.h    (internal) one tar entry made real inside a root
+//   root_fs.h          (internal) paths inside the root being applied, as clean components
+//   layer_stream.h     (internal) a blob's decompressed bytes, hashed, size and ratio capped
+//   diff.h             the change of a step as a layer: overlay upper directory or tree walk
+//   change_set.h       (internal) the entries both diff paths find and the rule they share
+//   tree_walk.h        (internal) reading a tree that may be hostile, by file descriptor only
+//   layer_entries.h    a layer tar's entries with metadata and content digests, streamed
+//   layer_store.h      unpacked layers under <root>/layers/<chain id>, unpacked lazily
+//   image_diff.h       what differs between two images: `mkimg diff`, --verify-reproducible
+//   sha256.h           (internal) a streaming SHA-256
+//
+// The three things mkimg does with layer tars:
 //
 // 1. Write a layer (layer_writer.h). A layer is a tar stream of `LayerEntry`s read from one
 //    source directory. The writer is deterministic: PAX (ustar headers, PAX records only when
@@ -26,12 +45,12 @@
 //    diff_overlay_upper() reads the overlay upper directory (cost ~ the change), and
 //    diff_walk() compares a tree with a TreeState recorded before the step ran in that same
 //    tree (stat only: inode, ctime, mtime, mode, owner, size, link count). Both decide with
-//    one rule (change_rules.h): a non-directory is in the layer when it was touched; a
+//    one rule (change_set.h): a non-directory is in the layer when it was touched; a
 //    directory when its own metadata changed, when it was re-created (opaque), or when it is
 //    an ancestor of an entry in the layer.
 //
 // 4. Read a layer's entries (layer_entries.h): metadata and content digest of every entry,
-//    streamed, for comparing images (builder/image_diff.h).
+//    streamed, for comparing images (image_diff.h).
 //
 // Limits to know: xattrs travel on regular files and directories only; overlay_lower needs
 // CAP_SYS_ADMIN (trusted.overlay.opaque); the overlay whose upper dir is diffed must be mounted

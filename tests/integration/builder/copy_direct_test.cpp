@@ -1,4 +1,4 @@
-// COPY written straight from its sources into the layer (builder/copy_plan.h): for every case
+// COPY written straight from its sources into the layer (builder/copy/plan.h): for every case
 // the image is byte for byte the one the overlay path makes (MKIMG_COPY_PATH=overlay), the
 // direct path is really taken where it applies (and not where it must not be), a COPY that a
 // later step reads is written to disk beside its layer, and a layer written without files is

@@ -1,4 +1,4 @@
-// A COPY rebuilt after one changed source file (builder/copy_recall.h): the unchanged files
+// A COPY rebuilt after one changed source file (builder/copy/recall.h): the unchanged files
 // are hardlinked from the last build's layer directory and the unchanged gzip members copied
 // from its blob, and the image is byte for byte the one a build from nothing (--no-cache)
 // makes; the earlier image never changes through the files it shares; a damaged record only

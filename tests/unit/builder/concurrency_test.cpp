@@ -11,10 +11,10 @@
 
 #include "builder/cache_index.h"
 #include "builder/context_hash.h"
-#include "builder/layer_store.h"
 #include "common/fd.h"
 #include "oci/digest.h"
 #include "oci/store.h"
+#include "snapshot/layer_store.h"
 #include "snapshot/layer_writer.h"
 
 namespace mkimg::builder {
@@ -64,14 +64,14 @@ TEST_F(ConcurrencyTest, StagesUnpackingTheSameBaseLayerAtOnceGetOneDirectory) {
   std::vector<std::string> errors(kThreads);
   on_threads([&](int t) {
     try {
-      got[t] = ensure_unpacked(store, layer, blob.diff_id, blob.diff_id);
+      got[t] = snapshot::ensure_unpacked(store, layer, blob.diff_id, blob.diff_id);
     } catch (const std::exception& e) {
       errors[t] = e.what();
     }
   });
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(errors[t], "");
-    EXPECT_EQ(got[t], layer_dir(store, blob.diff_id));
+    EXPECT_EQ(got[t], snapshot::layer_dir(store, blob.diff_id));
   }
   EXPECT_EQ(fs::file_size(got[0] / "d3" / "f13"), 1013u);
   int entries = 0;

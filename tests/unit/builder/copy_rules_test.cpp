@@ -1,4 +1,4 @@
-#include "builder/copy_rules.h"
+#include "builder/copy/rules.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ADD's URL rules: which sources are URLs or git, the downloaded file's name, --checksum.
-#include "builder/url_source.h"
+#include "builder/copy/url_source.h"
 
 #include <gtest/gtest.h>
 

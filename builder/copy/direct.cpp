@@ -1,0 +1,165 @@
+// COPY/ADD straight into a layer (see plan.h): the entries the overlay path would give,
+// computed from the sources and a read-only view of the image instead of from files written
+// to disk first.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+#include "builder/copy/plan.h"
+#include "common/error.h"
+#include "common/in_root.h"
+
+namespace mkimg::builder {
+namespace {
+
+std::string parent_of(const std::string& rel) {
+  std::size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+/// lstat of paths in the image view, memoized; a path below a missing or non-directory parent
+/// is reported missing without a system call.
+class ViewProbe {
+ public:
+  explicit ViewProbe(int root) : root_(root) {}
+
+  const std::optional<struct stat>& lookup(const std::string& rel) {
+    if (auto it = seen_.find(rel); it != seen_.end()) return it->second;
+    std::optional<struct stat> found;
+    std::string parent = parent_of(rel);
+    bool in_dir = parent.empty();
+    if (!in_dir) {
+      const auto& p = lookup(parent);
+      in_dir = p && S_ISDIR(p->st_mode);
+    }
+    struct stat st {};
+    if (in_dir) {
+      if (::fstatat(root_, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        found = st;
+      } else if (errno != ENOENT) {
+        throw sys_error("stat", "/" + rel);
+      }
+    }
+    return seen_.emplace(rel, found).first->second;
+  }
+
+ private:
+  int root_;
+  std::map<std::string, std::optional<struct stat>> seen_;
+};
+
+}  // namespace
+
+std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
+    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
+    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
+    int64_t now) {
+  UniqueFd root = open_root(view);
+  ViewProbe probe(root.get());
+  bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
+  std::map<std::string, snapshot::SpecEntry> out;  // new entries by layer path
+  std::set<std::string> existing;                  // directories of the image on the way
+  int64_t groups = 0;
+  auto uid = [&](const CopyFile& f) { return owner ? owner->uid : f.uid; };
+  auto gid = [&](const CopyFile& f) { return owner ? owner->gid : f.gid; };
+  for (const auto& s : sources) {
+    std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);
+    for (const auto& f : s.files) {
+      std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
+      if (target == "/") continue;
+      std::string rel = target.substr(1);
+      // The directories on the way: the image's (real directories only) or created 0755.
+      for (std::size_t slash = rel.find('/'); slash != std::string::npos;
+           slash = rel.find('/', slash + 1)) {
+        std::string dir = rel.substr(0, slash);
+        if (const auto& st = probe.lookup(dir)) {
+          if (!S_ISDIR(st->st_mode)) return std::nullopt;
+          existing.insert(dir);
+        } else if (auto it = out.find(dir); it != out.end()) {
+          if (!S_ISDIR(it->second.mode)) return std::nullopt;  // below a symlink it copies
+        } else {
+          snapshot::SpecEntry d;
+          d.path = dir;
+          d.mode = S_IFDIR | 0755;
+          d.uid = owner ? owner->uid : 0;
+          d.gid = owner ? owner->gid : 0;
+          d.mtime = now;
+          out.emplace(dir, std::move(d));
+        }
+      }
+      if (const auto& st = probe.lookup(rel)) {
+        // A source directory copied onto a directory of the image merges into it.
+        if (S_ISDIR(st->st_mode) && f.type == S_IFDIR && f.sub.empty()) {
+          existing.insert(rel);
+          continue;
+        }
+        return std::nullopt;  // replacing something of the image: the overlay path does it
+      }
+      if (out.contains(rel)) return std::nullopt;  // written twice
+      snapshot::SpecEntry e;
+      e.path = rel;
+      e.uid = uid(f);
+      e.gid = gid(f);
+      e.mtime = f.mtime.tv_sec;
+      e.mtime_nsec = f.mtime.tv_nsec;
+      if (!f.hardlink_to.empty()) {
+        std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
+        auto it = out.find(first);
+        if (it == out.end() || !S_ISREG(it->second.mode)) return std::nullopt;
+        if (it->second.link_group < 0) it->second.link_group = groups++;
+        e = it->second;
+        e.path = rel;
+      } else if (f.type == S_IFDIR) {
+        e.mode = S_IFDIR | f.mode;
+      } else if (f.type == S_IFLNK) {
+        e.mode = S_IFLNK | 0777;
+        e.link_target = f.link_target;
+      } else if (f.type == S_IFREG) {
+        e.mode = S_IFREG | f.mode;
+        e.digest = f.digest;
+        if (f.content) {
+          e.content = f.content;
+        } else {
+          e.content_root = src_root;
+          e.content_path = join_rel(s.read_from, f.sub);
+        }
+      } else {
+        return std::nullopt;
+      }
+      out.emplace(rel, std::move(e));
+    }
+  }
+  // The image's directories in the layer: those with a new entry below them, as the overlay
+  // copies them up (owner, mode, xattrs kept), the mtime now where a new entry is a child.
+  std::set<std::string> above, parents_of_new;
+  for (const auto& [rel, e] : out) {
+    parents_of_new.insert(parent_of(rel));
+    for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
+  }
+  std::vector<snapshot::SpecEntry> entries;
+  for (const std::string& dir : existing) {
+    if (!above.contains(dir)) continue;
+    const struct stat& st = *probe.lookup(dir);
+    snapshot::SpecEntry d;
+    d.path = dir;
+    d.mode = st.st_mode;
+    d.uid = st.st_uid;
+    d.gid = st.st_gid;
+    d.mtime = st.st_mtim.tv_sec;
+    d.mtime_nsec = st.st_mtim.tv_nsec;
+    if (parents_of_new.contains(dir)) {
+      d.mtime_nsec = 0;
+      d.mtime = now;
+    }
+    UniqueFd fd(::openat(root.get(), dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw sys_error("open", "/" + dir);
+    d.xattrs = snapshot::layer_xattrs(fd.get());
+    entries.push_back(std::move(d));
+  }
+  for (auto& [rel, e] : out) entries.push_back(std::move(e));
+  return entries;
+}
+
+}  // namespace mkimg::builder

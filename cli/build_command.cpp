@@ -1,0 +1,340 @@
+// `mkimg build`: the flags, checked and turned into builder::BuildOptions; the build with its
+// progress view; then --verify-reproducible and --push.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include "builder/build.h"
+#include "builder/build_plan.h"
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "common/error.h"
+#include "common/in_root.h"
+#include "oci/reference.h"
+#include "oci/registry_push.h"
+#include "oci/store.h"
+#include "runtime/cancel.h"
+#include "runtime/container_runtime.h"
+#include "snapshot/image_diff.h"
+
+namespace mkimg::cli {
+namespace {
+
+/// The raw command-line values of `mkimg build`.
+struct BuildFlags {
+  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
+  std::string file, target, network = "host", runtime, iidfile, progress = "auto";
+  std::string compression = "gzip", platform, context;
+  bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
+  bool verify_reproducible = false;
+  unsigned jobs = 0;
+};
+
+std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos) {
+    throw Error(describe(flag, kv, "expected KEY=VALUE"));
+  }
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+/// `k=v,k=v,...` (the value of --output and --secret) as its KEY=VALUE pairs, in order.
+std::vector<std::pair<std::string, std::string>> split_items(const std::string& text,
+                                                             const char* flag) {
+  std::vector<std::pair<std::string, std::string>> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    items.push_back(
+        split_kv(text.substr(start, comma == std::string::npos ? comma : comma - start), flag));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+std::string build_arg_value(const std::string& kv) {
+  // `--build-arg NAME` takes the value from the environment, like docker build.
+  const char* v = std::getenv(kv.c_str());
+  return v ? v : "";
+}
+
+builder::OutputSpec parse_output(const std::string& text) {
+  builder::OutputSpec out;
+  std::string type;
+  for (const auto& [k, v] : split_items(text, "--output")) {
+    if (k == "type") type = v;
+    if (k == "dest") out.dest = v;
+  }
+  if (type == "oci")
+    out.type = builder::OutputSpec::Type::kOci;
+  else if (type == "oci-archive")
+    out.type = builder::OutputSpec::Type::kOciArchive;
+  else if (type == "docker")
+    out.type = builder::OutputSpec::Type::kDocker;
+  else
+    throw Error(describe("parse --output", text, "type must be oci, oci-archive or docker"));
+  if (out.dest.empty()) throw Error(describe("parse --output", text, "dest= is required"));
+  return out;
+}
+
+/// `--secret id=ID[,src=PATH|,env=VAR][,type=file|env]`, Docker's (buildx's) syntax; with
+/// neither src nor env the value comes from the environment variable named ID.
+builder::SecretSource parse_secret(const std::string& text) {
+  builder::SecretSource s;
+  std::string type;
+  for (const auto& [k, v] : split_items(text, "--secret")) {
+    if (k == "id") {
+      s.id = v;
+    } else if (k == "src" || k == "source") {
+      s.file = v;
+    } else if (k == "env") {
+      s.env = v;
+    } else if (k == "type") {
+      if (v != "file" && v != "env")
+        throw Error(describe("--secret", text, "type must be file or env"));
+      type = v;
+    } else {
+      throw Error(describe("--secret", text, "unknown key " + k));
+    }
+  }
+  if (s.id.empty()) throw Error(describe("--secret", text, "id= is required"));
+  if (type == "env" && s.env.empty()) s.env = s.file.empty() ? s.id : s.file.string();
+  if (type == "env") s.file.clear();
+  if (s.file.empty() && s.env.empty()) s.env = s.id;
+  if (!s.file.empty()) {
+    s.file = std::filesystem::absolute(s.file);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(s.file, ec)) {
+      throw Error(describe("--secret", text, s.file.string() + " is not a readable file"));
+    }
+  }
+  return s;
+}
+
+/// `--ssh ID[=SOCKET]`: ID "default" takes $SSH_AUTH_SOCK when no socket is given.
+builder::SshSource parse_ssh(const std::string& text) {
+  builder::SshSource s;
+  auto eq = text.find('=');
+  s.id = text.substr(0, eq);
+  if (s.id.empty()) throw Error(describe("--ssh", text, "expected ID[=SOCKET]"));
+  if (eq != std::string::npos) {
+    s.socket = text.substr(eq + 1);
+  } else if (const char* sock = std::getenv("SSH_AUTH_SOCK"); sock && *sock) {
+    s.socket = sock;
+  } else {
+    throw Error(describe("--ssh", text, "no socket given and SSH_AUTH_SOCK is not set"));
+  }
+  s.socket = std::filesystem::absolute(s.socket);
+  std::error_code ec;
+  auto st = std::filesystem::status(s.socket, ec);
+  if (st.type() != std::filesystem::file_type::socket) {
+    throw Error(describe("--ssh", text,
+                         s.socket.string() +
+                             " is not an ssh-agent socket (key files are not supported: load "
+                             "them into an agent with ssh-add)"));
+  }
+  return s;
+}
+
+std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& context) {
+  if (f.file == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  }
+  std::filesystem::path p = f.file.empty() ? context / "Dockerfile" : std::filesystem::path(f.file);
+  std::error_code ec;
+  if (std::filesystem::is_symlink(p, ec)) {
+    auto target = std::filesystem::weakly_canonical(p, ec);
+    auto ctx = std::filesystem::weakly_canonical(context, ec);
+    auto rel = target.lexically_relative(ctx);
+    if (rel.empty() || *rel.begin() == "..") {
+      throw Error(describe("read", p.string(), "the Dockerfile is a symlink out of the context"));
+    }
+  }
+  return read_host_file(p);
+}
+
+std::string read_dockerignore(const BuildFlags& f, const std::filesystem::path& context) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> candidates;
+  if (!f.file.empty() && f.file != "-") candidates.push_back(f.file + ".dockerignore");
+  candidates.push_back(context / ".dockerignore");
+  for (const auto& p : candidates) {
+    if (std::filesystem::is_symlink(p, ec)) {
+      throw Error(describe("read", p.string(), "a .dockerignore that is a symlink is refused"));
+    }
+    if (std::filesystem::is_regular_file(p, ec)) return read_host_file(p);
+  }
+  return "";
+}
+
+builder::BuildOptions to_options(const BuildFlags& f) {
+  builder::BuildOptions o;
+  o.context = std::filesystem::absolute(f.context);
+  if (!std::filesystem::is_directory(o.context)) {
+    throw Error(describe("build", f.context, "the context is not a directory"));
+  }
+  o.dockerfile_text = read_dockerfile(f, o.context);
+  o.dockerfile_name = f.file.empty() ? "Dockerfile" : f.file == "-" ? "Dockerfile" : f.file;
+  o.dockerignore_text = read_dockerignore(f, o.context);
+  o.tags = f.tags;
+  for (const auto& kv : f.build_args) {
+    if (kv.find('=') == std::string::npos) {
+      o.build_args[kv] = build_arg_value(kv);
+    } else {
+      o.build_args.insert(split_kv(kv, "--build-arg"));
+    }
+  }
+  for (const auto& kv : f.labels) o.labels.insert(split_kv(kv, "--label"));
+  for (const auto& out : f.outputs) o.outputs.push_back(parse_output(out));
+  o.target = f.target;
+  o.cache = f.no_cache ? builder::CacheMode::kIgnore : builder::CacheMode::kUse;
+  o.explain = f.explain ? builder::ExplainMode::kExplain : builder::ExplainMode::kQuiet;
+  o.network = f.network == "none" ? runtime::NetworkMode::kNone : runtime::NetworkMode::kHost;
+  o.runtime = f.runtime;
+  o.iidfile = f.iidfile;
+  o.compression =
+      f.compression == "zstd" ? builder::LayerCompression::kZstd : builder::LayerCompression::kGzip;
+  o.platform = f.platform;
+  for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
+  for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
+  o.jobs = f.jobs;
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
+    o.source_date_epoch = std::stoll(sde);
+  } else if (f.reproducible || f.verify_reproducible) {
+    o.source_date_epoch = 0;
+  }
+  return o;
+}
+
+ProgressMode progress_mode(const std::string& flag) {
+  return flag == "plain"   ? ProgressMode::kPlain
+         : flag == "tty"   ? ProgressMode::kTty
+         : flag == "quiet" ? ProgressMode::kQuiet
+                           : ProgressMode::kAuto;
+}
+
+/// One build with its progress view on stderr. The view ends with the build: the tty view
+/// leaves its summary (a failed one while the build's error unwinds) before anything else prints.
+builder::BuildResult build_with_progress(oci::Store& store, const builder::BuildOptions& options,
+                                         ProgressMode mode) {
+  Progress progress(mode);
+  return builder::build(store, options, progress);
+}
+
+/// `--push`: sends each -t tag, as just built, to the registry its name points at.
+void push_tags(oci::Store& store, const BuildFlags& f) {
+  oci::PushOptions options;
+  options.registry.insecure_registries = f.insecure_registries;
+  if (f.progress != "quiet") {
+    options.progress = [](std::string_view line) { std::cerr << line << "\n"; };
+  }
+  for (const auto& tag : f.tags) {
+    oci::Reference ref = oci::Reference::parse(tag);
+    oci::push_image(store, ref.str(), ref, options);
+  }
+}
+
+/// --verify-reproducible: after the first build (tagged as usual), builds the same thing again
+/// with every step re-run and the step cache neither read nor written, untagged, and compares
+/// the manifest digests. Returns true when they match; otherwise prints what differs (config
+/// fields, then the files of each differing layer) and drops the second image's index entry
+/// (its blobs go at the next `mkimg prune`). The first build's tags stay either way.
+bool verify_reproducible(oci::Store& store, const builder::BuildOptions& options,
+                         const builder::BuildResult& first, ProgressMode mode) {
+  builder::BuildOptions again = options;
+  again.cache = builder::CacheMode::kBypass;
+  again.tags.clear();
+  again.outputs.clear();
+  again.iidfile.clear();
+  std::cerr << "verify-reproducible: building again with no cache\n";
+  builder::BuildResult second = build_with_progress(store, again, mode);
+  if (second.manifest.digest == first.manifest.digest) {
+    std::cerr << "reproducible: " << first.manifest.digest.str() << "\n";
+    return true;
+  }
+  auto before = snapshot::open_diff_image(store, first.manifest.digest.str());
+  auto after = snapshot::open_diff_image(store, second.manifest.digest.str());
+  before->name = "first build";
+  after->name = "second build";
+  snapshot::ImageDiff diff = snapshot::diff_images(*before, *after);
+  store.remove_manifest(second.manifest.digest);
+  std::cerr << "not reproducible: " << first.manifest.digest.str() << " then "
+            << second.manifest.digest.str() << "\n"
+            << snapshot::format_text(diff);
+  return false;
+}
+
+void add_build(CLI::App& app, GlobalOptions& global) {
+  auto flags = std::make_shared<BuildFlags>();
+  auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile and a context");
+  cmd->add_option("-t,--tag", flags->tags, "Name and tag the image (NAME:TAG)");
+  cmd->add_option("-f,--file", flags->file,
+                  "The Dockerfile (default CONTEXT/Dockerfile; - = stdin)");
+  cmd->add_option("--build-arg", flags->build_args, "A build argument KEY=VALUE");
+  cmd->add_option("--target", flags->target, "The stage to build");
+  cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
+  cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
+  cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
+  cmd->add_option("--network", flags->network, "host (default) or none")
+      ->check(CLI::IsMember({"host", "none", "default"}));
+  cmd->add_option("--runtime", flags->runtime, "runc, crun or a path (default: auto)");
+  cmd->add_option("--output,-o", flags->outputs,
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE");
+  cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
+  cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
+      ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+  cmd->add_option("--compression", flags->compression, "gzip or zstd")
+      ->check(CLI::IsMember({"gzip", "zstd"}));
+  cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
+  cmd->add_option("--secret", flags->secrets,
+                  "A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR");
+  cmd->add_option("--ssh", flags->ssh,
+                  "An ssh-agent socket for RUN --mount=type=ssh: ID[=SOCKET] (default: "
+                  "$SSH_AUTH_SOCK)");
+  cmd->add_flag("--reproducible", flags->reproducible,
+                "Clamp times to SOURCE_DATE_EPOCH (0 when unset)");
+  cmd->add_flag("--verify-reproducible", flags->verify_reproducible,
+                "Build twice (the second time with no cache) and fail unless the manifest "
+                "digests match; implies --reproducible");
+  cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
+  cmd->add_option("--insecure-registry", flags->insecure_registries,
+                  "With --push: registry (HOST[:PORT]) reached over plain HTTP; repeatable");
+  cmd->add_option("--jobs,-j", flags->jobs,
+                  "Stages built at once (default: the number of cores, at most 4; 1 = one by one)")
+      ->check(CLI::Range(1u, 64u));
+  cmd->add_flag("--dry-run", flags->dry_run,
+                "Print the plan (stages in order, parallel groups, one line per step); run, pull "
+                "and write nothing");
+  cmd->add_option("context", flags->context, "The build context directory")->required();
+  cmd->callback([flags, &global] {
+    runtime::install_interrupt_handlers();
+    if (flags->push && flags->tags.empty()) {
+      throw Error(describe("build", "--push", "needs at least one -t tag to push"));
+    }
+    builder::BuildOptions options = to_options(*flags);
+    if (flags->dry_run) {
+      std::cout << builder::dry_run(options) << std::flush;
+      return;
+    }
+    auto store = oci::Store::open(store_root(global));
+    ProgressMode mode = progress_mode(flags->progress);
+    builder::BuildResult result = build_with_progress(store, options, mode);
+    if (flags->verify_reproducible && !verify_reproducible(store, options, result, mode)) {
+      std::cout << result.image_id << "\n";
+      global.exit_code = 1;
+      return;
+    }
+    if (flags->push) push_tags(store, *flags);
+    std::cout << result.image_id << "\n";
+  });
+}
+
+}  // namespace
+
+void add_build_commands(CLI::App& app, GlobalOptions& options) { add_build(app, options); }
+
+}  // namespace mkimg::cli

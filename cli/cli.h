@@ -1,0 +1,55 @@
+// cli/: the `mkimg` executable and nothing else (no other folder links it). A map:
+//
+//   main.cpp                global options (--root, --log-level), the subcommands, errors
+//   cli.h                   what every command file shares (this file)
+//   build_command.cpp       `mkimg build`: flags -> builder::BuildOptions, the build with its
+//                           progress view, --verify-reproducible, --push
+//   run_command.cpp         `mkimg run`: layers unpacked, then runtime::run_image
+//   image_commands.cpp      import, pull, save, load, images, inspect, history, tag, rmi, prune
+//   diff_command.cpp        `mkimg diff` (snapshot/image_diff.h)
+//   registry_commands.cpp   push, login, logout, and the registry flags of pull
+//   parse_command.cpp       `mkimg parse [--dump]`
+//   progress.h              the build's events rendered: plain, a live tty view, quiet
+//   log_sink.h              spdlog to stderr ("mkimg: [debug] ..."), above the live view
+//
+// The command is thin: main.cpp parses global options with CLI11 and each *_command(s).cpp
+// adds one family of subcommands, whose callbacks call into the libraries and throw
+// mkimg::Error on failure. main.cpp prints "mkimg: error: <message>" and exits 1 for any Error.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace mkimg::cli {
+
+/// Options every subcommand sees, filled from the command line before callbacks run.
+struct GlobalOptions {
+  std::string root;  ///< --root; empty means MKIMG_ROOT, then the default.
+  std::string log_level = "warn";
+  int exit_code = 0;  ///< set by a callback that wants a non-zero, non-error exit.
+  /// `mkimg run IMAGE COMMAND...`: the command, cut off the arguments before CLI11 sees them
+  /// so that its own dashes (`ls -l`, `--rm`) are never taken for options of ours.
+  std::vector<std::string> run_command;
+};
+
+/// Takes the arguments after `run [options] IMAGE` out of `args` (argv as strings) and returns
+/// them; a leading "--" is dropped. Leaves `args` alone when the subcommand is not `run`.
+std::vector<std::string> split_run_command(std::vector<std::string>& args);
+
+/// The store root: --root, else $MKIMG_ROOT, else /var/lib/mkimg for root, else
+/// $XDG_DATA_HOME/mkimg (~/.local/share/mkimg).
+std::filesystem::path store_root(const GlobalOptions& options);
+
+void add_parse_commands(CLI::App& app, GlobalOptions& options);     // parse_command.cpp
+void add_image_commands(CLI::App& app, GlobalOptions& options);     // image_commands.cpp
+void add_registry_commands(CLI::App& app, GlobalOptions& options);  // registry_commands.cpp
+void add_build_commands(CLI::App& app, GlobalOptions& options);     // build_command.cpp
+void add_run_commands(CLI::App& app, GlobalOptions& options);       // run_command.cpp
+void add_diff_commands(CLI::App& app, GlobalOptions& options);      // diff_command.cpp
+
+}  // namespace mkimg::cli

@@ -1,0 +1,395 @@
+#include "cli/progress.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "cli/log_sink.h"
+
+namespace mkimg::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kRunningLines = 6;  ///< output lines shown under a running step
+constexpr std::size_t kKeptLines = 20;    ///< kept per step, all shown when it failed
+constexpr auto kTick = std::chrono::milliseconds(100);
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+
+bool dumb_terminal() {
+  const char* term = std::getenv("TERM");
+  return term && std::string_view(term) == "dumb";
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+/// A step's output line made safe to draw: what follows the last carriage return, no
+/// escape sequences or control characters, tabs as spaces.
+std::string sanitize(std::string_view line) {
+  while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (auto cr = line.rfind('\r'); cr != std::string_view::npos) line.remove_prefix(cr + 1);
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c == 0x1b) {  // CSI "ESC [ ... final" or a two-byte escape
+      if (i + 1 < line.size() && line[i + 1] == '[') {
+        i += 2;
+        while (i < line.size() && !(line[i] >= 0x40 && line[i] <= 0x7e)) ++i;
+      } else {
+        ++i;
+      }
+      continue;
+    }
+    if (c == '\t') {
+      out += ' ';
+    } else if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+/// Columns `text` takes, counting any non-ASCII character as two (never under-counts, so a
+/// cut line never wraps).
+std::size_t columns(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) {
+    if (c < 0x80) {
+      ++n;
+    } else if (c >= 0xc0) {
+      n += 2;  // a UTF-8 lead byte; continuation bytes add nothing
+    }
+  }
+  return n;
+}
+
+/// The longest prefix of `text` (whole UTF-8 characters) that fits in `width` columns.
+std::string cut(std::string_view text, std::size_t width) {
+  std::size_t used = 0, i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    std::size_t w = c < 0x80 ? 1 : 2;
+    if (used + w > width) break;
+    used += w;
+    i += len;
+  }
+  return std::string(text.substr(0, std::min(i, text.size())));
+}
+
+/// The stage part of a label: "build" for "build 2/5", "" for "2/5".
+std::string_view stage_of(std::string_view label) {
+  auto slash = label.rfind('/');
+  if (slash == std::string_view::npos) return label;
+  auto space = label.rfind(' ', slash);
+  return space == std::string_view::npos ? std::string_view{} : label.substr(0, space);
+}
+
+}  // namespace
+
+/// The live tty view (see progress.h).
+class LiveView {
+ public:
+  explicit LiveView(bool color) : color_(color), start_(Clock::now()) {
+    divert_log_lines([this](std::string_view line) { log(line); });
+    ticker_ = std::thread([this] { tick(); });
+  }
+  ~LiveView() { finish(true); }
+
+  void step(std::string_view label, std::string_view text) {
+    std::lock_guard lock(mutex_);
+    end_stage(label);
+    entries_.push_back({Kind::kRunning, std::string(label), std::string(text), Clock::now()});
+  }
+
+  void output(std::string_view label, std::string_view line) {
+    std::lock_guard lock(mutex_);
+    Entry* e = find(label);
+    if (!e) return;
+    e->tail.push_back(sanitize(line));
+    if (e->tail.size() > kKeptLines) e->tail.pop_front();
+  }
+
+  void cached(std::string_view label, std::string_view text) {
+    std::lock_guard lock(mutex_);
+    end_stage(label);
+    entries_.push_back({Kind::kCached, std::string(label), std::string(text), Clock::now()});
+  }
+
+  void done(std::string_view label, double seconds) {
+    std::lock_guard lock(mutex_);
+    if (Entry* e = find(label)) {
+      e->kind = Kind::kDone;
+      e->seconds = seconds;
+      e->tail.clear();
+    }
+  }
+
+  void note(std::string_view line) {
+    std::lock_guard lock(mutex_);
+    entries_.push_back({Kind::kNote, "", sanitize(line), Clock::now()});
+  }
+
+  /// A log line: printed above the view, which is redrawn below it.
+  void log(std::string_view line) {
+    std::lock_guard lock(mutex_);
+    if (finished_) {
+      write(std::string(line) + "\n");
+      return;
+    }
+    std::string out = erase_view();
+    out += std::string(line) + "\n";  // above the view: it may wrap
+    drawn_ = 0;
+    out += draw(false);
+    write(out);
+  }
+
+  bool active() {
+    std::lock_guard lock(mutex_);
+    return !finished_;
+  }
+
+  void finish(bool failed) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    divert_log_lines({});
+    std::lock_guard lock(mutex_);
+    failed_ = failed;
+    for (auto& e : entries_) {
+      if (e.kind != Kind::kRunning) continue;
+      e.seconds = std::chrono::duration<double>(Clock::now() - e.start).count();
+      e.kind = failed ? Kind::kError : Kind::kDone;
+      if (!failed) e.tail.clear();
+    }
+    write(draw(true));
+    finished_ = true;
+  }
+
+ private:
+  enum class Kind { kRunning, kCached, kDone, kError, kNote };
+  struct Entry {
+    Kind kind;
+    std::string label, text;
+    Clock::time_point start;
+    double seconds = 0;
+    std::deque<std::string> tail;
+  };
+  struct Size {
+    std::size_t width, rows;
+  };
+
+  static Size terminal() {
+    winsize ws{};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+      return {std::max<std::size_t>(ws.ws_col, 20), ws.ws_row > 0 ? ws.ws_row : 24u};
+    }
+    return {80, 24};
+  }
+
+  Entry* find(std::string_view label) {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+      if (it->kind != Kind::kNote && it->label == label) return &*it;
+    }
+    return nullptr;
+  }
+
+  /// The previous running step of `label`'s stage is over (FROM has no done()).
+  void end_stage(std::string_view label) {
+    std::string_view stage = stage_of(label);
+    for (auto& e : entries_) {
+      if (e.kind == Kind::kRunning && stage_of(e.label) == stage) {
+        e.kind = Kind::kDone;
+        e.seconds = std::chrono::duration<double>(Clock::now() - e.start).count();
+        e.tail.clear();
+      }
+    }
+  }
+
+  void tick() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      write(draw(false));
+      wake_.wait_for(lock, kTick, [this] { return stop_; });
+    }
+  }
+
+  std::string sgr(const char* code) const { return color_ ? std::string("\x1b[") + code : ""; }
+
+  /// One line: `left` cut to fit, `right` at the right edge, in colour `code`.
+  std::string line(const std::string& left, const std::string& right, const char* code,
+                   std::size_t width) const {
+    std::size_t room = width - 1;  // the last column is left free: no pending wrap
+    std::size_t right_cols = right.empty() ? 0 : right.size() + 1;
+    std::string text = cut(left, room > right_cols ? room - right_cols : 0);
+    if (!right.empty() && room >= right_cols) {
+      text += std::string(room - right.size() - columns(text), ' ') + right;
+    }
+    if (code && color_) return sgr(code) + text + sgr("0m");
+    return text;
+  }
+
+  /// Cursor to the top of the drawn view, which is erased.
+  std::string erase_view() const {
+    std::string out = "\r";
+    if (drawn_ > 0) out += "\x1b[" + std::to_string(drawn_) + "A";
+    return out + "\x1b[J";
+  }
+
+  /// The view redrawn over the previous one; `final` draws everything, unlimited in height.
+  std::string draw(bool final) {
+    Size size = terminal();
+    auto now = Clock::now();
+    std::size_t steps = 0, finished = 0;
+    for (const auto& e : entries_) {
+      if (e.kind == Kind::kNote) continue;
+      ++steps;
+      if (e.kind != Kind::kRunning) ++finished;
+    }
+    std::string header = "[+] Building " +
+                         seconds_text(std::chrono::duration<double>(now - start_).count()) + " (" +
+                         std::to_string(finished) + "/" + std::to_string(steps) + ")";
+    if (final) header += failed_ ? " ERROR" : " FINISHED";
+    std::vector<std::vector<std::string>> blocks;
+    for (const auto& e : entries_) {
+      std::vector<std::string> block;
+      std::string left = "=> " + (e.label.empty() ? "" : "[" + e.label + "] ") + e.text;
+      std::size_t shown = 0;
+      switch (e.kind) {
+        case Kind::kRunning:
+          block.push_back(line(left,
+                               seconds_text(std::chrono::duration<double>(now - e.start).count()),
+                               nullptr, size.width));
+          shown = kRunningLines;
+          break;
+        case Kind::kCached:
+          block.push_back(line(left, "CACHED", "34m", size.width));
+          break;
+        case Kind::kDone:
+          block.push_back(line(left, "DONE " + seconds_text(e.seconds), "34m", size.width));
+          break;
+        case Kind::kError:
+          block.push_back(line(left, "ERROR " + seconds_text(e.seconds), "31m", size.width));
+          shown = kKeptLines;
+          break;
+        case Kind::kNote:
+          block.push_back(line("=> " + e.text, "", nullptr, size.width));
+          break;
+      }
+      std::size_t from = e.tail.size() > shown ? e.tail.size() - shown : 0;
+      for (std::size_t i = from; i < e.tail.size(); ++i) {
+        block.push_back(line("   " + e.tail[i], "", "2m", size.width));
+      }
+      blocks.push_back(std::move(block));
+    }
+    std::vector<std::string> lines;
+    std::size_t total = 0;
+    for (const auto& b : blocks) total += b.size();
+    std::size_t first = 0;
+    if (!final) {
+      // Fit the terminal: finished entries at the top leave the live view first.
+      std::size_t budget = size.rows > 2 ? size.rows - 2 : 1;
+      while (total > budget && first < blocks.size() && entries_[first].kind != Kind::kRunning) {
+        total -= blocks[first++].size();
+      }
+    }
+    for (std::size_t i = first; i < blocks.size(); ++i) {
+      for (auto& l : blocks[i]) lines.push_back(std::move(l));
+    }
+    if (!final && lines.size() + 1 > size.rows - 1 && size.rows > 2) {
+      lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(size.rows - 2));
+    }
+    std::string out = erase_view();
+    out += line(header, "", final && failed_ ? "31m" : "1m", size.width) + "\n";
+    for (const auto& l : lines) out += l + "\n";
+    drawn_ = lines.size() + 1;
+    return out;
+  }
+
+  static void write(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  }
+
+  const bool color_;
+  const Clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false, finished_ = false, failed_ = false;
+  std::vector<Entry> entries_;
+  std::size_t drawn_ = 0;  ///< lines of the view now on the screen, the cursor below them
+  std::thread ticker_;
+};
+
+Progress::Progress(ProgressMode mode)
+    : mode_(mode), uncaught_at_start_(std::uncaught_exceptions()) {
+  if (mode_ == ProgressMode::kAuto) {
+    mode_ = ::isatty(STDERR_FILENO) ? ProgressMode::kTty : ProgressMode::kPlain;
+  }
+  if (mode_ == ProgressMode::kTty && dumb_terminal()) mode_ = ProgressMode::kPlain;
+  if (mode_ == ProgressMode::kTty) live_ = std::make_unique<LiveView>(!env_set("NO_COLOR"));
+}
+
+Progress::~Progress() { finish(std::uncaught_exceptions() > uncaught_at_start_); }
+
+void Progress::finish(bool failed) {
+  if (live_) live_->finish(failed);
+}
+
+void Progress::print(const std::string& line) {
+  if (mode_ == ProgressMode::kQuiet) return;
+  std::lock_guard lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+void Progress::step(std::string_view label, std::string_view text) {
+  if (live_ && live_->active()) return live_->step(label, text);
+  print("#" + std::string(" [") + std::string(label) + "] " + std::string(text));
+}
+
+void Progress::output(std::string_view label, std::string_view line) {
+  if (live_ && live_->active()) return live_->output(label, line);
+  print("# [" + std::string(label) + "] | " + std::string(line));
+}
+
+void Progress::cached(std::string_view label, std::string_view text) {
+  if (live_ && live_->active()) return live_->cached(label, text);
+  print("# [" + std::string(label) + "] CACHED " + std::string(text));
+}
+
+void Progress::done(std::string_view label, double seconds) {
+  if (live_ && live_->active()) return live_->done(label, seconds);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "DONE %.1fs", seconds);
+  print("# [" + std::string(label) + "] " + buf);
+}
+
+void Progress::note(std::string_view line) {
+  if (live_ && live_->active()) return live_->note(line);
+  print("# " + std::string(line));
+}
+
+}  // namespace mkimg::cli

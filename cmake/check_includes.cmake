@@ -1,0 +1,20 @@
+# cmake -DFOLDER=f -DUSES="a;b" -DFILES="x.cpp;y.h" -DSTAMP=s -P check_includes.cmake
+# Fails when a file includes a header of one of our folders that FOLDER may not use
+# (MkimgFolder.cmake has the layers). Third-party headers (<...>) are not ours to check.
+cmake_minimum_required(VERSION 3.25)
+set(allowed ${FOLDER} ${USES})
+set(ours cli builder runtime snapshot registry oci parser common)
+set(bad "")
+foreach(file ${FILES})
+  file(STRINGS ${file} lines REGEX "^#include \"[a-z_]+/")
+  foreach(line ${lines})
+    string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" dir "${line}")
+    if(dir IN_LIST ours AND NOT dir IN_LIST allowed)
+      string(APPEND bad "\n  ${file}: ${line}")
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "${FOLDER}/ may use only ${allowed}; these includes break the layers:${bad}")
+endif()
+file(TOUCH ${STAMP})

@@ -1,0 +1,139 @@
+#include "common/in_root.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "common/copy_data.h"
+#include "common/error.h"
+
+namespace mkimg {
+
+UniqueFd open_root(const std::filesystem::path& root) {
+  UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw sys_error("open", root.string());
+  return fd;
+}
+
+UniqueFd open_in_root(int root_fd, const std::string& path, int flags, unsigned mode) {
+  struct open_how how {};
+  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  std::string rel = path;
+  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+  if (rel.empty()) rel = ".";
+  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+std::optional<std::string> read_file_in_root(int root_fd, const std::string& path,
+                                             std::size_t limit) {
+  UniqueFd fd = open_in_root(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw sys_error("open", path);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", path);
+  if (!S_ISREG(st.st_mode)) throw Error(describe("read", path, "not a regular file"));
+  if (static_cast<std::size_t>(st.st_size) > limit) {
+    throw Error(describe("read", path, "file too large"));
+  }
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("read", path);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
+UniqueFd make_dirs_in_root(int root_fd, const std::string& path) {
+  return make_dirs_in_root(root_fd, path, DirOwner{});
+}
+
+UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner) {
+  UniqueFd dir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  std::string so_far;
+  for (const auto& part : std::filesystem::path(path)) {
+    std::string name = part.string();
+    if (name.empty() || name == "/" || name == ".") continue;
+    so_far += "/" + name;
+    UniqueFd next = open_in_root(root_fd, so_far, O_PATH | O_DIRECTORY);
+    if (!next) {
+      if (errno != ENOENT) throw sys_error("open directory", so_far);
+      // Create the missing component in its (already resolved) parent, then re-resolve.
+      UniqueFd parent = open_in_root(root_fd, std::filesystem::path(so_far).parent_path(),
+                                     O_RDONLY | O_DIRECTORY);
+      if (!parent) throw sys_error("open directory", so_far);
+      bool created = ::mkdirat(parent.get(), name.c_str(), 0755) == 0;
+      if (!created && errno != EEXIST) throw sys_error("create directory", so_far);
+      if (created && (owner.uid != 0 || owner.gid != 0) &&
+          ::fchownat(parent.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw sys_error("chown directory", so_far);
+      }
+      next = open_in_root(root_fd, so_far, O_PATH | O_DIRECTORY);
+      if (!next) throw sys_error("open directory", so_far);
+    }
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+std::string join_rel(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+std::string read_host_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw sys_error("read", path.string());
+  // Sized by fstat and read in place (no growing buffer); a file that grows meanwhile, or one
+  // with no size (a pipe, /proc), is read on until its end.
+  struct stat st {};
+  std::size_t size =
+      ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
+  std::string data(size + 1, '\0');
+  std::size_t done = 0;
+  for (;;) {
+    if (done == data.size()) data.resize(data.size() * 2 + 65536);
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("read", path.string());
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& data) {
+  std::random_device rd;
+  std::filesystem::path tmp = path;
+  tmp += ".tmp-" + std::to_string(rd());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) throw sys_error("write", tmp.string());
+  try {
+    write_fd_data(fd.get(), data, tmp.string());
+  } catch (const Error&) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw sys_error("write", path.string(), err);
+  }
+}
+
+}  // namespace mkimg

@@ -1,0 +1,67 @@
+// The OCI runtime (runc or crun) that runs RUN steps and `mkimg run`: finding a working one,
+// and running one container from a bundle with its output streamed line by line. The
+// container is killed and deleted by RAII, even when the build throws or is interrupted, so
+// no process of a step survives into the diff (RELIABILITY 14, 15).
+//
+// A runtime "works" when it answers `--version`. Starting a Go binary costs tens of
+// milliseconds, so a store remembers the binaries that answered (<root>/cache/runtime-probe,
+// keyed by the file's device, inode, size, mtime and ctime): an unchanged binary is not asked
+// again; a replaced, rewritten or chmod-ed one is. The memo is a hint, never fsynced: a lost
+// or damaged memo only means asking again.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace mkimg::oci {
+class Store;
+}
+
+namespace mkimg::runtime {
+
+/// A runtime binary that answered `--version`.
+struct ContainerRuntime {
+  std::filesystem::path binary;
+  std::string name;  ///< "runc", "crun", or the file name of a custom path
+};
+
+/// Finds the runtime: `choice` is "" or "auto" (runc, then crun, in the system directories,
+/// never through PATH), "runc", "crun", or a path. Throws naming the Debian package when none
+/// works. With a `store`, its probe memo spares asking an unchanged binary again.
+ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store = nullptr);
+
+/// How the container's stdio is connected: piped to a line callback (builds), or the
+/// caller's own terminal (`mkimg run`).
+enum class Stdio { kPipeLines, kInherit };
+
+/// One container run.
+struct ContainerRun {
+  std::filesystem::path bundle;      ///< holds config.json
+  std::filesystem::path state_root;  ///< the runtime's --root
+  std::string id;                    ///< unique container id
+  Stdio stdio = Stdio::kPipeLines;
+  std::function<void(std::string_view)> on_line;  ///< each output line (kPipeLines)
+  /// When set and it becomes true (another stage of the build failed), the container is
+  /// killed and run_container throws "cancelled".
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+/// The exit status of the container's process and its last lines of output.
+struct ContainerResult {
+  int exit_code = 0;  ///< 128+signal when killed
+  std::deque<std::string> last_lines;
+};
+
+/// Runs the container to its end. Throws mkimg::Error when the runtime cannot be started or
+/// the build is interrupted or cancelled; a non-zero exit of the process is a result, not an error.
+ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run);
+
+/// A fresh container id, unique across the threads of a build and across processes:
+/// "mkimg-<pid>-<counter>-<random>".
+std::string new_container_id();
+
+}  // namespace mkimg::runtime

@@ -1,0 +1,207 @@
+#include "snapshot/layer_store.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <utility>
+#include <variant>
+
+#include "common/error.h"
+#include "common/fd.h"
+#include "oci/digest.h"
+#include "oci/store.h"
+#include "snapshot/apply.h"
+
+namespace mkimg::snapshot {
+
+std::string chain_id(const std::string& parent_chain, const std::string& diff_id) {
+  if (parent_chain.empty()) return diff_id;
+  return oci::sha256_of(parent_chain + " " + diff_id).str();
+}
+
+std::vector<std::string> chain_ids(const oci::ImageConfig& config) {
+  std::vector<std::string> out;
+  std::string chain;
+  for (const auto& d : config.rootfs.diff_ids) {
+    chain = chain_id(chain, d.str());
+    out.push_back(chain);
+  }
+  return out;
+}
+
+std::filesystem::path layer_dir(const oci::Store& store, const std::string& chain) {
+  return store.layers_dir() / oci::Digest::parse(chain).encoded();
+}
+
+namespace {
+
+/// The in-process lock of one layer directory: two stages that need the same base layer at
+/// once unpack it once, the second waits and reuses it. (Across processes the unpack's
+/// RENAME_NOREPLACE decides, and the loser reuses the winner's directory.)
+std::mutex& unpack_lock(const std::filesystem::path& dir) {
+  static std::mutex guard;
+  static std::map<std::filesystem::path, std::unique_ptr<std::mutex>> locks;
+  std::lock_guard lock(guard);
+  auto& m = locks[dir];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+}  // namespace
+
+std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
+                                      const std::string& diff_id, const std::string& chain) {
+  auto dir = layer_dir(store, chain);
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return dir;
+  std::lock_guard lock(unpack_lock(dir));
+  if (std::filesystem::is_directory(dir, ec)) return dir;
+  std::filesystem::create_directories(store.layers_dir());
+  try {
+    snapshot::unpack_layer(store.blob_path(layer.digest), dir, diff_id);
+  } catch (const std::exception& e) {
+    // Another build may have unpacked the same layer meanwhile.
+    if (std::filesystem::is_directory(dir, ec)) return dir;
+    throw with_context("unpack layer `" + layer.digest.str() + "`", e);
+  }
+  return dir;
+}
+
+std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
+                                                         const oci::ImageConfig& config,
+                                                         const std::vector<oci::Descriptor>& layers,
+                                                         const PendingLayers* pending) {
+  auto chains = chain_ids(config);
+  if (chains.size() != layers.size()) {
+    throw Error(
+        describe("unpack image", config.architecture, "layer count and diff_ids do not match"));
+  }
+  std::vector<std::filesystem::path> out;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    auto made = pending ? pending->find(chains[i]) : std::nullopt;
+    out.push_back(
+        made ? *made
+             : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]));
+  }
+  return out;
+}
+
+PendingLayers::~PendingLayers() {
+  try {
+    record();
+  } catch (const std::exception& e) {
+    spdlog::warn("layer directories not kept: {}", e.what());
+  }
+}
+
+void PendingLayers::add(const std::filesystem::path& upper, const std::string& chain) {
+  auto dir = store_.temp_path("layer-");
+  if (::rename(upper.c_str(), dir.c_str()) != 0) throw sys_error("rename", upper.string());
+  std::lock_guard lock(mutex_);
+  auto [it, added] = dirs_.emplace(chain, dir);
+  if (!added) {  // two stages made the same layer: keep the first
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+}
+
+std::optional<std::filesystem::path> PendingLayers::find(const std::string& chain) const {
+  std::lock_guard lock(mutex_);
+  auto it = dirs_.find(chain);
+  if (it == dirs_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PendingLayers::record() {
+  std::lock_guard lock(mutex_);
+  if (dirs_.empty()) return;
+  std::filesystem::create_directories(store_.layers_dir());
+  {  // the layers' files are on disk before they are recorded (RELIABILITY 21)
+    UniqueFd fd(::open(store_.layers_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
+  }
+  for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
+    auto target = layer_dir(store_, it->first);
+    if (::rename(it->second.c_str(), target.c_str()) != 0) {
+      if (errno != EEXIST && errno != ENOTEMPTY) throw sys_error("rename", it->second.string());
+      std::error_code ec;
+      std::filesystem::remove_all(it->second, ec);
+    }
+  }
+}
+
+namespace {
+
+/// Adds the chain ids (hex) of the image `d` names, of every platform of an index. A document
+/// that cannot be read keeps nothing: its layers unpack again when needed.
+void collect_chains(const oci::Store& store, const oci::Descriptor& d,
+                    std::set<std::string>& live) {
+  if (!store.has_blob(d.digest)) return;
+  try {
+    auto doc = oci::parse_manifest_document(store.read_blob(d.digest), d.media_type);
+    if (const auto* index = std::get_if<oci::Index>(&doc)) {
+      for (const auto& m : index->manifests) collect_chains(store, m, live);
+      return;
+    }
+    const auto& manifest = std::get<oci::Manifest>(doc);
+    auto config = oci::parse_image_config(store.read_blob(manifest.config.digest));
+    for (const auto& chain : chain_ids(config)) {
+      live.insert(std::string(oci::Digest::parse(chain).encoded()));
+    }
+  } catch (const Error&) {
+  }
+}
+
+/// The size of the files below `dir`, each inode counted once.
+std::int64_t tree_size(const std::filesystem::path& dir) {
+  std::int64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_nlink > 1 && !seen.emplace(st.st_dev, st.st_ino).second) continue;
+    total += static_cast<std::int64_t>(st.st_size);
+  }
+  return total;
+}
+
+}  // namespace
+
+LayerPruneResult prune_layers(const oci::Store& store) {
+  std::set<std::string> live;
+  for (const auto& entry : store.list()) collect_chains(store, entry.manifest, live);
+  std::vector<std::filesystem::path> unused;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(store.layers_dir(), ec)) {
+    if (!live.contains(entry.path().filename().string())) unused.push_back(entry.path());
+  }
+  LayerPruneResult result;
+  for (const auto& dir : unused) {
+    std::int64_t size = tree_size(dir);
+    auto doomed = store.temp_path("pruned-layer");
+    if (::rename(dir.c_str(), doomed.c_str()) != 0) throw sys_error("rename", dir.string());
+    if (std::filesystem::remove_all(doomed, ec); ec) {
+      throw Error(describe("remove", doomed.string(), ec.message()));
+    }
+    // .tmp-* leftovers of killed unpacks are removed but not counted as layers.
+    if (!dir.filename().string().starts_with(".")) ++result.layers_removed;
+    result.bytes_removed += size;
+  }
+  return result;
+}
+
+std::vector<std::filesystem::path> overlay_lowers(
+    const std::vector<std::filesystem::path>& unpacked) {
+  return {unpacked.rbegin(), unpacked.rend()};
+}
+
+}  // namespace mkimg::snapshot

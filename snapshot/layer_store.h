@@ -1,0 +1,97 @@
+// Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
+// overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
+// A step's upper directory becomes its layer's directory (PendingLayers: at the end of the
+// build, after one sync); a layer without one (a base image's, a cached step's whose directory
+// was pruned, a COPY written straight into its blob) is unpacked from its blob (verified
+// against its diff id) the first time a step needs it. `mkimg prune`
+// removes the directories no stored image needs (prune_layers, under the store's gc lock).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oci/descriptor.h"
+#include "oci/image.h"
+
+namespace mkimg::oci {
+class Store;
+}
+
+namespace mkimg::snapshot {
+
+/// OCI chain id: the first layer's diff id, then sha256("<parent chain> <diff id>").
+std::string chain_id(const std::string& parent_chain, const std::string& diff_id);
+
+/// The chain ids of every layer of a config's rootfs, bottom first.
+std::vector<std::string> chain_ids(const oci::ImageConfig& config);
+
+/// <root>/layers/<hex of chain>.
+std::filesystem::path layer_dir(const oci::Store& store, const std::string& chain);
+
+/// The unpacked directory of `layer` (diff id `diff_id`, chain `chain`), unpacking the blob
+/// from the store when the directory does not exist yet.
+std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
+                                      const std::string& diff_id, const std::string& chain);
+
+class PendingLayers;
+
+/// The unpacked directories of every layer of an image, bottom first: a layer `pending` holds
+/// (a step of the running build made it) is taken from there, the others are unpacked.
+std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
+                                                         const oci::ImageConfig& config,
+                                                         const std::vector<oci::Descriptor>& layers,
+                                                         const PendingLayers* pending = nullptr);
+
+/// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
+/// layers' directories by the build's later steps; record() syncs the file system once and
+/// moves them to <root>/layers/<chain id> (RELIABILITY 21: a layer directory is recorded only
+/// once its files are on disk). One sync per build instead of one per step; a build killed
+/// before record() leaves them in tmp/, removed on the next start, and the layers are unpacked
+/// from their blobs when needed. Safe to use from several threads.
+class PendingLayers {
+ public:
+  explicit PendingLayers(const oci::Store& store) : store_(store) {}
+  PendingLayers(const PendingLayers&) = delete;
+  PendingLayers& operator=(const PendingLayers&) = delete;
+  /// Records what is pending (errors are logged: the layers are only not kept then).
+  ~PendingLayers();
+
+  /// Takes a finished step's upper directory (moved into tmp/ under a name of its own) as the
+  /// directory of layer `chain`.
+  void add(const std::filesystem::path& upper, const std::string& chain);
+  /// The directory of layer `chain` when this build made it and has not recorded it yet.
+  std::optional<std::filesystem::path> find(const std::string& chain) const;
+  /// Syncs the file system once and moves every pending directory to its layer directory
+  /// (or removes it when another build got there first).
+  void record();
+
+ private:
+  const oci::Store& store_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::filesystem::path> dirs_;  // chain id -> directory in tmp/
+};
+
+/// What prune_layers() removed.
+struct LayerPruneResult {
+  std::size_t layers_removed = 0;  ///< directories under <root>/layers
+  std::int64_t bytes_removed = 0;  ///< sizes of the files in them (each inode once)
+};
+
+/// Removes every entry of <root>/layers that no image of index.json needs (the chain ids of
+/// its config; every platform of an index), including leftovers of killed unpacks. Each
+/// directory is renamed into tmp/ before it is deleted, so a killed prune never leaves half a
+/// layer under its name. Call it only under the store lock held exclusive
+/// (oci::GcOptions::while_exclusive): a build or `mkimg run` holds the store open from start to
+/// end, so no running one can lose a directory it uses.
+LayerPruneResult prune_layers(const oci::Store& store);
+
+/// Lower directories for an overlay: `unpacked` reversed (topmost first).
+std::vector<std::filesystem::path> overlay_lowers(
+    const std::vector<std::filesystem::path>& unpacked);
+
+}  // namespace mkimg::snapshot
