@@ -1,9 +1,9 @@
 // Base64 on OpenSSL's EVP block coders.
-#include "oci/auth_base64.h"
+#include "registry/auth_base64.h"
 
 #include <openssl/evp.h>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
@@ -31,4 +31,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,12 +1,12 @@
 // A small tokenizer for WWW-Authenticate: scheme, then name=value pairs (token or
 // quoted-string with backslash escapes) separated by commas; a token followed by a space
 // and no '=' starts the next challenge.
-#include "oci/auth_challenge.h"
+#include "registry/auth_challenge.h"
 
 #include <cctype>
 #include <optional>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 std::string lower(std::string_view s) {
@@ -109,4 +109,4 @@ std::vector<Challenge> parse_challenges(std::string_view header) {
   return out;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

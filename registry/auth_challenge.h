@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// The authentication schemes mkimg answers.
 enum class AuthScheme { basic, bearer };
@@ -26,4 +26,4 @@ struct Challenge {
 /// schemes are skipped. Malformed text ends the parse (what was read before is kept).
 std::vector<Challenge> parse_challenges(std::string_view header);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

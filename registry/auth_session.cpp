@@ -1,16 +1,16 @@
 // The challenge flow; the token request is a GET on the realm (the form every registry
 // accepts), with the credential as Basic when there is one.
-#include "oci/auth_session.h"
+#include "registry/auth_session.h"
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "oci/auth_base64.h"
-#include "oci/auth_challenge.h"
+#include "registry/auth_base64.h"
+#include "registry/auth_challenge.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 std::string scope_key(const std::vector<std::string>& scopes) {
@@ -130,4 +130,4 @@ std::string AuthSession::fetch_token(const std::string& realm, const std::string
   return token;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

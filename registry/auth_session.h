@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "oci/credential_store.h"
-#include "oci/http_client.h"
+#include "registry/credential_store.h"
+#include "registry/http_client.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// Tells whether plain HTTP may be used to a host (the realm check).
 using HttpAllowed = std::function<bool(std::string_view host)>;
@@ -59,4 +59,4 @@ class AuthSession {
 /// The token scope for a repository: "repository:<path>:<actions>".
 std::string repository_scope(std::string_view path, std::string_view actions);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

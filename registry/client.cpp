@@ -1,6 +1,6 @@
 // The distribution API calls. Every answer is checked for its status; registry error bodies
 // ({"errors":[{"code","message"}]}) become the cause of the thrown message.
-#include "oci/registry_client.h"
+#include "registry/client.h"
 
 #include <spdlog/spdlog.h>
 #include <chrono>
@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "common/error.h"
-#include "oci/credential_store.h"
 #include "oci/image.h"
 #include "oci/media_types.h"
+#include "registry/credential_store.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 void back_off(int attempt) {
@@ -68,8 +68,8 @@ std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
 
 std::string manifest_accept_header() {
   std::string out;
-  for (auto t : {media_type::kOciManifest, media_type::kOciIndex, media_type::kDockerManifest,
-                 media_type::kDockerManifestList}) {
+  for (auto t : {oci::media_type::kOciManifest, oci::media_type::kOciIndex,
+                 oci::media_type::kDockerManifest, oci::media_type::kDockerManifestList}) {
     if (!out.empty()) out += ", ";
     out += t;
   }
@@ -158,21 +158,21 @@ HttpResponse RegistryClient::send_retrying(const HttpRequest& request, std::size
 FetchedManifest RegistryClient::get_manifest(std::string_view reference) {
   HttpRequest req{"GET", url("manifests/" + std::string(reference)), {}, {}, {}, 0, {}};
   req.headers.emplace_back("Accept", manifest_accept_header());
-  HttpResponse r = send_retrying(req, kMaxDocumentSize);
+  HttpResponse r = send_retrying(req, oci::kMaxDocumentSize);
   std::string object = connection_->endpoint.host + "/" + connection_->repository +
                        (reference.starts_with("sha") ? "@" : ":") + std::string(reference);
   if (r.status == 404) throw Error(describe("fetch manifest", object, "not found"));
   require_status(r, {200}, "fetch manifest", object);
   FetchedManifest m;
   m.media_type = strip_params(r.header("Content-Type").value_or(""));
-  std::optional<Digest> asked = Digest::try_parse(reference);
-  m.digest = digest_of(asked ? asked->algorithm() : DigestAlgorithm::sha256, r.body);
+  std::optional<oci::Digest> asked = oci::Digest::try_parse(reference);
+  m.digest = oci::digest_of(asked ? asked->algorithm() : oci::DigestAlgorithm::sha256, r.body);
   if (asked && *asked != m.digest) {
     throw Error(describe("fetch manifest", object,
                          "the registry sent content of digest " + m.digest.str()));
   }
   if (auto header = r.header("Docker-Content-Digest")) {
-    auto told = Digest::try_parse(*header);
+    auto told = oci::Digest::try_parse(*header);
     if (told && told->algorithm() == m.digest.algorithm() && *told != m.digest) {
       throw Error(describe("fetch manifest", object,
                            "Docker-Content-Digest " + *header + " does not match the content"));
@@ -182,7 +182,7 @@ FetchedManifest RegistryClient::get_manifest(std::string_view reference) {
   return m;
 }
 
-void RegistryClient::get_blob(const Digest& digest, std::int64_t offset,
+void RegistryClient::get_blob(const oci::Digest& digest, std::int64_t offset,
                               const std::function<void(long)>& on_start, const BodySink& sink) {
   HttpRequest req{"GET", url("blobs/" + digest.str()), {}, {}, {}, 0, {}};
   if (offset > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-");
@@ -197,14 +197,14 @@ void RegistryClient::get_blob(const Digest& digest, std::int64_t offset,
   require_status(r, {200, 206}, "fetch blob", object);
 }
 
-bool RegistryClient::has_blob(const Digest& digest) {
+bool RegistryClient::has_blob(const oci::Digest& digest) {
   HttpResponse r = send_retrying({"HEAD", url("blobs/" + digest.str()), {}, {}, {}, 0, {}});
   if (r.status == 404) return false;
   require_status(r, {200}, "check blob", connection_->repository + "@" + digest.str());
   return true;
 }
 
-bool RegistryClient::mount_blob(const Digest& digest, std::string_view from) {
+bool RegistryClient::mount_blob(const oci::Digest& digest, std::string_view from) {
   std::string query = "mount=" + digest.str() + "&from=" + std::string(from);
   HttpResponse r = send({"POST", url("blobs/uploads/?" + query), {}, {}, {}, 0, {}});
   if (r.status == 201) return true;
@@ -217,7 +217,7 @@ bool RegistryClient::mount_blob(const Digest& digest, std::string_view from) {
 }
 
 void RegistryClient::upload_blob(
-    const Digest& digest, std::int64_t size, std::int64_t chunk_size,
+    const oci::Digest& digest, std::int64_t size, std::int64_t chunk_size,
     const std::function<std::size_t(std::int64_t, char*, std::size_t)>& read) {
   std::string object = connection_->repository + "@" + digest.str();
   HttpResponse start = send({"POST", url("blobs/uploads/"), {}, {}, {}, 0, {}});
@@ -275,11 +275,11 @@ void RegistryClient::put_manifest(std::string_view reference, std::string_view b
   std::string object = connection_->repository + ":" + std::string(reference);
   require_status(r, {200, 201}, "put manifest", object);
   if (auto header = r.header("Docker-Content-Digest")) {
-    auto told = Digest::try_parse(*header);
-    if (told && *told != sha256_of(bytes)) {
+    auto told = oci::Digest::try_parse(*header);
+    if (told && *told != oci::sha256_of(bytes)) {
       throw Error(describe("put manifest", object, "the registry stored digest " + *header));
     }
   }
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

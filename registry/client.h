@@ -11,20 +11,20 @@
 #include <string_view>
 #include <vector>
 
-#include "oci/auth_session.h"
 #include "oci/descriptor.h"
 #include "oci/digest.h"
-#include "oci/http_client.h"
-#include "oci/registry_config.h"
-#include "oci/registry_options.h"
+#include "registry/auth_session.h"
+#include "registry/config.h"
+#include "registry/http_client.h"
+#include "registry/options.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// A manifest or index exactly as the registry sent it.
 struct FetchedManifest {
   std::string bytes;       ///< the bytes hashed and to be parsed
   std::string media_type;  ///< from Content-Type
-  Digest digest;           ///< of `bytes`; equal to the digest asked for, when one was
+  oci::Digest digest;      ///< of `bytes`; equal to the digest asked for, when one was
 };
 
 /// Which actions the client needs on its repository (the token scope).
@@ -56,15 +56,15 @@ class RegistryClient {
   FetchedManifest get_manifest(std::string_view reference);
   /// Streams a blob into `sink` from byte `offset` (a Range request). `on_start(status)` is
   /// called before the first byte with 200 (whole blob) or 206 (from offset). One attempt.
-  void get_blob(const Digest& digest, std::int64_t offset,
+  void get_blob(const oci::Digest& digest, std::int64_t offset,
                 const std::function<void(long status)>& on_start, const BodySink& sink);
   /// HEAD /v2/<repo>/blobs/<digest>: true when the registry has it.
-  bool has_blob(const Digest& digest);
+  bool has_blob(const oci::Digest& digest);
   /// Tries a cross-repository mount from `from`; true when the registry mounted it.
-  bool mount_blob(const Digest& digest, std::string_view from);
+  bool mount_blob(const oci::Digest& digest, std::string_view from);
   /// Uploads a blob of `size` bytes read by `read(offset, buf, n)`: one PUT when size is at
   /// most `chunk_size`, else PATCH chunks then the closing PUT.
-  void upload_blob(const Digest& digest, std::int64_t size, std::int64_t chunk_size,
+  void upload_blob(const oci::Digest& digest, std::int64_t size, std::int64_t chunk_size,
                    const std::function<std::size_t(std::int64_t, char*, std::size_t)>& read);
   /// PUT /v2/<repo>/manifests/<reference>; checks the digest the registry reports.
   void put_manifest(std::string_view reference, std::string_view bytes,
@@ -88,4 +88,4 @@ std::string manifest_accept_header();
 /// "HTTP 404: MANIFEST_UNKNOWN manifest unknown" from a registry error answer.
 std::string describe_http_error(const HttpResponse& response);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,5 +1,5 @@
 // registries.yaml with yaml-cpp, and the transport rules.
-#include "oci/registry_config.h"
+#include "registry/config.h"
 
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 namespace fs = std::filesystem;
@@ -167,4 +167,4 @@ std::vector<Endpoint> endpoints_for(std::string_view domain, Purpose purpose,
   return out;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -16,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "oci/http_client.h"
-#include "oci/registry_options.h"
+#include "registry/http_client.h"
+#include "registry/options.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// One registry's settings from registries.yaml.
 struct RegistryHostConfig {
@@ -69,4 +69,4 @@ bool allows_http(std::string_view host, const RegistriesConfig& config,
 std::vector<Endpoint> endpoints_for(std::string_view domain, Purpose purpose,
                                     const RegistriesConfig& config, const RegistryOptions& options);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

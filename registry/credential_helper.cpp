@@ -1,6 +1,6 @@
 // The helper runs with two pipes (common/process.h); stdin is written whole, then stdout read to
 // the end.
-#include "oci/credential_helper.h"
+#include "registry/credential_helper.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/process.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 bool valid_name(std::string_view name) {
@@ -69,4 +69,4 @@ HelperResult run_credential_helper(std::string_view name, std::string_view actio
   return result;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

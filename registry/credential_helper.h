@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// What running a helper gave back.
 struct HelperResult {
@@ -20,4 +20,4 @@ struct HelperResult {
 HelperResult run_credential_helper(std::string_view name, std::string_view action,
                                    std::string_view input);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

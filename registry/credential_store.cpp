@@ -1,5 +1,5 @@
 // config.json read/modify/write with nlohmann-json; helpers through credential_helper.h.
-#include "oci/credential_store.h"
+#include "registry/credential_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,10 +12,10 @@
 
 #include "common/error.h"
 #include "common/fd.h"
-#include "oci/auth_base64.h"
-#include "oci/credential_helper.h"
+#include "registry/auth_base64.h"
+#include "registry/credential_helper.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 namespace fs = std::filesystem;
@@ -186,4 +186,4 @@ bool erase_credential(const fs::path& config_file, std::string_view domain) {
   return erased;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// A user name and its password (or token) for one registry.
 struct Credential {
@@ -44,4 +44,4 @@ void store_credential(const std::filesystem::path& config_file, std::string_view
 /// Removes the credential for `domain`; returns false when there was none.
 bool erase_credential(const std::filesystem::path& config_file, std::string_view domain);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

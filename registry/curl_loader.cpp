@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 constexpr const char* kLibcurl = "libcurl.so.4";
@@ -77,9 +77,9 @@ const Curl& curl() {
 }
 
 }  // namespace
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry
 
-using mkimg::oci::curl;
+using mkimg::registry::curl;
 
 extern "C" {
 

@@ -1,5 +1,5 @@
 // download_blob's resume loop, and a small pool of threads for download_blobs.
-#include "oci/registry_download.h"
+#include "registry/download.h"
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "common/error.h"
-#include "oci/registry_parallel.h"
 #include "oci/store.h"
+#include "registry/parallel.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 std::string human_size(std::int64_t bytes) {
@@ -26,8 +26,8 @@ std::string human_size(std::int64_t bytes) {
 }
 
 /// One attempt from `writer.size()`; a 200 answer to a Range request starts over.
-void fetch_once(RegistryClient& client, const Store& store, const Descriptor& d,
-                BlobWriter& writer) {
+void fetch_once(RegistryClient& client, const oci::Store& store, const oci::Descriptor& d,
+                oci::BlobWriter& writer) {
   std::int64_t offset = writer.size();
   client.get_blob(
       d.digest, offset,
@@ -46,10 +46,10 @@ void fetch_once(RegistryClient& client, const Store& store, const Descriptor& d,
 
 }  // namespace
 
-void download_blob(RegistryClient& client, const Store& store, const Descriptor& d,
+void download_blob(RegistryClient& client, const oci::Store& store, const oci::Descriptor& d,
                    const std::function<void(std::string_view)>& progress) {
   if (store.has_blob(d.digest)) return;
-  BlobWriter writer = store.begin_blob(d.digest.algorithm());
+  oci::BlobWriter writer = store.begin_blob(d.digest.algorithm());
   int failures = 0;
   const int retries = client.connection().options.retries;
   for (;;) {
@@ -70,18 +70,18 @@ void download_blob(RegistryClient& client, const Store& store, const Descriptor&
       std::this_thread::sleep_for(std::chrono::milliseconds(250 * failures));
     }
   }
-  writer.commit(d.media_type, BlobExpectation{d.digest, d.size});
+  writer.commit(d.media_type, oci::BlobExpectation{d.digest, d.size});
   spdlog::debug("blob {}: downloaded {} bytes", d.digest.str(), d.size);
   if (progress) progress("fetched " + d.digest.str() + " (" + human_size(d.size) + ")");
 }
 
-void download_blobs(const RegistryClient& client, const Store& store,
-                    const std::vector<Descriptor>& blobs,
+void download_blobs(const RegistryClient& client, const oci::Store& store,
+                    const std::vector<oci::Descriptor>& blobs,
                     const std::function<void(std::string_view)>& progress) {
-  std::vector<Descriptor> todo;
+  std::vector<oci::Descriptor> todo;
   for (const auto& d : blobs) {
     bool seen = std::any_of(todo.begin(), todo.end(),
-                            [&](const Descriptor& t) { return t.digest == d.digest; });
+                            [&](const oci::Descriptor& t) { return t.digest == d.digest; });
     if (!seen && !store.has_blob(d.digest)) todo.push_back(d);
   }
   std::mutex mutex;
@@ -95,4 +95,4 @@ void download_blobs(const RegistryClient& client, const Store& store,
   });
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,6 +1,6 @@
 // HttpClient on a libcurl easy handle. Redirects are followed here, not by libcurl, so the
 // Authorization header can be dropped when the origin changes.
-#include "oci/http_client.h"
+#include "registry/http_client.h"
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
@@ -14,7 +14,7 @@
 #include <exception>
 #include <mutex>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 void global_init() {
@@ -319,10 +319,10 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
 }
 
 Download download_to_fd(HttpClient& client, const std::string& url, int fd,
-                        DigestAlgorithm algorithm, std::uint64_t max_size,
+                        oci::DigestAlgorithm algorithm, std::uint64_t max_size,
                         const std::function<bool()>& keep_going) {
   Download out;
-  Hasher hasher(algorithm);
+  oci::Hasher hasher(algorithm);
   auto too_large = [&] {
     return Error(describe("download", url, "larger than " + std::to_string(max_size) + " bytes"));
   };
@@ -359,4 +359,4 @@ Download download_to_fd(HttpClient& client, const std::string& url, int fd,
   return out;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,4 +1,4 @@
-// One HTTP request over libcurl, for the registry client (see registry_options.h) and ADD's
+// One HTTP request over libcurl, for the registry client (see registry.h) and ADD's
 // URL sources (download_to_fd: a GET streamed into a file, hashed and size-capped on the way).
 // libcurl stays in http_client.cpp.
 #pragma once
@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "oci/digest.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// Header lines in order, names as written.
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
@@ -123,7 +123,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text);
 struct Download {
   HttpResponse response;  ///< the final 2xx answer's status, headers and URL (no body)
   std::uint64_t size = 0;
-  Digest digest;  ///< of the bytes written, with the algorithm asked for
+  oci::Digest digest;  ///< of the bytes written, with the algorithm asked for
 };
 
 /// GETs `url` (redirects followed as send() does) and writes the body to `fd` as it arrives,
@@ -132,7 +132,7 @@ struct Download {
 /// the first byte too), a write error, or when `keep_going` (called between chunks) returns
 /// false; TransportError below HTTP. On a throw `fd` holds a partial body.
 Download download_to_fd(HttpClient& client, const std::string& url, int fd,
-                        DigestAlgorithm algorithm, std::uint64_t max_size,
+                        oci::DigestAlgorithm algorithm, std::uint64_t max_size,
                         const std::function<bool()>& keep_going = {});
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

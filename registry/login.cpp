@@ -1,13 +1,13 @@
 // Login: ping /v2/, answer the challenge with the credential, ping again with it.
-#include "oci/registry_login.h"
+#include "registry/login.h"
 
 #include "common/error.h"
-#include "oci/auth_session.h"
-#include "oci/http_client.h"
-#include "oci/registry_client.h"
-#include "oci/registry_config.h"
+#include "registry/auth_session.h"
+#include "registry/client.h"
+#include "registry/config.h"
+#include "registry/http_client.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 /// Pings `e`; returns the answer, or nullopt to try the next endpoint.
@@ -74,4 +74,4 @@ bool logout(std::string_view server, const RegistryOptions& options) {
   }
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -5,10 +5,10 @@
 #include <string>
 #include <string_view>
 
-#include "oci/credential_store.h"
-#include "oci/registry_options.h"
+#include "registry/credential_store.h"
+#include "registry/options.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// "https://host:5000/v2/" or "host:5000" -> "host:5000"; "index.docker.io" -> "docker.io".
 std::string login_domain(std::string_view server);
@@ -21,4 +21,4 @@ void login(std::string_view server, const Credential& credential, const Registry
 /// Removes the stored credential; returns false when there was none.
 bool logout(std::string_view server, const RegistryOptions& options);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

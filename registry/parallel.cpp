@@ -1,5 +1,5 @@
 // run_parallel on std::thread with an atomic cursor.
-#include "oci/registry_parallel.h"
+#include "registry/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 void run_parallel(std::size_t workers, std::size_t count,
                   const std::function<std::function<void(std::size_t)>()>& make_job) {
@@ -33,4 +33,4 @@ void run_parallel(std::size_t workers, std::size_t count,
   if (first) std::rethrow_exception(first);
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <functional>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 
 /// Runs job(i) for every i in [0, count) on at most `workers` threads. Each thread first
 /// calls `make_job()` for its own job function (its own connection). After the first
@@ -12,4 +12,4 @@ namespace mkimg::oci {
 void run_parallel(std::size_t workers, std::size_t count,
                   const std::function<std::function<void(std::size_t)>()>& make_job);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

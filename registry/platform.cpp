@@ -1,9 +1,9 @@
 // Platform matching with containerd's variant normalisation for arm.
-#include "oci/registry_platform.h"
+#include "registry/platform.h"
 
 #include "oci/media_types.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 std::string normal_variant(const std::string& arch, const std::string& variant) {
@@ -13,16 +13,18 @@ std::string normal_variant(const std::string& arch, const std::string& variant) 
   return "";
 }
 
-bool usable(const Descriptor& d) { return d.platform && media_type::is_manifest(d.media_type); }
+bool usable(const oci::Descriptor& d) {
+  return d.platform && oci::media_type::is_manifest(d.media_type);
+}
 
 }  // namespace
 
-std::optional<Descriptor> select_platform(const Index& index, const Platform& want) {
+std::optional<oci::Descriptor> select_platform(const oci::Index& index, const oci::Platform& want) {
   std::string want_variant = normal_variant(want.architecture, want.variant);
-  const Descriptor* fallback = nullptr;
-  for (const Descriptor& d : index.manifests) {
+  const oci::Descriptor* fallback = nullptr;
+  for (const oci::Descriptor& d : index.manifests) {
     if (!usable(d)) continue;
-    const Platform& p = *d.platform;
+    const oci::Platform& p = *d.platform;
     if (p.os != want.os || p.architecture != want.architecture) continue;
     std::string variant = normal_variant(p.architecture, p.variant);
     if (variant == want_variant) return d;
@@ -32,14 +34,14 @@ std::optional<Descriptor> select_platform(const Index& index, const Platform& wa
   return std::nullopt;
 }
 
-std::string describe_platforms(const Index& index) {
+std::string describe_platforms(const oci::Index& index) {
   std::string out;
-  for (const Descriptor& d : index.manifests) {
+  for (const oci::Descriptor& d : index.manifests) {
     if (!d.platform) continue;
     if (!out.empty()) out += ", ";
-    out += to_string(*d.platform);
+    out += oci::to_string(*d.platform);
   }
   return out.empty() ? "no platforms" : out;
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,18 +1,20 @@
 // pull_image: fetch an image (manifest, config, layers, and the index it came from) from a
-// registry into the content store. See registry_options.h for the map of the registry client.
+// registry into the content store. See registry.h for the map of the folder.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <string_view>
 
-#include "oci/registry_options.h"
+#include "registry/options.h"
 
 namespace mkimg::oci {
-
 class Store;
 struct Reference;
 struct Descriptor;
+}  // namespace mkimg::oci
+
+namespace mkimg::registry {
 
 /// What to pull and how: platform selection in an index, and where progress lines go.
 struct PullOptions {
@@ -25,6 +27,7 @@ struct PullOptions {
 /// store as `ref` names it, and returns the descriptor of the image manifest for the chosen
 /// platform. Throws mkimg::Error ("pull `ref`: ...") on any failure; nothing unverified is
 /// stored.
-Descriptor pull_image(Store& store, const Reference& ref, const PullOptions& options);
+oci::Descriptor pull_image(oci::Store& store, const oci::Reference& ref,
+                           const PullOptions& options);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

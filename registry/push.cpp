@@ -1,5 +1,5 @@
 // push_image: blobs (HEAD, mount, upload; a few at a time), then manifests, then the index.
-#include "oci/registry_push.h"
+#include "registry/push.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -12,27 +12,27 @@
 #include "oci/image.h"
 #include "oci/media_types.h"
 #include "oci/reference.h"
-#include "oci/registry_client.h"
-#include "oci/registry_parallel.h"
 #include "oci/store.h"
+#include "registry/client.h"
+#include "registry/parallel.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 using Progress = std::function<void(std::string_view)>;
 
 /// The repository to mount blobs from: the source's, when it names the same registry.
-std::optional<std::string> mount_source(const std::string& source, const Reference& dest) {
-  auto ref = Reference::try_parse(source);
+std::optional<std::string> mount_source(const std::string& source, const oci::Reference& dest) {
+  auto ref = oci::Reference::try_parse(source);
   if (!ref || ref->domain != dest.domain || ref->path == dest.path) return std::nullopt;
   return ref->path;
 }
 
-std::string manifest_type(const Descriptor& d, const std::string& bytes) {
+std::string manifest_type(const oci::Descriptor& d, const std::string& bytes) {
   if (!d.media_type.empty()) return d.media_type;
-  ManifestDocument doc = parse_manifest_document(bytes, "");
-  return std::holds_alternative<Index>(doc) ? std::string(media_type::kOciIndex)
-                                            : std::string(media_type::kOciManifest);
+  oci::ManifestDocument doc = oci::parse_manifest_document(bytes, "");
+  return std::holds_alternative<oci::Index>(doc) ? std::string(oci::media_type::kOciIndex)
+                                                 : std::string(oci::media_type::kOciManifest);
 }
 
 /// Reads blob bytes at an offset from the store's file.
@@ -44,7 +44,7 @@ std::size_t pread_all(int fd, std::int64_t offset, char* buf, std::size_t n) {
   }
 }
 
-void push_blob(RegistryClient& client, const Store& store, const Descriptor& d,
+void push_blob(RegistryClient& client, const oci::Store& store, const oci::Descriptor& d,
                const std::optional<std::string>& from, const PushOptions& options,
                const Progress& progress) {
   if (client.has_blob(d.digest)) {
@@ -74,10 +74,10 @@ void push_blob(RegistryClient& client, const Store& store, const Descriptor& d,
   progress("pushed " + d.digest.str() + " (" + std::to_string(d.size) + " bytes)");
 }
 
-void push_blobs(const RegistryClient& client, const Store& store, const Manifest& m,
+void push_blobs(const RegistryClient& client, const oci::Store& store, const oci::Manifest& m,
                 const std::optional<std::string>& from, const PushOptions& options,
                 const Progress& progress) {
-  std::vector<Descriptor> blobs = {m.config};
+  std::vector<oci::Descriptor> blobs = {m.config};
   for (const auto& layer : m.layers) {
     if (!layer.urls.empty()) continue;  // foreign layers stay where they are
     if (!store.has_blob(layer.digest)) {
@@ -92,21 +92,21 @@ void push_blobs(const RegistryClient& client, const Store& store, const Manifest
 }
 
 /// Pushes one image manifest and its blobs; `reference` is a tag or the manifest's digest.
-void push_manifest(RegistryClient& client, const Store& store, const Descriptor& d,
+void push_manifest(RegistryClient& client, const oci::Store& store, const oci::Descriptor& d,
                    const std::string& reference, const std::optional<std::string>& from,
                    const PushOptions& options, const Progress& progress) {
   std::string bytes = store.read_blob(d.digest);
-  ManifestDocument doc = parse_manifest_document(bytes, d.media_type);
-  if (!std::holds_alternative<Manifest>(doc)) {
+  oci::ManifestDocument doc = oci::parse_manifest_document(bytes, d.media_type);
+  if (!std::holds_alternative<oci::Manifest>(doc)) {
     throw Error(describe("push manifest", d.digest.str(), "an index inside an index"));
   }
-  push_blobs(client, store, std::get<Manifest>(doc), from, options, progress);
+  push_blobs(client, store, std::get<oci::Manifest>(doc), from, options, progress);
   client.put_manifest(reference, bytes, manifest_type(d, bytes));
   progress("pushed manifest " + d.digest.str());
 }
 
-Descriptor push(Store& store, const std::string& source, const Reference& dest,
-                const PushOptions& options) {
+oci::Descriptor push(oci::Store& store, const std::string& source, const oci::Reference& dest,
+                     const PushOptions& options) {
   std::mutex mutex;
   Progress progress = [&](std::string_view line) {
     std::lock_guard lock(mutex);
@@ -125,28 +125,28 @@ Descriptor push(Store& store, const std::string& source, const Reference& dest,
       RegistryClient::connect(dest.domain, dest.path, Access::push, options.registry, extra);
   std::string bytes = store.read_blob(top->digest);
   std::string type = manifest_type(*top, bytes);
-  ManifestDocument doc = parse_manifest_document(bytes, type);
-  if (const Index* index = std::get_if<Index>(&doc)) {
-    for (const Descriptor& child : index->manifests) {
-      if (!media_type::is_manifest(child.media_type) || !store.has_blob(child.digest)) {
+  oci::ManifestDocument doc = oci::parse_manifest_document(bytes, type);
+  if (const oci::Index* index = std::get_if<oci::Index>(&doc)) {
+    for (const oci::Descriptor& child : index->manifests) {
+      if (!oci::media_type::is_manifest(child.media_type) || !store.has_blob(child.digest)) {
         throw Error(describe("push manifest", child.digest.str(), "not in the store"));
       }
       push_manifest(client, store, child, child.digest.str(), from, options, progress);
     }
     client.put_manifest(reference, bytes, type);
   } else {
-    Descriptor d = *top;
+    oci::Descriptor d = *top;
     d.media_type = type;
     push_manifest(client, store, d, reference, from, options, progress);
   }
   progress("pushed " + dest.str() + " " + top->digest.str());
-  return Descriptor{type, top->digest, static_cast<std::int64_t>(bytes.size())};
+  return oci::Descriptor{type, top->digest, static_cast<std::int64_t>(bytes.size())};
 }
 
 }  // namespace
 
-Descriptor push_image(Store& store, const std::string& source, const Reference& dest,
-                      const PushOptions& options) {
+oci::Descriptor push_image(oci::Store& store, const std::string& source, const oci::Reference& dest,
+                           const PushOptions& options) {
   try {
     return push(store, source, dest, options);
   } catch (const std::exception& e) {
@@ -154,4 +154,4 @@ Descriptor push_image(Store& store, const std::string& source, const Reference& 
   }
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,5 +1,5 @@
-// push_image: send an image from the content store to a registry. See registry_options.h for
-// the map of the registry client.
+// push_image: send an image from the content store to a registry. See registry.h for the map
+// of the folder.
 #pragma once
 
 #include <cstdint>
@@ -7,13 +7,15 @@
 #include <string>
 #include <string_view>
 
-#include "oci/registry_options.h"
+#include "registry/options.h"
 
 namespace mkimg::oci {
-
 class Store;
 struct Reference;
 struct Descriptor;
+}  // namespace mkimg::oci
+
+namespace mkimg::registry {
 
 /// How to push: registry settings, and where progress lines go.
 struct PushOptions {
@@ -26,7 +28,7 @@ struct PushOptions {
 /// to `dest`: blobs first (HEAD, then a cross-repository mount or an upload), manifests
 /// last. Returns the descriptor of the top manifest or index as pushed. Throws mkimg::Error
 /// ("push `dest`: ...") on failure.
-Descriptor push_image(Store& store, const std::string& source, const Reference& dest,
-                      const PushOptions& options);
+oci::Descriptor push_image(oci::Store& store, const std::string& source, const oci::Reference& dest,
+                           const PushOptions& options);
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

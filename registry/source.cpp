@@ -1,5 +1,5 @@
-// RegistrySource and its registration with the transport factory.
-#include "oci/registry_source.h"
+// RegistrySource, and which specs name a registry image (registry_spec_reference).
+#include "registry/source.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,14 +8,14 @@
 #include "common/fd.h"
 #include "oci/image.h"
 #include "oci/media_types.h"
-#include "oci/registry_download.h"
 #include "oci/store.h"
+#include "registry/download.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 /// Reads a committed blob file.
-class FileBlobStream : public BlobStream {
+class FileBlobStream : public oci::BlobStream {
  public:
   explicit FileBlobStream(UniqueFd fd) : fd_(std::move(fd)) {}
   std::size_t read(void* data, std::size_t size) override {
@@ -31,11 +31,11 @@ class FileBlobStream : public BlobStream {
 };
 
 std::string manifest_type(const FetchedManifest& m, std::string_view object) {
-  if (media_type::is_manifest(m.media_type) || media_type::is_index(m.media_type)) {
+  if (oci::media_type::is_manifest(m.media_type) || oci::media_type::is_index(m.media_type)) {
     return m.media_type;
   }
   // Some registries answer a generic type; the document's own mediaType decides.
-  ManifestDocument doc = parse_manifest_document(m.bytes, "");
+  oci::ManifestDocument doc = oci::parse_manifest_document(m.bytes, "");
   std::string t = std::visit([](const auto& d) { return d.media_type; }, doc);
   if (t.empty()) {
     throw Error(
@@ -46,7 +46,7 @@ std::string manifest_type(const FetchedManifest& m, std::string_view object) {
 
 }  // namespace
 
-RegistrySource::RegistrySource(Reference reference, const Store& store,
+RegistrySource::RegistrySource(oci::Reference reference, const oci::Store& store,
                                const RegistryOptions& options,
                                std::function<void(std::string_view)> progress)
     : reference_(std::move(reference)),
@@ -64,11 +64,11 @@ RegistryClient& RegistrySource::client() {
   return *client_;
 }
 
-Descriptor RegistrySource::resolve() {
+oci::Descriptor RegistrySource::resolve() {
   std::string ref =
       reference_.digest ? reference_.digest->str() : reference_.tag.value_or("latest");
   FetchedManifest m = client().get_manifest(ref);
-  Descriptor d;
+  oci::Descriptor d;
   d.media_type = manifest_type(m, reference_.str());
   d.digest = m.digest;
   d.size = static_cast<std::int64_t>(m.bytes.size());
@@ -76,7 +76,7 @@ Descriptor RegistrySource::resolve() {
   return d;
 }
 
-std::string RegistrySource::fetch_manifest(const Descriptor& descriptor) {
+std::string RegistrySource::fetch_manifest(const oci::Descriptor& descriptor) {
   auto it = manifests_.find(descriptor.digest.str());
   std::string bytes;
   if (it != manifests_.end()) {
@@ -85,9 +85,9 @@ std::string RegistrySource::fetch_manifest(const Descriptor& descriptor) {
     bytes = client().get_manifest(descriptor.digest.str()).bytes;
     manifests_[descriptor.digest.str()] = bytes;
   }
-  if (media_type::is_manifest(descriptor.media_type)) {
-    Manifest manifest = parse_manifest(bytes);
-    std::vector<Descriptor> blobs = {manifest.config};
+  if (oci::media_type::is_manifest(descriptor.media_type)) {
+    oci::Manifest manifest = oci::parse_manifest(bytes);
+    std::vector<oci::Descriptor> blobs = {manifest.config};
     for (const auto& layer : manifest.layers) {
       if (layer.urls.empty()) blobs.push_back(layer);  // foreign layers are not fetched
     }
@@ -96,20 +96,20 @@ std::string RegistrySource::fetch_manifest(const Descriptor& descriptor) {
   return bytes;
 }
 
-std::unique_ptr<BlobStream> RegistrySource::open_blob(const Descriptor& descriptor) {
+std::unique_ptr<oci::BlobStream> RegistrySource::open_blob(const oci::Descriptor& descriptor) {
   download_blob(client(), store_, descriptor, progress_);
   return std::make_unique<FileBlobStream>(store_.open_blob(descriptor.digest));
 }
 
-std::optional<Reference> registry_spec_reference(std::string_view spec) {
+std::optional<oci::Reference> registry_spec_reference(std::string_view spec) {
   if (spec.starts_with("docker://")) {
     spec.remove_prefix(9);
-    return Reference::parse(spec);  // an explicit registry spec must be a reference
+    return oci::Reference::parse(spec);  // an explicit registry spec must be a reference
   }
   for (std::string_view prefix : {"oci:", "oci-archive:", "docker-archive:", "dir:"}) {
     if (spec.starts_with(prefix)) return std::nullopt;
   }
-  return Reference::try_parse(spec);
+  return oci::Reference::try_parse(spec);
 }
 
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry
