@@ -6,10 +6,10 @@
 #include "builder/steps.h"
 #include "common/error.h"
 #include "oci/reference.h"
-#include "oci/registry_pull.h"
 #include "oci/store.h"
 #include "oci/transport.h"
 #include "parser/parse.h"
+#include "registry/pull.h"
 #include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
@@ -62,11 +62,11 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name) {
   if (!ref) throw Error(describe("resolve base image", name, "not a valid image reference"));
   if (store.resolve(ref->str())) return oci::load_image(store, ref->str());
   session.events->note("pulling " + ref->str());
-  oci::PullOptions pull;
+  registry::PullOptions pull;
   pull.platform = platform;
   pull.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
   try {
-    return oci::load_image(store, oci::pull_image(store, *ref, pull));
+    return oci::load_image(store, registry::pull_image(store, *ref, pull));
   } catch (const std::exception& e) {
     throw Error(describe("resolve base image", name,
                          std::string("not in the store and could not be pulled: ") + e.what()));

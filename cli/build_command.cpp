@@ -14,8 +14,8 @@
 #include "common/error.h"
 #include "common/in_root.h"
 #include "oci/reference.h"
-#include "oci/registry_push.h"
 #include "oci/store.h"
+#include "registry/push.h"
 #include "runtime/cancel.h"
 #include "runtime/container_runtime.h"
 #include "snapshot/image_diff.h"
@@ -227,14 +227,14 @@ builder::BuildResult build_with_progress(oci::Store& store, const builder::Build
 
 /// `--push`: sends each -t tag, as just built, to the registry its name points at.
 void push_tags(oci::Store& store, const BuildFlags& f) {
-  oci::PushOptions options;
+  registry::PushOptions options;
   options.registry.insecure_registries = f.insecure_registries;
   if (f.progress != "quiet") {
     options.progress = [](std::string_view line) { std::cerr << line << "\n"; };
   }
   for (const auto& tag : f.tags) {
     oci::Reference ref = oci::Reference::parse(tag);
-    oci::push_image(store, ref.str(), ref, options);
+    registry::push_image(store, ref.str(), ref, options);
   }
 }
 

@@ -12,18 +12,19 @@
 #include "common/error.h"
 #include "oci/descriptor.h"
 #include "oci/reference.h"
-#include "oci/registry_login.h"
-#include "oci/registry_pull.h"
-#include "oci/registry_push.h"
-#include "oci/registry_source.h"
 #include "oci/store.h"
+#include "registry/login.h"
+#include "registry/pull.h"
+#include "registry/push.h"
+#include "registry/source.h"
 
 namespace mkimg::cli {
 namespace {
 
 /// Everything the registry subcommands read from the command line.
 struct RegistryCli {
-  std::shared_ptr<oci::RegistryOptions> registry = std::make_shared<oci::RegistryOptions>();
+  std::shared_ptr<registry::RegistryOptions> registry =
+      std::make_shared<registry::RegistryOptions>();
   std::string name, dest, server, user, password, platform;
   bool password_stdin = false;
   bool quiet = false;
@@ -31,7 +32,7 @@ struct RegistryCli {
 };
 
 void add_registry_flags(CLI::App* cmd, RegistryCli& cli) {
-  oci::RegistryOptions& o = *cli.registry;
+  registry::RegistryOptions& o = *cli.registry;
   cmd->add_option("--insecure-registry", o.insecure_registries,
                   "Registry (HOST[:PORT]) reached over plain HTTP or unverified TLS; repeatable");
   cmd->add_option("--tls-ca", o.tls_ca_file, "Extra CA bundle (PEM) trusted for registries")
@@ -56,15 +57,15 @@ oci::Reference parse_dest(std::string_view text) {
 void run_push(const GlobalOptions& global, const RegistryCli& cli) {
   oci::Store store = oci::Store::open(store_root(global));
   oci::Reference dest = parse_dest(cli.dest.empty() ? cli.name : cli.dest);
-  oci::PushOptions options{*cli.registry, progress(cli), cli.chunk_size};
-  oci::Descriptor pushed = oci::push_image(store, cli.name, dest, options);
+  registry::PushOptions options{*cli.registry, progress(cli), cli.chunk_size};
+  oci::Descriptor pushed = registry::push_image(store, cli.name, dest, options);
   std::cout << pushed.digest.str() << "\n";
 }
 
 void run_pull(const GlobalOptions& global, const RegistryCli& cli) {
   oci::Store store = oci::Store::open(store_root(global));
-  oci::PullOptions options{*cli.registry, cli.platform, progress(cli)};
-  oci::Descriptor pulled = oci::pull_image(store, parse_dest(cli.name), options);
+  registry::PullOptions options{*cli.registry, cli.platform, progress(cli)};
+  oci::Descriptor pulled = registry::pull_image(store, parse_dest(cli.name), options);
   std::cout << pulled.digest.str() << "\n";
 }
 
@@ -80,13 +81,13 @@ std::string read_password(const RegistryCli& cli) {
 
 void run_login(const RegistryCli& cli) {
   if (cli.user.empty()) throw Error("login: a user name is needed: -u USER");
-  oci::login(cli.server, {cli.user, read_password(cli)}, *cli.registry);
+  registry::login(cli.server, {cli.user, read_password(cli)}, *cli.registry);
   std::cout << "Login Succeeded\n";
 }
 
 void run_logout(const RegistryCli& cli) {
-  std::string domain = oci::login_domain(cli.server);
-  if (oci::logout(cli.server, *cli.registry)) {
+  std::string domain = registry::login_domain(cli.server);
+  if (registry::logout(cli.server, *cli.registry)) {
     std::cout << "Removing login credentials for " << domain << "\n";
   } else {
     std::cout << "Not logged in to " << domain << "\n";
@@ -102,7 +103,7 @@ CLI::App* existing(CLI::App& app, const std::string& name) {
 
 void add_registry_commands(CLI::App& app, GlobalOptions& options) {
   static RegistryCli cli;
-  oci::register_registry_transport(cli.registry);
+  registry::register_registry_transport(cli.registry);
 
   auto* push = app.add_subcommand("push", "Push an image from the store to a registry");
   push->add_option("NAME", cli.name, "Image in the store (tag, digest or id)")->required();

@@ -11,9 +11,7 @@
 //                  pull(): copy an image into the store, verifying every digest;
 //                  read_source_image(): its manifest and config read in place
 //   archive.h      save to a docker-archive or an oci-archive; load either
-//   registry_*, http_*, auth_*, credential*: the registry client (see registry_options.h)
-//   curl_loader.cpp  libcurl opened with dlopen() on first use (mkimg is not linked with it:
-//                  its ~30 dependent libraries made every command's start-up slow)
+// The registry client is not here: registry/ (registry/registry.h) plugs into transport.h.
 //
 // The store, under <root> (every directory 0700, RELIABILITY 9):
 //   <root>/oci/      an OCI image layout: oci-layout, index.json, blobs/<alg>/<hex>. skopeo,

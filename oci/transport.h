@@ -6,8 +6,8 @@
 //   oci:DIR[:REF]              an OCI image layout; REF matches a ref.name annotation
 //   oci-archive:FILE[:REF]     a tar of an OCI image layout
 //   docker-archive:FILE[:REF]  what `docker save` writes; REF picks one of its RepoTags
-// Other transports (the registry client: docker://REF and plain references) plug in with
-// register_transport(); the `mkimg pull` command and the builder only call open_source().
+// Other transports (registry/, the registry client: docker://REF and plain references) plug in
+// with register_transport(); the `mkimg pull` command and the builder only call open_source().
 #pragma once
 
 #include <cstddef>

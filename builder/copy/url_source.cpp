@@ -5,8 +5,8 @@
 
 #include "common/error.h"
 #include "common/fd.h"
-#include "oci/http_client.h"
 #include "oci/store.h"
+#include "registry/http_client.h"
 #include "runtime/cancel.h"
 #include "runtime/container_runtime.h"
 
@@ -98,10 +98,10 @@ UrlFile download_url(const std::string& url, const DownloadDir& dir, std::size_t
   auto file = dir.path() / f.name;
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) throw sys_error("create", file.string());
-  oci::HttpClient client(oci::HttpSettings{});
+  registry::HttpClient client(registry::HttpSettings{});
   auto algorithm = expected ? expected->algorithm() : oci::DigestAlgorithm::sha256;
-  oci::Download got = oci::download_to_fd(client, url, fd.get(), algorithm, kMaxUrlDownload,
-                                          [] { return !runtime::interrupted(); });
+  registry::Download got = registry::download_to_fd(
+      client, url, fd.get(), algorithm, kMaxUrlDownload, [] { return !runtime::interrupted(); });
   if (expected && got.digest != *expected) {
     throw Error(
         describe("download", url,
@@ -110,7 +110,7 @@ UrlFile download_url(const std::string& url, const DownloadDir& dir, std::size_t
   f.digest = got.digest;
   f.size = got.size;
   if (auto lm = got.response.header("Last-Modified")) {
-    if (auto t = oci::parse_http_date(*lm)) f.mtime = *t;
+    if (auto t = registry::parse_http_date(*lm)) f.mtime = *t;
   }
   return f;
 }

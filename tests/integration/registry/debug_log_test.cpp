@@ -3,7 +3,7 @@
 // Authorization header, no password, no base64 of user:password.
 #include <gtest/gtest.h>
 
-#include "oci/auth_base64.h"
+#include "registry/auth_base64.h"
 #include "tests/integration/registry/test_image.h"
 #include "tests/integration/registry_fixture.h"
 
@@ -12,7 +12,7 @@ namespace {
 
 void expect_no_secret(const std::string& log, const Registry& reg) {
   EXPECT_EQ(log.find(reg.password()), std::string::npos) << log;
-  EXPECT_EQ(log.find(oci::base64_encode(reg.user() + ":" + reg.password())), std::string::npos)
+  EXPECT_EQ(log.find(registry::base64_encode(reg.user() + ":" + reg.password())), std::string::npos)
       << log;
   for (const char* word : {"Authorization", "authorization"}) {
     EXPECT_EQ(log.find(word), std::string::npos) << word << " in\n" << log;

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "oci/registry_pull.h"
-#include "oci/registry_push.h"
+#include "registry/pull.h"
+#include "registry/push.h"
 #include "tests/integration/registry/test_image.h"
 #include "tests/integration/registry_fixture.h"
 
@@ -18,14 +18,14 @@ TEST(RegistryLibrary, PushImageThenPullImageTagsTheSameManifest) {
   oci::Reference ref = oci::Reference::parse(reg.host() + "/base:1");
   {
     oci::Store store = oci::Store::open(a.path());
-    oci::Descriptor pushed = oci::push_image(store, "base:1", ref, {});
+    oci::Descriptor pushed = registry::push_image(store, "base:1", ref, {});
     EXPECT_EQ(pushed.digest, img.manifest.digest);
   }
   oci::Store store = oci::Store::open(b.path());
   std::vector<std::string> lines;
-  oci::PullOptions options;
+  registry::PullOptions options;
   options.progress = [&](std::string_view line) { lines.emplace_back(line); };
-  oci::Descriptor pulled = oci::pull_image(store, ref, options);
+  oci::Descriptor pulled = registry::pull_image(store, ref, options);
   EXPECT_EQ(pulled.digest, img.manifest.digest);
   ASSERT_TRUE(store.resolve(ref.str()));
   EXPECT_EQ(store.resolve(ref.str())->digest, img.manifest.digest);
@@ -39,7 +39,7 @@ TEST(RegistryLibrary, PullImageOfAMissingImageThrowsWithTheReference) {
   oci::Store store = oci::Store::open(b.path());
   oci::Reference ref = oci::Reference::parse(reg.host() + "/nothing:here");
   try {
-    oci::pull_image(store, ref, {});
+    registry::pull_image(store, ref, {});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos) << e.what();
@@ -58,15 +58,15 @@ TEST(RegistryLibrary, PullImageChoosesThePlatformOfAnIndex) {
   oci::Reference ref = oci::Reference::parse(reg.host() + "/multi:1");
   {
     oci::Store store = oci::Store::open(a.path());
-    oci::push_image(store, "multi:1", ref, {});
+    registry::push_image(store, "multi:1", ref, {});
   }
   oci::Store store = oci::Store::open(b.path());
-  oci::PullOptions options;
+  registry::PullOptions options;
   options.platform = "linux/arm64";
-  EXPECT_EQ(oci::pull_image(store, ref, options).digest, arm.manifest.digest);
+  EXPECT_EQ(registry::pull_image(store, ref, options).digest, arm.manifest.digest);
   EXPECT_FALSE(store.has_blob(amd.layer.digest)) << "the other platform is not downloaded";
   options.platform = "linux/riscv64";
-  EXPECT_THROW(oci::pull_image(store, ref, options), Error);
+  EXPECT_THROW(registry::pull_image(store, ref, options), Error);
 }
 
 }  // namespace

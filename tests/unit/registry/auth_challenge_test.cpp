@@ -1,9 +1,9 @@
 // WWW-Authenticate parsing: the forms registries send, and malformed input.
-#include "oci/auth_challenge.h"
+#include "registry/auth_challenge.h"
 
 #include <gtest/gtest.h>
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 TEST(AuthChallenge, BearerWithRealmServiceAndScope) {
@@ -53,4 +53,4 @@ TEST(AuthChallenge, EmptyAndGarbageGiveNothing) {
 }
 
 }  // namespace
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,6 +1,6 @@
 // ~/.docker/config.json: reading auths in their several spellings, writing them back
 // atomically without losing other keys, and credential helpers run from PATH.
-#include "oci/credential_store.h"
+#include "registry/credential_store.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 
 #include "common/error.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 namespace fs = std::filesystem;
@@ -154,4 +154,4 @@ TEST(CredentialStore, HelperNamesWithAPathAreRefused) {
 }
 
 }  // namespace
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "oci/http_client.h"
+#include "registry/http_client.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 TEST(HttpUrl, OriginIncludesSchemeHostAndDefaultPort) {
@@ -46,4 +46,4 @@ TEST(HttpDate, TheThreeFormsOfLastModifiedParse) {
 }
 
 }  // namespace
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry

@@ -1,11 +1,11 @@
 // Transport rules and registries.yaml: which endpoints a registry name gets.
-#include "oci/registry_config.h"
+#include "registry/config.h"
 
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 
-namespace mkimg::oci {
+namespace mkimg::registry {
 namespace {
 
 std::vector<std::string> urls(const std::vector<Endpoint>& endpoints) {
@@ -110,4 +110,4 @@ TEST(RegistriesConfig, ExplicitMissingFileIsAnErrorDefaultMissingFileIsNot) {
 }
 
 }  // namespace
-}  // namespace mkimg::oci
+}  // namespace mkimg::registry
