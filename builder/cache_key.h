@@ -1,4 +1,4 @@
-// Step cache keys (DESIGN.md "Cache keys"): key(step) = sha256(format version, key(parent),
+// Step cache keys (docs/cache.md "The key"): key(step) = sha256(format version, key(parent),
 // each named part of the canonical instruction and its inputs). The parts are kept by name so
 // that a miss can be explained: which part differs from the entry the same parent had before.
 #pragma once

@@ -1,6 +1,6 @@
-// Registry subcommands: push, login, logout, and pull when no other file defines it (the
-// registry transport is registered with open_source() either way, and the registry flags are
-// added to an existing `pull`). Progress goes to stderr; the pushed or pulled digest to stdout.
+// Registry subcommands: push, login, logout, and the registry flags of `pull` (which
+// image_commands.cpp defines for every source; the registry transport registered here is how it
+// reaches registries). Progress goes to stderr; the pushed digest to stdout.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,7 +14,6 @@
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "registry/login.h"
-#include "registry/pull.h"
 #include "registry/push.h"
 #include "registry/source.h"
 
@@ -25,7 +24,7 @@ namespace {
 struct RegistryCli {
   std::shared_ptr<registry::RegistryOptions> registry =
       std::make_shared<registry::RegistryOptions>();
-  std::string name, dest, server, user, password, platform;
+  std::string name, dest, server, user, password;
   bool password_stdin = false;
   bool quiet = false;
   std::int64_t chunk_size = 16 * 1024 * 1024;
@@ -60,13 +59,6 @@ void run_push(const GlobalOptions& global, const RegistryCli& cli) {
   registry::PushOptions options{*cli.registry, progress(cli), cli.chunk_size};
   oci::Descriptor pushed = registry::push_image(store, cli.name, dest, options);
   std::cout << pushed.digest.str() << "\n";
-}
-
-void run_pull(const GlobalOptions& global, const RegistryCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
-  registry::PullOptions options{*cli.registry, cli.platform, progress(cli)};
-  oci::Descriptor pulled = registry::pull_image(store, parse_dest(cli.name), options);
-  std::cout << pulled.digest.str() << "\n";
 }
 
 std::string read_password(const RegistryCli& cli) {
@@ -115,16 +107,11 @@ void add_registry_commands(CLI::App& app, GlobalOptions& options) {
   add_registry_flags(push, cli);
   push->callback([&options] { run_push(options, cli); });
 
-  if (CLI::App* pull = existing(app, "pull")) {
-    add_registry_flags(pull, cli);
-  } else {
-    auto* own = app.add_subcommand("pull", "Pull an image from a registry into the store");
-    own->add_option("REF", cli.name, "Image reference (docker://REF or REF)")->required();
-    own->add_option("--platform", cli.platform, "os/arch[/variant] (default: the host's)");
-    own->add_flag("-q,--quiet", cli.quiet, "No progress output");
-    add_registry_flags(own, cli);
-    own->callback([&options] { run_pull(options, cli); });
-  }
+  // `pull` is defined with the image commands (image_commands.cpp, for every source); the
+  // registry flags are added to it here.
+  CLI::App* pull = existing(app, "pull");
+  if (pull == nullptr) throw Error("internal: `pull` must be added before the registry flags");
+  add_registry_flags(pull, cli);
 
   auto* login =
       app.add_subcommand("login", "Log in to a registry (saved in ~/.docker/config.json)");

@@ -1,6 +1,6 @@
 // Paths inside an image root resolved safely: every lookup goes through openat2 with
 // RESOLVE_IN_ROOT, so `..` and symlinks (absolute or relative) never leave the root
-// (RELIABILITY 4, 13, 14).
+// (docs/security.md 4, 13, 14).
 #pragma once
 
 #include <cstddef>
@@ -38,10 +38,10 @@ struct DirOwner {
 /// COPY --chown), like BuildKit.
 UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner);
 
-/// Reads a whole host file (the build context, a Dockerfile); throws on error.
 /// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c"; "a" + "" -> "a" (relative paths).
 std::string join_rel(const std::string& a, const std::string& b);
 
+/// Reads a whole host file (the build context, a Dockerfile); throws on error.
 std::string read_host_file(const std::filesystem::path& path);
 
 /// Writes `data` to `path` atomically: a temp file beside it, fsync, rename.

@@ -1,7 +1,7 @@
 // Digests: the content addresses of blobs ("sha256:<64 hex>"), and the hashers that make them.
 //
 // A Digest is validated when it is made (Digest::parse), so a Digest value is always safe to
-// turn into a path (RELIABILITY 17): only sha256 (64 lowercase hex) and sha512 (128 lowercase
+// turn into a path (docs/security.md 17): only sha256 (64 lowercase hex) and sha512 (128 lowercase
 // hex) are accepted. The hashers stream (update/finish) on OpenSSL EVP; OpenSSL stays in the
 // .cpp file.
 #pragma once

@@ -1,4 +1,4 @@
-// Manifest and Index: canonical JSON and strict parsing (RELIABILITY 12, 18).
+// Manifest and Index: canonical JSON and strict parsing (docs/security.md 12, 18).
 #include "oci/image.h"
 
 #include "common/error.h"

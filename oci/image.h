@@ -4,7 +4,7 @@
 // to_json() is canonical: keys sorted, no insignificant whitespace, absent optionals omitted,
 // so the same value always gives the same bytes and therefore the same digest. The parse_*
 // functions validate what they read (schemaVersion 2, media types, descriptor digests and
-// sizes, a size cap; a document that is both an index and a manifest is refused, RELIABILITY
+// sizes, a size cap; a document that is both an index and a manifest is refused, docs/security.md
 // 18) and throw mkimg::Error ("parse manifest: cause"). They parse exactly the bytes given;
 // callers hash the same bytes. nlohmann-json stays in the .cpp files.
 #pragma once
@@ -23,7 +23,7 @@
 
 namespace mkimg::oci {
 
-/// Manifests, indexes and configs larger than this are refused (RELIABILITY 12).
+/// Manifests, indexes and configs larger than this are refused (docs/security.md 12).
 inline constexpr std::size_t kMaxDocumentSize = 4 * 1024 * 1024;
 
 /// An image manifest (OCI or Docker v2 schema 2): a config and an ordered list of layers.

@@ -13,7 +13,7 @@
 //   archive.h      save to a docker-archive or an oci-archive; load either
 // The registry client is not here: registry/ (registry/registry.h) plugs into transport.h.
 //
-// The store, under <root> (every directory 0700, RELIABILITY 9):
+// The store, under <root> (every directory 0700, docs/security.md 9):
 //   <root>/oci/      an OCI image layout: oci-layout, index.json, blobs/<alg>/<hex>. skopeo,
 //                    umoci and oci-image-tool read it directly.
 //   <root>/layers/   unpacked layers (owned by snapshot/ and builder/; pruned under gc's lock)
@@ -26,7 +26,7 @@
 //   <root>/index.lock  serialises read-modify-write of index.json across processes
 //
 // Blobs: written to a file in tmp/, fsynced, size and digest checked, renamed to
-// blobs/<alg>/<hex>, directory fsynced (RELIABILITY 21). A blob file is therefore always
+// blobs/<alg>/<hex>, directory fsynced (docs/security.md 21). A blob file is therefore always
 // complete and always matches its name. index.json is rewritten the same way (temp file,
 // fsync, rename) while holding index.lock, so concurrent taggers never lose each other's tags
 // and a killed process never leaves a torn index; a change that leaves its bytes as they were

@@ -41,7 +41,7 @@ using BodyReader = std::function<std::size_t(char* data, std::size_t size)>;
 using BodySink = std::function<void(std::string_view bytes)>;
 
 /// One request. An Authorization header is sent only to the origin of `url`: a redirect to
-/// another scheme, host or port drops it (RELIABILITY 20).
+/// another scheme, host or port drops it (docs/security.md 20).
 struct HttpRequest {
   std::string method = "GET";
   std::string url;

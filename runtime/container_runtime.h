@@ -1,7 +1,7 @@
 // The OCI runtime (runc or crun) that runs RUN steps and `mkimg run`: finding a working one,
 // and running one container from a bundle with its output streamed line by line. The
 // container is killed and deleted by RAII, even when the build throws or is interrupted, so
-// no process of a step survives into the diff (RELIABILITY 14, 15).
+// no process of a step survives into the diff (docs/security.md 14, 15).
 //
 // A runtime "works" when it answers `--version`. Starting a Go binary costs tens of
 // milliseconds, so a store remembers the binaries that answered (<root>/cache/runtime-probe,

@@ -14,7 +14,7 @@
 // on sync calls nor at unmount, where it would otherwise flush the whole file system the store
 // lives on (tens of milliseconds on a busy machine, on every step). An upper directory is
 // either thrown away or kept as a layer, and PendingLayers::record syncs the file system
-// before it records a layer (RELIABILITY 21), so nothing relied on overlay's own sync. The
+// before it records a layer (docs/security.md 21), so nothing relied on overlay's own sync. The
 // work directory of a volatile mount cannot be mounted again (work/incompat/volatile): each
 // mount has its own.
 #pragma once

@@ -1,5 +1,5 @@
 // The image's own users and groups: /etc/passwd and /etc/group read as files inside the
-// root (never through the host's NSS, RELIABILITY 13), bounded, and the resolution of a
+// root (never through the host's NSS, docs/security.md 13), bounded, and the resolution of a
 // USER or --chown spec ("name", "uid", "name:group", "uid:gid") against them.
 #pragma once
 

@@ -21,7 +21,7 @@ enum class ApplyMode {
   flatten,
 };
 
-/// Caps on what one layer may make us do (RELIABILITY 12). Exceeding one is an error.
+/// Caps on what one layer may make us do (docs/security.md 12). Exceeding one is an error.
 struct ApplyLimits {
   int64_t max_entries = 1'000'000;
   int64_t max_total_bytes = int64_t{64} << 30;  ///< uncompressed tar bytes

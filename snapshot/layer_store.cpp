@@ -123,7 +123,7 @@ void PendingLayers::record() {
   std::lock_guard lock(mutex_);
   if (dirs_.empty()) return;
   std::filesystem::create_directories(store_.layers_dir());
-  {  // the layers' files are on disk before they are recorded (RELIABILITY 21)
+  {  // the layers' files are on disk before they are recorded (docs/security.md 21)
     UniqueFd fd(::open(store_.layers_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
   }

@@ -49,7 +49,7 @@ std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store
 
 /// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
 /// layers' directories by the build's later steps; record() syncs the file system once and
-/// moves them to <root>/layers/<chain id> (RELIABILITY 21: a layer directory is recorded only
+/// moves them to <root>/layers/<chain id> (docs/security.md 21: a layer directory is recorded only
 /// once its files are on disk). One sync per build instead of one per step; a build killed
 /// before record() leaves them in tmp/, removed on the next start, and the layers are unpacked
 /// from their blobs when needed. Safe to use from several threads.
