@@ -2,8 +2,8 @@
 // naming, mode/owner/mtime, --checksum, the cache, and clean failures.
 #include <sys/stat.h>
 
-#include "tests/integration/builder/builder_fixture.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/builder_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {
@@ -23,7 +23,7 @@ class AddUrlTest : public BuilderTest {
     must_run("tar -C " + dir("tarsrc").string() + " -cf " + (files_ / "archive.tar").string() +
              " inside.txt && gzip -k " + (files_ / "archive.tar").string());
     port_ = free_port();
-    server_ = ChildProcess({"python3", (source_dir() / "tests/integration/http_files.py").string(),
+    server_ = ChildProcess({"python3", (source_dir() / "tests/support/http_files.py").string(),
                             "--port", std::to_string(port_), "--directory", files_.string()},
                            dir("http.log"));
     ASSERT_TRUE(wait_until([&] { return port_open(port_); })) << read_file(dir("http.log"));

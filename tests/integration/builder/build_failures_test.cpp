@@ -1,6 +1,6 @@
 // Each way a build can fail gives a clear error with the Dockerfile line, exits non-zero,
 // and leaves the previous tag and the store intact.
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -5,7 +5,7 @@
 // unpacked lazily when a later build, RUN or `mkimg run` needs them.
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -2,7 +2,7 @@
 // parallel groups, every instruction expanded; nothing run, pulled or written.
 #include <gtest/gtest.h>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing {
 namespace {

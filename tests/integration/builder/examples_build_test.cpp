@@ -1,6 +1,6 @@
 // Every example builds, runs with its expected output, unpacks with umoci, and rebuilds fully
 // from the cache with the same image id.
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

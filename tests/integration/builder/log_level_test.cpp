@@ -1,6 +1,6 @@
 // --log-level / MKIMG_LOG_LEVEL: debug lines ("mkimg: [debug] ...") tell cache decisions, the
 // runtime command line, overlay options and layer commits; the default level prints none.
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -2,7 +2,7 @@
 // at a time, and the first failing stage stops the build cleanly.
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <sstream>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

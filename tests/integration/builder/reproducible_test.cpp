@@ -4,7 +4,7 @@
 // on built images (exit codes 0, 1, 2; the store, oci-archive and oci: layouts).
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -1,6 +1,6 @@
 // `mkimg run IMAGE COMMAND...`: the command's own arguments, dashes included, reach the
 // container as written; its exit code is mkimg's.
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -2,7 +2,7 @@
 // string), heredocs, secret and ssh mounts, odd files in the context.
 #include <sys/stat.h>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

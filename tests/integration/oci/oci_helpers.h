@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "oci/digest.h"
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing {
 

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/integration/harness.h"
-#include "tests/parser_vectors.h"
+#include "tests/support/harness.h"
+#include "tests/support/parser_vectors.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing::peers {
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing::peers {
 

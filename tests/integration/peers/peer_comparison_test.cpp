@@ -7,7 +7,7 @@
 #include <ostream>
 
 #include "tests/integration/peers/peer_world.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing::peers {
 
@@ -31,7 +31,7 @@ class StopPeersAtExit : public ::testing::Environment {
     ::testing::AddGlobalTestEnvironment(new StopPeersAtExit);
 
 /// A case whose build flags name "@HTTP@" has its prepared context served on loopback by
-/// tests/integration/http_files.py while the test runs, and "@HTTP@" becomes the server's base
+/// tests/support/http_files.py while the test runs, and "@HTTP@" becomes the server's base
 /// URL (Docker builds with --network host, so both tools reach it): ADD <url> cases.
 class CaseServer {
  public:
@@ -51,7 +51,7 @@ class CaseServer {
  private:
   std::string start(const fs::path& context, const fs::path& work) {
     int port = free_port();
-    server_ = ChildProcess({"python3", (source_dir() / "tests/integration/http_files.py").string(),
+    server_ = ChildProcess({"python3", (source_dir() / "tests/support/http_files.py").string(),
                             "--port", std::to_string(port), "--directory", context.string()},
                            work / "http.log");
     if (!wait_until([&] { return port_open(port); })) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 #include "tests/integration/peers/docker_engine.h"
 #include "tests/integration/peers/peer_case.h"
 

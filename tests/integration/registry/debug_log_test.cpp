@@ -5,7 +5,7 @@
 
 #include "registry/auth_base64.h"
 #include "tests/integration/registry/test_image.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {

@@ -6,7 +6,7 @@
 #include "registry/pull.h"
 #include "registry/push.h"
 #include "tests/integration/registry/test_image.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {

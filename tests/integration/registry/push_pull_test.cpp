@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/registry/test_image.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {

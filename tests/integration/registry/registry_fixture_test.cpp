@@ -1,5 +1,5 @@
 // The registry fixture itself: each mode answers /v2/ the way the distribution spec says.
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 #include <gtest/gtest.h>
 

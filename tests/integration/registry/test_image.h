@@ -9,7 +9,7 @@
 #include "oci/media_types.h"
 #include "oci/reference.h"
 #include "oci/store.h"
-#include "tests/integration/registry_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing {
 namespace {

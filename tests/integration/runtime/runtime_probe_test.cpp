@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/integration/builder/builder_fixture.h"
+#include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
 namespace {

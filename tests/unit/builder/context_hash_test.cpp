@@ -12,7 +12,7 @@
 
 #include "common/fd.h"
 #include "oci/digest.h"
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::builder {
 namespace {

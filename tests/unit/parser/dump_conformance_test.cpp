@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "parser/syntax_tree.h"
-#include "tests/parser_vectors.h"
+#include "tests/support/parser_vectors.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 
 #include "common/error.h"
 #include "snapshot/apply.h"
-#include "tests/integration/harness.h"
-#include "tests/unit/snapshot/tar_builder.h"
+#include "tests/support/harness.h"
+#include "tests/support/tar_builder.h"
 
 namespace mkimg::snapshot {
 namespace {

@@ -10,7 +10,7 @@
 #include "oci/digest.h"
 #include "oci/media_types.h"
 #include "oci/transport.h"
-#include "tests/unit/snapshot/tar_builder.h"
+#include "tests/support/tar_builder.h"
 
 namespace mkimg::snapshot {
 namespace {

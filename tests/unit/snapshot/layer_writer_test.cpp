@@ -11,9 +11,9 @@
 
 #include "common/error.h"
 #include "snapshot/apply.h"
-#include "tests/integration/harness.h"
-#include "tests/unit/snapshot/tar_builder.h"
-#include "tests/unit/snapshot/tree_listing.h"
+#include "tests/support/harness.h"
+#include "tests/support/tar_builder.h"
+#include "tests/support/tree_listing.h"
 
 namespace mkimg::snapshot {
 namespace {

@@ -1,6 +1,16 @@
-// Shared pieces of the integration tests: run a real command and capture its output, start a
-// background child (ChildProcess), own a temporary directory, find the mkimg binary and the
-// source tree.
+// tests/support/: what the unit and integration tests share. A map:
+//
+//   harness.h           run a real command and capture its output, start a background child
+//                       (ChildProcess), own a temporary directory, find the mkimg binary and the
+//                       source tree (this file)
+//   builder_fixture.h   a store and a busybox base for tests that build (builder/, runtime/)
+//   registry_fixture.h  Debian's docker-registry on loopback (plain, TLS, basic and token auth),
+//                       and a proxy that damages blob downloads; with token_issuer.py and
+//                       fault_proxy.py
+//   http_files.py       a file server on loopback for ADD <URL> and the peer cases
+//   parser_vectors.h    BuildKit's parser vectors (tests/conformance/buildkit) as test cases
+//   tar_builder.h       hand-made layer tars (plain, gzip, zstd) for apply and diff tests
+//   tree_listing.h      a directory tree listed with owners, modes and contents, for comparing
 #pragma once
 
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 // A real registry for tests: Debian's `docker-registry` (distribution 2.8) started on a free
 // loopback port with a temporary storage directory, in one of four modes (plain HTTP, HTTPS
 // with a self-signed CA, htpasswd basic auth over HTTPS, token auth over HTTPS with a small
-// token issuer from tests/integration/registry/token_issuer.py), and stopped (SIGKILL, then
-// reaped) in the destructor. FaultProxy puts tests/integration/registry/fault_proxy.py in
+// token issuer from tests/support/token_issuer.py), and stopped (SIGKILL, then
+// reaped) in the destructor. FaultProxy puts tests/support/fault_proxy.py in
 // front of it to corrupt, truncate, stall or redirect blob downloads.
 //
 //   mkimg::testing::Registry reg(mkimg::testing::RegistryMode::Http);
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::testing {
 
@@ -75,7 +75,7 @@ inline int start_python_helper(ChildProcess& child, const fs::path& dir, const s
                                std::vector<std::string> args) {
   fs::path port_file = dir / (name + ".port");
   fs::remove(port_file);
-  fs::path script = source_dir() / "tests/integration/registry" / (name + ".py");
+  fs::path script = source_dir() / "tests/support" / (name + ".py");
   args.insert(args.begin(), {"python3", script.string(), "--port-file", port_file.string()});
   child = ChildProcess(args, dir / (name + ".out"));
   if (!wait_until([&] { return fs::exists(port_file); })) {
@@ -191,7 +191,7 @@ class Registry {
 /// What FaultProxy does to blob downloads (see fault_proxy.py).
 enum class ProxyFault { Pass, Corrupt, TruncateOnce, Stall, Redirect };
 
-/// tests/integration/registry/fault_proxy.py on 127.0.0.1:<port> in front of a Registry.
+/// tests/support/fault_proxy.py on 127.0.0.1:<port> in front of a Registry.
 class FaultProxy {
  public:
   FaultProxy(const Registry& upstream, ProxyFault fault) {
