@@ -1,5 +1,24 @@
 // parser/: Dockerfile text -> typed instructions. Pure: bytes in, values or located errors out;
-// no file system, nothing else of mkimg but common/.
+// no file system, nothing else of mkimg but common/. A map of the folder:
+//
+//   dockerfile.h         the typed result: Dockerfile, Stage, Instruction and its bodies (this file)
+//   parse.h              Dockerfile text -> Dockerfile (the instruction layer)
+//   syntax_tree.h        the line layer: BuildKit's parse tree; dump.cpp prints it (--dump)
+//   line_parsers.h       (internal) one instruction line -> keyword, flags, arguments
+//   heredoc.h            the here-documents a line opens
+//   json_array.h         JSON-form arguments, read as BuildKit reads them
+//   instruction_builder.h (internal) a syntax node -> a typed Instruction, per keyword
+//                        (instruction*.cpp)
+//   flags.h              an instruction's --flags checked against its keyword's
+//   run_mount.h          RUN --mount option lists
+//   duration.h           Go durations for HEALTHCHECK
+//   expand.h             word expansion with the ARG/ENV in scope, as BuildKit's shell lexer
+//   shell_lexer.h, shell_pattern.h
+//                        BuildKit's shell lexer, and the patterns of ${V#p} ${V%p} ${V/p/r}
+//   unicode.h            UTF-8 and the Unicode classes the grammar needs
+//   source_error.h       located errors: "Dockerfile:12:5: message" and the line
+//   describe.h           one readable line per typed instruction (`mkimg parse`, logs)
+//   dockerignore.h       .dockerignore patterns, moby's rules
 //
 // How a Dockerfile is read, in two layers, the way BuildKit reads it:
 //  1. syntax_tree.h: the line layer. Directives (`# escape=`), comments, continuation lines,
