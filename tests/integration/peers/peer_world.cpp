@@ -60,7 +60,7 @@ std::string tail(const std::string& text, size_t max = 6000) {
 /// takes seconds. Made in a temporary directory and renamed, so concurrent tests never see a
 /// half-made one. Empty on failure.
 fs::path cached_base_root() {
-  fs::path cache = fs::path(mkimg_binary()).parent_path().parent_path() / "peers-cache";
+  fs::path cache = fs::path(mkimg_binary()).parent_path() / "peers-cache";
   std::string script = (source_dir() / "scripts" / "make-busybox-root.sh").string();
   CommandResult key =
       run({"sh", "-c", "cat \"$1\" /bin/busybox | sha256sum | cut -c1-16", "sh", script});
