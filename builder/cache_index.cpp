@@ -47,10 +47,13 @@ json to_json(const CacheEntry& e) {
       {"size", e.layer_size}, {"diff_id", e.diff_id},           {"created", e.created}};
 }
 
-json parts_json(const CacheEntry& e) {
+/// The parts as JSON text. Their names carry file names, which are bytes: any that are not
+/// UTF-8 are written with U+FFFD (as Go's encoding/json does). The parts only explain a miss;
+/// the key itself is made from the bytes.
+std::string parts_text(const CacheEntry& e) {
   json parts = json::object();
   for (const auto& p : e.part_digests) parts[p.name] = p.value;
-  return parts;
+  return parts.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void add_parts(CacheEntry& e, const json& parts) {
@@ -105,7 +108,7 @@ std::optional<CacheEntry> CacheIndex::find(const std::string& key) const {
     // parses a few hundred bytes (parts first, as put() does; a failure only keeps it whole).
     try {
       DirLock lock(dir_);
-      write_file_atomic(parts_path(key), parts_json(*entry).dump());
+      write_file_atomic(parts_path(key), parts_text(*entry));
       write_file_atomic(entry_path(key), to_json(*entry).dump());
     } catch (const std::exception&) {
     }
@@ -117,7 +120,7 @@ void CacheIndex::put(const std::string& parent, const CacheEntry& entry) const {
   DirLock lock(dir_);
   // The parts first: an entry that is found always has its parts (a crash in between leaves
   // at most a parts file no entry uses, replaced by the next put of that key).
-  write_file_atomic(parts_path(entry.key), parts_json(entry).dump());
+  write_file_atomic(parts_path(entry.key), parts_text(entry));
   write_file_atomic(entry_path(entry.key), to_json(entry).dump());
   std::string parent_name = parent.empty() ? "root" : hex_of(parent);
   write_file_atomic(dir_ / "children" / parent_name, entry.key);

@@ -402,7 +402,7 @@ std::string format_json(const ImageDiff& diff) {
                            {"only_tar_bytes", l.only_tar_bytes},
                            {"files", files}});
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace mkimg::snapshot

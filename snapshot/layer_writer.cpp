@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "common/error.h"
@@ -38,6 +40,29 @@ la_ssize_t sink_write(archive*, void* sink, const void* data, size_t size) {
   }
 }
 
+/// libarchive's PAX writer turns names into UTF-8 from the calling thread's locale, where every
+/// byte above 0x7f fails under C or POSIX ("Can't translate pathname"). Tar names are bytes:
+/// while a header is written the thread runs under C.UTF-8, so a UTF-8 name is written as is
+/// in a `path` record (as Go's archive/tar does for BuildKit), and a name that is not UTF-8
+/// is written as is too, with `hdrcharset=BINARY` (archive_write_header's ARCHIVE_WARN).
+/// The bytes never depend on the user's locale.
+class Utf8Names {
+ public:
+  Utf8Names() : previous_(utf8() ? ::uselocale(utf8()) : nullptr) {}
+  ~Utf8Names() {
+    if (previous_ != nullptr) ::uselocale(previous_);
+  }
+  Utf8Names(const Utf8Names&) = delete;
+  Utf8Names& operator=(const Utf8Names&) = delete;
+
+ private:
+  static locale_t utf8() {
+    static const locale_t locale = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr);
+    return locale;
+  }
+  locale_t previous_;
+};
+
 /// Writes entries one by one into a libarchive PAX stream feeding a CompressedSink.
 class TarWriter {
  public:
@@ -62,6 +87,7 @@ class TarWriter {
   }
 
   void add(const SpecEntry& entry) {
+    refuse_whiteout_name(entry.path);
     EntryPtr e(archive_entry_new());
     archive_entry_set_pathname(e.get(), entry.path.c_str());
     archive_entry_set_mode(e.get(), entry.mode);
@@ -125,7 +151,10 @@ class TarWriter {
     // The previous entry's padding first, so a gzip block cut here starts with this header.
     if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail(path);
     sink_.entry_start(path);
-    if (archive_write_header(a_.get(), e) != ARCHIVE_OK) fail(path);
+    Utf8Names names;
+    // ARCHIVE_WARN: a name that is not UTF-8, written as bytes (Utf8Names); nothing is lost.
+    int rc = archive_write_header(a_.get(), e);
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) fail(path);
   }
 
   void add_whiteout(const std::string& path) {
@@ -145,7 +174,21 @@ class TarWriter {
     return t;
   }
 
+  /// A file of the tree (a context file, one a RUN made) named `.wh.*` would be read by every
+  /// other store as a deletion: the layer format cannot carry it, so it is refused by name.
+  static void refuse_whiteout_name(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    std::string_view leaf =
+        std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    if (leaf.rfind(".wh.", 0) == 0) {
+      throw Error(describe("write layer", path,
+                           "a file named .wh.* cannot be stored in a layer (in OCI and Docker "
+                           "layers the name means a deletion); rename it or leave it out"));
+    }
+  }
+
   void add_from_tree(const std::string& path) {
+    refuse_whiteout_name(path);
     UniqueFd fd = open_beneath(root_, path, O_PATH | O_NOFOLLOW);
     struct stat st {};
     if (!fd || ::fstatat(fd.get(), "", &st, AT_EMPTY_PATH) != 0) throw sys_error("read", path);

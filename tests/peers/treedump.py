@@ -174,7 +174,9 @@ def inode_of(member, stream):
 def apply_layer(tree, fileobj):
     """Applies one uncompressed-or-gzip tar stream to the tree (OCI layer semantics)."""
     lower = set(tree.paths)
-    with tarfile.open(fileobj=fileobj, mode="r|*") as stream:
+    # Names are bytes: surrogateescape keeps those that are not UTF-8 exact to the dump.
+    with tarfile.open(fileobj=fileobj, mode="r|*", encoding="utf-8",
+                      errors="surrogateescape") as stream:
         for member in stream:
             path = clean(member.name)
             base = os.path.basename(path)
@@ -369,13 +371,14 @@ def main():
     except (DumpError, OSError, KeyError, ValueError, tarfile.TarError) as e:
         print("treedump: error: %s" % e, file=sys.stderr)
         return 1
+    raw = text.encode("utf-8", "surrogateescape")  # file names exactly as the layers hold them
     if args.output:
         tmp = args.output + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(raw)
         os.rename(tmp, args.output)
     else:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(raw)
     return 0
 
 

@@ -113,5 +113,30 @@ TEST_F(ImportedBusybox, HistoryTagRmiAndPrune) {
   EXPECT_TRUE(fs::is_empty(root() / "oci/blobs/sha256"));
 }
 
+// Tar names are bytes: a tree whose names are UTF-8 beyond ASCII, or not UTF-8 at all, imports
+// (it failed with "Can't translate pathname ... to UTF-8") and umoci, which reads tar as
+// Docker does, unpacks exactly those names.
+TEST(ImportNonAscii, UmociUnpacksTheNamesByteForByte) {
+  ASSERT_TRUE(have_tool("umoci")) << "umoci is missing: run scripts/install-deps.sh";
+  TempDir dir;
+  fs::path rootfs = dir / "rootfs";
+  make_busybox_root(rootfs);
+  auto made = run({"sh", "-c",
+                   "cd \"$1\" && echo a > café && mkdir 日本語 && echo b > 日本語/😀 && "
+                   "echo c > \"$(printf 'raw-\\377\\376')\" && ln -s café lien-é && "
+                   "ln 日本語/😀 emoji-hardlink",
+                   "sh", rootfs.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.all();
+  auto r = run_mkimg(dir / "store", {"import", rootfs.string(), "names:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  fs::path bundle = dir / "bundle";
+  auto unpack = run({"umoci", "raw", "unpack", "--image",
+                     (dir / "store/oci").string() + ":names:v1", bundle.string()});
+  ASSERT_EQ(unpack.exit_code, 0) << unpack.all();
+  EXPECT_EQ(tree_listing(bundle), tree_listing(rootfs));
+  EXPECT_TRUE(fs::exists(bundle / "raw-\xff\xfe"));
+  EXPECT_EQ(fs::read_symlink(bundle / "lien-é"), "café");
+}
+
 }  // namespace
 }  // namespace mkimg::testing
