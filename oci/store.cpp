@@ -48,9 +48,24 @@ void mark_top_directory(const fs::path& dir) {
   ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
 }
 
+/// The store's own directories are cleaned and collected without a second look: one that is a
+/// symlink would have mkimg delete what the link points at, outside the store. The store's
+/// root itself may be a link (a store moved to another disk); nothing inside it may.
+void refuse_symlink(const fs::path& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    throw Error("`" + dir.string() +
+                "` is a symlink; a store's directories must be real directories (mkimg "
+                "cleans them without following links): replace it with a directory, or "
+                "give --root the store's real place");
+  }
+}
+
 void create_layout(const fs::path& root) {
+  detail::make_private_dir(root);
   for (const char* sub :
-       {"", "oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"}) {
+       {"oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"}) {
+    refuse_symlink(root / sub);
     detail::make_private_dir(root / sub);
   }
   mark_top_directory(root / "tmp");

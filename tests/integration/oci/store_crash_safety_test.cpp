@@ -70,5 +70,27 @@ TEST(StoreCrashSafety, TwoImportsAtOnceAreBothTagged) {
   EXPECT_TRUE(corrupt_blobs(root).empty());
 }
 
+// A store whose tmp/, layers/ or oci/blobs/sha256/ is a symlink is refused on open, naming the
+// link; the link's target, outside the store, keeps every file (open empties tmp/ and prune
+// collects layers/ and blobs: they deleted what the link pointed at).
+TEST(StoreSymlinks, ASymlinkedStoreDirectoryIsRefusedAndItsTargetKept) {
+  for (const char* sub : {"tmp", "layers", "oci/blobs/sha256"}) {
+    TempDir dir;
+    fs::path store = dir / "store";
+    ASSERT_EQ(run_mkimg(store, {"images"}).exit_code, 0);
+    fs::path outside = dir / "precious";
+    fs::create_directories(outside);
+    write_file(outside / "keep.txt", "mine\n");
+    fs::remove_all(store / sub);
+    fs::create_directory_symlink(outside, store / sub);
+    for (const char* command : {"images", "prune"}) {
+      auto r = run_mkimg(store, {command});
+      EXPECT_NE(r.exit_code, 0) << sub << " " << command << ": " << r.all();
+      EXPECT_NE(r.err.find((store / sub).string() + "` is a symlink"), std::string::npos) << r.err;
+      EXPECT_TRUE(fs::exists(outside / "keep.txt")) << sub << " " << command;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mkimg::testing
