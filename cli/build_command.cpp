@@ -141,9 +141,7 @@ builder::SshSource parse_ssh(const std::string& text) {
 }
 
 std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& context) {
-  if (f.file == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  }
+  if (f.file == "-") return read_dockerfile_text("-");
   std::filesystem::path p = f.file.empty() ? context / "Dockerfile" : std::filesystem::path(f.file);
   std::error_code ec;
   if (std::filesystem::is_symlink(p, ec)) {
@@ -154,7 +152,7 @@ std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& co
       throw Error(describe("read", p.string(), "the Dockerfile is a symlink out of the context"));
     }
   }
-  return read_host_file(p);
+  return read_dockerfile_text(p.string());
 }
 
 std::string read_dockerignore(const BuildFlags& f, const std::filesystem::path& context) {

@@ -45,6 +45,10 @@ std::vector<std::string> split_run_command(std::vector<std::string>& args);
 /// $XDG_DATA_HOME/mkimg (~/.local/share/mkimg).
 std::filesystem::path store_root(const GlobalOptions& options);
 
+/// A Dockerfile's text from `path` ("-": standard input), refused past 64 MiB (a Dockerfile is
+/// small; /dev/zero or a wrong file must not eat the memory). parse_command.cpp.
+std::string read_dockerfile_text(const std::string& path);
+
 void add_parse_commands(CLI::App& app, GlobalOptions& options);     // parse_command.cpp
 void add_image_commands(CLI::App& app, GlobalOptions& options);     // image_commands.cpp
 void add_registry_commands(CLI::App& app, GlobalOptions& options);  // registry_commands.cpp

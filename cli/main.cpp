@@ -22,15 +22,48 @@ std::filesystem::path store_root(const GlobalOptions& options) {
   return std::filesystem::path(home ? home : "/tmp") / ".local/share/mkimg";
 }
 
+namespace {
+
+/// The subcommand the arguments reached (the deepest one parsed), or the app itself.
+const CLI::App& reached(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return reached(*sub);
+  return app;
+}
+
+/// A usage error as every error is printed (`mkimg: error: ...`), then the usage line of the
+/// command it concerns, on stderr; exit 2 as for every usage error (README, diff(1)).
+int usage_error(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App& command = reached(app);
+  std::vector<std::string> left = app.remaining();
+  if (&command == &app && !left.empty() && left.front().rfind('-', 0) != 0) {
+    std::cerr << "mkimg: error: unknown command `" << left.front() << "`\n";
+  } else {
+    std::cerr << "mkimg: error: " << e.what() << "\n";
+  }
+  std::string name = &command == &app ? "mkimg" : "mkimg " + command.get_name();
+  std::string help = command.help();
+  if (size_t at = help.find("Usage:"); at != std::string::npos) {
+    std::string line = help.substr(at, help.find('\n', at) - at);  // "Usage: build [OPTIONS]..."
+    if (&command != &app) line.replace(0, 7 + command.get_name().size(), "Usage: " + name);
+    std::cerr << line << "\n";
+  }
+  std::cerr << "Run '" << name << " --help' for more.\n";
+  return 2;
+}
+
+}  // namespace
+
 }  // namespace mkimg::cli
 
 int main(int argc, char** argv) {
   using namespace mkimg::cli;
   GlobalOptions options;
-  CLI::App app{"mkimg: build, store and ship OCI container images without a daemon"};
+  CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
   app.require_subcommand(1);
-  app.add_option("--root", options.root,
-                 "Store directory (default: $MKIMG_ROOT or /var/lib/mkimg)");
+  app.add_option("--root", options.root, "Store directory (default: $MKIMG_ROOT or /var/lib/mkimg)")
+      ->check([](const std::string& v) {
+        return v.empty() ? std::string("--root: an empty path is not a store") : std::string();
+      });
   setup_logging(options.log_level);
   app.add_option("--log-level", options.log_level,
                  "trace, debug, info, warn, error, off (default: $MKIMG_LOG_LEVEL or warn)")
@@ -49,10 +82,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11's order
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    // `mkimg diff` exits like diff(1): 0 same, 1 different, 2 trouble (a usage error too).
-    if (code != 0 && app.got_subcommand("diff")) return 2;
-    return code;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all: asked for
+    return usage_error(app, e);
   } catch (const std::exception& e) {
     std::cerr << "mkimg: error: " << e.what() << "\n";
     return 1;

@@ -22,31 +22,12 @@ namespace mkimg::cli {
 
 namespace {
 
-constexpr std::size_t kMaxDockerfileBytes = 64u << 20;
-
 /// Options of `mkimg parse`.
 struct ParseOptions {
   std::string file_flag;
   std::string file_arg;
   bool dump = false;
 };
-
-std::string read_dockerfile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw sys_error("read", path);
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("read", path);
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxDockerfileBytes)
-      throw Error(describe("read", path, "larger than 64 MiB"));
-  }
-  return text;
-}
 
 void run_parse(const ParseOptions& options) {
   if (!options.file_flag.empty() && !options.file_arg.empty()) {
@@ -55,7 +36,7 @@ void run_parse(const ParseOptions& options) {
   }
   std::string path = !options.file_flag.empty() ? options.file_flag : options.file_arg;
   if (path.empty()) path = "Dockerfile";
-  const std::string text = read_dockerfile(path);
+  const std::string text = read_dockerfile_text(path);
   if (options.dump) {
     std::cout << parser::dump(parser::parse_syntax(text, path));
   } else {
@@ -65,6 +46,26 @@ void run_parse(const ParseOptions& options) {
 }
 
 }  // namespace
+
+std::string read_dockerfile_text(const std::string& path) {
+  constexpr std::size_t kMaxDockerfileBytes = 64u << 20;
+  UniqueFd owned(path == "-" ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (path != "-" && !owned) throw sys_error("read", path);
+  const int fd = path == "-" ? STDIN_FILENO : owned.get();
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("read", path);
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxDockerfileBytes) {
+      throw Error(describe("read", path, "larger than 64 MiB: not a Dockerfile"));
+    }
+  }
+  return text;
+}
 
 void add_parse_commands(CLI::App& app, GlobalOptions& /*options*/) {
   auto parse_options = std::make_shared<ParseOptions>();

@@ -74,5 +74,28 @@ TEST_F(FailureTest, NoWorkingRuntimeIsExplained) {
   EXPECT_NE(err.find("runc"), std::string::npos) << err;
 }
 
+// A file named .wh.* would be a deletion in every other store (save/load, umoci): refused by
+// name, whether it comes from the context (both COPY paths) or a RUN makes it.
+TEST_F(FailureTest, ContextFileNamedAsAWhiteoutIsRefusedByName) {
+  write_file(dir("ctx") / "sub" / ".wh.hidden", "x\n");
+  auto err = fail("FROM busybox\nCOPY sub /sub/\n");
+  EXPECT_NE(err.find("sub/.wh.hidden"), std::string::npos) << err;
+  EXPECT_NE(err.find("Dockerfile:2"), std::string::npos) << err;
+  fs::remove_all(dir("ctx") / "sub");
+}
+
+TEST_F(FailureTest, RunThatMakesAWhiteoutNameIsRefusedByName) {
+  auto err = fail("FROM busybox\nRUN touch /.wh.made\n");
+  EXPECT_NE(err.find(".wh.made"), std::string::npos) << err;
+}
+
+// `-f /dev/zero` (or any huge file) is refused past 64 MiB instead of eating the memory.
+TEST_F(FailureTest, HugeDockerfileIsRefusedWithItsName) {
+  auto r = build(dir("ctx"), {"-t", "app:1", "-f", "/dev/zero"});
+  EXPECT_NE(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.err.find("/dev/zero"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("64 MiB"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace mkimg::testing
