@@ -14,6 +14,7 @@
 #include "builder/steps.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "common/temp_dir.h"
 #include "oci/archive.h"
 #include "oci/image.h"
 #include "oci/reference.h"
@@ -22,24 +23,6 @@
 
 namespace mkimg::builder {
 namespace {
-
-/// An empty directory in the store's tmp/ (the lower of a scratch root), removed at the end.
-class EmptyDir {
- public:
-  explicit EmptyDir(std::filesystem::path p) : path_(std::move(p)) {
-    std::filesystem::create_directories(path_);
-  }
-  EmptyDir(const EmptyDir&) = delete;
-  EmptyDir& operator=(const EmptyDir&) = delete;
-  ~EmptyDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 void build_stage(BuildSession& session, std::size_t i) {
   const parser::Stage& source = session.dockerfile.stages[i];
@@ -130,7 +113,11 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   session.pending = std::make_unique<snapshot::PendingLayers>(store);
   session.hasher =
       std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
-  EmptyDir empty(store.temp_path("empty-"));
+  // An empty directory (the lower of a scratch root, the view of a scratch image), removed at
+  // the end. Mode 0755 like any root directory, not mkdtemp's 0700: a RUN --mount of a scratch
+  // stage shows it to the container's user.
+  TempDir empty(store.tmp_dir(), "empty-");
+  if (::chmod(empty.path().c_str(), 0755) != 0) throw sys_error("chmod", empty.path().string());
   session.empty_dir = empty.path();
   declare_global_args(session);
   std::vector<oci::Reference> tags;

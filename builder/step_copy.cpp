@@ -157,7 +157,7 @@ class UrlSources {
  public:
   UrlSources(const oci::Store& store, const CopyArgs& a) : args_(a) {
     if (a.urls.empty()) return;
-    dir_.emplace(store);
+    dir_.emplace(make_download_dir(store));
     files_.resize(a.urls.size());
     if (a.checksum) return;
     for (std::size_t i = 0; i < a.urls.size(); ++i) {
@@ -201,7 +201,7 @@ class UrlSources {
 
  private:
   const CopyArgs& args_;
-  std::optional<DownloadDir> dir_;
+  std::optional<TempDir> dir_;
   std::vector<std::optional<UrlFile>> files_;
 };
 

@@ -10,6 +10,7 @@
 #include "builder/steps.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "common/temp_dir.h"
 #include "oci/store.h"
 #include "runtime/bundle_config.h"
 #include "runtime/container_runtime.h"
@@ -21,24 +22,6 @@ namespace {
 
 constexpr const char* kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A directory in <root>/tmp removed with its contents at scope exit.
-class TempDir {
- public:
-  explicit TempDir(std::filesystem::path p) : path_(std::move(p)) {
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 bool is_single_heredoc(const parser::Run& run) {
   auto* shell = std::get_if<parser::ShellForm>(&run.command);
@@ -191,7 +174,7 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
       resolved = runtime::resolve_user(runtime::read_user_database(root.get()), user,
                                        runtime::DefaultGroup::kPrimaryGroup);
     }
-    TempDir bundle(session.store->temp_path("bundle-"));
+    TempDir bundle(session.store->tmp_dir(), "bundle-");
     runtime::BundleSpec spec;
     spec.rootfs = merged;
     spec.args = argv;

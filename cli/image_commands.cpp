@@ -15,6 +15,7 @@
 #include "builder/copy/recall.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/temp_dir.h"
 #include "oci/archive.h"
 #include "oci/media_types.h"
 #include "oci/store.h"
@@ -33,22 +34,6 @@ struct ImageCli {
   std::string source, name, output, input, format, compression = "gzip", platform;
   std::vector<std::string> names;
   bool quiet = false, json = false;
-};
-
-/// Removes a temporary directory (and everything in it) at scope exit.
-class TempTree {
- public:
-  explicit TempTree(fs::path path) : path_(std::move(path)) {}
-  TempTree(const TempTree&) = delete;
-  TempTree& operator=(const TempTree&) = delete;
-  ~TempTree() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 std::function<void(std::string_view)> progress(const ImageCli& cli) {
@@ -110,8 +95,7 @@ snapshot::LayerBlob write_import_layer(const oci::Store& store, const fs::path& 
         fs::exists(rootfs) ? "neither a directory nor a tar file" : "no such file or directory"));
   }
   // A tar is unpacked (as a hostile layer) and written again, so the result is deterministic.
-  TempTree tree(store.temp_path("import-root"));
-  fs::create_directory(tree.path());
+  TempDir tree(store.tmp_dir(), "import-root-");
   snapshot::apply_layer(rootfs, tree.path(), snapshot::ApplyMode::flatten);
   return snapshot::write_layer_from_dir(tree.path(), out, options);
 }

@@ -6,6 +6,7 @@
 //   copy_data.h   writing bytes to an fd, copying a file's bytes between fds in the kernel
 //   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
 //                 reading and writing host files
+//   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with

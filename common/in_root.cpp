@@ -1,7 +1,6 @@
 #include "common/in_root.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,16 +18,27 @@ UniqueFd open_root(const std::filesystem::path& root) {
   return fd;
 }
 
-UniqueFd open_in_root(int root_fd, const std::string& path, int flags, unsigned mode) {
+UniqueFd open_resolved(int dir_fd, const std::string& path, std::uint64_t resolve, int flags,
+                       unsigned mode) {
   struct open_how how {};
-  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  std::string rel = path;
-  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-  if (rel.empty()) rel = ".";
-  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  // openat2 refuses a mode without O_CREAT or O_TMPFILE (EINVAL).
+  bool creates = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+  how.mode = creates ? mode : 0;
+  how.resolve = resolve;
+  const char* p = path.empty() ? "." : path.c_str();
+  long fd = -1;
+  for (int attempt = 0; attempt < kOpenResolvedAttempts; ++attempt) {
+    fd = ::syscall(SYS_openat2, dir_fd, p, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
   return UniqueFd(static_cast<int>(fd));
+}
+
+UniqueFd open_in_root(int root_fd, const std::string& path, int flags, unsigned mode) {
+  std::size_t start = path.find_first_not_of('/');
+  std::string rel = start == std::string::npos ? std::string() : path.substr(start);
+  return open_resolved(root_fd, rel, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, flags, mode);
 }
 
 std::optional<std::string> read_file_in_root(int root_fd, const std::string& path,

@@ -1,9 +1,14 @@
 // Paths inside an image root resolved safely: every lookup goes through openat2 with
 // RESOLVE_IN_ROOT, so `..` and symlinks (absolute or relative) never leave the root
-// (docs/security.md 4, 13, 14).
+// (docs/security.md 4, 13, 14). open_resolved is the one openat2 call of mkimg; the other
+// folders pass it their own RESOLVE_* flags (snapshot/ adds RESOLVE_NO_XDEV, and walks hostile
+// trees with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).
 #pragma once
 
+#include <linux/openat2.h>  // RESOLVE_*, for open_resolved's callers
+
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -12,11 +17,23 @@
 
 namespace mkimg {
 
+/// How many times open_resolved asks again when openat2 answers EAGAIN (a rename or mount
+/// elsewhere raced the lookup under RESOLVE_IN_ROOT or RESOLVE_BENEATH).
+inline constexpr int kOpenResolvedAttempts = 128;
+
+/// openat2(dir_fd, path, flags | O_CLOEXEC, mode, resolve): `path` looked up below `dir_fd` as
+/// the RESOLVE_* flags in `resolve` allow; "" is `dir_fd` itself. `mode` counts only with
+/// O_CREAT or O_TMPFILE. Retried on EAGAIN up to kOpenResolvedAttempts times in all. Returns an
+/// invalid fd with errno set on failure (EAGAIN when every attempt raced).
+UniqueFd open_resolved(int dir_fd, const std::string& path, std::uint64_t resolve, int flags,
+                       unsigned mode = 0);
+
 /// Opens the directory `root` itself (O_PATH | O_DIRECTORY | O_CLOEXEC).
 UniqueFd open_root(const std::filesystem::path& root);
 
-/// openat2(root_fd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
-/// Returns an invalid fd with errno set on failure.
+/// open_resolved(root_fd, path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, flags, mode), with
+/// leading slashes of `path` dropped ("/" is the root). Returns an invalid fd with errno set on
+/// failure.
 UniqueFd open_in_root(int root_fd, const std::string& path, int flags, unsigned mode = 0);
 
 /// The whole of a regular file inside the root, or nullopt when it does not exist.

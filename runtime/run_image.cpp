@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/in_root.h"
+#include "common/temp_dir.h"
 #include "oci/store.h"
 #include "runtime/bundle_config.h"
 #include "runtime/container_runtime.h"
@@ -13,26 +14,6 @@ namespace {
 
 constexpr const char* kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A work directory in <root>/tmp removed at scope exit.
-class RunArea {
- public:
-  explicit RunArea(std::filesystem::path p) : path_(std::move(p)) {
-    for (const char* d : {"upper", "work", "merged", "empty", "bundle"}) {
-      std::filesystem::create_directories(path_ / d);
-    }
-  }
-  RunArea(const RunArea&) = delete;
-  RunArea& operator=(const RunArea&) = delete;
-  ~RunArea() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::filesystem::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::vector<std::string> process_args(const oci::ContainerConfig& cfg, const RunOptions& options) {
   std::vector<std::string> args;
@@ -51,7 +32,12 @@ std::vector<std::string> process_args(const oci::ContainerConfig& cfg, const Run
 int run_image(const oci::Store& store, const oci::ImageConfig& config,
               const std::vector<std::filesystem::path>& lowers, const RunOptions& options) {
   oci::ContainerConfig cfg = config.config.value_or(oci::ContainerConfig{});
-  RunArea area(store.temp_path("run-"));
+  // The work directory in <root>/tmp, removed at scope exit (after the overlay, declared
+  // below it, is unmounted).
+  TempDir area(store.tmp_dir(), "run-");
+  for (const char* d : {"upper", "work", "merged", "empty", "bundle"}) {
+    std::filesystem::create_directory(area / d);
+  }
   OverlayMount mount(lowers, area / "empty", area / "upper", area / "work", area / "merged");
   BundleSpec spec;
   spec.rootfs = area / "merged";

@@ -2,12 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/in_root.h"
 
 namespace mkimg::snapshot {
 
@@ -40,37 +39,30 @@ std::string join(const RootPath& path) {
 
 namespace {
 
-UniqueFd open_in_root(int root, const std::string& rel) {
-  open_how how{};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  const char* p = rel.empty() ? "." : rel.c_str();
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, root, p, &how, sizeof how);
-    if (fd < 0 && errno == EAGAIN) continue;
-    return UniqueFd(static_cast<int>(fd));
-  }
+UniqueFd open_dir_in_root(int root, const std::string& rel) {
+  return open_resolved(root, rel, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+                       O_PATH | O_DIRECTORY);
 }
 
 }  // namespace
 
 UniqueFd open_dir(int root, const RootPath& dir, Missing missing) {
-  UniqueFd fd = open_in_root(root, join(dir));
+  UniqueFd fd = open_dir_in_root(root, join(dir));
   if (fd || errno != ENOENT || missing == Missing::fail) {
     if (!fd && missing == Missing::create) throw sys_error("open directory", join(dir));
     return fd;
   }
   // Make the missing directories one by one, re-resolving each prefix inside the root.
-  UniqueFd parent = open_in_root(root, "");
+  UniqueFd parent = open_dir_in_root(root, "");
   RootPath prefix;
   for (const std::string& part : dir) {
     prefix.push_back(part);
-    UniqueFd next = open_in_root(root, join(prefix));
+    UniqueFd next = open_dir_in_root(root, join(prefix));
     if (!next && errno == ENOENT) {
       if (::mkdirat(parent.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
         throw sys_error("create directory", join(prefix));
       }
-      next = open_in_root(root, join(prefix));
+      next = open_dir_in_root(root, join(prefix));
     }
     if (!next) throw sys_error("open directory", join(prefix));
     parent = std::move(next);

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/in_root.h"
 
 namespace mkimg::snapshot {
 
@@ -21,15 +20,9 @@ UniqueFd open_tree_root(const std::string& path) {
 }
 
 UniqueFd open_beneath(int root, const std::string& rel, int flags) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  const char* p = rel.empty() ? "." : rel.c_str();
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, root, p, &how, sizeof how);
-    if (fd < 0 && errno == EAGAIN) continue;
-    return UniqueFd(static_cast<int>(fd));
-  }
+  return open_resolved(
+      root, rel, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+      flags);
 }
 
 std::optional<struct stat> stat_beneath(int root, const std::string& rel) {

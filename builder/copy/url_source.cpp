@@ -82,16 +82,9 @@ oci::Digest parse_add_checksum(std::string_view text) {
   return *d;
 }
 
-DownloadDir::DownloadDir(const oci::Store& store) : path_(store.temp_path("add-url-")) {
-  std::filesystem::create_directories(path_);
-}
+TempDir make_download_dir(const oci::Store& store) { return TempDir(store.tmp_dir(), "add-url-"); }
 
-DownloadDir::~DownloadDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-UrlFile download_url(const std::string& url, const DownloadDir& dir, std::size_t index,
+UrlFile download_url(const std::string& url, const TempDir& dir, std::size_t index,
                      const std::optional<oci::Digest>& expected) {
   UrlFile f;
   f.name = "download-" + std::to_string(index);

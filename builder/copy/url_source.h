@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/temp_dir.h"
 #include "oci/digest.h"
 
 namespace mkimg::oci {
@@ -36,18 +37,9 @@ std::string url_file_name(std::string_view url);
 /// Parses --checksum ("sha256:<hex>" or "sha512:<hex>"); throws mkimg::Error otherwise.
 oci::Digest parse_add_checksum(std::string_view text);
 
-/// A directory in the store's tmp/ holding downloads, removed with its files on destruction.
-class DownloadDir {
- public:
-  explicit DownloadDir(const oci::Store& store);
-  DownloadDir(const DownloadDir&) = delete;
-  DownloadDir& operator=(const DownloadDir&) = delete;
-  ~DownloadDir();
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+/// A new directory in the store's tmp/ ("add-url-*") to hold downloads, removed with its files
+/// when the TempDir goes.
+TempDir make_download_dir(const oci::Store& store);
 
 /// One downloaded URL.
 struct UrlFile {
@@ -60,7 +52,7 @@ struct UrlFile {
 /// Downloads `url` into `dir` as file number `index`. With `expected`, the content must have
 /// that digest: a mismatch throws mkimg::Error naming the URL and both digests. Throws
 /// mkimg::Error naming the URL for HTTP errors, transport failures and oversized bodies.
-UrlFile download_url(const std::string& url, const DownloadDir& dir, std::size_t index,
+UrlFile download_url(const std::string& url, const TempDir& dir, std::size_t index,
                      const std::optional<oci::Digest>& expected);
 
 }  // namespace mkimg::builder
