@@ -35,9 +35,9 @@ int main(int argc, char** argv) {
     double size;
   };
   std::vector<Row> rows;
-  for (auto [name, c] : {std::pair{"mkimg gzip-6", snapshot::Compression::gzip},
-                         std::pair{"mkimg zstd-3", snapshot::Compression::zstd},
-                         std::pair{"mkimg plain", snapshot::Compression::none}}) {
+  for (auto [name, c] : {std::pair{"mkimg gzip-6", snapshot::Compression::kGzip},
+                         std::pair{"mkimg zstd-3", snapshot::Compression::kZstd},
+                         std::pair{"mkimg plain", snapshot::Compression::kNone}}) {
     int64_t size = 0;
     double s = best_of(runs, [&] {
       Stopwatch w;

@@ -76,11 +76,11 @@ void write_outputs(const BuildSession& session, const oci::Descriptor& manifest)
         write_oci_layout(*session.store, manifest, out.dest, tag_of(options.tags));
         break;
       case OutputSpec::Type::kOciArchive:
-        oci::save_archive(*session.store, {{manifest, names}}, out.dest, oci::ArchiveFormat::oci);
+        oci::save_archive(*session.store, {{manifest, names}}, out.dest, oci::ArchiveFormat::kOci);
         break;
       case OutputSpec::Type::kDocker:
         oci::save_archive(*session.store, {{manifest, names}}, out.dest,
-                          oci::ArchiveFormat::docker);
+                          oci::ArchiveFormat::kDocker);
         break;
     }
   }

@@ -49,8 +49,8 @@ class WorkArea {
 
 snapshot::LayerOptions layer_options(const BuildOptions& options) {
   snapshot::LayerOptions o;
-  o.compression = options.compression == LayerCompression::kZstd ? snapshot::Compression::zstd
-                                                                 : snapshot::Compression::gzip;
+  o.compression = options.compression == LayerCompression::kZstd ? snapshot::Compression::kZstd
+                                                                 : snapshot::Compression::kGzip;
   o.source_date_epoch = options.source_date_epoch;
   return o;
 }
@@ -87,7 +87,7 @@ CacheEntry commit(BuildSession& session, const StageState& stage, const std::str
   CacheEntry entry;
   entry.key = key;
   if (blob.entries == 0) return entry;
-  store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::trust_writer);
+  store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::kTrustWriter);
   spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s{})", blob.digest, blob.size,
                 blob.entries, timer.seconds(), how);
   entry.layer_digest = blob.digest;

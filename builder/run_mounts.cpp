@@ -34,20 +34,20 @@ RunMounts::RunMounts(BuildSession& session, const StageState& stage,
                      const std::vector<parser::RunMount>& mounts) {
   for (const auto& m : mounts) {
     switch (m.type) {
-      case parser::MountType::cache:
+      case parser::MountType::kCache:
         add_cache(session, stage, m);
         break;
-      case parser::MountType::bind:
+      case parser::MountType::kBind:
         add_bind(session, m);
         binds_.back().destination = target_path(stage, m.target);
         break;
-      case parser::MountType::tmpfs:
+      case parser::MountType::kTmpfs:
         tmpfs_.push_back(target_path(stage, m.target));
         break;
-      case parser::MountType::secret:
+      case parser::MountType::kSecret:
         add_secret(session, stage, m);
         break;
-      case parser::MountType::ssh:
+      case parser::MountType::kSsh:
         add_ssh(session, stage, m);
         break;
     }
@@ -151,7 +151,7 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
   std::string target = target_path(stage, m.target);
   std::string id = m.id.empty() ? target : m.id;
   auto dir = cache_mount_dir(session.store->cache_dir(), id);
-  if (m.sharing == parser::CacheSharing::private_) {
+  if (m.sharing == parser::CacheSharing::kPrivate) {
     std::filesystem::path first = dir;
     for (int n = 1;; ++n) {
       create_cache_dir(dir, m);
@@ -164,7 +164,7 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
   } else {
     create_cache_dir(dir, m);
   }
-  if (m.sharing == parser::CacheSharing::locked) locks_.push_back(lock_cache_dir(dir, id, true));
+  if (m.sharing == parser::CacheSharing::kLocked) locks_.push_back(lock_cache_dir(dir, id, true));
   runtime::BindMount b{
       dir, target,
       m.read_only ? runtime::BindMount::Access::kReadOnly : runtime::BindMount::Access::kReadWrite};

@@ -148,7 +148,7 @@ void extract_archive(const std::filesystem::path& archive, const std::filesystem
   UniqueFd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real) throw sys_error("open", dest);
   std::string pinned = "/proc/self/fd/" + std::to_string(real.get());
-  snapshot::apply_layer(archive, pinned, snapshot::ApplyMode::flatten);
+  snapshot::apply_layer(archive, pinned, snapshot::ApplyMode::kFlatten);
 }
 
 /// ADD's URL sources: downloaded once the key needs their content (no --checksum) or when

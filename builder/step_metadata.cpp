@@ -19,7 +19,7 @@ std::vector<std::string> command_args(const StageState& stage, const parser::Com
 
 oci::Healthcheck healthcheck(const parser::Healthcheck& h) {
   oci::Healthcheck out;
-  if (h.kind == parser::HealthcheckKind::none) {
+  if (h.kind == parser::HealthcheckKind::kNone) {
     out.test = std::vector<std::string>{"NONE"};
     return out;
   }

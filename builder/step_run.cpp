@@ -82,8 +82,8 @@ std::vector<std::string> run_env(const StageState& stage) {
 }
 
 runtime::NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
-  if (run.network == parser::NetworkMode::none) return runtime::NetworkMode::kNone;
-  if (run.network == parser::NetworkMode::host) return runtime::NetworkMode::kHost;
+  if (run.network == parser::NetworkMode::kNone) return runtime::NetworkMode::kNone;
+  if (run.network == parser::NetworkMode::kHost) return runtime::NetworkMode::kHost;
   return ctx.session.options->network;
 }
 

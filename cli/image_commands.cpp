@@ -96,7 +96,7 @@ snapshot::LayerBlob write_import_layer(const oci::Store& store, const fs::path& 
   }
   // A tar is unpacked (as a hostile layer) and written again, so the result is deterministic.
   TempDir tree(store.tmp_dir(), "import-root-");
-  snapshot::apply_layer(rootfs, tree.path(), snapshot::ApplyMode::flatten);
+  snapshot::apply_layer(rootfs, tree.path(), snapshot::ApplyMode::kFlatten);
   return snapshot::write_layer_from_dir(tree.path(), out, options);
 }
 
@@ -120,7 +120,7 @@ void run_import(const GlobalOptions& global, const ImageCli& cli) {
   oci::Store store = oci::Store::open(store_root(global));
   snapshot::LayerOptions options;
   options.compression =
-      cli.compression == "zstd" ? snapshot::Compression::zstd : snapshot::Compression::gzip;
+      cli.compression == "zstd" ? snapshot::Compression::kZstd : snapshot::Compression::kGzip;
   options.source_date_epoch = source_date_epoch();
   snapshot::LayerBlob layer;
   try {
@@ -174,7 +174,7 @@ void run_save(const GlobalOptions& global, const ImageCli& cli) {
     }
     images.push_back(image);
   }
-  auto format = cli.format == "oci" ? oci::ArchiveFormat::oci : oci::ArchiveFormat::docker;
+  auto format = cli.format == "oci" ? oci::ArchiveFormat::kOci : oci::ArchiveFormat::kDocker;
   oci::save_archive(store, images, cli.output, format);
 }
 

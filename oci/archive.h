@@ -17,7 +17,7 @@ namespace mkimg::oci {
 class Store;
 
 /// The archive formats save_archive() writes.
-enum class ArchiveFormat { docker, oci };
+enum class ArchiveFormat { kDocker, kOci };
 
 /// One image to put in an archive: the manifest and the names to record for it (may be empty).
 struct ArchiveImage {

@@ -115,7 +115,7 @@ void add_docker_layer(TarWriter& tar, const Store& store, const Descriptor& laye
                       const Digest& diff_id) {
   std::string name = hex_name(diff_id) + "/layer.tar";
   tar.add_dir(hex_name(diff_id));
-  if (media_type::layer_compression(layer.media_type) == media_type::Compression::none) {
+  if (media_type::layer_compression(layer.media_type) == media_type::Compression::kNone) {
     tar.add_file(name, store.blob_path(layer.digest));
     return;
   }
@@ -209,7 +209,7 @@ void save_archive(const Store& store, const std::vector<ArchiveImage>& images, c
   try {
     if (images.empty()) throw Error("no images to save");
     TarWriter tar(file);
-    if (format == ArchiveFormat::docker) {
+    if (format == ArchiveFormat::kDocker) {
       save_docker(store, images, tar);
     } else {
       save_oci(store, images, tar);

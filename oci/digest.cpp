@@ -9,7 +9,7 @@ namespace mkimg::oci {
 namespace {
 
 std::size_t hex_length(DigestAlgorithm algorithm) {
-  return algorithm == DigestAlgorithm::sha256 ? 64 : 128;
+  return algorithm == DigestAlgorithm::kSha256 ? 64 : 128;
 }
 
 bool is_lower_hex(std::string_view s) {
@@ -24,9 +24,9 @@ std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& a
   if (colon == std::string_view::npos) return "missing `algorithm:`";
   std::string_view name = s.substr(0, colon), hex = s.substr(colon + 1);
   if (name == "sha256") {
-    algorithm = DigestAlgorithm::sha256;
+    algorithm = DigestAlgorithm::kSha256;
   } else if (name == "sha512") {
-    algorithm = DigestAlgorithm::sha512;
+    algorithm = DigestAlgorithm::kSha512;
   } else {
     return "unsupported algorithm (sha256 or sha512)";
   }
@@ -36,13 +36,13 @@ std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& a
 }
 
 const EVP_MD* evp_md(DigestAlgorithm algorithm) {
-  return algorithm == DigestAlgorithm::sha256 ? EVP_sha256() : EVP_sha512();
+  return algorithm == DigestAlgorithm::kSha256 ? EVP_sha256() : EVP_sha512();
 }
 
 }  // namespace
 
 std::optional<Digest> Digest::try_parse(std::string_view s) {
-  DigestAlgorithm algorithm = DigestAlgorithm::sha256;
+  DigestAlgorithm algorithm = DigestAlgorithm::kSha256;
   if (s.size() > 200 || invalid_reason(s, algorithm)) return std::nullopt;
   Digest d;
   d.algorithm_ = algorithm;
@@ -51,7 +51,7 @@ std::optional<Digest> Digest::try_parse(std::string_view s) {
 }
 
 Digest Digest::parse(std::string_view s) {
-  DigestAlgorithm algorithm = DigestAlgorithm::sha256;
+  DigestAlgorithm algorithm = DigestAlgorithm::kSha256;
   std::string shown(s.substr(0, 200));
   if (s.size() > 200) throw Error(describe("parse digest", shown, "too long"));
   if (auto reason = invalid_reason(s, algorithm)) {
@@ -61,12 +61,12 @@ Digest Digest::parse(std::string_view s) {
 }
 
 Digest Digest::from_hex(DigestAlgorithm algorithm, std::string_view hex) {
-  std::string s = algorithm == DigestAlgorithm::sha256 ? "sha256:" : "sha512:";
+  std::string s = algorithm == DigestAlgorithm::kSha256 ? "sha256:" : "sha512:";
   return parse(s.append(hex));
 }
 
 std::string_view Digest::algorithm_name() const {
-  return algorithm_ == DigestAlgorithm::sha256 ? "sha256" : "sha512";
+  return algorithm_ == DigestAlgorithm::kSha256 ? "sha256" : "sha512";
 }
 
 std::string Digest::str() const {
@@ -85,7 +85,7 @@ Hasher::Hasher(DigestAlgorithm algorithm)
   state_->ctx = EVP_MD_CTX_new();
   if (!state_->ctx || EVP_DigestInit_ex(state_->ctx, evp_md(algorithm), nullptr) != 1) {
     throw Error("initialise hasher `" +
-                std::string(algorithm == DigestAlgorithm::sha256 ? "sha256" : "sha512") +
+                std::string(algorithm == DigestAlgorithm::kSha256 ? "sha256" : "sha512") +
                 "`: OpenSSL failed");
   }
 }
@@ -118,6 +118,6 @@ Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes) {
   return h.finish();
 }
 
-Digest sha256_of(std::string_view bytes) { return digest_of(DigestAlgorithm::sha256, bytes); }
+Digest sha256_of(std::string_view bytes) { return digest_of(DigestAlgorithm::kSha256, bytes); }
 
 }  // namespace mkimg::oci

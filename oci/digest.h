@@ -17,7 +17,7 @@
 namespace mkimg::oci {
 
 /// The hash functions a Digest may name.
-enum class DigestAlgorithm { sha256, sha512 };
+enum class DigestAlgorithm { kSha256, kSha512 };
 
 /// A validated content digest "algorithm:encoded". Default-constructed it is empty (no value);
 /// every function that turns a digest into a path refuses an empty one.
@@ -44,7 +44,7 @@ class Digest {
   friend std::strong_ordering operator<=>(const Digest&, const Digest&) = default;
 
  private:
-  DigestAlgorithm algorithm_ = DigestAlgorithm::sha256;
+  DigestAlgorithm algorithm_ = DigestAlgorithm::kSha256;
   std::string encoded_;
 };
 
@@ -72,7 +72,7 @@ class Hasher {
 /// The streaming SHA-256 hasher every blob in the store goes through.
 class Sha256 : public Hasher {
  public:
-  Sha256() : Hasher(DigestAlgorithm::sha256) {}
+  Sha256() : Hasher(DigestAlgorithm::kSha256) {}
 };
 
 /// The sha256 digest of `bytes`.

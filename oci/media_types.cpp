@@ -19,20 +19,20 @@ bool is_layer(std::string_view type) {
 
 Compression layer_compression(std::string_view type) {
   if (type == kOciLayer || type == kOciLayerNondistributable || type == kDockerLayer) {
-    return Compression::none;
+    return Compression::kNone;
   }
-  if (type == kOciLayerZstd) return Compression::zstd;
-  if (is_layer(type)) return Compression::gzip;
+  if (type == kOciLayerZstd) return Compression::kZstd;
+  if (is_layer(type)) return Compression::kGzip;
   throw Error(describe("read layer type", type, "not a layer media type"));
 }
 
 std::string_view oci_layer_type(Compression compression) {
   switch (compression) {
-    case Compression::none:
+    case Compression::kNone:
       return kOciLayer;
-    case Compression::gzip:
+    case Compression::kGzip:
       return kOciLayerGzip;
-    case Compression::zstd:
+    case Compression::kZstd:
       return kOciLayerZstd;
   }
   return kOciLayer;

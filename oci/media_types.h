@@ -40,7 +40,7 @@ bool is_index(std::string_view type);
 bool is_layer(std::string_view type);
 
 /// How a layer blob is compressed, from its media type.
-enum class Compression { none, gzip, zstd };
+enum class Compression { kNone, kGzip, kZstd };
 /// The compression a layer media type names; throws mkimg::Error for a non-layer type.
 Compression layer_compression(std::string_view type);
 /// The OCI layer media type for a compression.

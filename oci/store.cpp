@@ -167,7 +167,7 @@ BlobWriter Store::begin_blob(DigestAlgorithm algorithm) const {
 Descriptor Store::put_blob(std::string_view bytes, std::string_view media_type,
                            const BlobExpectation& expected) const {
   DigestAlgorithm algorithm =
-      expected.digest ? expected.digest->algorithm() : DigestAlgorithm::sha256;
+      expected.digest ? expected.digest->algorithm() : DigestAlgorithm::kSha256;
   Digest digest = digest_of(algorithm, bytes);
   auto size = static_cast<std::int64_t>(bytes.size());
   if (has_blob(digest) && (!expected.digest || *expected.digest == digest) &&
@@ -190,7 +190,7 @@ std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw Error(describe("commit blob", file.string(), "not a regular file"));
   }
-  if (verification == Verification::rehash) {
+  if (verification == Verification::kRehash) {
     Hasher hasher(expected.algorithm());
     std::string buffer(1 << 20, '\0');
     while (std::size_t n = detail::read_some(fd.get(), buffer.data(), buffer.size(), file)) {

@@ -67,7 +67,7 @@ struct BlobExpectation {
 };
 
 /// Whether commit_file() hashes the file again or trusts the digest its writer computed.
-enum class Verification { rehash, trust_writer };
+enum class Verification { kRehash, kTrustWriter };
 
 /// Streams one blob into <root>/tmp while hashing it; commit() moves it into place. A writer
 /// destroyed without commit() removes its temp file.
@@ -152,15 +152,15 @@ class Store {
   /// Opens a blob for reading (O_RDONLY|O_CLOEXEC); throws when absent.
   UniqueFd open_blob(const Digest& digest) const;
   /// A writer streaming into tmp/. Hashes with `algorithm` (sha256 unless an expected sha512).
-  BlobWriter begin_blob(DigestAlgorithm algorithm = DigestAlgorithm::sha256) const;
+  BlobWriter begin_blob(DigestAlgorithm algorithm = DigestAlgorithm::kSha256) const;
   /// Writes a whole blob (no-op when present) and returns its descriptor.
   Descriptor put_blob(std::string_view bytes, std::string_view media_type,
                       const BlobExpectation& expected = {}) const;
   /// Moves `file` (which must be inside tmp_dir()) into blobs/ as `expected`: fsync, check
-  /// size and (with Verification::rehash) digest, rename, fsync the directory. When the blob
+  /// size and (with Verification::kRehash) digest, rename, fsync the directory. When the blob
   /// is already present the file is removed. Returns the blob's size.
   std::int64_t commit_file(const std::filesystem::path& file, const Digest& expected,
-                           Verification verification = Verification::rehash) const;
+                           Verification verification = Verification::kRehash) const;
   /// A new unique path in tmp_dir() for a file or directory another component writes.
   std::filesystem::path temp_path(std::string_view prefix) const;
 

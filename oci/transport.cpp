@@ -118,7 +118,7 @@ void check_layers(const Manifest& manifest, const ImageConfig& config) {
       throw Error(describe("verify", layer.digest.str(),
                            "unsupported layer type `" + layer.media_type + "`"));
     }
-    if (media_type::layer_compression(layer.media_type) == media_type::Compression::none &&
+    if (media_type::layer_compression(layer.media_type) == media_type::Compression::kNone &&
         layer.digest != config.rootfs.diff_ids[i]) {
       throw Error(describe(
           "verify", layer.digest.str(),

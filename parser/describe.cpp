@@ -36,8 +36,8 @@ class Line {
   Line& heredocs(const std::vector<Heredoc>& docs) {
     for (const Heredoc& h : docs) {
       std::string d = "[name=" + go_quote(h.name) + " content=" + go_quote(h.content);
-      if (h.expansion == HeredocExpansion::literal) d += " literal=true";
-      if (h.tabs == HeredocTabs::strip) d += " strip-tabs=true";
+      if (h.expansion == HeredocExpansion::kLiteral) d += " literal=true";
+      if (h.tabs == HeredocTabs::kStrip) d += " strip-tabs=true";
       if (h.file_descriptor != 0) d += " fd=" + std::to_string(h.file_descriptor);
       raw("heredoc", d + "]");
     }
@@ -63,7 +63,7 @@ std::string describe_mount(const RunMount& m) {
   Line line("[type=" + std::string(mount_type(m.type)));
   line.field_if("target", m.target).field_if("source", m.source).field_if("from", m.from);
   line.raw("readonly", m.read_only ? "true" : "false").field_if("id", m.id);
-  if (m.type == MountType::cache) line.raw("sharing", kSharing[static_cast<int>(m.sharing)]);
+  if (m.type == MountType::kCache) line.raw("sharing", kSharing[static_cast<int>(m.sharing)]);
   if (m.mode) line.raw("mode", std::to_string(*m.mode));
   if (m.uid) line.raw("uid", std::to_string(*m.uid));
   if (m.gid) line.raw("gid", std::to_string(*m.gid));
@@ -77,9 +77,9 @@ std::string describe_body(const Run& run) {
   Line line("RUN");
   line.command(run.command).heredocs(run.heredocs);
   for (const RunMount& m : run.mounts) line.raw("mount", describe_mount(m));
-  if (run.network != NetworkMode::sandbox)
+  if (run.network != NetworkMode::kSandbox)
     line.raw("network", kNetwork[static_cast<int>(run.network)]);
-  if (run.security == SecurityMode::insecure) line.raw("security", "insecure");
+  if (run.security == SecurityMode::kInsecure) line.raw("security", "insecure");
   return line.str();
 }
 
@@ -107,7 +107,7 @@ std::string describe_body(const Add& a) {
 
 std::string describe_body(const Healthcheck& h) {
   Line line("HEALTHCHECK");
-  if (h.kind == HealthcheckKind::none) return line.raw("kind", "none").str();
+  if (h.kind == HealthcheckKind::kNone) return line.raw("kind", "none").str();
   line.raw("kind", "cmd").command(h.test);
   auto ns = [](std::chrono::nanoseconds d) { return std::to_string(d.count()) + "ns"; };
   if (h.interval.count()) line.raw("interval", ns(h.interval));

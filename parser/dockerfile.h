@@ -66,33 +66,33 @@ struct ExecForm {
 using CommandLine = std::variant<ShellForm, ExecForm>;
 
 /// Whether a heredoc body gets variable expansion: quoting the delimiter (<<"EOF") turns it off.
-enum class HeredocExpansion { expand, literal };
+enum class HeredocExpansion { kExpand, kLiteral };
 /// Whether leading tabs are stripped from the body (<<-EOF).
-enum class HeredocTabs { keep, strip };
+enum class HeredocTabs { kKeep, kStrip };
 
 /// One here-document of RUN, COPY or ADD: `<<EOF ... EOF`.
 struct Heredoc {
   std::string name;     ///< the delimiter word, unquoted ("EOF")
   std::string content;  ///< the body, every line with its newline; tabs already stripped for <<-
-  HeredocExpansion expansion = HeredocExpansion::expand;
-  HeredocTabs tabs = HeredocTabs::keep;
+  HeredocExpansion expansion = HeredocExpansion::kExpand;
+  HeredocTabs tabs = HeredocTabs::kKeep;
   int file_descriptor = 0;  ///< `3<<EOF` gives 3; 0 (stdin) when not written
 };
 
 /// Kinds of `RUN --mount`.
-enum class MountType { bind, cache, tmpfs, secret, ssh };
+enum class MountType { kBind, kCache, kTmpfs, kSecret, kSsh };
 /// `--mount=type=cache,sharing=...`: how concurrent builds share one cache directory.
-enum class CacheSharing { shared, private_, locked };
+enum class CacheSharing { kShared, kPrivate, kLocked };
 
 /// One `RUN --mount=...` option list, typed. Fields not given keep BuildKit's defaults.
 struct RunMount {
-  MountType type = MountType::bind;
+  MountType type = MountType::kBind;
   std::string target;     ///< target= / dst= / destination=; required except for secret and ssh
   std::string source;     ///< source= / src=
   std::string from;       ///< from=: a stage name or image
   bool read_only = true;  ///< bind: true unless rw; cache, tmpfs: false unless ro
   std::string id;         ///< id=: cache id, secret id, ssh id
-  CacheSharing sharing = CacheSharing::shared;
+  CacheSharing sharing = CacheSharing::kShared;
   std::optional<std::uint32_t> mode;  ///< mode= (octal)
   std::optional<std::uint32_t> uid;
   std::optional<std::uint32_t> gid;
@@ -103,9 +103,9 @@ struct RunMount {
 };
 
 /// `RUN --network=...`. `sandbox` is BuildKit's "default": the build's own network namespace.
-enum class NetworkMode { sandbox, none, host };
+enum class NetworkMode { kSandbox, kNone, kHost };
 /// `RUN --security=...`.
-enum class SecurityMode { sandbox, insecure };
+enum class SecurityMode { kSandbox, kInsecure };
 
 /// FROM [--platform=P] image [AS name].
 struct From {
@@ -119,8 +119,8 @@ struct Run {
   CommandLine command;
   std::vector<Heredoc> heredocs;
   std::vector<RunMount> mounts;
-  NetworkMode network = NetworkMode::sandbox;
-  SecurityMode security = SecurityMode::sandbox;
+  NetworkMode network = NetworkMode::kSandbox;
+  SecurityMode security = SecurityMode::kSandbox;
 };
 
 /// COPY [flags] src... dest (also JSON form and heredoc sources).
@@ -212,11 +212,11 @@ struct Stopsignal {
 };
 
 /// HEALTHCHECK NONE, or HEALTHCHECK [options] CMD command.
-enum class HealthcheckKind { none, cmd };
+enum class HealthcheckKind { kNone, kCmd };
 
 /// HEALTHCHECK. Durations and retries of zero mean "not set" (inherit), as in the image config.
 struct Healthcheck {
-  HealthcheckKind kind = HealthcheckKind::none;
+  HealthcheckKind kind = HealthcheckKind::kNone;
   CommandLine test;  ///< kind cmd: exec form -> ["CMD", ...], shell form -> ["CMD-SHELL", s]
   std::chrono::nanoseconds interval{0};
   std::chrono::nanoseconds timeout{0};

@@ -51,7 +51,7 @@ std::vector<std::string> split_slash(std::string_view s) {
 
 /// A piece of a compiled pattern (moby's regexp translation, as a matcher).
 struct Piece {
-  enum class Kind { literal, any_segment_run, any_segment_char, any_dirs, any_rest, set } kind;
+  enum class Kind { kLiteral, kAnySegmentRun, kAnySegmentChar, kAnyDirs, kAnyRest, kSet } kind;
   char32_t rune = 0;
   bool negated = false;
   std::vector<std::pair<char32_t, char32_t>> ranges;
@@ -74,7 +74,7 @@ std::vector<char32_t> runes_of(std::string_view s) {
 /// Reads `[...]` starting after the '['; returns the index after ']'.
 std::size_t read_set(const std::vector<char32_t>& p, std::size_t i, Piece& set,
                      std::string_view pattern) {
-  set.kind = Piece::Kind::set;
+  set.kind = Piece::Kind::kSet;
   if (i < p.size() && p[i] == '^') set.negated = true, ++i;
   bool first = true;
   for (; i < p.size(); first = false) {
@@ -107,19 +107,19 @@ std::vector<Piece> compile(std::string_view pattern) {
     if (ch == '*' && i < p.size() && p[i] == '*') {
       ++i;
       if (i < p.size() && p[i] == '/') ++i;
-      out.push_back({i == p.size() ? Piece::Kind::any_rest : Piece::Kind::any_dirs});
+      out.push_back({i == p.size() ? Piece::Kind::kAnyRest : Piece::Kind::kAnyDirs});
     } else if (ch == '*') {
-      out.push_back({Piece::Kind::any_segment_run});
+      out.push_back({Piece::Kind::kAnySegmentRun});
     } else if (ch == '?') {
-      out.push_back({Piece::Kind::any_segment_char});
+      out.push_back({Piece::Kind::kAnySegmentChar});
     } else if (ch == '\\') {
-      out.push_back({Piece::Kind::literal, i < p.size() ? p[i++] : U'\\'});
+      out.push_back({Piece::Kind::kLiteral, i < p.size() ? p[i++] : U'\\'});
     } else if (ch == '[') {
-      Piece set{Piece::Kind::set};
+      Piece set{Piece::Kind::kSet};
       i = read_set(p, i, set, pattern);
       out.push_back(std::move(set));
     } else {
-      out.push_back({Piece::Kind::literal, ch});
+      out.push_back({Piece::Kind::kLiteral, ch});
     }
   }
   return out;
@@ -141,28 +141,28 @@ bool matches(const std::vector<Piece>& pieces, const std::vector<char32_t>& s) {
     for (std::size_t pos = 0; pos <= n; ++pos) {
       if (!cur[pos]) continue;
       switch (piece.kind) {
-        case Piece::Kind::literal:
+        case Piece::Kind::kLiteral:
           if (pos < n && s[pos] == piece.rune) next[pos + 1] = true;
           break;
-        case Piece::Kind::any_segment_char:
+        case Piece::Kind::kAnySegmentChar:
           if (pos < n && s[pos] != '/') next[pos + 1] = true;
           break;
-        case Piece::Kind::set:
+        case Piece::Kind::kSet:
           if (pos < n && in_set(piece, s[pos])) next[pos + 1] = true;
           break;
-        case Piece::Kind::any_segment_run:
+        case Piece::Kind::kAnySegmentRun:
           for (std::size_t k = pos; k <= n && !next[k]; ++k) {
             next[k] = true;
             if (k < n && s[k] == '/') break;
           }
           break;
-        case Piece::Kind::any_dirs:  // (.*/)?
+        case Piece::Kind::kAnyDirs:  // (.*/)?
           next[pos] = true;
           for (std::size_t k = pos; k < n && s[k] != '\n'; ++k) {
             if (s[k] == '/') next[k + 1] = true;
           }
           break;
-        case Piece::Kind::any_rest:  // .*
+        case Piece::Kind::kAnyRest:  // .*
           for (std::size_t k = pos; k <= n; ++k) {
             next[k] = true;
             if (k < n && s[k] == '\n') break;
@@ -194,7 +194,7 @@ std::optional<IgnorePattern> read_line(std::string_view line) {
   if (text.empty()) return std::nullopt;
   IgnorePattern p;
   if (text[0] == '!') {
-    p.kind = PatternKind::include;
+    p.kind = PatternKind::kInclude;
     text = trim_space(text.substr(1));
     if (text.empty()) throw Error("parse .dockerignore: illegal exclusion pattern: \"!\"");
   }
@@ -231,7 +231,7 @@ bool ignored(const Dockerignore& ignore, std::string_view relative_path) {
   const std::vector<std::string> parent_dirs = split_slash(parent);
   bool matched = false;
   for (const IgnorePattern& pattern : ignore.patterns) {
-    if ((pattern.kind == PatternKind::include) != matched) continue;
+    if ((pattern.kind == PatternKind::kInclude) != matched) continue;
     bool match = pattern_matches(pattern, file);
     if (!match && parent != ".") {
       std::string prefix;
@@ -240,7 +240,7 @@ bool ignored(const Dockerignore& ignore, std::string_view relative_path) {
         match = pattern_matches(pattern, prefix);
       }
     }
-    if (match) matched = pattern.kind == PatternKind::exclude;
+    if (match) matched = pattern.kind == PatternKind::kExclude;
   }
   return matched;
 }
@@ -250,12 +250,12 @@ bool must_walk_excluded_directory(const Dockerignore& ignore, std::string_view r
   while (dir.size() > 1 && dir[0] == '/') dir.erase(0, 1);
   const std::vector<std::string> dirs = split_slash(dir);
   for (const IgnorePattern& pattern : ignore.patterns) {
-    if (pattern.kind != PatternKind::include) continue;
+    if (pattern.kind != PatternKind::kInclude) continue;
     bool possible = true;
     for (std::size_t i = 0; i < dirs.size() && possible; ++i) {
       if (i >= pattern.segments.size()) break;  // the pattern matches this dir or a parent
       if (pattern.segments[i].find("**") != std::string::npos) break;  // could match any depth
-      IgnorePattern segment{pattern.segments[i], PatternKind::include, {}};
+      IgnorePattern segment{pattern.segments[i], PatternKind::kInclude, {}};
       possible = pattern_matches(segment, dirs[i]);
     }
     if (possible) return true;

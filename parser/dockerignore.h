@@ -10,12 +10,12 @@
 namespace mkimg::parser {
 
 /// Whether a pattern ignores what it matches or re-includes it (`!pattern`).
-enum class PatternKind { exclude, include };
+enum class PatternKind { kExclude, kInclude };
 
 /// One cleaned pattern of a .dockerignore file.
 struct IgnorePattern {
   std::string pattern;  ///< cleaned: no leading '/', no "./", no '!', no trailing '/'
-  PatternKind kind = PatternKind::exclude;
+  PatternKind kind = PatternKind::kExclude;
   std::vector<std::string> segments;  ///< `pattern` split on '/'
 };
 

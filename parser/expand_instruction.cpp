@@ -19,7 +19,7 @@ class Expander {
   }
   void operator()(Run& r) {
     for (RunMount& m : r.mounts) {
-      m = parse_run_mount(m.text, MountCheck::strict,
+      m = parse_run_mount(m.text, MountCheck::kStrict,
                           [this](std::string_view v) { return expand_word(v, env_, escape_); });
     }
   }
@@ -68,7 +68,7 @@ class Expander {
   }
   void heredocs(std::vector<Heredoc>& docs) {
     for (Heredoc& h : docs) {
-      if (h.expansion == HeredocExpansion::expand)
+      if (h.expansion == HeredocExpansion::kExpand)
         h.content = expand_heredoc(h.content, env_, escape_);
     }
   }

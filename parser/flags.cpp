@@ -41,10 +41,10 @@ FlagValues parse_flags(const std::vector<std::string>& flags, std::span<const Fl
     const FlagSpec* spec = find_spec(accepted, name);
     if (!spec) throw InstructionError("unknown flag: " + name + accepted_list(accepted), flag);
     auto& slot = result.values[name];
-    if (!slot.empty() && spec->type != FlagType::strings) {
+    if (!slot.empty() && spec->type != FlagType::kStrings) {
       throw InstructionError("duplicate flag specified: " + name, flag);
     }
-    if (spec->type == FlagType::boolean) {
+    if (spec->type == FlagType::kBoolean) {
       if (eq != std::string_view::npos && value.empty()) {
         throw InstructionError("missing a value on flag: " + name, flag);
       }

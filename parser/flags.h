@@ -27,9 +27,9 @@ class InstructionError : public Error {
 
 /// How a flag takes its value.
 enum class FlagType {
-  boolean,  ///< --link, --link=true, --link=false
-  string,   ///< --from=x (once)
-  strings,  ///< --mount=a --mount=b (repeatable)
+  kBoolean,  ///< --link, --link=true, --link=false
+  kString,   ///< --from=x (once)
+  kStrings,  ///< --mount=a --mount=b (repeatable)
 };
 
 /// One flag an instruction accepts.

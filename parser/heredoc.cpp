@@ -25,7 +25,7 @@ std::optional<Heredoc> heredoc_from_word(std::string_view word) {
   pos += 2;
   Heredoc heredoc;
   if (pos < word.size() && word[pos] == '-') {
-    heredoc.tabs = HeredocTabs::strip;
+    heredoc.tabs = HeredocTabs::kStrip;
     ++pos;
   }
   const std::string_view rest = word.substr(pos);
@@ -41,8 +41,8 @@ std::optional<Heredoc> heredoc_from_word(std::string_view word) {
     throw Error("internal lexing of heredoc produced inconsistent results: " + std::string(rest));
   }
   heredoc.name = words[0];
-  heredoc.expansion = count_quotes(words[0]) == count_quotes(raw[0]) ? HeredocExpansion::expand
-                                                                     : HeredocExpansion::literal;
+  heredoc.expansion = count_quotes(words[0]) == count_quotes(raw[0]) ? HeredocExpansion::kExpand
+                                                                     : HeredocExpansion::kLiteral;
   int fd = 0;
   for (char c : digits) fd = fd > 100000 ? fd : fd * 10 + (c - '0');
   heredoc.file_descriptor = fd;

@@ -42,7 +42,7 @@ bool valid_stage_name(std::string_view name) {
 }
 
 InstructionBody build_from(const SyntaxNode& node) {
-  static constexpr FlagSpec kFlags[] = {{"platform", FlagType::string}};
+  static constexpr FlagSpec kFlags[] = {{"platform", FlagType::kString}};
   const FlagValues flags = parse_flags(node.flags, kFlags);
   From from;
   if (node.args.size() == 3 && lower(node.args[1]) == "as") {

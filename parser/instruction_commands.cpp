@@ -17,7 +17,7 @@ namespace {
 
 /// The command as written: exec form from JSON, else the one shell-form string.
 CommandLine command_line(const SyntaxNode& node, std::size_t first_arg) {
-  if (node.form == ArgumentForm::json) {
+  if (node.form == ArgumentForm::kJson) {
     return ExecForm{std::vector<std::string>(node.args.begin() + first_arg, node.args.end())};
   }
   std::string joined;
@@ -29,7 +29,7 @@ CommandLine command_line(const SyntaxNode& node, std::size_t first_arg) {
 }
 
 CommandLine required_command(const SyntaxNode& node) {
-  if (node.args.empty() && node.form != ArgumentForm::json) {
+  if (node.args.empty() && node.form != ArgumentForm::kJson) {
     fail(upper_keyword(node) + " requires at least one argument");
   }
   return command_line(node, 0);
@@ -38,21 +38,21 @@ CommandLine required_command(const SyntaxNode& node) {
 std::vector<Heredoc> typed_heredocs(const std::vector<Heredoc>& raw) {
   std::vector<Heredoc> out = raw;
   for (Heredoc& h : out) {
-    if (h.tabs == HeredocTabs::strip) h.content = strip_leading_tabs(h.content);
+    if (h.tabs == HeredocTabs::kStrip) h.content = strip_leading_tabs(h.content);
   }
   return out;
 }
 
 NetworkMode network_mode(const std::string& value, const std::string& flag) {
-  if (value == "default") return NetworkMode::sandbox;
-  if (value == "none") return NetworkMode::none;
-  if (value == "host") return NetworkMode::host;
+  if (value == "default") return NetworkMode::kSandbox;
+  if (value == "none") return NetworkMode::kNone;
+  if (value == "host") return NetworkMode::kHost;
   fail("network mode \"" + value + "\" not supported (use default, none or host)", flag);
 }
 
 SecurityMode security_mode(const std::string& value, const std::string& flag) {
-  if (value == "sandbox") return SecurityMode::sandbox;
-  if (value == "insecure") return SecurityMode::insecure;
+  if (value == "sandbox") return SecurityMode::kSandbox;
+  if (value == "insecure") return SecurityMode::kInsecure;
   fail("security mode \"" + value + "\" not supported (use sandbox or insecure)", flag);
 }
 
@@ -92,14 +92,14 @@ int health_retries(const FlagValues& flags) {
 
 InstructionBody build_run(const SyntaxNode& node) {
   static constexpr FlagSpec kFlags[] = {
-      {"mount", FlagType::strings}, {"network", FlagType::string}, {"security", FlagType::string}};
+      {"mount", FlagType::kStrings}, {"network", FlagType::kString}, {"security", FlagType::kString}};
   const FlagValues flags = parse_flags(node.flags, kFlags);
   Run run;
   run.command = required_command(node);
   run.heredocs = typed_heredocs(node.heredocs);
   for (const std::string& text : flag_strings(flags, "mount")) {
     try {
-      run.mounts.push_back(parse_run_mount(text, MountCheck::lenient));
+      run.mounts.push_back(parse_run_mount(text, MountCheck::kLenient));
     } catch (const InstructionError&) {
       throw;
     } catch (const Error& e) {
@@ -134,17 +134,17 @@ InstructionBody build_healthcheck(const SyntaxNode& node) {
     if (node.args.size() != 1) fail("HEALTHCHECK NONE takes no arguments");
     return health;
   }
-  static constexpr FlagSpec kFlags[] = {{"interval", FlagType::string},
-                                        {"timeout", FlagType::string},
-                                        {"start-period", FlagType::string},
-                                        {"start-interval", FlagType::string},
-                                        {"retries", FlagType::string}};
+  static constexpr FlagSpec kFlags[] = {{"interval", FlagType::kString},
+                                        {"timeout", FlagType::kString},
+                                        {"start-period", FlagType::kString},
+                                        {"start-interval", FlagType::kString},
+                                        {"retries", FlagType::kString}};
   const FlagValues flags = parse_flags(node.flags, kFlags);
   if (type != "CMD") fail("Unknown type \"" + type + "\" in HEALTHCHECK (try CMD)", node.args[0]);
-  if (node.args.size() < 2 && node.form != ArgumentForm::json) {
+  if (node.args.size() < 2 && node.form != ArgumentForm::kJson) {
     fail("Missing command after HEALTHCHECK CMD");
   }
-  health.kind = HealthcheckKind::cmd;
+  health.kind = HealthcheckKind::kCmd;
   health.test = command_line(node, 1);
   if (const auto* exec = std::get_if<ExecForm>(&health.test); exec && exec->args.empty()) {
     fail("Missing command after HEALTHCHECK CMD");
@@ -159,10 +159,10 @@ InstructionBody build_healthcheck(const SyntaxNode& node) {
 
 InstructionBody build_shell(const SyntaxNode& node) {
   parse_flags(node.flags, {});
-  if (node.args.empty() && node.form != ArgumentForm::json) {
+  if (node.args.empty() && node.form != ArgumentForm::kJson) {
     fail("SHELL requires at least one argument");
   }
-  if (node.form != ArgumentForm::json) fail("SHELL requires the arguments to be in JSON form");
+  if (node.form != ArgumentForm::kJson) fail("SHELL requires the arguments to be in JSON form");
   if (node.args.empty()) fail("SHELL requires at least one argument");
   return Shell{node.args};
 }

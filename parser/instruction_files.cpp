@@ -24,7 +24,7 @@ T files_instruction(const SyntaxNode& node, std::span<const FlagSpec> accepted, 
   }
   T out;
   out.dest = node.args.back();
-  const bool heredocs_allowed = node.form != ArgumentForm::json;
+  const bool heredocs_allowed = node.form != ArgumentForm::kJson;
   if (heredocs_allowed && heredoc_from_word(out.dest)) {
     throw InstructionError(name + " cannot accept a heredoc as a destination", out.dest);
   }
@@ -39,7 +39,7 @@ T files_instruction(const SyntaxNode& node, std::span<const FlagSpec> accepted, 
     }
     Heredoc h = *opener;
     if (auto it = by_name.find(h.name); it != by_name.end()) h.content = it->second->content;
-    if (h.tabs == HeredocTabs::strip) h.content = strip_leading_tabs(h.content);
+    if (h.tabs == HeredocTabs::kStrip) h.content = strip_leading_tabs(h.content);
     out.heredocs.push_back(std::move(h));
   }
   out.chown = flag_string(flags, "chown");
@@ -53,8 +53,8 @@ T files_instruction(const SyntaxNode& node, std::span<const FlagSpec> accepted, 
 
 InstructionBody build_copy(const SyntaxNode& node) {
   static constexpr FlagSpec kFlags[] = {
-      {"from", FlagType::string},  {"chown", FlagType::string},    {"chmod", FlagType::string},
-      {"link", FlagType::boolean}, {"parents", FlagType::boolean}, {"exclude", FlagType::strings}};
+      {"from", FlagType::kString},  {"chown", FlagType::kString},    {"chmod", FlagType::kString},
+      {"link", FlagType::kBoolean}, {"parents", FlagType::kBoolean}, {"exclude", FlagType::kStrings}};
   FlagValues flags;
   Copy copy = files_instruction<Copy>(node, kFlags, flags);
   copy.from = flag_string(flags, "from");
@@ -64,9 +64,9 @@ InstructionBody build_copy(const SyntaxNode& node) {
 
 InstructionBody build_add(const SyntaxNode& node) {
   static constexpr FlagSpec kFlags[] = {
-      {"chown", FlagType::string},    {"chmod", FlagType::string},
-      {"link", FlagType::boolean},    {"keep-git-dir", FlagType::boolean},
-      {"checksum", FlagType::string}, {"exclude", FlagType::strings}};
+      {"chown", FlagType::kString},    {"chmod", FlagType::kString},
+      {"link", FlagType::kBoolean},    {"keep-git-dir", FlagType::kBoolean},
+      {"checksum", FlagType::kString}, {"exclude", FlagType::kStrings}};
   FlagValues flags;
   Add add = files_instruction<Add>(node, kFlags, flags);
   add.keep_git_dir = flag_bool(flags, "keep-git-dir");

@@ -37,7 +37,7 @@ class JsonReader {
         if (!eat(',')) return {};
       }
     }
-    result.status = all_strings ? JsonArrayStatus::strings : JsonArrayStatus::not_strings;
+    result.status = all_strings ? JsonArrayStatus::kStrings : JsonArrayStatus::kNotStrings;
     if (!all_strings) result.values.clear();
     return result;
   }

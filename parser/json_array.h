@@ -10,14 +10,14 @@ namespace mkimg::parser {
 
 /// What the text turned out to be.
 enum class JsonArrayStatus {
-  not_json,     ///< not a JSON array (or malformed): the caller falls back to shell form
-  strings,      ///< an array of strings: `values` holds them
-  not_strings,  ///< valid JSON, but an element is not a string: an error in BuildKit
+  kNotJson,     ///< not a JSON array (or malformed): the caller falls back to shell form
+  kStrings,      ///< an array of strings: `values` holds them
+  kNotStrings,  ///< valid JSON, but an element is not a string: an error in BuildKit
 };
 
 /// The outcome of parse_json_array().
 struct JsonArray {
-  JsonArrayStatus status = JsonArrayStatus::not_json;
+  JsonArrayStatus status = JsonArrayStatus::kNotJson;
   std::vector<std::string> values;
 };
 

@@ -31,26 +31,26 @@ struct CommandParts {
 
 /// BuildKit's extractBuilderFlags: returns the text after the flags.
 std::string_view extract_flags(std::string_view line, std::vector<std::string>& flags) {
-  enum class Phase { spaces, word, quote } phase = Phase::spaces;
+  enum class Phase { kSpaces, kWord, kQuote } phase = Phase::kSpaces;
   std::string word;
   char quote = 0;
   bool blank_ok = false;
   for (std::size_t pos = 0; pos <= line.size(); ++pos) {
     const bool at_end = pos == line.size();
     const char ch = at_end ? 0 : line[pos];
-    if (phase == Phase::spaces) {
+    if (phase == Phase::kSpaces) {
       if (at_end) break;
       if (is_ascii_space(ch)) continue;
       if (ch != '-' || pos + 1 == line.size() || line[pos + 1] != '-') return line.substr(pos);
-      phase = Phase::word;
+      phase = Phase::kWord;
     }
     if (at_end) {
       if (word != "--" && (blank_ok || !word.empty())) flags.push_back(word);
       break;
     }
-    if (phase == Phase::word) {
+    if (phase == Phase::kWord) {
       if (is_ascii_space(ch)) {
-        phase = Phase::spaces;
+        phase = Phase::kSpaces;
         if (word == "--") return line.substr(pos);
         if (blank_ok || !word.empty()) flags.push_back(word);
         word.clear();
@@ -58,7 +58,7 @@ std::string_view extract_flags(std::string_view line, std::vector<std::string>& 
         continue;
       }
       if (ch == '\'' || ch == '"') {
-        quote = ch, blank_ok = true, phase = Phase::quote;
+        quote = ch, blank_ok = true, phase = Phase::kQuote;
         continue;
       }
       if (ch == '\\') {
@@ -69,12 +69,12 @@ std::string_view extract_flags(std::string_view line, std::vector<std::string>& 
       continue;
     }
     if (ch == quote) {
-      phase = Phase::word;
+      phase = Phase::kWord;
       continue;
     }
     if (ch == '\\') {
       if (pos + 1 == line.size()) {
-        phase = Phase::word;
+        phase = Phase::kWord;
         continue;
       }
       ++pos;
@@ -94,25 +94,25 @@ CommandParts split_command(std::string_view line) {
 }
 
 void set_json_or(SyntaxNode& node, const JsonArray& json) {
-  if (json.status == JsonArrayStatus::not_strings) {
+  if (json.status == JsonArrayStatus::kNotStrings) {
     throw Error("when using JSON array syntax, arrays must be comprised of strings only");
   }
   node.args = json.values;
-  node.form = ArgumentForm::json;
+  node.form = ArgumentForm::kJson;
 }
 
 /// RUN, CMD, ENTRYPOINT, SHELL: JSON, or the whole rest as one argument.
 void parse_maybe_json(SyntaxNode& node, std::string_view rest) {
   if (rest.empty()) return;
   const JsonArray json = parse_json_array(rest);
-  if (json.status != JsonArrayStatus::not_json) return set_json_or(node, json);
+  if (json.status != JsonArrayStatus::kNotJson) return set_json_or(node, json);
   node.args.emplace_back(rest);
 }
 
 /// ADD, COPY, VOLUME: JSON, or blank-separated words.
 void parse_maybe_json_to_list(SyntaxNode& node, std::string_view rest) {
   const JsonArray json = parse_json_array(rest);
-  if (json.status != JsonArrayStatus::not_json) return set_json_or(node, json);
+  if (json.status != JsonArrayStatus::kNotJson) return set_json_or(node, json);
   if (!rest.empty()) node.args = split_blanks(rest, 0);
 }
 
@@ -194,7 +194,7 @@ std::vector<std::string> split_blanks(std::string_view text, std::size_t limit) 
 
 std::vector<std::string> parse_words(std::string_view rest, char escape_char) {
   const char32_t escape = static_cast<unsigned char>(escape_char);
-  enum class Phase { spaces, word, quote } phase = Phase::spaces;
+  enum class Phase { kSpaces, kWord, kQuote } phase = Phase::kSpaces;
   std::vector<std::string> words;
   std::string word;
   char32_t quote = 0;
@@ -203,24 +203,24 @@ std::vector<std::string> parse_words(std::string_view rest, char escape_char) {
   for (std::size_t pos = 0; pos <= rest.size(); pos += r.width) {
     const bool at_end = pos == rest.size();
     if (!at_end) r = decode_rune(rest, pos);
-    if (phase == Phase::spaces) {
+    if (phase == Phase::kSpaces) {
       if (at_end) break;
       if (is_space(r.value)) continue;
-      phase = Phase::word;
+      phase = Phase::kWord;
     }
     if (at_end) {
       if (blank_ok || !word.empty()) words.push_back(word);
       break;
     }
-    if (phase == Phase::word) {
+    if (phase == Phase::kWord) {
       if (is_space(r.value)) {
-        phase = Phase::spaces;
+        phase = Phase::kSpaces;
         if (blank_ok || !word.empty()) words.push_back(word);
         word.clear();
         blank_ok = false;
         continue;
       }
-      if (r.value == '\'' || r.value == '"') quote = r.value, blank_ok = true, phase = Phase::quote;
+      if (r.value == '\'' || r.value == '"') quote = r.value, blank_ok = true, phase = Phase::kQuote;
       if (r.value == escape) {
         if (pos + r.width == rest.size()) continue;
         append_rune(word, r.value);
@@ -230,10 +230,10 @@ std::vector<std::string> parse_words(std::string_view rest, char escape_char) {
       append_rune(word, r.value);
       continue;
     }
-    if (r.value == quote) phase = Phase::word;
+    if (r.value == quote) phase = Phase::kWord;
     if (r.value == escape && quote != '\'') {
       if (pos + r.width == rest.size()) {
-        phase = Phase::word;
+        phase = Phase::kWord;
         continue;
       }
       pos += r.width;

@@ -92,33 +92,33 @@ std::uint64_t parse_ram_size(std::string_view v) {
 
 MountType mount_type(std::string_view v) {
   const std::string t = lower(v);
-  if (t == "bind") return MountType::bind;
-  if (t == "cache") return MountType::cache;
-  if (t == "tmpfs") return MountType::tmpfs;
-  if (t == "secret") return MountType::secret;
-  if (t == "ssh") return MountType::ssh;
+  if (t == "bind") return MountType::kBind;
+  if (t == "cache") return MountType::kCache;
+  if (t == "tmpfs") return MountType::kTmpfs;
+  if (t == "secret") return MountType::kSecret;
+  if (t == "ssh") return MountType::kSsh;
   throw Error("unsupported mount type \"" + std::string(v) + "\"");
 }
 
 CacheSharing sharing_mode(std::string_view v) {
   const std::string s = lower(v);
-  if (s == "shared") return CacheSharing::shared;
-  if (s == "private") return CacheSharing::private_;
-  if (s == "locked") return CacheSharing::locked;
+  if (s == "shared") return CacheSharing::kShared;
+  if (s == "private") return CacheSharing::kPrivate;
+  if (s == "locked") return CacheSharing::kLocked;
   throw Error("unsupported sharing value \"" + std::string(v) + "\"");
 }
 
 const char* type_name(MountType t) {
   switch (t) {
-    case MountType::bind:
+    case MountType::kBind:
       return "bind";
-    case MountType::cache:
+    case MountType::kCache:
       return "cache";
-    case MountType::tmpfs:
+    case MountType::kTmpfs:
       return "tmpfs";
-    case MountType::secret:
+    case MountType::kSecret:
       return "secret";
-    case MountType::ssh:
+    case MountType::kSsh:
       return "ssh";
   }
   return "bind";
@@ -136,7 +136,7 @@ void apply_flag_word(RunMount& m, MountSeen& seen, const std::string& key,
     m.read_only = true, seen.read_only_given = true;
   } else if (key == "readwrite" || key == "rw") {
     m.read_only = false, seen.read_only_given = true;
-  } else if (key == "required" && (m.type == MountType::secret || m.type == MountType::ssh)) {
+  } else if (key == "required" && (m.type == MountType::kSecret || m.type == MountType::kSsh)) {
     m.required = true;
   } else if (key == "required") {
     throw Error("unexpected key 'required' for mount type '" + std::string(type_name(m.type)) +
@@ -161,7 +161,7 @@ void apply_field(RunMount& m, MountSeen& seen, const std::string& key, const std
   } else if (key == "readwrite" || key == "rw") {
     m.read_only = !parse_go_bool(key, value), seen.read_only_given = true;
   } else if (key == "required") {
-    if (m.type != MountType::secret && m.type != MountType::ssh) {
+    if (m.type != MountType::kSecret && m.type != MountType::kSsh) {
       throw Error("unexpected key 'required' for mount type '" + std::string(type_name(m.type)) +
                   "'");
     }
@@ -176,9 +176,9 @@ void apply_field(RunMount& m, MountSeen& seen, const std::string& key, const std
     m.uid = static_cast<std::uint32_t>(parse_unsigned(key, value, 10));
   } else if (key == "gid") {
     m.gid = static_cast<std::uint32_t>(parse_unsigned(key, value, 10));
-  } else if (key == "size" && m.type == MountType::tmpfs) {
+  } else if (key == "size" && m.type == MountType::kTmpfs) {
     m.size = parse_ram_size(value);
-  } else if (key == "env" && m.type == MountType::secret) {
+  } else if (key == "env" && m.type == MountType::kSecret) {
     m.env = value;
   } else {
     throw Error("unexpected key '" + key + "' in '" + field + "'");
@@ -187,20 +187,20 @@ void apply_field(RunMount& m, MountSeen& seen, const std::string& key, const std
 
 void check_mount(const RunMount& m, const MountSeen& seen) {
   const bool file_info =
-      m.type == MountType::secret || m.type == MountType::ssh || m.type == MountType::cache;
+      m.type == MountType::kSecret || m.type == MountType::kSsh || m.type == MountType::kCache;
   if (!file_info && (m.mode || m.uid || m.gid)) {
     throw Error(std::string("mode, uid and gid are not allowed for \"") + type_name(m.type) +
                 "\" type mounts");
   }
-  if (seen.sharing_given && m.type != MountType::cache) {
+  if (seen.sharing_given && m.type != MountType::kCache) {
     throw Error(std::string("invalid cache sharing set for ") + type_name(m.type) + " mount");
   }
   const bool needs_target =
-      m.type == MountType::bind || m.type == MountType::cache || m.type == MountType::tmpfs;
+      m.type == MountType::kBind || m.type == MountType::kCache || m.type == MountType::kTmpfs;
   if (needs_target && m.target.empty()) {
     throw Error(std::string("mount type ") + type_name(m.type) + " requires a target");
   }
-  if (m.type == MountType::secret) {
+  if (m.type == MountType::kSecret) {
     if (!m.from.empty()) throw Error("secret mount should not have a from");
     if (m.source.empty() && m.target.empty() && m.id.empty() && m.env.empty()) {
       throw Error("invalid secret mount. one of source, target or id required");
@@ -218,7 +218,7 @@ RunMount parse_run_mount(std::string_view text, MountCheck check,
   MountSeen seen;
   for (const std::string& field : csv_fields(text)) {
     if (field.empty()) continue;
-    if (check == MountCheck::lenient && field.find('$') != std::string::npos) continue;
+    if (check == MountCheck::kLenient && field.find('$') != std::string::npos) continue;
     const auto eq = field.find('=');
     const std::string key = lower(field.substr(0, eq));
     if (eq == std::string::npos) {
@@ -228,8 +228,8 @@ RunMount parse_run_mount(std::string_view text, MountCheck check,
       apply_field(m, seen, key, expand ? expand(value) : value, field);
     }
   }
-  if (!seen.read_only_given) m.read_only = m.type != MountType::cache && m.type != MountType::tmpfs;
-  if (check == MountCheck::strict || m.text.find('$') == std::string::npos) check_mount(m, seen);
+  if (!seen.read_only_given) m.read_only = m.type != MountType::kCache && m.type != MountType::kTmpfs;
+  if (check == MountCheck::kStrict || m.text.find('$') == std::string::npos) check_mount(m, seen);
   return m;
 }
 

@@ -12,8 +12,8 @@ namespace mkimg::parser {
 
 /// Whether values must be valid now, or may still hold `$VAR` to be expanded at build time.
 enum class MountCheck {
-  strict,   ///< every value is checked (after expansion)
-  lenient,  ///< a field whose value contains '$' is skipped instead of checked
+  kStrict,   ///< every value is checked (after expansion)
+  kLenient,  ///< a field whose value contains '$' is skipped instead of checked
 };
 
 /// Expands one value of a mount option (the builder's ARG/ENV in scope).

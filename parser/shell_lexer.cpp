@@ -298,9 +298,9 @@ std::string ShellWord::process_modifier(const std::string& name, char32_t op, st
       return *value;
     case '%':
     case '#': {
-      PatternGreed greed = PatternGreed::shortest;
+      PatternGreed greed = PatternGreed::kShortest;
       if (!word.empty() && static_cast<unsigned char>(word[0]) == op) {
-        greed = PatternGreed::longest;
+        greed = PatternGreed::kLongest;
         word.erase(0, 1);
       }
       try {
@@ -336,7 +336,7 @@ std::string ShellWord::process_replace(const std::string& name) {
     return "${" + name + "/" + pattern + "/" + replacement + "}";
   try {
     return replace_pattern(pattern, value.value_or(""), replacement,
-                           all ? ReplaceCount::all : ReplaceCount::first);
+                           all ? ReplaceCount::kAll : ReplaceCount::kFirst);
   } catch (const Error& e) {
     throw LexFailure{e.what()};
   }

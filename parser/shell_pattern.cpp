@@ -13,7 +13,7 @@ namespace {
 
 /// One element of a compiled pattern.
 struct PatternToken {
-  enum class Kind { literal, any_one, any_run } kind = Kind::literal;
+  enum class Kind { kLiteral, kAnyOne, kAnyRun } kind = Kind::kLiteral;
   char32_t rune = 0;
 };
 
@@ -41,9 +41,9 @@ std::vector<PatternToken> compile(std::string_view pattern) {
   for (std::size_t i = 0; i < p.values.size(); ++i) {
     const char32_t c = p.values[i];
     if (c == '*') {
-      out.push_back({PatternToken::Kind::any_run, 0});
+      out.push_back({PatternToken::Kind::kAnyRun, 0});
     } else if (c == '?') {
-      out.push_back({PatternToken::Kind::any_one, 0});
+      out.push_back({PatternToken::Kind::kAnyOne, 0});
     } else if (c == '\\') {
       const bool has_next = i + 1 < p.values.size();
       if (has_next && (p.values[i + 1] == '}' || p.values[i + 1] == '/')) continue;
@@ -54,9 +54,9 @@ std::vector<PatternToken> compile(std::string_view pattern) {
         throw Error("invalid pattern (" + std::string(pattern) +
                     ") in substitution: invalid escape '\\" + bad + "'");
       }
-      out.push_back({PatternToken::Kind::literal, p.values[++i]});
+      out.push_back({PatternToken::Kind::kLiteral, p.values[++i]});
     } else {
-      out.push_back({PatternToken::Kind::literal, c});
+      out.push_back({PatternToken::Kind::kLiteral, c});
     }
   }
   return out;
@@ -71,7 +71,7 @@ std::vector<bool> reachable_ends(const std::vector<PatternToken>& tokens,
   cur[start] = true;
   for (const PatternToken& tok : tokens) {
     std::fill(next.begin(), next.end(), false);
-    if (tok.kind == PatternToken::Kind::any_run) {
+    if (tok.kind == PatternToken::Kind::kAnyRun) {
       bool open = false;
       for (std::size_t p = 0; p <= n; ++p) {
         if (cur[p]) open = true;
@@ -81,7 +81,7 @@ std::vector<bool> reachable_ends(const std::vector<PatternToken>& tokens,
     } else {
       for (std::size_t p = 0; p < n; ++p) {
         if (!cur[p]) continue;
-        const bool ok = tok.kind == PatternToken::Kind::any_one ? s[p] != '\n' : s[p] == tok.rune;
+        const bool ok = tok.kind == PatternToken::Kind::kAnyOne ? s[p] != '\n' : s[p] == tok.rune;
         if (ok) next[p + 1] = true;
       }
     }
@@ -95,7 +95,7 @@ std::optional<std::size_t> match_at(const std::vector<PatternToken>& tokens,
                                     const std::vector<char32_t>& s, std::size_t start,
                                     PatternGreed greed) {
   const std::vector<bool> ends = reachable_ends(tokens, s, start);
-  if (greed == PatternGreed::shortest) {
+  if (greed == PatternGreed::kShortest) {
     for (std::size_t e = start; e < ends.size(); ++e) {
       if (ends[e]) return e;
     }
@@ -174,12 +174,12 @@ std::string replace_pattern(std::string_view pattern, std::string_view value,
   for (std::size_t search = 0; search <= n;) {
     std::optional<std::size_t> a, b;
     for (std::size_t start = search; start <= n && !b; ++start) {
-      b = match_at(tokens, s.values, start, PatternGreed::longest);
+      b = match_at(tokens, s.values, start, PatternGreed::kLongest);
       if (b) a = start;
     }
     if (!b) break;
     out.append(bytes(last_end, *a));
-    if (count == ReplaceCount::first) {
+    if (count == ReplaceCount::kFirst) {
       out.append(replacement);  // FindStringIndex + concatenation: no $ expansion
       last_end = *b;
       break;

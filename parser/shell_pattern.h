@@ -9,10 +9,10 @@
 namespace mkimg::parser {
 
 /// Which match to prefer: the shortest (`#`, `%`) or the longest (`##`, `%%`, `/`).
-enum class PatternGreed { shortest, longest };
+enum class PatternGreed { kShortest, kLongest };
 
 /// Whether ${V/p/r} replaces the first match or all of them (`//`).
-enum class ReplaceCount { first, all };
+enum class ReplaceCount { kFirst, kAll };
 
 /// `value` without the prefix `pattern` matches. Throws mkimg::Error for a bad escape.
 std::string trim_pattern_prefix(std::string_view pattern, std::string_view value,

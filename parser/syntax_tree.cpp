@@ -176,7 +176,7 @@ class TreeReader {
     const SyntaxNode& n = !node.inner.empty() ? node.inner[0] : node;
     std::string key;
     for (char c : n.keyword) key.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-    return (key == "run" || key == "copy" || key == "add") && n.form != ArgumentForm::json;
+    return (key == "run" || key == "copy" || key == "add") && n.form != ArgumentForm::kJson;
   }
 
   void read_heredocs(SyntaxNode& node, std::string_view line) {
@@ -193,7 +193,7 @@ class TreeReader {
         const std::string_view raw = raw_[next_++];
         ++line_;
         std::string_view candidate = trim_newline(raw);
-        if (heredoc.tabs == HeredocTabs::strip) {
+        if (heredoc.tabs == HeredocTabs::kStrip) {
           while (!candidate.empty() && candidate[0] == '\t') candidate.remove_prefix(1);
         }
         if (candidate == heredoc.name) {

@@ -11,7 +11,7 @@
 namespace mkimg::parser {
 
 /// Which argument form a line used.
-enum class ArgumentForm { words, json };
+enum class ArgumentForm { kWords, kJson };
 
 /// One instruction as the line layer sees it, before typing: any keyword, any flag.
 struct SyntaxNode {
@@ -19,7 +19,7 @@ struct SyntaxNode {
   std::vector<std::string> flags;  ///< "--from=x" with quotes and escapes processed; "--" dropped
   std::vector<std::string> args;   ///< arguments as split for this keyword (see dump())
   std::vector<SyntaxNode> inner;   ///< ONBUILD: the wrapped instruction
-  ArgumentForm form = ArgumentForm::words;
+  ArgumentForm form = ArgumentForm::kWords;
   std::vector<Heredoc> heredocs;  ///< bodies as read (tabs not stripped yet)
   std::string original;           ///< the instruction's text, continuation lines joined
   std::string rest;               ///< the text after keyword and flags, trimmed

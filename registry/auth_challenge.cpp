@@ -61,8 +61,8 @@ struct Cursor {
 
 std::optional<AuthScheme> scheme_of(std::string_view name) {
   std::string n = lower(name);
-  if (n == "basic") return AuthScheme::basic;
-  if (n == "bearer") return AuthScheme::bearer;
+  if (n == "basic") return AuthScheme::kBasic;
+  if (n == "bearer") return AuthScheme::kBearer;
   return std::nullopt;
 }
 

@@ -11,11 +11,11 @@
 namespace mkimg::registry {
 
 /// The authentication schemes mkimg answers.
-enum class AuthScheme { basic, bearer };
+enum class AuthScheme { kBasic, kBearer };
 
 /// One challenge: its scheme and its parameters (names lowercased, values unquoted).
 struct Challenge {
-  AuthScheme scheme = AuthScheme::basic;
+  AuthScheme scheme = AuthScheme::kBasic;
   std::map<std::string, std::string> params;
 
   /// The parameter `name`, or "" when absent.

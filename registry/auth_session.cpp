@@ -38,7 +38,7 @@ std::string url_escape(std::string_view s) {
 
 const Challenge* pick(const std::vector<Challenge>& challenges) {
   for (const auto& c : challenges) {
-    if (c.scheme == AuthScheme::bearer) return &c;
+    if (c.scheme == AuthScheme::kBearer) return &c;
   }
   return challenges.empty() ? nullptr : &challenges.front();
 }
@@ -75,7 +75,7 @@ void AuthSession::answer(const HttpResponse& unauthorized, const std::vector<std
     throw Error(describe("authenticate to", registry_,
                          "401 Unauthorized without a Basic or Bearer challenge"));
   }
-  if (c->scheme == AuthScheme::basic) {
+  if (c->scheme == AuthScheme::kBasic) {
     if (!credential_) {
       throw Error(
           describe("authenticate to", registry_,

@@ -43,7 +43,7 @@ void require_status(const HttpResponse& r, std::initializer_list<long> ok, std::
 std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
                                        const RegistryOptions& options) {
   RegistriesConfig config = load_registries_config(options);
-  Purpose purpose = access == Access::push ? Purpose::push : Purpose::pull;
+  Purpose purpose = access == Access::kPush ? Purpose::kPush : Purpose::kPull;
   std::vector<Endpoint> endpoints = endpoints_for(domain, purpose, config, options);
   std::optional<TransportError> last;
   for (const Endpoint& e : endpoints) {
@@ -51,13 +51,13 @@ std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
       HttpClient http(e.http);
       HttpResponse r = http.send({"GET", e.base_url + "/v2/", {}, {}, {}, 0, {}});
       if (r.status == 200 || r.status == 401) return {e, std::move(r)};
-      if (e.role == EndpointRole::mirror) continue;
+      if (e.role == EndpointRole::kMirror) continue;
       throw Error(
           describe("connect to", e.base_url, describe_http_error(r) + " (not an OCI registry?)"));
     } catch (const TransportError& err) {
       last = err;
-      bool next = e.role == EndpointRole::mirror ||
-                  (e.fallback_on_tls_failure && err.kind() != TransportError::Kind::certificate);
+      bool next = e.role == EndpointRole::kMirror ||
+                  (e.fallback_on_tls_failure && err.kind() != TransportError::Kind::kCertificate);
       if (!next) throw;
     }
   }
@@ -101,7 +101,7 @@ RegistryClient RegistryClient::connect(std::string_view domain, std::string_view
   auto c = std::make_shared<RegistryConnection>();
   c->endpoint = endpoint;
   c->repository = std::string(repository);
-  c->scopes = {repository_scope(repository, access == Access::push ? "pull,push" : "pull")};
+  c->scopes = {repository_scope(repository, access == Access::kPush ? "pull,push" : "pull")};
   for (const auto& r : extra_pull) c->scopes.push_back(repository_scope(r, "pull"));
   c->options = options;
   auto credential = find_credential(docker_config_file(options.docker_config_dir), endpoint.host);
@@ -146,7 +146,7 @@ HttpResponse RegistryClient::send_retrying(const HttpRequest& request, std::size
       HttpResponse r = send(request, {}, max_body);
       if (!is_retryable_status(r.status) || attempt >= connection_->options.retries) return r;
     } catch (const TransportError& e) {
-      if (e.kind() != TransportError::Kind::retryable || attempt >= connection_->options.retries) {
+      if (e.kind() != TransportError::Kind::kRetryable || attempt >= connection_->options.retries) {
         throw;
       }
     }
@@ -166,7 +166,7 @@ FetchedManifest RegistryClient::get_manifest(std::string_view reference) {
   FetchedManifest m;
   m.media_type = strip_params(r.header("Content-Type").value_or(""));
   std::optional<oci::Digest> asked = oci::Digest::try_parse(reference);
-  m.digest = oci::digest_of(asked ? asked->algorithm() : oci::DigestAlgorithm::sha256, r.body);
+  m.digest = oci::digest_of(asked ? asked->algorithm() : oci::DigestAlgorithm::kSha256, r.body);
   if (asked && *asked != m.digest) {
     throw Error(describe("fetch manifest", object,
                          "the registry sent content of digest " + m.digest.str()));
@@ -192,7 +192,7 @@ void RegistryClient::get_blob(const oci::Digest& digest, std::int64_t offset,
   if (r.status == 404) throw Error(describe("fetch blob", object, "not found"));
   if (is_retryable_status(r.status)) {
     throw TransportError(describe("fetch blob", object, describe_http_error(r)),
-                         TransportError::Kind::retryable);
+                         TransportError::Kind::kRetryable);
   }
   require_status(r, {200, 206}, "fetch blob", object);
 }

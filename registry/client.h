@@ -28,7 +28,7 @@ struct FetchedManifest {
 };
 
 /// Which actions the client needs on its repository (the token scope).
-enum class Access { pull, push };
+enum class Access { kPull, kPush };
 
 /// The state shared by clones of one client: endpoint, auth, options.
 struct RegistryConnection {

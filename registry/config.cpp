@@ -81,7 +81,7 @@ void add_host_endpoints(std::vector<Endpoint>& out, std::string_view host, Endpo
   http.connect_timeout_seconds = options.timeout_seconds;
   http.stall_timeout_seconds = options.timeout_seconds;
   bool insecure = listed_insecure(host, config, options);
-  if (insecure) http.verify = TlsVerify::no;
+  if (insecure) http.verify = TlsVerify::kNo;
   bool http_ok = insecure || is_loopback(host);
   out.push_back(Endpoint{"https://" + api, std::string(host), http, role, http_ok});
   if (http_ok) {
@@ -156,14 +156,14 @@ std::vector<Endpoint> endpoints_for(std::string_view domain, Purpose purpose,
                                     const RegistriesConfig& config,
                                     const RegistryOptions& options) {
   std::vector<Endpoint> out;
-  if (purpose == Purpose::pull) {
+  if (purpose == Purpose::kPull) {
     if (const RegistryHostConfig* entry = find_host(config, domain)) {
       for (const auto& m : entry->mirrors) {
-        add_host_endpoints(out, m, EndpointRole::mirror, config, options);
+        add_host_endpoints(out, m, EndpointRole::kMirror, config, options);
       }
     }
   }
-  add_host_endpoints(out, domain, EndpointRole::registry, config, options);
+  add_host_endpoints(out, domain, EndpointRole::kRegistry, config, options);
   return out;
 }
 

@@ -40,16 +40,16 @@ RegistriesConfig parse_registries_config(std::string_view yaml, std::string_view
 RegistriesConfig load_registries_config(const RegistryOptions& options);
 
 /// Whether an endpoint is a mirror or the registry itself; what pushing may use.
-enum class EndpointRole { mirror, registry };
+enum class EndpointRole { kMirror, kRegistry };
 /// What the endpoints are for: pulls may use mirrors, pushes may not.
-enum class Purpose { pull, push };
+enum class Purpose { kPull, kPush };
 
 /// One way to reach a registry: a base URL ("https://host:port") and its TLS settings.
 struct Endpoint {
   std::string base_url;
   std::string host;  ///< host[:port] as in a reference, the key for credentials
   HttpSettings http;
-  EndpointRole role = EndpointRole::registry;
+  EndpointRole role = EndpointRole::kRegistry;
   /// True when a TLS handshake failure may fall through to the next endpoint (HTTP).
   bool fallback_on_tls_failure = false;
 

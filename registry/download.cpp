@@ -59,7 +59,7 @@ void download_blob(RegistryClient& client, const oci::Store& store, const oci::D
       break;
     } catch (const TransportError& e) {
       if (writer.size() > before) failures = 0;
-      if (e.kind() != TransportError::Kind::retryable || ++failures > retries) {
+      if (e.kind() != TransportError::Kind::kRetryable || ++failures > retries) {
         throw Error(describe("fetch blob", d.digest.str(), e.what()));
       }
       spdlog::debug("blob {}: retry from byte {}: {}", d.digest.str(), writer.size(), e.what());

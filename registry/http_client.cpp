@@ -93,11 +93,11 @@ TransportError::Kind classify(CURLcode code) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-      return TransportError::Kind::certificate;
+      return TransportError::Kind::kCertificate;
     case CURLE_SSL_CONNECT_ERROR:
-      return TransportError::Kind::tls_handshake;
+      return TransportError::Kind::kTlsHandshake;
     default:
-      return TransportError::Kind::retryable;
+      return TransportError::Kind::kRetryable;
   }
 }
 
@@ -243,7 +243,7 @@ HttpResponse HttpClient::send_once(const HttpRequest& request, const BodySink& s
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Handle::on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
   if (!settings_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, settings_.ca_file.c_str());
-  if (settings_.verify == TlsVerify::no) {
+  if (settings_.verify == TlsVerify::kNo) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }

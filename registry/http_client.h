@@ -22,12 +22,12 @@ namespace mkimg::registry {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 /// Whether the server's TLS certificate is checked (only --insecure-registry turns it off).
-enum class TlsVerify { yes, no };
+enum class TlsVerify { kYes, kNo };
 
 /// How requests reach a host: TLS trust, timeouts and the redirect cap.
 struct HttpSettings {
   std::string ca_file;  ///< extra CA bundle; empty: the system's
-  TlsVerify verify = TlsVerify::yes;
+  TlsVerify verify = TlsVerify::kYes;
   long connect_timeout_seconds = 30;
   long stall_timeout_seconds = 60;  ///< abort when under 1 byte/s for this long
   int max_redirects = 5;
@@ -69,7 +69,7 @@ struct HttpResponse {
 /// is false for certificate problems, which no retry fixes.
 class TransportError : public Error {
  public:
-  enum class Kind { retryable, tls_handshake, certificate };
+  enum class Kind { kRetryable, kTlsHandshake, kCertificate };
   TransportError(const std::string& message, Kind kind) : Error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 

@@ -16,7 +16,7 @@ std::optional<HttpResponse> ping(const Endpoint& e) {
     HttpClient http(e.http);
     return http.send({"GET", e.base_url + "/v2/", {}, {}, {}, 0, {}});
   } catch (const TransportError& err) {
-    if (e.fallback_on_tls_failure && err.kind() != TransportError::Kind::certificate) {
+    if (e.fallback_on_tls_failure && err.kind() != TransportError::Kind::kCertificate) {
       return std::nullopt;
     }
     throw;
@@ -52,7 +52,7 @@ void login(std::string_view server, const Credential& credential, const Registry
   std::string domain = login_domain(server);
   try {
     RegistriesConfig config = load_registries_config(options);
-    for (const Endpoint& e : endpoints_for(domain, Purpose::push, config, options)) {
+    for (const Endpoint& e : endpoints_for(domain, Purpose::kPush, config, options)) {
       auto first = ping(e);
       if (!first) continue;
       check(e, *first, credential, config, options);

@@ -64,7 +64,7 @@ void push_blob(RegistryClient& client, const oci::Store& store, const oci::Descr
                          });
       break;
     } catch (const TransportError& e) {
-      if (e.kind() != TransportError::Kind::retryable || attempt >= options.registry.retries) {
+      if (e.kind() != TransportError::Kind::kRetryable || attempt >= options.registry.retries) {
         throw;
       }
       spdlog::debug("blob {}: upload retry {}: {}", d.digest.str(), attempt + 1, e.what());
@@ -122,7 +122,7 @@ oci::Descriptor push(oci::Store& store, const std::string& source, const oci::Re
   std::vector<std::string> extra;
   if (from) extra.push_back(*from);
   RegistryClient client =
-      RegistryClient::connect(dest.domain, dest.path, Access::push, options.registry, extra);
+      RegistryClient::connect(dest.domain, dest.path, Access::kPush, options.registry, extra);
   std::string bytes = store.read_blob(top->digest);
   std::string type = manifest_type(*top, bytes);
   oci::ManifestDocument doc = oci::parse_manifest_document(bytes, type);

@@ -59,7 +59,7 @@ std::string RegistrySource::name() const { return "docker://" + reference_.str()
 RegistryClient& RegistrySource::client() {
   if (!client_) {
     client_.emplace(
-        RegistryClient::connect(reference_.domain, reference_.path, Access::pull, options_));
+        RegistryClient::connect(reference_.domain, reference_.path, Access::kPull, options_));
   }
   return *client_;
 }

@@ -97,7 +97,7 @@ ApplyResult unpack_layer(const fs::path& blob, const fs::path& dest,
   try {
     if (!parent_fd) throw sys_error("open", parent.string());
     ::chmod(tmp.c_str(), 0755);
-    ApplyResult result = apply_layer(blob, tmp, ApplyMode::overlay_lower, limits);
+    ApplyResult result = apply_layer(blob, tmp, ApplyMode::kOverlayLower, limits);
     if (result.diff_id != expected_diff_id) {
       throw Error(describe("unpack layer", blob.string(),
                            "diff_id " + result.diff_id + " does not match " + expected_diff_id));

@@ -15,10 +15,10 @@ enum class ApplyMode {
   /// `dest` holds this layer only: OCI whiteouts become overlay whiteouts (0/0 character
   /// devices) and opaque markers `trusted.overlay.opaque=y`, so directories unpacked this way
   /// stack as overlay lowerdirs.
-  overlay_lower,
+  kOverlayLower,
   /// `dest` is a whole tree the layer changes: whited-out paths are deleted, an opaque marker
   /// empties its directory of what lower layers put there.
-  flatten,
+  kFlatten,
 };
 
 /// Caps on what one layer may make us do (docs/security.md 12). Exceeding one is an error.

@@ -34,8 +34,8 @@ class ChangeSet {
   }
   std::vector<LayerEntry> entries() const {
     std::vector<LayerEntry> out;
-    for (const std::string& path : tree_) out.push_back({path, EntryKind::tree});
-    for (const std::string& path : whiteouts_) out.push_back({path, EntryKind::whiteout});
+    for (const std::string& path : tree_) out.push_back({path, EntryKind::kTree});
+    for (const std::string& path : whiteouts_) out.push_back({path, EntryKind::kWhiteout});
     return out;
   }
 
@@ -49,6 +49,6 @@ class ChangeSet {
 };
 
 /// Whether a directory's contents need comparing or are all part of the layer.
-enum class DirContext { compare, all_new };
+enum class DirContext { kCompare, kAllNew };
 
 }  // namespace mkimg::snapshot

@@ -307,11 +307,11 @@ struct CompressedSink::Impl {
   void flush_block() {
     if (pending.size == 0) return;
     switch (compression) {
-      case Compression::none:
+      case Compression::kNone:
         emit(pending.data(), pending.size);
         pending.size = 0;
         break;
-      case Compression::gzip: {
+      case Compression::kGzip: {
         Buffer block = take_spare();
         std::swap(block, pending);
         pending.reserve(kBlockSize);
@@ -319,7 +319,7 @@ struct CompressedSink::Impl {
         submit_gzip(std::move(block));
         break;
       }
-      case Compression::zstd:
+      case Compression::kZstd:
         zstd_stream(pending.data(), pending.size, ZSTD_e_continue);
         pending.size = 0;
         break;
@@ -334,7 +334,7 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
   impl_->out = std::move(out);
   impl_->compression = compression;
   impl_->pending.reserve(kBlockSize);
-  if (compression == Compression::gzip) {
+  if (compression == Compression::kGzip) {
     impl_->level = level > 0 ? level : 6;
     impl_->index_members = index_members || reuse != nullptr;
     if (reuse && reuse->format == gzip_member_format(impl_->level)) {
@@ -349,7 +349,7 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
       }
     }
     impl_->start_gzip(threads);
-  } else if (compression == Compression::zstd) {
+  } else if (compression == Compression::kZstd) {
     impl_->level = level > 0 ? level : 3;
     impl_->start_zstd(threads);
   }
@@ -373,7 +373,7 @@ void CompressedSink::write(const void* data, std::size_t size) {
 }
 
 void CompressedSink::entry_start(std::string_view path) {
-  if (impl_->compression == Compression::gzip && impl_->pending.size >= kMinMember &&
+  if (impl_->compression == Compression::kGzip && impl_->pending.size >= kMinMember &&
       (path_hash(path) >> 32) % kCutOneIn == 0) {
     impl_->flush_block();
   }
@@ -381,8 +381,8 @@ void CompressedSink::entry_start(std::string_view path) {
 
 SinkResult CompressedSink::finish() {
   impl_->flush_block();
-  if (impl_->compression == Compression::gzip) impl_->finish_gzip();
-  if (impl_->compression == Compression::zstd) impl_->zstd_stream("", 0, ZSTD_e_end);
+  if (impl_->compression == Compression::kGzip) impl_->finish_gzip();
+  if (impl_->compression == Compression::kZstd) impl_->zstd_stream("", 0, ZSTD_e_end);
   if (::fsync(impl_->out.get()) != 0) throw sys_error("fsync", "layer blob");
   SinkResult r{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size, impl_->tar_size};
   r.members = std::move(impl_->members);

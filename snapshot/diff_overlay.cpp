@@ -67,18 +67,18 @@ class UpperReader {
     }
     if (xattr_of(upper_, rel, "trusted.overlay.opaque") == "y") {
       changes_.add_opaque(rel);
-      dir(rel, DirContext::all_new);
+      dir(rel, DirContext::kAllNew);
       return;
     }
     std::optional<std::pair<int, struct stat>> lower;
-    if (context == DirContext::compare) lower = find_lower(rel);
+    if (context == DirContext::kCompare) lower = find_lower(rel);
     if (!lower || !S_ISDIR(lower->second.st_mode)) {
       changes_.add(rel);
-      dir(rel, DirContext::all_new);
+      dir(rel, DirContext::kAllNew);
       return;
     }
     if (dir_differs(rel, *st, lower->first, lower->second)) changes_.add(rel);
-    dir(rel, DirContext::compare);
+    dir(rel, DirContext::kCompare);
   }
 
   bool dir_differs(const std::string& rel, const struct stat& a, int lower, const struct stat& b) {
@@ -114,7 +114,7 @@ std::vector<LayerEntry> overlay_changes(const fs::path& upper,
   try {
     UniqueFd fd = open_tree_root(upper);
     UpperReader reader(fd.get(), lowers);
-    reader.dir("", DirContext::compare);
+    reader.dir("", DirContext::kCompare);
     return reader.changes().entries();
   } catch (const std::exception& e) {
     throw with_context("diff `" + upper.string() + "`", e);

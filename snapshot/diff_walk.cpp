@@ -78,7 +78,7 @@ class Walker {
   void dir(const std::string& rel, DirContext context) {
     std::vector<std::string> names = list_dir(root_, rel);
     for (const std::string& name : names) entry(join_rel(rel, name), context);
-    if (context == DirContext::all_new) return;
+    if (context == DirContext::kAllNew) return;
     auto it = children_.find(rel);
     if (it == children_.end()) return;
     std::unordered_set<std::string> now(names.begin(), names.end());
@@ -94,7 +94,7 @@ class Walker {
     std::optional<struct stat> st = stat_beneath(root_, rel);
     if (!st) return;
     auto before = before_.entries.find(rel);
-    bool existed = context == DirContext::compare && before != before_.entries.end();
+    bool existed = context == DirContext::kCompare && before != before_.entries.end();
     if (!S_ISDIR(st->st_mode)) {
       if (!existed || before->second.ino != st->st_ino ||
           before->second.ctime_ns != ns(st->st_ctim) || before->second.mode != st->st_mode) {
@@ -104,18 +104,18 @@ class Walker {
     }
     if (!existed) {  // a new directory: everything in it is new
       changes_.add(rel);
-      dir(rel, DirContext::all_new);
+      dir(rel, DirContext::kAllNew);
       return;
     }
     EntryStat now = to_entry_stat(root_, rel, *st);
     if (!S_ISDIR(before->second.mode) || before->second.ino != now.ino ||
         before->second.birth_ns != now.birth_ns || before->second.generation != now.generation) {
       changes_.add_opaque(rel);  // re-created: hides whatever was there
-      dir(rel, DirContext::all_new);
+      dir(rel, DirContext::kAllNew);
       return;
     }
     if (dir_meta_differs(before->second, now)) changes_.add(rel);
-    dir(rel, DirContext::compare);
+    dir(rel, DirContext::kCompare);
   }
 
   const TreeState& before_;
@@ -140,7 +140,7 @@ std::vector<LayerEntry> walk_changes(const TreeState& before, const fs::path& ro
   try {
     UniqueFd fd = open_tree_root(root);
     Walker walker(before, fd.get());
-    walker.dir("", DirContext::compare);
+    walker.dir("", DirContext::kCompare);
     return walker.changes().entries();
   } catch (const std::exception& e) {
     throw with_context("diff `" + root.string() + "`", e);

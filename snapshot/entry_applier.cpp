@@ -133,12 +133,12 @@ void EntryApplier::whiteout(const RootPath& path) {
   RootPath target(path.begin(), path.end() - 1);
   target.push_back(hidden);
   if (written(target)) return;  // a whiteout hides lower layers only
-  if (mode_ == ApplyMode::flatten) {
-    UniqueFd dir = open_parent(root_, target, Missing::fail);
+  if (mode_ == ApplyMode::kFlatten) {
+    UniqueFd dir = open_parent(root_, target, Missing::kFail);
     if (dir) remove_at(dir.get(), hidden);
     return;
   }
-  UniqueFd dir = open_parent(root_, target, Missing::create);
+  UniqueFd dir = open_parent(root_, target, Missing::kCreate);
   make_room(dir.get(), hidden, false);
   if (::mknodat(dir.get(), hidden.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
     throw sys_error("create whiteout", join(target));
@@ -147,10 +147,10 @@ void EntryApplier::whiteout(const RootPath& path) {
 }
 
 void EntryApplier::opaque(const RootPath& dir) {
-  if (dir.empty() && mode_ == ApplyMode::overlay_lower) return;  // the root of a layer
-  UniqueFd fd = open_dir(root_, dir, Missing::create);
+  if (dir.empty() && mode_ == ApplyMode::kOverlayLower) return;  // the root of a layer
+  UniqueFd fd = open_dir(root_, dir, Missing::kCreate);
   std::string name = dir.empty() ? "." : join(dir);
-  if (mode_ == ApplyMode::flatten) {
+  if (mode_ == ApplyMode::kFlatten) {
     for (const std::string& child : list_dir(fd.get(), "")) {
       RootPath child_path = dir;
       child_path.push_back(child);
@@ -168,7 +168,7 @@ void EntryApplier::opaque(const RootPath& dir) {
 void EntryApplier::hardlink(const RootPath& path, const char* raw_target) {
   RootPath target = clean_path(raw_target, static_cast<std::size_t>(limits_.max_path_bytes));
   if (target.empty()) throw Error(describe("link", join(path), "target is the root"));
-  UniqueFd target_dir = open_parent(root_, target, Missing::fail);
+  UniqueFd target_dir = open_parent(root_, target, Missing::kFail);
   struct stat st {};
   if (!target_dir ||
       ::fstatat(target_dir.get(), target.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -176,7 +176,7 @@ void EntryApplier::hardlink(const RootPath& path, const char* raw_target) {
   }
   if (S_ISDIR(st.st_mode)) throw Error(describe("link", join(path), "target is a directory"));
   if (target == path) return;
-  UniqueFd dir = open_parent(root_, path, Missing::create);
+  UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   make_room(dir.get(), path.back(), false);
   if (::linkat(target_dir.get(), target.back().c_str(), dir.get(), path.back().c_str(), 0) != 0) {
     throw sys_error("link", join(path));
@@ -188,7 +188,7 @@ void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
   int64_t size = archive_entry_size(e);
   if (size < 0 || size > limits_.max_total_bytes)
     throw Error(describe("apply", join(path), "bad size"));
-  UniqueFd dir = open_parent(root_, path, Missing::create);
+  UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   make_room(dir.get(), path.back(), false);
   UniqueFd fd(::openat(dir.get(), path.back().c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -220,7 +220,7 @@ void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
 
 void EntryApplier::directory(archive_entry* e, const RootPath& path) {
   Meta meta = read_meta(e, limits_, join(path));
-  UniqueFd dir = open_parent(root_, path, Missing::create);
+  UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   if (!make_room(dir.get(), path.back(), true) &&
       ::mkdirat(dir.get(), path.back().c_str(), 0700) != 0) {
     throw sys_error("create directory", join(path));
@@ -235,7 +235,7 @@ void EntryApplier::directory(archive_entry* e, const RootPath& path) {
 void EntryApplier::special(archive_entry* e, const RootPath& path) {
   Meta meta = read_meta(e, limits_, join(path));
   const std::string& leaf = path.back();
-  UniqueFd dir = open_parent(root_, path, Missing::create);
+  UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   make_room(dir.get(), leaf, false);
   int rc = 0;
   mode_t type = archive_entry_filetype(e);
@@ -279,7 +279,7 @@ bool EntryApplier::written(const RootPath& path) const { return written_.count(j
 
 void EntryApplier::finish() {
   for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
-    UniqueFd dir = open_parent(root_, it->first, Missing::fail);
+    UniqueFd dir = open_parent(root_, it->first, Missing::kFail);
     struct stat st {};
     if (!dir || ::fstatat(dir.get(), it->first.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISDIR(st.st_mode)) {

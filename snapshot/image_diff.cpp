@@ -298,7 +298,7 @@ namespace {
 std::string summary(const TarEntryInfo& e) {
   std::string s = std::string(to_string(e.type)) + " " + octal(e.mode) + " " +
                   std::to_string(e.uid) + ":" + std::to_string(e.gid);
-  if (e.type == snapshot::TarEntryType::file) {
+  if (e.type == snapshot::TarEntryType::kFile) {
     s += " " + std::to_string(e.size) + " bytes " + e.content_digest;
   }
   if (!e.link_target.empty()) s += " -> " + e.link_target;

@@ -53,20 +53,20 @@ std::string clean_path(std::string_view raw) {
 }
 
 TarEntryType entry_type(archive_entry* e) {
-  if (archive_entry_hardlink(e) != nullptr) return TarEntryType::hardlink;
+  if (archive_entry_hardlink(e) != nullptr) return TarEntryType::kHardlink;
   switch (archive_entry_filetype(e)) {
     case AE_IFDIR:
-      return TarEntryType::directory;
+      return TarEntryType::kDirectory;
     case AE_IFLNK:
-      return TarEntryType::symlink;
+      return TarEntryType::kSymlink;
     case AE_IFCHR:
-      return TarEntryType::char_device;
+      return TarEntryType::kCharDevice;
     case AE_IFBLK:
-      return TarEntryType::block_device;
+      return TarEntryType::kBlockDevice;
     case AE_IFIFO:
-      return TarEntryType::fifo;
+      return TarEntryType::kFifo;
     default:
-      return TarEntryType::file;
+      return TarEntryType::kFile;
   }
 }
 
@@ -78,14 +78,14 @@ TarEntryInfo describe_entry(archive_entry* e) {
   info.mode = static_cast<std::uint32_t>(archive_entry_perm(e) & 07777);
   info.uid = archive_entry_uid(e);
   info.gid = archive_entry_gid(e);
-  info.size = info.type == TarEntryType::file ? archive_entry_size(e) : 0;
+  info.size = info.type == TarEntryType::kFile ? archive_entry_size(e) : 0;
   info.mtime = archive_entry_mtime(e);
   info.mtime_nsec = archive_entry_mtime_nsec(e);
   if (const char* hard = archive_entry_hardlink(e)) info.link_target = clean_path(hard);
-  if (const char* sym = archive_entry_symlink(e); sym && info.type == TarEntryType::symlink) {
+  if (const char* sym = archive_entry_symlink(e); sym && info.type == TarEntryType::kSymlink) {
     info.link_target = sym;
   }
-  if (info.type == TarEntryType::char_device || info.type == TarEntryType::block_device) {
+  if (info.type == TarEntryType::kCharDevice || info.type == TarEntryType::kBlockDevice) {
     info.dev_major = archive_entry_rdevmajor(e);
     info.dev_minor = archive_entry_rdevminor(e);
   }
@@ -103,19 +103,19 @@ TarEntryInfo describe_entry(archive_entry* e) {
 
 std::string_view to_string(TarEntryType type) {
   switch (type) {
-    case TarEntryType::file:
+    case TarEntryType::kFile:
       return "file";
-    case TarEntryType::directory:
+    case TarEntryType::kDirectory:
       return "directory";
-    case TarEntryType::symlink:
+    case TarEntryType::kSymlink:
       return "symlink";
-    case TarEntryType::hardlink:
+    case TarEntryType::kHardlink:
       return "hardlink";
-    case TarEntryType::char_device:
+    case TarEntryType::kCharDevice:
       return "char device";
-    case TarEntryType::block_device:
+    case TarEntryType::kBlockDevice:
       return "block device";
-    case TarEntryType::fifo:
+    case TarEntryType::kFifo:
       return "fifo";
   }
   return "?";
@@ -143,7 +143,7 @@ void read_layer_entries(const BlobReader& read, std::string_view name,
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
     TarEntryInfo info = describe_entry(e);
-    if (info.type == TarEntryType::file) {
+    if (info.type == TarEntryType::kFile) {
       Sha256Stream hash;
       const void* block = nullptr;
       std::size_t length = 0;

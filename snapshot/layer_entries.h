@@ -14,7 +14,7 @@
 namespace mkimg::snapshot {
 
 /// The type of a tar entry.
-enum class TarEntryType { file, directory, symlink, hardlink, char_device, block_device, fifo };
+enum class TarEntryType { kFile, kDirectory, kSymlink, kHardlink, kCharDevice, kBlockDevice, kFifo };
 
 /// "file", "directory", "symlink", ...
 std::string_view to_string(TarEntryType type);
@@ -23,7 +23,7 @@ std::string_view to_string(TarEntryType type);
 /// everything else as in the header. Whiteouts are ordinary entries named `.wh.*`.
 struct TarEntryInfo {
   std::string path;
-  TarEntryType type = TarEntryType::file;
+  TarEntryType type = TarEntryType::kFile;
   std::uint32_t mode = 0;  ///< permission bits (07777)
   std::int64_t uid = 0, gid = 0;
   std::int64_t size = 0;  ///< content bytes (regular files)

@@ -14,7 +14,7 @@
 namespace mkimg::snapshot {
 
 namespace {
-enum class Codec { plain, gzip, zstd };
+enum class Codec { kPlain, kGzip, kZstd };
 constexpr std::size_t kInputBuffer = 256 * 1024;
 }  // namespace
 
@@ -22,7 +22,7 @@ struct LayerStream::Impl {
   std::string name;
   ApplyLimits limits;
   UniqueFd fd;
-  Codec codec = Codec::plain;
+  Codec codec = Codec::kPlain;
   std::string in;  // compressed input buffer
   std::size_t in_pos = 0;
   bool in_eof = false;
@@ -63,11 +63,11 @@ struct LayerStream::Impl {
       return in.size() >= n && std::memcmp(in.data(), magic, n) == 0;
     };
     if (starts("\x1f\x8b", 2)) {
-      codec = Codec::gzip;
+      codec = Codec::kGzip;
       if (inflateInit2(&z, 15 + 16) != Z_OK) fail("inflateInit2 failed");
       z_live = true;
     } else if (starts("\x28\xb5\x2f\xfd", 4)) {
-      codec = Codec::zstd;
+      codec = Codec::kZstd;
       zstd = ZSTD_createDCtx();
       if (zstd == nullptr) fail("ZSTD_createDCtx failed");
       ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);
@@ -145,13 +145,13 @@ LayerStream::~LayerStream() = default;
 std::size_t LayerStream::read(char* out, std::size_t size) {
   std::size_t n = 0;
   switch (impl_->codec) {
-    case Codec::plain:
+    case Codec::kPlain:
       n = impl_->read_plain(out, size);
       break;
-    case Codec::gzip:
+    case Codec::kGzip:
       n = impl_->read_gzip(out, size);
       break;
-    case Codec::zstd:
+    case Codec::kZstd:
       n = impl_->read_zstd(out, size);
       break;
   }

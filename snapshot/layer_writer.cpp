@@ -78,7 +78,7 @@ class TarWriter {
   }
 
   void add(const LayerEntry& entry) {
-    if (entry.kind == EntryKind::whiteout) {
+    if (entry.kind == EntryKind::kWhiteout) {
       add_whiteout(entry.path);
     } else {
       add_from_tree(entry.path);
@@ -290,11 +290,11 @@ std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd) { return k
 
 std::string layer_media_type(Compression compression) {
   switch (compression) {
-    case Compression::none:
+    case Compression::kNone:
       return "application/vnd.oci.image.layer.v1.tar";
-    case Compression::gzip:
+    case Compression::kGzip:
       return "application/vnd.oci.image.layer.v1.tar+gzip";
-    case Compression::zstd:
+    case Compression::kZstd:
       return "application/vnd.oci.image.layer.v1.tar+zstd";
   }
   return "";
@@ -367,7 +367,7 @@ LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
   UniqueFd fd = open_tree_root(root);
   std::vector<LayerEntry> entries;
   walk_tree(fd.get(), [&](const std::string& rel, const struct stat&) {
-    entries.push_back(LayerEntry{rel, EntryKind::tree});
+    entries.push_back(LayerEntry{rel, EntryKind::kTree});
     return true;
   });
   return write_layer(root, std::move(entries), out_file, options);

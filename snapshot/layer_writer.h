@@ -14,7 +14,7 @@ namespace mkimg::snapshot {
 namespace fs = std::filesystem;
 
 /// How a layer blob is compressed.
-enum class Compression { none, gzip, zstd };
+enum class Compression { kNone, kGzip, kZstd };
 
 /// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes and
 /// where its compressed bytes are in the blob.
@@ -41,7 +41,7 @@ std::string gzip_member_format(int level);
 /// How to write a layer. The bytes depend on everything here except `threads`, `index_members`
 /// and `reuse`.
 struct LayerOptions {
-  Compression compression = Compression::gzip;
+  Compression compression = Compression::kGzip;
   /// When set, every mtime later than this is clamped to it (seconds since the epoch).
   std::optional<int64_t> source_date_epoch;
   /// Compression worker threads; 0 means one per core. Never changes the output bytes.
@@ -70,15 +70,15 @@ struct LayerBlob {
 
 /// What a LayerEntry stands for.
 enum class EntryKind {
-  tree,      ///< the file at `path` under the writer's source root, any type
-  whiteout,  ///< an empty marker (`dir/.wh.name` or `dir/.wh..wh..opq`): mode 0, owner 0:0
+  kTree,      ///< the file at `path` under the writer's source root, any type
+  kWhiteout,  ///< an empty marker (`dir/.wh.name` or `dir/.wh..wh..opq`): mode 0, owner 0:0
 };
 
 /// One entry of a layer: its relative path ("etc/passwd", no leading "/" or "./", no trailing
 /// "/", no "." or ".." components) and where its content comes from.
 struct LayerEntry {
   std::string path;
-  EntryKind kind = EntryKind::tree;
+  EntryKind kind = EntryKind::kTree;
   friend bool operator==(const LayerEntry&, const LayerEntry&) = default;
 };
 

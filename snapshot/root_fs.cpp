@@ -48,8 +48,8 @@ UniqueFd open_dir_in_root(int root, const std::string& rel) {
 
 UniqueFd open_dir(int root, const RootPath& dir, Missing missing) {
   UniqueFd fd = open_dir_in_root(root, join(dir));
-  if (fd || errno != ENOENT || missing == Missing::fail) {
-    if (!fd && missing == Missing::create) throw sys_error("open directory", join(dir));
+  if (fd || errno != ENOENT || missing == Missing::kFail) {
+    if (!fd && missing == Missing::kCreate) throw sys_error("open directory", join(dir));
     return fd;
   }
   // Make the missing directories one by one, re-resolving each prefix inside the root.

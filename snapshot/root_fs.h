@@ -25,11 +25,11 @@ RootPath clean_path(std::string_view name, std::size_t max_bytes);
 std::string join(const RootPath& path);
 
 /// Whether open_dir creates missing directories.
-enum class Missing { create, fail };
+enum class Missing { kCreate, kFail };
 
 /// The directory at `dir` (all components) inside `root` as an O_PATH fd, resolved in the root.
-/// With Missing::create, missing directories are made (0755, root:root); throws mkimg::Error
-/// when a component is not a directory. With Missing::fail returns an invalid fd when missing.
+/// With Missing::kCreate, missing directories are made (0755, root:root); throws mkimg::Error
+/// when a component is not a directory. With Missing::kFail returns an invalid fd when missing.
 UniqueFd open_dir(int root, const RootPath& dir, Missing missing);
 
 /// The directory holding `path`'s last component (see open_dir).

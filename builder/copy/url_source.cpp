@@ -92,7 +92,7 @@ UrlFile download_url(const std::string& url, const TempDir& dir, std::size_t ind
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) throw sys_error("create", file.string());
   registry::HttpClient client(registry::HttpSettings{});
-  auto algorithm = expected ? expected->algorithm() : oci::DigestAlgorithm::sha256;
+  auto algorithm = expected ? expected->algorithm() : oci::DigestAlgorithm::kSha256;
   registry::Download got = registry::download_to_fd(
       client, url, fd.get(), algorithm, kMaxUrlDownload, [] { return !runtime::interrupted(); });
   if (expected && got.digest != *expected) {

@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_entries = 2000;
   limits.max_total_bytes = 16 << 20;
   limits.ratio_grace_bytes = 1 << 20;
-  for (ApplyMode mode : {ApplyMode::flatten, ApplyMode::overlay_lower}) {
+  for (ApplyMode mode : {ApplyMode::kFlatten, ApplyMode::kOverlayLower}) {
     std::error_code ec;
     fs::remove_all(dir / "root", ec);
     fs::create_directories(dir / "root");

@@ -5,7 +5,7 @@
 // reaped) in the destructor. FaultProxy puts tests/support/fault_proxy.py in
 // front of it to corrupt, truncate, stall or redirect blob downloads.
 //
-//   mkimg::testing::Registry reg(mkimg::testing::RegistryMode::Http);
+//   mkimg::testing::Registry reg(mkimg::testing::RegistryMode::kHttp);
 //   run_mkimg(root, {"push", "img", reg.host() + "/base:1"});   // 127.0.0.1:PORT/base:1
 #pragma once
 
@@ -85,17 +85,17 @@ inline int start_python_helper(ChildProcess& child, const fs::path& dir, const s
 }
 
 /// How the test registry is reached.
-enum class RegistryMode { Http, Https, HttpsBasicAuth, HttpsTokenAuth };
+enum class RegistryMode { kHttp, kHttps, kHttpsBasicAuth, kHttpsTokenAuth };
 
 /// docker-registry on 127.0.0.1:<free port>, storage in a temp dir; see the file comment.
 class Registry {
  public:
   explicit Registry(RegistryMode mode) : mode_(mode) {
-    if (mode_ != RegistryMode::Http) make_tls();
-    if (mode_ == RegistryMode::HttpsBasicAuth) {
+    if (mode_ != RegistryMode::kHttp) make_tls();
+    if (mode_ == RegistryMode::kHttpsBasicAuth) {
       must_run("htpasswd -Bbn " + user() + " " + password() + " > " + (dir_ / "htpasswd").string());
     }
-    if (mode_ == RegistryMode::HttpsTokenAuth) start_token_issuer();
+    if (mode_ == RegistryMode::kHttpsTokenAuth) start_token_issuer();
     start();
   }
   Registry(const Registry&) = delete;
@@ -105,7 +105,7 @@ class Registry {
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   /// "http" or "https".
-  std::string scheme() const { return mode_ == RegistryMode::Http ? "http" : "https"; }
+  std::string scheme() const { return mode_ == RegistryMode::kHttp ? "http" : "https"; }
   std::string url() const { return scheme() + "://" + host(); }
   /// The CA that signed the server certificate (HTTPS modes).
   fs::path ca_file() const { return dir_ / "ca.crt"; }
@@ -116,7 +116,7 @@ class Registry {
   std::string token_log() const { return read_file(dir_ / "token.log"); }
   /// The skopeo/curl flags that trust this registry.
   std::vector<std::string> skopeo_tls_flags(const std::string& which = "") const {
-    if (mode_ == RegistryMode::Http) return {"--" + which + "tls-verify=false"};
+    if (mode_ == RegistryMode::kHttp) return {"--" + which + "tls-verify=false"};
     return {"--" + which + "cert-dir=" + (dir_ / "certs").string()};
   }
   std::string skopeo_creds() const { return user() + ":" + password(); }
@@ -165,13 +165,13 @@ class Registry {
     c += "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n";
     c += "  delete:\n    enabled: true\n";
     c += "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: mkimg-test\n";
-    if (mode_ != RegistryMode::Http) {
+    if (mode_ != RegistryMode::kHttp) {
       c += "  tls:\n    certificate: " + d + "/server.crt\n    key: " + d + "/server.key\n";
     }
-    if (mode_ == RegistryMode::HttpsBasicAuth) {
+    if (mode_ == RegistryMode::kHttpsBasicAuth) {
       c += "auth:\n  htpasswd:\n    realm: mkimg-test\n    path: " + d + "/htpasswd\n";
     }
-    if (mode_ == RegistryMode::HttpsTokenAuth) {
+    if (mode_ == RegistryMode::kHttpsTokenAuth) {
       c += "auth:\n  token:\n    realm: http://127.0.0.1:" + std::to_string(token_port_) +
            "/token\n    service: mkimg-test-registry\n    issuer: mkimg-test-issuer\n"
            "    rootcertbundle: " +
@@ -189,7 +189,7 @@ class Registry {
 };
 
 /// What FaultProxy does to blob downloads (see fault_proxy.py).
-enum class ProxyFault { Pass, Corrupt, TruncateOnce, Stall, Redirect };
+enum class ProxyFault { kPass, kCorrupt, kTruncateOnce, kStall, kRedirect };
 
 /// tests/support/fault_proxy.py on 127.0.0.1:<port> in front of a Registry.
 class FaultProxy {
@@ -202,7 +202,7 @@ class FaultProxy {
     if (upstream.scheme() == "https") {
       args.insert(args.end(), {"--ca", upstream.ca_file().string()});
     }
-    if (fault == ProxyFault::Redirect) {
+    if (fault == ProxyFault::kRedirect) {
       std::string basic = upstream.user() + ":" + upstream.password();
       CommandResult r = run({"sh", "-c", "printf %s '" + basic + "' | base64 -w0"});
       args.insert(args.end(), {"--upstream-auth", "Basic " + r.out});

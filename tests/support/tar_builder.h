@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 
 /// One entry of a hand-made tar.
 struct TarEntry {
-  enum class Type { file, dir, symlink, hardlink, chr, blk, fifo };
+  enum class Type { kFile, kDir, kSymlink, kHardlink, kChr, kBlk, kFifo };
   std::string name;
-  Type type = Type::file;
+  Type type = Type::kFile;
   std::string data;  ///< content, or the link target
   mode_t perm = 0644;
   int64_t uid = 0, gid = 0;
@@ -34,16 +34,16 @@ struct TarEntry {
 };
 
 inline TarEntry file(std::string name, std::string data = "x", mode_t perm = 0644) {
-  return TarEntry{std::move(name), TarEntry::Type::file, std::move(data), perm};
+  return TarEntry{std::move(name), TarEntry::Type::kFile, std::move(data), perm};
 }
 inline TarEntry dir(std::string name, mode_t perm = 0755) {
-  return TarEntry{std::move(name), TarEntry::Type::dir, "", perm};
+  return TarEntry{std::move(name), TarEntry::Type::kDir, "", perm};
 }
 inline TarEntry symlink(std::string name, std::string target) {
-  return TarEntry{std::move(name), TarEntry::Type::symlink, std::move(target), 0777};
+  return TarEntry{std::move(name), TarEntry::Type::kSymlink, std::move(target), 0777};
 }
 inline TarEntry hardlink(std::string name, std::string target) {
-  return TarEntry{std::move(name), TarEntry::Type::hardlink, std::move(target), 0644};
+  return TarEntry{std::move(name), TarEntry::Type::kHardlink, std::move(target), 0644};
 }
 
 inline la_ssize_t append_to_string(archive*, void* out, const void* data, size_t size) {
@@ -66,37 +66,37 @@ inline std::string make_tar(const std::vector<TarEntry>& entries) {
     archive_entry_set_mtime(e, t.mtime, 0);
     using T = TarEntry::Type;
     switch (t.type) {
-      case T::file:
+      case T::kFile:
         archive_entry_set_filetype(e, AE_IFREG);
         break;
-      case T::dir:
+      case T::kDir:
         archive_entry_set_filetype(e, AE_IFDIR);
         break;
-      case T::symlink:
+      case T::kSymlink:
         archive_entry_set_filetype(e, AE_IFLNK);
         archive_entry_set_symlink(e, t.data.c_str());
         break;
-      case T::hardlink:
+      case T::kHardlink:
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_hardlink(e, t.data.c_str());
         break;
-      case T::chr:
+      case T::kChr:
         archive_entry_set_filetype(e, AE_IFCHR);
         break;
-      case T::blk:
+      case T::kBlk:
         archive_entry_set_filetype(e, AE_IFBLK);
         break;
-      case T::fifo:
+      case T::kFifo:
         archive_entry_set_filetype(e, AE_IFIFO);
         break;
     }
-    if (t.type == T::chr || t.type == T::blk) {
+    if (t.type == T::kChr || t.type == T::kBlk) {
       archive_entry_set_rdevmajor(e, t.major);
       archive_entry_set_rdevminor(e, t.minor);
     }
     for (const auto& [k, v] : t.xattrs)
       archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
-    bool has_data = t.type == T::file;
+    bool has_data = t.type == T::kFile;
     archive_entry_set_size(e, has_data ? static_cast<int64_t>(t.data.size()) : 0);
     archive_write_header(a, e);
     if (has_data) archive_write_data(a, t.data.data(), t.data.size());

@@ -22,7 +22,7 @@ namespace mkimg::snapshot::testing {
 namespace fs = std::filesystem;
 
 /// Whether listings include mtimes.
-enum class Times { include, ignore };
+enum class Times { kInclude, kIgnore };
 
 inline std::string xattr_listing(const fs::path& p) {
   char names[4096];
@@ -44,7 +44,7 @@ inline std::string xattr_listing(const fs::path& p) {
   return s;
 }
 
-inline std::string list_tree(const fs::path& root, Times times = Times::include) {
+inline std::string list_tree(const fs::path& root, Times times = Times::kInclude) {
   std::vector<std::string> paths;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
        ++it) {
@@ -59,7 +59,7 @@ inline std::string list_tree(const fs::path& root, Times times = Times::include)
     ::lstat(p.c_str(), &st);
     out << rel << " mode=" << std::oct << st.st_mode << std::dec << " owner=" << st.st_uid << ":"
         << st.st_gid;
-    if (times == Times::include && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    if (times == Times::kInclude && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
       out << " mtime=" << st.st_mtim.tv_sec;
     }
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {

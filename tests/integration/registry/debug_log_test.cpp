@@ -20,7 +20,7 @@ void expect_no_secret(const std::string& log, const Registry& reg) {
 }
 
 TEST(RegistryDebugLog, BasicAuthPushAndPullLogRequestsButNoCredentials) {
-  Registry reg(RegistryMode::HttpsBasicAuth);
+  Registry reg(RegistryMode::kHttpsBasicAuth);
   TempDir home, a, b;
   std::map<std::string, std::string> env = {{"DOCKER_CONFIG", (home / "docker").string()},
                                             {"MKIMG_LOG_LEVEL", "trace"}};

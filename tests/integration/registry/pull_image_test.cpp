@@ -12,7 +12,7 @@ namespace mkimg::testing {
 namespace {
 
 TEST(RegistryLibrary, PushImageThenPullImageTagsTheSameManifest) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a, b;
   TestImage img = make_image(a.path(), "base:1", "library call");
   oci::Reference ref = oci::Reference::parse(reg.host() + "/base:1");
@@ -34,7 +34,7 @@ TEST(RegistryLibrary, PushImageThenPullImageTagsTheSameManifest) {
 }
 
 TEST(RegistryLibrary, PullImageOfAMissingImageThrowsWithTheReference) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir b;
   oci::Store store = oci::Store::open(b.path());
   oci::Reference ref = oci::Reference::parse(reg.host() + "/nothing:here");
@@ -49,7 +49,7 @@ TEST(RegistryLibrary, PullImageOfAMissingImageThrowsWithTheReference) {
 }
 
 TEST(RegistryLibrary, PullImageChoosesThePlatformOfAnIndex) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a, b;
   TestImage amd = make_image(a.path(), "", "amd", "linux/amd64");
   TestImage arm = make_image(a.path(), "", "arm", "linux/arm64/v8");

@@ -37,12 +37,12 @@ void round_trip(const Registry& reg, const std::vector<std::string>& flags,
 }
 
 TEST(RegistryPushPull, RoundTripOverPlainHttpKeepsDigests) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   round_trip(reg, {});
 }
 
 TEST(RegistryPushPull, HttpsWithSelfSignedCaWorksOnlyWithTheCa) {
-  Registry reg(RegistryMode::Https);
+  Registry reg(RegistryMode::kHttps);
   TempDir a;
   make_image(a.path(), "app:1", "tls");
   CommandResult no_ca = run_mkimg(a.path(), {"push", "app:1", reg.host() + "/app:1"});
@@ -52,7 +52,7 @@ TEST(RegistryPushPull, HttpsWithSelfSignedCaWorksOnlyWithTheCa) {
 }
 
 TEST(RegistryPushPull, BasicAuthOverHttpsNeedsLoginAndRejectsWrongPassword) {
-  Registry reg(RegistryMode::HttpsBasicAuth);
+  Registry reg(RegistryMode::kHttpsBasicAuth);
   TempDir home, a;
   std::map<std::string, std::string> env = {{"DOCKER_CONFIG", (home / "docker").string()}};
   std::vector<std::string> ca = {"--tls-ca", reg.ca_file().string()};
@@ -77,7 +77,7 @@ TEST(RegistryPushPull, BasicAuthOverHttpsNeedsLoginAndRejectsWrongPassword) {
 }
 
 TEST(RegistryPushPull, TokenAuthGetsScopedTokensFromTheRealm) {
-  Registry reg(RegistryMode::HttpsTokenAuth);
+  Registry reg(RegistryMode::kHttpsTokenAuth);
   TempDir home, a;
   std::map<std::string, std::string> env = {{"DOCKER_CONFIG", (home / "docker").string()}};
   std::vector<std::string> ca = {"--tls-ca", reg.ca_file().string()};
@@ -100,7 +100,7 @@ TEST(RegistryPushPull, TokenAuthGetsScopedTokensFromTheRealm) {
 }
 
 TEST(RegistryPushPull, SkopeoInspectsAndCopiesWhatWePushed) {
-  Registry reg(RegistryMode::Https);
+  Registry reg(RegistryMode::kHttps);
   TempDir a, out;
   TestImage img = make_image(a.path(), "app:1", "for skopeo");
   std::string dest = reg.host() + "/peer/app:1";
@@ -119,7 +119,7 @@ TEST(RegistryPushPull, SkopeoInspectsAndCopiesWhatWePushed) {
 }
 
 TEST(RegistryPushPull, IndexPushedBySkopeoIsPulledForTheRequestedPlatform) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a, b, c;
   TestImage amd = make_image(a.path(), "", "amd64 image", "linux/amd64");
   TestImage arm = make_image(a.path(), "", "arm64 image", "linux/arm64/v8");
@@ -141,7 +141,7 @@ TEST(RegistryPushPull, IndexPushedBySkopeoIsPulledForTheRequestedPlatform) {
 }
 
 TEST(RegistryPushPull, IndexFromTheStoreIsPushedWithItsManifests) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a;
   TestImage amd = make_image(a.path(), "", "amd", "linux/amd64");
   TestImage arm = make_image(a.path(), "", "arm", "linux/arm64/v8");
@@ -156,7 +156,7 @@ TEST(RegistryPushPull, IndexFromTheStoreIsPushedWithItsManifests) {
 }
 
 TEST(RegistryPushPull, LargeBlobsGoUpInChunksAndSecondPushUploadsNothing) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a, b;
   TestImage img = make_image(a.path(), "big:1", "big", "linux/amd64", 200000);
   std::string dest = reg.host() + "/big:1";
@@ -170,7 +170,7 @@ TEST(RegistryPushPull, LargeBlobsGoUpInChunksAndSecondPushUploadsNothing) {
 }
 
 TEST(RegistryPushPull, SameRegistryPushMountsBlobsFromTheSourceRepository) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a, b;
   TestImage img = make_image(a.path(), "app:1", "mount me");
   std::string src = reg.host() + "/src/app:1";
@@ -183,7 +183,7 @@ TEST(RegistryPushPull, SameRegistryPushMountsBlobsFromTheSourceRepository) {
 }
 
 TEST(RegistryPushPull, PullSkipsBlobsTheStoreHas) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TempDir a;
   TestImage img = make_image(a.path(), "app:1", "already here");
   std::string dest = reg.host() + "/app:1";

@@ -22,9 +22,9 @@ TestImage pushed(const Registry& reg, const std::string& repo, std::size_t fille
 }
 
 TEST(RegistryFaults, CorruptedBlobIsCaughtByDigestAndNothingIsStored) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TestImage img = pushed(reg, "victim");
-  FaultProxy proxy(reg, ProxyFault::Corrupt);
+  FaultProxy proxy(reg, ProxyFault::kCorrupt);
   TempDir b;
   CommandResult pull = run_mkimg(b.path(), {"pull", proxy.host() + "/victim:1"});
   EXPECT_EQ(pull.exit_code, 1);
@@ -36,9 +36,9 @@ TEST(RegistryFaults, CorruptedBlobIsCaughtByDigestAndNothingIsStored) {
 }
 
 TEST(RegistryFaults, CutDownloadResumesWithRange) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TestImage img = pushed(reg, "cut", 300000);
-  FaultProxy proxy(reg, ProxyFault::TruncateOnce);
+  FaultProxy proxy(reg, ProxyFault::kTruncateOnce);
   TempDir b;
   CommandResult pull = run_mkimg(b.path(), {"pull", proxy.host() + "/cut:1"});
   ASSERT_EQ(pull.exit_code, 0) << pull.all();
@@ -48,9 +48,9 @@ TEST(RegistryFaults, CutDownloadResumesWithRange) {
 }
 
 TEST(RegistryFaults, RegistryKilledMidPullGivesClearErrorAndNextPullCompletes) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   TestImage img = pushed(reg, "dies", 300000);
-  auto proxy = std::make_unique<FaultProxy>(reg, ProxyFault::Stall);
+  auto proxy = std::make_unique<FaultProxy>(reg, ProxyFault::kStall);
   TempDir b;
   fs::path err = b / "pull.err";
   ChildProcess pull(
@@ -71,7 +71,7 @@ TEST(RegistryFaults, RegistryKilledMidPullGivesClearErrorAndNextPullCompletes) {
 }
 
 TEST(RegistryFaults, UnknownTagSaysNotFoundWithTheReference) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   pushed(reg, "known");
   TempDir b;
   CommandResult pull = run_mkimg(b.path(), {"pull", reg.host() + "/known:nope"});
@@ -81,7 +81,7 @@ TEST(RegistryFaults, UnknownTagSaysNotFoundWithTheReference) {
 }
 
 TEST(RegistryFaults, RedirectToAnotherHostCarriesNoCredentials) {
-  Registry reg(RegistryMode::HttpsBasicAuth);
+  Registry reg(RegistryMode::kHttpsBasicAuth);
   TempDir home, a, b;
   std::map<std::string, std::string> env = {{"DOCKER_CONFIG", (home / "docker").string()}};
   std::vector<std::string> ca = {"--tls-ca", reg.ca_file().string()};
@@ -97,7 +97,7 @@ TEST(RegistryFaults, RedirectToAnotherHostCarriesNoCredentials) {
                 {"push", "img:1", reg.host() + "/redir:1", "--tls-ca", reg.ca_file().string()}, env)
           .exit_code,
       0);
-  FaultProxy proxy(reg, ProxyFault::Redirect);
+  FaultProxy proxy(reg, ProxyFault::kRedirect);
   ASSERT_EQ(
       run_mkimg(a.path(), {"login", "-u", reg.user(), "-p", reg.password(), proxy.host()}, env)
           .exit_code,

@@ -15,25 +15,25 @@ std::string v2_status(const Registry& reg, const std::vector<std::string>& extra
 }
 
 TEST(RegistryFixture, PlainHttpAnswersV2) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   EXPECT_EQ(v2_status(reg), "200");
 }
 
 TEST(RegistryFixture, HttpsIsTrustedThroughItsOwnCa) {
-  Registry reg(RegistryMode::Https);
+  Registry reg(RegistryMode::kHttps);
   EXPECT_EQ(v2_status(reg), "200");
   EXPECT_NE(run({"curl", "-sf", reg.url() + "/v2/"}).exit_code, 0) << "unknown CA must fail";
 }
 
 TEST(RegistryFixture, BasicAuthNeedsTheRightPassword) {
-  Registry reg(RegistryMode::HttpsBasicAuth);
+  Registry reg(RegistryMode::kHttpsBasicAuth);
   EXPECT_EQ(v2_status(reg), "401");
   EXPECT_EQ(v2_status(reg, {"-u", reg.user() + ":" + reg.password()}), "200");
   EXPECT_EQ(v2_status(reg, {"-u", reg.user() + ":wrong"}), "401");
 }
 
 TEST(RegistryFixture, TokenAuthChallengesAndAcceptsIssuedTokens) {
-  Registry reg(RegistryMode::HttpsTokenAuth);
+  Registry reg(RegistryMode::kHttpsTokenAuth);
   EXPECT_EQ(v2_status(reg), "401");
   CommandResult head = run({"curl", "-s", "-D", "-", "-o", "/dev/null", "--cacert",
                             reg.ca_file().string(), reg.url() + "/v2/"});
@@ -53,7 +53,7 @@ TEST(RegistryFixture, TokenAuthChallengesAndAcceptsIssuedTokens) {
 }
 
 TEST(RegistryFixture, RestartKeepsStorageAndPort) {
-  Registry reg(RegistryMode::Http);
+  Registry reg(RegistryMode::kHttp);
   reg.stop();
   EXPECT_NE(v2_status(reg), "200");
   reg.start();

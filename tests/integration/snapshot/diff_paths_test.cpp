@@ -109,7 +109,7 @@ class OverlayMount {
 std::string entries_text(const std::vector<LayerEntry>& entries) {
   std::string s;
   for (const auto& e : entries)
-    s += e.path + (e.kind == EntryKind::whiteout ? " (whiteout)\n" : "\n");
+    s += e.path + (e.kind == EntryKind::kWhiteout ? " (whiteout)\n" : "\n");
   return s;
 }
 
@@ -157,7 +157,7 @@ void write_oci_layout(const fs::path& dir, const std::vector<LayerBlob>& layers)
 TEST(DiffPaths, OverlayAndWalkGiveTheSameLayerAndItReproducesTheTree) {
   TempDir tmp;
   make_parent(tmp / "parent");
-  LayerOptions options{Compression::gzip, kEpoch, 0, 0};
+  LayerOptions options{Compression::kGzip, kEpoch, 0, 0};
   LayerBlob base = write_layer_from_dir(tmp / "parent", tmp / "base.tar.gz", options);
   fs::create_directories(tmp / "layers");
   unpack_layer(base.file, tmp / "layers/base", base.diff_id);
@@ -175,7 +175,7 @@ TEST(DiffPaths, OverlayAndWalkGiveTheSameLayerAndItReproducesTheTree) {
 
   // Walk path.
   fs::create_directories(tmp / "work-tree");
-  apply_layer(base.file, tmp / "work-tree", ApplyMode::flatten);
+  apply_layer(base.file, tmp / "work-tree", ApplyMode::kFlatten);
   TreeState before = record_tree(tmp / "work-tree");
   change(tmp / "work-tree");
   std::vector<LayerEntry> from_walk = walk_changes(before, tmp / "work-tree");
@@ -194,11 +194,11 @@ TEST(DiffPaths, OverlayAndWalkGiveTheSameLayerAndItReproducesTheTree) {
 
   // Applying the layer on the parent reproduces the changed tree.
   fs::create_directories(tmp / "applied");
-  apply_layer(base.file, tmp / "applied", ApplyMode::flatten);
-  ApplyResult r = apply_layer(walk.file, tmp / "applied", ApplyMode::flatten);
+  apply_layer(base.file, tmp / "applied", ApplyMode::kFlatten);
+  ApplyResult r = apply_layer(walk.file, tmp / "applied", ApplyMode::kFlatten);
   EXPECT_EQ(r.diff_id, walk.diff_id);
-  std::string expected = list_tree(tmp / "work-tree", Times::ignore);
-  EXPECT_EQ(list_tree(tmp / "applied", Times::ignore), expected);
+  std::string expected = list_tree(tmp / "work-tree", Times::kIgnore);
+  EXPECT_EQ(list_tree(tmp / "applied", Times::kIgnore), expected);
 
   // And so does umoci, reading an OCI layout with both layers.
   if (!mkimg::testing::have_tool("umoci")) GTEST_SKIP() << "umoci not installed";
@@ -206,13 +206,13 @@ TEST(DiffPaths, OverlayAndWalkGiveTheSameLayerAndItReproducesTheTree) {
   auto u = run({"umoci", "raw", "unpack", "--image", (tmp / "layout").string() + ":test",
                 (tmp / "umoci-root").string()});
   ASSERT_EQ(u.exit_code, 0) << u.all();
-  EXPECT_EQ(list_tree(tmp / "umoci-root", Times::ignore), expected);
+  EXPECT_EQ(list_tree(tmp / "umoci-root", Times::kIgnore), expected);
 }
 
 TEST(DiffPaths, NoChangeGivesAnEmptyLayerOnBothPaths) {
   TempDir tmp;
   make_parent(tmp / "parent");
-  LayerBlob base = write_layer_from_dir(tmp / "parent", tmp / "base.tar", {Compression::none});
+  LayerBlob base = write_layer_from_dir(tmp / "parent", tmp / "base.tar", {Compression::kNone});
   fs::create_directories(tmp / "layers");
   unpack_layer(base.file, tmp / "layers/base", base.diff_id);
   fs::create_directories(tmp / "upper");

@@ -81,7 +81,7 @@ TEST_F(ArchiveTest, OciArchiveRoundTripKeepsTheManifestDigest) {
   Descriptor m = make_image(a, true);
   Reference name = Reference::parse("team/app:v1");
   a.tag(name, m);
-  save_archive(a, {{.manifest = m, .names = {name}}}, dir_ / "x.tar", ArchiveFormat::oci);
+  save_archive(a, {{.manifest = m, .names = {name}}}, dir_ / "x.tar", ArchiveFormat::kOci);
   Store b = Store::open(dir_ / "b");
   auto loaded = load_archive(b, dir_ / "x.tar");
   ASSERT_EQ(loaded.size(), 1u);
@@ -93,7 +93,7 @@ TEST_F(ArchiveTest, DockerArchiveHoldsUncompressedLayersThatMatchDiffIds) {
   Store a = Store::open(dir_ / "a");
   Descriptor m = make_image(a, true);
   Reference name = Reference::parse("app:v1");
-  save_archive(a, {{.manifest = m, .names = {name}}}, dir_ / "x.tar", ArchiveFormat::docker);
+  save_archive(a, {{.manifest = m, .names = {name}}}, dir_ / "x.tar", ArchiveFormat::kDocker);
   Store b = Store::open(dir_ / "b");
   auto loaded = load_archive(b, dir_ / "x.tar");
   ASSERT_EQ(loaded.size(), 1u);
@@ -106,7 +106,7 @@ TEST_F(ArchiveTest, DockerArchiveHoldsUncompressedLayersThatMatchDiffIds) {
 TEST_F(ArchiveTest, SaveToAnUnwritablePlaceLeavesNoFile) {
   Store a = Store::open(dir_ / "a");
   Descriptor m = make_image(a, false);
-  EXPECT_THROW(save_archive(a, {{.manifest = m}}, dir_ / "no/such/dir/x.tar", ArchiveFormat::oci),
+  EXPECT_THROW(save_archive(a, {{.manifest = m}}, dir_ / "no/such/dir/x.tar", ArchiveFormat::kOci),
                mkimg::Error);
 }
 

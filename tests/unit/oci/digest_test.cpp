@@ -16,11 +16,11 @@ const std::string kEmptySha256 =
 
 TEST(Digest, ParsesSha256AndSha512) {
   Digest d = Digest::parse(kEmptySha256);
-  EXPECT_EQ(d.algorithm(), DigestAlgorithm::sha256);
+  EXPECT_EQ(d.algorithm(), DigestAlgorithm::kSha256);
   EXPECT_EQ(d.str(), kEmptySha256);
   EXPECT_EQ(d.short_id(), "e3b0c44298fc");
   Digest e = Digest::parse("sha512:" + std::string(128, 'a'));
-  EXPECT_EQ(e.algorithm(), DigestAlgorithm::sha512);
+  EXPECT_EQ(e.algorithm(), DigestAlgorithm::kSha512);
 }
 
 TEST(Digest, RejectsEverythingThatCouldEscapeAPath) {

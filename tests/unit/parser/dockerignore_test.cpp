@@ -91,7 +91,7 @@ TEST(Dockerignore, ParsesCleanedPatternsWithKinds) {
   EXPECT_EQ(ignore.patterns[0].pattern, "a/b");
   EXPECT_EQ(ignore.patterns[0].segments, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(ignore.patterns[1].pattern, "keep");
-  EXPECT_EQ(ignore.patterns[1].kind, mkimg::parser::PatternKind::include);
+  EXPECT_EQ(ignore.patterns[1].kind, mkimg::parser::PatternKind::kInclude);
 }
 
 TEST(Dockerignore, MalformedPatternsAreErrors) {

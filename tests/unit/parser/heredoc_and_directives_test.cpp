@@ -20,7 +20,7 @@ TEST(Heredoc, RunBodyIsKeptWithNewlines) {
   ASSERT_EQ(run.heredocs.size(), 1u);
   EXPECT_EQ(run.heredocs[0].name, "EOF");
   EXPECT_EQ(run.heredocs[0].content, "set -e\necho $HOME\n");
-  EXPECT_EQ(run.heredocs[0].expansion, HeredocExpansion::expand);
+  EXPECT_EQ(run.heredocs[0].expansion, HeredocExpansion::kExpand);
   EXPECT_EQ(run.heredocs[0].file_descriptor, 0);
   ASSERT_EQ(d.stages[0].instructions.size(), 2u);
   EXPECT_EQ(d.stages[0].instructions[1].location.line, 6);
@@ -29,7 +29,7 @@ TEST(Heredoc, RunBodyIsKeptWithNewlines) {
 TEST(Heredoc, DashStripsLeadingTabsFromBodyAndTerminator) {
   const Dockerfile d = parse("FROM a\nRUN <<-EOT\n\techo a\n\t\techo b\n\tEOT\n");
   const Heredoc& h = std::get<p::Run>(first(d).body).heredocs.at(0);
-  EXPECT_EQ(h.tabs, HeredocTabs::strip);
+  EXPECT_EQ(h.tabs, HeredocTabs::kStrip);
   EXPECT_EQ(h.content, "echo a\necho b\n");
 }
 
@@ -38,7 +38,7 @@ TEST(Heredoc, QuotedDelimiterTurnsOffExpansion) {
     const Dockerfile d = parse(std::string("FROM a\nRUN cat ") + opener + "\n$X\nEOF\n");
     const Heredoc& h = std::get<p::Run>(first(d).body).heredocs.at(0);
     EXPECT_EQ(h.name, "EOF") << opener;
-    EXPECT_EQ(h.expansion, HeredocExpansion::literal) << opener;
+    EXPECT_EQ(h.expansion, HeredocExpansion::kLiteral) << opener;
   }
 }
 

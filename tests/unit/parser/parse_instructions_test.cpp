@@ -49,8 +49,8 @@ TEST(ParseFrom, GlobalArgsBeforeFirstFromAndSeveralStages) {
 TEST(ParseRun, ShellFormKeepsTextUnexpanded) {
   const p::Run run = only<p::Run>("RUN echo $HOME && \\\n  ls");
   EXPECT_EQ(shell_command(run.command), "echo $HOME &&   ls");
-  EXPECT_EQ(run.network, NetworkMode::sandbox);
-  EXPECT_EQ(run.security, SecurityMode::sandbox);
+  EXPECT_EQ(run.network, NetworkMode::kSandbox);
+  EXPECT_EQ(run.security, SecurityMode::kSandbox);
 }
 
 TEST(ParseRun, ExecFormIsArgv) {
@@ -60,10 +60,10 @@ TEST(ParseRun, ExecFormIsArgv) {
 
 TEST(ParseRun, NetworkAndSecurityFlagsAreTyped) {
   const p::Run run = only<p::Run>("RUN --network=none --security=insecure true");
-  EXPECT_EQ(run.network, NetworkMode::none);
-  EXPECT_EQ(run.security, SecurityMode::insecure);
-  EXPECT_EQ(only<p::Run>("RUN --network=host true").network, NetworkMode::host);
-  EXPECT_EQ(only<p::Run>("RUN --network=default true").network, NetworkMode::sandbox);
+  EXPECT_EQ(run.network, NetworkMode::kNone);
+  EXPECT_EQ(run.security, SecurityMode::kInsecure);
+  EXPECT_EQ(only<p::Run>("RUN --network=host true").network, NetworkMode::kHost);
+  EXPECT_EQ(only<p::Run>("RUN --network=default true").network, NetworkMode::kSandbox);
 }
 
 TEST(ParseRun, CacheMountWithEveryOption) {
@@ -72,10 +72,10 @@ TEST(ParseRun, CacheMountWithEveryOption) {
       "gid=1001,from=base,source=/c pip install x");
   ASSERT_EQ(run.mounts.size(), 1u);
   const RunMount& m = run.mounts[0];
-  EXPECT_EQ(m.type, MountType::cache);
+  EXPECT_EQ(m.type, MountType::kCache);
   EXPECT_EQ(m.target, "/root/.cache");
   EXPECT_EQ(m.id, "pip");
-  EXPECT_EQ(m.sharing, CacheSharing::locked);
+  EXPECT_EQ(m.sharing, CacheSharing::kLocked);
   EXPECT_EQ(m.mode, 0700u);
   EXPECT_EQ(m.uid, 1000u);
   EXPECT_EQ(m.gid, 1001u);
@@ -89,13 +89,13 @@ TEST(ParseRun, BindMountDefaultsToReadOnlyAndAcceptsAliases) {
       "RUN --mount=type=bind,src=.,dst=/src --mount=target=/w,rw --mount=type=tmpfs,"
       "destination=/t,size=64m true");
   ASSERT_EQ(run.mounts.size(), 3u);
-  EXPECT_EQ(run.mounts[0].type, MountType::bind);
+  EXPECT_EQ(run.mounts[0].type, MountType::kBind);
   EXPECT_EQ(run.mounts[0].source, ".");
   EXPECT_EQ(run.mounts[0].target, "/src");
   EXPECT_TRUE(run.mounts[0].read_only);
-  EXPECT_EQ(run.mounts[1].type, MountType::bind);
+  EXPECT_EQ(run.mounts[1].type, MountType::kBind);
   EXPECT_FALSE(run.mounts[1].read_only);
-  EXPECT_EQ(run.mounts[2].type, MountType::tmpfs);
+  EXPECT_EQ(run.mounts[2].type, MountType::kTmpfs);
   EXPECT_EQ(run.mounts[2].size, 64u << 20);
   EXPECT_FALSE(run.mounts[2].read_only);
 }
@@ -105,11 +105,11 @@ TEST(ParseRun, SecretAndSshMounts) {
       "RUN --mount=type=secret,id=npmrc,target=/root/.npmrc,required --mount=type=ssh,"
       "required=true --mount=type=secret,id=tok,env=TOKEN true");
   ASSERT_EQ(run.mounts.size(), 3u);
-  EXPECT_EQ(run.mounts[0].type, MountType::secret);
+  EXPECT_EQ(run.mounts[0].type, MountType::kSecret);
   EXPECT_EQ(run.mounts[0].id, "npmrc");
   EXPECT_TRUE(run.mounts[0].required);
   EXPECT_TRUE(run.mounts[0].read_only);
-  EXPECT_EQ(run.mounts[1].type, MountType::ssh);
+  EXPECT_EQ(run.mounts[1].type, MountType::kSsh);
   EXPECT_TRUE(run.mounts[1].required);
   EXPECT_EQ(run.mounts[2].env, "TOKEN");
 }
@@ -118,7 +118,7 @@ TEST(ParseRun, MountKeepsTextAndAllowsVariablesUntilExpansion) {
   const p::Run run = only<p::Run>("RUN --mount=type=cache,target=$DIR,mode=$MODE true");
   ASSERT_EQ(run.mounts.size(), 1u);
   EXPECT_EQ(run.mounts[0].text, "type=cache,target=$DIR,mode=$MODE");
-  EXPECT_EQ(run.mounts[0].type, MountType::cache);
+  EXPECT_EQ(run.mounts[0].type, MountType::kCache);
 }
 
 TEST(ParseCmd, ShellAndExecForms) {
@@ -209,11 +209,11 @@ TEST(ParseSimple, WorkdirUserExposeVolumeStopsignalMaintainer) {
 }
 
 TEST(ParseHealthcheck, NoneAndCmdWithEveryOption) {
-  EXPECT_EQ(only<Healthcheck>("HEALTHCHECK NONE").kind, HealthcheckKind::none);
+  EXPECT_EQ(only<Healthcheck>("HEALTHCHECK NONE").kind, HealthcheckKind::kNone);
   const Healthcheck h = only<Healthcheck>(
       "HEALTHCHECK --interval=1m30s --timeout=3s --start-period=1.5s --start-interval=500ms "
       "--retries=4 CMD curl -f http://localhost/");
-  EXPECT_EQ(h.kind, HealthcheckKind::cmd);
+  EXPECT_EQ(h.kind, HealthcheckKind::kCmd);
   EXPECT_EQ(shell_command(h.test), "curl -f http://localhost/");
   EXPECT_EQ(h.interval, 90s);
   EXPECT_EQ(h.timeout, 3s);

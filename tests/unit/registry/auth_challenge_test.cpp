@@ -10,7 +10,7 @@ TEST(AuthChallenge, BearerWithRealmServiceAndScope) {
   auto c = parse_challenges(
       R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push")");
   ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].scheme, AuthScheme::bearer);
+  EXPECT_EQ(c[0].scheme, AuthScheme::kBearer);
   EXPECT_EQ(c[0].param("realm"), "https://auth.docker.io/token");
   EXPECT_EQ(c[0].param("service"), "registry.docker.io");
   EXPECT_EQ(c[0].param("scope"), "repository:library/busybox:pull,push");
@@ -19,7 +19,7 @@ TEST(AuthChallenge, BearerWithRealmServiceAndScope) {
 TEST(AuthChallenge, BasicWithRealmAndCaseInsensitiveNames) {
   auto c = parse_challenges(R"(basic REALM="Registry Realm")");
   ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].scheme, AuthScheme::basic);
+  EXPECT_EQ(c[0].scheme, AuthScheme::kBasic);
   EXPECT_EQ(c[0].param("realm"), "Registry Realm");
 }
 
@@ -27,9 +27,9 @@ TEST(AuthChallenge, SeveralChallengesInOneHeaderKeepOrderAndSkipUnknownSchemes) 
   auto c = parse_challenges(
       R"(Negotiate abc==, Basic realm="a, b", Bearer realm="https://x/t", service=reg)");
   ASSERT_EQ(c.size(), 2u);
-  EXPECT_EQ(c[0].scheme, AuthScheme::basic);
+  EXPECT_EQ(c[0].scheme, AuthScheme::kBasic);
   EXPECT_EQ(c[0].param("realm"), "a, b");
-  EXPECT_EQ(c[1].scheme, AuthScheme::bearer);
+  EXPECT_EQ(c[1].scheme, AuthScheme::kBearer);
   EXPECT_EQ(c[1].param("service"), "reg");
 }
 

@@ -15,24 +15,24 @@ std::vector<std::string> urls(const std::vector<Endpoint>& endpoints) {
 }
 
 TEST(TransportRules, RemoteRegistryIsHttpsOnlyAndVerified) {
-  auto e = endpoints_for("ghcr.io", Purpose::pull, {}, {});
+  auto e = endpoints_for("ghcr.io", Purpose::kPull, {}, {});
   EXPECT_EQ(urls(e), (std::vector<std::string>{"https://ghcr.io"}));
-  EXPECT_EQ(e[0].http.verify, TlsVerify::yes);
+  EXPECT_EQ(e[0].http.verify, TlsVerify::kYes);
   EXPECT_FALSE(e[0].fallback_on_tls_failure);
 }
 
 TEST(TransportRules, DockerIoGoesToRegistry1) {
-  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::pull, {}, {})),
+  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::kPull, {}, {})),
             (std::vector<std::string>{"https://registry-1.docker.io"}));
   EXPECT_EQ(api_host("index.docker.io"), "registry-1.docker.io");
 }
 
 TEST(TransportRules, LoopbackTriesVerifiedHttpsThenHttp) {
   for (std::string host : {"127.0.0.1:5000", "localhost:5000", "127.8.9.10", "[::1]:5000"}) {
-    auto e = endpoints_for(host, Purpose::push, {}, {});
+    auto e = endpoints_for(host, Purpose::kPush, {}, {});
     ASSERT_EQ(e.size(), 2u) << host;
     EXPECT_EQ(e[0].base_url, "https://" + host);
-    EXPECT_EQ(e[0].http.verify, TlsVerify::yes);
+    EXPECT_EQ(e[0].http.verify, TlsVerify::kYes);
     EXPECT_TRUE(e[0].fallback_on_tls_failure);
     EXPECT_EQ(e[1].base_url, "http://" + host);
   }
@@ -49,11 +49,11 @@ TEST(TransportRules, LoopbackLookalikesAreNotLoopback) {
 TEST(TransportRules, InsecureRegistryFlagAllowsUnverifiedTlsThenHttp) {
   RegistryOptions o;
   o.insecure_registries = {"reg.lan:5000", "other.lan"};
-  auto e = endpoints_for("reg.lan:5000", Purpose::pull, {}, o);
+  auto e = endpoints_for("reg.lan:5000", Purpose::kPull, {}, o);
   EXPECT_EQ(urls(e), (std::vector<std::string>{"https://reg.lan:5000", "http://reg.lan:5000"}));
-  EXPECT_EQ(e[0].http.verify, TlsVerify::no);
-  EXPECT_EQ(endpoints_for("other.lan:443", Purpose::pull, {}, o).size(), 2u) << "host without port";
-  EXPECT_EQ(endpoints_for("third.lan", Purpose::pull, {}, o).size(), 1u);
+  EXPECT_EQ(e[0].http.verify, TlsVerify::kNo);
+  EXPECT_EQ(endpoints_for("other.lan:443", Purpose::kPull, {}, o).size(), 2u) << "host without port";
+  EXPECT_EQ(endpoints_for("third.lan", Purpose::kPull, {}, o).size(), 1u);
 }
 
 TEST(TransportRules, TlsCaFlagAndPerHostCaReachTheEndpoint) {
@@ -61,8 +61,8 @@ TEST(TransportRules, TlsCaFlagAndPerHostCaReachTheEndpoint) {
   o.tls_ca_file = "/global.pem";
   RegistriesConfig c =
       parse_registries_config("registries:\n  - host: a.io\n    ca: /a.pem\n", "test");
-  EXPECT_EQ(endpoints_for("a.io", Purpose::pull, c, o)[0].http.ca_file, "/a.pem");
-  EXPECT_EQ(endpoints_for("b.io", Purpose::pull, c, o)[0].http.ca_file, "/global.pem");
+  EXPECT_EQ(endpoints_for("a.io", Purpose::kPull, c, o)[0].http.ca_file, "/a.pem");
+  EXPECT_EQ(endpoints_for("b.io", Purpose::kPull, c, o)[0].http.ca_file, "/global.pem");
 }
 
 TEST(RegistriesConfig, MirrorsComeFirstForPullsAndNeverForPushes) {
@@ -73,14 +73,14 @@ TEST(RegistriesConfig, MirrorsComeFirstForPullsAndNeverForPushes) {
       "  - host: mirror.lan:5000\n"
       "    insecure: true\n",
       "test");
-  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::pull, c, {})),
+  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::kPull, c, {})),
             (std::vector<std::string>{"https://mirror.lan:5000", "http://mirror.lan:5000",
                                       "https://127.0.0.1:6000", "http://127.0.0.1:6000",
                                       "https://registry-1.docker.io"}));
-  auto e = endpoints_for("docker.io", Purpose::pull, c, {});
-  EXPECT_EQ(e[0].role, EndpointRole::mirror);
+  auto e = endpoints_for("docker.io", Purpose::kPull, c, {});
+  EXPECT_EQ(e[0].role, EndpointRole::kMirror);
   EXPECT_EQ(e[0].host, "mirror.lan:5000");
-  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::push, c, {})),
+  EXPECT_EQ(urls(endpoints_for("docker.io", Purpose::kPush, c, {})),
             (std::vector<std::string>{"https://registry-1.docker.io"}));
 }
 

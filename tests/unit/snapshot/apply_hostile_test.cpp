@@ -25,13 +25,13 @@ struct Paths {
   fs::path root, sentinel;
 };
 
-enum class Expect { applies, fails, either };
+enum class Expect { kApplies, kFails, kEither };
 
 /// One hostile layer: its entries (given the paths), what must happen, and extra checks.
 struct HostileCase {
   std::string name;
   std::function<std::vector<TarEntry>(const Paths&)> entries;
-  Expect expect = Expect::either;
+  Expect expect = Expect::kEither;
   std::function<void(const Paths&, ApplyMode)> check = nullptr;
   ApplyLimits limits = {};
   std::function<std::string(const std::string&)> encode = nullptr;  ///< tar -> blob bytes
@@ -52,29 +52,29 @@ mode_t mode_of(const fs::path& p) {
 
 std::vector<HostileCase> cases() {
   return {
-      {"dotdot file", [](auto&) { return std::vector{file("../escape")}; }, Expect::fails},
-      {"slash dotdot file", [](auto&) { return std::vector{file("/../escape")}; }, Expect::fails},
-      {"bare dotdot", [](auto&) { return std::vector{dir("..")}; }, Expect::fails},
-      {"inner dotdot", [](auto&) { return std::vector{file("a/../../escape")}; }, Expect::fails},
+      {"dotdot file", [](auto&) { return std::vector{file("../escape")}; }, Expect::kFails},
+      {"slash dotdot file", [](auto&) { return std::vector{file("/../escape")}; }, Expect::kFails},
+      {"bare dotdot", [](auto&) { return std::vector{dir("..")}; }, Expect::kFails},
+      {"inner dotdot", [](auto&) { return std::vector{file("a/../../escape")}; }, Expect::kFails},
       {"dotdot into sibling prefix", [](auto&) { return std::vector{file("../root-evil/x")}; },
-       Expect::fails},
+       Expect::kFails},
       {"dot segments are fine", [](auto&) { return std::vector{file("./././ok")}; },
-       Expect::applies, [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "ok")); }},
+       Expect::kApplies, [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "ok")); }},
       {"dot entry does not change the root",
        [](auto&) {
          return std::vector{dir(".", 0777), dir("./", 0700)};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_EQ(mode_of(p.root) & 07777, 0755u); }},
       {"slash entry does not change the root",
        [](auto&) { return std::vector{with(dir("/", 0777), [](TarEntry& e) { e.uid = 1234; })}; },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_EQ(mode_of(p.root) & 07777, 0755u); }},
       {"symlink to dotdot then write through it",
        [](auto&) {
          return std::vector{symlink("up", ".."), file("up/escape")};
        },
-       Expect::either,
+       Expect::kEither,
        [](const Paths& p, ApplyMode) {
          EXPECT_FALSE(fs::exists(p.root.parent_path() / "escape"));
        }},
@@ -82,7 +82,7 @@ std::vector<HostileCase> cases() {
        [](auto&) {
          return std::vector{symlink("rootlink", "/"), file("rootlink/escape")};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "escape")); }},
       {"absolute symlink to the sentinel then write through it",
        [](const Paths& p) {
@@ -100,41 +100,41 @@ std::vector<HostileCase> cases() {
        [](auto&) {
          return std::vector{symlink("dir", "/"), file("dir/etc/passwd", "root::0")};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "etc/passwd")); }},
       {"hardlink with dotdot target",
-       [](auto&) { return std::vector{hardlink("h", "../sentinel/file")}; }, Expect::fails},
+       [](auto&) { return std::vector{hardlink("h", "../sentinel/file")}; }, Expect::kFails},
       {"hardlink with absolute target outside",
        [](const Paths& p) { return std::vector{hardlink("h", abs(p.sentinel / "file"))}; },
-       Expect::fails},
+       Expect::kFails},
       {"hardlink through a symlinked parent",
        [](const Paths& p) {
          return std::vector{symlink("s", abs(p.sentinel)), hardlink("h", "s/file")};
        },
-       Expect::fails},
+       Expect::kFails},
       {"hardlink to a symlink pointing out, then chmod through it",
        [](const Paths& p) {
          return std::vector{symlink("s", abs(p.sentinel / "file")),
                             with(hardlink("h", "s"), [](TarEntry& e) { e.perm = 0777; })};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(S_ISLNK(mode_of(p.root / "h"))); }},
       {"absolute hardlink target inside the root is fine",
        [](auto&) {
          return std::vector{file("f", "data"), hardlink("h", "/f")};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_EQ(read_bytes(p.root / "h"), "data"); }},
       {"hardlink to a missing entry", [](auto&) { return std::vector{hardlink("h", "nope")}; },
-       Expect::fails},
+       Expect::kFails},
       {"hardlink to a directory",
        [](auto&) {
          return std::vector{dir("d"), hardlink("h", "d")};
        },
-       Expect::fails},
-      {"whiteout .wh.", [](auto&) { return std::vector{file(".wh.")}; }, Expect::fails},
-      {"whiteout .wh..", [](auto&) { return std::vector{file(".wh..")}; }, Expect::fails},
-      {"whiteout .wh...", [](auto&) { return std::vector{file(".wh...")}; }, Expect::fails},
+       Expect::kFails},
+      {"whiteout .wh.", [](auto&) { return std::vector{file(".wh.")}; }, Expect::kFails},
+      {"whiteout .wh..", [](auto&) { return std::vector{file(".wh..")}; }, Expect::kFails},
+      {"whiteout .wh...", [](auto&) { return std::vector{file(".wh...")}; }, Expect::kFails},
       {"whiteout through an absolute symlinked parent",
        [](const Paths& p) {
          return std::vector{symlink("s", abs(p.sentinel)), file("s/.wh.file")};
@@ -151,7 +151,7 @@ std::vector<HostileCase> cases() {
        [](auto&) {
          return std::vector{file("a"), dir("a"), file("a/in"), file("a", "last")};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_EQ(read_bytes(p.root / "a"), "last"); }},
       {"directory replaced by a symlink out, then written through",
        [](const Paths& p) {
@@ -161,43 +161,43 @@ std::vector<HostileCase> cases() {
        [](const Paths& p) {
          return std::vector{symlink("f", abs(p.sentinel / "file")), file("f", "mine", 0777)};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_EQ(read_bytes(p.root / "f"), "mine"); }},
       {"huge path in a PAX header",
-       [](auto&) { return std::vector{file(std::string(2 << 20, 'a'))}; }, Expect::fails},
+       [](auto&) { return std::vector{file(std::string(2 << 20, 'a'))}; }, Expect::kFails},
       {"huge xattr in a PAX header",
        [](auto&) {
          return std::vector{with(file("f"), [](TarEntry& e) {
            e.xattrs = {{"user.big", std::string(2 << 20, 'x')}};
          })};
        },
-       Expect::fails},
+       Expect::kFails},
       {"long symlink target",
-       [](auto&) { return std::vector{symlink("l", std::string(5000, 'a'))}; }, Expect::fails},
+       [](auto&) { return std::vector{symlink("l", std::string(5000, 'a'))}; }, Expect::kFails},
       {"device node 1/3",
        [](auto&) {
-         return std::vector{with(TarEntry{"null", Type::chr},
+         return std::vector{with(TarEntry{"null", Type::kChr},
                                  [](TarEntry& e) { e.major = 1, e.minor = 3, e.perm = 0666; })};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(S_ISCHR(mode_of(p.root / "null"))); }},
       {"device number that does not fit",
        [](auto&) {
-         return std::vector{with(TarEntry{"dev", Type::blk}, [](TarEntry& e) { e.major = 70000; })};
+         return std::vector{with(TarEntry{"dev", Type::kBlk}, [](TarEntry& e) { e.major = 70000; })};
        },
-       Expect::fails},
+       Expect::kFails},
       {"fifo",
        [](auto&) {
-         return std::vector{TarEntry{"fifo", Type::fifo}};
+         return std::vector{TarEntry{"fifo", Type::kFifo}};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(S_ISFIFO(mode_of(p.root / "fifo"))); }},
       {"setuid file owned by a user keeps its bits",
        [](auto&) {
          return std::vector{
              with(file("suid", "x", 06755), [](TarEntry& e) { e.uid = e.gid = 1000; })};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) {
          EXPECT_EQ(mode_of(p.root / "suid") & 07777, 06755u);
          struct stat st {};
@@ -218,7 +218,7 @@ std::vector<HostileCase> cases() {
                            {"trusted.overlay.redirect", "/etc"}};
              })};
        },
-       Expect::applies,
+       Expect::kApplies,
        [](const Paths& p, ApplyMode) {
          EXPECT_EQ(xattr_listing(p.root / "d"), "");
          std::string f = xattr_listing(p.root / "f");
@@ -230,34 +230,34 @@ std::vector<HostileCase> cases() {
        [](auto&) {
          return std::vector{with(file("f"), [](TarEntry& e) { e.uid = int64_t{1} << 40; })};
        },
-       Expect::fails},
+       Expect::kFails},
       {"parent is a file",
        [](auto&) {
          return std::vector{file("a"), file("a/b")};
        },
-       Expect::fails},
+       Expect::kFails},
       {"directory without permissions still gets its contents",
        [](auto&) {
          return std::vector{dir("d", 0), file("d/f")};
        },
-       Expect::applies, [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "d/f")); }},
+       Expect::kApplies, [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "d/f")); }},
       {"too many entries",
        [](auto&) {
          std::vector<TarEntry> v;
          for (int i = 0; i < 20; ++i) v.push_back(file("f" + std::to_string(i)));
          return v;
        },
-       Expect::fails, nullptr, ApplyLimits{.max_entries = 10}},
+       Expect::kFails, nullptr, ApplyLimits{.max_entries = 10}},
       {"more bytes than allowed",
-       [](auto&) { return std::vector{file("big", std::string(1 << 20, 'x'))}; }, Expect::fails,
+       [](auto&) { return std::vector{file("big", std::string(1 << 20, 'x'))}; }, Expect::kFails,
        nullptr, ApplyLimits{.max_total_bytes = 100000}},
       {"decompression bomb",
-       [](auto&) { return std::vector{file("zeros", std::string(8 << 20, '\0'))}; }, Expect::fails,
+       [](auto&) { return std::vector{file("zeros", std::string(8 << 20, '\0'))}; }, Expect::kFails,
        nullptr, ApplyLimits{.ratio_grace_bytes = 1 << 20, .max_ratio = 100},
        [](const std::string& tar) { return gzip(tar); }},
       {"truncated gzip",
        [](auto&) { return std::vector{file("f", std::string(100000, 'q'))}; },
-       Expect::fails,
+       Expect::kFails,
        nullptr,
        {},
        [](const std::string& tar) {
@@ -266,13 +266,13 @@ std::vector<HostileCase> cases() {
        }},
       {"not a tar at all",
        [](auto&) { return std::vector<TarEntry>{}; },
-       Expect::fails,
+       Expect::kFails,
        nullptr,
        {},
        [](const std::string&) { return std::string(2000, '\x7f'); }},
       {"corrupt zstd",
        [](auto&) { return std::vector<TarEntry>{}; },
-       Expect::fails,
+       Expect::kFails,
        nullptr,
        {},
        [](const std::string&) { return std::string("\x28\xb5\x2f\xfd garbage garbage", 21); }},
@@ -283,7 +283,7 @@ std::vector<HostileCase> cases() {
 std::string sentinel_state(const Paths& p) { return list_tree(p.sentinel); }
 
 void run_case(const HostileCase& c, ApplyMode mode) {
-  SCOPED_TRACE(c.name + (mode == ApplyMode::flatten ? " (flatten)" : " (overlay_lower)"));
+  SCOPED_TRACE(c.name + (mode == ApplyMode::kFlatten ? " (flatten)" : " (overlay_lower)"));
   mkimg::testing::TempDir tmp, blobs;
   Paths p{tmp / "root", tmp / "sentinel"};
   fs::create_directories(p.root);
@@ -301,10 +301,10 @@ void run_case(const HostileCase& c, ApplyMode mode) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("apply layer"), std::string::npos) << e.what();
   }
-  if (c.expect == Expect::applies) {
+  if (c.expect == Expect::kApplies) {
     EXPECT_TRUE(applied);
   }
-  if (c.expect == Expect::fails) {
+  if (c.expect == Expect::kFails) {
     EXPECT_FALSE(applied);
   }
   EXPECT_EQ(sentinel_state(p), before);
@@ -319,8 +319,8 @@ TEST(ApplyHostile, EveryCaseStaysInsideTheRootOrFailsCleanly) {
   auto all = cases();
   EXPECT_GE(all.size(), 30u);
   for (const HostileCase& c : all) {
-    run_case(c, ApplyMode::flatten);
-    run_case(c, ApplyMode::overlay_lower);
+    run_case(c, ApplyMode::kFlatten);
+    run_case(c, ApplyMode::kOverlayLower);
   }
 }
 

@@ -39,7 +39,7 @@ TEST(ApplyWhiteouts, OverlayLowerTurnsWhiteoutsIntoCharDevicesAndOpaqueIntoXattr
   apply_entries(
       blobs.path(), tmp.path(),
       {dir("etc"), file("etc/.wh.passwd"), dir("var"), file("var/.wh..wh..opq"), file("var/kept")},
-      ApplyMode::overlay_lower);
+      ApplyMode::kOverlayLower);
   EXPECT_TRUE(is_overlay_whiteout(tmp / "etc/passwd"));
   EXPECT_FALSE(fs::exists(tmp / "etc/.wh.passwd"));
   char value[8] = {};
@@ -51,44 +51,44 @@ TEST(ApplyWhiteouts, OverlayLowerTurnsWhiteoutsIntoCharDevicesAndOpaqueIntoXattr
 TEST(ApplyWhiteouts, FlattenDeletesAWhitedOutDirectoryWithEverythingInIt) {
   TempDir tmp, blobs;
   apply_entries(blobs.path(), tmp.path(), {dir("a"), dir("a/b"), file("a/b/c"), file("keep")},
-                ApplyMode::flatten);
-  apply_entries(blobs.path(), tmp.path(), {file(".wh.a")}, ApplyMode::flatten);
+                ApplyMode::kFlatten);
+  apply_entries(blobs.path(), tmp.path(), {file(".wh.a")}, ApplyMode::kFlatten);
   EXPECT_EQ(names(tmp.path()), std::vector<std::string>{"keep"});
 }
 
 TEST(ApplyWhiteouts, OpaqueMarkerAppliesBeforeTheLayersOtherEntriesWhateverTheirOrder) {
   TempDir tmp, blobs;
   apply_entries(blobs.path(), tmp.path(), {dir("d"), file("d/lower1"), file("d/lower2")},
-                ApplyMode::flatten);
+                ApplyMode::kFlatten);
   // "-new" sorts before ".wh..wh..opq": it must survive the opaque marker of its own layer.
   apply_entries(blobs.path(), tmp.path(),
                 {dir("d"), file("d/-new"), file("d/.wh..wh..opq"), file("d/zz-new")},
-                ApplyMode::flatten);
+                ApplyMode::kFlatten);
   EXPECT_EQ(names(tmp / "d"), (std::vector<std::string>{"-new", "zz-new"}));
 }
 
 TEST(ApplyWhiteouts, WhiteoutHidesOnlyLowerLayers) {
   TempDir tmp, blobs;
   apply_entries(blobs.path(), tmp.path(), {file("same-layer", "mine"), file(".wh.same-layer")},
-                ApplyMode::flatten);
+                ApplyMode::kFlatten);
   EXPECT_TRUE(fs::exists(tmp / "same-layer"));
   TempDir lower;
   apply_entries(blobs.path(), lower.path(), {file("same-layer", "mine"), file(".wh.same-layer")},
-                ApplyMode::overlay_lower);
+                ApplyMode::kOverlayLower);
   EXPECT_FALSE(is_overlay_whiteout(lower / "same-layer"));
 }
 
 TEST(ApplyWhiteouts, WhiteoutOfSomethingMissingIsFineInFlattenMode) {
   TempDir tmp, blobs;
   EXPECT_NO_THROW(apply_entries(blobs.path(), tmp.path(), {file("nope/.wh.x"), file(".wh.y")},
-                                ApplyMode::flatten));
+                                ApplyMode::kFlatten));
   EXPECT_TRUE(names(tmp.path()).empty());
 }
 
 TEST(ApplyWhiteouts, ReservedWhiteoutNamesAreRefused) {
   TempDir tmp, blobs;
   for (const char* bad : {".wh..wh.plnk", "d/.wh..wh.aufs", ".wh."}) {
-    EXPECT_THROW(apply_entries(blobs.path(), tmp.path(), {file(bad)}, ApplyMode::flatten), Error)
+    EXPECT_THROW(apply_entries(blobs.path(), tmp.path(), {file(bad)}, ApplyMode::kFlatten), Error)
         << bad;
   }
 }

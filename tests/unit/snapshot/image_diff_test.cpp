@@ -88,8 +88,8 @@ TEST(LayerDiff, ChangedContentOfTheSameSizeIsFoundByDigest) {
   auto f = fields_of(changes[0]);
   EXPECT_EQ(f.count("size"), 0u);
   ASSERT_EQ(f.count("content"), 1u);
-  EXPECT_EQ(f["content"].first, oci::digest_of(oci::DigestAlgorithm::sha256, "aaaa").str());
-  EXPECT_EQ(f["content"].second, oci::digest_of(oci::DigestAlgorithm::sha256, "bbbb").str());
+  EXPECT_EQ(f["content"].first, oci::digest_of(oci::DigestAlgorithm::kSha256, "aaaa").str());
+  EXPECT_EQ(f["content"].second, oci::digest_of(oci::DigestAlgorithm::kSha256, "bbbb").str());
 }
 
 TEST(LayerDiff, ChangedSymlinkTargetAndType) {
@@ -127,7 +127,7 @@ class MemoryImage : public DiffImage {
 
   void add_layer(const std::string& tar) {
     oci::Descriptor d{.media_type = std::string(oci::media_type::kOciLayer),
-                      .digest = oci::digest_of(oci::DigestAlgorithm::sha256, tar),
+                      .digest = oci::digest_of(oci::DigestAlgorithm::kSha256, tar),
                       .size = static_cast<std::int64_t>(tar.size())};
     blobs[d.digest.str()] = tar;
     manifest.layers.push_back(d);
@@ -135,7 +135,7 @@ class MemoryImage : public DiffImage {
   }
   void finish() {
     manifest_descriptor.digest =
-        oci::digest_of(oci::DigestAlgorithm::sha256, oci::to_json(manifest) + oci::to_json(config));
+        oci::digest_of(oci::DigestAlgorithm::kSha256, oci::to_json(manifest) + oci::to_json(config));
   }
   std::unique_ptr<oci::BlobStream> open_layer(const oci::Descriptor& layer) override {
     struct Stream : oci::BlobStream {

@@ -90,7 +90,7 @@ class Context {
 
 LayerOptions gzip_options(const MemberReuse* reuse = nullptr) {
   LayerOptions o;
-  o.compression = Compression::gzip;
+  o.compression = Compression::kGzip;
   o.index_members = true;
   o.reuse = reuse;
   return o;
@@ -128,7 +128,7 @@ TEST(LayerReuse, UnchangedMembersAreCopiedAndTheBytesAreThoseCompressionGives) {
   EXPECT_LT(again.members_reused, static_cast<int64_t>(again.members.size()));
 
   // Without indexing the bytes are the same too (indexing never changes the output).
-  LayerBlob plain = write_layer_spec(ctx.spec(), tmp / "plain.gz", {Compression::gzip});
+  LayerBlob plain = write_layer_spec(ctx.spec(), tmp / "plain.gz", {Compression::kGzip});
   EXPECT_EQ(plain.digest, fresh.digest);
   EXPECT_TRUE(plain.members.empty());
 }
@@ -212,8 +212,8 @@ TEST(LayerReuse, MaterializedFilesAreTheLayer) {
   EXPECT_EQ(stats.linked, 0);
   EXPECT_EQ(stats.written, 21);  // the context's files and the tool (its alias is a link)
   EXPECT_TRUE(stats.changed.empty());
-  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::gzip});
-  LayerBlob from_disk = write_layer_from_dir(made, tmp / "disk.gz", {Compression::gzip});
+  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::kGzip});
+  LayerBlob from_disk = write_layer_from_dir(made, tmp / "disk.gz", {Compression::kGzip});
   EXPECT_EQ(from_disk.digest, from_spec.digest);
   struct stat st {};
   ASSERT_EQ(::lstat((made / "etc/tool").c_str(), &st), 0);

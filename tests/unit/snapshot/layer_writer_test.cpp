@@ -65,7 +65,7 @@ TEST(LayerWriter, SameTreeInOtherDirectoryAndTimeGivesSameBytes) {
   make_tree(tmp / "b");
   set_times(tmp / "a", 1'700'000'000);
   set_times(tmp / "b", 1'800'000'000);
-  for (Compression c : {Compression::gzip, Compression::zstd, Compression::none}) {
+  for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
     LayerOptions options{c, 1'600'000'000, 0, 0};
     LayerBlob a = write_layer_from_dir(tmp / "a", tmp / "a.tar", options);
     LayerBlob b = write_layer_from_dir(tmp / "b", tmp / "b.tar", options);
@@ -79,7 +79,7 @@ TEST(LayerWriter, ThreadCountNeverChangesTheBytes) {
   TempDir tmp;
   make_tree(tmp / "t");
   write_bytes(tmp / "t/big", pseudo_random(5 << 20, 3));
-  for (Compression c : {Compression::gzip, Compression::zstd}) {
+  for (Compression c : {Compression::kGzip, Compression::kZstd}) {
     std::string first;
     for (int threads : {1, 2, 3}) {
       LayerOptions options{c, std::nullopt, threads, 0};
@@ -93,16 +93,16 @@ TEST(LayerWriter, ThreadCountNeverChangesTheBytes) {
 TEST(LayerWriter, DigestsAreOfTheFileAndOfTheUncompressedTar) {
   TempDir tmp;
   make_tree(tmp / "t");
-  LayerBlob gz = write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::gzip});
+  LayerBlob gz = write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::kGzip});
   EXPECT_EQ(gz.digest, sha256_of_command("cat " + (tmp / "l.gz").string()));
   EXPECT_EQ(gz.diff_id, sha256_of_command("gzip -dc " + (tmp / "l.gz").string()));
   EXPECT_EQ(gz.size, static_cast<int64_t>(fs::file_size(tmp / "l.gz")));
   EXPECT_EQ(gz.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
-  LayerBlob zs = write_layer_from_dir(tmp / "t", tmp / "l.zst", {Compression::zstd});
+  LayerBlob zs = write_layer_from_dir(tmp / "t", tmp / "l.zst", {Compression::kZstd});
   EXPECT_EQ(zs.diff_id, sha256_of_command("zstd -dc " + (tmp / "l.zst").string()));
   EXPECT_EQ(zs.diff_id, gz.diff_id);
   EXPECT_EQ(zs.media_type, "application/vnd.oci.image.layer.v1.tar+zstd");
-  LayerBlob plain = write_layer_from_dir(tmp / "t", tmp / "l.tar", {Compression::none});
+  LayerBlob plain = write_layer_from_dir(tmp / "t", tmp / "l.tar", {Compression::kNone});
   EXPECT_EQ(plain.digest, plain.diff_id);
   EXPECT_EQ(plain.diff_id, gz.diff_id);
 }
@@ -110,7 +110,7 @@ TEST(LayerWriter, DigestsAreOfTheFileAndOfTheUncompressedTar) {
 TEST(LayerWriter, GzipHeaderHasNoNameAndNoTime) {
   TempDir tmp;
   make_tree(tmp / "t");
-  write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::gzip});
+  write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::kGzip});
   std::string bytes = read_bytes(tmp / "l.gz");
   ASSERT_GT(bytes.size(), 10u);
   EXPECT_EQ(bytes.substr(0, 3), std::string("\x1f\x8b\x08", 3));
@@ -122,7 +122,7 @@ TEST(LayerWriter, GzipHeaderHasNoNameAndNoTime) {
 TEST(LayerWriter, TarListsSortedEntriesWithNumericOwnersLinksAndDevices) {
   TempDir tmp;
   make_tree(tmp / "t");
-  write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::gzip, 1'600'000'000});
+  write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::kGzip, 1'600'000'000});
   auto r = run({"tar", "--numeric-owner", "-tvzf", (tmp / "l.gz").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto names = run({"tar", "-tzf", (tmp / "l.gz").string()});
@@ -154,9 +154,9 @@ TEST(LayerWriter, SourceDateEpochClampsOnlyLaterTimes) {
   timespec new_ts[2] = {{1'900'000'000, 0}, {1'900'000'000, 0}};
   ::utimensat(AT_FDCWD, (tmp / "t/old").c_str(), old_ts, 0);
   ::utimensat(AT_FDCWD, (tmp / "t/new").c_str(), new_ts, 0);
-  write_layer_from_dir(tmp / "t", tmp / "l.tar", {Compression::none, 1'500'000'000});
+  write_layer_from_dir(tmp / "t", tmp / "l.tar", {Compression::kNone, 1'500'000'000});
   fs::create_directories(tmp / "out");
-  apply_layer(tmp / "l.tar", tmp / "out", ApplyMode::flatten);
+  apply_layer(tmp / "l.tar", tmp / "out", ApplyMode::kFlatten);
   struct stat st {};
   ::stat((tmp / "out/old").c_str(), &st);
   EXPECT_EQ(st.st_mtim.tv_sec, 1'000'000'000);
@@ -168,11 +168,11 @@ TEST(LayerWriter, ApplyingTheLayerReproducesTheTree) {
   TempDir tmp;
   make_tree(tmp / "t");
   ::removexattr((tmp / "t/etc").c_str(), "trusted.overlay.opaque");
-  for (Compression c : {Compression::gzip, Compression::zstd, Compression::none}) {
+  for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
     fs::remove_all(tmp / "out");
     fs::create_directories(tmp / "out");
     LayerBlob blob = write_layer_from_dir(tmp / "t", tmp / "l", {c});
-    ApplyResult r = apply_layer(tmp / "l", tmp / "out", ApplyMode::flatten);
+    ApplyResult r = apply_layer(tmp / "l", tmp / "out", ApplyMode::kFlatten);
     EXPECT_EQ(r.diff_id, blob.diff_id);
     EXPECT_EQ(list_tree(tmp / "out"), list_tree(tmp / "t"));
   }
@@ -181,7 +181,7 @@ TEST(LayerWriter, ApplyingTheLayerReproducesTheTree) {
 TEST(LayerWriter, EmptyTreeGivesAValidLayer) {
   TempDir tmp;
   fs::create_directories(tmp / "t");
-  LayerBlob blob = write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::gzip});
+  LayerBlob blob = write_layer_from_dir(tmp / "t", tmp / "l.gz", {Compression::kGzip});
   EXPECT_EQ(blob.entries, 0);
   EXPECT_EQ(run({"tar", "-tzf", (tmp / "l.gz").string()}).exit_code, 0);
 }
@@ -190,7 +190,7 @@ TEST(LayerWriter, MissingSourceIsAClearErrorAndLeavesNoFile) {
   TempDir tmp;
   fs::create_directories(tmp / "t");
   try {
-    write_layer(tmp / "t", {{"nope", EntryKind::tree}}, tmp / "l.gz", {});
+    write_layer(tmp / "t", {{"nope", EntryKind::kTree}}, tmp / "l.gz", {});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("nope"), std::string::npos) << e.what();
@@ -265,14 +265,14 @@ TEST(LayerWriterSpec, SameBytesAsTheTreeWithTheSameMetadata) {
   spec.push_back(dir("usr/bin", 0755));
   spec.push_back(dir("etc", 0755));
 
-  LayerBlob from_tree = write_layer_from_dir(tree, tmp / "tree.gz", {Compression::gzip});
-  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::gzip});
+  LayerBlob from_tree = write_layer_from_dir(tree, tmp / "tree.gz", {Compression::kGzip});
+  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::kGzip});
   EXPECT_EQ(from_spec.diff_id, from_tree.diff_id);
   EXPECT_EQ(from_spec.digest, from_tree.digest);
   EXPECT_EQ(from_spec.entries, from_tree.entries);
 
   spec.push_back(dir("etc", 0755));
-  EXPECT_THROW(write_layer_spec(spec, tmp / "twice.gz", {Compression::gzip}), Error);
+  EXPECT_THROW(write_layer_spec(spec, tmp / "twice.gz", {Compression::kGzip}), Error);
   EXPECT_FALSE(fs::exists(tmp / "twice.gz"));
 }
 
