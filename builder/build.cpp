@@ -10,6 +10,7 @@
 #include "builder/build_plan.h"
 #include "builder/build_state.h"
 #include "builder/output_layout.h"
+#include "builder/shared_cache.h"
 #include "builder/stage_scheduler.h"
 #include "builder/steps.h"
 #include "common/error.h"
@@ -109,7 +110,12 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   session.events = &events;
   session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
   session.ignore = parser::parse_dockerignore(options.dockerignore_text);
-  session.cache = std::make_unique<CacheIndex>(store.cache_dir());
+  session.cache = std::make_unique<cache::CacheIndex>(store.cache_dir());
+  if (!options.cache_from.empty() && options.cache == CacheMode::kUse) {
+    session.shared_cache = std::make_unique<cache::SharedCacheReader>(
+        store, options.cache_from, options.registry,
+        [&events](const std::string& line) { events.note("warning: " + line); });
+  }
   session.pending = std::make_unique<snapshot::PendingLayers>(store);
   session.hasher =
       std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
@@ -138,13 +144,16 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);
   oci::ImageConfig config = final_config(session, *session.finished[target]);
   BuildResult result;
-  result.manifest = oci::write_image(store, config, session.finished[target]->layers);
+  result.manifest = oci::write_image(store, config, session.finished[target]->layers,
+                                     inline_cache_annotations(session, target));
   result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
   for (const auto& ref : tags) store.tag(ref, result.manifest);
   if (tags.empty()) store.add_untagged(result.manifest);
   write_outputs(session, result.manifest);
+  export_shared_cache(session, target);
   result.steps = session.steps;
   result.cached_steps = session.cached_steps;
+  result.shared_hits = session.shared_hits;
   events.note("writing image " + result.image_id + " done");
   for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
   if (!options.iidfile.empty()) write_file_atomic(options.iidfile, result.image_id);

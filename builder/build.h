@@ -13,9 +13,9 @@
 //                      step_copy.cpp, step_workdir.cpp, step_metadata.cpp; run_instruction.cpp
 //                      dispatches
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
-//   cache_key.h, cache_index.h, context_hash.h
-//                      step keys, the persisted index (<root>/cache), the stat-keyed memo of
-//                      context file hashes
+//   context_hash.h     the stat-keyed memo of context file hashes (step keys and the cache
+//                      index are in cache/)
+//   shared_cache.cpp   --cache-from lookups on a local miss, --cache-to exports at the end
 //   run_mounts.h       RUN --mount: cache, bind, tmpfs, secret (--secret, on a tmpfs), ssh
 //                      (--ssh agent sockets)
 //   output_layout.h    --output type=oci,dest=DIR
@@ -27,9 +27,10 @@
 //                      run after a change
 //     url_source.h     ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
 //
-// The engine runs containers through runtime/ (runc, overlays, the image's users), makes and
-// unpacks layers through snapshot/ (layer_store.h keeps the unpacked layers), pulls bases
-// through registry/ and oci/'s transports, and reads Dockerfiles through parser/.
+// The engine looks steps up in cache/ (the store's index, then the --cache-from sources), runs
+// containers through runtime/ (runc, overlays, the image's users), makes and unpacks layers through
+// snapshot/ (layer_store.h keeps the unpacked layers), pulls bases through registry/ and oci/'s
+// transports, and reads Dockerfiles through parser/.
 //
 // A build: parse the Dockerfile, plan the stages the target needs, and build them on a small
 // pool of threads (--jobs; default the number of cores, at most 4): a stage starts as soon as
@@ -65,7 +66,9 @@
 #include <vector>
 
 #include "builder/events.h"
+#include "cache/cache_location.h"
 #include "oci/descriptor.h"
+#include "registry/options.h"
 #include "runtime/bundle_config.h"
 
 namespace mkimg::oci {
@@ -125,6 +128,9 @@ struct BuildOptions {
   std::vector<SecretSource> secrets;
   std::vector<SshSource> ssh;
   unsigned jobs = 0;  ///< --jobs: stages built at once; 0 = default_jobs(), 1 = one by one
+  std::vector<cache::CacheLocation> cache_from;  ///< --cache-from, asked in order on a miss
+  std::vector<cache::CacheLocation> cache_to;    ///< --cache-to, written when the build ends
+  registry::RegistryOptions registry;            ///< for base images and --cache-from/--cache-to
 };
 
 /// What a build made.
@@ -133,6 +139,7 @@ struct BuildResult {
   std::string image_id;  ///< the config digest, "sha256:..."
   int steps = 0;
   int cached_steps = 0;
+  int shared_hits = 0;  ///< cached steps found through --cache-from
 };
 
 /// Builds the image and tags it in `store`, telling `events` what it does. Throws mkimg::Error

@@ -12,9 +12,10 @@
 #include <vector>
 
 #include "builder/build.h"
-#include "builder/cache_index.h"
 #include "builder/context_hash.h"
 #include "builder/events.h"
+#include "cache/cache_index.h"
+#include "cache/shared_cache.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
 #include "parser/dockerignore.h"
@@ -44,6 +45,13 @@ struct StageState {
   bool cmd_set = false;  ///< CMD given in this stage (ENTRYPOINT then keeps it)
 };
 
+/// A step's cache entry as the build used it, with its parent's key (the chain --cache-to
+/// mode=min follows back from the final image).
+struct UsedEntry {
+  std::string parent;
+  cache::CacheEntry entry;
+};
+
 /// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
 /// `runtime` and `base_locks` are guarded by `mutex`; the cache index, the context hasher, the
 /// store and the events receiver are safe to use from several threads.
@@ -53,7 +61,13 @@ struct BuildSession {
   parser::Dockerfile dockerfile;
   parser::Environment global_args;  ///< ARGs before the first FROM, with values
   parser::Dockerignore ignore;
-  std::unique_ptr<CacheIndex> cache;
+  std::unique_ptr<cache::CacheIndex> cache;
+  std::unique_ptr<cache::SharedCacheReader> shared_cache;  ///< --cache-from; null without
+  /// Every layer step's entry this build used (hit or run), by key, for --cache-to; guarded
+  /// by `used_mutex`.
+  std::map<std::string, UsedEntry> used;
+  std::mutex used_mutex;
+  std::atomic<int> shared_hits{0};
   std::unique_ptr<ContextHasher> hasher;
   std::optional<runtime::ContainerRuntime> runtime;  ///< found on the first RUN
   BuildEvents* events = nullptr;  ///< where progress goes (cli/progress.h renders it)

@@ -69,7 +69,7 @@ void add_history(BuildSession& session, StageState& stage, const std::string& cr
 
 /// Layers are unpacked when a step first needs them (a COPY written straight into its layer,
 /// or a cached one, has no directory until then).
-void append_layer(StageState& stage, const CacheEntry& entry) {
+void append_layer(StageState& stage, const cache::CacheEntry& entry) {
   oci::Descriptor d;
   d.media_type = entry.layer_media_type;
   d.digest = oci::Digest::parse(entry.layer_digest);
@@ -80,11 +80,11 @@ void append_layer(StageState& stage, const CacheEntry& entry) {
 
 /// Commits a step's layer blob to the store and returns the cache entry; `upper`, when given,
 /// becomes the layer's unpacked directory.
-CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
-                  const snapshot::LayerBlob& blob, const StepTimer& timer,
-                  const std::filesystem::path* upper, const char* how) {
+cache::CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
+                         const snapshot::LayerBlob& blob, const StepTimer& timer,
+                         const std::filesystem::path* upper, const char* how) {
   const oci::Store& store = *session.store;
-  CacheEntry entry;
+  cache::CacheEntry entry;
   entry.key = key;
   if (blob.entries == 0) return entry;
   store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::kTrustWriter);
@@ -104,8 +104,8 @@ CacheEntry commit(BuildSession& session, const StageState& stage, const std::str
 }
 
 /// Executes the step for real and returns its cache entry.
-CacheEntry execute(BuildSession& session, StageState& stage, const std::string& key,
-                   const StepWork& work, const DirectWork& direct) {
+cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::string& key,
+                          const StepWork& work, const DirectWork& direct) {
   const oci::Store& store = *session.store;
   WorkArea area(store);
   StepTimer timer;
@@ -153,28 +153,77 @@ CacheEntry execute(BuildSession& session, StageState& stage, const std::string& 
   return commit(session, stage, key, blob, diff_timer, &upper, "");
 }
 
+/// A usable entry for `k`: from the store's index when its layer blob is there, else from the
+/// first --cache-from source that has a good one (then recorded in the index). `source` is
+/// "" for a local hit.
+struct Found {
+  cache::CacheEntry entry;
+  std::string source;
+};
+
+std::optional<Found> find_cached(BuildSession& session, const cache::StepKey& key,
+                                 const std::string& k) {
+  if (auto hit = session.cache->find(k)) {
+    if (hit->layer_digest.empty() ||
+        session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
+      return Found{std::move(*hit), ""};
+    }
+  }
+  if (!session.shared_cache) return std::nullopt;
+  auto shared = session.shared_cache->find(k);
+  if (!shared) {
+    if (session.options->explain == ExplainMode::kExplain) {
+      session.events->note("cache miss in --cache-from too");
+    }
+    return std::nullopt;
+  }
+  if (!shared->entry.layer_digest.empty()) {
+    // The blob's digest was checked on the way in; the diff_id the entry claims is checked
+    // here, so an image's config never names a diff_id its layer does not have.
+    std::string actual = snapshot::blob_diff_id(
+        session.store->blob_path(oci::Digest::parse(shared->entry.layer_digest)));
+    if (actual != shared->entry.diff_id) {
+      session.events->note("warning: cache " + shared->source + ": entry " + k +
+                           " not used: its layer has diff_id " + actual + ", not " +
+                           shared->entry.diff_id);
+      return std::nullopt;
+    }
+  }
+  session.cache->put(key.parent, shared->entry);
+  ++session.shared_hits;
+  return Found{std::move(shared->entry), shared->source};
+}
+
+void record_used(BuildSession& session, const std::string& parent, cache::CacheEntry entry) {
+  std::lock_guard lock(session.used_mutex);
+  std::string k = entry.key;
+  session.used.insert_or_assign(k, UsedEntry{parent, std::move(entry)});
+}
+
 }  // namespace
 
-void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
+void run_layer_step(BuildSession& session, StageState& stage, const cache::StepKey& key,
                     const StepDescription& description, const StepWork& work,
                     const DirectWork& direct) {
-  std::string k = compute_key(key);
+  std::string k = cache::compute_key(key);
   ++session.steps;
   if (session.options->cache == CacheMode::kUse) {
-    if (auto hit = session.cache->find(k)) {
-      if (hit->layer_digest.empty() ||
-          session.store->has_blob(oci::Digest::parse(hit->layer_digest))) {
-        spdlog::debug("cache hit {}: {}", k, description.text);
-        session.events->cached(description.label, description.text);
-        if (!hit->layer_digest.empty()) append_layer(stage, *hit);
-        stage.image.created = hit->created.empty() || session.options->source_date_epoch
-                                  ? created_time(*session.options)
-                                  : hit->created;
-        add_history(session, stage, description.created_by, hit->layer_digest.empty());
-        stage.image.cache_key = k;
-        ++session.cached_steps;
-        return;
+    if (auto hit = find_cached(session, key, k)) {
+      spdlog::debug("cache hit {}{}: {}", k, hit->source.empty() ? "" : " in " + hit->source,
+                    description.text);
+      session.events->cached(description.label, description.text);
+      if (!hit->source.empty() && session.options->explain == ExplainMode::kExplain) {
+        session.events->note("cache hit in " + hit->source);
       }
+      if (!hit->entry.layer_digest.empty()) append_layer(stage, hit->entry);
+      stage.image.created = hit->entry.created.empty() || session.options->source_date_epoch
+                                ? created_time(*session.options)
+                                : hit->entry.created;
+      add_history(session, stage, description.created_by, hit->entry.layer_digest.empty());
+      stage.image.cache_key = k;
+      ++session.cached_steps;
+      record_used(session, key.parent, std::move(hit->entry));
+      return;
     }
   }
   spdlog::debug("cache miss {}{}: {}", k,
@@ -184,14 +233,15 @@ void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key
     session.events->note("cache miss: " + session.cache->explain_miss(key));
   }
   StepTimer timer;
-  CacheEntry entry = execute(session, stage, k, work, direct);
-  for (const auto& p : key.parts) entry.part_digests.push_back({p.name, part_digest(p)});
+  cache::CacheEntry entry = execute(session, stage, k, work, direct);
+  for (const auto& p : key.parts) entry.part_digests.push_back({p.name, cache::part_digest(p)});
   entry.created = created_time(*session.options);
   stage.image.created = entry.created;
   if (!entry.layer_digest.empty()) append_layer(stage, entry);
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
   if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
   stage.image.cache_key = k;
+  record_used(session, key.parent, entry);
   session.events->done(description.label, timer.seconds());
 }
 

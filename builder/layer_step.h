@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "builder/build_state.h"
-#include "builder/cache_key.h"
+#include "cache/cache_key.h"
 #include "runtime/mount_stubs.h"
 #include "snapshot/layer_writer.h"
 
@@ -52,7 +52,7 @@ struct DirectWork {
 
 /// Runs one file-system step of `stage` (see the file comment): `direct` first when given.
 /// Throws on failure; the stage's image is unchanged then.
-void run_layer_step(BuildSession& session, StageState& stage, const StepKey& key,
+void run_layer_step(BuildSession& session, StageState& stage, const cache::StepKey& key,
                     const StepDescription& description, const StepWork& work,
                     const DirectWork& direct = {});
 

@@ -14,30 +14,15 @@ namespace {
 
 using json = nlohmann::json;
 
-void put_blob(const oci::Store& store, const oci::Digest& d, const std::filesystem::path& dir) {
-  auto dest = dir / "blobs" / std::string(d.algorithm_name()) / d.encoded();
-  std::error_code ec;
-  if (std::filesystem::exists(dest, ec)) return;
-  std::filesystem::create_directories(dest.parent_path());
-  auto src = store.blob_path(d);
-  auto tmp = dest;
-  tmp += ".tmp";
-  std::filesystem::remove(tmp, ec);
-  if (::link(src.c_str(), tmp.c_str()) != 0) {
-    std::filesystem::copy_file(src, tmp, std::filesystem::copy_options::overwrite_existing);
-  }
-  std::filesystem::rename(tmp, dest);
-}
-
 }  // namespace
 
 void write_oci_layout(const oci::Store& store, const oci::Descriptor& manifest,
                       const std::filesystem::path& dir, const std::string& tag) {
   std::filesystem::create_directories(dir);
   oci::Image image = oci::load_image(store, manifest);
-  for (const auto& l : image.manifest.layers) put_blob(store, l.digest, dir);
-  put_blob(store, image.manifest.config.digest, dir);
-  put_blob(store, manifest.digest, dir);
+  for (const auto& l : image.manifest.layers) store.export_blob(l.digest, dir);
+  store.export_blob(image.manifest.config.digest, dir);
+  store.export_blob(manifest.digest, dir);
   write_file_atomic(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   json index{{"schemaVersion", 2},
              {"mediaType", "application/vnd.oci.image.index.v1+json"},

@@ -97,7 +97,7 @@ std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
   return out;
 }
 
-void add_key_parts(StepKey& key, const std::vector<CopySource>& sources) {
+void add_key_parts(cache::StepKey& key, const std::vector<CopySource>& sources) {
   for (const auto& s : sources) {
     for (const auto& f : s.files) {
       std::string name = "source:/" + s.relative + (f.sub.empty() ? "" : "/" + f.sub);
@@ -167,7 +167,7 @@ class UrlSources {
 
   /// The key parts: BuildKit's HTTP source key (file name, checksum or content digest and
   /// Last-Modified), not the URL itself.
-  void add_key_parts(StepKey& key) const {
+  void add_key_parts(cache::StepKey& key) const {
     for (std::size_t i = 0; i < args_.urls.size(); ++i) {
       std::string value = args_.checksum ? "checksum=" + args_.checksum->str()
                                          : "digest=" + files_[i]->digest.str() +
@@ -233,7 +233,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   std::size_t source_count = a.sources.size() + a.heredocs.size() + a.urls.size();
   check_multiple_sources(dest, source_count, a.keyword);
   UrlSources urls(*session.store, a);
-  StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
+  cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
   add_key_parts(key, sources);
   urls.add_key_parts(key);
   std::string shown = ctx.instruction.original;

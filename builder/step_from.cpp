@@ -44,7 +44,7 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   s.layers = image.manifest.layers;
   // Unpacked now, so a broken base layer is reported at its FROM line.
   snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
-  s.cache_key = compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
+  s.cache_key = cache::compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
   return s;
 }
 
@@ -63,6 +63,7 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name) {
   if (store.resolve(ref->str())) return oci::load_image(store, ref->str());
   session.events->note("pulling " + ref->str());
   registry::PullOptions pull;
+  pull.registry = session.options->registry;
   pull.platform = platform;
   pull.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
   try {
@@ -83,7 +84,7 @@ ImageState scratch_state(BuildSession& session) {
   if (!p.variant.empty()) s.config.variant = p.variant;
   ensure_path(s.config);
   s.config.config->working_dir = "/";
-  s.cache_key = compute_key({"", {{"from", "scratch " + oci::to_string(p)}}});
+  s.cache_key = cache::compute_key({"", {{"from", "scratch " + oci::to_string(p)}}});
   return s;
 }
 

@@ -145,23 +145,23 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
   auto& cfg = stage.image.config.config;
   std::string user = cfg && cfg->user ? *cfg->user : "";
   std::string cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
-  StepKey key{stage.image.cache_key,
-              {{"instruction", "RUN\n" +
-                                   [&] {
-                                     std::string s;
-                                     for (const auto& a : argv) s += a + '\0';
-                                     return s;
-                                   }()},
-               {"env",
-                [&] {
-                  std::string s;
-                  for (const auto& e : env) s += e + '\0';
-                  return s;
-                }()},
-               {"user", user},
-               {"workdir", cwd},
-               {"network", network == runtime::NetworkMode::kNone ? "none" : "host"},
-               {"mounts", mounts_key(run)}}};
+  cache::StepKey key{stage.image.cache_key,
+                     {{"instruction", "RUN\n" +
+                                          [&] {
+                                            std::string s;
+                                            for (const auto& a : argv) s += a + '\0';
+                                            return s;
+                                          }()},
+                      {"env",
+                       [&] {
+                         std::string s;
+                         for (const auto& e : env) s += e + '\0';
+                         return s;
+                       }()},
+                      {"user", user},
+                      {"workdir", cwd},
+                      {"network", network == runtime::NetworkMode::kNone ? "none" : "host"},
+                      {"mounts", mounts_key(run)}}};
   const parser::Heredoc* script = shebang_heredoc(run);
   if (script) key.parts.push_back({"heredoc", script->content});
   StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(argv) + " # buildkit"};

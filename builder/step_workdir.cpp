@@ -16,7 +16,8 @@ void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
   if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   cfg->working_dir = dir;
   std::string user = cfg->user ? *cfg->user : "";
-  StepKey key{ctx.stage.image.cache_key, {{"instruction", "WORKDIR " + dir}, {"user", user}}};
+  cache::StepKey key{ctx.stage.image.cache_key,
+                     {{"instruction", "WORKDIR " + dir}, {"user", user}}};
   StepDescription desc{ctx.label, ctx.instruction.original, "WORKDIR " + dir};
   run_layer_step(ctx.session, ctx.stage, key, desc, [&](const std::filesystem::path& merged) {
     UniqueFd root = open_root(merged);

@@ -9,6 +9,7 @@
 
 #include "builder/build.h"
 #include "builder/build_plan.h"
+#include "cache/cache_location.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "common/error.h"
@@ -26,6 +27,7 @@ namespace {
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
+  std::vector<std::string> cache_from, cache_to;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
@@ -200,6 +202,9 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
   o.jobs = f.jobs;
+  for (const auto& c : f.cache_from) o.cache_from.push_back(cache::parse_cache_from(c));
+  for (const auto& c : f.cache_to) o.cache_to.push_back(cache::parse_cache_to(c));
+  o.registry.insecure_registries = f.insecure_registries;
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
     o.source_date_epoch = std::stoll(sde);
   } else if (f.reproducible || f.verify_reproducible) {
@@ -276,6 +281,12 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--target", flags->target, "The stage to build");
   cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
   cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
+  cmd->add_option("--cache-from", flags->cache_from,
+                  "Where to look for cached steps: type=registry,ref=REPO | type=local,src=DIR | "
+                  "REF (a cache repository or an image with inline cache); repeatable, in order");
+  cmd->add_option("--cache-to", flags->cache_to,
+                  "Where to write the build's cache: type=registry,ref=REPO[,mode=min|max] | "
+                  "type=local,dest=DIR[,mode=min|max] | type=inline; repeatable");
   cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
   cmd->add_option("--network", flags->network, "host (default) or none")
       ->check(CLI::IsMember({"host", "none", "default"}));
@@ -299,8 +310,10 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                 "Build twice (the second time with no cache) and fail unless the manifest "
                 "digests match; implies --reproducible");
   cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
-  cmd->add_option("--insecure-registry", flags->insecure_registries,
-                  "With --push: registry (HOST[:PORT]) reached over plain HTTP; repeatable");
+  cmd->add_option(
+      "--insecure-registry", flags->insecure_registries,
+      "Registry (HOST[:PORT]) reached over plain HTTP (--push, --cache-from/-to, FROM); "
+      "repeatable");
   cmd->add_option("--jobs,-j", flags->jobs,
                   "Stages built at once (default: the number of cores, at most 4; 1 = one by one)")
       ->check(CLI::Range(1u, 64u));

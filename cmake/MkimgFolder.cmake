@@ -1,6 +1,7 @@
 # One folder = one static library = one namespace, and the folders form layers:
 #
-#   cli -> builder -> runtime, snapshot, registry -> oci -> common;   parser -> common
+#   cli -> builder -> runtime, snapshot, cache; cache -> registry -> oci -> common;
+#   parser -> common
 #
 # A folder may use only the folders below it. mkimg_folder_library() makes the folder's library,
 # links it to exactly the libraries of the folders it may use, and checks at build time (a

@@ -208,6 +208,21 @@ std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
   return static_cast<std::int64_t>(st.st_size);
 }
 
+void Store::export_blob(const Digest& digest, const fs::path& layout_dir) const {
+  fs::path dest = layout_dir / "blobs" / std::string(digest.algorithm_name()) / digest.encoded();
+  std::error_code ec;
+  if (fs::exists(dest, ec)) return;
+  fs::path src = blob_path(digest);
+  if (!fs::exists(src, ec)) throw Error(describe("export blob", digest.str(), "not in the store"));
+  fs::create_directories(dest.parent_path());
+  fs::path tmp = dest;
+  tmp += ".tmp-" + detail::random_hex(6);
+  if (::link(src.c_str(), tmp.c_str()) != 0) {
+    fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
+  }
+  fs::rename(tmp, dest);
+}
+
 fs::path Store::temp_path(std::string_view prefix) const {
   return tmp_dir() /
          (std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + detail::random_hex(8));

@@ -161,6 +161,10 @@ class Store {
   /// is already present the file is removed. Returns the blob's size.
   std::int64_t commit_file(const std::filesystem::path& file, const Digest& expected,
                            Verification verification = Verification::kRehash) const;
+  /// Puts a blob of the store into the OCI image layout at `layout_dir`
+  /// (blobs/<alg>/<hex>): a hard link when both are on one file system, else a copy; a no-op
+  /// when the layout has it. Throws when the store lacks it.
+  void export_blob(const Digest& digest, const std::filesystem::path& layout_dir) const;
   /// A new unique path in tmp_dir() for a file or directory another component writes.
   std::filesystem::path temp_path(std::string_view prefix) const;
 

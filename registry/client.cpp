@@ -156,12 +156,21 @@ HttpResponse RegistryClient::send_retrying(const HttpRequest& request, std::size
 }
 
 FetchedManifest RegistryClient::get_manifest(std::string_view reference) {
+  if (auto m = find_manifest(reference)) return std::move(*m);
+  throw Error(describe("fetch manifest", manifest_object(reference), "not found"));
+}
+
+std::string RegistryClient::manifest_object(std::string_view reference) const {
+  return connection_->endpoint.host + "/" + connection_->repository +
+         (reference.starts_with("sha") ? "@" : ":") + std::string(reference);
+}
+
+std::optional<FetchedManifest> RegistryClient::find_manifest(std::string_view reference) {
   HttpRequest req{"GET", url("manifests/" + std::string(reference)), {}, {}, {}, 0, {}};
   req.headers.emplace_back("Accept", manifest_accept_header());
   HttpResponse r = send_retrying(req, oci::kMaxDocumentSize);
-  std::string object = connection_->endpoint.host + "/" + connection_->repository +
-                       (reference.starts_with("sha") ? "@" : ":") + std::string(reference);
-  if (r.status == 404) throw Error(describe("fetch manifest", object, "not found"));
+  std::string object = manifest_object(reference);
+  if (r.status == 404) return std::nullopt;
   require_status(r, {200}, "fetch manifest", object);
   FetchedManifest m;
   m.media_type = strip_params(r.header("Content-Type").value_or(""));
@@ -195,6 +204,53 @@ void RegistryClient::get_blob(const oci::Digest& digest, std::int64_t offset,
                          TransportError::Kind::kRetryable);
   }
   require_status(r, {200, 206}, "fetch blob", object);
+}
+
+std::string RegistryClient::get_small_blob(const oci::Digest& digest, std::size_t max_size) {
+  HttpResponse r =
+      send_retrying({"GET", url("blobs/" + digest.str()), {}, {}, {}, 0, {}}, max_size);
+  std::string object = connection_->repository + "@" + digest.str();
+  if (r.status == 404) throw Error(describe("fetch blob", object, "not found"));
+  require_status(r, {200}, "fetch blob", object);
+  if (oci::digest_of(digest.algorithm(), r.body) != digest) {
+    throw Error(describe("fetch blob", object, "the content does not match the digest"));
+  }
+  return std::move(r.body);
+}
+
+std::vector<std::string> RegistryClient::list_tags() {
+  std::vector<std::string> tags;
+  std::string next = url("tags/list?n=1000");
+  std::string object = connection_->endpoint.host + "/" + connection_->repository;
+  while (!next.empty()) {
+    HttpResponse r = send_retrying({"GET", next, {}, {}, {}, 0, {}}, oci::kMaxDocumentSize);
+    if (r.status == 404) break;  // no such repository yet: no tags
+    require_status(r, {200}, "list tags of", object);
+    try {
+      auto j = nlohmann::json::parse(r.body);
+      if (auto t = j.find("tags"); t != j.end() && t->is_array()) {
+        for (const auto& tag : *t) tags.push_back(tag.get<std::string>());
+      }
+    } catch (const std::exception& e) {
+      throw Error(describe("list tags of", object, std::string("bad answer: ") + e.what()));
+    }
+    next.clear();
+    if (auto link = r.header("Link")) {  // <url>; rel="next"
+      auto open = link->find('<'), close = link->find('>');
+      if (open != std::string::npos && close != std::string::npos && close > open) {
+        next = resolve_url(r.url, link->substr(open + 1, close - open - 1));
+      }
+    }
+  }
+  return tags;
+}
+
+bool RegistryClient::delete_manifest(const oci::Digest& digest) {
+  HttpResponse r = send({"DELETE", url("manifests/" + digest.str()), {}, {}, {}, 0, {}});
+  if (r.status == 202 || r.status == 200 || r.status == 404) return true;
+  if (r.status == 405 || r.status == 400 || r.status == 403) return false;  // not allowed here
+  require_status(r, {202}, "delete manifest", manifest_object(digest.str()));
+  return false;
 }
 
 bool RegistryClient::has_blob(const oci::Digest& digest) {

@@ -54,6 +54,16 @@ class RegistryClient {
   /// GET /v2/<repo>/manifests/<reference> with every manifest type in Accept; capped at
   /// 4 MiB. Throws mkimg::Error ("... not found" for 404).
   FetchedManifest get_manifest(std::string_view reference);
+  /// The same, with nullopt when the registry answers 404 (no such tag or digest).
+  std::optional<FetchedManifest> find_manifest(std::string_view reference);
+  /// A whole blob of at most `max_size` bytes (a config, a cache entry), its digest checked.
+  /// Throws mkimg::Error ("fetch blob ...: not found" for 404).
+  std::string get_small_blob(const oci::Digest& digest, std::size_t max_size);
+  /// GET /v2/<repo>/tags/list, following Link pages; none for an unknown repository.
+  std::vector<std::string> list_tags();
+  /// DELETE /v2/<repo>/manifests/<digest>: true when deleted (or already gone), false when
+  /// the registry does not allow deletes (405, as docker-registry without delete.enabled).
+  bool delete_manifest(const oci::Digest& digest);
   /// Streams a blob into `sink` from byte `offset` (a Range request). `on_start(status)` is
   /// called before the first byte with 200 (whole blob) or 206 (from offset). One attempt.
   void get_blob(const oci::Digest& digest, std::int64_t offset,
@@ -73,6 +83,7 @@ class RegistryClient {
  private:
   RegistryClient(std::shared_ptr<RegistryConnection> connection, HttpClient http);
   std::string url(std::string_view path) const;
+  std::string manifest_object(std::string_view reference) const;
   HttpResponse send(HttpRequest request, const BodySink& sink = {}, std::size_t max_body = 1 << 20);
   HttpResponse send_retrying(const HttpRequest& request, std::size_t max_body = 1 << 20);
   std::string upload_chunks(

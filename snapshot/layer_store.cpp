@@ -18,6 +18,7 @@
 #include "oci/digest.h"
 #include "oci/store.h"
 #include "snapshot/apply.h"
+#include "snapshot/layer_stream.h"
 
 namespace mkimg::snapshot {
 
@@ -55,6 +56,12 @@ std::mutex& unpack_lock(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+std::string blob_diff_id(const std::filesystem::path& blob) {
+  LayerStream stream(blob, ApplyLimits{});
+  stream.drain();
+  return stream.diff_id();
+}
 
 std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
                                       const std::string& diff_id, const std::string& chain) {

@@ -33,6 +33,10 @@ std::vector<std::string> chain_ids(const oci::ImageConfig& config);
 /// <root>/layers/<hex of chain>.
 std::filesystem::path layer_dir(const oci::Store& store, const std::string& chain);
 
+/// The diff_id of a layer blob (its uncompressed bytes hashed), read within the apply
+/// limits; throws mkimg::Error on a corrupt or oversized blob.
+std::string blob_diff_id(const std::filesystem::path& blob);
+
 /// The unpacked directory of `layer` (diff id `diff_id`, chain `chain`), unpacking the blob
 /// from the store when the directory does not exist yet.
 std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,

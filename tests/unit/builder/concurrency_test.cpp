@@ -9,8 +9,8 @@
 #include <fstream>
 #include <thread>
 
-#include "builder/cache_index.h"
 #include "builder/context_hash.h"
+#include "cache/cache_index.h"
 #include "common/fd.h"
 #include "oci/digest.h"
 #include "oci/store.h"
@@ -109,10 +109,10 @@ TEST_F(ConcurrencyTest, ContextHasherGivesEveryThreadTheSameDigests) {
 }
 
 TEST_F(ConcurrencyTest, CacheIndexEntriesPutFromThreadsAreAllFound) {
-  CacheIndex index(dir_ / "cache");
+  cache::CacheIndex index(dir_ / "cache");
   on_threads([&](int t) {
     for (int i = 0; i < 20; ++i) {
-      CacheEntry e;
+      cache::CacheEntry e;
       e.key = oci::sha256_of("key " + std::to_string(t) + " " + std::to_string(i)).str();
       e.diff_id = "d" + std::to_string(t * 100 + i);
       index.put(oci::sha256_of("parent").str(), e);

@@ -1,4 +1,4 @@
-#include "builder/cache_key.h"
+#include "cache/cache_key.h"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "builder/cache_index.h"
+#include "cache/cache_index.h"
 
-namespace mkimg::builder {
+namespace mkimg::cache {
 namespace {
 
 StepKey base() {
@@ -135,4 +135,4 @@ TEST_F(CacheIndexTest, DamagedEntryIsAMissNotAFailure) {
 }
 
 }  // namespace
-}  // namespace mkimg::builder
+}  // namespace mkimg::cache

@@ -1,3 +1,11 @@
+// cache/: the step cache. A map:
+//
+//   cache_key.h       a step's key: sha256 over the parent's key and the step's named parts
+//   cache_index.h     the store's own cache (this file): key -> the layer the step made
+//   cache_location.h  --cache-to / --cache-from values: a registry, a local layout, inline
+//   shared_cache.h    sharing entries through a registry or a directory: the artifact format,
+//                     lookups (verified, a bad entry is a miss), exports
+//
 // The step cache index under <root>/cache: key -> what the step produced (a layer blob and
 // its diff id, or nothing for a step that changed no file). Entries are JSON files written
 // atomically (temp, fsync, rename) under a cross-process lock, so several builds can share a
@@ -11,11 +19,12 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "builder/cache_key.h"
+#include "cache/cache_key.h"
 
-namespace mkimg::builder {
+namespace mkimg::cache {
 
 /// What a cached step produced.
 struct CacheEntry {
@@ -27,6 +36,12 @@ struct CacheEntry {
   std::string created;                ///< RFC 3339 time the step first ran
   std::vector<KeyPart> part_digests;  ///< name -> digest of the value
 };
+
+/// An entry with its parts as one JSON document: what a shared cache stores per key
+/// (shared_cache.h). Names that are not UTF-8 are written with U+FFFD.
+std::string entry_document(const CacheEntry& entry);
+/// The entry in such a document; throws mkimg::Error when it is not one.
+CacheEntry parse_entry_document(std::string_view text);
 
 /// The cache directory of one store.
 class CacheIndex {
@@ -42,6 +57,8 @@ class CacheIndex {
   /// Why `key` missed: the names of the parts that differ from the last entry recorded on the
   /// same parent ("no earlier build on this parent" when there is none).
   std::string explain_miss(const StepKey& key) const;
+  /// The part digests recorded for `key` (none when they were not kept).
+  std::vector<KeyPart> parts(const std::string& key) const;
   /// Every layer digest the index refers to (roots for the store's gc).
   std::vector<std::string> layer_digests() const;
 
@@ -51,4 +68,4 @@ class CacheIndex {
   std::filesystem::path dir_;
 };
 
-}  // namespace mkimg::builder
+}  // namespace mkimg::cache

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace mkimg::builder {
+namespace mkimg::cache {
 
 /// Bumped whenever what goes into a key changes meaning.
 inline constexpr const char* kCacheFormatVersion = "mkimg-cache-v1";
@@ -30,4 +30,4 @@ std::string compute_key(const StepKey& key);
 /// sha256 of one part's value: what the cache index stores to explain misses.
 std::string part_digest(const KeyPart& part);
 
-}  // namespace mkimg::builder
+}  // namespace mkimg::cache

@@ -1,4 +1,4 @@
-#include "builder/cache_index.h"
+#include "cache/cache_index.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,7 +9,7 @@
 #include "common/fd.h"
 #include "common/in_root.h"
 
-namespace mkimg::builder {
+namespace mkimg::cache {
 namespace {
 
 using json = nlohmann::json;
@@ -87,6 +87,32 @@ std::optional<CacheEntry> read_entry(const std::filesystem::path& p) {
 }
 
 }  // namespace
+
+std::string entry_document(const CacheEntry& entry) {
+  json j = to_json(entry);
+  json parts = json::object();
+  for (const auto& p : entry.part_digests) parts[p.name] = p.value;
+  j["parts"] = parts;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+CacheEntry parse_entry_document(std::string_view text) {
+  try {
+    return from_json(json::parse(text));
+  } catch (const std::exception& e) {
+    throw Error(describe("read cache entry", "document", e.what()));
+  }
+}
+
+std::vector<KeyPart> CacheIndex::parts(const std::string& key) const {
+  CacheEntry e;
+  try {
+    add_parts(e, json::parse(read_host_file(parts_path(key))));
+  } catch (const std::exception&) {
+    // not kept
+  }
+  return e.part_digests;
+}
 
 CacheIndex::CacheIndex(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::filesystem::create_directories(dir_ / "steps");
@@ -168,4 +194,4 @@ std::vector<std::string> CacheIndex::layer_digests() const {
   return out;
 }
 
-}  // namespace mkimg::builder
+}  // namespace mkimg::cache

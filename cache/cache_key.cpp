@@ -1,8 +1,8 @@
-#include "builder/cache_key.h"
+#include "cache/cache_key.h"
 
 #include "oci/digest.h"
 
-namespace mkimg::builder {
+namespace mkimg::cache {
 namespace {
 
 void feed(oci::Sha256& h, const std::string& s) {
@@ -26,4 +26,4 @@ std::string compute_key(const StepKey& key) {
 
 std::string part_digest(const KeyPart& part) { return oci::sha256_of(part.value).str(); }
 
-}  // namespace mkimg::builder
+}  // namespace mkimg::cache

@@ -1,0 +1,86 @@
+// Sharing step cache entries between stores: through a registry repository or an OCI image
+// layout directory (docs/cache.md "Sharing the cache").
+//
+// One artifact per key, immutable: an OCI image manifest whose config (media type
+// kEntryMediaType) is the entry document (cache_index.h: key, layer digest, diff_id, created,
+// the parts that explain a miss) and whose one layer, if the step made one, is the layer
+// blob. It is tagged by the key ("sha256-<hex>"). A writer never replaces a tag that exists, so
+// two writers never undo each other's work, and the same entry written twice is the same
+// digest. Inline cache: the entries of an image's own layers in an annotation of its manifest.
+//
+// Nothing read is trusted: the manifest, the entry document and the layer are checked by
+// digest, the entry must name the key asked for and the layer the manifest names; anything
+// wrong is a miss with a warning. A source that cannot be reached is a warning and is not asked
+// again in the same build.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cache_index.h"
+#include "cache/cache_location.h"
+#include "registry/options.h"
+
+namespace mkimg::oci {
+class Store;
+}  // namespace mkimg::oci
+
+namespace mkimg::cache {
+
+inline constexpr std::string_view kEntryMediaType = "application/vnd.mkimg.cache.entry.v1+json";
+/// The manifest annotation of an image built with --cache-to type=inline: a JSON array of the
+/// entry documents of the image's layer steps.
+inline constexpr std::string_view kInlineAnnotation = "dev.mkimg.cache.v1";
+
+/// Receives a warning: a source that cannot be reached, an entry refused.
+using Warn = std::function<void(const std::string&)>;
+
+/// A hit in a shared cache; its layer blob (if any) is in the store, digest and size checked.
+struct SharedHit {
+  CacheEntry entry;
+  std::string source;  ///< the location as given, for messages
+};
+
+/// The `--cache-from` sources of one build, asked in order. Safe to use from several threads.
+class SharedCacheReader {
+ public:
+  SharedCacheReader(const oci::Store& store, std::vector<CacheLocation> sources,
+                    registry::RegistryOptions options, Warn warn);
+  ~SharedCacheReader();
+  SharedCacheReader(const SharedCacheReader&) = delete;
+  SharedCacheReader& operator=(const SharedCacheReader&) = delete;
+
+  /// The entry for `key` from the first source that has a good one (its layer downloaded into
+  /// the store), or nullopt.
+  std::optional<SharedHit> find(const std::string& key);
+
+ private:
+  struct Source;
+  const oci::Store& store_;
+  registry::RegistryOptions options_;
+  Warn warn_;
+  std::vector<std::unique_ptr<Source>> sources_;
+};
+
+/// What an export did.
+struct ExportReport {
+  int entries = 0;     ///< asked to write
+  int written = 0;     ///< new tags
+  int present = 0;     ///< already there (same key written before)
+  int blobs_sent = 0;  ///< layer blobs uploaded or copied
+};
+
+/// Writes `entries` (their layer blobs are in `store`) to a registry or local location.
+/// Throws mkimg::Error naming the location when it cannot.
+ExportReport export_entries(const oci::Store& store, const CacheLocation& to,
+                            const std::vector<CacheEntry>& entries,
+                            const registry::RegistryOptions& options);
+
+/// The value of kInlineAnnotation for an image whose layer steps made `entries`.
+std::string inline_annotation(const std::vector<CacheEntry>& entries);
+
+}  // namespace mkimg::cache

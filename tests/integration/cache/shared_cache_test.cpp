@@ -1,0 +1,261 @@
+// --cache-to / --cache-from between stores, as two CI runners share a cache: a real
+// docker-registry on loopback (tests/support/registry_fixture.h) and OCI layout directories.
+// Runner A builds and exports; runner B starts from an empty store and another context
+// directory with the same files. The RUN steps write a random id, so equal image ids prove
+// that B ran none of them.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/support/builder_fixture.h"
+#include "tests/support/registry_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+class SharedCacheTest : public BuilderTest {
+ protected:
+  void SetUp() override {
+    BuilderTest::SetUp();
+    if (IsSkipped()) return;
+    registry_ = std::make_unique<Registry>(RegistryMode::kHttp);
+    auto pushed = run_mkimg(store(), {"push", "busybox:latest", base()});
+    ASSERT_EQ(pushed.exit_code, 0) << pushed.all();
+  }
+
+  std::string base() const { return registry_->host() + "/busybox:latest"; }
+  std::string cache_repo() const { return registry_->host() + "/cache"; }
+
+  /// A context with a builder stage and a final stage that copies from it.
+  fs::path context(const std::string& name, const std::string& app = "app v1\n") {
+    fs::path c = dir(name);
+    fs::create_directories(c);
+    write_file(c / "src.txt", "source\n");
+    write_file(c / "app.txt", app);
+    write_file(c / "Dockerfile", "FROM " + base() +
+                                     " AS builder\n"
+                                     "COPY src.txt /src.txt\n"
+                                     "RUN cat /proc/sys/kernel/random/uuid > /id && cp /src.txt "
+                                     "/out\n"
+                                     "FROM " +
+                                     base() +
+                                     "\n"
+                                     "COPY --from=builder /out /out\n"
+                                     "COPY app.txt /app.txt\n"
+                                     "RUN cat /proc/sys/kernel/random/uuid > /id2\n");
+    return c;
+  }
+
+  /// A build in the store `root` (a runner of its own).
+  CommandResult build_in(const fs::path& root, const fs::path& ctx,
+                         std::vector<std::string> extra) {
+    std::vector<std::string> args{"build", "--progress", "plain"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(ctx.string());
+    return run_mkimg(root, args);
+  }
+
+  std::vector<std::string> tags(const std::string& repo) {
+    auto r = run({"curl", "-fsS", registry_->url() + "/v2/" + repo + "/tags/list"});
+    std::vector<std::string> out;
+    for (auto p = r.out.find("sha256-"); p != std::string::npos; p = r.out.find("sha256-", p + 1)) {
+      out.push_back(r.out.substr(p, 71));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  /// The tags (ref.name annotations) of an OCI layout's index.json.
+  static std::vector<std::string> tags_in_layout(const fs::path& layout) {
+    std::string index = read_file(layout / "index.json");
+    std::vector<std::string> out;
+    const std::string key = "\"org.opencontainers.image.ref.name\":\"";
+    for (auto p = index.find(key); p != std::string::npos; p = index.find(key, p + 1)) {
+      auto start = p + key.size();
+      out.push_back(index.substr(start, index.find('"', start) - start));
+    }
+    return out;
+  }
+
+  std::unique_ptr<Registry> registry_;
+};
+
+TEST_F(SharedCacheTest, AFreshRunnerReusesEveryStepFromTheRegistry) {
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_NE(a.err.find("exporting cache to"), std::string::npos) << a.err;
+  EXPECT_EQ(tags("cache").size(), 5u) << a.err;  // 2 COPY + RUN, COPY --from, COPY, RUN
+
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", "type=registry,ref=" + cache_repo()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_EQ(image_id(b), image_id(a)) << b.err;
+  // Nothing was written: --cache-from alone never exports.
+  EXPECT_EQ(b.err.find("exporting cache"), std::string::npos) << b.err;
+
+  // The next build on B is a local hit, and the image runs.
+  auto again = build_in(dir("store-b"), context("ctx-b"), {"-t", "app:b"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(count(again.err, "CACHED"), 5) << again.err;
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out", "/app.txt"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.all();
+  EXPECT_EQ(ran.out, "source\napp v1\n");
+}
+
+TEST_F(SharedCacheTest, ModeMinExportsOnlyTheFinalImagesSteps) {
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=min"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_EQ(tags("cache").size(), 3u) << a.err;
+
+  auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  // The builder stage runs again; its /out is the same file, so the final stage hits.
+  EXPECT_NE(b.err.find("RUN cat /proc/sys/kernel/random/uuid > /id &&"), std::string::npos);
+  EXPECT_EQ(b.err.find("CACHED RUN cat /proc/sys/kernel/random/uuid > /id &&"), std::string::npos)
+      << b.err;
+  EXPECT_NE(b.err.find("CACHED RUN cat /proc/sys/kernel/random/uuid > /id2"), std::string::npos)
+      << b.err;
+  EXPECT_EQ(image_id(b), image_id(a));
+}
+
+TEST_F(SharedCacheTest, APartialHitRunsOnlyWhatChanged) {
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  auto b = build_in(dir("store-b"), context("ctx-b", "app v2\n"), {"--cache-from", cache_repo()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 3) << b.err;  // builder stage and COPY --from
+  EXPECT_EQ(b.err.find("CACHED COPY app.txt"), std::string::npos) << b.err;
+  EXPECT_NE(image_id(b), image_id(a));
+}
+
+TEST_F(SharedCacheTest, ALocalDirectoryCarriesTheCacheBetweenStores) {
+  fs::path cache_dir = dir("ci-cache");
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=local,dest=" + cache_dir.string() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // An OCI image layout peers read.
+  auto listed = run({"skopeo", "inspect", "--raw",
+                     "oci:" + cache_dir.string() + ":" + tags_in_layout(cache_dir).front()});
+  ASSERT_EQ(listed.exit_code, 0) << listed.all();
+  EXPECT_NE(listed.out.find("application/vnd.mkimg.cache.entry.v1+json"), std::string::npos);
+
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", "type=local,src=" + cache_dir.string()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_EQ(image_id(b), image_id(a));
+}
+
+TEST_F(SharedCacheTest, ACorruptedBlobIsAMissWithAWarningNeverAWrongImage) {
+  fs::path cache_dir = dir("ci-cache");
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=local,dest=" + cache_dir.string() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // Damage every layer blob (the big ones; entry documents are small JSON).
+  int damaged = 0;
+  for (const auto& f : fs::recursive_directory_iterator(cache_dir / "blobs")) {
+    if (f.is_regular_file() && read_file(f.path()).substr(0, 2) == "\x1f\x8b") {
+      write_file(f.path(), "not a layer");
+      ++damaged;
+    }
+  }
+  ASSERT_GT(damaged, 0);
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", "type=local,src=" + cache_dir.string()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(b.err.find("warning: cache type=local"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("not used"), std::string::npos) << b.err;
+  EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", image_id(b), "cat", "/out"});
+  EXPECT_EQ(ran.out, "source\n") << ran.all();
+}
+
+TEST_F(SharedCacheTest, ARegistryThatIsDownIsAWarningAndAColdBuild) {
+  int port = free_port();
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", "127.0.0.1:" + std::to_string(port) + "/cache", "--cache-to",
+                     "type=registry,ref=127.0.0.1:" + std::to_string(port) + "/cache"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(b.err.find("cannot be read, building without it"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("warning: export cache to"), std::string::npos) << b.err;
+  EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
+}
+
+TEST_F(SharedCacheTest, ARegistryThatDiesHalfWayIsAWarningAndTheRestIsBuilt) {
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // B has its base already; the registry goes away before the first lookup.
+  auto pulled = run_mkimg(dir("store-b"), {"pull", base()});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.all();
+  registry_->stop();
+  auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(b.err.find("warning: cache"), std::string::npos) << b.err;
+  EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
+}
+
+TEST_F(SharedCacheTest, TwoWritersAtOnceBothSucceedAndTheCacheServes) {
+  context("ctx-a");
+  context("ctx-c");
+  CommandResult first, second;
+  std::thread t([&] {
+    first = build_in(store(), dir("ctx-a"),
+                     {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  });
+  second = build_in(dir("store-c"), dir("ctx-c"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  t.join();
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(tags("cache").size(), 5u);
+  auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_TRUE(image_id(b) == image_id(first) || image_id(b) == image_id(second));
+}
+
+TEST_F(SharedCacheTest, InlineCacheInAPushedImageServesTheNextBuild) {
+  std::string image = registry_->host() + "/app:v1";
+  auto a =
+      build_in(store(), context("ctx-a"), {"--cache-to", "type=inline", "-t", image, "--push"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  auto manifest = run({"curl", "-fsS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                       registry_->url() + "/v2/app/manifests/v1"});
+  EXPECT_NE(manifest.out.find("dev.mkimg.cache.v1"), std::string::npos) << manifest.all();
+
+  auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", image});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  // The final stage's steps are in the image; the builder stage is not (as mode=min).
+  EXPECT_NE(b.err.find("CACHED RUN cat /proc/sys/kernel/random/uuid > /id2"), std::string::npos)
+      << b.err;
+  EXPECT_EQ(image_id(b), image_id(a));
+}
+
+TEST_F(SharedCacheTest, BadValuesAreErrorsNamingThem) {
+  for (const auto& [flag, value, what] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--cache-to", "type=s3,ref=x", "unknown type `s3`"},
+           {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=all",
+            "mode must be min or max"},
+           {"--cache-to", "type=local", "type=local needs dest=DIR"},
+           {"--cache-from", "type=local,dest=/x", "type=local needs src=DIR"},
+           {"--cache-from", "type=inline", "type=inline is read with --cache-from IMAGE"},
+           {"--cache-from", "type=registry,ref=Bad Ref", "not a valid repository reference"},
+           {"--cache-to", "type=registry", "type=registry needs ref=REPOSITORY"},
+       }) {
+    auto r = build_in(dir("store-b"), context("ctx-b"), {flag, value});
+    EXPECT_EQ(r.exit_code, 1) << flag << " " << value << r.all();
+    EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(value), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace mkimg::testing
