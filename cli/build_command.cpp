@@ -205,8 +205,8 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   for (const auto& c : f.cache_from) o.cache_from.push_back(cache::parse_cache_from(c));
   for (const auto& c : f.cache_to) o.cache_to.push_back(cache::parse_cache_to(c));
   o.registry.insecure_registries = f.insecure_registries;
-  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
-    o.source_date_epoch = std::stoll(sde);
+  if (auto sde = source_date_epoch()) {
+    o.source_date_epoch = sde;
   } else if (f.reproducible || f.verify_reproducible) {
     o.source_date_epoch = 0;
   }

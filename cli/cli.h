@@ -9,15 +9,20 @@
 //   diff_command.cpp        `mkimg diff` (snapshot/image_diff.h)
 //   registry_commands.cpp   push, login, logout, and the registry flags of pull
 //   parse_command.cpp       `mkimg parse [--dump]`
+//   inputs.cpp              what commands read besides flags: a Dockerfile (file or stdin,
+//                           64 MiB at most), $SOURCE_DATE_EPOCH (checked)
 //   progress.h              the build's events rendered: plain, a live tty view, quiet
 //   log_sink.h              spdlog to stderr ("mkimg: [debug] ..."), above the live view
 //
 // The command is thin: main.cpp parses global options with CLI11 and each *_command(s).cpp
 // adds one family of subcommands, whose callbacks call into the libraries and throw
-// mkimg::Error on failure. main.cpp prints "mkimg: error: <message>" and exits 1 for any Error.
+// mkimg::Error on failure. main.cpp prints "mkimg: error: <message>" and exits 1 for any Error
+// (2 for a usage error, with the command's usage after it).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +53,10 @@ std::filesystem::path store_root(const GlobalOptions& options);
 /// A Dockerfile's text from `path` ("-": standard input), refused past 64 MiB (a Dockerfile is
 /// small; /dev/zero or a wrong file must not eat the memory). parse_command.cpp.
 std::string read_dockerfile_text(const std::string& path);
+
+/// $SOURCE_DATE_EPOCH as seconds, nullopt when unset or empty; throws mkimg::Error naming it
+/// when it is not a plain number of seconds.
+std::optional<std::int64_t> source_date_epoch();
 
 void add_parse_commands(CLI::App& app, GlobalOptions& options);     // parse_command.cpp
 void add_image_commands(CLI::App& app, GlobalOptions& options);     // image_commands.cpp

@@ -75,16 +75,6 @@ std::string json_string(std::string_view s) {
 
 // --- import ---------------------------------------------------------------------------------
 
-std::optional<std::int64_t> source_date_epoch() {
-  const char* env = std::getenv("SOURCE_DATE_EPOCH");
-  if (!env || !*env) return std::nullopt;
-  std::string s(env);
-  if (s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
-    throw Error(describe("read", "SOURCE_DATE_EPOCH", "not a number of seconds: " + s));
-  }
-  return std::stoll(s);
-}
-
 snapshot::LayerBlob write_import_layer(const oci::Store& store, const fs::path& rootfs,
                                        const snapshot::LayerOptions& options) {
   fs::path out = store.temp_path("import-layer");

@@ -47,26 +47,6 @@ void run_parse(const ParseOptions& options) {
 
 }  // namespace
 
-std::string read_dockerfile_text(const std::string& path) {
-  constexpr std::size_t kMaxDockerfileBytes = 64u << 20;
-  UniqueFd owned(path == "-" ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (path != "-" && !owned) throw sys_error("read", path);
-  const int fd = path == "-" ? STDIN_FILENO : owned.get();
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("read", path);
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxDockerfileBytes) {
-      throw Error(describe("read", path, "larger than 64 MiB: not a Dockerfile"));
-    }
-  }
-  return text;
-}
-
 void add_parse_commands(CLI::App& app, GlobalOptions& /*options*/) {
   auto parse_options = std::make_shared<ParseOptions>();
   CLI::App* cmd = app.add_subcommand("parse", "Parse a Dockerfile and print its instructions");

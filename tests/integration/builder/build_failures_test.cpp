@@ -97,5 +97,17 @@ TEST_F(FailureTest, HugeDockerfileIsRefusedWithItsName) {
   EXPECT_NE(r.err.find("64 MiB"), std::string::npos) << r.err;
 }
 
+TEST_F(FailureTest, SourceDateEpochThatIsNotANumberIsRefusedByName) {
+  for (const char* bad : {"yesterday", "-1", "99999999999999999999"}) {
+    auto r = run_mkimg(store(), {"build", "-t", "app:1", dir("ctx").string()},
+                       {{"SOURCE_DATE_EPOCH", bad}});
+    EXPECT_EQ(r.exit_code, 1) << r.all();
+    EXPECT_NE(r.err.find("mkimg: error: read `SOURCE_DATE_EPOCH`: not a number of seconds: " +
+                         std::string(bad)),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace mkimg::testing
