@@ -68,6 +68,7 @@
 #include "builder/events.h"
 #include "cache/cache_location.h"
 #include "oci/descriptor.h"
+#include "oci/media_types.h"
 #include "registry/options.h"
 #include "runtime/bundle_config.h"
 
@@ -83,8 +84,6 @@ namespace mkimg::builder {
 enum class CacheMode { kUse, kIgnore, kBypass };
 /// Whether each cache miss prints which part of the key changed.
 enum class ExplainMode { kQuiet, kExplain };
-/// Layer compression.
-enum class LayerCompression { kGzip, kZstd };
 
 /// One `--output`.
 struct OutputSpec {
@@ -122,7 +121,7 @@ struct BuildOptions {
   std::string runtime;  ///< "", "runc", "crun" or a path
   std::vector<OutputSpec> outputs;
   std::filesystem::path iidfile;
-  LayerCompression compression = LayerCompression::kGzip;
+  oci::media_type::Compression compression = oci::media_type::Compression::kGzip;
   std::optional<std::int64_t> source_date_epoch;
   std::string platform;  ///< --platform; "" = host
   std::vector<SecretSource> secrets;

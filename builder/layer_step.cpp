@@ -49,8 +49,7 @@ class WorkArea {
 
 snapshot::LayerOptions layer_options(const BuildOptions& options) {
   snapshot::LayerOptions o;
-  o.compression = options.compression == LayerCompression::kZstd ? snapshot::Compression::kZstd
-                                                                 : snapshot::Compression::kGzip;
+  o.compression = options.compression;
   o.source_date_epoch = options.source_date_epoch;
   return o;
 }

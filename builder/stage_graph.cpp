@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace mkimg::builder {
@@ -40,11 +41,6 @@ void visit(const std::vector<StageNode>& stages, std::size_t i, std::vector<Mark
   order.push_back(i);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::vector<std::size_t> build_order(const std::vector<StageNode>& stages, std::size_t target) {
@@ -70,9 +66,9 @@ std::vector<std::size_t> parallel_groups(const std::vector<StageNode>& stages,
 
 std::size_t find_stage(const std::vector<StageNode>& stages, const std::string& word,
                        std::size_t before) {
-  std::string w = lower(word);
+  std::string w = ascii_lower(word);
   for (std::size_t i = 0; i < std::min(before, stages.size()); ++i) {
-    if (!stages[i].name.empty() && lower(stages[i].name) == w) return i;
+    if (!stages[i].name.empty() && ascii_lower(stages[i].name) == w) return i;
   }
   if (!w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     std::size_t n = std::stoul(w);

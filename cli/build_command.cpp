@@ -196,8 +196,8 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.network = f.network == "none" ? runtime::NetworkMode::kNone : runtime::NetworkMode::kHost;
   o.runtime = f.runtime;
   o.iidfile = f.iidfile;
-  o.compression =
-      f.compression == "zstd" ? builder::LayerCompression::kZstd : builder::LayerCompression::kGzip;
+  o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd
+                                          : oci::media_type::Compression::kGzip;
   o.platform = f.platform;
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
@@ -271,6 +271,44 @@ bool verify_reproducible(oci::Store& store, const builder::BuildOptions& options
   return false;
 }
 
+/// The flags that reach registries and shared caches.
+void add_sharing_flags(CLI::App* cmd, BuildFlags& f) {
+  cmd->add_option("--cache-from", f.cache_from,
+                  "Where to look for cached steps: type=registry,ref=REPO | type=local,src=DIR | "
+                  "REF (a cache repository or an image with inline cache); repeatable, in order");
+  cmd->add_option("--cache-to", f.cache_to,
+                  "Where to write the build's cache: type=registry,ref=REPO[,mode=min|max] | "
+                  "type=local,dest=DIR[,mode=min|max] | type=inline; repeatable");
+  cmd->add_flag("--push", f.push, "Push every -t tag to its registry after the build");
+  cmd->add_option(
+      "--insecure-registry", f.insecure_registries,
+      "Registry (HOST[:PORT]) reached over plain HTTP (--push, --cache-from/-to, FROM); "
+      "repeatable");
+}
+
+/// `mkimg build` once its flags are parsed.
+void run_build(BuildFlags& f, GlobalOptions& global) {
+  runtime::install_interrupt_handlers();
+  if (f.push && f.tags.empty()) {
+    throw Error(describe("build", "--push", "needs at least one -t tag to push"));
+  }
+  builder::BuildOptions options = to_options(f);
+  if (f.dry_run) {
+    std::cout << builder::dry_run(options) << std::flush;
+    return;
+  }
+  auto store = oci::Store::open(store_root(global));
+  ProgressMode mode = progress_mode(f.progress);
+  builder::BuildResult result = build_with_progress(store, options, mode);
+  if (f.verify_reproducible && !verify_reproducible(store, options, result, mode)) {
+    std::cout << result.image_id << "\n";
+    global.exit_code = 1;
+    return;
+  }
+  if (f.push) push_tags(store, f);
+  std::cout << result.image_id << "\n";
+}
+
 void add_build(CLI::App& app, GlobalOptions& global) {
   auto flags = std::make_shared<BuildFlags>();
   auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile and a context");
@@ -281,12 +319,6 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--target", flags->target, "The stage to build");
   cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
   cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
-  cmd->add_option("--cache-from", flags->cache_from,
-                  "Where to look for cached steps: type=registry,ref=REPO | type=local,src=DIR | "
-                  "REF (a cache repository or an image with inline cache); repeatable, in order");
-  cmd->add_option("--cache-to", flags->cache_to,
-                  "Where to write the build's cache: type=registry,ref=REPO[,mode=min|max] | "
-                  "type=local,dest=DIR[,mode=min|max] | type=inline; repeatable");
   cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
   cmd->add_option("--network", flags->network, "host (default) or none")
       ->check(CLI::IsMember({"host", "none", "default"}));
@@ -309,11 +341,6 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_flag("--verify-reproducible", flags->verify_reproducible,
                 "Build twice (the second time with no cache) and fail unless the manifest "
                 "digests match; implies --reproducible");
-  cmd->add_flag("--push", flags->push, "Push every -t tag to its registry after the build");
-  cmd->add_option(
-      "--insecure-registry", flags->insecure_registries,
-      "Registry (HOST[:PORT]) reached over plain HTTP (--push, --cache-from/-to, FROM); "
-      "repeatable");
   cmd->add_option("--jobs,-j", flags->jobs,
                   "Stages built at once (default: the number of cores, at most 4; 1 = one by one)")
       ->check(CLI::Range(1u, 64u));
@@ -321,27 +348,8 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                 "Print the plan (stages in order, parallel groups, one line per step); run, pull "
                 "and write nothing");
   cmd->add_option("context", flags->context, "The build context directory")->required();
-  cmd->callback([flags, &global] {
-    runtime::install_interrupt_handlers();
-    if (flags->push && flags->tags.empty()) {
-      throw Error(describe("build", "--push", "needs at least one -t tag to push"));
-    }
-    builder::BuildOptions options = to_options(*flags);
-    if (flags->dry_run) {
-      std::cout << builder::dry_run(options) << std::flush;
-      return;
-    }
-    auto store = oci::Store::open(store_root(global));
-    ProgressMode mode = progress_mode(flags->progress);
-    builder::BuildResult result = build_with_progress(store, options, mode);
-    if (flags->verify_reproducible && !verify_reproducible(store, options, result, mode)) {
-      std::cout << result.image_id << "\n";
-      global.exit_code = 1;
-      return;
-    }
-    if (flags->push) push_tags(store, *flags);
-    std::cout << result.image_id << "\n";
-  });
+  add_sharing_flags(cmd, *flags);
+  cmd->callback([flags, &global] { run_build(*flags, global); });
 }
 
 }  // namespace

@@ -5,8 +5,9 @@
 //   process.h     Process::spawn: the one way a child is started
 //   copy_data.h   writing bytes to an fd, copying a file's bytes between fds in the kernel
 //   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
-//                 reading and writing host files
+//                 reading and writing host files; join_rel, the one relative-path join
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
+//   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with

@@ -2,6 +2,7 @@
 // MAINTAINER) and the dispatch by keyword.
 #include <iterator>
 
+#include "common/ascii.h"
 #include "parser/flags.h"
 #include "parser/instruction_builder.h"
 #include "parser/unicode.h"
@@ -133,11 +134,7 @@ InstructionBody build_body(const SyntaxNode& node) {
 
 }  // namespace
 
-std::string upper_keyword(const SyntaxNode& node) {
-  std::string out = node.keyword;
-  for (char& c : out) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-  return out;
-}
+std::string upper_keyword(const SyntaxNode& node) { return ascii_upper(node.keyword); }
 
 Instruction build_instruction(const SyntaxNode& node) {
   Instruction instruction;

@@ -1,6 +1,7 @@
 // The command instructions: RUN, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, and ONBUILD.
 #include <regex>
 
+#include "common/ascii.h"
 #include "parser/duration.h"
 #include "parser/flags.h"
 #include "parser/heredoc.h"
@@ -91,8 +92,9 @@ int health_retries(const FlagValues& flags) {
 }  // namespace
 
 InstructionBody build_run(const SyntaxNode& node) {
-  static constexpr FlagSpec kFlags[] = {
-      {"mount", FlagType::kStrings}, {"network", FlagType::kString}, {"security", FlagType::kString}};
+  static constexpr FlagSpec kFlags[] = {{"mount", FlagType::kStrings},
+                                        {"network", FlagType::kString},
+                                        {"security", FlagType::kString}};
   const FlagValues flags = parse_flags(node.flags, kFlags);
   Run run;
   run.command = required_command(node);
@@ -127,8 +129,7 @@ InstructionBody build_entrypoint(const SyntaxNode& node) {
 
 InstructionBody build_healthcheck(const SyntaxNode& node) {
   if (node.args.empty()) fail("HEALTHCHECK requires at least one argument");
-  std::string type = node.args[0];
-  for (char& c : type) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  std::string type = ascii_upper(node.args[0]);
   Healthcheck health;
   if (type == "NONE") {
     if (node.args.size() != 1) fail("HEALTHCHECK NONE takes no arguments");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "parser/json_array.h"
 #include "parser/unicode.h"
@@ -12,14 +13,6 @@ namespace {
 
 bool is_blank(char c) { return c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == ' '; }
 bool is_ascii_space(char c) { return is_blank(c) || c == '\n'; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  });
-  return out;
-}
 
 /// The keyword, the `--flags` (quotes and backslashes processed, a lone `--` ends them and is
 /// dropped) and the rest of the line.
@@ -153,7 +146,7 @@ void parse_health(SyntaxNode& node, std::string_view rest) {
 }
 
 void parse_arguments(SyntaxNode& node, std::string_view rest, char escape) {
-  const std::string key = lower(node.keyword);
+  const std::string key = ascii_lower(node.keyword);
   if (key == "add" || key == "copy" || key == "volume") {
     parse_maybe_json_to_list(node, rest);
   } else if (key == "run" || key == "cmd" || key == "entrypoint" || key == "shell") {
@@ -220,7 +213,8 @@ std::vector<std::string> parse_words(std::string_view rest, char escape_char) {
         blank_ok = false;
         continue;
       }
-      if (r.value == '\'' || r.value == '"') quote = r.value, blank_ok = true, phase = Phase::kQuote;
+      if (r.value == '\'' || r.value == '"')
+        quote = r.value, blank_ok = true, phase = Phase::kQuote;
       if (r.value == escape) {
         if (pos + r.width == rest.size()) continue;
         append_rune(word, r.value);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/ascii.h"
 #include "parser/heredoc.h"
 #include "parser/line_parsers.h"
 #include "parser/source_error.h"
@@ -85,7 +86,7 @@ class DirectiveReader {
     while (end > pos && is_re_space(line[end - 1])) --end;
     if (end == pos) return false;
     value = std::string(line.substr(pos, end - pos));
-    for (char& c : key) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    key = ascii_lower(key);
     return true;
   }
 

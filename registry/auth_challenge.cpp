@@ -2,18 +2,13 @@
 // quoted-string with backslash escapes) separated by commas; a token followed by a space
 // and no '=' starts the next challenge.
 #include "registry/auth_challenge.h"
+#include "common/ascii.h"
 
 #include <cctype>
 #include <optional>
 
 namespace mkimg::registry {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
@@ -60,7 +55,7 @@ struct Cursor {
 };
 
 std::optional<AuthScheme> scheme_of(std::string_view name) {
-  std::string n = lower(name);
+  std::string n = ascii_lower(name);
   if (n == "basic") return AuthScheme::kBasic;
   if (n == "bearer") return AuthScheme::kBearer;
   return std::nullopt;
@@ -82,7 +77,7 @@ bool read_params(Cursor& c, std::map<std::string, std::string>& params) {
     ++c.i;
     auto v = c.value();
     if (!v) return false;
-    params[lower(name)] = *v;
+    params[ascii_lower(name)] = *v;
   }
 }
 

@@ -1,6 +1,7 @@
 // HttpClient on a libcurl easy handle. Redirects are followed here, not by libcurl, so the
 // Authorization header can be dropped when the origin changes.
 #include "registry/http_client.h"
+#include "common/ascii.h"
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
@@ -21,15 +22,6 @@ void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 
 /// Owns a CURLU handle.
 struct Url {
@@ -52,14 +44,14 @@ void parse_url(Url& url, std::string_view text) {
   if (curl_url_set(url.u, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
     throw Error(describe("parse URL", text, "malformed"));
   }
-  std::string scheme = lower(url.get(CURLUPART_SCHEME));
+  std::string scheme = ascii_lower(url.get(CURLUPART_SCHEME));
   if (scheme != "http" && scheme != "https") {
     throw Error(describe("parse URL", text, "only http and https are allowed"));
   }
 }
 
 bool drop_on_redirect(std::string_view name) {
-  return iequals(name, "Authorization") || iequals(name, "Cookie");
+  return ascii_iequals(name, "Authorization") || ascii_iequals(name, "Cookie");
 }
 
 /// `url` fit for a debug log: no user:password@, and the values of query parameters that
@@ -76,7 +68,7 @@ std::string loggable_url(std::string_view url) {
   for (std::size_t start = 0; start <= query.size();) {
     std::size_t amp = std::min(query.find('&', start), query.size());
     std::string item = query.substr(start, amp - start);
-    std::string name = lower(item.substr(0, item.find('=')));
+    std::string name = ascii_lower(item.substr(0, item.find('=')));
     for (const char* secret : {"sig", "token", "key", "cred", "auth", "pass", "secret", "code"}) {
       if (name.find(secret) != std::string::npos)
         item = item.substr(0, item.find('=')) + "=REDACTED";
@@ -180,7 +172,7 @@ struct HttpClient::Handle {
 
 std::optional<std::string> HttpResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return v;
+    if (ascii_iequals(k, name)) return v;
   }
   return std::nullopt;
 }
@@ -285,14 +277,14 @@ HttpResponse HttpClient::send_once(const HttpRequest& request, const BodySink& s
 std::string url_origin(std::string_view text) {
   Url url;
   parse_url(url, text);
-  return lower(url.get(CURLUPART_SCHEME)) + "://" + lower(url.get(CURLUPART_HOST)) + ":" +
-         url.get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  return ascii_lower(url.get(CURLUPART_SCHEME)) + "://" + ascii_lower(url.get(CURLUPART_HOST)) +
+         ":" + url.get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
 }
 
 std::string url_host(std::string_view text) {
   Url url;
   parse_url(url, text);
-  std::string host = lower(url.get(CURLUPART_HOST));
+  std::string host = ascii_lower(url.get(CURLUPART_HOST));
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
   return host;
 }
@@ -330,7 +322,7 @@ Download download_to_fd(HttpClient& client, const std::string& url, int fd,
   request.url = url;
   request.on_headers = [&](long, const HttpHeaders& headers) {
     for (const auto& [k, v] : headers) {
-      if (!iequals(k, "Content-Length")) continue;
+      if (!ascii_iequals(k, "Content-Length")) continue;
       char* end = nullptr;
       unsigned long long n = std::strtoull(v.c_str(), &end, 10);
       if (end != v.c_str() && n > max_size) throw too_large();

@@ -9,12 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "oci/media_types.h"
+
 namespace mkimg::snapshot {
 
 namespace fs = std::filesystem;
 
-/// How a layer blob is compressed.
-enum class Compression { kNone, kGzip, kZstd };
+/// How a layer blob is compressed: the one enum of oci/media_types.h.
+using Compression = oci::media_type::Compression;
 
 /// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes and
 /// where its compressed bytes are in the blob.

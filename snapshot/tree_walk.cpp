@@ -52,10 +52,6 @@ std::vector<std::string> list_dir(int root, const std::string& rel) {
   return names;
 }
 
-std::string join_rel(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
 std::pair<std::string, std::string> split_rel(const std::string& rel) {
   std::size_t slash = rel.rfind('/');
   if (slash == std::string::npos) return {std::string(), rel};

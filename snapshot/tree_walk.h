@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "common/in_root.h"  // join_rel
 
 namespace mkimg::snapshot {
 
@@ -31,10 +32,7 @@ std::vector<std::string> list_dir(int root, const std::string& rel);
 /// sorted); descends into a directory only when `visit` returns true. Never follows symlinks.
 void walk_tree(int root, const std::function<bool(const std::string&, const struct stat&)>& visit);
 
-/// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c".
-std::string join_rel(const std::string& dir, const std::string& name);
-
-/// The inverse of join_rel: "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
+/// The inverse of join_rel (common/in_root.h): "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
 std::pair<std::string, std::string> split_rel(const std::string& rel);
 
 /// The sorted names of the xattrs a layer keeps (security.capability, user.*) of the regular
