@@ -205,115 +205,161 @@ class UrlSources {
   std::vector<std::optional<UrlFile>> files_;
 };
 
-void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
-  auto& session = ctx.session;
-  auto& stage = ctx.stage;
-  Destination dest = resolve_destination(a.dest, workdir_of(stage));
+/// Where a COPY reads: the context, or a stage or image (its view kept mounted while the step
+/// runs), with the --exclude and --chmod of the instruction.
+struct CopyOrigin {
   FromSource from;
+  ContextHasher image_hasher{""};
   CopyInput input;
-  input.hasher = session.hasher.get();
-  ContextHasher image_hasher("");
+};
+
+void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
+  o.input.hasher = session.hasher.get();
   if (!a.from.empty()) {
-    from = open_from(session, a.from);
-    input.root = from.view->root();
-    input.kind = CopyInput::Kind::kImage;
-    input.hasher = &image_hasher;
+    o.from = open_from(session, a.from);
+    o.input.root = o.from.view->root();
+    o.input.kind = CopyInput::Kind::kImage;
+    o.input.hasher = &o.image_hasher;
   } else {
-    input.root = session.options->context;
-    input.ignore = &session.ignore;
+    o.input.root = session.options->context;
+    o.input.ignore = &session.ignore;
   }
   std::string exclude_text;
   for (const auto& x : a.excludes) exclude_text += x + "\n";
-  input.excludes = parser::parse_dockerignore(exclude_text);
-  if (!a.chmod.empty()) input.chmod = parse_chmod(a.chmod);
-  std::vector<CopySource> sources =
-      a.heredocs.empty() ? select_sources(input, a.sources) : heredoc_sources(a);
+  o.input.excludes = parser::parse_dockerignore(exclude_text);
+  if (!a.chmod.empty()) o.input.chmod = parse_chmod(a.chmod);
+}
+
+/// What a COPY copies where, as selected before the step runs.
+struct CopyShape {
+  Destination dest;
+  std::vector<CopySource> sources;
   bool wildcard = false;
-  for (const auto& s : a.sources) wildcard = wildcard || has_wildcard(s);
-  std::size_t source_count = a.sources.size() + a.heredocs.size() + a.urls.size();
-  check_multiple_sources(dest, source_count, a.keyword);
-  UrlSources urls(*session.store, a);
-  cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
-  add_key_parts(key, sources);
-  urls.add_key_parts(key);
-  std::string shown = ctx.instruction.original;
-  StepDescription desc{ctx.label, shown, shown + " # buildkit"};
-  Parents parents = a.parents ? Parents::kYes : Parents::kNo;
-  bool force_dir_dest = wildcard || sources.size() > 1 || source_count > 1;
-  // Straight into the layer when the destination allows (copy/plan.h): the view, the source
-  // root and the plan live until the step is done.
+  std::size_t source_count = 0;
+  bool force_dir_dest = false;
+  Parents parents = Parents::kNo;
+  bool extract_archives = false;
+  std::string shown;       ///< the instruction as written
+  std::string recall_key;  ///< names this COPY's recall record (copy/recall.h)
+};
+
+CopyShape shape_copy(const StepContext& ctx, const CopyArgs& a, const CopyInput& input,
+                     bool extract_archives) {
+  CopyShape s;
+  s.dest = resolve_destination(a.dest, workdir_of(ctx.stage));
+  s.sources = a.heredocs.empty() ? select_sources(input, a.sources) : heredoc_sources(a);
+  for (const auto& src : a.sources) s.wildcard = s.wildcard || has_wildcard(src);
+  s.source_count = a.sources.size() + a.heredocs.size() + a.urls.size();
+  check_multiple_sources(s.dest, s.source_count, a.keyword);
+  s.force_dir_dest = s.wildcard || s.sources.size() > 1 || s.source_count > 1;
+  s.parents = a.parents ? Parents::kYes : Parents::kNo;
+  s.extract_archives = extract_archives;
+  s.shown = ctx.instruction.original;
+  s.recall_key = options_text(a) + "\n" + s.dest.path + "\n" +
+                 (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
+  return s;
+}
+
+/// What a COPY written straight into its layer keeps from planning to writing: the view, the
+/// source root, the plan, the last run's recall record and this run's layer.
+struct DirectCopy {
   std::unique_ptr<ImageView> view;
   UniqueFd src_root;
   std::optional<std::vector<snapshot::SpecEntry>> plan;
-  int64_t now = ::time(nullptr);
-  // What this COPY made last time (copy/recall.h): read once the step runs, saved after it.
-  std::string recall_key = options_text(a) + "\n" + dest.path + "\n" +
-                           (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
   std::optional<CopyRecall> recall;
   std::optional<snapshot::LayerBlob> made;
-  std::vector<std::string> changed;  // files whose source changed while they were written
+  std::vector<std::string> changed;  ///< files whose source changed while they were written
+};
+
+/// The layer writer of a COPY onto new paths (copy/plan.h), or none when the destination
+/// needs the container path.
+LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInput& input,
+                        const CopyShape& s, DirectCopy& d) {
+  auto& session = ctx.session;
+  for (const auto& src : s.sources) {
+    if (s.extract_archives && is_local_archive(input, src)) return {};
+  }
+  d.view = std::make_unique<ImageView>(session, ctx.stage.image);
+  auto owner = resolve_owner(a.chown, d.view->root());
+  d.src_root = open_root(input.root);
+  d.plan = direct_copy_entries(s.sources, d.src_root.get(), d.view->root(), s.dest, owner,
+                               s.parents, s.force_dir_dest, ::time(nullptr));
+  if (!d.plan) return {};
+  // --no-cache builds from nothing: not even files or gzip members of the last build.
+  if (session.options->cache == CacheMode::kUse) {
+    d.recall = load_copy_recall(*session.store, s.recall_key);
+  }
+  return [&d, &s](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
+    snapshot::LayerOptions o = options;
+    o.index_members = true;
+    if (d.recall && !d.recall->members.blob.empty()) o.reuse = &d.recall->members;
+    StepTimer timer;
+    d.made = snapshot::write_layer_spec(*d.plan, out_file, o);
+    spdlog::debug("{}: layer written in {:.3f}s, {} of {} gzip members copied from the last build",
+                  s.shown, timer.seconds(), d.made->members_reused, d.made->members.size());
+    return *d.made;
+  };
+}
+
+DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInput& input,
+                       const CopyShape& s, DirectCopy& d) {
   DirectWork direct;
   direct.also_on_disk = ctx.root_read_later;
-  if (a.urls.empty() && direct_copy_enabled()) {
-    direct.plan = [&]() -> LayerWriter {
-      for (const auto& s : sources) {
-        if (extract_archives && is_local_archive(input, s)) return {};
+  if (!a.urls.empty() || !direct_copy_enabled()) return direct;
+  direct.plan = [&ctx, &a, &input, &s, &d] { return plan_direct(ctx, a, input, s, d); };
+  direct.materialize = [&d, &s](const std::filesystem::path& upper) {
+    StepTimer timer;
+    bool share = d.recall && !d.recall->files.dir.empty();
+    auto stats = snapshot::materialize_spec(*d.plan, upper, share ? &d.recall->files : nullptr);
+    d.changed = std::move(stats.changed);
+    spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
+                  s.shown, timer.seconds(), stats.written, stats.linked);
+  };
+  return direct;
+}
+
+/// The COPY run on the mounted root: archives extracted (ADD), files applied, then URLs.
+StepWork container_work(const CopyArgs& a, const CopyInput& input, const CopyShape& s,
+                        UrlSources& urls) {
+  return [&a, &input, &s, &urls](const std::filesystem::path& merged) {
+    auto owner = resolve_owner(a.chown, merged);
+    std::vector<CopySource> plain;
+    for (const auto& src : s.sources) {
+      if (s.extract_archives && is_local_archive(input, src)) {
+        extract_archive(input.root / src.read_from, merged, s.dest.path);
+      } else {
+        plain.push_back(src);
       }
-      view = std::make_unique<ImageView>(session, stage.image);
-      auto owner = resolve_owner(a.chown, view->root());
-      src_root = open_root(input.root);
-      plan = direct_copy_entries(sources, src_root.get(), view->root(), dest, owner, parents,
-                                 force_dir_dest, now);
-      if (!plan) return {};
-      // --no-cache builds from nothing: not even files or gzip members of the last build.
-      if (session.options->cache == CacheMode::kUse) {
-        recall = load_copy_recall(*session.store, recall_key);
-      }
-      return [&](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
-        snapshot::LayerOptions o = options;
-        o.index_members = true;
-        if (recall && !recall->members.blob.empty()) o.reuse = &recall->members;
-        StepTimer timer;
-        made = snapshot::write_layer_spec(*plan, out_file, o);
-        spdlog::debug(
-            "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last "
-            "build",
-            shown, timer.seconds(), made->members_reused, made->members.size());
-        return *made;
-      };
-    };
-    direct.materialize = [&](const std::filesystem::path& upper) {
-      StepTimer timer;
-      bool share = recall && !recall->files.dir.empty();
-      auto stats = snapshot::materialize_spec(*plan, upper, share ? &recall->files : nullptr);
-      changed = std::move(stats.changed);
-      spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
-                    shown, timer.seconds(), stats.written, stats.linked);
-    };
-  }
-  run_layer_step(
-      session, stage, key, desc,
-      [&](const std::filesystem::path& merged) {
-        auto owner = resolve_owner(a.chown, merged);
-        std::vector<CopySource> plain;
-        for (const auto& s : sources) {
-          if (extract_archives && is_local_archive(input, s)) {
-            extract_archive(input.root / s.read_from, merged, dest.path);
-          } else {
-            plain.push_back(s);
-          }
-        }
-        apply_sources(input, plain, merged, dest, owner, parents, force_dir_dest);
-        // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
-        // mixed ADD undefined).
-        urls.apply(merged, dest, owner, wildcard || source_count > 1);
-        return std::vector<runtime::MountStub>{};
-      },
-      direct);
+    }
+    apply_sources(input, plain, merged, s.dest, owner, s.parents, s.force_dir_dest);
+    // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
+    // mixed ADD undefined).
+    urls.apply(merged, s.dest, owner, s.wildcard || s.source_count > 1);
+    return std::vector<runtime::MountStub>{};
+  };
+}
+
+void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
+  auto& session = ctx.session;
+  auto& stage = ctx.stage;
+  CopyOrigin origin;
+  open_origin(session, a, origin);
+  const CopyInput& input = origin.input;
+  CopyShape shape = shape_copy(ctx, a, input, extract_archives);
+  UrlSources urls(*session.store, a);
+  cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
+  add_key_parts(key, shape.sources);
+  urls.add_key_parts(key);
+  StepDescription desc{ctx.label, shape.shown, shape.shown + " # buildkit"};
+  // Straight into the layer when the destination allows (copy/plan.h); `direct` lives until
+  // the step is done.
+  DirectCopy direct;
+  run_layer_step(session, stage, key, desc, container_work(a, input, shape, urls),
+                 direct_work(ctx, a, input, shape, direct));
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
-  if (made && made->entries > 0 && session.options->cache != CacheMode::kBypass) {
-    save_copy_recall(*session.store, recall_key, *made,
-                     snapshot::chain_ids(stage.image.config).back(), *plan, changed);
+  if (direct.made && direct.made->entries > 0 && session.options->cache != CacheMode::kBypass) {
+    save_copy_recall(*session.store, shape.recall_key, *direct.made,
+                     snapshot::chain_ids(stage.image.config).back(), *direct.plan, direct.changed);
   }
 }
 
