@@ -50,98 +50,113 @@ class ViewProbe {
   std::map<std::string, std::optional<struct stat>> seen_;
 };
 
-}  // namespace
+/// Collects the entries of one direct COPY; each step answers false where the overlay path
+/// must do the work instead (replacing something of the image, a path written twice, a file
+/// type the spec writer does not make).
+class DirectPlanner {
+ public:
+  DirectPlanner(int view_root, int src_root, std::optional<CopyOwner> owner, int64_t now)
+      : root_(view_root), probe_(view_root), src_root_(src_root), owner_(owner), now_(now) {}
 
-std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
-    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
-    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
-    int64_t now) {
-  UniqueFd root = open_root(view);
-  ViewProbe probe(root.get());
-  bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
-  std::map<std::string, snapshot::SpecEntry> out;  // new entries by layer path
-  std::set<std::string> existing;                  // directories of the image on the way
-  int64_t groups = 0;
-  auto uid = [&](const CopyFile& f) { return owner ? owner->uid : f.uid; };
-  auto gid = [&](const CopyFile& f) { return owner ? owner->gid : f.gid; };
-  for (const auto& s : sources) {
-    std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);
-    for (const auto& f : s.files) {
-      std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
-      if (target == "/") continue;
-      std::string rel = target.substr(1);
-      // The directories on the way: the image's (real directories only) or created 0755.
-      for (std::size_t slash = rel.find('/'); slash != std::string::npos;
-           slash = rel.find('/', slash + 1)) {
-        std::string dir = rel.substr(0, slash);
-        if (const auto& st = probe.lookup(dir)) {
-          if (!S_ISDIR(st->st_mode)) return std::nullopt;
-          existing.insert(dir);
-        } else if (auto it = out.find(dir); it != out.end()) {
-          if (!S_ISDIR(it->second.mode)) return std::nullopt;  // below a symlink it copies
-        } else {
-          snapshot::SpecEntry d;
-          d.path = dir;
-          d.mode = S_IFDIR | 0755;
-          d.uid = owner ? owner->uid : 0;
-          d.gid = owner ? owner->gid : 0;
-          d.mtime = now;
-          out.emplace(dir, std::move(d));
-        }
+  /// One file of a source, copied to `base` (+ its sub-path).
+  bool add(const CopySource& s, const std::string& base, const CopyFile& f) {
+    std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
+    if (target == "/") return true;
+    std::string rel = target.substr(1);
+    if (!add_parents(rel)) return false;
+    if (const auto& st = probe_.lookup(rel)) {
+      // A source directory copied onto a directory of the image merges into it.
+      if (S_ISDIR(st->st_mode) && f.type == S_IFDIR && f.sub.empty()) {
+        existing_.insert(rel);
+        return true;
       }
-      if (const auto& st = probe.lookup(rel)) {
-        // A source directory copied onto a directory of the image merges into it.
-        if (S_ISDIR(st->st_mode) && f.type == S_IFDIR && f.sub.empty()) {
-          existing.insert(rel);
-          continue;
-        }
-        return std::nullopt;  // replacing something of the image: the overlay path does it
-      }
-      if (out.contains(rel)) return std::nullopt;  // written twice
-      snapshot::SpecEntry e;
-      e.path = rel;
-      e.uid = uid(f);
-      e.gid = gid(f);
-      e.mtime = f.mtime.tv_sec;
-      e.mtime_nsec = f.mtime.tv_nsec;
-      if (!f.hardlink_to.empty()) {
-        std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
-        auto it = out.find(first);
-        if (it == out.end() || !S_ISREG(it->second.mode)) return std::nullopt;
-        if (it->second.link_group < 0) it->second.link_group = groups++;
-        e = it->second;
-        e.path = rel;
-      } else if (f.type == S_IFDIR) {
-        e.mode = S_IFDIR | f.mode;
-      } else if (f.type == S_IFLNK) {
-        e.mode = S_IFLNK | 0777;
-        e.link_target = f.link_target;
-      } else if (f.type == S_IFREG) {
-        e.mode = S_IFREG | f.mode;
-        e.digest = f.digest;
-        if (f.content) {
-          e.content = f.content;
-        } else {
-          e.content_root = src_root;
-          e.content_path = join_rel(s.read_from, f.sub);
-        }
-      } else {
-        return std::nullopt;
-      }
-      out.emplace(rel, std::move(e));
+      return false;  // replacing something of the image: the overlay path does it
     }
+    if (out_.contains(rel)) return false;  // written twice
+    auto e = file_entry(s, base, f, rel);
+    if (!e) return false;
+    out_.emplace(rel, std::move(*e));
+    return true;
   }
-  // The image's directories in the layer: those with a new entry below them, as the overlay
-  // copies them up (owner, mode, xattrs kept), the mtime now where a new entry is a child.
-  std::set<std::string> above, parents_of_new;
-  for (const auto& [rel, e] : out) {
-    parents_of_new.insert(parent_of(rel));
-    for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
+
+  /// The entries: the image's directories a new entry is below, then the new entries.
+  std::vector<snapshot::SpecEntry> finish() {
+    std::set<std::string> above, parents_of_new;
+    for (const auto& [rel, e] : out_) {
+      parents_of_new.insert(parent_of(rel));
+      for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
+    }
+    std::vector<snapshot::SpecEntry> entries;
+    for (const std::string& dir : existing_) {
+      if (above.contains(dir)) entries.push_back(image_dir(dir, parents_of_new.contains(dir)));
+    }
+    for (auto& [rel, e] : out_) entries.push_back(std::move(e));
+    return entries;
   }
-  std::vector<snapshot::SpecEntry> entries;
-  for (const std::string& dir : existing) {
-    if (!above.contains(dir)) continue;
-    const struct stat& st = *probe.lookup(dir);
+
+ private:
+  /// The directories on the way: the image's (real directories only) or created 0755.
+  bool add_parents(const std::string& rel) {
+    for (std::size_t slash = rel.find('/'); slash != std::string::npos;
+         slash = rel.find('/', slash + 1)) {
+      std::string dir = rel.substr(0, slash);
+      if (const auto& st = probe_.lookup(dir)) {
+        if (!S_ISDIR(st->st_mode)) return false;
+        existing_.insert(dir);
+      } else if (auto it = out_.find(dir); it != out_.end()) {
+        if (!S_ISDIR(it->second.mode)) return false;  // below a symlink it copies
+      } else {
+        snapshot::SpecEntry d;
+        d.path = dir;
+        d.mode = S_IFDIR | 0755;
+        d.uid = owner_ ? owner_->uid : 0;
+        d.gid = owner_ ? owner_->gid : 0;
+        d.mtime = now_;
+        out_.emplace(dir, std::move(d));
+      }
+    }
+    return true;
+  }
+
+  std::optional<snapshot::SpecEntry> file_entry(const CopySource& s, const std::string& base,
+                                                const CopyFile& f, const std::string& rel) {
+    snapshot::SpecEntry e;
+    e.path = rel;
+    e.uid = owner_ ? owner_->uid : f.uid;
+    e.gid = owner_ ? owner_->gid : f.gid;
+    e.mtime = f.mtime.tv_sec;
+    e.mtime_nsec = f.mtime.tv_nsec;
+    if (!f.hardlink_to.empty()) {
+      std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
+      auto it = out_.find(first);
+      if (it == out_.end() || !S_ISREG(it->second.mode)) return std::nullopt;
+      if (it->second.link_group < 0) it->second.link_group = groups_++;
+      e = it->second;
+      e.path = rel;
+    } else if (f.type == S_IFDIR) {
+      e.mode = S_IFDIR | f.mode;
+    } else if (f.type == S_IFLNK) {
+      e.mode = S_IFLNK | 0777;
+      e.link_target = f.link_target;
+    } else if (f.type == S_IFREG) {
+      e.mode = S_IFREG | f.mode;
+      e.digest = f.digest;
+      if (f.content) {
+        e.content = f.content;
+      } else {
+        e.content_root = src_root_;
+        e.content_path = join_rel(s.read_from, f.sub);
+      }
+    } else {
+      return std::nullopt;
+    }
+    return e;
+  }
+
+  /// An image directory in the layer, as the overlay copies it up (owner, mode, xattrs kept),
+  /// its mtime now when a new entry is its child.
+  snapshot::SpecEntry image_dir(const std::string& dir, bool has_new_child) {
+    const struct stat& st = *probe_.lookup(dir);
     snapshot::SpecEntry d;
     d.path = dir;
     d.mode = st.st_mode;
@@ -149,17 +164,42 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
     d.gid = st.st_gid;
     d.mtime = st.st_mtim.tv_sec;
     d.mtime_nsec = st.st_mtim.tv_nsec;
-    if (parents_of_new.contains(dir)) {
+    if (has_new_child) {
       d.mtime_nsec = 0;
-      d.mtime = now;
+      d.mtime = now_;
     }
-    UniqueFd fd(::openat(root.get(), dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::openat(root_, dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw sys_error("open", "/" + dir);
     d.xattrs = snapshot::layer_xattrs(fd.get());
-    entries.push_back(std::move(d));
+    return d;
   }
-  for (auto& [rel, e] : out) entries.push_back(std::move(e));
-  return entries;
+
+  int root_;
+  ViewProbe probe_;
+  int src_root_;
+  std::optional<CopyOwner> owner_;
+  int64_t now_;
+  std::map<std::string, snapshot::SpecEntry> out_;  // new entries by layer path
+  std::set<std::string> existing_;                  // directories of the image on the way
+  int64_t groups_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
+    const std::vector<CopySource>& sources, int src_root, const std::filesystem::path& view,
+    const Destination& dest, std::optional<CopyOwner> owner, Parents parents, bool force_dir_dest,
+    int64_t now) {
+  UniqueFd root = open_root(view);
+  DirectPlanner planner(root.get(), src_root, owner, now);
+  bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
+  for (const auto& s : sources) {
+    std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);
+    for (const auto& f : s.files) {
+      if (!planner.add(s, base, f)) return std::nullopt;
+    }
+  }
+  return planner.finish();
 }
 
 }  // namespace mkimg::builder
