@@ -134,87 +134,117 @@ std::string mounts_key(const parser::Run& run) {
   return s;
 }
 
+/// What a RUN runs, as its key and its container both see it.
+struct RunSetup {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  runtime::NetworkMode network = runtime::NetworkMode::kHost;
+  std::string user;
+  std::string cwd;
+  const parser::Heredoc* script = nullptr;  ///< a heredoc run as a script (#!)
+};
+
+RunSetup run_setup(const StepContext& ctx, const parser::Run& run) {
+  RunSetup r;
+  r.argv = run_argv(ctx.stage, run);
+  r.env = run_env(ctx.stage);
+  r.network = network_of(ctx, run);
+  const auto& cfg = ctx.stage.image.config.config;
+  r.user = cfg && cfg->user ? *cfg->user : "";
+  r.cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  r.script = shebang_heredoc(run);
+  return r;
+}
+
+std::string nul_joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + '\0';
+  return s;
+}
+
+cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const RunSetup& r) {
+  cache::StepKey key{ctx.stage.image.cache_key,
+                     {{"instruction", "RUN\n" + nul_joined(r.argv)},
+                      {"env", nul_joined(r.env)},
+                      {"user", r.user},
+                      {"workdir", r.cwd},
+                      {"network", r.network == runtime::NetworkMode::kNone ? "none" : "host"},
+                      {"mounts", mounts_key(run)}}};
+  if (r.script) key.parts.push_back({"heredoc", r.script->content});
+  return key;
+}
+
+/// The bundle's process and mounts: the user resolved in the root, /etc files, the script,
+/// the RUN --mount binds, tmpfs and secret env.
+runtime::BundleSpec bundle_spec(const RunSetup& r, const std::filesystem::path& merged, int root,
+                                const std::filesystem::path& bundle, const RunMounts& mounts) {
+  runtime::ResolvedUser resolved;
+  if (!r.user.empty()) {
+    resolved = runtime::resolve_user(runtime::read_user_database(root), r.user,
+                                     runtime::DefaultGroup::kPrimaryGroup);
+  }
+  runtime::BundleSpec spec;
+  spec.rootfs = merged;
+  spec.args = r.argv;
+  spec.env = r.env;
+  spec.cwd = r.cwd;
+  spec.uid = resolved.uid;
+  spec.gid = resolved.gid;
+  spec.additional_gids = resolved.additional_gids;
+  spec.network = r.network;
+  spec.binds = etc_files(bundle, r.network);
+  if (r.script) {
+    std::filesystem::path pipes = bundle / "pipes";
+    std::filesystem::create_directory(pipes);
+    ::chmod(pipes.c_str(), 0755);
+    runtime::write_bundle_file(pipes / r.script->name, r.script->content, 0755);
+    spec.binds.push_back({pipes, kPipesDir, runtime::BindMount::Access::kReadOnly});
+  }
+  for (const auto& b : mounts.binds()) spec.binds.push_back(b);
+  spec.tmpfs = mounts.tmpfs();
+  for (const auto& e : mounts.env()) {
+    std::string name = e.substr(0, e.find('=') + 1);
+    std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(name, 0) == 0; });
+    spec.env.push_back(e);
+  }
+  return spec;
+}
+
+/// The RUN in a container on the mounted root; returns the mount stubs it left.
+std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const parser::Run& run,
+                                                 const RunSetup& r,
+                                                 const std::filesystem::path& merged) {
+  auto& session = ctx.session;
+  const runtime::ContainerRuntime& runtime = runtime_of(session);
+  UniqueFd root = open_root(merged);
+  make_dirs_in_root(root.get(), r.cwd);
+  TempDir bundle(session.store->tmp_dir(), "bundle-");
+  RunMounts mounts(session, ctx.stage, run.mounts);
+  runtime::BundleSpec spec = bundle_spec(r, merged, root.get(), bundle.path(), mounts);
+  std::vector<std::string> dests = runtime::default_mount_destinations();
+  for (const auto& b : spec.binds) dests.push_back(b.destination);
+  for (const auto& t : spec.tmpfs) dests.push_back(t);
+  auto stubs = runtime::find_mount_stubs(merged, dests);
+  runtime::write_bundle_file(bundle.path() / "config.json", runtime::bundle_config_json(spec));
+  runtime::ContainerRun cr;
+  cr.bundle = bundle.path();
+  cr.state_root = session.store->tmp_dir() / "runtime-state";
+  cr.id = runtime::new_container_id();
+  cr.cancel = &session.cancelled;
+  cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };
+  runtime::ContainerResult result = runtime::run_container(runtime, cr);
+  if (result.exit_code != 0) throw Error(failure_message(r.argv, result));
+  return stubs;
+}
+
 }  // namespace
 
 void step_run(const StepContext& ctx, const parser::Run& run) {
-  auto& session = ctx.session;
-  auto& stage = ctx.stage;
-  std::vector<std::string> argv = run_argv(stage, run);
-  std::vector<std::string> env = run_env(stage);
-  runtime::NetworkMode network = network_of(ctx, run);
-  auto& cfg = stage.image.config.config;
-  std::string user = cfg && cfg->user ? *cfg->user : "";
-  std::string cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
-  cache::StepKey key{stage.image.cache_key,
-                     {{"instruction", "RUN\n" +
-                                          [&] {
-                                            std::string s;
-                                            for (const auto& a : argv) s += a + '\0';
-                                            return s;
-                                          }()},
-                      {"env",
-                       [&] {
-                         std::string s;
-                         for (const auto& e : env) s += e + '\0';
-                         return s;
-                       }()},
-                      {"user", user},
-                      {"workdir", cwd},
-                      {"network", network == runtime::NetworkMode::kNone ? "none" : "host"},
-                      {"mounts", mounts_key(run)}}};
-  const parser::Heredoc* script = shebang_heredoc(run);
-  if (script) key.parts.push_back({"heredoc", script->content});
-  StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(argv) + " # buildkit"};
-  run_layer_step(session, stage, key, desc, [&](const std::filesystem::path& merged) {
-    const runtime::ContainerRuntime& runtime = runtime_of(session);
-    UniqueFd root = open_root(merged);
-    make_dirs_in_root(root.get(), cwd);
-    runtime::ResolvedUser resolved;
-    if (!user.empty()) {
-      resolved = runtime::resolve_user(runtime::read_user_database(root.get()), user,
-                                       runtime::DefaultGroup::kPrimaryGroup);
-    }
-    TempDir bundle(session.store->tmp_dir(), "bundle-");
-    runtime::BundleSpec spec;
-    spec.rootfs = merged;
-    spec.args = argv;
-    spec.env = env;
-    spec.cwd = cwd;
-    spec.uid = resolved.uid;
-    spec.gid = resolved.gid;
-    spec.additional_gids = resolved.additional_gids;
-    spec.network = network;
-    spec.binds = etc_files(bundle.path(), network);
-    if (script) {
-      std::filesystem::path pipes = bundle.path() / "pipes";
-      std::filesystem::create_directory(pipes);
-      ::chmod(pipes.c_str(), 0755);
-      runtime::write_bundle_file(pipes / script->name, script->content, 0755);
-      spec.binds.push_back({pipes, kPipesDir, runtime::BindMount::Access::kReadOnly});
-    }
-    RunMounts mounts(session, stage, run.mounts);
-    for (const auto& b : mounts.binds()) spec.binds.push_back(b);
-    spec.tmpfs = mounts.tmpfs();
-    for (const auto& e : mounts.env()) {
-      std::string name = e.substr(0, e.find('=') + 1);
-      std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(name, 0) == 0; });
-      spec.env.push_back(e);
-    }
-    std::vector<std::string> dests = runtime::default_mount_destinations();
-    for (const auto& b : spec.binds) dests.push_back(b.destination);
-    for (const auto& t : spec.tmpfs) dests.push_back(t);
-    auto stubs = runtime::find_mount_stubs(merged, dests);
-    runtime::write_bundle_file(bundle.path() / "config.json", runtime::bundle_config_json(spec));
-    runtime::ContainerRun cr;
-    cr.bundle = bundle.path();
-    cr.state_root = session.store->tmp_dir() / "runtime-state";
-    cr.id = runtime::new_container_id();
-    cr.cancel = &session.cancelled;
-    cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };
-    runtime::ContainerResult result = runtime::run_container(runtime, cr);
-    if (result.exit_code != 0) throw Error(failure_message(argv, result));
-    return stubs;
-  });
+  RunSetup r = run_setup(ctx, run);
+  StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(r.argv) + " # buildkit"};
+  run_layer_step(
+      ctx.session, ctx.stage, run_key(ctx, run, r), desc,
+      [&](const std::filesystem::path& merged) { return run_in_container(ctx, run, r, merged); });
 }
 
 }  // namespace mkimg::builder
