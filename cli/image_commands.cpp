@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <system_error>
@@ -354,12 +355,17 @@ void run_prune(const GlobalOptions& global) {
 
 }  // namespace
 
-void add_image_commands(CLI::App& app, GlobalOptions& options) {
-  auto cli = std::make_shared<ImageCli>();
-  auto bind = [&options, cli](void (*run)(const GlobalOptions&, const ImageCli&)) {
-    return [&options, cli, run] { run(options, *cli); };
-  };
+namespace {
 
+/// A subcommand's callback: `run` with the global options and the shared flag values.
+std::function<void()> bind_run(GlobalOptions& options, std::shared_ptr<ImageCli> cli,
+                               void (*run)(const GlobalOptions&, const ImageCli&)) {
+  return [&options, cli, run] { run(options, *cli); };
+}
+
+/// import, pull, save, load: images into and out of the store.
+void add_transfer_commands(CLI::App& app, GlobalOptions& options, std::shared_ptr<ImageCli> cli) {
+  auto bind = [&](auto run) { return bind_run(options, cli, run); };
   auto* import =
       app.add_subcommand("import", "Make a one-layer image from a root directory or tar");
   import->add_option("ROOTFS", cli->source, "Root file system: a directory or a tar file")
@@ -388,7 +394,11 @@ void add_image_commands(CLI::App& app, GlobalOptions& options) {
   auto* load = app.add_subcommand("load", "Load images from a docker-archive or an oci-archive");
   load->add_option("-i,--input", cli->input, "Archive file to read")->required();
   load->callback(bind(run_load));
+}
 
+/// images, inspect, history, tag, rmi, prune: the store's images.
+void add_store_commands(CLI::App& app, GlobalOptions& options, std::shared_ptr<ImageCli> cli) {
+  auto bind = [&](auto run) { return bind_run(options, cli, run); };
   auto* images = app.add_subcommand("images", "List the images in the store");
   images->add_option("--format", cli->format, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
@@ -414,6 +424,14 @@ void add_image_commands(CLI::App& app, GlobalOptions& options) {
   auto* prune = app.add_subcommand(
       "prune", "Remove untagged images, unreferenced blobs and unused unpacked layers");
   prune->callback([&options] { run_prune(options); });
+}
+
+}  // namespace
+
+void add_image_commands(CLI::App& app, GlobalOptions& options) {
+  auto cli = std::make_shared<ImageCli>();
+  add_transfer_commands(app, options, cli);
+  add_store_commands(app, options, cli);
 }
 
 }  // namespace mkimg::cli
