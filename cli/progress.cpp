@@ -257,10 +257,8 @@ class LiveView {
     return out + "\x1b[J";
   }
 
-  /// The view redrawn over the previous one; `final` draws everything, unlimited in height.
-  std::string draw(bool final) {
-    Size size = terminal();
-    auto now = Clock::now();
+  /// "[+] Building 1.2s (3/5)", with FINISHED or ERROR once the build is over.
+  std::string header_text(bool final, Clock::time_point now) const {
     std::size_t steps = 0, finished = 0;
     for (const auto& e : entries_) {
       if (e.kind == Kind::kNote) continue;
@@ -271,57 +269,75 @@ class LiveView {
                          seconds_text(std::chrono::duration<double>(now - start_).count()) + " (" +
                          std::to_string(finished) + "/" + std::to_string(steps) + ")";
     if (final) header += failed_ ? " ERROR" : " FINISHED";
-    std::vector<std::vector<std::string>> blocks;
-    for (const auto& e : entries_) {
-      std::vector<std::string> block;
-      std::string left = "=> " + (e.label.empty() ? "" : "[" + e.label + "] ") + e.text;
-      std::size_t shown = 0;
-      switch (e.kind) {
-        case Kind::kRunning:
-          block.push_back(line(left,
-                               seconds_text(std::chrono::duration<double>(now - e.start).count()),
-                               nullptr, size.width));
-          shown = kRunningLines;
-          break;
-        case Kind::kCached:
-          block.push_back(line(left, "CACHED", "34m", size.width));
-          break;
-        case Kind::kDone:
-          block.push_back(line(left, "DONE " + seconds_text(e.seconds), "34m", size.width));
-          break;
-        case Kind::kError:
-          block.push_back(line(left, "ERROR " + seconds_text(e.seconds), "31m", size.width));
-          shown = kKeptLines;
-          break;
-        case Kind::kNote:
-          block.push_back(line("=> " + e.text, "", nullptr, size.width));
-          break;
-      }
-      std::size_t from = e.tail.size() > shown ? e.tail.size() - shown : 0;
-      for (std::size_t i = from; i < e.tail.size(); ++i) {
-        block.push_back(line("   " + e.tail[i], "", "2m", size.width));
-      }
-      blocks.push_back(std::move(block));
+    return header;
+  }
+
+  /// One entry's lines: its status line, then the last lines of its output it keeps.
+  std::vector<std::string> entry_block(const Entry& e, Clock::time_point now,
+                                       std::size_t width) const {
+    std::vector<std::string> block;
+    std::string left = "=> " + (e.label.empty() ? "" : "[" + e.label + "] ") + e.text;
+    std::size_t shown = 0;
+    switch (e.kind) {
+      case Kind::kRunning:
+        block.push_back(line(left,
+                             seconds_text(std::chrono::duration<double>(now - e.start).count()),
+                             nullptr, width));
+        shown = kRunningLines;
+        break;
+      case Kind::kCached:
+        block.push_back(line(left, "CACHED", "34m", width));
+        break;
+      case Kind::kDone:
+        block.push_back(line(left, "DONE " + seconds_text(e.seconds), "34m", width));
+        break;
+      case Kind::kError:
+        block.push_back(line(left, "ERROR " + seconds_text(e.seconds), "31m", width));
+        shown = kKeptLines;
+        break;
+      case Kind::kNote:
+        block.push_back(line("=> " + e.text, "", nullptr, width));
+        break;
     }
-    std::vector<std::string> lines;
+    std::size_t from = e.tail.size() > shown ? e.tail.size() - shown : 0;
+    for (std::size_t i = from; i < e.tail.size(); ++i) {
+      block.push_back(line("   " + e.tail[i], "", "2m", width));
+    }
+    return block;
+  }
+
+  /// The lines of the blocks that fit `rows` (all of them when `final`): finished entries at
+  /// the top leave the live view first, then the oldest lines.
+  std::vector<std::string> fit(std::vector<std::vector<std::string>> blocks, bool final,
+                               std::size_t rows) const {
     std::size_t total = 0;
     for (const auto& b : blocks) total += b.size();
     std::size_t first = 0;
     if (!final) {
-      // Fit the terminal: finished entries at the top leave the live view first.
-      std::size_t budget = size.rows > 2 ? size.rows - 2 : 1;
+      std::size_t budget = rows > 2 ? rows - 2 : 1;
       while (total > budget && first < blocks.size() && entries_[first].kind != Kind::kRunning) {
         total -= blocks[first++].size();
       }
     }
+    std::vector<std::string> lines;
     for (std::size_t i = first; i < blocks.size(); ++i) {
       for (auto& l : blocks[i]) lines.push_back(std::move(l));
     }
-    if (!final && lines.size() + 1 > size.rows - 1 && size.rows > 2) {
-      lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(size.rows - 2));
+    if (!final && lines.size() + 1 > rows - 1 && rows > 2) {
+      lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(rows - 2));
     }
+    return lines;
+  }
+
+  /// The view redrawn over the previous one; `final` draws everything, unlimited in height.
+  std::string draw(bool final) {
+    Size size = terminal();
+    auto now = Clock::now();
+    std::vector<std::vector<std::string>> blocks;
+    for (const auto& e : entries_) blocks.push_back(entry_block(e, now, size.width));
+    std::vector<std::string> lines = fit(std::move(blocks), final, size.rows);
     std::string out = erase_view();
-    out += line(header, "", final && failed_ ? "31m" : "1m", size.width) + "\n";
+    out += line(header_text(final, now), "", final && failed_ ? "31m" : "1m", size.width) + "\n";
     for (const auto& l : lines) out += l + "\n";
     drawn_ = lines.size() + 1;
     return out;
