@@ -4,9 +4,10 @@
 // One artifact per key, immutable: an OCI image manifest whose config (media type
 // kEntryMediaType) is the entry document (cache_index.h: key, layer digest, diff_id, created,
 // the parts that explain a miss) and whose one layer, if the step made one, is the layer
-// blob. It is tagged by the key ("sha256-<hex>"). A writer never replaces a tag that exists, so
-// two writers never undo each other's work, and the same entry written twice is the same
-// digest. Inline cache: the entries of an image's own layers in an annotation of its manifest.
+// blob. It is tagged by the key ("sha256-<hex>"). A writer does not replace a tag that exists,
+// and the same entry written twice is the same digest. Two writers of one key at the same
+// instant both succeed (registries have no conditional PUT) and the later tag stays; every
+// artifact is whole, so a reader gets one writer's entry or the other's. Inline cache: the entries of an image's own layers in an annotation of its manifest.
 //
 // Nothing read is trusted: the manifest, the entry document and the layer are checked by
 // digest, the entry must name the key asked for and the layer the manifest names; anything

@@ -118,6 +118,60 @@ struct HttpClient::Handle {
 
   bool is_2xx() const { return response.status >= 200 && response.status < 300; }
 
+  /// Ready for a new request: the handle's options and the last response cleared.
+  void reset(const HttpRequest& r, const BodySink& s, std::size_t max) {
+    curl_easy_reset(curl);
+    response = HttpResponse{};
+    response.url = r.url;
+    sink = &s;
+    reader = &r.reader;
+    request = &r;
+    body_started = false;
+    max_body = max;
+    error = nullptr;
+    error_buffer[0] = '\0';
+  }
+
+  /// URL, protocols, timeouts, TLS and the callbacks; redirects are never followed here.
+  void set_connection(const std::string& url, const HttpSettings& settings) {
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, settings.connect_timeout_seconds);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, settings.stall_timeout_seconds);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mkimg/0.1");
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &Handle::on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Handle::on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+    if (!settings.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings.ca_file.c_str());
+    if (settings.verify == TlsVerify::kNo) {
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+  }
+
+  /// The method and its body: none (GET, HEAD), streamed from the reader, or in memory.
+  void set_method(const HttpRequest& r) {
+    if (r.method == "HEAD") {
+      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (r.method != "GET") {
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+      if (r.reader) {
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, &Handle::on_read);
+        curl_easy_setopt(curl, CURLOPT_READDATA, this);
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.reader_size));
+      } else {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, r.body.data());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+      }
+    }
+  }
+
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
     auto* h = static_cast<Handle*>(self);
     std::string_view line(data, size * n);
@@ -209,53 +263,10 @@ HttpResponse HttpClient::send_once(const HttpRequest& request, const BodySink& s
                                    std::size_t max_body) {
   url_origin(request.url);  // refuses anything but http(s)
   Handle& h = *handle_;
+  h.reset(request, sink, max_body);
+  h.set_connection(request.url, settings_);
+  h.set_method(request);
   CURL* c = h.curl;
-  curl_easy_reset(c);
-  h.response = HttpResponse{};
-  h.response.url = request.url;
-  h.sink = &sink;
-  h.reader = &request.reader;
-  h.request = &request;
-  h.body_started = false;
-  h.max_body = max_body;
-  h.error = nullptr;
-  h.error_buffer[0] = '\0';
-
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h.error_buffer);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, settings_.connect_timeout_seconds);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, settings_.stall_timeout_seconds);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "mkimg/0.1");
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Handle::on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Handle::on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
-  if (!settings_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, settings_.ca_file.c_str());
-  if (settings_.verify == TlsVerify::kNo) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-
-  if (request.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (request.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    if (request.reader) {
-      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, &Handle::on_read);
-      curl_easy_setopt(c, CURLOPT_READDATA, &h);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.reader_size));
-    } else {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
-    }
-  }
-
   curl_slist* list = curl_slist_append(nullptr, "Expect:");
   for (const auto& [k, v] : request.headers) {
     list = curl_slist_append(list, (k + ": " + v).c_str());
