@@ -116,74 +116,19 @@ class Process {
     const Redirect* redirects[3] = {&o.in, &o.out, &o.err};
     UniqueFd* parent_ends[3] = {&p.in_, &p.out_, &p.err_};
     for (int target = 0; target < 3; ++target) {
-      const Redirect& r = *redirects[target];
-      int rc = 0;
-      switch (r.kind) {
-        case Redirect::Kind::kInherit:
-          break;
-        case Redirect::Kind::kNull:
-          rc = posix_spawn_file_actions_addopen(&actions.a, target, "/dev/null",
-                                                target == 0 ? O_RDONLY : O_WRONLY, 0);
-          break;
-        case Redirect::Kind::kFd:
-          rc = posix_spawn_file_actions_adddup2(&actions.a, r.fd, target);
-          break;
-        case Redirect::Kind::kFile:
-          rc =
-              posix_spawn_file_actions_addopen(&actions.a, target, r.path.c_str(), r.flags, r.mode);
-          break;
-        case Redirect::Kind::kPipe: {
-          int fds[2];
-          if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("create pipe for", name);
-          UniqueFd read_end(fds[0]), write_end(fds[1]);
-          child_ends[target] = target == 0 ? std::move(read_end) : std::move(write_end);
-          *parent_ends[target] = target == 0 ? std::move(write_end) : std::move(read_end);
-          rc = posix_spawn_file_actions_adddup2(&actions.a, child_ends[target].get(), target);
-          break;
-        }
-        case Redirect::Kind::kToStdout:
-          rc = posix_spawn_file_actions_adddup2(&actions.a, 1, target);
-          break;
-      }
+      int rc = add_redirect(actions, target, *redirects[target], child_ends[target],
+                            *parent_ends[target], name);
       if (rc != 0) throw sys_error(verb, name, rc);
     }
-    if (!o.cwd.empty()) {
-      int rc = posix_spawn_file_actions_addchdir_np(&actions.a, o.cwd.c_str());
-      if (rc != 0) throw sys_error(verb, name, rc);
-    }
-    if (o.close_other_fds) {
-      int rc = posix_spawn_file_actions_addclosefrom_np(&actions.a, 3);
-      if (rc != 0) throw sys_error(verb, name, rc);
-    }
-    if (!o.default_signals.empty()) {
-      sigset_t set;
-      sigemptyset(&set);
-      for (int s : o.default_signals) sigaddset(&set, s);
-      posix_spawnattr_setsigdefault(&actions.attr, &set);
-      posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGDEF);
-    }
-
+    add_settings(actions, o, verb, name);
     std::vector<char*> args;
     for (const auto& a : o.argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    std::vector<char*> envp;
-    char** env = environ;
-    if (!o.env.empty()) {
-      for (char** e = environ; *e != nullptr; ++e) {
-        std::string_view entry(*e);
-        if (!o.env.contains(std::string(entry.substr(0, entry.find('='))))) {
-          envp.push_back(*e);
-        }
-      }
-      for (const auto& [k, v] : o.env) env_strings.push_back(k + "=" + v);
-      for (auto& s : env_strings) envp.push_back(s.data());
-      envp.push_back(nullptr);
-      env = envp.data();
-    }
-    int rc = o.search_path
-                 ? ::posix_spawnp(&p.pid_, args[0], &actions.a, &actions.attr, args.data(), env)
-                 : ::posix_spawn(&p.pid_, args[0], &actions.a, &actions.attr, args.data(), env);
+    Environment env(o.env);
+    int rc =
+        o.search_path
+            ? ::posix_spawnp(&p.pid_, args[0], &actions.a, &actions.attr, args.data(), env.envp())
+            : ::posix_spawn(&p.pid_, args[0], &actions.a, &actions.attr, args.data(), env.envp());
     if (rc != 0) {
       p.pid_ = -1;
       throw sys_error(verb, name, rc);
@@ -233,6 +178,77 @@ class Process {
   }
 
  private:
+  struct Actions;
+
+  /// Sets up stdin, stdout or stderr (`target`) of the child; a pipe's ends go to
+  /// `child_end` (closed in the parent once spawned) and `parent_end`. Returns an errno.
+  static int add_redirect(Actions& actions, int target, const Redirect& r, UniqueFd& child_end,
+                          UniqueFd& parent_end, const std::string& name) {
+    switch (r.kind) {
+      case Redirect::Kind::kInherit:
+        return 0;
+      case Redirect::Kind::kNull:
+        return posix_spawn_file_actions_addopen(&actions.a, target, "/dev/null",
+                                                target == 0 ? O_RDONLY : O_WRONLY, 0);
+      case Redirect::Kind::kFd:
+        return posix_spawn_file_actions_adddup2(&actions.a, r.fd, target);
+      case Redirect::Kind::kFile:
+        return posix_spawn_file_actions_addopen(&actions.a, target, r.path.c_str(), r.flags,
+                                                r.mode);
+      case Redirect::Kind::kPipe: {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("create pipe for", name);
+        UniqueFd read_end(fds[0]), write_end(fds[1]);
+        child_end = target == 0 ? std::move(read_end) : std::move(write_end);
+        parent_end = target == 0 ? std::move(write_end) : std::move(read_end);
+        return posix_spawn_file_actions_adddup2(&actions.a, child_end.get(), target);
+      }
+      case Redirect::Kind::kToStdout:
+        return posix_spawn_file_actions_adddup2(&actions.a, 1, target);
+    }
+    return 0;
+  }
+
+  /// The working directory, closing other fds and the signals reset in the child.
+  static void add_settings(Actions& actions, const SpawnOptions& o, std::string_view verb,
+                           const std::string& name) {
+    if (!o.cwd.empty()) {
+      int rc = posix_spawn_file_actions_addchdir_np(&actions.a, o.cwd.c_str());
+      if (rc != 0) throw sys_error(verb, name, rc);
+    }
+    if (o.close_other_fds) {
+      int rc = posix_spawn_file_actions_addclosefrom_np(&actions.a, 3);
+      if (rc != 0) throw sys_error(verb, name, rc);
+    }
+    if (!o.default_signals.empty()) {
+      sigset_t set;
+      sigemptyset(&set);
+      for (int s : o.default_signals) sigaddset(&set, s);
+      posix_spawnattr_setsigdefault(&actions.attr, &set);
+      posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGDEF);
+    }
+  }
+
+  /// The child's environment: the parent's with `set` over it (the parent's own when empty).
+  class Environment {
+   public:
+    explicit Environment(const std::map<std::string, std::string>& set) {
+      if (set.empty()) return;
+      for (char** e = environ; *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        if (!set.contains(std::string(entry.substr(0, entry.find('='))))) envp_.push_back(*e);
+      }
+      for (const auto& [k, v] : set) strings_.push_back(k + "=" + v);
+      for (auto& s : strings_) envp_.push_back(s.data());
+      envp_.push_back(nullptr);
+    }
+    char** envp() { return envp_.empty() ? environ : envp_.data(); }
+
+   private:
+    std::vector<std::string> strings_;
+    std::vector<char*> envp_;
+  };
+
   /// posix_spawn's file actions and attributes, destroyed on every path.
   struct Actions {
     posix_spawn_file_actions_t a;
