@@ -117,7 +117,7 @@ struct BuildOptions {
   CacheMode cache = CacheMode::kUse;
   ExplainMode explain = ExplainMode::kQuiet;
   std::map<std::string, std::string> labels;
-  runtime::NetworkMode network = runtime::NetworkMode::kHost;
+  NetworkMode network = NetworkMode::kHost;
   std::string runtime;  ///< "", "runc", "crun" or a path
   std::vector<OutputSpec> outputs;
   std::filesystem::path iidfile;

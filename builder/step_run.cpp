@@ -81,27 +81,26 @@ std::vector<std::string> run_env(const StageState& stage) {
   return env;
 }
 
-runtime::NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
-  if (run.network == parser::NetworkMode::kNone) return runtime::NetworkMode::kNone;
-  if (run.network == parser::NetworkMode::kHost) return runtime::NetworkMode::kHost;
+NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
+  if (run.network == NetworkMode::kNone) return NetworkMode::kNone;
+  if (run.network == NetworkMode::kHost) return NetworkMode::kHost;
   return ctx.session.options->network;
 }
 
 /// /etc/hosts, /etc/resolv.conf and /etc/hostname, generated in `dir` and bound read-write
 /// over the image's (never part of the layer).
-std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir,
-                                          runtime::NetworkMode network) {
+std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
   runtime::write_bundle_file(
       dir / "hosts", "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
   runtime::write_bundle_file(dir / "hostname", "mkimg\n");
   std::string resolv;
-  if (network == runtime::NetworkMode::kHost) {
+  if (network == NetworkMode::kHost) {
     try {
       resolv = read_host_file("/etc/resolv.conf");
     } catch (const std::exception&) {
     }
   }
-  if (resolv.empty() && network == runtime::NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
+  if (resolv.empty() && network == NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
   runtime::write_bundle_file(dir / "resolv.conf", resolv);
   std::vector<runtime::BindMount> binds;
   for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
@@ -138,7 +137,7 @@ std::string mounts_key(const parser::Run& run) {
 struct RunSetup {
   std::vector<std::string> argv;
   std::vector<std::string> env;
-  runtime::NetworkMode network = runtime::NetworkMode::kHost;
+  NetworkMode network = NetworkMode::kHost;
   std::string user;
   std::string cwd;
   const parser::Heredoc* script = nullptr;  ///< a heredoc run as a script (#!)
@@ -168,7 +167,7 @@ cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const Run
                       {"env", nul_joined(r.env)},
                       {"user", r.user},
                       {"workdir", r.cwd},
-                      {"network", r.network == runtime::NetworkMode::kNone ? "none" : "host"},
+                      {"network", r.network == NetworkMode::kNone ? "none" : "host"},
                       {"mounts", mounts_key(run)}}};
   if (r.script) key.parts.push_back({"heredoc", r.script->content});
   return key;

@@ -193,7 +193,7 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.target = f.target;
   o.cache = f.no_cache ? builder::CacheMode::kIgnore : builder::CacheMode::kUse;
   o.explain = f.explain ? builder::ExplainMode::kExplain : builder::ExplainMode::kQuiet;
-  o.network = f.network == "none" ? runtime::NetworkMode::kNone : runtime::NetworkMode::kHost;
+  o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
   o.runtime = f.runtime;
   o.iidfile = f.iidfile;
   o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd

@@ -29,8 +29,7 @@ void add_run(CLI::App& app, GlobalOptions& global) {
   cmd->callback([options, network, &global] {
     options->command = global.run_command;
     runtime::install_interrupt_handlers();
-    options->network =
-        *network == "none" ? runtime::NetworkMode::kNone : runtime::NetworkMode::kHost;
+    options->network = *network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
     auto store = oci::Store::open(store_root(global));
     oci::Image image = oci::load_image(store, options->image);
     auto unpacked = snapshot::ensure_image_unpacked(store, image.config, image.manifest.layers);

@@ -7,6 +7,7 @@
 //   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
 //                 reading and writing host files; join_rel, the one relative-path join
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
+//   network_mode.h  NetworkMode: RUN --network, --network, the bundle's namespaces
 //   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a

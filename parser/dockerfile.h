@@ -1,7 +1,7 @@
 // parser/: Dockerfile text -> typed instructions. Pure: bytes in, values or located errors out;
 // no file system, nothing else of mkimg but common/. A map of the folder:
 //
-//   dockerfile.h         the typed result: Dockerfile, Stage, Instruction and its bodies (this file)
+//   dockerfile.h         the typed result: Dockerfile, Stage, Instruction, their bodies (here)
 //   parse.h              Dockerfile text -> Dockerfile (the instruction layer)
 //   syntax_tree.h        the line layer: BuildKit's parse tree; dump.cpp prints it (--dump)
 //   line_parsers.h       (internal) one instruction line -> keyword, flags, arguments
@@ -43,6 +43,7 @@
 #include <utility>
 #include <variant>
 #include <vector>
+#include "common/network_mode.h"
 
 namespace mkimg::parser {
 
@@ -102,9 +103,7 @@ struct RunMount {
   std::string text;                   ///< the flag value as written (before expansion)
 };
 
-/// `RUN --network=...`. `sandbox` is BuildKit's "default": the build's own network namespace.
-enum class NetworkMode { kSandbox, kNone, kHost };
-/// `RUN --security=...`.
+/// `RUN --security=...` (`RUN --network=...` is a NetworkMode, common/network_mode.h).
 enum class SecurityMode { kSandbox, kInsecure };
 
 /// FROM [--platform=P] image [AS name].

@@ -8,12 +8,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "common/network_mode.h"
 
 namespace mkimg::runtime {
-
-/// How a step reaches the network: the host's stack (docker build's default) or a fresh
-/// network namespace holding only the loopback interface.
-enum class NetworkMode { kHost, kNone };
 
 /// One bind mount into the container (a generated /etc/hosts, a cache or a context dir).
 struct BindMount {

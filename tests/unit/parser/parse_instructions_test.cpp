@@ -49,7 +49,7 @@ TEST(ParseFrom, GlobalArgsBeforeFirstFromAndSeveralStages) {
 TEST(ParseRun, ShellFormKeepsTextUnexpanded) {
   const p::Run run = only<p::Run>("RUN echo $HOME && \\\n  ls");
   EXPECT_EQ(shell_command(run.command), "echo $HOME &&   ls");
-  EXPECT_EQ(run.network, NetworkMode::kSandbox);
+  EXPECT_EQ(run.network, mkimg::NetworkMode::kSandbox);
   EXPECT_EQ(run.security, SecurityMode::kSandbox);
 }
 
@@ -60,10 +60,10 @@ TEST(ParseRun, ExecFormIsArgv) {
 
 TEST(ParseRun, NetworkAndSecurityFlagsAreTyped) {
   const p::Run run = only<p::Run>("RUN --network=none --security=insecure true");
-  EXPECT_EQ(run.network, NetworkMode::kNone);
+  EXPECT_EQ(run.network, mkimg::NetworkMode::kNone);
   EXPECT_EQ(run.security, SecurityMode::kInsecure);
-  EXPECT_EQ(only<p::Run>("RUN --network=host true").network, NetworkMode::kHost);
-  EXPECT_EQ(only<p::Run>("RUN --network=default true").network, NetworkMode::kSandbox);
+  EXPECT_EQ(only<p::Run>("RUN --network=host true").network, mkimg::NetworkMode::kHost);
+  EXPECT_EQ(only<p::Run>("RUN --network=default true").network, mkimg::NetworkMode::kSandbox);
 }
 
 TEST(ParseRun, CacheMountWithEveryOption) {
