@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/temp_dir.h"
 #include "oci/store.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/overlay_mount.h"
@@ -23,20 +24,15 @@ std::vector<std::filesystem::path> image_lowers(BuildSession& session, const Ima
 namespace {
 
 /// A work area in <root>/tmp (upper; work and merged once an overlay needs them) removed
-/// unless the upper is adopted.
+/// unless the upper is adopted. Mode 0755 like the root it becomes, not mkdtemp's 0700.
 class WorkArea {
  public:
-  explicit WorkArea(const oci::Store& store) : base_(store.temp_path("step-")) {
-    std::filesystem::create_directories(base_ / "upper");
+  explicit WorkArea(const oci::Store& store) : base_(store.tmp_dir(), "step-") {
+    ::chmod(base_.path().c_str(), 0755);
+    std::filesystem::create_directory(upper());
   }
   void make_overlay_dirs() const {
     for (const char* d : {"work", "merged"}) std::filesystem::create_directory(base_ / d);
-  }
-  WorkArea(const WorkArea&) = delete;
-  WorkArea& operator=(const WorkArea&) = delete;
-  ~WorkArea() {
-    std::error_code ec;
-    std::filesystem::remove_all(base_, ec);
   }
   std::filesystem::path upper() const { return base_ / "upper"; }
   std::filesystem::path work() const { return base_ / "work"; }
@@ -44,7 +40,7 @@ class WorkArea {
   std::filesystem::path blob() const { return base_ / "layer.blob"; }
 
  private:
-  std::filesystem::path base_;
+  TempDir base_;
 };
 
 snapshot::LayerOptions layer_options(const BuildOptions& options) {

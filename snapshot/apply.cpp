@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/temp_dir.h"
 #include "snapshot/entry_applier.h"
 #include "snapshot/layer_stream.h"
 #include "snapshot/root_fs.h"
@@ -90,30 +91,22 @@ ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mo
 ApplyResult unpack_layer(const fs::path& blob, const fs::path& dest,
                          const std::string& expected_diff_id, const ApplyLimits& limits) {
   fs::path parent = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
-  std::string tmpl = (parent / (".tmp-" + dest.filename().string() + "-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw sys_error("create directory", tmpl);
-  fs::path tmp = tmpl;
-  UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  try {
-    if (!parent_fd) throw sys_error("open", parent.string());
-    ::chmod(tmp.c_str(), 0755);
-    ApplyResult result = apply_layer(blob, tmp, ApplyMode::kOverlayLower, limits);
-    if (result.diff_id != expected_diff_id) {
-      throw Error(describe("unpack layer", blob.string(),
-                           "diff_id " + result.diff_id + " does not match " + expected_diff_id));
-    }
-    UniqueFd tmp_fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!tmp_fd || ::syncfs(tmp_fd.get()) != 0) throw sys_error("sync", tmp.string());
-    if (::renameat2(parent_fd.get(), tmp.filename().c_str(), parent_fd.get(),
-                    dest.filename().c_str(), RENAME_NOREPLACE) != 0) {
-      throw sys_error("rename into", dest.string());
-    }
-    ::fsync(parent_fd.get());
-    return result;
-  } catch (...) {
-    if (parent_fd) remove_at(parent_fd.get(), tmp.filename().string());
-    throw;
+  TempDir tmp(parent, ".tmp-" + dest.filename().string() + "-");
+  ::chmod(tmp.path().c_str(), 0755);
+  ApplyResult result = apply_layer(blob, tmp.path(), ApplyMode::kOverlayLower, limits);
+  if (result.diff_id != expected_diff_id) {
+    throw Error(describe("unpack layer", blob.string(),
+                         "diff_id " + result.diff_id + " does not match " + expected_diff_id));
   }
+  UniqueFd tmp_fd(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!tmp_fd || ::syncfs(tmp_fd.get()) != 0) throw sys_error("sync", tmp.path().string());
+  if (::renameat2(AT_FDCWD, tmp.path().c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
+    throw sys_error("rename into", dest.string());
+  }
+  tmp.release();
+  UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (parent_fd) ::fsync(parent_fd.get());
+  return result;
 }
 
 }  // namespace mkimg::snapshot
