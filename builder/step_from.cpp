@@ -37,6 +37,14 @@ void ensure_path(oci::ImageConfig& config) {
   env->push_back(kDefaultPath);
 }
 
+/// How this build writes its layers, a part of every base key: a layer written as gzip is no
+/// hit for a zstd build, nor one with real times for a build with SOURCE_DATE_EPOCH.
+cache::KeyPart layer_format(const BuildOptions& options) {
+  std::string value(oci::media_type::oci_layer_type(options.compression));
+  if (options.source_date_epoch) value += " epoch=" + std::to_string(*options.source_date_epoch);
+  return {"layers", value};
+}
+
 ImageState state_of(BuildSession& session, const oci::Image& image) {
   ImageState s;
   s.config = image.config;
@@ -44,7 +52,8 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   s.layers = image.manifest.layers;
   // Unpacked now, so a broken base layer is reported at its FROM line.
   snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
-  s.cache_key = cache::compute_key({"", {{"from", image.manifest_descriptor.digest.str()}}});
+  s.cache_key = cache::compute_key(
+      {"", {{"from", image.manifest_descriptor.digest.str()}, layer_format(*session.options)}});
   return s;
 }
 
@@ -84,7 +93,8 @@ ImageState scratch_state(BuildSession& session) {
   if (!p.variant.empty()) s.config.variant = p.variant;
   ensure_path(s.config);
   s.config.config->working_dir = "/";
-  s.cache_key = cache::compute_key({"", {{"from", "scratch " + oci::to_string(p)}}});
+  s.cache_key = cache::compute_key(
+      {"", {{"from", "scratch " + oci::to_string(p)}, layer_format(*session.options)}});
   return s;
 }
 
