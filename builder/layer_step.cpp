@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/temp_dir.h"
+#include "common/user_namespace.h"
 #include "oci/store.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/overlay_mount.h"
@@ -257,6 +258,7 @@ ImageView::ImageView(BuildSession& session, const ImageState& image)
   for (std::size_t i = 0; i < lowers.size(); ++i) {
     opt += (i ? ":" : "") + lowers[i].string();
   }
+  if (in_user_namespace()) opt += ",userxattr";
   if (::mount("overlay", root_.c_str(), "overlay", MS_RDONLY, opt.c_str()) != 0) {
     throw sys_error("mount image view", root_.string());
   }

@@ -13,6 +13,7 @@
 #include "builder/stage_graph.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "common/user_namespace.h"
 #include "oci/digest.h"
 #include "oci/store.h"
 
@@ -125,7 +126,7 @@ void create_cache_dir(const std::filesystem::path& dir, const parser::RunMount& 
   std::filesystem::create_directories(dir);
   ::chmod(dir.c_str(), m.mode.value_or(0755));
   if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0) {
-    throw sys_error("chown", dir.string());
+    throw chown_error(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
   }
 }
 

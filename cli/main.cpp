@@ -4,17 +4,21 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <set>
+#include <string>
 
 #include "cli/cli.h"
 #include "cli/log_sink.h"
 #include "common/error.h"
+#include "common/user_namespace.h"
+#include "runtime/rootless.h"
 
 namespace mkimg::cli {
 
 std::filesystem::path store_root(const GlobalOptions& options) {
   if (!options.root.empty()) return options.root;
   if (const char* env = std::getenv("MKIMG_ROOT"); env && *env) return env;
-  if (::geteuid() == 0) return "/var/lib/mkimg";
+  if (::geteuid() == 0 && !in_user_namespace()) return "/var/lib/mkimg";
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
     return std::filesystem::path(xdg) / "mkimg";
   }
@@ -23,6 +27,15 @@ std::filesystem::path store_root(const GlobalOptions& options) {
 }
 
 namespace {
+
+/// Commands that write files of an image's owners (unpacked layers, RUN, COPY --chown) or
+/// remove them: run by an ordinary user, they run as root of a user namespace of their own
+/// (runtime/rootless.h). The others (images, pull, push, ...) touch only the user's files.
+bool needs_user_namespace(const CLI::App& app) {
+  static const std::set<std::string> commands{"build", "run", "import", "load", "prune", "diff"};
+  for (const CLI::App* sub : app.get_subcommands()) return commands.count(sub->get_name()) > 0;
+  return false;
+}
 
 /// The subcommand the arguments reached (the deepest one parsed), or the app itself.
 const CLI::App& reached(const CLI::App& app) {
@@ -60,7 +73,9 @@ int main(int argc, char** argv) {
   GlobalOptions options;
   CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
   app.require_subcommand(1);
-  app.add_option("--root", options.root, "Store directory (default: $MKIMG_ROOT or /var/lib/mkimg)")
+  app.add_option("--root", options.root,
+                 "Store directory (default: $MKIMG_ROOT, /var/lib/mkimg as root, else "
+                 "$XDG_DATA_HOME/mkimg or ~/.local/share/mkimg)")
       ->check([](const std::string& v) {
         return v.empty() ? std::string("--root: an empty path is not a store") : std::string();
       });
@@ -69,7 +84,10 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error, off (default: $MKIMG_LOG_LEVEL or warn)")
       ->envname("MKIMG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.parse_complete_callback([&] { setup_logging(options.log_level); });
+  app.parse_complete_callback([&] {
+    setup_logging(options.log_level);
+    if (::geteuid() != 0 && needs_user_namespace(app)) mkimg::runtime::enter_user_namespace();
+  });
   add_parse_commands(app, options);
   add_image_commands(app, options);
   add_registry_commands(app, options);

@@ -8,6 +8,7 @@
 //                 reading and writing host files; join_rel, the one relative-path join
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
 //   network_mode.h  NetworkMode: RUN --network, --network, the bundle's namespaces
+//   user_namespace.h  whether mkimg runs in a user namespace; chown errors naming the fix
 //   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a

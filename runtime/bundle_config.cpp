@@ -10,6 +10,7 @@
 #include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/user_namespace.h"
 
 namespace mkimg::runtime {
 namespace {
@@ -20,7 +21,7 @@ json mount(const char* dest, const char* type, const char* source, std::vector<s
   return json{{"destination", dest}, {"type", type}, {"source", source}, {"options", opts}};
 }
 
-json default_mounts() {
+json default_mounts(NetworkMode network) {
   json m = json::array();
   m.push_back(mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}));
   m.push_back(
@@ -30,7 +31,14 @@ json default_mounts() {
   m.push_back(
       mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   m.push_back(mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
-  m.push_back(mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+  // In a user namespace sysfs cannot be mounted over the host's network namespace (not ours):
+  // the host's /sys is bound read-only, as runc's rootless spec does. A network namespace of
+  // the container's own (--network none) is ours, and gets its own sysfs.
+  if (in_user_namespace() && network != NetworkMode::kNone) {
+    m.push_back(mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
+  } else {
+    m.push_back(mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+  }
   return m;
 }
 
@@ -95,7 +103,7 @@ const std::vector<std::string>& default_capabilities() {
 }
 
 std::string bundle_config_json(const BundleSpec& spec) {
-  json mounts = default_mounts();
+  json mounts = default_mounts(spec.network);
   for (const auto& b : spec.binds) mounts.push_back(bind_mount(b));
   for (const auto& t : spec.tmpfs) {
     mounts.push_back(json{{"destination", t},

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/user_namespace.h"
 
 namespace mkimg::runtime {
 namespace {
@@ -115,6 +116,8 @@ NewApiResult mount_new_api(const std::vector<std::filesystem::path>& lowers,
   if (set("workdir", work) != 0) throw new_api_error("workdir", merged, fs.get(), errno);
   if (::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0)
     throw new_api_error("volatile", merged, fs.get(), errno);
+  if (in_user_namespace() && ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) != 0)
+    throw new_api_error("userxattr", merged, fs.get(), errno);
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     throw new_api_error("create", merged, fs.get(), errno);
   Fd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
@@ -151,6 +154,7 @@ void mount_legacy(const std::vector<std::filesystem::path>& lowers,
   std::filesystem::create_directory_symlink(std::filesystem::absolute(work), links / "w");
   std::string options = "lowerdir=" + lowerdir + ",upperdir=u,workdir=w";
   if (kernel_has_volatile()) options += ",volatile";
+  if (in_user_namespace()) options += ",userxattr";
   if (options.size() >= 4096) {
     throw Error(describe("mount overlay", merged.string(), "option string too long"));
   }

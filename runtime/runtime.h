@@ -14,6 +14,8 @@
 //                         and USER / --chown resolution
 //   cancel.h              the interrupt of the process (SIGINT, SIGTERM): containers are killed,
 //                         long work stops
+//   rootless.h            building without root: mkimg becomes root of a user namespace of its
+//                         own, the user's /etc/subuid and /etc/subgid ranges mapped by newuidmap
 //   run_image.h           `mkimg run`'s core: a container from an image config on a throwaway
 //                         overlay, stdio attached
 //
@@ -27,5 +29,6 @@
 #include "runtime/container_runtime.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/overlay_mount.h"
+#include "runtime/rootless.h"
 #include "runtime/run_image.h"
 #include "runtime/user_database.h"

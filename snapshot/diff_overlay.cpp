@@ -4,6 +4,7 @@
 #include <sys/xattr.h>
 
 #include "common/error.h"
+#include "common/user_namespace.h"
 #include "snapshot/change_set.h"
 #include "snapshot/diff.h"
 #include "snapshot/tree_walk.h"
@@ -17,11 +18,11 @@ bool is_whiteout(const struct stat& st) {
 }
 
 /// The value of xattr `name` of the regular file or directory `rel` beneath `root`.
-std::string xattr_of(int root, const std::string& rel, const char* name) {
+std::string xattr_of(int root, const std::string& rel, const std::string& name) {
   UniqueFd fd = open_beneath(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   if (!fd) return {};
   char value[256];
-  ssize_t n = ::fgetxattr(fd.get(), name, value, sizeof value);
+  ssize_t n = ::fgetxattr(fd.get(), name.c_str(), value, sizeof value);
   return n > 0 ? std::string(value, static_cast<std::size_t>(n)) : std::string();
 }
 
@@ -45,10 +46,10 @@ class UpperReader {
 
  private:
   void refuse_overlay_features(const std::string& rel, const struct stat& st) {
-    if (S_ISREG(st.st_mode) && !xattr_of(upper_, rel, "trusted.overlay.metacopy").empty()) {
+    if (S_ISREG(st.st_mode) && !xattr_of(upper_, rel, overlay_xattr("metacopy")).empty()) {
       throw Error(describe("diff", rel, "metacopy upper files are not supported"));
     }
-    if (S_ISDIR(st.st_mode) && !xattr_of(upper_, rel, "trusted.overlay.redirect").empty()) {
+    if (S_ISDIR(st.st_mode) && !xattr_of(upper_, rel, overlay_xattr("redirect")).empty()) {
       throw Error(describe("diff", rel, "redirected directories are not supported"));
     }
   }
@@ -65,7 +66,7 @@ class UpperReader {
       changes_.add(rel);
       return;
     }
-    if (xattr_of(upper_, rel, "trusted.overlay.opaque") == "y") {
+    if (xattr_of(upper_, rel, overlay_xattr("opaque")) == "y") {
       changes_.add_opaque(rel);
       dir(rel, DirContext::kAllNew);
       return;
@@ -95,7 +96,7 @@ class UpperReader {
         if (is_whiteout(*st)) return std::nullopt;
         return std::make_pair(lower.get(), *st);
       }
-      if (!parent.empty() && xattr_of(lower.get(), parent, "trusted.overlay.opaque") == "y") {
+      if (!parent.empty() && xattr_of(lower.get(), parent, overlay_xattr("opaque")) == "y") {
         return std::nullopt;
       }
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/user_namespace.h"
 #include "snapshot/tree_walk.h"
 
 namespace mkimg::snapshot {
@@ -57,7 +58,7 @@ Meta read_meta(archive_entry* e, const ApplyLimits& limits, const std::string& n
 /// Owner first, then mode (so chown cannot clear setuid bits), then xattrs (chown clears
 /// security.capability), on an fd of a regular file or directory.
 void set_meta_fd(int fd, const Meta& m, const std::string& name) {
-  if (::fchown(fd, m.uid, m.gid) != 0) throw sys_error("chown", name);
+  if (::fchown(fd, m.uid, m.gid) != 0) throw chown_error(name, m.uid, m.gid);
   if (::fchmod(fd, m.perm) != 0) throw sys_error("chmod", name);
   for (const auto& [key, value] : m.xattrs) {
     if (::fsetxattr(fd, key.c_str(), value.data(), value.size(), 0) != 0) {
@@ -159,7 +160,7 @@ void EntryApplier::opaque(const RootPath& dir) {
     return;
   }
   UniqueFd real(::openat(fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!real || ::fsetxattr(real.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
+  if (!real || ::fsetxattr(real.get(), overlay_xattr("opaque").c_str(), "y", 1, 0) != 0) {
     throw sys_error("mark opaque", name);
   }
   mark_written(dir);
@@ -257,7 +258,7 @@ void EntryApplier::special(archive_entry* e, const RootPath& path) {
   }
   if (rc != 0) throw sys_error("create", join(path));
   if (::fchownat(dir.get(), leaf.c_str(), meta.uid, meta.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    throw sys_error("chown", join(path));
+    throw chown_error(join(path), meta.uid, meta.gid);
   }
   if (type != AE_IFLNK &&
       ::fchmodat(dir.get(), leaf.c_str(), meta.perm, AT_SYMLINK_NOFOLLOW) != 0) {

@@ -52,8 +52,9 @@
 // 4. Read a layer's entries (layer_entries.h): metadata and content digest of every entry,
 //    streamed, for comparing images (image_diff.h).
 //
-// Limits to know: xattrs travel on regular files and directories only; overlay_lower needs
-// CAP_SYS_ADMIN (trusted.overlay.opaque); the overlay whose upper dir is diffed must be mounted
+// Limits to know: xattrs travel on regular files and directories only; overlay_lower marks
+// opaque directories with trusted.overlay.opaque as real root, user.overlay.opaque in a user
+// namespace (common/user_namespace.h), and no layer sets or records either; the overlay whose upper dir is diffed must be mounted
 // with redirect_dir=off and metacopy=off (the diff refuses an upper dir that uses either);
 // a whiteout and a directory of the same name in one layer are not turned into an opaque dir.
 //

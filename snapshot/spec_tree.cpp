@@ -11,6 +11,7 @@
 
 #include "common/copy_data.h"
 #include "common/error.h"
+#include "common/user_namespace.h"
 #include "snapshot/tree_walk.h"
 
 namespace mkimg::snapshot {
@@ -22,7 +23,7 @@ struct timespec mtime_of(const SpecEntry& e) {
 
 void set_meta(int fd, const SpecEntry& e) {
   // chown first: it clears setuid bits and file capabilities set before it.
-  if (::fchown(fd, e.uid, e.gid) != 0) throw sys_error("chown", e.path);
+  if (::fchown(fd, e.uid, e.gid) != 0) throw chown_error(e.path, e.uid, e.gid);
   if (::fchmod(fd, e.mode & 07777) != 0) throw sys_error("chmod", e.path);
   for (const auto& [key, value] : e.xattrs) {
     if (::fsetxattr(fd, key.c_str(), value.data(), value.size(), 0) != 0) {
@@ -55,7 +56,7 @@ class Materializer {
         throw sys_error("create symlink", e.path);
       }
       if (::fchownat(parent, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-        throw sys_error("chown", e.path);
+        throw chown_error(e.path, e.uid, e.gid);
       }
       struct timespec ts[2] = {mtime_of(e), mtime_of(e)};
       ::utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);

@@ -77,7 +77,10 @@ void walk_tree(int root, const std::function<bool(const std::string&, const stru
 }
 
 bool is_kept_xattr(const std::string& name) {
-  return name == "security.capability" || name.rfind("user.", 0) == 0;
+  // user.overlay.* are overlay's own markers in a user namespace (userxattr): a layer may not
+  // set them, and a layer never records them.
+  return name == "security.capability" ||
+         (name.rfind("user.", 0) == 0 && name.rfind("user.overlay.", 0) != 0);
 }
 
 std::vector<std::pair<std::string, std::string>> kept_xattrs(int fd) {

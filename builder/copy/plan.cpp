@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
+#include "common/user_namespace.h"
 
 namespace mkimg::builder {
 namespace {
@@ -340,7 +341,7 @@ struct Writer {
         throw sys_error("create symlink", target);
       }
       if (::fchownat(parent.get(), name.c_str(), uid(f), gid(f), AT_SYMLINK_NOFOLLOW) != 0) {
-        throw sys_error("chown", target);
+        throw chown_error(target, uid(f), gid(f));
       }
       struct timespec ts[2] = {f.mtime, f.mtime};
       ::utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
@@ -364,7 +365,7 @@ struct Writer {
 
   void set_meta(int parent, const std::string& name, const CopyFile& f, const std::string& target) {
     if (::fchownat(parent, name.c_str(), uid(f), gid(f), AT_SYMLINK_NOFOLLOW) != 0) {
-      throw sys_error("chown", target);
+      throw chown_error(target, uid(f), gid(f));
     }
     if (::fchmodat(parent, name.c_str(), f.mode, 0) != 0) throw sys_error("chmod", target);
   }
@@ -381,7 +382,7 @@ struct Writer {
       if (!src) throw sys_error("open", "/" + join_rel(s.read_from, f.sub));
       copy_fd_data(src.get(), out.get(), target);
     }
-    if (::fchown(out.get(), uid(f), gid(f)) != 0) throw sys_error("chown", target);
+    if (::fchown(out.get(), uid(f), gid(f)) != 0) throw chown_error(target, uid(f), gid(f));
     if (::fchmod(out.get(), f.mode) != 0) throw sys_error("chmod", target);
     struct timespec ts[2] = {f.mtime, f.mtime};
     ::futimens(out.get(), ts);

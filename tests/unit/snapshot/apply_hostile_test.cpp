@@ -183,7 +183,8 @@ std::vector<HostileCase> cases() {
        [](const Paths& p, ApplyMode) { EXPECT_TRUE(S_ISCHR(mode_of(p.root / "null"))); }},
       {"device number that does not fit",
        [](auto&) {
-         return std::vector{with(TarEntry{"dev", Type::kBlk}, [](TarEntry& e) { e.major = 70000; })};
+         return std::vector{
+             with(TarEntry{"dev", Type::kBlk}, [](TarEntry& e) { e.major = 70000; })};
        },
        Expect::kFails},
       {"fifo",
@@ -204,18 +205,20 @@ std::vector<HostileCase> cases() {
          ::lstat((p.root / "suid").c_str(), &st);
          EXPECT_EQ(st.st_uid, 1000u);
        }},
-      {"xattrs: capability kept, overlay and selinux dropped",
+      {"xattrs: capability kept, overlay (trusted. and user.) and selinux dropped",
        [](auto&) {
          return std::vector{
              with(dir("d"),
                   [](TarEntry& e) {
-                    e.xattrs = {{"trusted.overlay.opaque", "y"}};
+                    e.xattrs = {{"trusted.overlay.opaque", "y"}, {"user.overlay.opaque", "y"}};
                   }),
              with(file("f"), [](TarEntry& e) {
                e.xattrs = {{"security.capability",
                             std::string("\x01\0\0\x02\0\x20\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20)},
                            {"security.selinux", "system_u:object_r:shadow_t:s0"},
-                           {"trusted.overlay.redirect", "/etc"}};
+                           {"trusted.overlay.redirect", "/etc"},
+                           {"user.overlay.redirect", "/etc"},
+                           {"user.note", "kept"}};
              })};
        },
        Expect::kApplies,
@@ -224,6 +227,7 @@ std::vector<HostileCase> cases() {
          std::string f = xattr_listing(p.root / "f");
          EXPECT_NE(f.find("security.capability"), std::string::npos) << f;
          EXPECT_EQ(f.find("overlay"), std::string::npos) << f;
+         EXPECT_NE(f.find("user.note"), std::string::npos) << f;
          EXPECT_EQ(f.find("shadow_t"), std::string::npos) << f;
        }},
       {"uid out of range",
@@ -240,7 +244,8 @@ std::vector<HostileCase> cases() {
        [](auto&) {
          return std::vector{dir("d", 0), file("d/f")};
        },
-       Expect::kApplies, [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "d/f")); }},
+       Expect::kApplies,
+       [](const Paths& p, ApplyMode) { EXPECT_TRUE(fs::exists(p.root / "d/f")); }},
       {"too many entries",
        [](auto&) {
          std::vector<TarEntry> v;

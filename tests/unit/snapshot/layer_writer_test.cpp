@@ -42,6 +42,7 @@ void make_tree(const fs::path& root) {
              "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20,
              0);
   ::setxattr((root / "etc").c_str(), "trusted.overlay.opaque", "y", 1, 0);
+  ::setxattr((root / "etc").c_str(), "user.overlay.opaque", "y", 1, 0);
   ::lchown((root / "etc/app/config").c_str(), 1000, 2000);
 }
 
@@ -140,7 +141,7 @@ TEST(LayerWriter, TarListsSortedEntriesWithNumericOwnersLinksAndDevices) {
   auto xattrs = run({"sh", "-c", "gzip -dc " + (tmp / "l.gz").string() + " | strings"});
   EXPECT_NE(xattrs.out.find("SCHILY.xattr.security.capability"), std::string::npos);
   EXPECT_NE(xattrs.out.find("SCHILY.xattr.user.note"), std::string::npos);
-  EXPECT_EQ(xattrs.out.find("trusted.overlay"), std::string::npos);
+  EXPECT_EQ(xattrs.out.find("overlay."), std::string::npos);
   EXPECT_EQ(xattrs.out.find("atime"), std::string::npos);
   EXPECT_EQ(xattrs.out.find("ctime"), std::string::npos);
 }
@@ -168,6 +169,7 @@ TEST(LayerWriter, ApplyingTheLayerReproducesTheTree) {
   TempDir tmp;
   make_tree(tmp / "t");
   ::removexattr((tmp / "t/etc").c_str(), "trusted.overlay.opaque");
+  ::removexattr((tmp / "t/etc").c_str(), "user.overlay.opaque");
   for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
     fs::remove_all(tmp / "out");
     fs::create_directories(tmp / "out");
