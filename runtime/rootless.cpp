@@ -111,9 +111,10 @@ pid_t start_mapper(int go, int go_write, int report, uid_t uid, gid_t gid, SubId
 
 Error unshare_error(int err) {
   std::string cause = std::strerror(err);
+  if (err == ENOSPC) cause += " (the limit user.max_user_namespaces is 0 or reached)";
   if (err == EPERM || err == ENOSPC || err == EINVAL) {
     cause +=
-        ": unprivileged user namespaces are off; allow them (as root) with `sysctl "
+        ": unprivileged user namespaces are off here; allow them (as root) with `sysctl "
         "user.max_user_namespaces=15000`, on older Debian kernels `sysctl "
         "kernel.unprivileged_userns_clone=1`, under AppArmor (Ubuntu 23.10+) `sysctl "
         "kernel.apparmor_restrict_unprivileged_userns=0`";

@@ -3,7 +3,8 @@
 // manifest digest as the same --reproducible build as root, which proves owners, modes,
 // whiteouts and opaque directories right (tests/peers/owners_whiteouts is the case made for
 // it). Then `mkimg run` and prune as that user, the default store, and each set-up error for
-// real: no range, a range too small for the image's ids, newuidmap missing.
+// real: no range, a range too small for the image's ids, newuidmap missing, user namespaces
+// disabled.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "tests/integration/peers/case_server.h"
 #include "tests/integration/peers/peer_case.h"
 #include "tests/support/harness.h"
+#include "tests/support/registry_fixture.h"
 #include "tests/support/rootless.h"
 
 namespace mkimg::testing::peers {
@@ -149,6 +151,29 @@ TEST_F(RootlessTest, RunPruneAndTheDefaultStore) {
   EXPECT_EQ(left.out, "0\n") << left.all();
 }
 
+// Push and pull as the user (they need no namespace), and a rootless build FROM the pulled
+// image gives root's image.
+TEST_F(RootlessTest, PushPullAndBuildFromTheRegistry) {
+  Registry reg(RegistryMode::kHttp);
+  std::string ref = reg.host() + "/rootless/busybox:1";
+  auto pushed = user_->mkimg(user_store(), {"push", "busybox:latest", ref});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.all();
+  fs::path pulled_store = user_->home() / "store2";
+  auto pulled = user_->mkimg(pulled_store, {"pull", ref});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.all();
+  fs::path context = user_->home() / "from-registry";
+  write_file(context / "Dockerfile",
+             "FROM " + ref + "\nRUN mkdir /made && chown 1000:1000 /made && rm -rf /home\n");
+  user_->give(user_->home());
+  std::vector<std::string> args{"build", "--reproducible", "-t", "from:registry", context.string()};
+  auto rootless = user_->mkimg(pulled_store, args);
+  ASSERT_EQ(rootless.exit_code, 0) << rootless.all();
+  auto as_root = run_mkimg(root_store(), args);
+  ASSERT_EQ(as_root.exit_code, 0) << as_root.all();
+  EXPECT_EQ(digest_of(run_mkimg(root_store(), {"inspect", "from:registry"})),
+            digest_of(user_->mkimg(pulled_store, {"inspect", "from:registry"})));
+}
+
 TEST_F(RootlessTest, NoRangeNamesTheFileAndTheFix) {
   RootlessUser none("mkimg-rootless-none", "", work_.path());
   ASSERT_EQ(none.error(), "");
@@ -191,6 +216,22 @@ TEST_F(RootlessTest, MissingNewuidmapNamesThePackage) {
   EXPECT_EQ(r.exit_code, 1) << r.all();
   EXPECT_NE(r.err.find("newuidmap"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("install the uidmap package"), std::string::npos) << r.err;
+}
+
+TEST_F(RootlessTest, UserNamespacesDisabledNamesTheSysctls) {
+  // tests/support/no_userns.py: a user namespace whose user.max_user_namespaces is 0, so
+  // unprivileged user namespaces are off for the user's mkimg and nothing else on the machine.
+  auto ids = run({"id", "-u", user_->name()});
+  auto gid = run({"id", "-g", user_->name()});
+  ASSERT_EQ(ids.exit_code, 0) << ids.all();
+  auto trim = [](std::string s) { return s.substr(0, s.find('\n')); };
+  auto r = run({(source_dir() / "tests/support/no_userns.py").string(), trim(ids.out),
+                trim(gid.out), user_->binary().string(), "--root", user_store().string(), "build",
+                user_->home().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.err.find("create `user namespace`"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("user.max_user_namespaces is 0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sysctl user.max_user_namespaces=15000"), std::string::npos) << r.err;
 }
 
 }  // namespace
