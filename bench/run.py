@@ -3,13 +3,15 @@
 buildah and Docker's BuildKit side by side (alternating, several runs each) and prints medians,
 the ratio mkimg/peer, the physical floor where one applies, and mkimg's peak memory.
 
-Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6] [--tools mkimg,buildah,docker]
+Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6]
+    [--tools mkimg,mkimg-rootless,buildah,docker]
 Inputs are cached under /var/cache/mkimg-bench (a debootstrap minbase root, generated contexts).
 MKIMG_BENCH_BINARY overrides the mkimg measured (default: build/mkimg).
 It never asserts a timing; a peer that cannot run is reported as missing, never faked.
 """
 import argparse
 import os
+import pwd
 import random
 import shutil
 import statistics
@@ -34,13 +36,14 @@ class Failed(Exception):
     """A measured command failed: reported in the table, never hidden."""
 
 
-def timed(cmd, env=None, cwd=None):
+def timed(cmd, env=None, cwd=None, user=None):
     """Runs cmd, returns (seconds, peak RSS in MiB of the largest process of the tree).
     The RSS comes from /usr/bin/time's last stderr line (`RSS <KiB>`), so the command's own
     stderr cannot be mistaken for it."""
     start = time.monotonic()
+    as_user = {} if user is None else {"user": user[0], "group": user[1], "extra_groups": []}
     proc = subprocess.run(["/usr/bin/time", "-f", "RSS %M"] + cmd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
+                          stderr=subprocess.PIPE, env=env, cwd=cwd, text=True, **as_user)
     elapsed = time.monotonic() - start
     lines = proc.stderr.strip().splitlines()
     if proc.returncode != 0 or not lines or not lines[-1].startswith("RSS "):
@@ -111,12 +114,29 @@ class Tool:
         """Release what available() started."""
 
 
+def tiny_root(work):
+    """A busybox root of ~2 MB: scenario 4 on it shows whether a RUN's cost grows with the size
+    of the root it runs on."""
+    tiny = os.path.join(work, "tiny-root")
+    if not os.path.isdir(tiny):
+        os.makedirs(os.path.join(tiny, "bin"))
+        os.makedirs(os.path.join(tiny, "etc"))
+        shutil.copy("/bin/busybox", os.path.join(tiny, "bin", "busybox"))
+        os.symlink("busybox", os.path.join(tiny, "bin", "sh"))
+    return tiny
+
+
 class Mkimg(Tool):
     name = "mkimg"
 
     def __init__(self, work):
         self.root = os.path.join(work, "mkimg-store")
         self.base_tar = None
+        self.prefix = [MKIMG]  # how mkimg is started
+        self.user = None  # (uid, gid) it runs as; None: root
+
+    def mkimg(self, *args):
+        return self.prefix + ["--root", self.root] + list(args)
 
     def available(self):
         return os.access(MKIMG, os.X_OK) and subprocess.run(
@@ -126,26 +146,73 @@ class Mkimg(Tool):
     def load_base(self, tar):
         self.base_tar = tar
         shutil.rmtree(self.root, ignore_errors=True)
-        sh([MKIMG, "--root", self.root, "import", tar, "bench-base:latest"])
-        # A busybox root of ~2 MB: scenario 4 on it shows whether a RUN's cost grows with the
-        # size of the root it runs on.
-        tiny = os.path.join(os.path.dirname(self.root), "tiny-root")
-        if not os.path.isdir(tiny):
-            os.makedirs(os.path.join(tiny, "bin"))
-            os.makedirs(os.path.join(tiny, "etc"))
-            shutil.copy("/bin/busybox", os.path.join(tiny, "bin", "busybox"))
-            os.symlink("busybox", os.path.join(tiny, "bin", "sh"))
-        sh([MKIMG, "--root", self.root, "import", tiny, "bench-tiny:latest"])
+        sh(self.mkimg("import", tar, "bench-base:latest"))
+        sh(self.mkimg("import", tiny_root(os.path.dirname(self.root)), "bench-tiny:latest"))
 
     def build(self, context, dockerfile, tag, no_cache=False):
-        cmd = [MKIMG, "--root", self.root, "build", "--progress", "quiet", "-f", dockerfile,
-               "-t", tag, context]
+        cmd = self.mkimg("build", "--progress", "quiet", "-f", dockerfile, "-t", tag, context)
         if no_cache:
-            cmd.insert(4, "--no-cache")
-        return timed(cmd)
+            cmd.insert(cmd.index("build") + 1, "--no-cache")
+        return timed(cmd, user=self.user)
 
     def reset(self):
         self.load_base(self.base_tar)
+
+
+class MkimgRootless(Mkimg):
+    """mkimg run by an ordinary user (scripts/make-rootless-user.sh makes `mkimg-bench` with a
+    subordinate range): it builds in a user namespace of its own. Measured builds start as that
+    user straight from the timing process (no extra program between); set-up uses setpriv."""
+    name = "mkimg-rootless"
+    user_name = "mkimg-bench"
+
+    def __init__(self, work):
+        super().__init__(work)
+        self.home = os.path.join(work, "mkimg-rootless")
+        self.root = os.path.join(self.home, "store")
+
+    def available(self):
+        if not super().available():
+            return False
+        sh([os.path.join(SOURCE, "scripts", "make-rootless-user.sh"), self.user_name, "500000",
+            "65536"])
+        os.makedirs(os.path.join(self.home, "bin"), exist_ok=True)
+        binary = os.path.join(self.home, "bin", "mkimg")
+        shutil.copy(MKIMG, binary)
+        os.chmod(binary, 0o755)
+        os.chmod(os.path.dirname(self.home), 0o755)
+        sh(["chown", "-R", self.user_name + ":", self.home])
+        pw = pwd.getpwnam(self.user_name)
+        self.user = (pw.pw_uid, pw.pw_gid)
+        self.setup_prefix = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+                             "--clear-groups", binary]
+        self.prefix = [binary]
+        return True
+
+    def mkimg_setup(self, *args):
+        return self.setup_prefix + ["--root", self.root] + list(args)
+
+    def load_base(self, tar):
+        """The same base images as root's, through save and load: a user namespace can make no
+        device node, so the debootstrap tar (it has /dev/*) is imported by root."""
+        self.base_tar = tar
+        shutil.rmtree(self.root, ignore_errors=True)
+        staging = os.path.join(os.path.dirname(self.home), "rootless-staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        out = os.path.join(self.home, "bases.tar")
+        sh([MKIMG, "--root", staging, "import", tar, "bench-base:latest"])
+        sh([MKIMG, "--root", staging, "import", tiny_root(os.path.dirname(self.home)),
+            "bench-tiny:latest"])
+        sh([MKIMG, "--root", staging, "save", "--format", "oci", "-o", out, "bench-base:latest",
+            "bench-tiny:latest"])
+        shutil.rmtree(staging, ignore_errors=True)
+        sh(["chown", self.user_name + ":", out])
+        sh(self.mkimg_setup("load", "-i", out))
+        # Root's import leaves the base unpacked; a load does not: unpack it here, so that both
+        # start scenario 1 from the same state.
+        for base in ("bench-base", "bench-tiny"):
+            df = dockerfile(self.home, "unpack-" + base, "FROM %s:latest\nRUN true\n" % base)
+            sh(self.mkimg_setup("build", "--progress", "quiet", "-f", df, self.home))
 
 
 class Buildah(Tool):
@@ -322,7 +389,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default="1,2,3,4,5,6")
-    parser.add_argument("--tools", default="mkimg,buildah,docker")
+    parser.add_argument("--tools", default="mkimg,mkimg-rootless,buildah,docker")
     parser.add_argument("--work", default="/var/tmp/mkimg-bench-work")
     args = parser.parse_args()
     wanted = {int(s) for s in args.scenarios.split(",")}
@@ -341,7 +408,7 @@ def main():
 
     tools = []
     try:
-        for cls in (Mkimg, Buildah, Docker):
+        for cls in (Mkimg, MkimgRootless, Buildah, Docker):
             tool = cls(args.work)
             if tool.name not in args.tools.split(","):
                 continue
@@ -496,6 +563,13 @@ def report(results, floors, failures, digests):
                 value = ratios[(scenario, peer)]
                 print("  %-27s mkimg/%-20s <= %.2fx: %.2fx %s" % (
                     NAMES[scenario], peer, limit, value, "met" if value <= limit else "NOT MET"))
+    for scenario in (1, 2, 3):
+        by_tool = results.get(scenario, {})
+        if "mkimg" in by_tool and "mkimg-rootless" in by_tool:
+            value = (statistics.median(t for t, _ in by_tool["mkimg-rootless"]) /
+                     statistics.median(t for t, _ in by_tool["mkimg"]))
+            print("  %-27s mkimg-rootless/mkimg       <= 1.20x: %.2fx %s" % (
+                NAMES[scenario], value, "met" if value <= 1.2 else "NOT MET"))
     if "mkimg" in results.get(4, {}) and "mkimg" in results.get("4t", {}):
         big = statistics.median(t for t, _ in results[4]["mkimg"])
         tiny = statistics.median(t for t, _ in results["4t"]["mkimg"])

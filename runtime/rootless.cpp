@@ -55,8 +55,8 @@ std::string find_tool(const char* tool) {
                        "not found on PATH: install the uidmap package (`apt-get install uidmap`)"));
 }
 
-/// Runs `tool pid 0 id 1 1 start count`; the error (with the tool's own words) or "".
-std::string map_ids(const std::string& tool, pid_t pid, unsigned long id, SubIdRange r) {
+/// Starts `tool pid 0 id 1 1 start count` (newuidmap or newgidmap), its stderr on a pipe.
+Process start_map(const std::string& tool, pid_t pid, unsigned long id, SubIdRange r) {
   SpawnOptions o;
   o.argv = {tool,
             std::to_string(pid),
@@ -68,19 +68,23 @@ std::string map_ids(const std::string& tool, pid_t pid, unsigned long id, SubIdR
             std::to_string(r.count)};
   o.err = Redirect::pipe();
   o.out = Redirect::null();
-  Process p = Process::spawn(o, "run");
+  return Process::spawn(o, "run");
+}
+
+/// Waits for a started map tool: its error (with the tool's own words), or "".
+std::string finish_map(const std::string& tool, Process& p) {
   std::string said;
   char buf[512];
   for (ssize_t n; (n = ::read(p.err().get(), buf, sizeof buf)) > 0;) said.append(buf, n);
   if (p.wait().code == 0) return "";
   struct stat st {};
   bool privileged = ::stat(tool.c_str(), &st) == 0 && (st.st_mode & S_ISUID) != 0;
-  return describe(
-      "run", tool,
-      (said.empty() ? std::string("failed") : said.substr(0, said.find_last_not_of('\n') + 1)) +
-          (privileged ? ""
-                      : " (it needs its setuid bit or file capabilities: "
-                        "reinstall the uidmap package)"));
+  if (said.empty()) said = "failed";
+  said.erase(said.find_last_not_of('\n') + 1);
+  if (!privileged) {
+    said += " (it needs its setuid bit or file capabilities: reinstall the uidmap package)";
+  }
+  return describe("run", tool, said);
 }
 
 /// Forks the helper that maps the ids of this process once it has unshared (the helper stays
@@ -99,8 +103,12 @@ pid_t start_mapper(int go, int go_write, int report, uid_t uid, gid_t gid, SubId
   std::string error = "user namespace not created";
   if (::read(go, &byte, 1) == 1) {
     try {
-      error = map_ids(uidmap, parent, uid, uids);
-      if (error.empty()) error = map_ids(gidmap, parent, gid, gids);
+      // Both at once: each is a setuid program that reads /etc/login.defs and its file.
+      Process u = start_map(uidmap, parent, uid, uids);
+      Process g = start_map(gidmap, parent, gid, gids);
+      error = finish_map(uidmap, u);
+      std::string gid_error = finish_map(gidmap, g);
+      if (error.empty()) error = gid_error;
     } catch (const std::exception& e) {
       error = e.what();
     }

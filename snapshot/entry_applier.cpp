@@ -255,6 +255,15 @@ void EntryApplier::special(archive_entry* e, const RootPath& path) {
       dev = makedev(maj, min);
     }
     rc = ::mknodat(dir.get(), leaf.c_str(), type | 0600, dev);
+    if (rc != 0 && errno == EPERM && type != AE_IFIFO && in_user_namespace()) {
+      // A user namespace may make no device. An unpacked layer goes without it, as moby and
+      // containers/storage do rootless (a container gets its own /dev); a tree that becomes a
+      // layer itself (import, ADD) would lose it: an error.
+      if (mode_ == ApplyMode::kOverlayLower) return;
+      throw Error(describe("create device", join(path),
+                           "no device can be made in a user namespace (mkimg without root); "
+                           "do this as root"));
+    }
   }
   if (rc != 0) throw sys_error("create", join(path));
   if (::fchownat(dir.get(), leaf.c_str(), meta.uid, meta.gid, AT_SYMLINK_NOFOLLOW) != 0) {

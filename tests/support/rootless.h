@@ -1,5 +1,5 @@
 // Running mkimg as an ordinary user, for the rootless tests: a system user with a chosen
-// subordinate id range (tests/support/rootless_user.sh), a copy of the binary that user may
+// subordinate id range (scripts/make-rootless-user.sh), a copy of the binary that user may
 // run, and commands run as that user through runuser.
 #pragma once
 
@@ -19,14 +19,14 @@ class RootlessUser {
  public:
   RootlessUser(std::string name, const std::string& range, const fs::path& work)
       : name_(std::move(name)), home_(work / name_) {
-    std::vector<std::string> argv{(source_dir() / "tests/support/rootless_user.sh").string(),
+    std::vector<std::string> argv{(source_dir() / "scripts/make-rootless-user.sh").string(),
                                   name_};
     if (!range.empty()) {
       argv.push_back(range.substr(0, range.find(' ')));
       argv.push_back(range.substr(range.find(' ') + 1));
     }
     CommandResult made = run(argv);
-    if (made.exit_code != 0) error_ = "rootless_user.sh " + name_ + ": " + made.all();
+    if (made.exit_code != 0) error_ = "make-rootless-user.sh " + name_ + ": " + made.all();
     ::chmod(work.c_str(), 0755);
     fs::create_directories(home_ / "bin");
     fs::copy_file(mkimg_binary(), binary(), fs::copy_options::overwrite_existing);

@@ -174,6 +174,41 @@ TEST_F(RootlessTest, PushPullAndBuildFromTheRegistry) {
             digest_of(user_->mkimg(pulled_store, {"inspect", "from:registry"})));
 }
 
+// A user namespace can make no device node. A base layer holding one unpacks without it (as
+// rootless moby and buildah do: a container gets its own /dev) and builds on top of it give
+// root's image; importing a tree that holds one is an error saying why.
+TEST_F(RootlessTest, DeviceNodesInABaseAndInAnImport) {
+  fs::path context = user_->home() / "devices";
+  write_file(context / "Dockerfile", "FROM busybox\nRUN mknod /opt-null c 1 3\n");
+  auto made = run_mkimg(root_store(), {"build", "-t", "devices:base", context.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.all();
+  fs::path archive = user_->home() / "devices.tar";
+  auto saved =
+      run_mkimg(root_store(), {"save", "--format", "oci", "-o", archive.string(), "devices:base"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.all();
+  write_file(context / "Dockerfile", "FROM devices:base\nRUN echo on top > /on-top\n");
+  user_->give(user_->home());
+  ASSERT_EQ(user_->mkimg(user_store(), {"load", "-i", archive.string()}).exit_code, 0);
+  std::vector<std::string> args{"build", "--reproducible", "-t", "devices:top", context.string()};
+  auto rootless = user_->mkimg(user_store(), args);
+  ASSERT_EQ(rootless.exit_code, 0) << rootless.all();
+  ASSERT_EQ(run_mkimg(root_store(), args).exit_code, 0);
+  EXPECT_EQ(compare("devices:top"), "");
+
+  fs::path tree = user_->home() / "tree";
+  fs::create_directories(tree / "dev");
+  ASSERT_EQ(run({"mknod", (tree / "dev/null").string(), "c", "1", "3"}).exit_code, 0);
+  fs::path tar = user_->home() / "tree.tar";
+  ASSERT_EQ(run({"tar", "-C", tree.string(), "-cf", tar.string(), "."}).exit_code, 0);
+  user_->give(tar);
+  auto imported = user_->mkimg(user_store(), {"import", tar.string(), "tree:1"});
+  EXPECT_EQ(imported.exit_code, 1) << imported.all();
+  EXPECT_NE(
+      imported.err.find("create device `dev/null`: no device can be made in a user namespace"),
+      std::string::npos)
+      << imported.err;
+}
+
 TEST_F(RootlessTest, NoRangeNamesTheFileAndTheFix) {
   RootlessUser none("mkimg-rootless-none", "", work_.path());
   ASSERT_EQ(none.error(), "");

@@ -1,8 +1,8 @@
 #!/bin/sh
-# rootless_user.sh NAME [START COUNT]: makes the system user NAME exist with exactly the
+# make-rootless-user.sh NAME [START COUNT]: makes the system user NAME exist with exactly the
 # subordinate range START:COUNT in /etc/subuid and /etc/subgid, or with none when START is not
-# given. The rootless tests run mkimg as such users; test processes run this at the same time,
-# so it holds a lock.
+# given. The rootless tests and bench/run.py run mkimg as such users; test processes run this
+# at the same time, so it holds a lock.
 set -eu
 name=$1
 want=${2:+$name:$2:$3}
