@@ -5,6 +5,7 @@
 #include "builder/layer_step.h"
 #include "builder/overloaded.h"
 #include "builder/steps.h"
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace mkimg::builder {
@@ -38,25 +39,37 @@ oci::Healthcheck healthcheck(const parser::Healthcheck& h) {
   return out;
 }
 
-/// "80" -> 80/tcp; a range "8000-8002[/proto]" -> one entry per port, as BuildKit records it.
-std::vector<std::string> port_specs(const std::string& p) {
-  std::size_t slash = p.find('/');
-  std::string ports = p.substr(0, slash);
-  std::string proto = slash == std::string::npos ? "/tcp" : p.substr(slash);
-  std::size_t dash = ports.find('-');
-  if (dash == std::string::npos) return {ports + proto};
-  unsigned long first = 0;
-  unsigned long last = 0;
-  try {
-    first = std::stoul(ports.substr(0, dash));
-    last = std::stoul(ports.substr(dash + 1));
-  } catch (const std::exception&) {
-    throw Error(describe("expose", p, "not a port range"));
+/// One port number of EXPOSE: decimal digits, at most 65535.
+unsigned long port_number(const std::string& text, const std::string& spec) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos || std::stoul(text) > 65535) {
+    throw Error(describe("expose", spec, "`" + text + "` is not a port (0-65535)"));
   }
-  if (first > last || last > 65535) throw Error(describe("expose", p, "not a port range"));
+  return std::stoul(text);
+}
+
+/// "80" -> 80/tcp; "8000-8002[/proto]" -> one entry per port, as BuildKit records them; the
+/// protocol is tcp, udp or sctp in any case; "[ip:][host:]port" keeps the container port, as
+/// Docker's nat.ParsePortSpecs does.
+std::vector<std::string> port_specs(const std::string& spec) {
+  std::size_t slash = spec.find('/');
+  std::string ports = spec.substr(0, slash);
+  std::string proto = slash == std::string::npos ? "tcp" : ascii_lower(spec.substr(slash + 1));
+  if (proto != "tcp" && proto != "udp" && proto != "sctp") {
+    throw Error(describe("expose", spec, "`" + proto + "` is not a protocol (tcp, udp, sctp)"));
+  }
+  if (std::size_t colon = ports.rfind(':'); colon != std::string::npos) {
+    ports = ports.substr(colon + 1);
+  }
+  std::size_t dash = ports.find('-');
+  unsigned long first = port_number(ports.substr(0, dash), spec);
+  unsigned long last =
+      dash == std::string::npos ? first : port_number(ports.substr(dash + 1), spec);
+  if (first > last) throw Error(describe("expose", spec, "the range ends before it starts"));
   std::vector<std::string> out;
-  for (unsigned long port = first; port <= last; ++port)
-    out.push_back(std::to_string(port) + proto);
+  for (unsigned long port = first; port <= last; ++port) {
+    out.push_back(std::to_string(port) + "/" + proto);
+  }
   return out;
 }
 

@@ -89,6 +89,31 @@ TEST_F(FailureTest, RunThatMakesAWhiteoutNameIsRefusedByName) {
   EXPECT_NE(err.find(".wh.made"), std::string::npos) << err;
 }
 
+TEST_F(FailureTest, ExposeOfWhatIsNotAPortNamesItAndTheLine) {
+  for (const auto& [port, says] : std::vector<std::pair<std::string, std::string>>{
+           {"abc", "`abc` is not a port"},
+           {"99999", "`99999` is not a port"},
+           {"80/bogus", "`bogus` is not a protocol"},
+           {"90-80", "the range ends before it starts"},
+           {"-1", "is not a port"}}) {
+    auto err = fail("FROM busybox\nEXPOSE 22 " + port + "\n");
+    EXPECT_NE(err.find("Dockerfile:2"), std::string::npos) << port << ": " << err;
+    EXPECT_NE(err.find(says), std::string::npos) << port << ": " << err;
+  }
+}
+
+TEST_F(FailureTest, ExposeRecordsPortsAsBuildKitDoes) {
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nEXPOSE 80/TCP 8000-8001/udp 127.0.0.1:8080:81 53/sctp\n");
+  auto r = build(dir("ctx"), {"-t", "ports:1"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto inspected = run_mkimg(store(), {"inspect", "ports:1"});
+  for (const char* p :
+       {"\"80/tcp\"", "\"8000/udp\"", "\"8001/udp\"", "\"81/tcp\"", "\"53/sctp\""}) {
+    EXPECT_NE(inspected.out.find(p), std::string::npos) << p << "\n" << inspected.out;
+  }
+}
+
 // `-f /dev/zero` (or any huge file) is refused past 64 MiB instead of eating the memory.
 TEST_F(FailureTest, HugeDockerfileIsRefusedWithItsName) {
   auto r = build(dir("ctx"), {"-t", "app:1", "-f", "/dev/zero"});
