@@ -156,7 +156,7 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   result.shared_hits = session.shared_hits;
   events.note("writing image " + result.image_id + " done");
   for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
-  if (!options.iidfile.empty()) write_file_atomic(options.iidfile, result.image_id);
+  if (!options.iidfile.empty()) write_file_atomic(output_target(options.iidfile), result.image_id);
   return result;
 }
 

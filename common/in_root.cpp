@@ -146,4 +146,30 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& dat
   }
 }
 
+std::filesystem::path output_target(const std::filesystem::path& path) {
+  struct stat st {};
+  int rc = ::stat(path.c_str(), &st);
+  if (rc != 0 && errno != ENOENT) throw sys_error("write", path.string());
+  if (rc == 0 && !S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)                          ? "a directory"
+                       : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                       : S_ISSOCK(st.st_mode)                       ? "a socket"
+                                                                    : "not a regular file";
+    throw Error(describe("write", path.string(),
+                         std::string("it is ") + kind +
+                             "; name a regular file or a new path (save: `-o -` for stdout)"));
+  }
+  // A regular file or nothing: through symlinks (dangling ones too), so the rename replaces
+  // the file they lead to, never a link.
+  std::filesystem::path target = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat l {};
+    if (::lstat(target.c_str(), &l) != 0 || !S_ISLNK(l.st_mode)) return target;
+    std::filesystem::path next = std::filesystem::read_symlink(target);
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+  throw Error(describe("write", path.string(), "too many levels of symbolic links"));
+}
+
 }  // namespace mkimg

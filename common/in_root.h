@@ -64,4 +64,11 @@ std::string read_host_file(const std::filesystem::path& path);
 /// Writes `data` to `path` atomically: a temp file beside it, fsync, rename.
 void write_file_atomic(const std::filesystem::path& path, const std::string& data);
 
+/// The file an output the user named (save -o, --output dest=, --iidfile) is renamed onto:
+/// `path` itself, or the file its symlinks lead to (written through, as `docker save -o`
+/// does). Throws mkimg::Error naming the path when that is anything but a regular file or
+/// nothing yet (a FIFO, a device, a directory, a socket, /proc/self/fd/N): no rename may
+/// replace it. `-` (stdout) is for the caller to handle before.
+std::filesystem::path output_target(const std::filesystem::path& path);
+
 }  // namespace mkimg

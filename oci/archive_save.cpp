@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/archive.h"
 #include "oci/file_io.h"
 #include "oci/json_detail.h"
@@ -25,13 +26,23 @@ struct ReaderDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
 
-/// A tar file being written to a temp name; finish() renames it to the destination.
+/// A tar file being written to a temp name; finish() renames it onto the destination (the
+/// regular file the user named, through symlinks: common/in_root.h output_target). `-` is
+/// stdout, streamed as `docker save` does (never a terminal).
 class TarWriter {
  public:
-  explicit TarWriter(fs::path dest) : dest_(std::move(dest)) {
-    UniqueFd fd = detail::create_temp(dest_.string() + ".tmp", tmp_);
+  explicit TarWriter(const fs::path& dest) {
     a_.reset(archive_write_new());
     archive_write_set_format_pax_restricted(a_.get());
+    if (dest == "-") {
+      if (::isatty(STDOUT_FILENO)) {
+        throw Error("refusing to write an archive to a terminal: redirect stdout or use -o FILE");
+      }
+      if (archive_write_open_fd(a_.get(), STDOUT_FILENO) != ARCHIVE_OK) fail();
+      return;
+    }
+    dest_ = output_target(dest);
+    UniqueFd fd = detail::create_temp(dest_.string() + ".tmp", tmp_);
     if (archive_write_open_fd(a_.get(), fd.get()) != ARCHIVE_OK) fail();
     fd_ = std::move(fd);
   }
@@ -57,6 +68,7 @@ class TarWriter {
 
   void finish() {
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+    if (dest_.empty()) return;  // stdout
     detail::fsync_fd(fd_.get(), tmp_);
     if (::rename(tmp_.c_str(), dest_.c_str()) != 0) throw sys_error("rename", dest_.string());
     tmp_.clear();
@@ -76,7 +88,8 @@ class TarWriter {
   }
   [[noreturn]] void fail() {
     const char* msg = archive_error_string(a_.get());
-    throw Error(describe("write archive", dest_.string(), msg ? msg : "libarchive failed"));
+    throw Error(describe("write archive", dest_.empty() ? "-" : dest_.string(),
+                         msg ? msg : "libarchive failed"));
   }
 
   fs::path dest_;

@@ -1,5 +1,7 @@
 // Each way a build can fail gives a clear error with the Dockerfile line, exits non-zero,
 // and leaves the previous tag and the store intact.
+#include <sys/stat.h>
+
 #include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {
@@ -100,6 +102,18 @@ TEST_F(FailureTest, ExposeOfWhatIsNotAPortNamesItAndTheLine) {
     EXPECT_NE(err.find("Dockerfile:2"), std::string::npos) << port << ": " << err;
     EXPECT_NE(err.find(says), std::string::npos) << port << ": " << err;
   }
+}
+
+// --iidfile and --output dest= are written through, never renamed over a FIFO or a device.
+TEST_F(FailureTest, OutputsNeverReplaceWhatIsNotARegularFile) {
+  fs::path fifo = dir("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  auto err = fail("FROM busybox\nRUN echo good > /good\n", {"--iidfile", fifo.string()});
+  EXPECT_NE(err.find("`" + fifo.string() + "`: it is a FIFO"), std::string::npos) << err;
+  err = fail("FROM busybox\nRUN echo good > /good\n",
+             {"--output", "type=docker,dest=" + fifo.string()});
+  EXPECT_NE(err.find("it is a FIFO"), std::string::npos) << err;
+  EXPECT_TRUE(fs::is_fifo(fifo));
 }
 
 TEST_F(FailureTest, ExposeRecordsPortsAsBuildKitDoes) {

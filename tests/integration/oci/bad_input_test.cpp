@@ -1,6 +1,9 @@
 // Bad input gets a clear "mkimg: error: ..." and exit 1, and leaves the store as it was:
 // malformed references, missing files, corrupt or truncated archives, a blob whose digest
 // does not match.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "tests/integration/oci/oci_helpers.h"
 
 namespace mkimg::testing {
@@ -34,6 +37,42 @@ class BadInput : public ::testing::Test {
 
   TempDir dir_;
 };
+
+// An output path is written through, never renamed over: a FIFO, a device or a directory is
+// refused by name and left as it was; a symlink's target is written and the link stays;
+// `-o -` streams to stdout.
+TEST_F(BadInput, SaveNeverReplacesWhatIsNotARegularFile) {
+  fs::path fifo = dir_ / "fifo", dev = dir_ / "null", sub = dir_ / "sub";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  fs::create_directories(sub);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::mknod(dev.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  }
+  expect_error({"save", "good:v1", "-o", fifo.string()}, "`" + fifo.string() + "`: it is a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  expect_error({"save", "good:v1", "-o", sub.string()}, "it is a directory");
+  if (::geteuid() == 0) {
+    expect_error({"save", "good:v1", "-o", dev.string()}, "it is a device");
+    EXPECT_TRUE(fs::is_character_file(dev));
+  }
+  auto to_pipe = run({"sh", "-c",
+                      "true | '" + mkimg_binary() + "' --root '" + root().string() +
+                          "' save good:v1 -o /proc/self/fd/0"});
+  EXPECT_EQ(to_pipe.exit_code, 1) << to_pipe.all();
+  EXPECT_NE(to_pipe.err.find("`/proc/self/fd/0`: it is a FIFO"), std::string::npos) << to_pipe.err;
+
+  fs::create_symlink("real.tar", dir_ / "link.tar");
+  auto r = run_mkimg(root(), {"save", "good:v1", "-o", (dir_ / "link.tar").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link.tar"));
+  EXPECT_GT(fs::file_size(dir_ / "real.tar"), 1000u);
+
+  auto streamed =
+      run({"sh", "-c",
+           "'" + mkimg_binary() + "' --root '" + root().string() + "' save good:v1 -o - | tar -t"});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.all();
+  EXPECT_NE(streamed.out.find("manifest.json"), std::string::npos) << streamed.out;
+}
 
 TEST_F(BadInput, MalformedReferencesAreRefused) {
   expect_error({"import", (dir_ / "rootfs").string(), "Bad Name"}, "parse reference `Bad Name`");
