@@ -23,9 +23,6 @@
 
 namespace mkimg::builder {
 
-// Defined in step_from.cpp: an image (not a stage) named by COPY --from.
-ImageState load_image_state(BuildSession& session, const std::string& name);
-
 namespace {
 
 /// What COPY and ADD share.
@@ -64,7 +61,7 @@ FromSource open_from(BuildSession& session, const std::string& from) {
     fs.image = finished_stage(session, i);
     if (!fs.image) throw Error(describe("copy --from", from, "stage is not built"));
   } else {
-    fs.image = load_image_state(session, from);
+    fs.image = load_image_state(session, from, session.options->platform);
   }
   fs.view = std::make_unique<ImageView>(session, *fs.image);
   return fs;

@@ -57,9 +57,9 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   return s;
 }
 
-oci::Image find_or_pull(BuildSession& session, const std::string& name) {
+oci::Image find_or_pull(BuildSession& session, const std::string& name,
+                        const std::string& platform) {
   auto& store = *session.store;
-  const std::string& platform = session.options->platform;
   if (is_transport(name)) {
     auto source = oci::open_source(name, store);
     oci::CopyOptions copy;
@@ -83,11 +83,21 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name) {
   }
 }
 
-ImageState scratch_state(BuildSession& session) {
+/// A base from the store (or pulled) must be of the platform asked for, when one was.
+void check_platform(const oci::Image& image, const std::string& name, const std::string& platform) {
+  if (platform.empty()) return;
+  oci::Platform want = oci::parse_platform(platform);
+  const oci::ImageConfig& c = image.config;
+  if (c.os != want.os || c.architecture != want.architecture) {
+    throw Error(describe(
+        "from", name,
+        "the image is for " + c.os + "/" + c.architecture + ", the build asks for " + platform));
+  }
+}
+
+ImageState scratch_state(BuildSession& session, const std::string& platform) {
   ImageState s;
-  oci::Platform p = session.options->platform.empty()
-                        ? oci::host_platform()
-                        : oci::parse_platform(session.options->platform);
+  oci::Platform p = platform.empty() ? oci::host_platform() : oci::parse_platform(platform);
   s.config.architecture = p.architecture;
   s.config.os = p.os;
   if (!p.variant.empty()) s.config.variant = p.variant;
@@ -107,11 +117,22 @@ std::vector<std::string> take_onbuild(ImageState& image) {
   return triggers;
 }
 
+/// The platform a stage's base must have: FROM --platform, expanded with the build's ARGs
+/// ($BUILDPLATFORM, $TARGETPLATFORM, ...) and checked, else --platform; empty: the host's.
+std::string stage_platform(const BuildSession& session, const parser::Stage& source) {
+  if (source.platform.empty()) return session.options->platform;
+  std::string platform = parser::expand_word(source.platform, session.global_args,
+                                             session.dockerfile.directives.escape);
+  oci::parse_platform(platform);  // throws naming the value
+  return platform;
+}
+
 }  // namespace
 
 // Two stages naming the same base resolve it one after the other (the second finds it in the
 // store); different bases resolve at the same time.
-ImageState load_image_state(BuildSession& session, const std::string& name) {
+ImageState load_image_state(BuildSession& session, const std::string& name,
+                            const std::string& platform) {
   std::mutex* lock = nullptr;
   {
     std::lock_guard guard(session.mutex);
@@ -119,8 +140,9 @@ ImageState load_image_state(BuildSession& session, const std::string& name) {
   }
   oci::Image image = [&] {
     std::lock_guard guard(*lock);
-    return find_or_pull(session, name);
+    return find_or_pull(session, name, platform);
   }();
+  check_platform(image, name, platform);
   return state_of(session, image);
 }
 
@@ -129,17 +151,18 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
   std::string base =
       parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
   session.events->step(label, "FROM " + base);
+  std::string platform = stage_platform(session, source);
   std::vector<StageNode> nodes;
   for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
   std::size_t i = find_stage(nodes, base, stage.index);
   if (base == "scratch") {
-    stage.image = scratch_state(session);
+    stage.image = scratch_state(session, platform);
   } else if (i < nodes.size()) {
     auto built = finished_stage(session, i);
     if (!built) throw Error(describe("from", base, "stage is not built"));
     stage.image = std::move(*built);
   } else {
-    stage.image = load_image_state(session, base);
+    stage.image = load_image_state(session, base, platform);
   }
   // Metadata steps before the first layer step are dated like the base, so a rebuild with
   // every step cached gives the same config (and image id).

@@ -14,6 +14,7 @@
 #include "oci/store.h"
 #include "runtime/bundle_config.h"
 #include "runtime/container_runtime.h"
+#include "runtime/emulation.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/user_database.h"
 
@@ -239,6 +240,10 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
 }  // namespace
 
 void step_run(const StepContext& ctx, const parser::Run& run) {
+  const oci::ImageConfig& image = ctx.stage.image.config;
+  if (auto why = runtime::cannot_run(image.os, image.architecture)) {
+    throw Error(describe("run", ctx.instruction.original, *why));
+  }
   RunSetup r = run_setup(ctx, run);
   StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(r.argv) + " # buildkit"};
   run_layer_step(

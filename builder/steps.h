@@ -21,6 +21,11 @@ struct StepContext {
 };
 
 /// FROM: the stage's image from scratch, an earlier stage, the store, an archive or a registry.
+/// An image (not a stage) from the store, or pulled, as a stage's state: a base, or what
+/// COPY --from names. `platform` (os/arch[/variant], or empty) is the one it must have.
+ImageState load_image_state(BuildSession& session, const std::string& name,
+                            const std::string& platform);
+
 void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
                const std::string& label);
 void step_run(const StepContext& ctx, const parser::Run& run);

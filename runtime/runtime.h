@@ -14,6 +14,8 @@
 //                         and USER / --chown resolution
 //   cancel.h              the interrupt of the process (SIGINT, SIGTERM): containers are killed,
 //                         long work stops
+//   emulation.h           whether a platform's programs run here (natively or through a
+//                         binfmt_misc handler such as QEMU's)
 //   rootless.h            building without root: mkimg becomes root of a user namespace of its
 //                         own, the user's /etc/subuid and /etc/subgid ranges mapped by newuidmap
 //   run_image.h           `mkimg run`'s core: a container from an image config on a throwaway
@@ -27,6 +29,7 @@
 #include "runtime/bundle_config.h"
 #include "runtime/cancel.h"
 #include "runtime/container_runtime.h"
+#include "runtime/emulation.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/overlay_mount.h"
 #include "runtime/rootless.h"

@@ -116,6 +116,26 @@ TEST_F(FailureTest, OutputsNeverReplaceWhatIsNotARegularFile) {
   EXPECT_TRUE(fs::is_fifo(fifo));
 }
 
+TEST_F(FailureTest, PlatformsThatCannotBeBuiltAreNamed) {
+  auto err = fail("FROM --platform=notaplatform busybox\nRUN true\n");
+  EXPECT_NE(err.find("Dockerfile:1"), std::string::npos) << err;
+  EXPECT_NE(err.find("parse platform `notaplatform`"), std::string::npos) << err;
+  // The local busybox is amd64 (or the host's): never built on as if it were arm64.
+  err = fail("FROM busybox\nRUN true\n", {"--platform", "linux/riscv64"});
+  EXPECT_NE(err.find("the image is for linux/"), std::string::npos) << err;
+  EXPECT_NE(err.find("the build asks for linux/riscv64"), std::string::npos) << err;
+  // No emulator can exist for loong64 here: the RUN says so instead of running anything.
+  write_file(dir("ctx") / "file.txt", "x\n");
+  err = fail("FROM --platform=linux/loong64 scratch\nCOPY file.txt /\nRUN true\n");
+  EXPECT_NE(err.find("Dockerfile:3"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot run programs for linux/loong64"), std::string::npos) << err;
+  EXPECT_NE(err.find("qemu-user-static"), std::string::npos) << err;
+  // $BUILDPLATFORM is the host's, so this builds.
+  write_file(dir("ctx") / "Dockerfile", "FROM --platform=$BUILDPLATFORM busybox\nRUN true\n");
+  auto ok = build(dir("ctx"), {"-t", "native:1"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
+}
+
 TEST_F(FailureTest, ExposeRecordsPortsAsBuildKitDoes) {
   write_file(dir("ctx") / "Dockerfile",
              "FROM busybox\nEXPOSE 80/TCP 8000-8001/udp 127.0.0.1:8080:81 53/sctp\n");
