@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +31,21 @@ void remove_one(int upper_fd, const std::string& path) {
   }
 }
 
+/// The mtime of `fd` from the kernel itself (statx by syscall): a stat() wrapper preloaded into
+/// mkimg (libfaketime fakes stat's times unless NO_FAKE_STAT) must not decide what a layer holds.
+bool kernel_mtime(int fd, struct timespec& mtime) {
+  struct statx stx {};
+  if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_MTIME, &stx) != 0) return false;
+  mtime = {static_cast<time_t>(stx.stx_mtime.tv_sec), static_cast<long>(stx.stx_mtime.tv_nsec)};
+  return true;
+}
+
+/// Sets `fd`'s times by syscall, for the same reason.
+void set_kernel_times(int fd, const struct timespec& mtime) {
+  struct timespec ts[2] = {mtime, mtime};
+  ::syscall(SYS_utimensat, fd, nullptr, ts, 0);
+}
+
 }  // namespace
 
 std::vector<MountStub> find_mount_stubs(const std::filesystem::path& merged,
@@ -47,11 +63,7 @@ std::vector<MountStub> find_mount_stubs(const std::filesystem::path& merged,
         MountStub stub{so_far, {}, false};
         UniqueFd parent = open_in_root(root.get(), std::filesystem::path(so_far).parent_path(),
                                        O_PATH | O_DIRECTORY);
-        struct stat st {};
-        if (parent && ::fstat(parent.get(), &st) == 0) {
-          stub.parent_mtime = st.st_mtim;
-          stub.has_parent_mtime = true;
-        }
+        stub.has_parent_mtime = parent && kernel_mtime(parent.get(), stub.parent_mtime);
         stubs.push_back(stub);
       }
     }
@@ -72,8 +84,7 @@ void remove_mount_stubs(const std::filesystem::path& upper, std::vector<MountStu
     remove_one(root.get(), s.path);
     UniqueFd parent = open_in_root(root.get(), std::filesystem::path(s.path).parent_path(),
                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct timespec ts[2] = {s.parent_mtime, s.parent_mtime};
-    if (parent && s.has_parent_mtime) ::futimens(parent.get(), ts);
+    if (parent && s.has_parent_mtime) set_kernel_times(parent.get(), s.parent_mtime);
   }
 }
 

@@ -131,6 +131,27 @@ INSTANTIATE_TEST_SUITE_P(Examples, ReproducibleExamples,
                            return n;
                          });
 
+// A RUN that leaves /etc alone gives the same layer under any clock, even when libfaketime
+// also fakes the times stat() returns: the stubs runc makes for the generated /etc files are
+// removed and their directory's time put back from the kernel's own statx.
+TEST_F(BuilderTest, RunLayerDoesNotDependOnTheClock) {
+  if (!have_tool("faketime")) GTEST_SKIP() << "faketime missing (scripts/install-deps.sh)";
+  write_file(dir("clock/Dockerfile"),
+             "FROM busybox\nRUN mkdir -p /real && ln -s /real /via-link\n");
+  std::vector<std::string> argv{mkimg_binary(),   "--root",     store().string(),     "build",
+                                "--reproducible", "--no-cache", dir("clock").string()};
+  std::vector<std::string> ids;
+  for (const char* clock : {"", "2001-02-03 04:05:06", "2041-02-03 04:05:06"}) {
+    std::vector<std::string> args = argv;
+    if (*clock) args.insert(args.begin(), {"faketime", clock});
+    auto r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+    ids.push_back(r.out);
+  }
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_EQ(ids[2], ids[0]);
+}
+
 class NotReproducible : public BuilderTest {
  protected:
   fs::path stamp_context() {
