@@ -88,12 +88,12 @@ NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
   return ctx.session.options->network;
 }
 
-/// /etc/hosts, /etc/resolv.conf and /etc/hostname, generated in `dir` and bound read-write
-/// over the image's (never part of the layer).
+/// /etc/hosts and /etc/resolv.conf, generated in `dir` and bound read-write over the image's
+/// (never part of the layer). /etc/hostname is the image's own file, as in BuildKit: a step may
+/// write or remove it (the hostname itself is the UTS namespace's).
 std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
   runtime::write_bundle_file(
       dir / "hosts", "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-  runtime::write_bundle_file(dir / "hostname", "mkimg\n");
   std::string resolv;
   if (network == NetworkMode::kHost) {
     try {
@@ -104,7 +104,7 @@ std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir, Netw
   if (resolv.empty() && network == NetworkMode::kHost) resolv = "nameserver 8.8.8.8\n";
   runtime::write_bundle_file(dir / "resolv.conf", resolv);
   std::vector<runtime::BindMount> binds;
-  for (const char* f : {"hosts", "hostname", "resolv.conf"}) {
+  for (const char* f : {"hosts", "resolv.conf"}) {
     binds.push_back({dir / f, std::string("/etc/") + f, runtime::BindMount::Access::kReadWrite});
   }
   return binds;
