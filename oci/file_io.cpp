@@ -14,8 +14,16 @@
 namespace mkimg::oci::detail {
 
 UniqueFd open_read(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) throw sys_error("open", path.string());
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw sys_error("stat", path.string());
+  if (!S_ISREG(st.st_mode)) throw Error(describe("open", path.string(), "not a regular file"));
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    throw sys_error("open", path.string());
+  }
   return fd;
 }
 

@@ -12,7 +12,8 @@
 
 namespace mkimg::oci::detail {
 
-/// Opens `path` read-only; throws mkimg::Error ("open `path`: cause").
+/// Opens the regular file `path` read-only (never waiting on a FIFO); throws mkimg::Error
+/// ("open `path`: cause", "not a regular file").
 UniqueFd open_read(const std::filesystem::path& path);
 /// Creates a new file from the template prefix (mkostemp, O_CLOEXEC, mode 0600); fills `path`.
 UniqueFd create_temp(const std::filesystem::path& prefix, std::filesystem::path& path);

@@ -74,6 +74,24 @@ TEST_F(BadInput, SaveNeverReplacesWhatIsNotARegularFile) {
   EXPECT_NE(streamed.out.find("manifest.json"), std::string::npos) << streamed.out;
 }
 
+// A blob of an oci: layout that is a FIFO is refused at once, never waited on.
+TEST_F(BadInput, AFifoBlobIsRefusedWithoutWaiting) {
+  fs::path layout = dir_ / "layout";
+  fs::create_directories(layout);
+  ASSERT_EQ(run({"tar", "-xf", save("oci").string(), "-C", layout.string()}).exit_code, 0);
+  fs::path biggest;
+  for (const auto& e : fs::directory_iterator(layout / "blobs/sha256")) {
+    if (biggest.empty() || fs::file_size(e.path()) > fs::file_size(biggest)) biggest = e.path();
+  }
+  fs::remove(biggest);
+  ASSERT_EQ(::mkfifo(biggest.c_str(), 0644), 0);
+  auto r = run({"timeout", "60", mkimg_binary(), "--root", (dir_ / "other").string(), "pull",
+                "oci:" + layout.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.err.find(biggest.filename().string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+}
+
 TEST_F(BadInput, MalformedReferencesAreRefused) {
   expect_error({"import", (dir_ / "rootfs").string(), "Bad Name"}, "parse reference `Bad Name`");
   expect_error({"import", (dir_ / "rootfs").string(), "app:"}, "invalid tag");
