@@ -1,9 +1,11 @@
 // RUN: the command in a runc/crun container on the step's overlay root.
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "builder/layer_step.h"
 #include "builder/run_mounts.h"
@@ -210,6 +212,23 @@ runtime::BundleSpec bundle_spec(const RunSetup& r, const std::filesystem::path& 
   return spec;
 }
 
+/// A tmpfs over the bundle directory while its config.json holds secret values (RUN
+/// --mount=type=secret,env=): they never reach the store's disk and go with the unmount.
+class BundleInMemory {
+ public:
+  explicit BundleInMemory(const std::filesystem::path& dir) : dir_(dir) {
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) {
+      throw sys_error("mount tmpfs for the bundle", dir.string());
+    }
+  }
+  BundleInMemory(const BundleInMemory&) = delete;
+  BundleInMemory& operator=(const BundleInMemory&) = delete;
+  ~BundleInMemory() { ::umount2(dir_.c_str(), MNT_DETACH); }
+
+ private:
+  std::filesystem::path dir_;
+};
+
 /// The RUN in a container on the mounted root; returns the mount stubs it left.
 std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const parser::Run& run,
                                                  const RunSetup& r,
@@ -220,6 +239,8 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   make_dirs_in_root(root.get(), r.cwd);
   TempDir bundle(session.store->tmp_dir(), "bundle-");
   RunMounts mounts(session, ctx.stage, run.mounts);
+  std::optional<BundleInMemory> in_memory;
+  if (!mounts.env().empty()) in_memory.emplace(bundle.path());
   runtime::BundleSpec spec = bundle_spec(r, merged, root.get(), bundle.path(), mounts);
   std::vector<std::string> dests = runtime::default_mount_destinations();
   for (const auto& b : spec.binds) dests.push_back(b.destination);

@@ -1,8 +1,11 @@
 // RUN features end to end: many layers in one stage (beyond mount(2)'s one-page option
 // string), heredocs, secret and ssh mounts, odd files in the context.
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "tests/support/builder_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {
@@ -112,6 +115,36 @@ TEST_F(RunFeaturesTest, SecretFromAnEnvironmentVariable) {
                 "id=tok,env=MKIMG_TEST_TOKEN", dir("ctx").string()});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_EQ(run_image("tok:1", {"cat", "/len"}).out, "6\n");
+}
+
+// A secret given to the step as an environment variable is in the bundle's config.json,
+// which then lives on a tmpfs: never on the store's disk.
+TEST_F(RunFeaturesTest, SecretInTheEnvironmentNeverReachesTheDisk) {
+  const std::string secret = "env-s3cr3t-4a9b";
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox\nRUN --mount=type=secret,id=tok,env=TOK "
+             "test \"$TOK\" = " +
+                 secret + " && sleep 3\n");
+  ChildProcess b({"env", "MKIMG_TEST_TOKEN=" + secret, mkimg_binary(), "--root", store().string(),
+                  "build", "--secret", "id=tok,env=MKIMG_TEST_TOKEN", dir("ctx").string()},
+                 dir("build.log"));
+  fs::path config;
+  ASSERT_TRUE(wait_until([&] {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(store() / "tmp", ec)) {
+      if (e.path().filename().string().starts_with("bundle-") &&
+          fs::exists(e.path() / "config.json", ec)) {
+        config = e.path() / "config.json";
+        return true;
+      }
+    }
+    return false;
+  })) << read_file(dir("build.log"));
+  struct statfs fs_info {};
+  ASSERT_EQ(::statfs(config.c_str(), &fs_info), 0);
+  EXPECT_EQ(fs_info.f_type, static_cast<decltype(fs_info.f_type)>(TMPFS_MAGIC));
+  EXPECT_NE(read_file(config).find(secret), std::string::npos) << "the step's own config.json";
+  EXPECT_EQ(b.wait(), 0) << read_file(dir("build.log"));
 }
 
 TEST_F(RunFeaturesTest, MissingRequiredSecretFailsWithTheLineMissingOptionalIsSkipped) {
