@@ -41,17 +41,24 @@ struct Example {
   std::vector<std::string> build_args;
 };
 
-class ReproducibleExamples : public BuilderTest, public ::testing::WithParamInterface<Example> {};
+class ReproducibleExamples : public BuilderTest, public ::testing::WithParamInterface<Example> {
+ protected:
+  /// A second store holding the very same busybox base (its created time is part of the
+  /// input), through save and load.
+  fs::path second_store() {
+    fs::path base = dir("busybox.tar"), other = dir("store2");
+    auto saved =
+        run_mkimg(store(), {"save", "--format", "oci", "busybox:latest", "-o", base.string()});
+    EXPECT_EQ(saved.exit_code, 0) << saved.all();
+    auto loaded = run_mkimg(other, {"load", "-i", base.string()});
+    EXPECT_EQ(loaded.exit_code, 0) << loaded.all();
+    return other;
+  }
+};
 
 TEST_P(ReproducibleExamples, SameDigestAcrossStoresContextsUmasksAndClocks) {
   const Example& ex = GetParam();
-  // The second store gets the very same busybox base (its created time is part of the input).
-  fs::path base = dir("busybox.tar"), other = dir("store2");
-  ASSERT_EQ(run_mkimg(store(), {"save", "--format", "oci", "busybox:latest", "-o", base.string()})
-                .exit_code,
-            0);
-  auto loaded = run_mkimg(other, {"load", "-i", base.string()});
-  ASSERT_EQ(loaded.exit_code, 0) << loaded.all();
+  fs::path other = second_store();
   fs::create_directories(dir("ctx-one"));
   fs::create_directories(dir("elsewhere/ctx-two"));
   copy_tree(source_dir() / "examples" / ex.name, dir("ctx-one"));
@@ -86,11 +93,7 @@ TEST_P(ReproducibleExamples, SameDigestAcrossStoresContextsUmasksAndClocks) {
 // first, then a reproducible one, gives the image of a reproducible build in an empty store.
 TEST_P(ReproducibleExamples, PlainBuildFirstChangesNothing) {
   const Example& ex = GetParam();
-  fs::path base = dir("busybox.tar"), other = dir("store2");
-  ASSERT_EQ(run_mkimg(store(), {"save", "--format", "oci", "busybox:latest", "-o", base.string()})
-                .exit_code,
-            0);
-  ASSERT_EQ(run_mkimg(other, {"load", "-i", base.string()}).exit_code, 0);
+  fs::path other = second_store();
   fs::path context = source_dir() / "examples" / ex.name;
   std::vector<std::string> plain{"build", "-t", ex.name + ":plain"};
   plain.insert(plain.end(), ex.build_args.begin(), ex.build_args.end());
