@@ -25,10 +25,19 @@
 
 namespace mkimg {
 
-/// The error every library of mkimg throws. `what()` is the whole message for the user.
+/// The error every library of mkimg throws. `what()` is the whole message for the user; a NUL
+/// byte in it (from a Dockerfile, a file name) is shown as `\0`, so the C string is not cut.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(visible(message)) {}
+
+ private:
+  static std::string visible(const std::string& message) {
+    if (message.find('\0') == std::string::npos) return message;
+    std::string out;
+    for (char c : message) out += c == '\0' ? std::string("\\0") : std::string(1, c);
+    return out;
+  }
 };
 
 /// "verb `object`: cause", the form every message takes.

@@ -1,15 +1,26 @@
 #include "parser/source_error.h"
 
 namespace mkimg::parser {
+namespace {
+
+/// `text`, or its first 200 bytes and how many more: a 50 MB line makes a short message.
+std::string shortened(std::string_view text) {
+  constexpr std::size_t kShown = 200;
+  if (text.size() <= kShown) return std::string(text);
+  return std::string(text.substr(0, kShown)) + "... (" + std::to_string(text.size() - kShown) +
+         " more bytes)";
+}
+
+}  // namespace
 
 Error source_error(std::string_view file_name, const std::vector<std::string>& lines,
                    Location where, std::string_view message) {
   std::string text(file_name);
   text += ':' + std::to_string(where.line) + ':' + std::to_string(where.column) + ": ";
-  text += message;
+  text += shortened(message);
   if (where.line >= 1 && static_cast<std::size_t>(where.line) <= lines.size()) {
     text += '\n';
-    text += lines[where.line - 1];
+    text += shortened(lines[where.line - 1]);
   }
   return Error(text);
 }

@@ -121,6 +121,20 @@ TEST(ParseErrorEmptyFile, HasNoInstructions) {
   EXPECT_NE(error_of("# only\n# comments\n").find("file with no instructions"), std::string::npos);
 }
 
+// A 50 MB bad line gives a short message: its first 200 bytes and how many more.
+TEST(ParseErrorLongLine, IsShortened) {
+  std::string err = error_of("FROM x\nBADINSTR " + std::string(50'000'000, 'x') + "\n");
+  EXPECT_LT(err.size(), 1000u) << err.substr(0, 1000);
+  EXPECT_NE(err.find("Dockerfile:2:1: unknown instruction: BADINSTR"), std::string::npos);
+  EXPECT_NE(err.find("... (49999809 more bytes)"), std::string::npos) << err.substr(0, 1000);
+}
+
+// A NUL byte does not cut the message: what() shows it as \0.
+TEST(ParseErrorNul, IsShownNotCut) {
+  std::string err = error_of(std::string("FROM x\nBAD\0INSTR after\n", 23));
+  EXPECT_NE(err.find("BAD\\0INSTR after"), std::string::npos) << err;
+}
+
 TEST(ParseErrorFileName, IsTheOneGiven) {
   try {
     mkimg::parser::parse("FROM x\nBAD\n", "app/Containerfile");
