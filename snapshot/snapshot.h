@@ -54,8 +54,9 @@
 //
 // Limits to know: xattrs travel on regular files and directories only; overlay_lower marks
 // opaque directories with trusted.overlay.opaque as real root, user.overlay.opaque in a user
-// namespace (common/user_namespace.h), and no layer sets or records either; the overlay whose upper dir is diffed must be mounted
-// with redirect_dir=off and metacopy=off (the diff refuses an upper dir that uses either);
+// namespace (common/user_namespace.h), and no layer sets or records either; the overlay whose
+// upper dir is diffed must be mounted with redirect_dir=off and metacopy=off (the diff refuses
+// an upper dir that uses either);
 // a whiteout and a directory of the same name in one layer are not turned into an opaque dir.
 //
 // Third-party code (libarchive, zlib, zstd, OpenSSL) stays in the .cpp files of this folder.
