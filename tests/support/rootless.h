@@ -19,8 +19,7 @@ class RootlessUser {
  public:
   RootlessUser(std::string name, const std::string& range, const fs::path& work)
       : name_(std::move(name)), home_(work / name_) {
-    std::vector<std::string> argv{(source_dir() / "scripts/make-rootless-user.sh").string(),
-                                  name_};
+    std::vector<std::string> argv{(source_dir() / "scripts/make-rootless-user.sh").string(), name_};
     if (!range.empty()) {
       argv.push_back(range.substr(0, range.find(' ')));
       argv.push_back(range.substr(range.find(' ') + 1));
