@@ -7,7 +7,8 @@
 // blob. It is tagged by the key ("sha256-<hex>"). A writer does not replace a tag that exists,
 // and the same entry written twice is the same digest. Two writers of one key at the same
 // instant both succeed (registries have no conditional PUT) and the later tag stays; every
-// artifact is whole, so a reader gets one writer's entry or the other's. Inline cache: the entries of an image's own layers in an annotation of its manifest.
+// artifact is whole, so a reader gets one writer's entry or the other's. Inline cache: the entries
+// of an image's own layers in an annotation of its manifest.
 //
 // Nothing read is trusted: the manifest, the entry document and the layer are checked by
 // digest, the entry must name the key asked for and the layer the manifest names; anything
