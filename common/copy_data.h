@@ -1,12 +1,13 @@
-// Writing bytes to a descriptor, and copying a file's bytes between two descriptors in the
-// kernel where it can (copy_file_range, then sendfile across file systems), with read/write as
-// the last resort.
+// Writing bytes to a descriptor, reading one to its end (a child's output), and copying a file's
+// bytes between two descriptors in the kernel where it can (copy_file_range, then sendfile across
+// file systems), with read/write as the last resort.
 #pragma once
 
 #include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 #include <string_view>
 
 #include "common/error.h"
@@ -21,6 +22,20 @@ inline void write_fd_data(int fd, std::string_view data, std::string_view what) 
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw sys_error("write", what);
     data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+/// Reads `fd` to its end (retrying EINTR; a read error ends it like EOF) and returns what it
+/// read, keeping reads only while less than `max` bytes are kept: the rest is read and dropped,
+/// so a child writing to a pipe never blocks and never grows our memory.
+inline std::string read_fd_data(int fd, std::size_t max) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return out;
+    if (out.size() < max) out.append(buf, static_cast<std::size_t>(n));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/process.h"
 
@@ -33,17 +34,6 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return out;
-    if (out.size() < (1u << 20)) out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
 }  // namespace
 
 HelperResult run_credential_helper(std::string_view name, std::string_view action,
@@ -64,7 +54,7 @@ HelperResult run_credential_helper(std::string_view name, std::string_view actio
   ::sigaction(SIGPIPE, &old, nullptr);
   p.in().reset();
   HelperResult result;
-  result.out = read_all(p.out().get());
+  result.out = read_fd_data(p.out().get(), 1u << 20);
   result.exit_code = p.wait().shell_code();
   return result;
 }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
@@ -18,6 +19,9 @@
 
 namespace mkimg::runtime {
 namespace {
+
+/// What is kept of newuidmap's words and of the helper's report.
+constexpr std::size_t kMaxSaid = 64 * 1024;
 
 constexpr const char* kSetupHint =
     "as root, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}` "
@@ -73,9 +77,7 @@ Process start_map(const std::string& tool, pid_t pid, unsigned long id, SubIdRan
 
 /// Waits for a started map tool: its error (with the tool's own words), or "".
 std::string finish_map(const std::string& tool, Process& p) {
-  std::string said;
-  char buf[512];
-  for (ssize_t n; (n = ::read(p.err().get(), buf, sizeof buf)) > 0;) said.append(buf, n);
+  std::string said = read_fd_data(p.err().get(), kMaxSaid);
   if (p.wait().code == 0) return "";
   struct stat st {};
   bool privileged = ::stat(tool.c_str(), &st) == 0 && (st.st_mode & S_ISUID) != 0;
@@ -170,9 +172,7 @@ void enter_user_namespace() {
   int err = ::unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 ? 0 : errno;
   if (err == 0 && ::write(go_write.get(), "g", 1) != 1) err = errno;
   go_write.reset();
-  std::string said;
-  char buf[512];
-  for (ssize_t n; (n = ::read(report_read.get(), buf, sizeof buf)) > 0;) said.append(buf, n);
+  std::string said = read_fd_data(report_read.get(), kMaxSaid);
   int status = 0;
   while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
   }
