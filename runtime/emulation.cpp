@@ -1,22 +1,12 @@
 #include "runtime/emulation.h"
 
-#include <sys/utsname.h>
-
 #include <fstream>
 #include <map>
 
+#include "oci/descriptor.h"
+
 namespace mkimg::runtime {
 namespace {
-
-/// The host's architecture, as an OCI platform names it.
-std::string host_architecture() {
-  struct utsname u {};
-  std::string machine = ::uname(&u) == 0 ? u.machine : "";
-  if (machine == "x86_64") return "amd64";
-  if (machine == "aarch64") return "arm64";
-  if (machine.starts_with("arm")) return "arm";
-  return machine;
-}
 
 /// An enabled binfmt_misc entry `name` (the file's first line is "enabled").
 bool binfmt_enabled(const std::string& name) {
@@ -29,7 +19,7 @@ bool binfmt_enabled(const std::string& name) {
 
 std::optional<std::string> cannot_run(const std::string& os, const std::string& architecture) {
   if (!os.empty() && os != "linux") return "only linux images run here, not " + os;
-  std::string host = host_architecture();
+  std::string host = oci::host_platform().architecture;
   if (architecture.empty() || architecture == host || (host == "amd64" && architecture == "386") ||
       (host == "arm64" && architecture == "arm")) {
     return std::nullopt;
