@@ -45,11 +45,17 @@ class UpperReader {
   ChangeSet& changes() { return changes_; }
 
  private:
+  // Overlay's marker names on this host (trusted.overlay.*, or user.overlay.* in a user
+  // namespace), named once for the whole diff.
+  const std::string opaque_ = overlay_xattr("opaque");
+  const std::string redirect_ = overlay_xattr("redirect");
+  const std::string metacopy_ = overlay_xattr("metacopy");
+
   void refuse_overlay_features(const std::string& rel, const struct stat& st) {
-    if (S_ISREG(st.st_mode) && !xattr_of(upper_, rel, overlay_xattr("metacopy")).empty()) {
+    if (S_ISREG(st.st_mode) && !xattr_of(upper_, rel, metacopy_).empty()) {
       throw Error(describe("diff", rel, "metacopy upper files are not supported"));
     }
-    if (S_ISDIR(st.st_mode) && !xattr_of(upper_, rel, overlay_xattr("redirect")).empty()) {
+    if (S_ISDIR(st.st_mode) && !xattr_of(upper_, rel, redirect_).empty()) {
       throw Error(describe("diff", rel, "redirected directories are not supported"));
     }
   }
@@ -66,7 +72,7 @@ class UpperReader {
       changes_.add(rel);
       return;
     }
-    if (xattr_of(upper_, rel, overlay_xattr("opaque")) == "y") {
+    if (xattr_of(upper_, rel, opaque_) == "y") {
       changes_.add_opaque(rel);
       dir(rel, DirContext::kAllNew);
       return;
@@ -96,7 +102,7 @@ class UpperReader {
         if (is_whiteout(*st)) return std::nullopt;
         return std::make_pair(lower.get(), *st);
       }
-      if (!parent.empty() && xattr_of(lower.get(), parent, overlay_xattr("opaque")) == "y") {
+      if (!parent.empty() && xattr_of(lower.get(), parent, opaque_) == "y") {
         return std::nullopt;
       }
     }
