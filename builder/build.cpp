@@ -32,8 +32,7 @@ void build_stage(BuildSession& session, std::size_t i) {
   try {
     step_from(session, stage, source, stage_label(session, i, 1, total));
   } catch (const std::exception& e) {
-    throw Error(session.options->dockerfile_name + ":" + std::to_string(source.location.line) +
-                ": " + e.what());
+    throw located(session, source.location, e);
   }
   // From the end: does anything after instruction k read the stage's root?
   std::vector<bool> read_later(source.instructions.size(), session.feeds_other_stage[i]);

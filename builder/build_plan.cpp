@@ -65,12 +65,6 @@ std::size_t target_index(const BuildSession& session, const std::vector<StageNod
   return i;
 }
 
-std::string located(const BuildSession& session, const parser::Instruction& inst,
-                    const std::exception& e) {
-  return session.options->dockerfile_name + ":" + std::to_string(inst.location.line) + ": " +
-         e.what() + "\n >>> " + inst.original;
-}
-
 /// What a step does to the stage's state when nothing runs: WORKDIR moves, metadata
 /// instructions change the config; RUN, COPY and ADD change nothing the plan can see.
 void simulate(BuildSession& session, StageState& stage, const parser::Instruction& expanded,
@@ -105,7 +99,7 @@ void plan_instruction(BuildSession& session, StageState& stage, const parser::In
     out += "[" + label + "] " + inst.original + "\n";
     simulate(session, stage, expanded, label);
   } catch (const std::exception& e) {
-    throw Error(located(session, inst, e));
+    throw located(session, inst.location, e, inst.original);
   }
 }
 
@@ -118,8 +112,7 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
     base =
         parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
   } catch (const std::exception& e) {
-    throw Error(session.options->dockerfile_name + ":" + std::to_string(source.location.line) +
-                ": " + e.what());
+    throw located(session, source.location, e);
   }
   out += "[" + label + "] FROM " + base + "\n";
   std::vector<StageNode> nodes;

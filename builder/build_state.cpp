@@ -67,4 +67,13 @@ StageState start_stage(const BuildOptions& options, std::size_t index, const std
   return stage;
 }
 
+LocatedError located(const BuildSession& session, const parser::Location& location,
+                     const std::exception& e, const std::string& original) {
+  if (const auto* placed = dynamic_cast<const LocatedError*>(&e)) return *placed;
+  std::string message =
+      session.options->dockerfile_name + ":" + std::to_string(location.line) + ": " + e.what();
+  if (!original.empty()) message += "\n >>> " + original;
+  return LocatedError(message);
+}
+
 }  // namespace mkimg::builder

@@ -16,6 +16,7 @@
 #include "builder/events.h"
 #include "cache/cache_index.h"
 #include "cache/shared_cache.h"
+#include "common/error.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
 #include "parser/dockerignore.h"
@@ -98,6 +99,17 @@ void set_image_env(ImageState& image, const std::string& key, const std::string&
 
 /// The config's "created" time: SOURCE_DATE_EPOCH when set, else now.
 std::string created_time(const BuildOptions& options);
+
+/// An error already placed in the Dockerfile ("Dockerfile:3: ..."): an enclosing step (a FROM
+/// running its base's ONBUILD triggers) passes it on instead of placing it a second time.
+class LocatedError : public Error {
+  using Error::Error;
+};
+
+/// `e` placed at `location` of the Dockerfile, with the instruction's text when given; an
+/// error that is already a LocatedError is returned as it is.
+LocatedError located(const BuildSession& session, const parser::Location& location,
+                     const std::exception& e, const std::string& original = "");
 
 }  // namespace mkimg::builder
 

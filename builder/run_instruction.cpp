@@ -42,8 +42,7 @@ void run_instruction(BuildSession& session, StageState& stage, const parser::Ins
     StepContext ctx{session, stage, expanded, label, root_read_later};
     dispatch(ctx, expanded);
   } catch (const std::exception& e) {
-    throw Error(session.options->dockerfile_name + ":" + std::to_string(inst.location.line) + ": " +
-                e.what() + "\n >>> " + inst.original);
+    throw located(session, inst.location, e, inst.original);
   }
 }
 

@@ -57,6 +57,16 @@ TEST_F(FailureTest, FailingRunGivesItsExitCodeAndLastOutput) {
   EXPECT_NE(err.find("about-to-fail"), std::string::npos) << err;
 }
 
+TEST_F(FailureTest, FailingOnbuildTriggerIsPlacedOnce) {
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nONBUILD RUN exit 3\n");
+  auto parent = build(dir("ctx"), {"-t", "parent:1"});
+  ASSERT_EQ(parent.exit_code, 0) << parent.all();
+  auto err = fail("FROM parent:1\n");
+  EXPECT_NE(err.find("Dockerfile:1: process"), std::string::npos) << err;
+  EXPECT_EQ(err.find("Dockerfile:1: Dockerfile:1:"), std::string::npos) << err;
+  EXPECT_NE(err.find(" >>> RUN exit 3"), std::string::npos) << err;
+}
+
 TEST_F(FailureTest, UnknownBaseImageIsNamed) {
   auto err = fail("FROM localhost:1/does-not-exist:never\nRUN true\n");
   EXPECT_NE(err.find("Dockerfile:1"), std::string::npos) << err;
