@@ -249,7 +249,7 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   runtime::write_bundle_file(bundle.path() / "config.json", runtime::bundle_config_json(spec));
   runtime::ContainerRun cr;
   cr.bundle = bundle.path();
-  cr.state_root = session.store->tmp_dir() / "runtime-state";
+  cr.state_root = runtime::state_root(session.store->tmp_dir());
   cr.id = runtime::new_container_id();
   cr.cancel = &session.cancelled;
   cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };

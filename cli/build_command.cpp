@@ -297,7 +297,7 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     std::cout << builder::dry_run(options) << std::flush;
     return;
   }
-  auto store = oci::Store::open(store_root(global));
+  auto store = open_store(global);
   ProgressMode mode = progress_mode(f.progress);
   builder::BuildResult result = build_with_progress(store, options, mode);
   if (f.verify_reproducible && !verify_reproducible(store, options, result, mode)) {

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "oci/store.h"
+
 namespace CLI {
 class App;
 }
@@ -49,6 +51,16 @@ std::vector<std::string> split_run_command(std::vector<std::string>& args);
 /// The store root: --root, else $MKIMG_ROOT, else /var/lib/mkimg for root, else
 /// $XDG_DATA_HOME/mkimg (~/.local/share/mkimg).
 std::filesystem::path store_root(const GlobalOptions& options);
+
+/// What a command does with the store.
+enum class StoreUse {
+  kWrite,  ///< builds, pulls, tags, removes: the store is made when missing, tmp/ cleaned
+  kRead,   ///< lists, inspects, saves: an existing store is opened without writing into it
+};
+
+/// Opens the store of store_root(): a writer also clears what a killed mkimg left in tmp/
+/// (runtime::clear_leftovers: its containers and mounts) when no other process has it open.
+oci::Store open_store(const GlobalOptions& options, StoreUse use = StoreUse::kWrite);
 
 /// A Dockerfile's text from `path` ("-": standard input), refused past 64 MiB (a Dockerfile is
 /// small; /dev/zero or a wrong file must not eat the memory). parse_command.cpp.

@@ -23,7 +23,7 @@ struct DiffCli {
 /// `mkimg diff A B`: exit 0 when identical, 1 when different, 2 on an error (like diff(1)).
 void run_diff(GlobalOptions& global, const DiffCli& cli) {
   try {
-    oci::Store store = oci::Store::open(store_root(global));
+    oci::Store store = open_store(global);
     auto before = snapshot::open_diff_image(store, cli.images.at(0));
     auto after = snapshot::open_diff_image(store, cli.images.at(1));
     snapshot::ImageDiff diff = snapshot::diff_images(*before, *after);

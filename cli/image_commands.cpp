@@ -108,7 +108,7 @@ oci::ImageConfig import_config(const snapshot::LayerBlob& layer, std::int64_t cr
 void run_import(const GlobalOptions& global, const ImageCli& cli) {
   oci::Reference ref = oci::Reference::parse(cli.name);
   if (ref.digest) throw Error(describe("import", cli.name, "name the image NAME[:TAG]"));
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   snapshot::LayerOptions options;
   options.compression =
       cli.compression == "zstd" ? snapshot::Compression::kZstd : snapshot::Compression::kGzip;
@@ -138,7 +138,7 @@ void run_import(const GlobalOptions& global, const ImageCli& cli) {
 // --- pull, save, load -----------------------------------------------------------------------
 
 void run_pull(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   auto source = oci::open_source(cli.source, store, {.progress = progress(cli)});
   oci::CopyOptions options{.progress = progress(cli)};
   if (!cli.platform.empty()) options.platform = oci::parse_platform(cli.platform);
@@ -153,7 +153,7 @@ void run_pull(const GlobalOptions& global, const ImageCli& cli) {
 }
 
 void run_save(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global, StoreUse::kRead);
   std::vector<oci::ArchiveImage> images;
   for (const auto& name : cli.names) {
     oci::ArchiveImage image{.manifest = resolve_or_throw(store, "save", name)};
@@ -170,7 +170,7 @@ void run_save(const GlobalOptions& global, const ImageCli& cli) {
 }
 
 void run_load(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   for (const auto& image : oci::load_archive(store, cli.input)) {
     if (image.names.empty())
       std::cout << "Loaded image ID: " << image.manifest.digest.str() << "\n";
@@ -244,7 +244,7 @@ std::vector<ImageRow> image_rows(const oci::Store& store) {
 }
 
 void run_images(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global, StoreUse::kRead);
   auto rows = image_rows(store);
   if (cli.format == "json") {
     std::string out = "[";
@@ -269,7 +269,7 @@ void run_images(const GlobalOptions& global, const ImageCli& cli) {
 }
 
 void run_inspect(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global, StoreUse::kRead);
   std::string out = "[";
   for (const auto& name : cli.names) {
     oci::Image image = oci::load_image(store, resolve_or_throw(store, "inspect", name));
@@ -288,7 +288,7 @@ void run_inspect(const GlobalOptions& global, const ImageCli& cli) {
 }
 
 void run_history(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global, StoreUse::kRead);
   oci::Image image = oci::load_image(store, resolve_or_throw(store, "history", cli.name));
   const auto& history = image.config.history;
   std::vector<std::string> sizes(history.size(), "0B");
@@ -315,12 +315,12 @@ void run_history(const GlobalOptions& global, const ImageCli& cli) {
 
 void run_tag(const GlobalOptions& global, const ImageCli& cli) {
   oci::Reference dest = oci::Reference::parse(cli.output);
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   store.tag(dest, resolve_or_throw(store, "tag", cli.source));
 }
 
 void run_rmi(const GlobalOptions& global, const ImageCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   for (const auto& name : cli.names) {
     auto ref = oci::Reference::try_parse(name);
     if (ref && ref->tag && !ref->digest && store.untag(*ref)) {
@@ -336,7 +336,7 @@ void run_rmi(const GlobalOptions& global, const ImageCli& cli) {
 }
 
 void run_prune(const GlobalOptions& global) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   for (const auto& entry : store.list()) {
     if (!entry.reference) store.remove_manifest(entry.manifest.digest);
   }

@@ -11,6 +11,8 @@
 #include "cli/log_sink.h"
 #include "common/error.h"
 #include "common/user_namespace.h"
+#include "oci/store.h"
+#include "runtime/container_runtime.h"
 #include "runtime/rootless.h"
 
 namespace mkimg::cli {
@@ -24,6 +26,11 @@ std::filesystem::path store_root(const GlobalOptions& options) {
   }
   const char* home = std::getenv("HOME");
   return std::filesystem::path(home ? home : "/tmp") / ".local/share/mkimg";
+}
+
+oci::Store open_store(const GlobalOptions& options, StoreUse use) {
+  return oci::Store::open(store_root(options), {.read_only = use == StoreUse::kRead,
+                                                .clear_leftovers = runtime::clear_leftovers});
 }
 
 namespace {

@@ -54,7 +54,7 @@ oci::Reference parse_dest(std::string_view text) {
 }
 
 void run_push(const GlobalOptions& global, const RegistryCli& cli) {
-  oci::Store store = oci::Store::open(store_root(global));
+  oci::Store store = open_store(global);
   oci::Reference dest = parse_dest(cli.dest.empty() ? cli.name : cli.dest);
   registry::PushOptions options{*cli.registry, progress(cli), cli.chunk_size};
   oci::Descriptor pushed = registry::push_image(store, cli.name, dest, options);

@@ -30,7 +30,7 @@ void add_run(CLI::App& app, GlobalOptions& global) {
     options->command = global.run_command;
     runtime::install_interrupt_handlers();
     options->network = *network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
-    auto store = oci::Store::open(store_root(global));
+    auto store = open_store(global);
     oci::Image image = oci::load_image(store, options->image);
     auto unpacked = snapshot::ensure_image_unpacked(store, image.config, image.manifest.layers);
     global.exit_code =

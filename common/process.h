@@ -69,6 +69,8 @@ struct SpawnOptions {
   Redirect in, out, err;         ///< stdin, stdout, stderr
   bool close_other_fds = false;  ///< close every fd above 2 (close_range)
   std::vector<int> default_signals;  ///< signals reset to SIG_DFL in the child
+  bool new_session = false;  ///< the child leads a session of its own (setsid): a signal to the
+                             ///< caller's process group or terminal does not reach it
 };
 
 /// How a child ended.
@@ -220,13 +222,16 @@ class Process {
       int rc = posix_spawn_file_actions_addclosefrom_np(&actions.a, 3);
       if (rc != 0) throw sys_error(verb, name, rc);
     }
+    short flags = 0;
     if (!o.default_signals.empty()) {
       sigset_t set;
       sigemptyset(&set);
       for (int s : o.default_signals) sigaddset(&set, s);
       posix_spawnattr_setsigdefault(&actions.attr, &set);
-      posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGDEF);
+      flags |= POSIX_SPAWN_SETSIGDEF;
     }
+    if (o.new_session) flags |= POSIX_SPAWN_SETSID;
+    if (flags != 0) posix_spawnattr_setflags(&actions.attr, flags);
   }
 
   /// The child's environment: the parent's with `set` over it (the parent's own when empty).

@@ -64,6 +64,19 @@ class TarWriter {
     }
   }
 
+  /// A file of `size` bytes that `produce(write)` writes by calls of write(data, n).
+  template <class Producer>
+  void add_stream(const std::string& name, std::int64_t size, Producer&& produce) {
+    header(name, size);
+    std::int64_t written = 0;
+    produce([&](const char* data, std::size_t n) {
+      written += static_cast<std::int64_t>(n);
+      if (written > size) throw Error(describe("write archive entry", name, "longer than read"));
+      if (archive_write_data(a_.get(), data, n) < 0) fail();
+    });
+    if (written != size) throw Error(describe("write archive entry", name, "shorter than read"));
+  }
+
   void add_dir(const std::string& name) { entry(name, AE_IFDIR | 0755, 0); }
 
   void finish() {
@@ -98,8 +111,9 @@ class TarWriter {
   std::unique_ptr<struct archive, WriterDeleter> a_;
 };
 
-/// Decompresses a layer blob to a temp file in the store's tmp/ and returns its digest.
-Digest decompress_to(const fs::path& blob, const fs::path& out) {
+/// Streams the uncompressed bytes of a layer blob to `sink(data, size)` in chunks.
+template <class Sink>
+void decompress(const fs::path& blob, Sink&& sink) {
   std::unique_ptr<struct archive, ReaderDeleter> a(archive_read_new());
   archive_read_support_filter_all(a.get());
   archive_read_support_format_raw(a.get());
@@ -108,41 +122,40 @@ Digest decompress_to(const fs::path& blob, const fs::path& out) {
       archive_read_next_header(a.get(), &e) != ARCHIVE_OK) {
     throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
   }
-  fs::path tmp;
-  UniqueFd fd = detail::create_temp(out, tmp);
-  Sha256 hasher;
   std::string buf(1 << 20, '\0');
   la_ssize_t n;
   while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
-    hasher.update(buf.data(), static_cast<std::size_t>(n));
-    detail::write_all(fd.get(), buf.data(), static_cast<std::size_t>(n), tmp);
+    sink(buf.data(), static_cast<std::size_t>(n));
   }
   if (n < 0) throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
-  fs::rename(tmp, out);
-  return hasher.finish();
 }
 
 std::string hex_name(const Digest& d) { return d.encoded(); }
 
+/// A docker-archive holds layers uncompressed, and a tar entry needs its size first: a
+/// compressed layer is read twice, once for its size and digest (checked against the diff_id
+/// before anything is written), once into the archive. Nothing is written into the store, so
+/// a read-only store can be saved.
 void add_docker_layer(TarWriter& tar, const Store& store, const Descriptor& layer,
                       const Digest& diff_id) {
   std::string name = hex_name(diff_id) + "/layer.tar";
   tar.add_dir(hex_name(diff_id));
+  fs::path blob = store.blob_path(layer.digest);
   if (media_type::layer_compression(layer.media_type) == media_type::Compression::kNone) {
-    tar.add_file(name, store.blob_path(layer.digest));
+    tar.add_file(name, blob);
     return;
   }
-  fs::path tmp = store.temp_path("save-layer");
-  struct Remove {
-    fs::path p;
-    ~Remove() { ::unlink(p.c_str()); }
-  } remove{tmp};
-  Digest actual = decompress_to(store.blob_path(layer.digest), tmp);
-  if (actual != diff_id) {
+  Sha256 hasher;
+  std::int64_t size = 0;
+  decompress(blob, [&](const char* data, std::size_t n) {
+    hasher.update(data, n);
+    size += static_cast<std::int64_t>(n);
+  });
+  if (Digest actual = hasher.finish(); actual != diff_id) {
     throw Error(describe("save layer", layer.digest.str(),
                          "uncompressed content has digest " + actual.str() + ", not its diff_id"));
   }
-  tar.add_file(name, tmp);
+  tar.add_stream(name, size, [&](const auto& write) { decompress(blob, write); });
 }
 
 void save_docker(const Store& store, const std::vector<ArchiveImage>& images, TarWriter& tar) {

@@ -29,11 +29,6 @@ void flock_or_throw(int fd, int operation, const fs::path& path) {
   }
 }
 
-void remove_tmp_contents(const fs::path& tmp) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(tmp, ec)) fs::remove_all(entry.path(), ec);
-}
-
 /// Marks `dir` as the top of directory hierarchies (FS_TOPDIR_FL, `chattr +T`): ext4's Orlov
 /// allocator then spreads its subdirectories over the block groups instead of packing them into
 /// its own. tmp/ and layers/ hold independent trees (a step's upper directory, a layer): packed,
@@ -61,10 +56,12 @@ void refuse_symlink(const fs::path& dir) {
   }
 }
 
+constexpr const char* kStoreDirs[] = {
+    "oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"};
+
 void create_layout(const fs::path& root) {
   detail::make_private_dir(root);
-  for (const char* sub :
-       {"oci", "oci/blobs", "oci/blobs/sha256", "oci/blobs/sha512", "layers", "cache", "tmp"}) {
+  for (const char* sub : kStoreDirs) {
     refuse_symlink(root / sub);
     detail::make_private_dir(root / sub);
   }
@@ -107,13 +104,32 @@ void mark(const Store& store, const Descriptor& d, std::unordered_set<Digest>& l
 
 }  // namespace
 
-Store Store::open(const fs::path& root_in) {
+void Store::clear_tmp() const {
+  if (clear_leftovers_) clear_leftovers_(tmp_dir());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp_dir(), ec)) fs::remove_all(entry.path(), ec);
+}
+
+Store Store::open_to_read(const fs::path& root) {
+  for (const char* sub : kStoreDirs) refuse_symlink(root / sub);
+  Store store(root);
+  fs::path lock_path = root / "lock";
+  store.store_lock_ = UniqueFd(::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Without a lock file to read (none yet, or not ours to read) the store is read unlocked:
+  // nothing of it changes while a read-only file system holds it.
+  if (store.store_lock_) flock_or_throw(store.store_lock_.get(), LOCK_SH, lock_path);
+  return store;
+}
+
+Store Store::open(const fs::path& root_in, const OpenOptions& options) {
   if (root_in.empty()) throw Error("open store ``: empty path");
   fs::path root = fs::absolute(root_in).lexically_normal();
   try {
+    if (options.read_only && fs::exists(root / "oci/index.json")) return open_to_read(root);
     fs::create_directories(root.parent_path());
     detail::make_private_dir(root);
     Store store(root);
+    store.clear_leftovers_ = options.clear_leftovers;
     fs::path lock_path = root / "lock";
     store.store_lock_ = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!store.store_lock_) throw sys_error("open", lock_path.string());
@@ -121,7 +137,7 @@ Store Store::open(const fs::path& root_in) {
     // creates the store never has its temp files removed by another one opening it.
     if (::flock(store.store_lock_.get(), LOCK_EX | LOCK_NB) == 0) {
       create_layout(root);
-      remove_tmp_contents(store.tmp_dir());  // nobody else has the store open
+      store.clear_tmp();  // nobody else has the store open
     }
     flock_or_throw(store.store_lock_.get(), LOCK_SH, lock_path);
     create_layout(root);  // a no-op unless the store was made by an older process
@@ -253,7 +269,7 @@ GcResult Store::gc(const GcOptions& options) const {
       }
       detail::fsync_dir(dir);
     }
-    remove_tmp_contents(tmp_dir());
+    clear_tmp();
     if (options.while_exclusive) options.while_exclusive();
   } catch (...) {
     flock_or_throw(store_lock_.get(), LOCK_SH, lock_path);

@@ -18,8 +18,9 @@
 //                    umoci and oci-image-tool read it directly.
 //   <root>/layers/   unpacked layers (owned by snapshot/ and builder/; pruned under gc's lock)
 //   <root>/cache/    the step cache index and the context hash memos (owned by builder/)
-//   <root>/tmp/      ingest files and work directories; emptied when a Store opens and no
-//                    other process has the store open
+//   <root>/tmp/      ingest files and work directories; emptied when a Store opens to write
+//                    and no other process has the store open (OpenOptions::clear_leftovers
+//                    first); a Store opened only to read writes nothing into the store
 //   <root>/lock      the store-wide lock: every open Store holds it shared; gc() takes it
 //                    exclusive, so GC never races a writer that has not tagged its blobs yet,
 //                    nor a build using unpacked layers (a build holds its Store to the end)
@@ -123,6 +124,18 @@ struct GcOptions {
   std::function<void()> while_exclusive;
 };
 
+/// How a command opens the store.
+struct OpenOptions {
+  /// Only to read: a store that exists is opened without writing anything into it (no lock
+  /// file made, tmp/ left alone), so `images`, `inspect`, `history` and `save` work on a
+  /// read-only store or one the user may only read. A missing store is created as usual.
+  bool read_only = false;
+  /// Called while no other process has the store open, before tmp/ is emptied (at open and
+  /// by gc): clears what a killed process left there besides files (runtime/: its containers
+  /// and mounts).
+  std::function<void(const std::filesystem::path& tmp)> clear_leftovers;
+};
+
 /// The content store: an OCI image layout with tags, under one root directory. Holds the
 /// store-wide lock shared while open. Methods are safe across processes; one Store object
 /// is not meant to be shared between threads without external locking.
@@ -130,7 +143,7 @@ class Store {
  public:
   /// Opens the store at `root`, creating the layout when missing (dirs 0700), and removes
   /// leftovers in tmp/ when no other process has the store open. Throws mkimg::Error.
-  static Store open(const std::filesystem::path& root);
+  static Store open(const std::filesystem::path& root, const OpenOptions& options = {});
 
   Store(Store&&) noexcept = default;
   Store& operator=(Store&&) noexcept = default;
@@ -194,8 +207,14 @@ class Store {
  private:
   explicit Store(std::filesystem::path root) : root_(std::move(root)) {}
 
+  /// Opens an existing store without writing into it (OpenOptions::read_only).
+  static Store open_to_read(const std::filesystem::path& root);
+  /// Empties tmp/; the caller holds the store lock exclusive.
+  void clear_tmp() const;
+
   std::filesystem::path root_;
   UniqueFd store_lock_;
+  std::function<void(const std::filesystem::path& tmp)> clear_leftovers_;
 };
 
 /// An image loaded from the store: its manifest (chosen for the host platform when the name

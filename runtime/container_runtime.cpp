@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -19,12 +21,16 @@
 #include "common/process.h"
 #include "oci/store.h"
 #include "runtime/cancel.h"
+#include "runtime/overlay_mount.h"
 
 namespace mkimg::runtime {
 
 namespace {
 
 constexpr std::size_t kKeepLines = 20;
+
+/// What every container id of this process starts with: "mkimg-<pid>-".
+std::string own_id_prefix() { return "mkimg-" + std::to_string(::getpid()) + "-"; }
 const char* const kSystemDirs[] = {"/usr/sbin", "/usr/bin",        "/sbin",
                                    "/bin",      "/usr/local/sbin", "/usr/local/bin"};
 
@@ -212,6 +218,45 @@ bool pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, Container
   return killed;
 }
 
+/// The reaper of this process's containers: a shell in a session of its own that reads a pipe
+/// whose write end only this process holds. When the process ends, by SIGKILL too, the read
+/// sees end-of-file and the shell deletes (`delete --force` kills first) every container of
+/// this process still in the state root, so none outlives mkimg (the runtime neither passes a
+/// parent-death signal on to the container nor stops it when it is killed itself). At a
+/// normal end there is none left and the shell just exits.
+constexpr const char* kReaperScript =
+    "while read -r _; do :; done\n"
+    "for state in \"$2\"/\"$3\"*; do\n"
+    "  [ -d \"$state\" ] && \"$1\" --root \"$2\" delete --force \"${state##*/}\"\n"
+    "done >/dev/null 2>&1\n";
+
+/// Starts the reaper of `run.state_root`'s containers once per runtime and state root. The
+/// reapers and their pipes are never closed by us: the end of the process closes them.
+void ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
+  struct Reaper {
+    Process process;
+    UniqueFd write_end;
+  };
+  static std::mutex mutex;
+  static auto* reapers = new std::map<std::string, Reaper>;  // never destroyed, on purpose
+  std::string key = rt.binary.string() + '\0' + run.state_root.string();
+  std::lock_guard lock(mutex);
+  if (reapers->contains(key)) return;
+  SpawnOptions o;
+  o.argv = {"/bin/sh",          "-c",
+            kReaperScript,      "mkimg-reaper",
+            rt.binary.string(), run.state_root.string(),
+            own_id_prefix()};
+  o.in = Redirect::pipe();
+  o.out = Redirect::null();
+  o.err = Redirect::null();
+  o.close_other_fds = true;
+  o.new_session = true;
+  Process p = Process::spawn(o, "start the container reaper");
+  UniqueFd write_end = std::move(p.in());
+  reapers->emplace(key, Reaper{std::move(p), std::move(write_end)});
+}
+
 /// Tells the guard how the runtime ended; returns its exit code (128+signal when killed).
 int finished(ContainerGuard& guard, const ExitStatus& status) {
   guard.runtime_ended(status);
@@ -250,6 +295,7 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
       runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
       run.bundle.string(),     run.id};
   spdlog::debug("runtime: {}", fmt::join(argv, " "));
+  ensure_reaper(runtime, run);
   ContainerResult result;
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
@@ -266,11 +312,31 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
   return result;
 }
 
+std::filesystem::path state_root(const std::filesystem::path& store_tmp) {
+  return store_tmp / "runtime-state";
+}
+
+void clear_leftovers(const std::filesystem::path& store_tmp) {
+  std::filesystem::path states = state_root(store_tmp);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(states, ec)) {
+    std::string id = entry.path().filename().string();
+    for (const char* name : {"runc", "crun"}) {
+      auto binary = find_system_binary(name);
+      if (binary &&
+          run_quiet({binary->string(), "--root", states.string(), "delete", "--force", id}) == 0) {
+        spdlog::debug("deleted the leftover container {}", id);
+        break;
+      }
+    }
+  }
+  detach_mounts_below(store_tmp);
+}
+
 std::string new_container_id() {
   static std::atomic<unsigned> counter{0};
   std::random_device rd;
-  return "mkimg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         std::to_string(rd() % 100000);
+  return own_id_prefix() + std::to_string(counter++) + "-" + std::to_string(rd() % 100000);
 }
 
 }  // namespace mkimg::runtime

@@ -1,7 +1,10 @@
 // The OCI runtime (runc or crun) that runs RUN steps and `mkimg run`: finding a working one,
 // and running one container from a bundle with its output streamed line by line. The
 // container is killed and deleted by RAII, even when the build throws or is interrupted, so
-// no process of a step survives into the diff (docs/security.md 14, 15).
+// no process of a step survives into the diff (docs/security.md 14, 15). A SIGKILLed mkimg
+// runs no destructor: its containers are deleted by a reaper process (container_runtime.cpp)
+// that outlives it, or else by clear_leftovers() when the store is next opened alone
+// (docs/security.md 24).
 //
 // A runtime "works" when it answers `--version`. Starting a Go binary costs tens of
 // milliseconds, so a store remembers the binaries that answered (<root>/cache/runtime-probe,
@@ -59,6 +62,16 @@ struct ContainerResult {
 /// Runs the container to its end. Throws mkimg::Error when the runtime cannot be started or
 /// the build is interrupted or cancelled; a non-zero exit of the process is a result, not an error.
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run);
+
+/// Where the runtime keeps the state of a store's containers (its --root): <tmp>/runtime-state.
+std::filesystem::path state_root(const std::filesystem::path& store_tmp);
+
+/// Clears what a killed mkimg left in a store's tmp/; called while no other process has the
+/// store open, before tmp/ is emptied. Containers still there are deleted through the runtime
+/// (`delete --force` kills them first) and every mount below tmp/ (a step's overlay, a secret's
+/// tmpfs) is detached, so emptying tmp/ neither leaves a container running untracked (its
+/// lower layers pruned under it) nor walks into a mount.
+void clear_leftovers(const std::filesystem::path& store_tmp);
 
 /// A fresh container id, unique across the threads of a build and across processes:
 /// "mkimg-<pid>-<counter>-<random>".

@@ -7,12 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/user_namespace.h"
 
 namespace mkimg::runtime {
@@ -27,21 +32,6 @@ std::string escape(const std::string& path) {
   }
   return out;
 }
-
-/// A file descriptor closed on destruction.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 /// The kernel's messages queued on an fs context ("e overlayfs: ..."), joined.
 std::string context_log(int fsfd) {
@@ -88,7 +78,7 @@ NewApiResult mount_new_api(const std::vector<std::filesystem::path>& lowers,
                            const std::filesystem::path& upper, const std::filesystem::path& work,
                            const std::filesystem::path& merged, bool allow_fallback) {
   if (allow_fallback && !kernel_has_lowerdir_plus()) return NewApiResult::kUnsupported;
-  Fd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (fs.get() < 0) {
     if (allow_fallback && (errno == ENOSYS || errno == EPERM)) return NewApiResult::kUnsupported;
     throw new_api_error("fsopen", merged, -1, errno);
@@ -120,7 +110,7 @@ NewApiResult mount_new_api(const std::vector<std::filesystem::path>& lowers,
     throw new_api_error("userxattr", merged, fs.get(), errno);
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
     throw new_api_error("create", merged, fs.get(), errno);
-  Fd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
   if (mnt.get() < 0) throw new_api_error("fsmount", merged, fs.get(), errno);
   if (::move_mount(mnt.get(), "", AT_FDCWD, merged.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     throw new_api_error("move_mount", merged, -1, errno);
@@ -235,6 +225,54 @@ void OverlayMount::unmount() {
     ::usleep(10'000);
   }
   mounted_ = false;
+}
+
+namespace {
+
+/// A mount point as /proc/self/mountinfo spells it, with its octal escapes (\040 for a space,
+/// \011, \012, \134) undone.
+std::string unescape_mount_point(const std::string& field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      std::string digits = field.substr(i + 1, 3);
+      if (digits.find_first_not_of("01234567") == std::string::npos) {
+        out.push_back(static_cast<char>(std::stoi(digits, nullptr, 8)));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(field[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void detach_mounts_below(const std::filesystem::path& dir) {
+  std::string prefix = dir.lexically_normal().string();
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  for (std::string line; std::getline(in, line);) {
+    // "id parent major:minor root mount-point options ..."
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    if (!(fields >> id >> parent >> device >> root >> point)) continue;
+    point = unescape_mount_point(point);
+    if (point.size() > prefix.size() && point.starts_with(prefix) && point[prefix.size()] == '/') {
+      points.push_back(point);
+    }
+  }
+  // The deepest first, so a mount inside another is detached before the one holding it.
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& point : points) {
+    if (::umount2(point.c_str(), MNT_DETACH) == 0) {
+      spdlog::debug("detached the leftover mount {}", point);
+    } else {
+      spdlog::warn("{}", sys_error("detach the leftover mount", point).what());
+    }
+  }
 }
 
 }  // namespace mkimg::runtime

@@ -57,4 +57,8 @@ class OverlayMount {
   bool mounted_ = false;
 };
 
+/// Detaches every mount strictly below `dir` (the deepest first): what a killed process left
+/// mounted in a store's tmp/. A mount that cannot be detached is a warning.
+void detach_mounts_below(const std::filesystem::path& dir);
+
 }  // namespace mkimg::runtime

@@ -58,7 +58,7 @@ int run_image(const oci::Store& store, const oci::ImageConfig& config,
   write_file_atomic(area / "bundle" / "config.json", bundle_config_json(spec));
   ContainerRun run;
   run.bundle = area / "bundle";
-  run.state_root = store.tmp_dir() / "runtime-state";
+  run.state_root = state_root(store.tmp_dir());
   run.id = new_container_id();
   run.stdio = Stdio::kInherit;
   ContainerResult result = run_container(find_runtime(options.runtime, &store), run);

@@ -3,7 +3,8 @@
 //   runtime.h             this map; includes the headers a user of the folder needs
 //   container_runtime.h   the OCI runtime (runc, then crun): found and probed (--version, with
 //                         a memo in the store), one container run from a bundle, its output
-//                         streamed line by line, killed and deleted by RAII
+//                         streamed line by line, killed and deleted by RAII (by a reaper
+//                         when mkimg is SIGKILLed); a killed mkimg's leftovers cleared
 //   bundle_config.h       the bundle's config.json: namespaces, Docker's default capabilities,
 //                         masked and read-only /proc paths, mounts, network host or none
 //   overlay_mount.h       the root of a step: an overlay of unpacked layers (lower) and a

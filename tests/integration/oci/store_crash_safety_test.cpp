@@ -1,6 +1,7 @@
 // A store survives `mkimg import` killed at any point, and concurrent imports: it still opens,
 // `mkimg images` works, every blob matches its name, and concurrent imports are all tagged.
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <random>
@@ -90,6 +91,43 @@ TEST(StoreSymlinks, ASymlinkedStoreDirectoryIsRefusedAndItsTargetKept) {
       EXPECT_TRUE(fs::exists(outside / "keep.txt")) << sub << " " << command;
     }
   }
+}
+
+// A store on a read-only file system (a CI cache restored read-only, a store mounted into a
+// job) still serves what only reads it: images, inspect, history, and save in both formats,
+// the archives byte for byte those of the writable store.
+TEST(ReadOnlyStore, ReadingCommandsServeIt) {
+  TempDir dir;
+  fs::path store = dir / "store";
+  make_busybox_root(dir / "rootfs");
+  ASSERT_EQ(run_mkimg(store, {"import", (dir / "rootfs").string(), "app:v1"}).exit_code, 0);
+  fs::path ro = dir / "ro";
+  fs::create_directories(ro);
+  ASSERT_EQ(run({"mount", "--bind", store.string(), ro.string()}).exit_code, 0);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{ro};
+  ASSERT_EQ(run({"mount", "-o", "remount,bind,ro", ro.string()}).exit_code, 0);
+  for (std::vector<std::string> command :
+       {std::vector<std::string>{"images"}, {"inspect", "app:v1"}, {"history", "app:v1"}}) {
+    auto r = run_mkimg(ro, command);
+    EXPECT_EQ(r.exit_code, 0) << command[0] << ": " << r.all();
+    EXPECT_EQ(r.out, run_mkimg(store, command).out) << command[0];
+  }
+  for (const char* format : {"docker", "oci"}) {
+    fs::path from_ro = dir / (std::string(format) + "-ro.tar");
+    fs::path from_rw = dir / (std::string(format) + "-rw.tar");
+    auto r = run_mkimg(ro, {"save", "--format", format, "-o", from_ro.string(), "app:v1"});
+    ASSERT_EQ(r.exit_code, 0) << format << ": " << r.all();
+    ASSERT_EQ(
+        run_mkimg(store, {"save", "--format", format, "-o", from_rw.string(), "app:v1"}).exit_code,
+        0);
+    EXPECT_EQ(read_file(from_ro), read_file(from_rw)) << format;
+  }
+  auto tag = run_mkimg(ro, {"tag", "app:v1", "app:v2"});
+  EXPECT_NE(tag.exit_code, 0) << "a command that writes fails, naming the store";
+  EXPECT_NE(tag.err.find("Read-only file system"), std::string::npos) << tag.err;
 }
 
 }  // namespace
