@@ -279,8 +279,9 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
   d.view = std::make_unique<ImageView>(session, ctx.stage.image);
   auto owner = resolve_owner(a.chown, d.view->root());
   d.src_root = open_root(input.root);
-  d.plan = direct_copy_entries(s.sources, d.src_root.get(), d.view->root(), s.dest, owner,
-                               s.parents, s.force_dir_dest, ::time(nullptr));
+  d.plan = direct_copy_entries(s.sources, d.src_root.get(), d.view->root(),
+                               resolved_in(s.dest, d.view->root()), owner, s.parents,
+                               s.force_dir_dest, ::time(nullptr));
   if (!d.plan) return {};
   // --no-cache builds from nothing: not even files or gzip members of the last build.
   if (session.options->cache == CacheMode::kUse) {
@@ -320,18 +321,19 @@ StepWork container_work(const CopyArgs& a, const CopyInput& input, const CopySha
                         UrlSources& urls) {
   return [&a, &input, &s, &urls](const std::filesystem::path& merged) {
     auto owner = resolve_owner(a.chown, merged);
+    Destination dest = resolved_in(s.dest, merged);
     std::vector<CopySource> plain;
     for (const auto& src : s.sources) {
       if (s.extract_archives && is_local_archive(input, src)) {
-        extract_archive(input.root / src.read_from, merged, s.dest.path);
+        extract_archive(input.root / src.read_from, merged, dest.path);
       } else {
         plain.push_back(src);
       }
     }
-    apply_sources(input, plain, merged, s.dest, owner, s.parents, s.force_dir_dest);
+    apply_sources(input, plain, merged, dest, owner, s.parents, s.force_dir_dest);
     // Mixed with local sources, URLs are written after them (BuildKit leaves the order of a
     // mixed ADD undefined).
-    urls.apply(merged, s.dest, owner, s.wildcard || s.source_count > 1);
+    urls.apply(merged, dest, owner, s.wildcard || s.source_count > 1);
     return std::vector<runtime::MountStub>{};
   };
 }

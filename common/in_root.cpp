@@ -5,7 +5,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "common/copy_data.h"
 #include "common/error.h"
@@ -71,8 +73,64 @@ UniqueFd make_dirs_in_root(int root_fd, const std::string& path) {
   return make_dirs_in_root(root_fd, path, DirOwner{});
 }
 
-UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner) {
+namespace {
+
+/// The components of `path` ("/a//b/" -> a, b), pushed onto `todo` so the first is on top.
+void push_components(std::vector<std::string>& todo, const std::string& path) {
+  std::vector<std::string> parts;
+  for (const auto& part : std::filesystem::path(path)) {
+    std::string name = part.string();
+    if (!name.empty() && name != "/") parts.push_back(std::move(name));
+  }
+  todo.insert(todo.end(), parts.rbegin(), parts.rend());
+}
+
+/// The target of `name` in the (symlink-free) directory `dir` when it is a symlink.
+std::optional<std::string> link_target(int root_fd, const std::string& dir,
+                                       const std::string& name) {
+  UniqueFd parent = open_in_root(root_fd, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+  struct stat st {};
+  if (!parent || ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISLNK(st.st_mode)) {
+    return std::nullopt;
+  }
+  std::string target(4096, '\0');
+  ssize_t n = ::readlinkat(parent.get(), name.c_str(), target.data(), target.size());
+  if (n < 0) return std::nullopt;
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+}  // namespace
+
+std::string resolve_in_root(int root_fd, const std::string& path) {
+  std::vector<std::string> todo;
+  push_components(todo, path);
+  std::string resolved;  // "" is the root; else "/a/b", no symlink in it
+  int links = 0;
+  while (!todo.empty()) {
+    std::string name = std::move(todo.back());
+    todo.pop_back();
+    if (name == ".") continue;
+    if (name == "..") {
+      resolved.erase(std::min(resolved.size(), resolved.rfind('/')));
+      continue;
+    }
+    auto target = link_target(root_fd, resolved.empty() ? "/" : resolved, name);
+    if (!target) {
+      resolved += "/" + name;
+      continue;
+    }
+    if (++links > 40) throw Error(describe("resolve", path, "too many levels of symbolic links"));
+    if (target->starts_with("/")) resolved.clear();
+    push_components(todo, *target);
+  }
+  return resolved.empty() ? "/" : resolved;
+}
+
+UniqueFd make_dirs_in_root(int root_fd, const std::string& path_in, DirOwner owner) {
   UniqueFd dir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  std::string path = resolve_in_root(root_fd, path_in);
   std::string so_far;
   for (const auto& part : std::filesystem::path(path)) {
     std::string name = part.string();

@@ -41,8 +41,16 @@ UniqueFd open_in_root(int root_fd, const std::string& path, int flags, unsigned 
 std::optional<std::string> read_file_in_root(int root_fd, const std::string& path,
                                              std::size_t limit);
 
+/// `path` with every symlink along it resolved inside the root, as a runtime resolves a mount
+/// destination and BuildKit a WORKDIR or COPY destination (securejoin): an absolute path
+/// without `.`, `..` or symlinks. Components that do not exist are kept as they are, so a
+/// dangling link leads to where its target would be (`/lnk -> /real`: "/lnk/x" is
+/// "/real/x"). Throws naming the path after 40 links (a loop).
+std::string resolve_in_root(int root_fd, const std::string& path);
+
 /// Creates every missing directory of `path` inside the root (mode 0755, root-owned) and
-/// returns an fd on the last one. Symlinks along the way resolve inside the root.
+/// returns an fd on the last one. Symlinks along the way resolve inside the root, dangling ones
+/// included (their target is created).
 UniqueFd make_dirs_in_root(int root_fd, const std::string& path);
 
 /// The owner given to directories make_dirs_in_root creates.

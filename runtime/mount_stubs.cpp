@@ -52,7 +52,10 @@ std::vector<MountStub> find_mount_stubs(const std::filesystem::path& merged,
                                         const std::vector<std::string>& destinations) {
   UniqueFd root = open_root(merged);
   std::vector<MountStub> stubs;
-  for (const auto& dest : destinations) {
+  for (const auto& destination : destinations) {
+    // The runtime creates a mount point where the destination resolves in the root: through
+    // `/lnk -> /real`, "/lnk/sec" is made as "/real/sec".
+    std::string dest = resolve_in_root(root.get(), destination);
     std::string so_far;
     for (const auto& part : std::filesystem::path(dest)) {
       std::string name = part.string();

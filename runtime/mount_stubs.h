@@ -19,8 +19,8 @@ struct MountStub {
   bool has_parent_mtime = false;
 };
 
-/// For each mount destination, the first path component (and so everything below it) that
-/// does not yet exist in the merged root. Call before the runtime starts.
+/// For each mount destination, resolved in the root as the runtime resolves it (symlinks
+/// followed inside the root), every missing path component. Call before the runtime starts.
 std::vector<MountStub> find_mount_stubs(const std::filesystem::path& merged,
                                         const std::vector<std::string>& destinations);
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/in_root.h"
 
 namespace mkimg::builder {
 namespace {
@@ -52,6 +53,12 @@ Destination resolve_destination(std::string_view dest, std::string_view workdir)
   std::string base = workdir.empty() ? "/" : std::string(workdir);
   std::string joined = !text.empty() && text.front() == '/' ? text : base + "/" + text;
   d.path = clean_absolute(joined);
+  return d;
+}
+
+Destination resolved_in(const Destination& dest, const std::filesystem::path& root) {
+  Destination d = dest;
+  d.path = resolve_in_root(open_root(root).get(), dest.path);
   return d;
 }
 

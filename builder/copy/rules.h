@@ -5,6 +5,7 @@
 // wildcard, or when it already is a directory in the image.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,11 @@ struct Destination {
   bool dir_hint = false;  ///< written with a trailing "/" (or "." / "..")
 };
 Destination resolve_destination(std::string_view dest, std::string_view workdir);
+
+/// `dest` with its symlinks resolved inside `root`, the last component's too, as BuildKit's
+/// copy does: a COPY onto `/link -> /target` writes /target and keeps the link, also when the
+/// target does not exist yet.
+Destination resolved_in(const Destination& dest, const std::filesystem::path& root);
 
 /// Throws when several sources go to a destination that is not written as a directory.
 void check_multiple_sources(const Destination& dest, std::size_t source_count,

@@ -1,5 +1,7 @@
 #include "common/in_root.h"
 
+#include "common/error.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +53,30 @@ TEST_F(RootPathTest, SymlinksResolveInsideTheRoot) {
   UniqueFd root = open_root(dir_);
   ASSERT_TRUE(make_dirs_in_root(root.get(), "/up/inside", DirOwner{}).valid());
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / "inside"));
+}
+
+TEST_F(RootPathTest, DanglingSymlinksLeadToTheirTargetWhichIsCreated) {
+  std::filesystem::create_directory_symlink("/nowhere", dir_ / "abs");
+  std::filesystem::create_directory_symlink("../../gone", dir_ / "existing/rel");
+  UniqueFd root = open_root(dir_);
+  EXPECT_EQ(resolve_in_root(root.get(), "/abs/x"), "/nowhere/x");
+  EXPECT_EQ(resolve_in_root(root.get(), "existing/rel/y/./z/.."), "/gone/y");
+  ASSERT_TRUE(make_dirs_in_root(root.get(), "/abs/x", DirOwner{}).valid());
+  ASSERT_TRUE(make_dirs_in_root(root.get(), "/existing/rel/y", DirOwner{}).valid());
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "nowhere/x"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "gone/y"));
+  EXPECT_TRUE(std::filesystem::is_symlink(dir_ / "abs"));
+}
+
+TEST_F(RootPathTest, ResolvingStaysInTheRootAndStopsAtALoop) {
+  std::filesystem::create_directory_symlink("../../../..", dir_ / "existing/up");
+  std::filesystem::create_symlink("loop2", dir_ / "loop1");
+  std::filesystem::create_symlink("loop1", dir_ / "loop2");
+  UniqueFd root = open_root(dir_);
+  EXPECT_EQ(resolve_in_root(root.get(), "/existing/up/etc/passwd"), "/etc/passwd");
+  EXPECT_EQ(resolve_in_root(root.get(), "/"), "/");
+  EXPECT_EQ(resolve_in_root(root.get(), "/../.."), "/");
+  EXPECT_THROW(resolve_in_root(root.get(), "/loop1/x"), Error);
 }
 
 }  // namespace
