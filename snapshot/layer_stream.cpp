@@ -9,12 +9,13 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "oci/media_types.h"
 #include "snapshot/sha256.h"
 
 namespace mkimg::snapshot {
 
 namespace {
-enum class Codec { kPlain, kGzip, kZstd };
+using Codec = oci::media_type::Compression;
 constexpr std::size_t kInputBuffer = 256 * 1024;
 }  // namespace
 
@@ -22,7 +23,7 @@ struct LayerStream::Impl {
   std::string name;
   ApplyLimits limits;
   UniqueFd fd;
-  Codec codec = Codec::kPlain;
+  Codec codec = Codec::kNone;
   std::string in;  // compressed input buffer
   std::size_t in_pos = 0;
   bool in_eof = false;
@@ -59,15 +60,11 @@ struct LayerStream::Impl {
 
   void detect() {
     fill();
-    auto starts = [&](const char* magic, std::size_t n) {
-      return in.size() >= n && std::memcmp(in.data(), magic, n) == 0;
-    };
-    if (starts("\x1f\x8b", 2)) {
-      codec = Codec::kGzip;
+    codec = oci::media_type::sniff_compression(in);
+    if (codec == Codec::kGzip) {
       if (inflateInit2(&z, 15 + 16) != Z_OK) fail("inflateInit2 failed");
       z_live = true;
-    } else if (starts("\x28\xb5\x2f\xfd", 4)) {
-      codec = Codec::kZstd;
+    } else if (codec == Codec::kZstd) {
       zstd = ZSTD_createDCtx();
       if (zstd == nullptr) fail("ZSTD_createDCtx failed");
       ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);
@@ -145,7 +142,7 @@ LayerStream::~LayerStream() = default;
 std::size_t LayerStream::read(char* out, std::size_t size) {
   std::size_t n = 0;
   switch (impl_->codec) {
-    case Codec::kPlain:
+    case Codec::kNone:
       n = impl_->read_plain(out, size);
       break;
     case Codec::kGzip:
