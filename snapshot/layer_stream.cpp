@@ -119,14 +119,23 @@ struct LayerStream::Impl {
     }
   }
 
+  // Checked on every read, before the bytes are handed out: nothing past a cap is applied.
   void check_limits() const {
-    if (out_total > limits.max_total_bytes) fail("layer larger than the limit");
+    if (out_total > limits.max_total_bytes) {
+      fail("the uncompressed layer is " + over_layer_size_limit(limits.max_total_bytes));
+    }
     if (out_total > limits.ratio_grace_bytes &&
         out_total / std::max<int64_t>(in_total, 1) > limits.max_ratio) {
-      fail("decompression ratio above the limit");
+      fail("the layer uncompresses to more than " + std::to_string(limits.max_ratio) +
+           " times its compressed size, the limit");
     }
   }
 };
+
+std::string over_layer_size_limit(int64_t limit) {
+  return "larger than the limit of " + std::to_string(limit) +
+         " bytes (--max-layer-size, $MKIMG_MAX_LAYER_SIZE)";
+}
 
 LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits)
     : impl_(std::make_unique<Impl>()) {

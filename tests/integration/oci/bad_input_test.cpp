@@ -1,6 +1,7 @@
 // Bad input gets a clear "mkimg: error: ..." and exit 1, and leaves the store as it was:
 // malformed references, missing files, corrupt or truncated archives, a blob whose digest
 // does not match, a layer whose bytes are not what its media type says.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -8,6 +9,7 @@
 #include "oci/store.h"
 #include "tests/integration/oci/oci_helpers.h"
 #include "tests/support/registry_fixture.h"
+#include "tests/support/tar_builder.h"
 
 namespace mkimg::testing {
 namespace {
@@ -65,6 +67,17 @@ class BadInput : public ::testing::Test {
                   "index.json", "blobs"});
     EXPECT_EQ(r.exit_code, 0) << r.all();
     return file;
+  }
+
+  /// good:v1's config over one gzip layer of `tar`, tagged bomb:v1 in a store at dir_/name.
+  oci::Descriptor bomb(const std::string& name, const std::string& tar) {
+    oci::ImageConfig config = oci::load_image(oci::Store::open(root()), "good:v1").config;
+    config.rootfs.diff_ids = {oci::sha256_of(tar)};
+    oci::Store store = oci::Store::open(dir_ / name);
+    oci::Descriptor layer =
+        store.put_blob(snapshot::testing::gzip(tar), oci::media_type::kOciLayerGzip);
+    store.tag(oci::Reference::parse("bomb:v1"), oci::write_image(store, config, {layer}));
+    return layer;
   }
 
   fs::path save(const std::string& format) {
@@ -246,6 +259,74 @@ TEST_F(BadInput, AMislabelledLayerFromARegistryOrAsABaseIsRefused) {
         {"build", "--progress", "quiet", "-t", "built:v1", "-f", "-", (dir_ / "ctx").string()},
         expected, "FROM " + base + "\nLABEL x=y\n");
   }
+}
+
+/// The entries of <root>/layers (unpacked layers and any leftover of an unpack).
+std::set<std::string> layer_dirs(const fs::path& root) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root / "layers", ec)) {
+    out.insert(e.path().filename().string());
+  }
+  return out;
+}
+
+// A layer may uncompress to --max-layer-size ($MKIMG_MAX_LAYER_SIZE) at most (docs/security.md
+// 12). A gzip bomb (32 MiB of zeros in 1 MiB files, 32 KiB gzipped) against a 4 MiB cap fails
+// at the FROM that unpacks it, naming the layer and the cap. The store is on a 12 MiB tmpfs:
+// an unpack that wrote the whole layer before failing would run out of space instead. No layer
+// directory is left, not even a half one. A single file larger than the cap is refused from its
+// header, naming it. Under a higher cap the layer unpacks.
+TEST_F(BadInput, ALayerLargerThanTheCapStopsUnpackingAndLeavesNothing) {
+  namespace tb = snapshot::testing;
+  std::vector<tb::TarEntry> files;
+  for (int i = 10; i < 42; ++i)
+    files.push_back(tb::file("z/" + std::to_string(i), std::string(1 << 20, '\0')));
+  std::string many = tb::make_tar(files);
+  std::string one = tb::make_tar({tb::file("zeros", std::string(32 << 20, '\0'))});
+  oci::Descriptor many_layer = bomb("many", many), one_layer = bomb("one", one);
+  ASSERT_LT(many_layer.size, 1 << 20);
+  fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=12m"), 0) << std::strerror(errno);
+  write_file(dir_ / "ctx/keep", "");
+  auto build = [&](const fs::path& root, const std::string& image,
+                   const std::vector<std::string>& global, const std::string& env_cap) {
+    std::vector<std::string> args = global;
+    args.insert(args.end(), {"build", "--progress", "quiet", "-t", "built:v1", "-f", "-",
+                             (dir_ / "ctx").string()});
+    return run_mkimg(root, args, {{"MKIMG_MAX_LAYER_SIZE", env_cap}},
+                     "FROM oci:" + (dir_ / image / "oci").string() + ":bomb:v1\nLABEL x=y\n");
+  };
+
+  auto r = build(small, "many", {}, "4MiB");
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(
+      r.err.find("mkimg: error: Dockerfile:1: unpack layer `" + many_layer.digest.str() + "`"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the uncompressed layer is larger than the limit of 4194304 bytes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(layer_dirs(small).empty());
+  EXPECT_TRUE(image_names(small).empty());
+
+  r = build(small, "one", {"--max-layer-size", "4m"}, "64MiB");
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.err.find("unpack layer `" + one_layer.digest.str() + "`"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("apply `zeros`: its size 33554432 is larger than the limit of 4194304"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(layer_dirs(small).empty());
+  ::umount2(small.c_str(), MNT_DETACH);
+
+  std::set<std::string> before = layer_dirs(root());
+  r = build(root(), "many", {"--max-layer-size", "64MiB"}, "4MiB");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(layer_dirs(root()).size(), before.size() + 1);
+  std::string chain(oci::sha256_of(many).encoded());
+  EXPECT_EQ(fs::file_size(root() / "layers" / chain / "z/41"), 1u << 20);
 }
 
 }  // namespace
