@@ -1,6 +1,7 @@
 // cli/: the `mkimg` executable and nothing else (no other folder links it). A map:
 //
-//   main.cpp                global options (--root, --log-level), the subcommands, errors
+//   main.cpp                global options (--root, --log-level, --max-layer-size), the
+//                           subcommands, errors
 //   cli.h                   what every command file shares (this file)
 //   build_command.cpp       `mkimg build`: flags -> builder::BuildOptions, the build with its
 //                           progress view, --verify-reproducible, --push
@@ -38,7 +39,8 @@ namespace mkimg::cli {
 struct GlobalOptions {
   std::string root;  ///< --root; empty means MKIMG_ROOT, then the default.
   std::string log_level = "warn";
-  int exit_code = 0;  ///< set by a callback that wants a non-zero, non-error exit.
+  std::int64_t max_layer_size = 0;  ///< --max-layer-size; 0 means snapshot's default.
+  int exit_code = 0;                ///< set by a callback that wants a non-zero, non-error exit.
   /// `mkimg run IMAGE COMMAND...`: the command, cut off the arguments before CLI11 sees them
   /// so that its own dashes (`ls -l`, `--rm`) are never taken for options of ours.
   std::vector<std::string> run_command;

@@ -14,6 +14,7 @@
 #include "oci/store.h"
 #include "runtime/container_runtime.h"
 #include "runtime/rootless.h"
+#include "snapshot/apply.h"
 
 namespace mkimg::cli {
 
@@ -91,8 +92,18 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error, off (default: $MKIMG_LOG_LEVEL or warn)")
       ->envname("MKIMG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--max-layer-size", options.max_layer_size,
+                 "Refuse a layer that uncompresses to more than SIZE bytes (suffixes k, m, g: "
+                 "powers of 1024; default: $MKIMG_MAX_LAYER_SIZE, else 64g)")
+      ->envname("MKIMG_MAX_LAYER_SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->check([](const std::string& v) {  // v is the number of bytes here
+        bool positive = !v.empty() && v[0] != '-' && v.find_first_not_of('0') != std::string::npos;
+        return positive ? std::string() : v + " is not a positive size";
+      });
   app.parse_complete_callback([&] {
     setup_logging(options.log_level);
+    if (options.max_layer_size > 0) mkimg::snapshot::set_max_layer_size(options.max_layer_size);
     if (::geteuid() != 0 && needs_user_namespace(app)) mkimg::runtime::enter_user_namespace();
   });
   add_parse_commands(app, options);

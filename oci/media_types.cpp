@@ -38,4 +38,22 @@ std::string_view oci_layer_type(Compression compression) {
   return kOciLayer;
 }
 
+Compression sniff_compression(std::string_view head) {
+  if (head.starts_with("\x1f\x8b")) return Compression::kGzip;
+  if (head.starts_with("\x28\xb5\x2f\xfd")) return Compression::kZstd;
+  return Compression::kNone;
+}
+
+std::string_view compression_name(Compression compression) {
+  switch (compression) {
+    case Compression::kNone:
+      return "uncompressed";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+  }
+  return "uncompressed";
+}
+
 }  // namespace mkimg::oci::media_type

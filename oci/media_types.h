@@ -45,5 +45,10 @@ enum class Compression { kNone, kGzip, kZstd };
 Compression layer_compression(std::string_view type);
 /// The OCI layer media type for a compression.
 std::string_view oci_layer_type(Compression compression);
+/// The compression a layer blob's first bytes show: gzip (1f 8b), zstd (28 b5 2f fd), else
+/// none (a tar). Four bytes are enough; fewer (a short blob) are no magic.
+Compression sniff_compression(std::string_view head);
+/// "gzip", "zstd" or "uncompressed", for messages.
+std::string_view compression_name(Compression compression);
 
 }  // namespace mkimg::oci::media_type

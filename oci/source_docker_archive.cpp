@@ -1,5 +1,6 @@
 // The docker-archive source: manifest.json + config + layer files, presented as an OCI
 // manifest. Layer digests are computed by reading each layer file once at resolve().
+#include <algorithm>
 #include <map>
 
 #include "common/error.h"
@@ -46,14 +47,6 @@ std::vector<ArchiveEntry> read_entries(const FileTree& tree) {
   }
   if (out.empty()) throw Error(describe("parse", what, "no images"));
   return out;
-}
-
-std::string_view sniff_layer_type(const unsigned char* head, std::size_t n) {
-  if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return media_type::kOciLayerGzip;
-  if (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd) {
-    return media_type::kOciLayerZstd;
-  }
-  return media_type::kOciLayer;
 }
 
 class DockerArchiveSource : public ImageSource {
@@ -119,17 +112,17 @@ class DockerArchiveSource : public ImageSource {
     auto stream = tree_->open(file);
     Sha256 hasher;
     std::int64_t size = 0;
-    unsigned char buf[1 << 16];
-    std::string_view sniffed;
+    char buf[1 << 16];
+    std::string head;  // a layer's type is what its first bytes are
     while (std::size_t n = stream->read(buf, sizeof buf)) {
-      if (size == 0) sniffed = sniff_layer_type(buf, n);
+      if (head.size() < 4) head.append(buf, std::min<std::size_t>(n, 4 - head.size()));
       hasher.update(buf, n);
       size += static_cast<std::int64_t>(n);
     }
+    std::string_view sniffed = media_type::oci_layer_type(media_type::sniff_compression(head));
     Descriptor d{.media_type = std::string(type.empty() ? sniffed : type),
                  .digest = hasher.finish(),
                  .size = size};
-    if (d.media_type.empty()) d.media_type = std::string(media_type::kOciLayer);
     files_[d.digest] = file;
     return d;
   }

@@ -5,6 +5,8 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "common/fd.h"
+#include "oci/file_io.h"
 #include "oci/media_types.h"
 #include "oci/sources.h"
 #include "oci/store.h"
@@ -153,7 +155,10 @@ Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& opti
   copy_blob(store, source, manifest.config, options);
   ImageConfig config = parse_image_config(store.read_blob(manifest.config.digest));
   check_layers(manifest, config);
-  for (const auto& layer : manifest.layers) copy_blob(store, source, layer, options);
+  for (const auto& layer : manifest.layers) {
+    copy_blob(store, source, layer, options);
+    verify_layer_blob(store, layer);
+  }
   std::string type =
       top.media_type.empty() ? std::string(media_type::kOciManifest) : top.media_type;
   return store.put_blob(bytes, type, {.digest = top.digest, .size = top.size});
@@ -201,6 +206,20 @@ SourceImage read_source_image(ImageSource& source, const std::optional<Platform>
   } catch (const Error& e) {
     throw with_context("read image `" + source.name() + "`", e);
   }
+}
+
+void verify_layer_blob(const Store& store, const Descriptor& layer) {
+  media_type::Compression labelled = media_type::layer_compression(layer.media_type);
+  char head[4];
+  UniqueFd fd = store.open_blob(layer.digest);
+  std::size_t n = detail::read_some(fd.get(), head, sizeof head, store.blob_path(layer.digest));
+  media_type::Compression actual = media_type::sniff_compression({head, n});
+  if (actual == labelled) return;
+  throw Error(describe("verify layer", layer.digest.str(),
+                       "its media type `" + layer.media_type + "` says " +
+                           std::string(media_type::compression_name(labelled)) +
+                           ", but its bytes are " +
+                           std::string(media_type::compression_name(actual))));
 }
 
 Descriptor pull(Store& store, ImageSource& source, const CopyOptions& options) {

@@ -1,6 +1,7 @@
 // The transport seam: where images come from. An ImageSource names one image in some place
 // (an OCI layout directory, an oci-archive, a docker-archive, a registry) and hands out its
-// manifest and blobs; pull() copies that image into the Store, verifying every digest.
+// manifest and blobs; pull() copies that image into the Store, verifying every digest and
+// that each layer's bytes are what its media type says.
 //
 // Sources are opened from a spec string by open_source():
 //   oci:DIR[:REF]              an OCI image layout; REF matches a ref.name annotation
@@ -94,9 +95,18 @@ SourceImage read_source_image(ImageSource& source, const std::optional<Platform>
 
 /// Copies the image `source` names into `store`: for an index, the manifest for the platform;
 /// then config and layers (blobs present are skipped), then the manifest, each checked
-/// against its descriptor's digest and size; the config's diff_ids must match the layer count.
-/// Returns the stored manifest's descriptor. Does not tag. Throws mkimg::Error
-/// ("pull `source`: ...").
+/// against its descriptor's digest and size; the config's diff_ids must match the layer count,
+/// and each layer's bytes its media type (verify_layer_blob). Returns the stored manifest's
+/// descriptor. Does not tag. Throws mkimg::Error ("pull `source`: ...").
 Descriptor pull(Store& store, ImageSource& source, const CopyOptions& options = {});
+
+/// Checks that the stored blob of `layer` is what its media type says (docs/security.md 32):
+/// gzip bytes (1f 8b) for a gzip type, zstd (28 b5 2f fd) for a zstd type, neither (a tar) for
+/// an uncompressed one. Reads only the first bytes. Every path that stores a manifest from
+/// outside calls it for each layer: pull() above, and the registry's pull_image. Peer tools
+/// (skopeo, umoci) trust the media type and refuse a store where it lies, so mkimg refuses the
+/// image, as containerd does, rather than relabel it. Throws mkimg::Error ("verify layer
+/// `digest`: ...") naming the media type and what the bytes are.
+void verify_layer_blob(const Store& store, const Descriptor& layer);
 
 }  // namespace mkimg::oci

@@ -8,6 +8,7 @@
 #include "oci/media_types.h"
 #include "oci/reference.h"
 #include "oci/store.h"
+#include "oci/transport.h"
 #include "registry/platform.h"
 #include "registry/source.h"
 
@@ -32,7 +33,8 @@ oci::Manifest checked_manifest(const oci::Descriptor& d, const std::string& byte
   return std::get<oci::Manifest>(std::move(doc));
 }
 
-/// Every blob of `m` must now be in the store, and the config must match the layers.
+/// Every blob of `m` must now be in the store, the config must match the layers, and each
+/// layer's bytes its media type.
 void check_complete(const oci::Store& store, const oci::Manifest& m) {
   oci::ImageConfig config = oci::parse_image_config(store.read_blob(m.config.digest));
   if (config.rootfs.diff_ids.size() != m.layers.size()) {
@@ -43,6 +45,9 @@ void check_complete(const oci::Store& store, const oci::Manifest& m) {
   for (const auto& layer : m.layers) {
     if (layer.urls.empty() && !store.has_blob(layer.digest)) {
       throw Error(describe("check image", layer.digest.str(), "layer missing after download"));
+    }
+    if (oci::media_type::is_layer(layer.media_type) && store.has_blob(layer.digest)) {
+      oci::verify_layer_blob(store, layer);
     }
   }
 }

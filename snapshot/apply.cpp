@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 
 #include "common/error.h"
@@ -19,6 +20,8 @@
 namespace mkimg::snapshot {
 
 namespace {
+
+std::atomic<int64_t> max_layer_bytes{int64_t{64} << 30};
 
 struct ReadDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -76,6 +79,14 @@ ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode,
 }
 
 }  // namespace
+
+int64_t max_layer_size() { return max_layer_bytes.load(); }
+
+void set_max_layer_size(int64_t bytes) {
+  if (bytes <= 0)
+    throw Error(describe("set layer size limit", std::to_string(bytes), "not positive"));
+  max_layer_bytes.store(bytes);
+}
 
 ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mode,
                         const ApplyLimits& limits) {

@@ -21,12 +21,19 @@ enum class ApplyMode {
   kFlatten,
 };
 
+/// The cap on one layer's uncompressed tar bytes that ApplyLimits starts from: 64 GiB, or what
+/// set_max_layer_size() made it for this process (the command line sets it from
+/// --max-layer-size or $MKIMG_MAX_LAYER_SIZE before any layer is read; docs/security.md 12).
+int64_t max_layer_size();
+/// Sets max_layer_size() for every ApplyLimits made afterwards; `bytes` must be positive.
+void set_max_layer_size(int64_t bytes);
+
 /// Caps on what one layer may make us do (docs/security.md 12). Exceeding one is an error.
 struct ApplyLimits {
   int64_t max_entries = 1'000'000;
-  int64_t max_total_bytes = int64_t{64} << 30;  ///< uncompressed tar bytes
-  int64_t max_path_bytes = 4096;                ///< entry name and link target
-  int64_t max_xattr_bytes = 1 << 20;            ///< all xattrs of one entry
+  int64_t max_total_bytes = max_layer_size();  ///< uncompressed tar bytes
+  int64_t max_path_bytes = 4096;               ///< entry name and link target
+  int64_t max_xattr_bytes = 1 << 20;           ///< all xattrs of one entry
   /// Uncompressed bytes may exceed `max_ratio` * compressed bytes only below this many.
   int64_t ratio_grace_bytes = int64_t{256} << 20;
   int64_t max_ratio = 2000;

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/user_namespace.h"
+#include "snapshot/layer_stream.h"
 #include "snapshot/tree_walk.h"
 
 namespace mkimg::snapshot {
@@ -187,8 +188,12 @@ void EntryApplier::hardlink(const RootPath& path, const char* raw_target) {
 void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
   Meta meta = read_meta(e, limits_, join(path));
   int64_t size = archive_entry_size(e);
-  if (size < 0 || size > limits_.max_total_bytes)
-    throw Error(describe("apply", join(path), "bad size"));
+  if (size < 0) throw Error(describe("apply", join(path), "bad size"));
+  if (size > limits_.max_total_bytes) {
+    throw Error(describe("apply", join(path),
+                         "its size " + std::to_string(size) + " is " +
+                             over_layer_size_limit(limits_.max_total_bytes)));
+  }
   UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   make_room(dir.get(), path.back(), false);
   UniqueFd fd(::openat(dir.get(), path.back().c_str(),

@@ -9,12 +9,13 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "oci/media_types.h"
 #include "snapshot/sha256.h"
 
 namespace mkimg::snapshot {
 
 namespace {
-enum class Codec { kPlain, kGzip, kZstd };
+using Codec = oci::media_type::Compression;
 constexpr std::size_t kInputBuffer = 256 * 1024;
 }  // namespace
 
@@ -22,7 +23,7 @@ struct LayerStream::Impl {
   std::string name;
   ApplyLimits limits;
   UniqueFd fd;
-  Codec codec = Codec::kPlain;
+  Codec codec = Codec::kNone;
   std::string in;  // compressed input buffer
   std::size_t in_pos = 0;
   bool in_eof = false;
@@ -59,15 +60,11 @@ struct LayerStream::Impl {
 
   void detect() {
     fill();
-    auto starts = [&](const char* magic, std::size_t n) {
-      return in.size() >= n && std::memcmp(in.data(), magic, n) == 0;
-    };
-    if (starts("\x1f\x8b", 2)) {
-      codec = Codec::kGzip;
+    codec = oci::media_type::sniff_compression(in);
+    if (codec == Codec::kGzip) {
       if (inflateInit2(&z, 15 + 16) != Z_OK) fail("inflateInit2 failed");
       z_live = true;
-    } else if (starts("\x28\xb5\x2f\xfd", 4)) {
-      codec = Codec::kZstd;
+    } else if (codec == Codec::kZstd) {
       zstd = ZSTD_createDCtx();
       if (zstd == nullptr) fail("ZSTD_createDCtx failed");
       ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);
@@ -122,14 +119,23 @@ struct LayerStream::Impl {
     }
   }
 
+  // Checked on every read, before the bytes are handed out: nothing past a cap is applied.
   void check_limits() const {
-    if (out_total > limits.max_total_bytes) fail("layer larger than the limit");
+    if (out_total > limits.max_total_bytes) {
+      fail("the uncompressed layer is " + over_layer_size_limit(limits.max_total_bytes));
+    }
     if (out_total > limits.ratio_grace_bytes &&
         out_total / std::max<int64_t>(in_total, 1) > limits.max_ratio) {
-      fail("decompression ratio above the limit");
+      fail("the layer uncompresses to more than " + std::to_string(limits.max_ratio) +
+           " times its compressed size, the limit");
     }
   }
 };
+
+std::string over_layer_size_limit(int64_t limit) {
+  return "larger than the limit of " + std::to_string(limit) +
+         " bytes (--max-layer-size, $MKIMG_MAX_LAYER_SIZE)";
+}
 
 LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits)
     : impl_(std::make_unique<Impl>()) {
@@ -145,7 +151,7 @@ LayerStream::~LayerStream() = default;
 std::size_t LayerStream::read(char* out, std::size_t size) {
   std::size_t n = 0;
   switch (impl_->codec) {
-    case Codec::kPlain:
+    case Codec::kNone:
       n = impl_->read_plain(out, size);
       break;
     case Codec::kGzip:

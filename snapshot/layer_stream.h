@@ -13,6 +13,10 @@
 
 namespace mkimg::snapshot {
 
+/// "larger than the limit of N bytes (...)": the cause for a layer, or one entry of it, beyond
+/// ApplyLimits::max_total_bytes, naming the limit and how to raise it.
+std::string over_layer_size_limit(int64_t limit);
+
 /// A pull stream over one layer blob's uncompressed tar bytes.
 class LayerStream {
  public:

@@ -36,8 +36,10 @@
 // 2. Apply a layer (apply.h). Every layer is hostile. Every path is resolved from a root fd
 //    with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); names with `..` are refused;
 //    metadata is set with AT_SYMLINK_NOFOLLOW, owner before mode; sizes, counts and the
-//    decompression ratio are capped (ApplyLimits). The diff_id is computed over the whole
-//    decompressed stream (padding after the end-of-archive included). Two modes:
+//    decompression ratio are capped (ApplyLimits; the size cap is per process,
+//    set_max_layer_size(), from --max-layer-size), checked before the bytes are applied.
+//    The diff_id is computed over the whole decompressed stream (padding after the
+//    end-of-archive included). Two modes:
 //    overlay_lower unpacks one layer into its own directory and turns OCI whiteouts into
 //    overlay ones, so a stack of such directories mounts as overlay lowerdirs; flatten applies
 //    a layer onto an existing tree. unpack_layer() does the temp-dir, verify, rename dance.

@@ -1,10 +1,15 @@
 // Bad input gets a clear "mkimg: error: ..." and exit 1, and leaves the store as it was:
 // malformed references, missing files, corrupt or truncated archives, a blob whose digest
-// does not match.
+// does not match, a layer whose bytes are not what its media type says.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "oci/media_types.h"
+#include "oci/store.h"
 #include "tests/integration/oci/oci_helpers.h"
+#include "tests/support/registry_fixture.h"
+#include "tests/support/tar_builder.h"
 
 namespace mkimg::testing {
 namespace {
@@ -19,13 +24,60 @@ class BadInput : public ::testing::Test {
   fs::path root() const { return dir_ / "store"; }
 
   /// Runs mkimg, expects exit 1 with `message` in stderr, and the store unchanged.
-  void expect_error(const std::vector<std::string>& args, const std::string& message) {
-    auto r = run_mkimg(root(), args);
+  void expect_error(const std::vector<std::string>& args, const std::string& message,
+                    const std::string& input = "") {
+    auto r = run_mkimg(root(), args, {}, input);
     EXPECT_EQ(r.exit_code, 1) << r.all();
     EXPECT_EQ(r.err.rfind("mkimg: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
     EXPECT_EQ(image_names(root()), std::vector<std::string>{"good:v1"});
     EXPECT_TRUE(corrupt_blobs(root()).empty());
+  }
+
+  /// The layer of good:v1 in three forms: gzip (as imported), the tar inside, zstd.
+  struct LayerForms {
+    std::string gzip, tar, zstd;
+  };
+  LayerForms layer_forms() {
+    oci::Store store = oci::Store::open(root());
+    fs::path blob = store.blob_path(oci::load_image(store, "good:v1").manifest.layers.at(0).digest);
+    fs::path tar = dir_ / "layer.tar", zst = dir_ / "layer.tar.zst";
+    auto r = run({"sh", "-c",
+                  "gzip -dc '" + blob.string() + "' > '" + tar.string() + "' && zstd -q -f '" +
+                      tar.string() + "' -o '" + zst.string() + "'"});
+    EXPECT_EQ(r.exit_code, 0) << r.all();
+    return {read_file(blob), read_file(tar), read_file(zst)};
+  }
+
+  /// good:v1 again, its layer `bytes` labelled `type`, tagged mis:v1 in a store of its own at
+  /// dir_/name (whose oci/ is an OCI layout). Returns the layer's descriptor.
+  oci::Descriptor mislabelled(const std::string& name, const std::string& bytes,
+                              std::string_view type) {
+    oci::ImageConfig config = oci::load_image(oci::Store::open(root()), "good:v1").config;
+    oci::Store store = oci::Store::open(dir_ / name);
+    oci::Descriptor layer = store.put_blob(bytes, type);
+    store.tag(oci::Reference::parse("mis:v1"), oci::write_image(store, config, {layer}));
+    return layer;
+  }
+
+  /// An oci-archive of the layout in store dir_/name.
+  fs::path archive_of(const std::string& name) {
+    fs::path file = dir_ / (name + ".tar");
+    auto r = run({"tar", "-C", (dir_ / name / "oci").string(), "-cf", file.string(), "oci-layout",
+                  "index.json", "blobs"});
+    EXPECT_EQ(r.exit_code, 0) << r.all();
+    return file;
+  }
+
+  /// good:v1's config over one gzip layer of `tar`, tagged bomb:v1 in a store at dir_/name.
+  oci::Descriptor bomb(const std::string& name, const std::string& tar) {
+    oci::ImageConfig config = oci::load_image(oci::Store::open(root()), "good:v1").config;
+    config.rootfs.diff_ids = {oci::sha256_of(tar)};
+    oci::Store store = oci::Store::open(dir_ / name);
+    oci::Descriptor layer =
+        store.put_blob(snapshot::testing::gzip(tar), oci::media_type::kOciLayerGzip);
+    store.tag(oci::Reference::parse("bomb:v1"), oci::write_image(store, config, {layer}));
+    return layer;
   }
 
   fs::path save(const std::string& format) {
@@ -161,6 +213,120 @@ TEST_F(BadInput, ADockerArchiveWithATamperedLayerIsRefused) {
   EXPECT_EQ(load.exit_code, 1) << load.all();
   EXPECT_NE(load.err.find("diff_id"), std::string::npos) << load.err;
   EXPECT_TRUE(image_names(other).empty());
+}
+
+/// The error for a layer whose bytes are `actual` while its media type says `labelled`.
+std::string mismatch(const oci::Descriptor& layer, const std::string& labelled,
+                     const std::string& actual) {
+  return "verify layer `" + layer.digest.str() + "`: its media type `" + layer.media_type +
+         "` says " + labelled + ", but its bytes are " + actual;
+}
+
+// A layer's media type must say what its bytes are (docs/security.md 32): skopeo and umoci
+// trust the type and refuse a store where it lies. Refused from an oci: layout (whose gzip
+// layer the store already holds, so the copy is skipped but the check is not), an
+// oci-archive, and `load`.
+TEST_F(BadInput, ALayerWhoseBytesAreNotItsMediaTypeIsRefused) {
+  LayerForms forms = layer_forms();
+  namespace mt = oci::media_type;
+  oci::Descriptor gzip_as_zstd = mislabelled("a", forms.gzip, mt::kOciLayerZstd);
+  expect_error({"pull", "-q", "oci:" + (dir_ / "a/oci").string() + ":mis:v1"},
+               mismatch(gzip_as_zstd, "zstd", "gzip"));
+  oci::Descriptor tar_as_gzip = mislabelled("b", forms.tar, mt::kOciLayerGzip);
+  expect_error({"pull", "-q", "oci-archive:" + archive_of("b").string() + ":mis:v1"},
+               mismatch(tar_as_gzip, "gzip", "uncompressed"));
+  oci::Descriptor zstd_as_gzip = mislabelled("c", forms.zstd, mt::kDockerLayerGzip);
+  expect_error({"load", "-i", archive_of("c").string()}, mismatch(zstd_as_gzip, "gzip", "zstd"));
+  // Labelled right, the same bytes come in.
+  mislabelled("e", forms.zstd, mt::kOciLayerZstd);
+  auto r = run_mkimg(root(), {"pull", "oci:" + (dir_ / "e/oci").string() + ":mis:v1"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+}
+
+// The same from a registry: `mkimg pull`, and a build's base, from an oci: layout and from
+// the registry (the build pulls through the registry's own path).
+TEST_F(BadInput, AMislabelledLayerFromARegistryOrAsABaseIsRefused) {
+  Registry reg(RegistryMode::kHttp);
+  oci::Descriptor layer = mislabelled("a", layer_forms().gzip, oci::media_type::kOciLayerZstd);
+  std::string dest = reg.host() + "/mis:v1";
+  auto push = run_mkimg(dir_ / "a", {"push", "mis:v1", dest});
+  ASSERT_EQ(push.exit_code, 0) << push.all();
+  std::string expected = mismatch(layer, "zstd", "gzip");
+  expect_error({"pull", "-q", dest}, expected);
+  write_file(dir_ / "ctx/keep", "");
+  for (const std::string& base : {dest, "oci:" + (dir_ / "a/oci").string() + ":mis:v1"}) {
+    expect_error(
+        {"build", "--progress", "quiet", "-t", "built:v1", "-f", "-", (dir_ / "ctx").string()},
+        expected, "FROM " + base + "\nLABEL x=y\n");
+  }
+}
+
+/// The entries of <root>/layers (unpacked layers and any leftover of an unpack).
+std::set<std::string> layer_dirs(const fs::path& root) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root / "layers", ec)) {
+    out.insert(e.path().filename().string());
+  }
+  return out;
+}
+
+// A layer may uncompress to --max-layer-size ($MKIMG_MAX_LAYER_SIZE) at most (docs/security.md
+// 12). A gzip bomb (32 MiB of zeros in 1 MiB files, 32 KiB gzipped) against a 4 MiB cap fails
+// at the FROM that unpacks it, naming the layer and the cap. The store is on a 12 MiB tmpfs:
+// an unpack that wrote the whole layer before failing would run out of space instead. No layer
+// directory is left, not even a half one. A single file larger than the cap is refused from its
+// header, naming it. Under a higher cap the layer unpacks.
+TEST_F(BadInput, ALayerLargerThanTheCapStopsUnpackingAndLeavesNothing) {
+  namespace tb = snapshot::testing;
+  std::vector<tb::TarEntry> files;
+  for (int i = 10; i < 42; ++i)
+    files.push_back(tb::file("z/" + std::to_string(i), std::string(1 << 20, '\0')));
+  std::string many = tb::make_tar(files);
+  std::string one = tb::make_tar({tb::file("zeros", std::string(32 << 20, '\0'))});
+  oci::Descriptor many_layer = bomb("many", many), one_layer = bomb("one", one);
+  ASSERT_LT(many_layer.size, 1 << 20);
+  fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=12m"), 0) << std::strerror(errno);
+  write_file(dir_ / "ctx/keep", "");
+  auto build = [&](const fs::path& root, const std::string& image,
+                   const std::vector<std::string>& global, const std::string& env_cap) {
+    std::vector<std::string> args = global;
+    args.insert(args.end(), {"build", "--progress", "quiet", "-t", "built:v1", "-f", "-",
+                             (dir_ / "ctx").string()});
+    return run_mkimg(root, args, {{"MKIMG_MAX_LAYER_SIZE", env_cap}},
+                     "FROM oci:" + (dir_ / image / "oci").string() + ":bomb:v1\nLABEL x=y\n");
+  };
+
+  auto r = build(small, "many", {}, "4MiB");
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(
+      r.err.find("mkimg: error: Dockerfile:1: unpack layer `" + many_layer.digest.str() + "`"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the uncompressed layer is larger than the limit of 4194304 bytes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(layer_dirs(small).empty());
+  EXPECT_TRUE(image_names(small).empty());
+
+  r = build(small, "one", {"--max-layer-size", "4m"}, "64MiB");
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.err.find("unpack layer `" + one_layer.digest.str() + "`"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("apply `zeros`: its size 33554432 is larger than the limit of 4194304"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(layer_dirs(small).empty());
+  ::umount2(small.c_str(), MNT_DETACH);
+
+  std::set<std::string> before = layer_dirs(root());
+  r = build(root(), "many", {"--max-layer-size", "64MiB"}, "4MiB");
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(layer_dirs(root()).size(), before.size() + 1);
+  std::string chain(oci::sha256_of(many).encoded());
+  EXPECT_EQ(fs::file_size(root() / "layers" / chain / "z/41"), 1u << 20);
 }
 
 }  // namespace
