@@ -10,6 +10,7 @@
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
 //   network_mode.h  NetworkMode: RUN --network, --network, the bundle's namespaces
 //   user_namespace.h  whether mkimg runs in a user namespace; chown errors naming the fix
+//   archive_error.h  a libarchive failure in words, its errno's included ("No space left")
 //   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a

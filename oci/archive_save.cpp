@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "common/in_root.h"
 #include "oci/archive.h"
@@ -100,9 +101,8 @@ class TarWriter {
     if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) fail();
   }
   [[noreturn]] void fail() {
-    const char* msg = archive_error_string(a_.get());
     throw Error(describe("write archive", dest_.empty() ? "-" : dest_.string(),
-                         msg ? msg : "libarchive failed"));
+                         archive_message(a_.get(), "libarchive failed")));
   }
 
   fs::path dest_;
@@ -120,14 +120,15 @@ void decompress(const fs::path& blob, Sink&& sink) {
   struct archive_entry* e = nullptr;
   if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 16) != ARCHIVE_OK ||
       archive_read_next_header(a.get(), &e) != ARCHIVE_OK) {
-    throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
+    throw Error(describe("decompress", blob.string(), archive_message(a.get(), "corrupt")));
   }
   std::string buf(1 << 20, '\0');
   la_ssize_t n;
   while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) {
     sink(buf.data(), static_cast<std::size_t>(n));
   }
-  if (n < 0) throw Error(describe("decompress", blob.string(), archive_error_string(a.get())));
+  if (n < 0)
+    throw Error(describe("decompress", blob.string(), archive_message(a.get(), "corrupt")));
 }
 
 std::string hex_name(const Digest& d) { return d.encoded(); }

@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 
 namespace mkimg::oci::detail {
@@ -21,16 +22,13 @@ ArchivePtr open_archive(const fs::path& path) {
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    throw Error(
-        describe("open archive", path.string(),
-                 archive_error_string(a.get()) ? archive_error_string(a.get()) : "cannot read"));
+    throw Error(describe("open archive", path.string(), archive_message(a.get(), "cannot read")));
   }
   return a;
 }
 
 [[noreturn]] void fail(const fs::path& path, struct archive* a) {
-  const char* msg = archive_error_string(a);
-  throw Error(describe("read archive", path.string(), msg ? msg : "corrupt or truncated"));
+  throw Error(describe("read archive", path.string(), archive_message(a, "corrupt or truncated")));
 }
 
 /// Owns an open archive positioned at one member's data.

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/temp_dir.h"
@@ -55,8 +56,7 @@ ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode,
   archive_read_support_format_tar(a.get());  // tar only: nothing else is a layer
   auto fail = [&](const std::string& what) -> Error {
     if (!ctx.error.empty()) return Error(ctx.error);
-    const char* msg = archive_error_string(a.get());
-    return Error(describe("read", what, msg ? msg : "corrupt tar"));
+    return Error(describe("read", what, archive_message(a.get(), "corrupt tar")));
   };
   if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     throw fail("tar header");

@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "common/user_namespace.h"
 #include "snapshot/layer_stream.h"
@@ -216,8 +217,7 @@ void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
     }
   }
   if (rc != ARCHIVE_EOF)
-    throw Error(describe("read", join(path),
-                         archive_error_string(a) ? archive_error_string(a) : "corrupt data"));
+    throw Error(describe("read", join(path), archive_message(a, "corrupt data")));
   if (::ftruncate(fd.get(), size) != 0) throw sys_error("truncate", join(path));
   set_meta_fd(fd.get(), meta, join(path));
   timespec ts[2] = {meta.mtime, meta.mtime};

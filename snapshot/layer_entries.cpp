@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "snapshot/sha256.h"
 
@@ -131,8 +132,8 @@ void read_layer_entries(const BlobReader& read, std::string_view name,
   archive_read_support_filter_zstd(a.get());
   auto fail = [&](const char* what) -> Error {
     if (!ctx.error.empty()) return Error(describe("read layer", name, ctx.error));
-    const char* msg = archive_error_string(a.get());
-    return Error(describe("read layer", name, std::string(what) + ": " + (msg ? msg : "corrupt")));
+    return Error(describe("read layer", name,
+                          std::string(what) + ": " + archive_message(a.get(), "corrupt")));
   };
   if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     throw fail("open");

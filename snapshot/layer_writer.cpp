@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "snapshot/compressed_sink.h"
 #include "snapshot/tree_walk.h"
@@ -143,8 +144,7 @@ class TarWriter {
 
  private:
   [[noreturn]] void fail(const std::string& what) {
-    const char* msg = archive_error_string(a_.get());
-    throw Error(describe("write layer", what, msg ? msg : "libarchive failed"));
+    throw Error(describe("write layer", what, archive_message(a_.get(), "libarchive failed")));
   }
 
   void write_header(archive_entry* e, const std::string& path) {

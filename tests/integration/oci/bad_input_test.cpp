@@ -277,6 +277,29 @@ std::set<std::string> layer_dirs(const fs::path& root) {
 // an unpack that wrote the whole layer before failing would run out of space instead. No layer
 // directory is left, not even a half one. A single file larger than the cap is refused from its
 // header, naming it. Under a higher cap the layer unpacks.
+// A full disk is named as such, with the path that did not fit: an archive that does not fit
+// where it is saved (libarchive said only "Write error"), a store that fills up while a layer
+// is imported. Nothing half-written stays behind.
+TEST_F(BadInput, AFullDiskIsNamedWithThePath) {
+  fs::path full = dir_ / "full";
+  fs::create_directories(full);
+  ASSERT_EQ(::mount("tmpfs", full.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  struct Unmount {
+    fs::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{full};
+  fs::path out = full / "out.tar";
+  auto saved = run_mkimg(root(), {"save", "--format", "docker", "-o", out.string(), "good:v1"});
+  EXPECT_NE(saved.exit_code, 0) << saved.all();
+  EXPECT_NE(saved.err.find("`" + out.string() + "`"), std::string::npos) << saved.err;
+  EXPECT_NE(saved.err.find("No space left on device"), std::string::npos) << saved.err;
+  EXPECT_TRUE(fs::is_empty(full)) << "the archive's temp file is removed";
+  auto imported = run_mkimg(full / "store", {"import", (dir_ / "rootfs").string(), "big:v1"});
+  EXPECT_NE(imported.exit_code, 0) << imported.all();
+  EXPECT_NE(imported.err.find((full / "store").string()), std::string::npos) << imported.err;
+  EXPECT_NE(imported.err.find("No space left on device"), std::string::npos) << imported.err;
+}
+
 TEST_F(BadInput, ALayerLargerThanTheCapStopsUnpackingAndLeavesNothing) {
   namespace tb = snapshot::testing;
   std::vector<tb::TarEntry> files;
