@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/process.h"
@@ -145,6 +147,17 @@ class ChildProcess {
  private:
   Process process_;
 };
+
+/// Polls `ready` every 50 ms until it holds (true) or `limit` has passed (false).
+template <typename F>
+bool wait_until(F ready, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  for (auto waited = std::chrono::milliseconds(0); waited < limit;
+       waited += std::chrono::milliseconds(50)) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ready();
+}
 
 /// Runs mkimg with a store root and arguments.
 inline CommandResult run_mkimg(const fs::path& root, std::vector<std::string> args,

@@ -54,16 +54,6 @@ inline bool port_open(int port) {
   return ok;
 }
 
-/// Polls `ready` every 50 ms for up to 20 s.
-template <typename F>
-bool wait_until(F ready) {
-  for (int i = 0; i < 400; ++i) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 /// Runs a shell command and throws with its output when it fails.
 inline void must_run(const std::string& cmd) {
   CommandResult r = run({"sh", "-c", cmd});

@@ -11,15 +11,8 @@
 namespace mkimg::testing {
 namespace {
 
-/// Polls `ready` every 50 ms for up to 2 minutes.
-template <typename F>
-bool eventually(F ready) {
-  for (int i = 0; i < 2400; ++i) {
-    if (ready()) return true;
-    ::usleep(50000);
-  }
-  return false;
-}
+/// Builds on a loaded machine are slow.
+constexpr auto kPatience = std::chrono::minutes(2);
 
 class KilledBuildTest : public BuilderTest {
  protected:
@@ -61,7 +54,8 @@ class KilledBuildTest : public BuilderTest {
     ChildProcess build({mkimg_binary(), "--root", store().string(), "build", "--secret",
                         "id=s,src=" + dir("secret").string(), dir("ctx").string()},
                        dir("build.log"));
-    EXPECT_TRUE(eventually([&] { return sleeping(number); })) << read_file(dir("build.log"));
+    EXPECT_TRUE(wait_until([&] { return sleeping(number); }, kPatience))
+        << read_file(dir("build.log"));
     return build;
   }
 };
@@ -69,7 +63,7 @@ class KilledBuildTest : public BuilderTest {
 TEST_F(KilledBuildTest, ContainerDiesWithTheBuild) {
   const std::string m = marker(1);
   start_sleeping_build(m).kill();
-  EXPECT_TRUE(eventually([&] { return !sleeping(m); }))
+  EXPECT_TRUE(wait_until([&] { return !sleeping(m); }, kPatience))
       << "the killed build's container still runs";
   EXPECT_FALSE(mounts_in_tmp().empty()) << "the overlay stays mounted until the next open";
   auto tagged = run_mkimg(store(), {"tag", "busybox", "again:1"});
@@ -88,7 +82,8 @@ TEST_F(KilledBuildTest, NextOpenDeletesAContainerWhoseReaperWasKilledToo) {
   ASSERT_TRUE(sleeping(m)) << "without its reaper the container outlives the build";
   auto tagged = run_mkimg(store(), {"tag", "busybox", "again:1"});
   ASSERT_EQ(tagged.exit_code, 0) << tagged.all();
-  EXPECT_TRUE(eventually([&] { return !sleeping(m); })) << "the next open left it running";
+  EXPECT_TRUE(wait_until([&] { return !sleeping(m); }, kPatience))
+      << "the next open left it running";
   EXPECT_EQ(mounts_in_tmp(), std::vector<std::string>{});
   EXPECT_TRUE(fs::is_empty(store() / "tmp"));
 }
@@ -98,9 +93,10 @@ TEST_F(KilledBuildTest, RunDiesWithMkimg) {
   ChildProcess running(
       {mkimg_binary(), "--root", store().string(), "run", "--rm", "busybox", "sleep", m},
       dir("run.log"));
-  ASSERT_TRUE(eventually([&] { return sleeping(m); })) << read_file(dir("run.log"));
+  ASSERT_TRUE(wait_until([&] { return sleeping(m); }, kPatience)) << read_file(dir("run.log"));
   running.kill();
-  EXPECT_TRUE(eventually([&] { return !sleeping(m); })) << "mkimg run's container still runs";
+  EXPECT_TRUE(wait_until([&] { return !sleeping(m); }, kPatience))
+      << "mkimg run's container still runs";
 }
 
 }  // namespace

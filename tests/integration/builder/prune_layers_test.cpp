@@ -12,15 +12,8 @@
 namespace mkimg::testing {
 namespace {
 
-/// Polls `ready` every 50 ms for up to 10 minutes (builds on a loaded machine are slow).
-template <typename F>
-bool eventually(F ready) {
-  for (int i = 0; i < 12000; ++i) {
-    if (ready()) return true;
-    ::usleep(50000);
-  }
-  return false;
-}
+/// Builds on a loaded machine are slow.
+constexpr auto kPatience = std::chrono::minutes(10);
 
 /// The bytes of prune's "Total reclaimed space: 4.01MB" line (units of 1000, as printed).
 double reclaimed_bytes(const std::string& out) {
@@ -59,13 +52,15 @@ class PruneWithBuildTest : public BuilderTest {
   /// Waits until a container of kBlockingRun runs: its cache mount (a host directory under
   /// <root>/cache/mounts) holds `started`. Not the build's log: it shows the command's text.
   bool blocking_run_started() const {
-    return eventually([&] {
-      std::error_code ec;
-      for (const auto& e : fs::directory_iterator(store() / "cache/mounts", ec)) {
-        if (fs::exists(e.path() / "started")) return true;
-      }
-      return false;
-    });
+    return wait_until(
+        [&] {
+          std::error_code ec;
+          for (const auto& e : fs::directory_iterator(store() / "cache/mounts", ec)) {
+            if (fs::exists(e.path() / "started")) return true;
+          }
+          return false;
+        },
+        kPatience);
   }
 
   /// Lets every kBlockingRun go on.
@@ -122,9 +117,13 @@ TEST_F(PruneWithBuildTest, PruneDuringABuildWaitsAndTheBuildSucceeds) {
                     build_log);
   ASSERT_TRUE(blocking_run_started()) << read_file(build_log);
   ChildProcess prune({mkimg_binary(), "--root", store().string(), "prune"}, prune_log);
-  ASSERT_TRUE(eventually([&] {
-    return read_file(prune_log).find("Waiting for the other mkimg processes") != std::string::npos;
-  })) << read_file(prune_log);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return read_file(prune_log).find("Waiting for the other mkimg processes") !=
+               std::string::npos;
+      },
+      kPatience))
+      << read_file(prune_log);
   EXPECT_TRUE(prune.running());
   EXPECT_EQ(layer_dirs(), before) << "nothing is removed while the build holds the store";
 
@@ -156,9 +155,12 @@ TEST_F(PruneWithBuildTest, LayerDirectoriesAreRecordedWhenTheBuildEnds) {
   // SIGKILL leaves the build no chance to stop its container: let it end on its own, so no
   // process of this test outlives it.
   go();
-  ASSERT_TRUE(eventually([&] {
-    return run({"pgrep", "-f", (store() / "tmp/runtime-state").string()}).exit_code != 0;
-  })) << "the killed build's container is still running";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return run({"pgrep", "-f", (store() / "tmp/runtime-state").string()}).exit_code != 0;
+      },
+      kPatience))
+      << "the killed build's container is still running";
   // The killed build's first step is cached; its layer is unpacked from the blob for the next.
   write_file(dir("two") / "Dockerfile",
              "FROM busybox:latest\nRUN echo one > /one\nRUN cat /one > /two\n");
