@@ -223,7 +223,7 @@ void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   }
   std::string exclude_text;
   for (const auto& x : a.excludes) exclude_text += x + "\n";
-  o.input.excludes = parser::parse_dockerignore(exclude_text);
+  o.input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
   if (!a.chmod.empty()) o.input.chmod = parse_chmod(a.chmod);
 }
 
