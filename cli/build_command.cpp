@@ -160,9 +160,10 @@ std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& co
 }
 
 /// The .dockerignore that applies (`<Dockerfile>.dockerignore`, else `CONTEXT/.dockerignore`):
-/// its text and its path, or nothing.
+/// its text and its path, or nothing. One over 16 MiB is refused before it is read.
 std::pair<std::string, std::string> read_dockerignore(const BuildFlags& f,
                                                       const std::filesystem::path& context) {
+  constexpr std::uintmax_t kMaxDockerignoreBytes = 16u << 20;
   std::error_code ec;
   std::vector<std::filesystem::path> candidates;
   if (!f.file.empty() && f.file != "-") candidates.push_back(f.file + ".dockerignore");
@@ -171,7 +172,11 @@ std::pair<std::string, std::string> read_dockerignore(const BuildFlags& f,
     if (std::filesystem::is_symlink(p, ec)) {
       throw Error(describe("read", p.string(), "a .dockerignore that is a symlink is refused"));
     }
-    if (std::filesystem::is_regular_file(p, ec)) return {read_host_file(p), p.string()};
+    if (!std::filesystem::is_regular_file(p, ec)) continue;
+    if (auto size = std::filesystem::file_size(p, ec); !ec && size > kMaxDockerignoreBytes) {
+      throw Error(describe("read", p.string(), "larger than 16 MiB: not a .dockerignore"));
+    }
+    return {read_host_file(p), p.string()};
   }
   return {};
 }
