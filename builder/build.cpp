@@ -108,7 +108,7 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   session.options = &options;
   session.events = &events;
   session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
-  session.ignore = parser::parse_dockerignore(options.dockerignore_text);
+  session.ignore = parser::parse_dockerignore(options.dockerignore_text, options.dockerignore_name);
   session.cache = std::make_unique<cache::CacheIndex>(store.cache_dir());
   if (!options.cache_from.empty() && options.cache == CacheMode::kUse) {
     session.shared_cache = std::make_unique<cache::SharedCacheReader>(

@@ -110,7 +110,8 @@ struct BuildOptions {
   std::filesystem::path context;
   std::string dockerfile_text;
   std::string dockerfile_name = "Dockerfile";
-  std::string dockerignore_text;  ///< "" when there is none
+  std::string dockerignore_text;                    ///< "" when there is none
+  std::string dockerignore_name = ".dockerignore";  ///< the file it came from, for errors
   std::vector<std::string> tags;
   std::map<std::string, std::string> build_args;
   std::string target;

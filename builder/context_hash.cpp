@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "common/in_root.h"
 #include "oci/digest.h"
+#include "runtime/cancel.h"
 
 namespace mkimg::builder {
 namespace {
@@ -49,6 +50,7 @@ std::string hash_fd(int fd, const std::filesystem::path& path) {
     if (n == 0) break;
     h.update(buf.data(), static_cast<std::size_t>(n));
     off += n;
+    if (runtime::interrupted()) throw Error(describe("hash", path.string(), "interrupted"));
   }
   return h.finish().str();
 }

@@ -11,6 +11,7 @@
 #include "common/temp_dir.h"
 #include "common/user_namespace.h"
 #include "oci/store.h"
+#include "runtime/cancel.h"
 #include "runtime/mount_stubs.h"
 #include "runtime/overlay_mount.h"
 #include "snapshot/diff.h"
@@ -48,6 +49,7 @@ snapshot::LayerOptions layer_options(const BuildOptions& options) {
   snapshot::LayerOptions o;
   o.compression = options.compression;
   o.source_date_epoch = options.source_date_epoch;
+  o.keep_going = [] { return !runtime::interrupted(); };
   return o;
 }
 

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/in_root.h"
 #include "oci/store.h"
+#include "runtime/cancel.h"
 #include "runtime/user_database.h"
 #include "snapshot/apply.h"
 #include "snapshot/layer_store.h"
@@ -223,7 +224,7 @@ void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   }
   std::string exclude_text;
   for (const auto& x : a.excludes) exclude_text += x + "\n";
-  o.input.excludes = parser::parse_dockerignore(exclude_text);
+  o.input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
   if (!a.chmod.empty()) o.input.chmod = parse_chmod(a.chmod);
 }
 
@@ -308,7 +309,8 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
   direct.materialize = [&d, &s](const std::filesystem::path& upper) {
     StepTimer timer;
     bool share = d.recall && !d.recall->files.dir.empty();
-    auto stats = snapshot::materialize_spec(*d.plan, upper, share ? &d.recall->files : nullptr);
+    auto stats = snapshot::materialize_spec(*d.plan, upper, share ? &d.recall->files : nullptr,
+                                            [] { return !runtime::interrupted(); });
     d.changed = std::move(stats.changed);
     spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
                   s.shown, timer.seconds(), stats.written, stats.linked);

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <tuple>
+#include <utility>
 
 #include "builder/build.h"
 #include "builder/build_plan.h"
@@ -157,7 +159,11 @@ std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& co
   return read_dockerfile_text(p.string());
 }
 
-std::string read_dockerignore(const BuildFlags& f, const std::filesystem::path& context) {
+/// The .dockerignore that applies (`<Dockerfile>.dockerignore`, else `CONTEXT/.dockerignore`):
+/// its text and its path, or nothing. One over 16 MiB is refused before it is read.
+std::pair<std::string, std::string> read_dockerignore(const BuildFlags& f,
+                                                      const std::filesystem::path& context) {
+  constexpr std::uintmax_t kMaxDockerignoreBytes = 16u << 20;
   std::error_code ec;
   std::vector<std::filesystem::path> candidates;
   if (!f.file.empty() && f.file != "-") candidates.push_back(f.file + ".dockerignore");
@@ -166,9 +172,13 @@ std::string read_dockerignore(const BuildFlags& f, const std::filesystem::path& 
     if (std::filesystem::is_symlink(p, ec)) {
       throw Error(describe("read", p.string(), "a .dockerignore that is a symlink is refused"));
     }
-    if (std::filesystem::is_regular_file(p, ec)) return read_host_file(p);
+    if (!std::filesystem::is_regular_file(p, ec)) continue;
+    if (auto size = std::filesystem::file_size(p, ec); !ec && size > kMaxDockerignoreBytes) {
+      throw Error(describe("read", p.string(), "larger than 16 MiB: not a .dockerignore"));
+    }
+    return {read_host_file(p), p.string()};
   }
-  return "";
+  return {};
 }
 
 builder::BuildOptions to_options(const BuildFlags& f) {
@@ -179,7 +189,8 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   }
   o.dockerfile_text = read_dockerfile(f, o.context);
   o.dockerfile_name = f.file.empty() ? "Dockerfile" : f.file == "-" ? "Dockerfile" : f.file;
-  o.dockerignore_text = read_dockerignore(f, o.context);
+  std::tie(o.dockerignore_text, o.dockerignore_name) = read_dockerignore(f, o.context);
+  if (o.dockerignore_name.empty()) o.dockerignore_name = ".dockerignore";
   o.tags = f.tags;
   for (const auto& kv : f.build_args) {
     if (kv.find('=') == std::string::npos) {

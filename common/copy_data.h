@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -39,10 +40,17 @@ inline std::string read_fd_data(int fd, std::size_t max) {
   }
 }
 
-/// Copies everything from `from`'s offset on to `to`; `what` names the target in errors.
-inline void copy_fd_data(int from, int to, std::string_view what) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
+/// Copies everything from `from`'s offset on to `to`; `what` names the target in errors. When
+/// `keep_going` is given it is asked between chunks (64 MiB in the kernel, 64 KiB otherwise),
+/// and false ends the copy with mkimg::Error "copy `what`: interrupted".
+inline void copy_fd_data(int from, int to, std::string_view what,
+                         const std::function<bool()>& keep_going = {}) {
+  auto check = [&] {
+    if (keep_going && !keep_going()) throw Error(describe("copy", what, "interrupted"));
+  };
+  const std::size_t chunk = keep_going ? std::size_t{1} << 26 : std::size_t{1} << 30;
+  for (;; check()) {
+    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, chunk, 0);
     if (n == 0) return;
     if (n > 0) continue;
     if (errno == EINTR) continue;
@@ -51,8 +59,8 @@ inline void copy_fd_data(int from, int to, std::string_view what) {
     }
     break;
   }
-  for (;;) {
-    ssize_t n = ::sendfile(to, from, nullptr, 1 << 30);
+  for (;; check()) {
+    ssize_t n = ::sendfile(to, from, nullptr, chunk);
     if (n == 0) return;
     if (n > 0) continue;
     if (errno == EINTR) continue;
@@ -60,7 +68,7 @@ inline void copy_fd_data(int from, int to, std::string_view what) {
     break;
   }
   char buf[1 << 16];
-  for (;;) {
+  for (;; check()) {
     ssize_t n = ::read(from, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw sys_error("read", what);

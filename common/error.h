@@ -4,7 +4,7 @@
 //   fd.h          UniqueFd: every fd mkimg opens
 //   process.h     Process::spawn: the one way a child is started
 //   copy_data.h   writing bytes to an fd, reading one to its end, copying a file's bytes between
-//                 fds in the kernel
+//                 fds in the kernel (stopping between chunks when a keep_going says so)
 //   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
 //                 reading and writing host files; join_rel, the one relative-path join
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit

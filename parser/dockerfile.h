@@ -19,6 +19,7 @@
 //   source_error.h       located errors: "Dockerfile:12:5: message" and the line
 //   describe.h           one readable line per typed instruction (`mkimg parse`, logs)
 //   dockerignore.h       .dockerignore patterns, moby's rules
+//   ignore_program.h     (internal) one .dockerignore pattern compiled for matching
 //
 // How a Dockerfile is read, in two layers, the way BuildKit reads it:
 //  1. syntax_tree.h: the line layer. Directives (`# escape=`), comments, continuation lines,

@@ -1,8 +1,13 @@
 #include "parser/dockerignore.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/error.h"
+#include "parser/ignore_program.h"
 #include "parser/unicode.h"
 
 namespace mkimg::parser {
@@ -49,142 +54,9 @@ std::vector<std::string> split_slash(std::string_view s) {
   }
 }
 
-/// A piece of a compiled pattern (moby's regexp translation, as a matcher).
-struct Piece {
-  enum class Kind { kLiteral, kAnySegmentRun, kAnySegmentChar, kAnyDirs, kAnyRest, kSet } kind;
-  char32_t rune = 0;
-  bool negated = false;
-  std::vector<std::pair<char32_t, char32_t>> ranges;
-};
-
-std::vector<char32_t> runes_of(std::string_view s) {
-  std::vector<char32_t> out;
-  for (std::size_t pos = 0; pos < s.size();) {
-    const Rune r = decode_rune(s, pos);
-    out.push_back(r.value);
-    pos += r.width;
-  }
-  return out;
-}
-
-[[noreturn]] void bad_pattern(std::string_view pattern) {
-  throw Error(describe("parse .dockerignore pattern", pattern, "syntax error in pattern"));
-}
-
-/// Reads `[...]` starting after the '['; returns the index after ']'.
-std::size_t read_set(const std::vector<char32_t>& p, std::size_t i, Piece& set,
-                     std::string_view pattern) {
-  set.kind = Piece::Kind::kSet;
-  if (i < p.size() && p[i] == '^') set.negated = true, ++i;
-  bool first = true;
-  for (; i < p.size(); first = false) {
-    if (p[i] == ']' && !first) return i + 1;
-    char32_t lo = p[i++];
-    if (lo == '\\') {
-      if (i >= p.size()) bad_pattern(pattern);
-      lo = p[i++];
-    }
-    char32_t hi = lo;
-    if (i + 1 < p.size() && p[i] == '-' && p[i + 1] != ']') {
-      hi = p[i + 1];
-      i += 2;
-      if (hi == '\\') {
-        if (i >= p.size()) bad_pattern(pattern);
-        hi = p[i++];
-      }
-      if (hi < lo) bad_pattern(pattern);
-    }
-    set.ranges.emplace_back(lo, hi);
-  }
-  bad_pattern(pattern);
-}
-
-std::vector<Piece> compile(std::string_view pattern) {
-  const std::vector<char32_t> p = runes_of(pattern);
-  std::vector<Piece> out;
-  for (std::size_t i = 0; i < p.size();) {
-    const char32_t ch = p[i++];
-    if (ch == '*' && i < p.size() && p[i] == '*') {
-      ++i;
-      if (i < p.size() && p[i] == '/') ++i;
-      out.push_back({i == p.size() ? Piece::Kind::kAnyRest : Piece::Kind::kAnyDirs});
-    } else if (ch == '*') {
-      out.push_back({Piece::Kind::kAnySegmentRun});
-    } else if (ch == '?') {
-      out.push_back({Piece::Kind::kAnySegmentChar});
-    } else if (ch == '\\') {
-      out.push_back({Piece::Kind::kLiteral, i < p.size() ? p[i++] : U'\\'});
-    } else if (ch == '[') {
-      Piece set{Piece::Kind::kSet};
-      i = read_set(p, i, set, pattern);
-      out.push_back(std::move(set));
-    } else {
-      out.push_back({Piece::Kind::kLiteral, ch});
-    }
-  }
-  return out;
-}
-
-bool in_set(const Piece& set, char32_t c) {
-  bool hit = false;
-  for (const auto& [lo, hi] : set.ranges) hit = hit || (c >= lo && c <= hi);
-  return hit != set.negated;
-}
-
-/// Whether the whole of `s` matches (one pass per piece over the reachable positions).
-bool matches(const std::vector<Piece>& pieces, const std::vector<char32_t>& s) {
-  const std::size_t n = s.size();
-  std::vector<bool> cur(n + 1, false), next(n + 1, false);
-  cur[0] = true;
-  for (const Piece& piece : pieces) {
-    std::fill(next.begin(), next.end(), false);
-    for (std::size_t pos = 0; pos <= n; ++pos) {
-      if (!cur[pos]) continue;
-      switch (piece.kind) {
-        case Piece::Kind::kLiteral:
-          if (pos < n && s[pos] == piece.rune) next[pos + 1] = true;
-          break;
-        case Piece::Kind::kAnySegmentChar:
-          if (pos < n && s[pos] != '/') next[pos + 1] = true;
-          break;
-        case Piece::Kind::kSet:
-          if (pos < n && in_set(piece, s[pos])) next[pos + 1] = true;
-          break;
-        case Piece::Kind::kAnySegmentRun:
-          for (std::size_t k = pos; k <= n && !next[k]; ++k) {
-            next[k] = true;
-            if (k < n && s[k] == '/') break;
-          }
-          break;
-        case Piece::Kind::kAnyDirs:  // (.*/)?
-          next[pos] = true;
-          for (std::size_t k = pos; k < n && s[k] != '\n'; ++k) {
-            if (s[k] == '/') next[k + 1] = true;
-          }
-          break;
-        case Piece::Kind::kAnyRest:  // .*
-          for (std::size_t k = pos; k <= n; ++k) {
-            next[k] = true;
-            if (k < n && s[k] == '\n') break;
-          }
-          break;
-      }
-    }
-    std::swap(cur, next);
-  }
-  return cur[n];
-}
-
-bool pattern_matches(const IgnorePattern& pattern, std::string_view path) {
-  const std::string& p = pattern.pattern;
-  // moby quirk kept on purpose: a leading "**" followed by no other wildcard is a plain
-  // suffix test ("**/foo" matches "xfoo" too).
-  if (p.rfind("**", 0) == 0 && p.find_first_of("*?[]\\", 2) == std::string::npos) {
-    std::string_view suffix = std::string_view(p).substr(2);
-    if (!suffix.empty() && suffix[0] == '/') suffix.remove_prefix(1);
-    return path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
-  }
-  return matches(compile(p), runes_of(path));
+/// "<source>:<line>: " in front of an error of that line.
+std::string located(std::string_view source, std::size_t line) {
+  return std::string(source) + ":" + std::to_string(line) + ": ";
 }
 
 /// The cleaned form of one .dockerignore line, or nullopt for comments and blanks.
@@ -192,71 +64,201 @@ std::optional<IgnorePattern> read_line(std::string_view line) {
   if (!line.empty() && line[0] == '#') return std::nullopt;
   std::string_view text = trim_space(line);
   if (text.empty()) return std::nullopt;
+  if (text.size() > kMaxIgnorePatternBytes) {
+    throw Error("a pattern of " + std::to_string(text.size()) + " bytes: longer than the " +
+                std::to_string(kMaxIgnorePatternBytes) + " a pattern may have");
+  }
   IgnorePattern p;
   if (text[0] == '!') {
     p.kind = PatternKind::kInclude;
     text = trim_space(text.substr(1));
-    if (text.empty()) throw Error("parse .dockerignore: illegal exclusion pattern: \"!\"");
+    if (text.empty()) throw Error("illegal exclusion pattern: \"!\"");
   }
   std::string cleaned = clean_path(text);
   if (cleaned.size() > 1 && cleaned[0] == '/') cleaned.erase(0, 1);
-  p.pattern = cleaned;
-  p.segments = split_slash(cleaned);
-  compile(p.pattern);  // validate now, as moby does
+  p.pattern = std::move(cleaned);
   return p;
 }
 
 }  // namespace
 
-Dockerignore parse_dockerignore(std::string_view text) {
+/// A segment of an exception (`!pattern`), for must_walk_excluded_directory().
+struct IncludeSegment {
+  bool any_depth = false;              ///< holds "**": could match at any depth
+  std::optional<IgnoreProgram> match;  ///< nullopt: malformed alone (`error` says why)
+  std::string error;
+};
+
+struct CompiledIgnore {
+  struct General {
+    IgnoreProgram program;
+    std::size_t index;  ///< in Dockerignore::patterns
+  };
+  std::vector<General> general;  ///< the patterns with a wildcard, in file order, each once
+  std::unordered_map<std::u32string, std::size_t> literal;  ///< code points -> last index
+  std::vector<PatternKind> kinds;                           ///< by index
+  std::vector<std::vector<IncludeSegment>> includes;        ///< exceptions' segments
+};
+
+namespace {
+
+/// The segments of an exception; `location` goes in front of a segment's error.
+std::vector<IncludeSegment> include_segments(const IgnorePattern& p, const std::string& location) {
+  std::vector<IncludeSegment> out;
+  for (const std::string& segment : split_slash(p.pattern)) {
+    IncludeSegment s;
+    s.any_depth = segment.find("**") != std::string::npos;
+    try {
+      if (!s.any_depth) s.match.emplace(segment);
+    } catch (const Error& e) {
+      s.error = location + e.what();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+/// Adds the pattern `p`, compiled as `program`, the `index`th of its file.
+void add_pattern(CompiledIgnore& c, const IgnorePattern& p, IgnoreProgram program,
+                 std::size_t index, const std::string& location) {
+  c.kinds.push_back(p.kind);
+  if (p.kind == PatternKind::kInclude) c.includes.push_back(include_segments(p, location));
+  if (program.literal()) {
+    c.literal.insert_or_assign(program.literal_text(), index);
+  } else {
+    c.general.push_back({std::move(program), index});
+  }
+}
+
+/// Drops every wildcard pattern a later line repeats: the later one decides wherever both
+/// match.
+void drop_repeated(CompiledIgnore& c, const std::vector<IgnorePattern>& patterns) {
+  std::unordered_set<std::string_view> seen;
+  std::vector<bool> keep(c.general.size());
+  for (std::size_t i = c.general.size(); i-- > 0;) {
+    keep[i] = seen.insert(patterns[c.general[i].index].pattern).second;
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < c.general.size(); ++i) {
+    if (!keep[i]) continue;
+    if (kept != i) c.general[kept] = std::move(c.general[i]);
+    ++kept;
+  }
+  c.general.erase(c.general.begin() + static_cast<std::ptrdiff_t>(kept), c.general.end());
+}
+
+/// The compiled form of a Dockerignore made by hand (not by parse_dockerignore()).
+CompiledIgnore compile_patterns(const std::vector<IgnorePattern>& patterns) {
+  CompiledIgnore c;
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    add_pattern(c, patterns[i], IgnoreProgram(patterns[i].pattern), i, "");
+  }
+  drop_repeated(c, patterns);
+  return c;
+}
+
+/// A path to test and its parent directories: the path cleaned, its code points, and where
+/// each candidate ends (the path itself first).
+struct Candidates {
+  std::string path;
+  std::u32string runes;
+  std::vector<std::pair<std::size_t, std::size_t>> ends;  ///< bytes, code points
+
+  explicit Candidates(std::string_view relative_path) : path(clean_path(relative_path)) {
+    while (path.size() > 1 && path[0] == '/') path.erase(0, 1);
+    ends.emplace_back(path.size(), 0);
+    for (std::size_t pos = 0; pos < path.size();) {
+      const Rune r = decode_rune(path, pos);
+      if (r.value == '/') ends.emplace_back(pos, runes.size());
+      runes.push_back(r.value);
+      pos += r.width;
+    }
+    ends[0].second = runes.size();
+  }
+};
+
+/// The index of the last literal pattern matching a candidate, or -1.
+std::ptrdiff_t last_literal(const CompiledIgnore& c, const Candidates& cand) {
+  std::ptrdiff_t best = -1;
+  if (c.literal.empty()) return best;
+  for (const auto& [bytes, runes] : cand.ends) {
+    auto it = c.literal.find(cand.runes.substr(0, runes));
+    if (it != c.literal.end()) best = std::max(best, static_cast<std::ptrdiff_t>(it->second));
+  }
+  return best;
+}
+
+}  // namespace
+
+Dockerignore parse_dockerignore(std::string_view text, std::string_view source) {
   Dockerignore ignore;
+  CompiledIgnore c;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   std::size_t start = 0;
-  while (start < text.size()) {
+  for (std::size_t number = 1; start < text.size(); ++number) {
     auto nl = text.find('\n', start);
     if (nl == std::string_view::npos) nl = text.size();
     std::string_view line = text.substr(start, nl - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (auto p = read_line(line)) ignore.patterns.push_back(std::move(*p));
     start = nl + 1;
+    try {
+      auto p = read_line(line);
+      if (!p) continue;
+      if (ignore.patterns.size() == kMaxIgnorePatterns) {
+        throw Error("more than " + std::to_string(kMaxIgnorePatterns) + " patterns");
+      }
+      IgnoreProgram program(p->pattern);  // validated now, as moby does
+      std::string location = p->kind == PatternKind::kInclude ? located(source, number) : "";
+      add_pattern(c, *p, std::move(program), ignore.patterns.size(), location);
+      ignore.patterns.push_back(std::move(*p));
+    } catch (const Error& e) {
+      throw Error(located(source, number) + e.what());
+    }
   }
+  drop_repeated(c, ignore.patterns);
+  ignore.compiled = std::make_shared<const CompiledIgnore>(std::move(c));
   return ignore;
 }
 
 bool ignored(const Dockerignore& ignore, std::string_view relative_path) {
-  std::string file = clean_path(relative_path);
-  while (file.size() > 1 && file[0] == '/') file.erase(0, 1);
-  const auto slash = file.rfind('/');
-  const std::string parent = slash == std::string::npos ? "." : file.substr(0, slash);
-  const std::vector<std::string> parent_dirs = split_slash(parent);
-  bool matched = false;
-  for (const IgnorePattern& pattern : ignore.patterns) {
-    if ((pattern.kind == PatternKind::kInclude) != matched) continue;
-    bool match = pattern_matches(pattern, file);
-    if (!match && parent != ".") {
-      std::string prefix;
-      for (std::size_t i = 0; i < parent_dirs.size() && !match; ++i) {
-        prefix += (i ? "/" : "") + parent_dirs[i];
-        match = pattern_matches(pattern, prefix);
+  if (ignore.patterns.empty()) return false;
+  std::optional<CompiledIgnore> local;
+  if (!ignore.compiled) local.emplace(compile_patterns(ignore.patterns));
+  const CompiledIgnore& c = ignore.compiled ? *ignore.compiled : *local;
+  const Candidates cand(relative_path);
+  // The last pattern that matches the path or a parent decides (moby's loop comes to the
+  // same): the wildcard patterns after the last literal one that matches, from the end.
+  const std::ptrdiff_t literal = last_literal(c, cand);
+  std::vector<std::uint8_t> scratch;
+  for (auto it = c.general.rbegin(); it != c.general.rend(); ++it) {
+    if (static_cast<std::ptrdiff_t>(it->index) < literal) break;
+    for (const auto& [bytes, runes] : cand.ends) {
+      if (it->program.matches(std::string_view(cand.path).substr(0, bytes),
+                              std::u32string_view(cand.runes).substr(0, runes), scratch)) {
+        return c.kinds[it->index] == PatternKind::kExclude;
       }
     }
-    if (match) matched = pattern.kind == PatternKind::kExclude;
   }
-  return matched;
+  return literal >= 0 && c.kinds[static_cast<std::size_t>(literal)] == PatternKind::kExclude;
 }
 
 bool must_walk_excluded_directory(const Dockerignore& ignore, std::string_view relative_dir) {
+  std::optional<CompiledIgnore> local;
+  if (!ignore.compiled) local.emplace(compile_patterns(ignore.patterns));
+  const CompiledIgnore& c = ignore.compiled ? *ignore.compiled : *local;
   std::string dir = clean_path(relative_dir);
   while (dir.size() > 1 && dir[0] == '/') dir.erase(0, 1);
   const std::vector<std::string> dirs = split_slash(dir);
-  for (const IgnorePattern& pattern : ignore.patterns) {
-    if (pattern.kind != PatternKind::kInclude) continue;
+  std::vector<std::u32string> dir_runes;
+  for (const auto& d : dirs) dir_runes.push_back(runes_of(d));
+  std::vector<std::uint8_t> scratch;
+  for (const std::vector<IncludeSegment>& segments : c.includes) {
     bool possible = true;
     for (std::size_t i = 0; i < dirs.size() && possible; ++i) {
-      if (i >= pattern.segments.size()) break;  // the pattern matches this dir or a parent
-      if (pattern.segments[i].find("**") != std::string::npos) break;  // could match any depth
-      IgnorePattern segment{pattern.segments[i], PatternKind::kInclude, {}};
-      possible = pattern_matches(segment, dirs[i]);
+      if (i >= segments.size()) break;   // the pattern matches this dir or a parent
+      if (segments[i].any_depth) break;  // could match any depth
+      if (!segments[i].match) throw Error(segments[i].error);
+      possible = segments[i].match->matches(dirs[i], dir_runes[i], scratch);
     }
     if (possible) return true;
   }

@@ -1,7 +1,11 @@
 // The interrupt of the whole process: SIGINT or SIGTERM sets it, and everything that waits or
 // works long checks it: a running container is killed (container_runtime.h), a download stops
-// (builder/copy/url_source.h), the next step of a build does not start. The handlers are
-// installed by the commands that run containers (`mkimg build`, `mkimg run`).
+// (builder/copy/url_source.h), the next step of a build does not start, and a COPY stops at
+// the next file or MiB: the walk of its sources (and their .dockerignore matching), their
+// hashing (builder/context_hash.h), their writing into the root, and the layer being written
+// (the builder passes `!interrupted()` as the keep_going of snapshot::LayerOptions,
+// snapshot::materialize_spec and copy_fd_data, rooms that cannot see this one). The handlers
+// are installed by the commands that run containers (`mkimg build`, `mkimg run`).
 #pragma once
 
 namespace mkimg::runtime {

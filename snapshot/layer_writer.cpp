@@ -137,7 +137,16 @@ class TarWriter {
     copy_data(fd.get(), st.st_size, entry.content_path);
   }
 
+  TarWriter(const TarWriter&) = delete;
+  TarWriter& operator=(const TarWriter&) = delete;
+  /// Not closed: a write that failed or was interrupted. Freeing the archive must not close it,
+  /// which would pad the current entry to its size (gigabytes of zeros for a big file).
+  ~TarWriter() {
+    if (!closed_) archive_write_fail(a_.get());
+  }
+
   int64_t close() {
+    closed_ = true;
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("close");
     return entries_;
   }
@@ -147,7 +156,14 @@ class TarWriter {
     throw Error(describe("write layer", what, archive_message(a_.get(), "libarchive failed")));
   }
 
+  void check_going(const std::string& path) const {
+    if (options_.keep_going && !options_.keep_going()) {
+      throw Error(describe("write layer", path, "interrupted"));
+    }
+  }
+
   void write_header(archive_entry* e, const std::string& path) {
+    check_going(path);
     // The previous entry's padding first, so a gzip block cut here starts with this header.
     if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail(path);
     sink_.entry_start(path);
@@ -254,6 +270,7 @@ class TarWriter {
       if (n == 0) break;  // shrank while read: libarchive pads the rest with zeros
       if (archive_write_data(a_.get(), buffer_.data(), static_cast<size_t>(n)) != n) fail(path);
       size -= n;
+      check_going(path);
     }
   }
 
@@ -265,6 +282,7 @@ class TarWriter {
   std::map<int64_t, std::string> groups_;
   std::string buffer_;
   int64_t entries_ = 0;
+  bool closed_ = false;
 };
 
 void sort_entries(std::vector<LayerEntry>& entries) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,6 +55,9 @@ struct LayerOptions {
   bool index_members = false;
   /// gzip: members of an earlier blob to copy where the bytes are the same (implies indexing).
   const MemberReuse* reuse = nullptr;
+  /// When given, asked before each entry and each MiB of a file's content: false stops the
+  /// write with mkimg::Error "write layer `path`: interrupted" (the file is removed).
+  std::function<bool()> keep_going;
 };
 
 /// A layer blob written to disk, and what the image manifest and config need to know of it.

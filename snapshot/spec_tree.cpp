@@ -34,7 +34,9 @@ void set_meta(int fd, const SpecEntry& e) {
 
 class Materializer {
  public:
-  Materializer(const fs::path& dir, const SharedFiles* shared) : shared_(shared) {
+  Materializer(const fs::path& dir, const SharedFiles* shared,
+               const std::function<bool()>& keep_going)
+      : shared_(shared), keep_going_(keep_going) {
     root_ = open_tree_root(dir.string());
     if (shared_) {
       shared_root_.reset(::open(shared_->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -117,7 +119,7 @@ class Materializer {
       if (!S_ISREG(st.st_mode)) {
         throw Error(describe("read", e.content_path, "is no longer a regular file"));
       }
-      copy_fd_data(src.get(), out.get(), e.path);
+      copy_fd_data(src.get(), out.get(), e.path, keep_going_);
       if (::fstat(src.get(), &after) != 0 || after.st_size != st.st_size ||
           after.st_mtim.tv_sec != e.mtime || after.st_mtim.tv_nsec != e.mtime_nsec) {
         stats.changed.push_back(e.path);
@@ -155,6 +157,7 @@ class Materializer {
   }
 
   const SharedFiles* shared_;
+  const std::function<bool()>& keep_going_;
   UniqueFd root_, shared_root_;
   std::vector<std::pair<std::string, UniqueFd>> dirs_;
   std::vector<std::pair<std::string, struct timespec>> dir_times_;
@@ -164,15 +167,19 @@ class Materializer {
 }  // namespace
 
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
-                                  const SharedFiles* shared) {
+                                  const SharedFiles* shared,
+                                  const std::function<bool()>& keep_going) {
   std::vector<const SpecEntry*> sorted;
   sorted.reserve(entries.size());
   for (const auto& e : entries) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
     return layer_path_less(a->path, b->path);
   });
-  Materializer m(dir, shared);
-  for (const SpecEntry* e : sorted) m.add(*e);
+  Materializer m(dir, shared, keep_going);
+  for (const SpecEntry* e : sorted) {
+    if (keep_going && !keep_going()) throw Error(describe("create", e->path, "interrupted"));
+    m.add(*e);
+  }
   m.finish();
   return m.stats;
 }

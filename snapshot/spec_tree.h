@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,8 +36,11 @@ struct MaterializeStats {
 /// Creates `entries` (any order; every parent directory of an entry must be an entry too)
 /// under the empty directory `dir`: owner, mode, xattrs and mtime (with mtime_nsec) as given.
 /// A regular file with a digest that `shared` holds at its path with the same mode, owner and
-/// mtime becomes a hardlink to that file. Throws mkimg::Error on failure.
+/// mtime becomes a hardlink to that file. Throws mkimg::Error on failure, and "create `path`:
+/// interrupted" when `keep_going` (asked before each entry and between chunks of a file's
+/// content) returns false.
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
-                                  const SharedFiles* shared = nullptr);
+                                  const SharedFiles* shared = nullptr,
+                                  const std::function<bool()>& keep_going = {});
 
 }  // namespace mkimg::snapshot

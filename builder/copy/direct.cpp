@@ -10,6 +10,7 @@
 #include "builder/copy/plan.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "runtime/cancel.h"
 
 namespace mkimg::builder {
 namespace {
@@ -196,6 +197,7 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
   for (const auto& s : sources) {
     std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);
     for (const auto& f : s.files) {
+      if (runtime::interrupted()) throw Error(describe("copy", "/" + s.relative, "interrupted"));
       if (!planner.add(s, base, f)) return std::nullopt;
     }
   }

@@ -17,6 +17,7 @@
 #include "common/fd.h"
 #include "common/in_root.h"
 #include "common/user_namespace.h"
+#include "runtime/cancel.h"
 
 namespace mkimg::builder {
 namespace {
@@ -141,6 +142,7 @@ void hash_pending(const CopyInput& in, int root_fd, CopySource& src) {
       CopyFile& f = *pending[i];
       std::string rel = join_rel(src.read_from, f.sub);
       try {
+        if (runtime::interrupted()) throw Error(describe("hash", "/" + rel, "interrupted"));
         UniqueFd fd = open_in_root(root_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         if (!fd) throw sys_error("open", (in.root / rel).string());
         struct stat st {};
@@ -188,6 +190,7 @@ void walk(const CopyInput& in, int dir_fd, const std::string& context_rel, const
 void walk_entry(const CopyInput& in, int dir_fd, const std::string& context_rel,
                 const std::string& sub, const std::string& name, std::vector<CopyFile>& out) {
   std::string crel = join_rel(context_rel, name);
+  if (runtime::interrupted()) throw Error(describe("copy", "/" + crel, "interrupted"));
   std::string s = join_rel(sub, name);
   struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
@@ -380,7 +383,7 @@ struct Writer {
     } else {
       UniqueFd src = open_in_root(src_root, join_rel(s.read_from, f.sub), O_RDONLY | O_NOFOLLOW);
       if (!src) throw sys_error("open", "/" + join_rel(s.read_from, f.sub));
-      copy_fd_data(src.get(), out.get(), target);
+      copy_fd_data(src.get(), out.get(), target, [] { return !runtime::interrupted(); });
     }
     if (::fchown(out.get(), uid(f), gid(f)) != 0) throw chown_error(target, uid(f), gid(f));
     if (::fchmod(out.get(), f.mode) != 0) throw sys_error("chmod", target);
@@ -440,6 +443,7 @@ void apply_sources(const CopyInput& input, const std::vector<CopySource>& source
     for (const auto& f : s.files) {
       std::string target = f.sub.empty() ? base : (std::filesystem::path(base) / f.sub).string();
       if (target == "/") continue;
+      if (runtime::interrupted()) throw Error(describe("copy to", target, "interrupted"));
       if (f.hardlink_to.empty()) {
         w.put(s, f, target);
       } else {

@@ -89,7 +89,6 @@ TEST(Dockerignore, ParsesCleanedPatternsWithKinds) {
   const auto ignore = parse_dockerignore("\xEF\xBB\xBF/a/./b/\n! keep \n# c\n");
   ASSERT_EQ(ignore.patterns.size(), 2u);
   EXPECT_EQ(ignore.patterns[0].pattern, "a/b");
-  EXPECT_EQ(ignore.patterns[0].segments, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(ignore.patterns[1].pattern, "keep");
   EXPECT_EQ(ignore.patterns[1].kind, mkimg::parser::PatternKind::kInclude);
 }
@@ -98,6 +97,47 @@ TEST(Dockerignore, MalformedPatternsAreErrors) {
   EXPECT_THROW(parse_dockerignore("[a-"), mkimg::Error);
   EXPECT_THROW(parse_dockerignore("!"), mkimg::Error);
   EXPECT_THROW(parse_dockerignore("[z-a]"), mkimg::Error);
+}
+
+/// The message of the mkimg::Error `parse` throws ("" when it throws none).
+template <typename F>
+std::string error_of(F parse) {
+  try {
+    parse();
+  } catch (const mkimg::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Dockerignore, ErrorsNameTheFileAndTheLine) {
+  EXPECT_EQ(error_of([] { parse_dockerignore("a\n# c\n\n[a-\n", "ctx/.dockerignore"); }),
+            "ctx/.dockerignore:4: parse pattern `[a-`: syntax error in pattern");
+  EXPECT_EQ(error_of([] { parse_dockerignore("a\n !\n"); }),
+            ".dockerignore:2: illegal exclusion pattern: \"!\"");
+}
+
+// A hostile .dockerignore (issue #15): one 10 MB line, or millions of patterns, is refused
+// naming the line instead of being compiled.
+TEST(Dockerignore, APatternOver4096BytesIsRefusedNamingItsLine) {
+  const std::string longest(mkimg::parser::kMaxIgnorePatternBytes, 'a');
+  EXPECT_EQ(parse_dockerignore("x\n" + longest + "  \n").patterns.size(), 2u);
+  const std::string err =
+      error_of([&] { parse_dockerignore("x\n#" + longest + "\n" + longest + "b\n"); });
+  EXPECT_EQ(err.rfind(".dockerignore:3: a pattern of 4097 bytes", 0), 0u) << err;
+  EXPECT_NE(err.find("4096"), std::string::npos) << err;
+  EXPECT_LT(err.size(), 200u);  // the pattern itself is not in the message
+}
+
+TEST(Dockerignore, MoreThan100000PatternsAreRefusedNamingTheLine) {
+  std::string text = "# many\n";
+  for (std::size_t i = 0; i < mkimg::parser::kMaxIgnorePatterns; ++i) {
+    text += "p" + std::to_string(i) + "\n";
+  }
+  EXPECT_EQ(parse_dockerignore(text).patterns.size(), mkimg::parser::kMaxIgnorePatterns);
+  text += "one-more\n";
+  EXPECT_EQ(error_of([&] { parse_dockerignore(text); }),
+            ".dockerignore:100002: more than 100000 patterns");
 }
 
 TEST(Dockerignore, ExcludedDirectoryIsWalkedOnlyWhenAnExceptionCanReachBelow) {

@@ -1,0 +1,205 @@
+// A hostile build context (issue #15): a pathological .dockerignore is matched in seconds or
+// refused naming its line, never for minutes and gigabytes; SIGTERM stops a build within
+// seconds in every long phase (hashing a big file, matching .dockerignore, writing a layer),
+// leaving the tag and the store as they were.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/support/builder_fixture.h"
+
+namespace mkimg::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class HostileContextTest : public BuilderTest {
+ protected:
+  /// `mkimg build` of `context` as app:1, killed when it runs longer than `limit` (then the
+  /// result has exit code -1 and says so).
+  CommandResult build_within(const fs::path& context, std::chrono::seconds limit) {
+    fs::path log = dir("build.log");
+    ChildProcess child({mkimg_binary(), "--root", store().string(), "build", "--progress", "plain",
+                        "-t", "app:1", context.string()},
+                       log);
+    const auto deadline = Clock::now() + limit;
+    while (child.running() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CommandResult r;
+    if (child.running()) {
+      child.kill();
+      r.err = "still running after " + std::to_string(limit.count()) + " s: killed\n";
+    } else {
+      r.exit_code = child.wait();
+    }
+    r.err += read_file(log);
+    return r;
+  }
+
+  /// A build of `context` as app:1 running in the background, its output in a log.
+  class Background {
+   public:
+    Background(HostileContextTest& t, const fs::path& context)
+        : log_(t.dir("background.log")),
+          child_({mkimg_binary(), "--root", t.store().string(), "build", "--progress", "plain",
+                  "-t", "app:1", context.string()},
+                 log_) {}
+
+    /// Waits until the log holds `marker` (or the build ends, or a minute passes).
+    bool wait_for(const std::string& marker) {
+      const auto deadline = Clock::now() + std::chrono::seconds(60);
+      while (child_.running() && Clock::now() < deadline) {
+        if (read_file(log_).find(marker) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return false;
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the end: the exit code (-1 when it had to be
+    /// killed) and the seconds it took to stop.
+    std::pair<int, double> terminate(std::chrono::seconds limit) {
+      const auto sent = Clock::now();
+      if (child_.running()) ::kill(child_.pid(), SIGTERM);
+      while (child_.running() && Clock::now() < sent + limit) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      const double took = std::chrono::duration<double>(Clock::now() - sent).count();
+      if (child_.running()) {
+        child_.kill();
+        return {-1, took};
+      }
+      return {child_.wait(), took};
+    }
+
+    std::string log() const { return read_file(log_); }
+
+   private:
+    fs::path log_;
+    ChildProcess child_;
+  };
+
+  /// Builds app:1 (a file /good), so an interrupted build can be seen to leave it alone.
+  void build_good_image() {
+    write_file(dir("good") / "Dockerfile", "FROM busybox\nRUN echo good > /good\n");
+    auto good = build(dir("good"), {"-t", "app:1"});
+    ASSERT_EQ(good.exit_code, 0) << good.all();
+  }
+
+  /// Starts a build of `context`, sends SIGTERM once `marker` is in its output (and `after`
+  /// more has passed), and checks that it stopped within a few seconds with an error saying
+  /// "interrupted", leaving app:1 and the store as they were (no work area left in tmp/).
+  void expect_prompt_stop(const fs::path& context, const std::string& marker,
+                          std::chrono::milliseconds after) {
+    Background b(*this, context);
+    ASSERT_TRUE(b.wait_for(marker)) << b.log();
+    std::this_thread::sleep_for(after);
+    auto [code, seconds] = b.terminate(std::chrono::seconds(20));
+    const std::string log = b.log();
+    EXPECT_EQ(code, 1) << log;
+    // Generous for a loaded machine: each loop checks the interrupt every file or MiB.
+    EXPECT_LT(seconds, 5.0) << log;
+    EXPECT_NE(log.find("mkimg: error: Dockerfile:"), std::string::npos) << log;
+    EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
+    for (const auto& e : fs::directory_iterator(store() / "tmp")) {
+      // runc's state directory stays (empty) after every build.
+      const bool state = e.path().filename() == "runtime-state" && fs::is_empty(e.path());
+      EXPECT_TRUE(state) << e.path() << " left behind by the interrupted build";
+    }
+    auto still = run_image("app:1", {"cat", "/good"});
+    EXPECT_EQ(still.exit_code, 0) << still.all();
+    EXPECT_EQ(still.out, "good\n") << "the tag still names the previous image";
+  }
+
+  /// A context of `files` small files below src/ (in 20 directories) and `dockerignore`.
+  fs::path context_with(const std::string& dockerignore, int files) {
+    fs::path ctx = dir("ctx");
+    for (int i = 0; i < files; ++i) {
+      write_file(ctx / "src" / ("d" + std::to_string(i % 20)) / ("f" + std::to_string(i) + ".c"),
+                 "x\n");
+    }
+    write_file(ctx / ".dockerignore", dockerignore);
+    write_file(ctx / "Dockerfile", "FROM busybox\nCOPY src /src\n");
+    return ctx;
+  }
+};
+
+// 100,000 patterns used to take over a minute for 200 files (each pattern compiled again for
+// every path and parent); compiled once and turned away by their literal tail, they take a
+// fraction of a second. The last matching pattern still decides.
+TEST_F(HostileContextTest, DockerignoreOf100000PatternsIsMatchedInSeconds) {
+  std::string patterns = "src/d3\n";
+  for (int i = 0; i < 99998; ++i) {  // 100,000 patterns in all
+    patterns += "**/some/dir" + std::to_string(i) + "/**/*.tmp" + std::to_string(i) + "\n";
+  }
+  patterns += "!src/d3/f3.c\n";
+  auto r = build_within(context_with(patterns, 500), std::chrono::seconds(30));
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto listed = run_image("app:1", {"sh", "-c", "ls /src/d3; ls /src/d4 | wc -l"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.all();
+  EXPECT_EQ(listed.out, "f3.c\n25\n");
+}
+
+// One 10 MB line used to take minutes and 1.5 GB; it is refused at once, naming the line.
+TEST_F(HostileContextTest, TenMegabytePatternIsRefusedNamingItsLine) {
+  fs::path ctx = context_with("# fine\n" + std::string(10 << 20, 'a') + "*\n", 10);
+  auto r = build_within(ctx, std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 1) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("mkimg: error: " + (ctx / ".dockerignore").string() +
+                       ":2: a pattern of 10485761 bytes: longer than the 4096"),
+            std::string::npos)
+      << r.err.substr(0, 2000);
+}
+
+// A .dockerignore over 16 MiB is refused by name before it is read.
+TEST_F(HostileContextTest, DockerignoreOver16MiBIsRefusedByName) {
+  std::string comments;
+  while (comments.size() <= (16u << 20)) comments += "#" + std::string(1022, 'c') + "\n";
+  fs::path ctx = context_with(comments, 10);
+  auto r = build_within(ctx, std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.err.find("mkimg: error: read `" + (ctx / ".dockerignore").string() +
+                       "`: larger than 16 MiB"),
+            std::string::npos)
+      << r.err;
+}
+
+// SIGTERM while a 64 GiB (sparse) source is hashed: it was ignored until the hash was done and
+// the layer written (minutes); now the hash stops within a MiB.
+TEST_F(HostileContextTest, SigtermStopsHashingABigFile) {
+  build_good_image();
+  fs::path ctx = dir("big");
+  write_file(ctx / "Dockerfile", "FROM busybox\nCOPY big /big\n");
+  write_file(ctx / "big", "");
+  ASSERT_EQ(::truncate((ctx / "big").c_str(), off_t{64} << 30), 0);
+  expect_prompt_stop(ctx, "FROM busybox", std::chrono::seconds(2));
+}
+
+// SIGTERM while 100,000 patterns that defeat the literal pre-checks are matched against 4,000
+// files (tens of seconds of matching): the walk stops at the next file.
+TEST_F(HostileContextTest, SigtermStopsMatchingDockerignore) {
+  build_good_image();
+  const std::string letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::string patterns;
+  for (int i = 0; i < 100000; ++i) {
+    patterns += std::string("*[") + letters[i % 52] + letters[i / 52 % 52] +
+                letters[i / 52 / 52 % 52] + "]*/*[0-9]*.zz?\n";
+  }
+  expect_prompt_stop(context_with(patterns, 4000), "FROM busybox", std::chrono::seconds(3));
+}
+
+// SIGTERM while the layer of a RUN that made a 64 GiB (sparse) file is written: the writer
+// stops between MiBs of the file.
+TEST_F(HostileContextTest, SigtermStopsWritingALayer) {
+  build_good_image();
+  fs::path ctx = dir("run");
+  write_file(ctx / "Dockerfile",
+             "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1048576 count=0 seek=65536 && "
+             "echo made-the-file\n");
+  expect_prompt_stop(ctx, "| made-the-file", std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace mkimg::testing
