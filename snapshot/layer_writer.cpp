@@ -32,9 +32,18 @@ struct EntryDeleter {
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
 
-la_ssize_t sink_write(archive*, void* sink, const void* data, size_t size) {
+/// What libarchive writes into: the sink, until the writer is abandoned (a failed or
+/// interrupted write), after which every write fails at once.
+struct SinkClient {
+  CompressedSink* sink;
+  bool abandoned = false;
+};
+
+la_ssize_t sink_write(archive*, void* client, const void* data, size_t size) {
+  auto* c = static_cast<SinkClient*>(client);
+  if (c->abandoned) return -1;
   try {
-    static_cast<CompressedSink*>(sink)->write(data, size);
+    c->sink->write(data, size);
     return static_cast<la_ssize_t>(size);
   } catch (const std::exception&) {
     return -1;
@@ -68,12 +77,13 @@ class Utf8Names {
 class TarWriter {
  public:
   TarWriter(int root, CompressedSink& sink, const LayerOptions& options)
-      : root_(root), sink_(sink), options_(options), a_(archive_write_new()) {
+      : root_(root), sink_(sink), options_(options), client_{&sink}, a_(archive_write_new()) {
     archive_write_set_format_pax_restricted(a_.get());
     // Unbuffered, so the sink sees where each entry starts (it may end a gzip block there).
     archive_write_set_bytes_per_block(a_.get(), 0);
     archive_write_set_bytes_in_last_block(a_.get(), 1);
-    if (archive_write_open2(a_.get(), &sink, nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK) {
+    if (archive_write_open2(a_.get(), &client_, nullptr, sink_write, nullptr, nullptr) !=
+        ARCHIVE_OK) {
       fail("open");
     }
   }
@@ -139,10 +149,12 @@ class TarWriter {
 
   TarWriter(const TarWriter&) = delete;
   TarWriter& operator=(const TarWriter&) = delete;
-  /// Not closed: a write that failed or was interrupted. Freeing the archive must not close it,
-  /// which would pad the current entry to its size (gigabytes of zeros for a big file).
+  /// Not closed: a write that failed or was interrupted. Freeing the archive closes it, which
+  /// pads the current entry to its size (gigabytes of zeros for a big file): abandoned, the
+  /// client fails the first write of that at once. (archive_write_fail would skip the close,
+  /// but then libarchive leaks its client buffer.)
   ~TarWriter() {
-    if (!closed_) archive_write_fail(a_.get());
+    if (!closed_) client_.abandoned = true;
   }
 
   int64_t close() {
@@ -277,6 +289,7 @@ class TarWriter {
   int root_;
   CompressedSink& sink_;
   const LayerOptions& options_;
+  SinkClient client_;  ///< outlives a_, which writes into it until freed
   ArchivePtr a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::map<int64_t, std::string> groups_;
