@@ -232,6 +232,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
   }
   StepTimer timer;
   cache::CacheEntry entry = execute(session, stage, k, work, direct);
+  entry.part_digests.reserve(key.parts.size());
   for (const auto& p : key.parts) entry.part_digests.push_back({p.name, cache::part_digest(p)});
   entry.created = created_time(*session.options);
   stage.image.created = entry.created;
@@ -239,7 +240,9 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
   if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
   stage.image.cache_key = k;
-  record_used(session, key.parent, entry);
+  // Only --cache-to reads the part digests again (a COPY of 100,000 files has as many).
+  if (session.options->cache_to.empty()) std::vector<cache::KeyPart>().swap(entry.part_digests);
+  record_used(session, key.parent, std::move(entry));
   session.events->done(description.label, timer.seconds());
 }
 

@@ -75,9 +75,15 @@ std::string options_text(const CopyArgs& a) {
   return s;
 }
 
+/// "type mode uid:gid digest link-target hardlink-to", built in a string of its exact size (a
+/// COPY of 100,000 files keeps 100,000 of them while it runs).
 std::string file_key(const CopyFile& f) {
-  return std::to_string(f.type) + " " + std::to_string(f.mode) + " " + std::to_string(f.uid) + ":" +
-         std::to_string(f.gid) + " " + f.digest + " " + f.link_target + " " + f.hardlink_to;
+  const std::string numbers = std::to_string(f.type) + " " + std::to_string(f.mode) + " " +
+                              std::to_string(f.uid) + ":" + std::to_string(f.gid) + " ";
+  std::string key;
+  key.reserve(numbers.size() + f.digest.size() + f.link_target.size() + f.hardlink_to.size() + 2);
+  key.append(numbers).append(f.digest).append(" ").append(f.link_target).append(" ");
+  return key.append(f.hardlink_to);
 }
 
 std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
@@ -95,11 +101,19 @@ std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
   return out;
 }
 
-void add_key_parts(cache::StepKey& key, const std::vector<CopySource>& sources) {
+/// One part per source file; room is made for `more` parts after them.
+void add_key_parts(cache::StepKey& key, const std::vector<CopySource>& sources, std::size_t more) {
+  std::size_t count = key.parts.size() + more;
+  for (const auto& s : sources) count += s.files.size();
+  key.parts.reserve(count);
   for (const auto& s : sources) {
     for (const auto& f : s.files) {
-      std::string name = "source:/" + s.relative + (f.sub.empty() ? "" : "/" + f.sub);
-      key.parts.push_back({name, file_key(f) + (f.content ? " " + *f.content : "")});
+      cache::KeyPart& part = key.parts.emplace_back();
+      part.name.reserve(9 + s.relative.size() + f.sub.size());
+      part.name.append("source:/").append(s.relative);
+      if (!f.sub.empty()) part.name.append("/").append(f.sub);
+      part.value = file_key(f);
+      if (f.content) part.value.append(" ").append(*f.content);
     }
   }
 }
@@ -272,7 +286,7 @@ struct DirectCopy {
 /// The layer writer of a COPY onto new paths (copy/plan.h), or none when the destination
 /// needs the container path.
 LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInput& input,
-                        const CopyShape& s, DirectCopy& d) {
+                        CopyShape& s, DirectCopy& d) {
   auto& session = ctx.session;
   for (const auto& src : s.sources) {
     if (s.extract_archives && is_local_archive(input, src)) return {};
@@ -284,6 +298,9 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
                                resolved_in(s.dest, d.view->root()), owner, s.parents,
                                s.force_dir_dest, ::time(nullptr));
   if (!d.plan) return {};
+  // The plan holds all the layer needs from here on: the sources (and for 100,000 files their
+  // tens of megabytes) go now, while the layer and the files are written.
+  std::vector<CopySource>().swap(s.sources);
   // --no-cache builds from nothing: not even files or gzip members of the last build.
   if (session.options->cache == CacheMode::kUse) {
     d.recall = load_copy_recall(*session.store, s.recall_key);
@@ -301,7 +318,7 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
 }
 
 DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInput& input,
-                       const CopyShape& s, DirectCopy& d) {
+                       CopyShape& s, DirectCopy& d) {
   DirectWork direct;
   direct.also_on_disk = ctx.root_read_later;
   if (!a.urls.empty() || !direct_copy_enabled()) return direct;
@@ -349,7 +366,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   CopyShape shape = shape_copy(ctx, a, input, extract_archives);
   UrlSources urls(*session.store, a);
   cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
-  add_key_parts(key, shape.sources);
+  add_key_parts(key, shape.sources, a.urls.size());
   urls.add_key_parts(key);
   StepDescription desc{ctx.label, shape.shown, shape.shown + " # buildkit"};
   // Straight into the layer when the destination allows (copy/plan.h); `direct` lives until

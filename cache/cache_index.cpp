@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
@@ -50,10 +52,31 @@ json to_json(const CacheEntry& e) {
 /// The parts as JSON text. Their names carry file names, which are bytes: any that are not
 /// UTF-8 are written with U+FFFD (as Go's encoding/json does). The parts only explain a miss;
 /// the key itself is made from the bytes.
+/// The bytes are those of the dump of a json object holding them (names sorted bytewise, the
+/// last of a repeated name kept, each string escaped by nlohmann), written without making
+/// that object first: a COPY of 100,000 files has 100,000 parts.
 std::string parts_text(const CacheEntry& e) {
-  json parts = json::object();
-  for (const auto& p : e.part_digests) parts[p.name] = p.value;
-  return parts.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::vector<const KeyPart*> sorted;
+  sorted.reserve(e.part_digests.size());
+  std::size_t size = 2;
+  for (const auto& p : e.part_digests) {
+    sorted.push_back(&p);
+    size += p.name.size() + p.value.size() + 6;
+  }
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const KeyPart* a, const KeyPart* b) { return a->name < b->name; });
+  auto quoted = [](const std::string& s) {
+    return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  std::string out = "{";
+  out.reserve(size);
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (i + 1 < sorted.size() && sorted[i + 1]->name == sorted[i]->name) continue;
+    if (out.size() > 1) out += ',';
+    out.append(quoted(sorted[i]->name)).append(":").append(quoted(sorted[i]->value));
+  }
+  out += '}';
+  return out;
 }
 
 void add_parts(CacheEntry& e, const json& parts) {

@@ -28,22 +28,21 @@ class ViewProbe {
 
   const std::optional<struct stat>& lookup(const std::string& rel) {
     if (auto it = seen_.find(rel); it != seen_.end()) return it->second;
-    std::optional<struct stat> found;
+    return seen_.emplace(rel, peek(rel)).first->second;
+  }
+
+  /// lookup() without remembering `rel` itself (only its parents): for the paths a COPY
+  /// writes, each asked once, of which there may be 100,000.
+  std::optional<struct stat> peek(const std::string& rel) {
     std::string parent = parent_of(rel);
-    bool in_dir = parent.empty();
-    if (!in_dir) {
+    if (!parent.empty()) {
       const auto& p = lookup(parent);
-      in_dir = p && S_ISDIR(p->st_mode);
+      if (!p || !S_ISDIR(p->st_mode)) return std::nullopt;
     }
     struct stat st {};
-    if (in_dir) {
-      if (::fstatat(root_, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        found = st;
-      } else if (errno != ENOENT) {
-        throw sys_error("stat", "/" + rel);
-      }
-    }
-    return seen_.emplace(rel, found).first->second;
+    if (::fstatat(root_, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return st;
+    if (errno != ENOENT) throw sys_error("stat", "/" + rel);
+    return std::nullopt;
   }
 
  private:
@@ -65,7 +64,7 @@ class DirectPlanner {
     if (target == "/") return true;
     std::string rel = target.substr(1);
     if (!add_parents(rel)) return false;
-    if (const auto& st = probe_.lookup(rel)) {
+    if (const auto st = probe_.peek(rel)) {
       // A source directory copied onto a directory of the image merges into it.
       if (S_ISDIR(st->st_mode) && f.type == S_IFDIR && f.sub.empty()) {
         existing_.insert(rel);
@@ -88,10 +87,12 @@ class DirectPlanner {
       for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p)) above.insert(p);
     }
     std::vector<snapshot::SpecEntry> entries;
+    entries.reserve(existing_.size() + out_.size());
     for (const std::string& dir : existing_) {
       if (above.contains(dir)) entries.push_back(image_dir(dir, parents_of_new.contains(dir)));
     }
-    for (auto& [rel, e] : out_) entries.push_back(std::move(e));
+    // Moved out node by node, so the map shrinks as the list grows.
+    while (!out_.empty()) entries.push_back(std::move(out_.extract(out_.begin()).mapped()));
     return entries;
   }
 
