@@ -21,6 +21,7 @@
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "parser/parse.h"
+#include "registry/push.h"
 
 namespace mkimg::builder {
 namespace {
@@ -31,6 +32,8 @@ void build_stage(BuildSession& session, std::size_t i) {
   std::size_t total = source.instructions.size() + 1;
   try {
     step_from(session, stage, source, stage_label(session, i, 1, total));
+  } catch (const RemoteLayerUnusable&) {
+    throw;  // build() starts again without the entry
   } catch (const std::exception& e) {
     throw located(session, source.location, e);
   }
@@ -66,12 +69,41 @@ std::string tag_of(const std::vector<std::string>& tags) {
   return ref.tag.value_or("latest");
 }
 
-void write_outputs(const BuildSession& session, const oci::Descriptor& manifest) {
+/// True when the image goes only to registries (--output type=registry): it is not kept in the
+/// store, so layers a shared cache named need not be downloaded.
+bool registry_only(const BuildOptions& options) {
+  return !options.outputs.empty() &&
+         std::all_of(options.outputs.begin(), options.outputs.end(),
+                     [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
+}
+
+/// --output type=registry: the image to each -t name; a layer a registry cache hit named is
+/// mounted from the cache's repository when it is on the same registry, else downloaded and
+/// uploaded.
+void push_outputs(BuildSession& session, const oci::Descriptor& manifest,
+                  const std::vector<oci::Descriptor>& layers) {
+  registry::PushOptions push;
+  push.registry = session.options->registry;
+  push.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
+  push.origins = layer_origins(session, layers);
+  push.fetch_missing = [&](const oci::Descriptor& d) { fetch_remote_layers(session, {d}); };
+  for (const auto& t : session.options->tags) {
+    registry::push_image(*session.store, manifest, oci::Reference::parse(t), push);
+  }
+}
+
+void write_outputs(BuildSession& session, const oci::Descriptor& manifest,
+                   const std::vector<oci::Descriptor>& layers) {
   const auto& options = *session.options;
   std::vector<oci::Reference> names;
   for (const auto& t : options.tags) names.push_back(oci::Reference::parse(t));
+  bool pushed = false;
   for (const auto& out : options.outputs) {
     switch (out.type) {
+      case OutputSpec::Type::kRegistry:
+        if (!pushed) push_outputs(session, manifest, layers);
+        pushed = true;
+        break;
       case OutputSpec::Type::kOci:
         write_oci_layout(*session.store, manifest, out.dest, tag_of(options.tags));
         break;
@@ -99,22 +131,17 @@ class BuildUmask {
   mode_t saved_;
 };
 
-}  // namespace
-
-BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& events) {
-  BuildUmask umask;
+/// One attempt of build(): `shared` is the --cache-from reader (null without).
+BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEvents& events,
+                       cache::SharedCacheReader* shared) {
   BuildSession session;
   session.store = &store;
   session.options = &options;
   session.events = &events;
+  session.shared_cache = shared;
   session.dockerfile = parser::parse(options.dockerfile_text, options.dockerfile_name);
   session.ignore = parser::parse_dockerignore(options.dockerignore_text, options.dockerignore_name);
   session.cache = std::make_unique<cache::CacheIndex>(store.cache_dir());
-  if (!options.cache_from.empty() && options.cache == CacheMode::kUse) {
-    session.shared_cache = std::make_unique<cache::SharedCacheReader>(
-        store, options.cache_from, options.registry,
-        [&events](const std::string& line) { events.note("warning: " + line); });
-  }
   session.pending = std::make_unique<snapshot::PendingLayers>(store);
   session.hasher =
       std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
@@ -142,21 +169,52 @@ BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& e
   std::error_code ec;
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);
   oci::ImageConfig config = final_config(session, *session.finished[target]);
+  const auto& layers = session.finished[target]->layers;
+  bool keep = !registry_only(options);
+  if (keep) fetch_remote_layers(session, layers);
   BuildResult result;
-  result.manifest = oci::write_image(store, config, session.finished[target]->layers,
-                                     inline_cache_annotations(session, target));
+  result.manifest =
+      oci::write_image(store, config, layers, inline_cache_annotations(session, target),
+                       keep ? oci::LayerBlobs::kInStore : oci::LayerBlobs::kAnywhere);
   result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
-  for (const auto& ref : tags) store.tag(ref, result.manifest);
-  if (tags.empty()) store.add_untagged(result.manifest);
-  write_outputs(session, result.manifest);
+  result.layer_origins = layer_origins(session, layers);
+  if (keep) {
+    for (const auto& ref : tags) store.tag(ref, result.manifest);
+    if (tags.empty()) store.add_untagged(result.manifest);
+  }
+  write_outputs(session, result.manifest, layers);
   export_shared_cache(session, target);
   result.steps = session.steps;
   result.cached_steps = session.cached_steps;
   result.shared_hits = session.shared_hits;
   events.note("writing image " + result.image_id + " done");
-  for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
+  if (keep) {
+    for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
+  }
   if (!options.iidfile.empty()) write_file_atomic(output_target(options.iidfile), result.image_id);
   return result;
+}
+
+}  // namespace
+
+BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& events) {
+  BuildUmask umask;
+  std::unique_ptr<cache::SharedCacheReader> shared;
+  if (!options.cache_from.empty() && options.cache == CacheMode::kUse) {
+    shared = std::make_unique<cache::SharedCacheReader>(
+        store, options.cache_from, options.registry,
+        [&events](const std::string& line) { events.note("warning: " + line); });
+  }
+  // A shared entry found unusable once its layer was needed is refused by the reader, so each
+  // attempt uses fewer entries; the last builds without the shared cache at all.
+  constexpr int kAttempts = 4;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return build_once(store, options, events, attempt < kAttempts ? shared.get() : nullptr);
+    } catch (const RemoteLayerUnusable& e) {
+      events.note(std::string("warning: ") + e.what() + ": building again without it");
+    }
+  }
 }
 
 }  // namespace mkimg::builder

@@ -87,7 +87,8 @@ enum class ExplainMode { kQuiet, kExplain };
 
 /// One `--output`.
 struct OutputSpec {
-  enum class Type { kOci, kOciArchive, kDocker } type = Type::kOci;
+  /// kRegistry: pushed to each -t name and not kept in the store (buildx's type=registry).
+  enum class Type { kOci, kOciArchive, kDocker, kRegistry } type = Type::kOci;
   std::filesystem::path dest;
 };
 
@@ -140,6 +141,9 @@ struct BuildResult {
   int steps = 0;
   int cached_steps = 0;
   int shared_hits = 0;  ///< cached steps found through --cache-from
+  /// For each layer of the image that came from a registry --cache-from, the repository
+  /// (`host/path`) that has it: a push mounts it from there instead of uploading it.
+  std::map<std::string, std::string> layer_origins;
 };
 
 /// Builds the image and tags it in `store`, telling `events` what it does. Throws mkimg::Error

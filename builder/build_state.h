@@ -51,6 +51,15 @@ struct StageState {
 struct UsedEntry {
   std::string parent;
   cache::CacheEntry entry;
+  std::optional<cache::CacheEntry> alias;  ///< the same step under its alias key, if it has one
+};
+
+/// A layer a shared-cache hit named, with the parent key its entry is recorded under once the
+/// layer is in the store.
+struct RemoteLayer {
+  cache::SharedHit hit;
+  std::string parent;
+  bool fetched = false;
 };
 
 /// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
@@ -63,7 +72,12 @@ struct BuildSession {
   parser::Environment global_args;  ///< ARGs before the first FROM, with values
   parser::Dockerignore ignore;
   std::unique_ptr<cache::CacheIndex> cache;
-  std::unique_ptr<cache::SharedCacheReader> shared_cache;  ///< --cache-from; null without
+  cache::SharedCacheReader* shared_cache = nullptr;  ///< --cache-from; null without
+  /// The layers shared-cache hits named, by layer digest: downloaded only when a step, an
+  /// output or an export needs their bytes (builder/shared_cache.h). Guarded by `remote_mutex`.
+  std::map<std::string, RemoteLayer> remote_layers;
+  std::mutex remote_mutex;
+  std::mutex fetch_mutex;  ///< one download of remote layers at a time
   /// Every layer step's entry this build used (hit or run), by key, for --cache-to; guarded
   /// by `used_mutex`.
   std::map<std::string, UsedEntry> used;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "builder/shared_cache.h"
 #include "common/error.h"
 #include "common/temp_dir.h"
 #include "common/user_namespace.h"
@@ -19,6 +20,7 @@
 
 namespace mkimg::builder {
 std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
+  fetch_remote_layers(session, image.layers);
   return snapshot::overlay_lowers(snapshot::ensure_image_unpacked(
       *session.store, image.config, image.layers, session.pending.get()));
 }
@@ -175,52 +177,84 @@ std::optional<Found> find_cached(BuildSession& session, const cache::StepKey& ke
     }
     return std::nullopt;
   }
-  if (!shared->entry.layer_digest.empty()) {
-    // The blob's digest was checked on the way in; the diff_id the entry claims is checked
-    // here, so an image's config never names a diff_id its layer does not have.
-    std::string actual = snapshot::blob_diff_id(
-        session.store->blob_path(oci::Digest::parse(shared->entry.layer_digest)));
-    if (actual != shared->entry.diff_id) {
-      session.events->note("warning: cache " + shared->source + ": entry " + k +
-                           " not used: its layer has diff_id " + actual + ", not " +
-                           shared->entry.diff_id);
-      return std::nullopt;
-    }
-  }
-  session.cache->put(key.parent, shared->entry);
+  if (!adopt_shared_hit(session, *shared, key.parent)) return std::nullopt;
   ++session.shared_hits;
   return Found{std::move(shared->entry), shared->source};
 }
 
-void record_used(BuildSession& session, const std::string& parent, cache::CacheEntry entry) {
+void record_used(BuildSession& session, const std::string& parent, cache::CacheEntry entry,
+                 std::optional<cache::CacheEntry> alias = std::nullopt) {
   std::lock_guard lock(session.used_mutex);
   std::string k = entry.key;
-  session.used.insert_or_assign(k, UsedEntry{parent, std::move(entry)});
+  session.used.insert_or_assign(k, UsedEntry{parent, std::move(entry), std::move(alias)});
+}
+
+/// The stage's image after a cached step: its layer, history, created time and key.
+void apply_hit(BuildSession& session, StageState& stage, const StepDescription& description,
+               const cache::CacheEntry& entry, const std::string& key) {
+  if (!entry.layer_digest.empty()) append_layer(stage, entry);
+  stage.image.created = entry.created.empty() || session.options->source_date_epoch
+                            ? created_time(*session.options)
+                            : entry.created;
+  add_history(session, stage, description.created_by, entry.layer_digest.empty());
+  stage.image.cache_key = key;
+  ++session.cached_steps;
+}
+
+void show_hit(BuildSession& session, const StepDescription& description, const Found& hit,
+              const std::string& key) {
+  spdlog::debug("cache hit {}{}: {}", key, hit.source.empty() ? "" : " in " + hit.source,
+                description.text);
+  session.events->cached(description.label, description.text);
+  if (!hit.source.empty() && session.options->explain == ExplainMode::kExplain) {
+    session.events->note("cache hit in " + hit.source);
+  }
+}
+
+/// The entry of a step under its alias key: the step's own entry, pointing back at its key.
+cache::CacheEntry alias_entry(const cache::CacheEntry& entry, const cache::StepKey& alias) {
+  cache::CacheEntry a = entry;
+  a.key = cache::compute_key(alias);
+  a.chain_key = entry.key;
+  a.part_digests.clear();
+  for (const auto& p : alias.parts) a.part_digests.push_back({p.name, cache::part_digest(p)});
+  return a;
 }
 
 }  // namespace
 
+bool reuse_by_alias(BuildSession& session, StageState& stage, const cache::StepKey& alias,
+                    const StepDescription& description) {
+  if (session.options->cache != CacheMode::kUse) return false;
+  std::string k = cache::compute_key(alias);
+  auto hit = find_cached(session, alias, k);
+  if (!hit || hit->entry.chain_key.empty()) return false;
+  ++session.steps;
+  show_hit(session, description, *hit, k);
+  cache::CacheEntry own = hit->entry;
+  own.key = own.chain_key;
+  own.chain_key.clear();
+  own.part_digests.clear();
+  apply_hit(session, stage, description, own, own.key);
+  record_used(session, alias.parent, std::move(own), std::move(hit->entry));
+  return true;
+}
+
 void run_layer_step(BuildSession& session, StageState& stage, const cache::StepKey& key,
                     const StepDescription& description, const StepWork& work,
-                    const DirectWork& direct) {
+                    const DirectWork& direct, const cache::StepKey* alias) {
   std::string k = cache::compute_key(key);
   ++session.steps;
   if (session.options->cache == CacheMode::kUse) {
     if (auto hit = find_cached(session, key, k)) {
-      spdlog::debug("cache hit {}{}: {}", k, hit->source.empty() ? "" : " in " + hit->source,
-                    description.text);
-      session.events->cached(description.label, description.text);
-      if (!hit->source.empty() && session.options->explain == ExplainMode::kExplain) {
-        session.events->note("cache hit in " + hit->source);
+      show_hit(session, description, *hit, k);
+      apply_hit(session, stage, description, hit->entry, k);
+      std::optional<cache::CacheEntry> other;
+      if (alias) {
+        other = alias_entry(hit->entry, *alias);
+        session.cache->put(alias->parent, *other);
       }
-      if (!hit->entry.layer_digest.empty()) append_layer(stage, hit->entry);
-      stage.image.created = hit->entry.created.empty() || session.options->source_date_epoch
-                                ? created_time(*session.options)
-                                : hit->entry.created;
-      add_history(session, stage, description.created_by, hit->entry.layer_digest.empty());
-      stage.image.cache_key = k;
-      ++session.cached_steps;
-      record_used(session, key.parent, std::move(hit->entry));
+      record_used(session, key.parent, std::move(hit->entry), std::move(other));
       return;
     }
   }
@@ -238,11 +272,16 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
   stage.image.created = entry.created;
   if (!entry.layer_digest.empty()) append_layer(stage, entry);
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
-  if (session.options->cache != CacheMode::kBypass) session.cache->put(key.parent, entry);
+  std::optional<cache::CacheEntry> other;
+  if (alias) other = alias_entry(entry, *alias);
+  if (session.options->cache != CacheMode::kBypass) {
+    session.cache->put(key.parent, entry);
+    if (other) session.cache->put(alias->parent, *other);
+  }
   stage.image.cache_key = k;
   // Only --cache-to reads the part digests again (a COPY of 100,000 files has as many).
   if (session.options->cache_to.empty()) std::vector<cache::KeyPart>().swap(entry.part_digests);
-  record_used(session, key.parent, std::move(entry));
+  record_used(session, key.parent, std::move(entry), std::move(other));
   session.events->done(description.label, timer.seconds());
 }
 

@@ -51,10 +51,20 @@ struct DirectWork {
 };
 
 /// Runs one file-system step of `stage` (see the file comment): `direct` first when given.
+/// With `alias`, the step's entry is also recorded under that key (see reuse_by_alias).
 /// Throws on failure; the stage's image is unchanged then.
 void run_layer_step(BuildSession& session, StageState& stage, const cache::StepKey& key,
                     const StepDescription& description, const StepWork& work,
-                    const DirectWork& direct = {});
+                    const DirectWork& direct = {}, const cache::StepKey* alias = nullptr);
+
+/// A step's alias key says what the step reads by the keys of where it reads from, not by the
+/// content (`COPY --from=STAGE`: the stage's last key), so it is known before any byte of the
+/// source is. When the cache has an entry under it, the step is cached without reading its
+/// source: true, and the stage continues from the step's own key, which the entry names
+/// (`chain_key`), so the key chain is the same whichever key hit. A runner that gets the stage
+/// from a shared cache then never downloads the stage's layers for the COPY.
+bool reuse_by_alias(BuildSession& session, StageState& stage, const cache::StepKey& alias,
+                    const StepDescription& description);
 
 /// The overlay lower directories of `image` (topmost first), unpacking the layers that are not
 /// unpacked yet.

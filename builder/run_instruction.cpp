@@ -1,6 +1,7 @@
 // The dispatcher: expands an instruction with the ARG/ENV in scope, runs the step of its
 // kind, and puts the Dockerfile location in front of any error.
 #include "builder/overloaded.h"
+#include "builder/shared_cache.h"
 #include "builder/steps.h"
 #include "common/error.h"
 #include "parser/expand.h"
@@ -41,6 +42,8 @@ void run_instruction(BuildSession& session, StageState& stage, const parser::Ins
         parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
     StepContext ctx{session, stage, expanded, label, root_read_later};
     dispatch(ctx, expanded);
+  } catch (const RemoteLayerUnusable&) {
+    throw;  // build() starts again without the entry
   } catch (const std::exception& e) {
     throw located(session, inst.location, e, inst.original);
   }

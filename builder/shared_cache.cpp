@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "oci/store.h"
+#include "registry/parallel.h"
+#include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
 namespace {
@@ -16,6 +18,7 @@ std::vector<cache::CacheEntry> chain_entries(BuildSession& session, std::size_t 
   std::string key = session.finished[target]->cache_key;
   for (auto it = session.used.find(key); it != session.used.end();
        it = session.used.find(it->second.parent)) {
+    if (it->second.alias) chain.push_back(*it->second.alias);
     chain.push_back(it->second.entry);
   }
   return {chain.rbegin(), chain.rend()};
@@ -24,11 +27,108 @@ std::vector<cache::CacheEntry> chain_entries(BuildSession& session, std::size_t 
 std::vector<cache::CacheEntry> all_entries(BuildSession& session) {
   std::lock_guard lock(session.used_mutex);
   std::vector<cache::CacheEntry> out;
-  for (const auto& [key, used] : session.used) out.push_back(used.entry);
+  for (const auto& [key, used] : session.used) {
+    out.push_back(used.entry);
+    if (used.alias) out.push_back(*used.alias);
+  }
   return out;
 }
 
+/// The remote layers among `layers` that are not in the store yet.
+std::vector<RemoteLayer> missing_remote(BuildSession& session,
+                                        const std::vector<oci::Descriptor>& layers) {
+  std::vector<RemoteLayer> out;
+  std::lock_guard lock(session.remote_mutex);
+  for (const auto& d : layers) {
+    auto it = session.remote_layers.find(d.digest.str());
+    if (it == session.remote_layers.end() || it->second.fetched) continue;
+    if (session.store->has_blob(d.digest)) {
+      it->second.fetched = true;
+      session.cache->put(it->second.parent, it->second.hit.entry);
+      continue;
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+/// Fetches the layer of `hit` and checks its diff_id; false when unusable (the reader has
+/// refused the entry and warned).
+bool fetch_and_check(BuildSession& session, const cache::SharedHit& hit) {
+  const cache::CacheEntry& e = hit.entry;
+  try {
+    session.shared_cache->fetch_layer(hit);
+  } catch (const std::exception& ex) {
+    spdlog::debug("{}", ex.what());
+    return false;
+  }
+  // The blob's digest was checked on the way in; the diff_id the entry claims is checked here,
+  // so an image's config never names a diff_id its layer does not have.
+  std::string actual =
+      snapshot::blob_diff_id(session.store->blob_path(oci::Digest::parse(e.layer_digest)));
+  if (actual != e.diff_id) {
+    session.shared_cache->refuse(hit, "its layer has diff_id " + actual + ", not " + e.diff_id);
+    return false;
+  }
+  return true;
+}
+
+/// Downloads one remote layer and checks it; throws RemoteLayerUnusable.
+void fetch_one(BuildSession& session, const RemoteLayer& r) {
+  if (!fetch_and_check(session, r.hit)) {
+    throw RemoteLayerUnusable("the layer of cache entry " + r.hit.entry.key + " from " +
+                              r.hit.source + " is unusable");
+  }
+}
+
 }  // namespace
+
+bool adopt_shared_hit(BuildSession& session, const cache::SharedHit& hit,
+                      const std::string& parent) {
+  if (hit.entry.layer_digest.empty()) {
+    session.cache->put(parent, hit.entry);
+    return true;
+  }
+  if (!session.shared_cache->layer_repository(hit)) {
+    // A local directory: nothing to save by waiting, and a bad layer is still a plain miss.
+    if (!fetch_and_check(session, hit)) return false;
+    session.cache->put(parent, hit.entry);
+    return true;
+  }
+  std::lock_guard lock(session.remote_mutex);
+  session.remote_layers.emplace(hit.entry.layer_digest, RemoteLayer{hit, parent});
+  return true;
+}
+
+void fetch_remote_layers(BuildSession& session, const std::vector<oci::Descriptor>& layers) {
+  if (!session.shared_cache) return;
+  std::lock_guard fetching(session.fetch_mutex);
+  std::vector<RemoteLayer> missing = missing_remote(session, layers);
+  if (missing.empty()) return;
+  spdlog::debug("downloading {} layer(s) of shared cache hits", missing.size());
+  registry::run_parallel(session.options->registry.parallel_blobs, missing.size(),
+                         [&] { return [&](std::size_t i) { fetch_one(session, missing[i]); }; });
+  std::lock_guard lock(session.remote_mutex);
+  for (const auto& r : missing) {
+    session.remote_layers[r.hit.entry.layer_digest].fetched = true;
+    session.cache->put(r.parent, r.hit.entry);
+  }
+}
+
+std::map<std::string, std::string> layer_origins(BuildSession& session,
+                                                 const std::vector<oci::Descriptor>& layers) {
+  std::map<std::string, std::string> out;
+  if (!session.shared_cache) return out;
+  std::lock_guard lock(session.remote_mutex);
+  for (const auto& d : layers) {
+    auto it = session.remote_layers.find(d.digest.str());
+    if (it == session.remote_layers.end()) continue;
+    if (auto repo = session.shared_cache->layer_repository(it->second.hit)) {
+      out.emplace(d.digest.str(), *repo);
+    }
+  }
+  return out;
+}
 
 std::map<std::string, std::string> inline_cache_annotations(BuildSession& session,
                                                             std::size_t target) {

@@ -357,9 +357,35 @@ StepWork container_work(const CopyArgs& a, const CopyInput& input, const CopySha
   };
 }
 
+/// The alias key of `COPY --from=STAGE` (layer_step.h reuse_by_alias): the instruction, the
+/// working directory its destination is resolved in and the stage's last key. None for a COPY
+/// from the context or an image.
+std::optional<cache::StepKey> stage_alias(const StepContext& ctx, const CopyArgs& a) {
+  if (a.from.empty()) return std::nullopt;
+  std::vector<StageNode> nodes;
+  for (const auto& s : ctx.session.dockerfile.stages) nodes.push_back({s.name, {}});
+  std::size_t i = find_stage(nodes, a.from, nodes.size());
+  if (i >= nodes.size()) return std::nullopt;
+  auto from = finished_stage(ctx.session, i);
+  if (!from || from->cache_key.empty()) return std::nullopt;
+  std::string sources;
+  for (const auto& src : a.sources) sources += src + '\0';
+  return cache::StepKey{ctx.stage.image.cache_key,
+                        {{"instruction", options_text(a)},
+                         {"sources", sources},
+                         {"workdir", workdir_of(ctx.stage)},
+                         {"from-stage", from->cache_key}}};
+}
+
 void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
   auto& session = ctx.session;
   auto& stage = ctx.stage;
+  std::optional<cache::StepKey> alias = stage_alias(ctx, a);
+  if (alias && reuse_by_alias(session, stage, *alias,
+                              {ctx.label, ctx.instruction.original,
+                               ctx.instruction.original + " # buildkit"})) {
+    return;
+  }
   CopyOrigin origin;
   open_origin(session, a, origin);
   const CopyInput& input = origin.input;
@@ -373,7 +399,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   // the step is done.
   DirectCopy direct;
   run_layer_step(session, stage, key, desc, container_work(a, input, shape, urls),
-                 direct_work(ctx, a, input, shape, direct));
+                 direct_work(ctx, a, input, shape, direct), alias ? &*alias : nullptr);
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (direct.made && direct.made->entries > 0 && session.options->cache != CacheMode::kBypass) {
     save_copy_recall(*session.store, shape.recall_key, *direct.made,

@@ -44,9 +44,11 @@ class DirLock {
 
 /// The entry without its part digests (they go to their own file).
 json to_json(const CacheEntry& e) {
-  return json{
+  json j{
       {"key", e.key},         {"layer_digest", e.layer_digest}, {"media_type", e.layer_media_type},
       {"size", e.layer_size}, {"diff_id", e.diff_id},           {"created", e.created}};
+  if (!e.chain_key.empty()) j["chain_key"] = e.chain_key;
+  return j;
 }
 
 /// The parts as JSON text. Their names carry file names, which are bytes: any that are not
@@ -91,6 +93,7 @@ CacheEntry from_json(const json& j) {
   e.layer_size = j.at("size").get<long long>();
   e.diff_id = j.at("diff_id").get<std::string>();
   e.created = j.value("created", "");
+  e.chain_key = j.value("chain_key", "");
   if (auto parts = j.find("parts"); parts != j.end()) add_parts(e, *parts);  // older entries
   return e;
 }

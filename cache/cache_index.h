@@ -35,6 +35,9 @@ struct CacheEntry {
   std::string diff_id;
   std::string created;                ///< RFC 3339 time the step first ran
   std::vector<KeyPart> part_digests;  ///< name -> digest of the value
+  /// For an entry under a step's alias key (layer_step.h): the step's own key, which the stage's
+  /// key chain continues from. Empty for an entry under the step's own key.
+  std::string chain_key;
 };
 
 /// An entry with its parts as one JSON document: what a shared cache stores per key

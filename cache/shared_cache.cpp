@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "oci/store.h"
 #include "registry/client.h"
 #include "registry/download.h"
+#include "registry/parallel.h"
 
 namespace mkimg::cache {
 namespace {
@@ -45,6 +47,8 @@ class Backend {
   virtual void tag_manifest(const std::string& tag, std::string_view bytes) = 0;
   /// Written when an export ends (a layout's index.json).
   virtual void finish() {}
+  /// A backend for another thread, or null when this one may be used from several at once.
+  virtual std::unique_ptr<Backend> clone() const { return nullptr; }
 };
 
 class RegistryBackend : public Backend {
@@ -54,6 +58,11 @@ class RegistryBackend : public Backend {
       : reference_(oci::Reference::parse(loc.ref)),
         client_(registry::RegistryClient::connect(reference_.domain, reference_.path, access,
                                                   options)) {}
+  RegistryBackend(const RegistryBackend& other)
+      : reference_(other.reference_), client_(other.client_.clone()) {}
+  std::unique_ptr<Backend> clone() const override {
+    return std::make_unique<RegistryBackend>(*this);
+  }
   std::optional<std::string> manifest(const std::string& tag) override {
     auto m = client_.find_manifest(tag);
     if (!m) return std::nullopt;
@@ -225,6 +234,7 @@ std::optional<oci::Descriptor> entry_layer(const CacheEntry& e) {
 /// Checks what an artifact or an inline entry says against the key asked for.
 void check_entry(const CacheEntry& e, const std::string& key) {
   if (e.key != key) throw Error("the entry is for key " + e.key);
+  if (!e.chain_key.empty()) oci::Digest::parse(e.chain_key);
   if (!e.layer_digest.empty()) {
     if (!oci::media_type::is_layer(e.layer_media_type)) {
       throw Error("`" + e.layer_media_type + "` is not a layer media type");
@@ -240,10 +250,10 @@ void check_entry(const CacheEntry& e, const std::string& key) {
 /// reference, the inline entries of that image.
 struct SharedCacheReader::Source {
   CacheLocation location;
-  std::mutex mutex;  ///< a backend serves one lookup at a time
+  std::mutex mutex;  ///< guards opening and `dead`
   std::unique_ptr<Backend> backend;
   bool opened = false;
-  bool dead = false;  ///< could not be reached: not asked again
+  std::atomic<bool> dead{false};  ///< could not be reached: not asked again
   std::map<std::string, CacheEntry> inline_entries;
 };
 
@@ -260,6 +270,9 @@ SharedCacheReader::SharedCacheReader(const oci::Store& store, std::vector<CacheL
 SharedCacheReader::~SharedCacheReader() = default;
 
 namespace {
+
+/// Lookups of one source at the same time.
+constexpr std::size_t kParallelLookups = 8;
 
 /// The inline entries of the image `ref` names, when it is one built with type=inline.
 std::map<std::string, CacheEntry> read_inline(Backend& backend, const CacheLocation& loc) {
@@ -304,45 +317,112 @@ std::optional<CacheEntry> lookup(Backend& backend, const CacheLocation& loc,
 
 }  // namespace
 
-std::optional<SharedHit> SharedCacheReader::find(const std::string& key) {
-  for (auto& source : sources_) {
-    std::lock_guard lock(source->mutex);
-    if (source->dead) continue;
-    const std::string& name = source->location.text;
-    try {
-      if (!source->opened) {
-        source->opened = true;
-        source->backend = open_backend(source->location, options_, false);
-        if (source->location.type == LocationType::kRegistry) {
-          try {
-            source->inline_entries = read_inline(*source->backend, source->location);
-          } catch (const std::exception& e) {
-            warn_("cache " + name + ": inline cache not read: " + e.what());
-          }
-        }
-      }
-    } catch (const std::exception& e) {
-      source->dead = true;
-      warn_("cache " + name + " cannot be read, building without it: " + e.what());
-      continue;
-    }
-    std::optional<CacheEntry> entry;
-    try {
-      entry = lookup(*source->backend, source->location, source->inline_entries, key);
-      if (!entry) continue;
-      check_entry(*entry, key);
-      if (auto layer = entry_layer(*entry)) source->backend->fetch_blob(*layer, store_);
-    } catch (const registry::TransportError& e) {
-      source->dead = true;
-      warn_("cache " + name + " stopped answering, building without it: " + e.what());
-      continue;
-    } catch (const std::exception& e) {
-      warn_("cache " + name + ": entry " + key + " not used: " + e.what());
-      continue;
-    }
-    return SharedHit{std::move(*entry), name};
+bool SharedCacheReader::open(Source& source) {
+  std::lock_guard lock(source.mutex);
+  if (source.dead) return false;
+  if (source.opened) return true;
+  source.opened = true;
+  const std::string& name = source.location.text;
+  try {
+    source.backend = open_backend(source.location, options_, false);
+  } catch (const std::exception& e) {
+    source.dead = true;
+    warn_("cache " + name + " cannot be read, building without it: " + e.what());
+    return false;
   }
-  return std::nullopt;
+  if (source.location.type == LocationType::kRegistry) {
+    try {
+      source.inline_entries = read_inline(*source.backend, source.location);
+    } catch (const registry::TransportError& e) {
+      source.dead = true;
+      warn_("cache " + name + " cannot be read, building without it: " + e.what());
+      return false;
+    } catch (const std::exception& e) {
+      warn_("cache " + name + ": inline cache not read: " + e.what());
+    }
+  }
+  return true;
+}
+
+void SharedCacheReader::stop_using(Source& source, const std::exception& e) {
+  if (!source.dead.exchange(true)) {
+    warn_("cache " + source.location.text + " stopped answering, building without it: " + e.what());
+  }
+}
+
+std::optional<SharedHit> SharedCacheReader::find(const std::string& key) {
+  return find_many({key})[0];
+}
+
+std::vector<std::optional<SharedHit>> SharedCacheReader::find_many(
+    const std::vector<std::string>& keys) {
+  std::vector<std::optional<SharedHit>> found(keys.size());
+  for (std::size_t s = 0; s < sources_.size(); ++s) {
+    Source& source = *sources_[s];
+    std::vector<std::size_t> asked;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!found[i]) asked.push_back(i);
+    }
+    if (asked.empty() || !open(source)) continue;
+    registry::run_parallel(kParallelLookups, asked.size(), [&] {
+      std::shared_ptr<Backend> mine = source.backend->clone();
+      Backend* backend = mine ? mine.get() : source.backend.get();
+      return [&, mine, backend](std::size_t n) {
+        if (source.dead) return;
+        const std::string& key = keys[asked[n]];
+        if (refused(s, key)) return;
+        try {
+          auto entry = lookup(*backend, source.location, source.inline_entries, key);
+          if (!entry) return;
+          check_entry(*entry, key);
+          found[asked[n]] = SharedHit{std::move(*entry), source.location.text, s};
+        } catch (const registry::TransportError& e) {
+          stop_using(source, e);
+        } catch (const std::exception& e) {
+          warn_("cache " + source.location.text + ": entry " + key + " not used: " + e.what());
+        }
+      };
+    });
+  }
+  return found;
+}
+
+void SharedCacheReader::fetch_layer(const SharedHit& hit) {
+  auto layer = entry_layer(hit.entry);
+  if (!layer || store_.has_blob(layer->digest)) return;
+  Source& source = *sources_.at(hit.source_index);
+  try {
+    std::unique_ptr<Backend> mine = source.backend->clone();
+    (mine ? *mine : *source.backend).fetch_blob(*layer, store_);
+  } catch (const registry::TransportError& e) {
+    stop_using(source, e);
+    throw Error("cache " + hit.source + ": layer " + layer->digest.str() + " of entry " +
+                hit.entry.key + " not downloaded: " + e.what());
+  } catch (const std::exception& e) {
+    refuse(hit, std::string("its layer cannot be downloaded: ") + e.what());
+    throw Error("cache " + hit.source + ": layer " + layer->digest.str() + " of entry " +
+                hit.entry.key + " not downloaded: " + e.what());
+  }
+}
+
+void SharedCacheReader::refuse(const SharedHit& hit, const std::string& why) {
+  {
+    std::lock_guard lock(refused_mutex_);
+    if (!refused_.emplace(hit.source_index, hit.entry.key).second) return;
+  }
+  warn_("cache " + hit.source + ": entry " + hit.entry.key + " not used: " + why);
+}
+
+bool SharedCacheReader::refused(std::size_t source, const std::string& key) {
+  std::lock_guard lock(refused_mutex_);
+  return refused_.count({source, key}) > 0;
+}
+
+std::optional<std::string> SharedCacheReader::layer_repository(const SharedHit& hit) const {
+  const CacheLocation& loc = sources_.at(hit.source_index)->location;
+  if (loc.type != LocationType::kRegistry) return std::nullopt;
+  oci::Reference ref = oci::Reference::parse(loc.ref);
+  return ref.domain + "/" + ref.path;
 }
 
 ExportReport export_entries(const oci::Store& store, const CacheLocation& to,

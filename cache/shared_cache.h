@@ -16,9 +16,13 @@
 // again in the same build.
 #pragma once
 
+#include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,10 +45,12 @@ inline constexpr std::string_view kInlineAnnotation = "dev.mkimg.cache.v1";
 /// Receives a warning: a source that cannot be reached, an entry refused.
 using Warn = std::function<void(const std::string&)>;
 
-/// A hit in a shared cache; its layer blob (if any) is in the store, digest and size checked.
+/// A hit in a shared cache: the entry, checked against the key and its artifact. Its layer is
+/// not downloaded until fetch_layer() (a hit whose bytes nothing needs moves no layer).
 struct SharedHit {
   CacheEntry entry;
-  std::string source;  ///< the location as given, for messages
+  std::string source;        ///< the location as given, for messages
+  std::size_t source_index;  ///< which --cache-from source
 };
 
 /// The `--cache-from` sources of one build, asked in order. Safe to use from several threads.
@@ -56,16 +62,35 @@ class SharedCacheReader {
   SharedCacheReader(const SharedCacheReader&) = delete;
   SharedCacheReader& operator=(const SharedCacheReader&) = delete;
 
-  /// The entry for `key` from the first source that has a good one (its layer downloaded into
-  /// the store), or nullopt.
+  /// The entry for `key` from the first source that has a good one, or nullopt.
   std::optional<SharedHit> find(const std::string& key);
+  /// find() of several keys at once: each source is asked for every key not found yet, a few
+  /// requests at a time. result[i] answers keys[i].
+  std::vector<std::optional<SharedHit>> find_many(const std::vector<std::string>& keys);
+  /// Downloads the layer blob of `hit` into the store, digest and size checked. Throws
+  /// mkimg::Error naming the source and the entry when it cannot; the entry is refused from
+  /// then on (a source that stopped answering is not asked again).
+  void fetch_layer(const SharedHit& hit);
+  /// Refuses the entry of `hit` for the rest of this reader's life: a later find() of its key
+  /// does not return it. Warns with `why`.
+  void refuse(const SharedHit& hit, const std::string& why);
+  /// The registry repository (`host/path`) that serves the layer of `hit`, for a
+  /// cross-repository mount; nullopt for a local source.
+  std::optional<std::string> layer_repository(const SharedHit& hit) const;
 
  private:
   struct Source;
+  /// Opens `source` at its first use; false when it cannot be read (warned once).
+  bool open(Source& source);
+  /// Marks `source` dead after a transport error (warned once).
+  void stop_using(Source& source, const std::exception& e);
+  bool refused(std::size_t source, const std::string& key);
   const oci::Store& store_;
   registry::RegistryOptions options_;
   Warn warn_;
   std::vector<std::unique_ptr<Source>> sources_;
+  std::mutex refused_mutex_;
+  std::set<std::pair<std::size_t, std::string>> refused_;  ///< (source, key)
 };
 
 /// What an export did.

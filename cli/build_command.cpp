@@ -79,9 +79,19 @@ builder::OutputSpec parse_output(const std::string& text) {
     out.type = builder::OutputSpec::Type::kOciArchive;
   else if (type == "docker")
     out.type = builder::OutputSpec::Type::kDocker;
+  else if (type == "registry")
+    out.type = builder::OutputSpec::Type::kRegistry;
   else
-    throw Error(describe("parse --output", text, "type must be oci, oci-archive or docker"));
-  if (out.dest.empty()) throw Error(describe("parse --output", text, "dest= is required"));
+    throw Error(
+        describe("parse --output", text, "type must be oci, oci-archive, docker or registry"));
+  if (out.type == builder::OutputSpec::Type::kRegistry) {
+    if (!out.dest.empty()) {
+      throw Error(
+          describe("parse --output", text, "type=registry pushes to the -t names, no dest="));
+    }
+  } else if (out.dest.empty()) {
+    throw Error(describe("parse --output", text, "dest= is required"));
+  }
   return out;
 }
 
@@ -239,10 +249,12 @@ builder::BuildResult build_with_progress(oci::Store& store, const builder::Build
   return builder::build(store, options, progress);
 }
 
-/// `--push`: sends each -t tag, as just built, to the registry its name points at.
-void push_tags(oci::Store& store, const BuildFlags& f) {
+/// `--push`: sends each -t tag, as just built, to the registry its name points at; layers that
+/// came from a registry cache are mounted from there when it is the same registry.
+void push_tags(oci::Store& store, const BuildFlags& f, const builder::BuildResult& result) {
   registry::PushOptions options;
   options.registry.insecure_registries = f.insecure_registries;
+  options.origins = result.layer_origins;
   if (f.progress != "quiet") {
     options.progress = [](std::string_view line) { std::cerr << line << "\n"; };
   }
@@ -304,6 +316,12 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     throw Error(describe("build", "--push", "needs at least one -t tag to push"));
   }
   builder::BuildOptions options = to_options(f);
+  for (const auto& out : options.outputs) {
+    if (out.type == builder::OutputSpec::Type::kRegistry && f.tags.empty()) {
+      throw Error(
+          describe("build", "--output type=registry", "needs at least one -t name to push"));
+    }
+  }
   if (f.dry_run) {
     std::cout << builder::dry_run(options) << std::flush;
     return;
@@ -316,7 +334,7 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     global.exit_code = 1;
     return;
   }
-  if (f.push) push_tags(store, f);
+  if (f.push) push_tags(store, f, result);
   std::cout << result.image_id << "\n";
 }
 
@@ -335,7 +353,8 @@ void add_build(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"host", "none", "default"}));
   cmd->add_option("--runtime", flags->runtime, "runc, crun or a path (default: auto)");
   cmd->add_option("--output,-o", flags->outputs,
-                  "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE");
+                  "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE | "
+                  "type=registry (push to the -t names, keep nothing in the store)");
   cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
   cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
       ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));

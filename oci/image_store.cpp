@@ -50,12 +50,12 @@ Image load_image(const Store& store, std::string_view name) {
 
 Descriptor write_image(const Store& store, const ImageConfig& config,
                        const std::vector<Descriptor>& layers,
-                       const std::map<std::string, std::string>& annotations) {
+                       const std::map<std::string, std::string>& annotations, LayerBlobs blobs) {
   Manifest manifest;
   manifest.media_type = std::string(media_type::kOciManifest);
   manifest.config = store.put_blob(to_json(config), media_type::kOciConfig);
   for (const auto& layer : layers) {
-    if (!store.has_blob(layer.digest)) {
+    if (blobs == LayerBlobs::kInStore && !store.has_blob(layer.digest)) {
       throw Error(describe("write image", layer.digest.str(), "layer blob not in the store"));
     }
     manifest.layers.push_back(layer);

@@ -231,10 +231,17 @@ Image load_image(const Store& store, std::string_view name);
 /// Loads the image a manifest (or index) descriptor names.
 Image load_image(const Store& store, const Descriptor& descriptor);
 
-/// Writes `config` and an OCI manifest over `layers` (blobs the store already has),
-/// canonically, and returns the manifest's descriptor. Does not tag.
+/// Whether write_image insists on having every layer blob.
+enum class LayerBlobs {
+  kInStore,   ///< every layer blob is in the store (an image to tag)
+  kAnywhere,  ///< some are elsewhere (an image only pushed, its layers mounted from a cache)
+};
+
+/// Writes `config` and an OCI manifest over `layers` (blobs the store already has, unless
+/// `blobs` is kAnywhere), canonically, and returns the manifest's descriptor. Does not tag.
 Descriptor write_image(const Store& store, const ImageConfig& config,
                        const std::vector<Descriptor>& layers,
-                       const std::map<std::string, std::string>& annotations = {});
+                       const std::map<std::string, std::string>& annotations = {},
+                       LayerBlobs blobs = LayerBlobs::kInStore);
 
 }  // namespace mkimg::oci

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -51,9 +52,21 @@ void push_blob(RegistryClient& client, const oci::Store& store, const oci::Descr
     progress("exists " + d.digest.str());
     return;
   }
+  // push() left only origins on the destination's registry, as repository paths.
+  if (auto origin = options.origins.find(d.digest.str());
+      origin != options.origins.end() && client.mount_blob(d.digest, origin->second)) {
+    progress("mounted " + d.digest.str() + " from " + origin->second);
+    return;
+  }
   if (from && client.mount_blob(d.digest, *from)) {
     progress("mounted " + d.digest.str() + " from " + *from);
     return;
+  }
+  if (!store.has_blob(d.digest)) {
+    if (!options.fetch_missing) {
+      throw Error(describe("push layer", d.digest.str(), "not in the store"));
+    }
+    options.fetch_missing(d);
   }
   for (int attempt = 0;; ++attempt) {
     UniqueFd fd = store.open_blob(d.digest);
@@ -80,7 +93,8 @@ void push_blobs(const RegistryClient& client, const oci::Store& store, const oci
   std::vector<oci::Descriptor> blobs = {m.config};
   for (const auto& layer : m.layers) {
     if (!layer.urls.empty()) continue;  // foreign layers stay where they are
-    if (!store.has_blob(layer.digest)) {
+    if (!store.has_blob(layer.digest) && !options.fetch_missing &&
+        !options.origins.count(layer.digest.str())) {
       throw Error(describe("push layer", layer.digest.str(), "not in the store"));
     }
     blobs.push_back(layer);
@@ -105,26 +119,47 @@ void push_manifest(RegistryClient& client, const oci::Store& store, const oci::D
   progress("pushed manifest " + d.digest.str());
 }
 
-oci::Descriptor push(oci::Store& store, const std::string& source, const oci::Reference& dest,
-                     const PushOptions& options) {
+/// `options` with only the origins on `dest`'s registry, as repository paths there.
+PushOptions with_local_origins(const PushOptions& options, const oci::Reference& dest) {
+  PushOptions out = options;
+  out.origins.clear();
+  for (const auto& [digest, origin] : options.origins) {
+    auto ref = oci::Reference::try_parse(origin);
+    if (ref && ref->domain == dest.domain && ref->path != dest.path) {
+      out.origins.emplace(digest, ref->path);
+    }
+  }
+  return out;
+}
+
+/// The repositories blobs are mounted from: pull scopes of the token.
+std::vector<std::string> mount_repositories(const std::optional<std::string>& from,
+                                            const PushOptions& options) {
+  std::vector<std::string> out;
+  if (from) out.push_back(*from);
+  for (const auto& [digest, path] : options.origins) {
+    if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(path);
+  }
+  return out;
+}
+
+oci::Descriptor push(oci::Store& store, const oci::Descriptor& top,
+                     const std::optional<std::string>& from, const oci::Reference& dest,
+                     const PushOptions& given) {
+  const PushOptions options = with_local_origins(given, dest);
   std::mutex mutex;
   Progress progress = [&](std::string_view line) {
     std::lock_guard lock(mutex);
     if (options.progress) options.progress(line);
   };
-  auto top = store.resolve(source);
-  if (!top) throw Error(describe("find image", source, "not in the store"));
-  if (dest.digest && *dest.digest != top->digest) {
-    throw Error("the image has digest " + top->digest.str() + ", not " + dest.digest->str());
+  if (dest.digest && *dest.digest != top.digest) {
+    throw Error("the image has digest " + top.digest.str() + ", not " + dest.digest->str());
   }
-  std::string reference = dest.tag ? *dest.tag : top->digest.str();
-  std::optional<std::string> from = mount_source(source, dest);
-  std::vector<std::string> extra;
-  if (from) extra.push_back(*from);
-  RegistryClient client =
-      RegistryClient::connect(dest.domain, dest.path, Access::kPush, options.registry, extra);
-  std::string bytes = store.read_blob(top->digest);
-  std::string type = manifest_type(*top, bytes);
+  std::string reference = dest.tag ? *dest.tag : top.digest.str();
+  RegistryClient client = RegistryClient::connect(
+      dest.domain, dest.path, Access::kPush, options.registry, mount_repositories(from, options));
+  std::string bytes = store.read_blob(top.digest);
+  std::string type = manifest_type(top, bytes);
   oci::ManifestDocument doc = oci::parse_manifest_document(bytes, type);
   if (const oci::Index* index = std::get_if<oci::Index>(&doc)) {
     for (const oci::Descriptor& child : index->manifests) {
@@ -135,12 +170,12 @@ oci::Descriptor push(oci::Store& store, const std::string& source, const oci::Re
     }
     client.put_manifest(reference, bytes, type);
   } else {
-    oci::Descriptor d = *top;
+    oci::Descriptor d = top;
     d.media_type = type;
     push_manifest(client, store, d, reference, from, options, progress);
   }
-  progress("pushed " + dest.str() + " " + top->digest.str());
-  return oci::Descriptor{type, top->digest, static_cast<std::int64_t>(bytes.size())};
+  progress("pushed " + dest.str() + " " + top.digest.str());
+  return oci::Descriptor{type, top.digest, static_cast<std::int64_t>(bytes.size())};
 }
 
 }  // namespace
@@ -148,7 +183,18 @@ oci::Descriptor push(oci::Store& store, const std::string& source, const oci::Re
 oci::Descriptor push_image(oci::Store& store, const std::string& source, const oci::Reference& dest,
                            const PushOptions& options) {
   try {
-    return push(store, source, dest, options);
+    auto top = store.resolve(source);
+    if (!top) throw Error(describe("find image", source, "not in the store"));
+    return push(store, *top, mount_source(source, dest), dest, options);
+  } catch (const std::exception& e) {
+    throw with_context("push `" + dest.str() + "`", e);
+  }
+}
+
+oci::Descriptor push_image(oci::Store& store, const oci::Descriptor& top,
+                           const oci::Reference& dest, const PushOptions& options) {
+  try {
+    return push(store, top, std::nullopt, dest, options);
   } catch (const std::exception& e) {
     throw with_context("push `" + dest.str() + "`", e);
   }

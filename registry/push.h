@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,13 @@ struct PushOptions {
   RegistryOptions registry;
   std::function<void(std::string_view)> progress;  ///< one line per event; may be empty
   std::int64_t chunk_size = 16 * 1024 * 1024;      ///< blobs larger than this go up in PATCH chunks
+  /// Repositories (`host/path`) known to have a blob, by digest: a blob the destination lacks
+  /// is mounted from there when it is on the destination's registry, instead of uploaded.
+  std::map<std::string, std::string> origins;
+  /// Brings a blob the store lacks into it (a layer a shared cache named and nothing
+  /// downloaded yet); called only when neither the destination has it nor a mount worked.
+  /// Without it such a blob is an error.
+  std::function<void(const oci::Descriptor&)> fetch_missing;
 };
 
 /// Pushes the image the store tags as `source` (a manifest or an index with its manifests)
@@ -30,5 +38,9 @@ struct PushOptions {
 /// ("push `dest`: ...") on failure.
 oci::Descriptor push_image(oci::Store& store, const std::string& source, const oci::Reference& dest,
                            const PushOptions& options);
+
+/// The same for the manifest `top` (in the store, possibly untagged).
+oci::Descriptor push_image(oci::Store& store, const oci::Descriptor& top,
+                           const oci::Reference& dest, const PushOptions& options);
 
 }  // namespace mkimg::registry

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tests/support/builder_fixture.h"
@@ -78,6 +79,29 @@ class SharedCacheTest : public BuilderTest {
     return out;
   }
 
+  /// The layer digests ("sha256:...") of `repo:tag` as the registry serves it.
+  std::vector<std::string> registry_layers(const std::string& repo, const std::string& tag) {
+    auto r = run({"curl", "-fsS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                  registry_->url() + "/v2/" + repo + "/manifests/" + tag});
+    std::vector<std::string> out;
+    EXPECT_EQ(r.exit_code, 0) << r.all();
+    nlohmann::json manifest = nlohmann::json::parse(r.out);
+    for (const auto& l : manifest["layers"]) out.push_back(l["digest"]);
+    EXPECT_FALSE(out.empty()) << r.all();
+    return out;
+  }
+
+  /// The file the registry keeps blob `digest` in.
+  fs::path registry_blob(const std::string& digest) const {
+    std::string hex = digest.substr(7);
+    return registry_->dir() / "storage/docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex /
+           "data";
+  }
+
+  static bool store_has_blob(const fs::path& root, const std::string& digest) {
+    return fs::exists(root / "oci/blobs/sha256" / digest.substr(7));
+  }
+
   std::unique_ptr<Registry> registry_;
 };
 
@@ -86,7 +110,8 @@ TEST_F(SharedCacheTest, AFreshRunnerReusesEveryStepFromTheRegistry) {
                     {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
   ASSERT_EQ(a.exit_code, 0) << a.all();
   EXPECT_NE(a.err.find("exporting cache to"), std::string::npos) << a.err;
-  EXPECT_EQ(tags("cache").size(), 5u) << a.err;  // 2 COPY + RUN, COPY --from, COPY, RUN
+  // COPY + RUN, COPY --from (under its key and its alias), COPY, RUN
+  EXPECT_EQ(tags("cache").size(), 6u) << a.err;
 
   auto b = build_in(dir("store-b"), context("ctx-b"),
                     {"--cache-from", "type=registry,ref=" + cache_repo()});
@@ -96,20 +121,117 @@ TEST_F(SharedCacheTest, AFreshRunnerReusesEveryStepFromTheRegistry) {
   // Nothing was written: --cache-from alone never exports.
   EXPECT_EQ(b.err.find("exporting cache"), std::string::npos) << b.err;
 
-  // The next build on B is a local hit, and the image runs.
+  // The next build on B, without --cache-from, hits what B holds: the final stage's steps. The
+  // builder stage's layers never came to B (nothing needed them), so it runs; its keys are
+  // the same, so COPY --from hits and the image is the same.
   auto again = build_in(dir("store-b"), context("ctx-b"), {"-t", "app:b"});
   ASSERT_EQ(again.exit_code, 0) << again.all();
-  EXPECT_EQ(count(again.err, "CACHED"), 5) << again.err;
+  EXPECT_EQ(count(again.err, "CACHED"), 3) << again.err;
+  EXPECT_EQ(image_id(again), image_id(a)) << again.err;
   auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out", "/app.txt"});
   ASSERT_EQ(ran.exit_code, 0) << ran.all();
   EXPECT_EQ(ran.out, "source\napp v1\n");
+}
+
+TEST_F(SharedCacheTest, AFreshRunnerDownloadsOnlyTheLayersItsImageHolds) {
+  std::string first = registry_->host() + "/app:a";
+  auto a = build_in(
+      store(), context("ctx-a"),
+      {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max", "-t", first, "--push"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  auto image_layers = registry_layers("app", "a");
+  std::vector<std::string> builder_layers;
+  for (const auto& tag : tags("cache")) {
+    for (const auto& layer : registry_layers("cache", tag)) {
+      if (std::find(image_layers.begin(), image_layers.end(), layer) == image_layers.end()) {
+        builder_layers.push_back(layer);
+      }
+    }
+  }
+  ASSERT_EQ(builder_layers.size(), 2u);  // the builder stage's COPY and RUN
+
+  auto b =
+      build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo(), "-t", "app:b"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_EQ(image_id(b), image_id(a)) << b.err;
+  // The builder stage was cached and nothing read its files: COPY --from hit by the stage's key.
+  for (const auto& layer : builder_layers) {
+    EXPECT_FALSE(store_has_blob(dir("store-b"), layer)) << layer << "\n" << b.err;
+  }
+  for (const auto& layer : image_layers) EXPECT_TRUE(store_has_blob(dir("store-b"), layer));
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out", "/app.txt"});
+  EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
+
+  // A change in the final stage runs only that step; the builder's files are still not needed.
+  auto c = build_in(dir("store-b"), context("ctx-c", "app v2\n"), {"--cache-from", cache_repo()});
+  ASSERT_EQ(c.exit_code, 0) << c.all();
+  EXPECT_EQ(count(c.err, "CACHED"), 3) << c.err;
+  for (const auto& layer : builder_layers) EXPECT_FALSE(store_has_blob(dir("store-b"), layer));
+}
+
+TEST_F(SharedCacheTest, APushOnlyBuildMountsCachedLayersAndDownloadsNone) {
+  std::string first = registry_->host() + "/app:a";
+  auto a = build_in(
+      store(), context("ctx-a"),
+      {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max", "-t", first, "--push"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+
+  std::string second = registry_->host() + "/team/app:b";
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", cache_repo(), "-t", second, "--output", "type=registry"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_EQ(image_id(b), image_id(a)) << b.err;
+  // The final stage's three layers (the first is the base) went from the cache repository to
+  // the image's by a cross-repository mount: none of them passed through runner B.
+  auto layers = registry_layers("team/app", "b");
+  ASSERT_EQ(layers.size(), 4u);
+  EXPECT_EQ(layers, registry_layers("app", "a"));
+  for (std::size_t i = 1; i < layers.size(); ++i) {
+    EXPECT_FALSE(store_has_blob(dir("store-b"), layers[i])) << layers[i];
+    EXPECT_NE(b.err.find("mounted " + layers[i] + " from cache"), std::string::npos) << b.err;
+  }
+  // type=registry keeps no image in the store.
+  auto images = run_mkimg(dir("store-b"), {"images"});
+  EXPECT_EQ(images.out.find("app"), std::string::npos) << images.all();
+
+  // Another runner pulls what B pushed and runs it.
+  auto pulled = run_mkimg(dir("store-c"), {"pull", second});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.all();
+  auto ran = run_mkimg(dir("store-c"), {"run", "--rm", second, "cat", "/out", "/app.txt"});
+  EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
+}
+
+TEST_F(SharedCacheTest, ABadLayerFoundWhenItIsNeededIsAMissAndTheImageIsRight) {
+  std::string first = registry_->host() + "/app:a";
+  auto a = build_in(
+      store(), context("ctx-a"),
+      {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max", "-t", first, "--push"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // The last RUN's layer is damaged in the registry's storage. Its entry is whole, so the
+  // lookup hits; the damage shows only when the image needs the layer's bytes.
+  std::string last = registry_layers("app", "a").back();
+  write_file(registry_blob(last), "not a layer");
+  auto b =
+      build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo(), "-t", "app:b"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(b.err.find("not used: its layer cannot be downloaded"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("building again without it"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("] RUN cat /proc/sys/kernel/random/uuid > /id2"), std::string::npos)
+      << b.err;
+  EXPECT_NE(image_id(b), image_id(a));
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out", "/app.txt"});
+  EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
+  auto check = run_mkimg(dir("store-b"), {"images"});
+  EXPECT_EQ(check.exit_code, 0) << check.all();
 }
 
 TEST_F(SharedCacheTest, ModeMinExportsOnlyTheFinalImagesSteps) {
   auto a = build_in(store(), context("ctx-a"),
                     {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=min"});
   ASSERT_EQ(a.exit_code, 0) << a.all();
-  EXPECT_EQ(tags("cache").size(), 3u) << a.err;
+  EXPECT_EQ(tags("cache").size(), 4u) << a.err;  // the final stage's, COPY --from twice
 
   auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo()});
   ASSERT_EQ(b.exit_code, 0) << b.all();
@@ -213,7 +335,7 @@ TEST_F(SharedCacheTest, TwoWritersAtOnceBothSucceedAndTheCacheServes) {
   t.join();
   ASSERT_EQ(first.exit_code, 0) << first.all();
   ASSERT_EQ(second.exit_code, 0) << second.all();
-  EXPECT_EQ(tags("cache").size(), 5u);
+  EXPECT_EQ(tags("cache").size(), 6u);
   auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", cache_repo()});
   ASSERT_EQ(b.exit_code, 0) << b.all();
   EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
