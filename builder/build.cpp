@@ -9,6 +9,7 @@
 
 #include "builder/build_plan.h"
 #include "builder/build_state.h"
+#include "builder/layer_step.h"
 #include "builder/output_layout.h"
 #include "builder/shared_cache.h"
 #include "builder/stage_scheduler.h"
@@ -42,6 +43,7 @@ void build_stage(BuildSession& session, std::size_t i) {
   for (std::size_t k = source.instructions.size(); k-- > 1;) {
     read_later[k - 1] = read_later[k] || touches_root(source.instructions[k]);
   }
+  prefetch_shared_hits(session, stage, source.instructions, read_later);
   for (std::size_t k = 0; k < source.instructions.size(); ++k) {
     run_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total),
                     read_later[k]);

@@ -76,6 +76,9 @@ struct BuildSession {
   /// The layers shared-cache hits named, by layer digest: downloaded only when a step, an
   /// output or an export needs their bytes (builder/shared_cache.h). Guarded by `remote_mutex`.
   std::map<std::string, RemoteLayer> remote_layers;
+  /// What the shared cache answered for keys asked ahead in one batch (prefetch_shared_hits):
+  /// a hit, or nullopt for a miss. Guarded by `remote_mutex`.
+  std::map<std::string, std::optional<cache::SharedHit>> prefetched;
   std::mutex remote_mutex;
   std::mutex fetch_mutex;  ///< one download of remote layers at a time
   /// Every layer step's entry this build used (hit or run), by key, for --cache-to; guarded

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "builder/shared_cache.h"
+#include "builder/steps.h"
 #include "common/error.h"
 #include "common/temp_dir.h"
 #include "common/user_namespace.h"
@@ -19,7 +20,16 @@
 #include "snapshot/layer_store.h"
 
 namespace mkimg::builder {
+namespace {
+thread_local KeySpeculation* current_speculation = nullptr;
+}  // namespace
+
+KeySpeculation::KeySpeculation() { current_speculation = this; }
+KeySpeculation::~KeySpeculation() { current_speculation = nullptr; }
+bool speculating() { return current_speculation != nullptr; }
+
 std::vector<std::filesystem::path> image_lowers(BuildSession& session, const ImageState& image) {
+  if (speculating()) throw Error("the key of this step needs a root file system");
   fetch_remote_layers(session, image.layers);
   return snapshot::overlay_lowers(snapshot::ensure_image_unpacked(
       *session.store, image.config, image.layers, session.pending.get()));
@@ -170,7 +180,16 @@ std::optional<Found> find_cached(BuildSession& session, const cache::StepKey& ke
     }
   }
   if (!session.shared_cache) return std::nullopt;
-  auto shared = session.shared_cache->find(k);
+  std::optional<cache::SharedHit> shared;
+  bool asked = false;
+  {
+    std::lock_guard lock(session.remote_mutex);
+    if (auto it = session.prefetched.find(k); it != session.prefetched.end()) {
+      shared = it->second;
+      asked = true;
+    }
+  }
+  if (!asked) shared = session.shared_cache->find(k);
   if (!shared) {
     if (session.options->explain == ExplainMode::kExplain) {
       session.events->note("cache miss in --cache-from too");
@@ -221,12 +240,72 @@ cache::CacheEntry alias_entry(const cache::CacheEntry& entry, const cache::StepK
   return a;
 }
 
+/// reuse_by_alias while speculating: the stage continues from the key the alias entry names
+/// (the store's, else the shared cache's, asked now: the next keys depend on it).
+bool speculate_alias(BuildSession& session, StageState& stage, const std::string& k) {
+  std::optional<cache::CacheEntry> entry = session.cache->find(k);
+  if (!entry && session.shared_cache) {
+    auto shared = session.shared_cache->find(k);
+    std::lock_guard lock(session.remote_mutex);
+    session.prefetched.emplace(k, shared);
+    if (shared) entry = shared->entry;
+  }
+  if (!entry || entry->chain_key.empty()) return false;
+  current_speculation->keys.push_back(k);
+  stage.image.cache_key = entry->chain_key;
+  return true;
+}
+
 }  // namespace
+
+void prefetch_shared_hits(BuildSession& session, const StageState& stage,
+                          const std::vector<parser::Instruction>& instructions,
+                          const std::vector<bool>& read_later) {
+  if (!session.shared_cache || session.options->cache != CacheMode::kUse) return;
+  std::vector<std::string> keys;
+  {
+    KeySpeculation speculation;
+    StageState copy = stage;
+    try {
+      for (std::size_t i = 0; i < instructions.size(); ++i) {
+        run_instruction(session, copy, instructions[i], "", read_later[i]);
+      }
+    } catch (const std::exception& e) {
+      spdlog::debug("keys known ahead stop: {}", e.what());
+    }
+    keys = std::move(speculation.keys);
+  }
+  std::vector<std::string> ask;
+  {
+    std::lock_guard lock(session.remote_mutex);
+    for (const auto& k : keys) {
+      if (session.prefetched.count(k)) continue;
+      auto local = session.cache->find(k);
+      if (local && (local->layer_digest.empty() ||
+                    session.store->has_blob(oci::Digest::parse(local->layer_digest)))) {
+        continue;
+      }
+      ask.push_back(k);
+    }
+  }
+  if (ask.empty()) return;
+  StepTimer timer;
+  auto found = session.shared_cache->find_many(ask);
+  std::lock_guard lock(session.remote_mutex);
+  int hits = 0;
+  for (std::size_t i = 0; i < ask.size(); ++i) {
+    hits += found[i] ? 1 : 0;
+    session.prefetched.emplace(ask[i], std::move(found[i]));
+  }
+  spdlog::debug("asked the shared cache for {} keys at once: {} hits ({:.3f}s)", ask.size(), hits,
+                timer.seconds());
+}
 
 bool reuse_by_alias(BuildSession& session, StageState& stage, const cache::StepKey& alias,
                     const StepDescription& description) {
   if (session.options->cache != CacheMode::kUse) return false;
   std::string k = cache::compute_key(alias);
+  if (speculating()) return speculate_alias(session, stage, k);
   auto hit = find_cached(session, alias, k);
   if (!hit || hit->entry.chain_key.empty()) return false;
   ++session.steps;
@@ -244,6 +323,11 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
                     const StepDescription& description, const StepWork& work,
                     const DirectWork& direct, const cache::StepKey* alias) {
   std::string k = cache::compute_key(key);
+  if (speculating()) {
+    current_speculation->keys.push_back(k);
+    stage.image.cache_key = k;
+    return;
+  }
   ++session.steps;
   if (session.options->cache == CacheMode::kUse) {
     if (auto hit = find_cached(session, key, k)) {

@@ -17,6 +17,7 @@
 
 #include "builder/build_state.h"
 #include "cache/cache_key.h"
+#include "parser/dockerfile.h"
 #include "runtime/mount_stubs.h"
 #include "snapshot/layer_writer.h"
 
@@ -65,6 +66,32 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
 /// from a shared cache then never downloads the stage's layers for the COPY.
 bool reuse_by_alias(BuildSession& session, StageState& stage, const cache::StepKey& alias,
                     const StepDescription& description);
+
+/// While one is alive on a thread, the steps run there only compute their keys: run_layer_step
+/// collects each key and goes on as if the step were cached (no layer), so the steps after it
+/// get theirs; reuse_by_alias looks its alias up; image_lowers (anything that would read a
+/// root file system) throws, and so does an ADD that would download a URL for its key. A
+/// stage's steps run in one learn the keys known before anything runs.
+class KeySpeculation {
+ public:
+  KeySpeculation();
+  ~KeySpeculation();
+  KeySpeculation(const KeySpeculation&) = delete;
+  KeySpeculation& operator=(const KeySpeculation&) = delete;
+  std::vector<std::string> keys;
+};
+
+/// True while a KeySpeculation is alive on this thread.
+bool speculating();
+
+/// Learns the keys of the steps of `source` (the stage `stage` starts after its FROM) that are
+/// known before any of them runs (a RUN after a COPY needs only the COPY's key; the keys stop at
+/// the first step that must read a root file system to know its key), and asks the
+/// --cache-from sources for those the store lacks, all at once. The answers are kept in the
+/// session; run_layer_step takes them instead of asking again.
+void prefetch_shared_hits(BuildSession& session, const StageState& stage,
+                          const std::vector<parser::Instruction>& instructions,
+                          const std::vector<bool>& read_later);
 
 /// The overlay lower directories of `image` (topmost first), unpacking the layers that are not
 /// unpacked yet.

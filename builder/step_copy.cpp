@@ -169,6 +169,7 @@ class UrlSources {
  public:
   UrlSources(const oci::Store& store, const CopyArgs& a) : args_(a) {
     if (a.urls.empty()) return;
+    if (!a.checksum && speculating()) throw Error("the key of this step needs a download");
     dir_.emplace(make_download_dir(store));
     files_.resize(a.urls.size());
     if (a.checksum) return;

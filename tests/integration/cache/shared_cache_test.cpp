@@ -170,6 +170,29 @@ TEST_F(SharedCacheTest, AFreshRunnerDownloadsOnlyTheLayersItsImageHolds) {
   for (const auto& layer : builder_layers) EXPECT_FALSE(store_has_blob(dir("store-b"), layer));
 }
 
+TEST_F(SharedCacheTest, AStagesKeysAreLookedUpInOneBatch) {
+  auto make = [&](const std::string& name) {
+    fs::path c = dir(name);
+    fs::create_directories(c);
+    write_file(c / "a.txt", "a\n");
+    write_file(c / "Dockerfile", "FROM " + base() +
+                                     "\nCOPY a.txt /a.txt\nRUN echo 1 > /1\nENV X=1\n"
+                                     "RUN echo $X > /2\nWORKDIR /w\nRUN echo 3 > 3\n");
+    return c;
+  };
+  auto a = build_in(store(), make("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  auto b = run_mkimg(dir("store-b"), {"--log-level", "debug", "build", "--progress", "plain",
+                                      "--cache-from", cache_repo(), make("ctx-b").string()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
+  EXPECT_EQ(image_id(b), image_id(a));
+  // Every key of the stage was known before any step ran, and asked for at once.
+  EXPECT_NE(b.err.find("asked the shared cache for 5 keys at once: 5 hits"), std::string::npos)
+      << b.err;
+}
+
 TEST_F(SharedCacheTest, APushOnlyBuildMountsCachedLayersAndDownloadsNone) {
   std::string first = registry_->host() + "/app:a";
   auto a = build_in(
