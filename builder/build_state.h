@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ struct BuildSession {
   std::map<std::string, std::optional<cache::SharedHit>> prefetched;
   std::mutex remote_mutex;
   std::mutex fetch_mutex;  ///< one download of remote layers at a time
+  /// The `RUN --mount=type=cache` directories steps of this build used, by id (for
+  /// --cache-to ...,cache-mounts=true), and the ids already asked of --cache-from; guarded by
+  /// `mounts_mutex`.
+  std::map<std::string, std::filesystem::path> used_mounts;
+  std::set<std::string> asked_mounts;
+  std::mutex mounts_mutex;
   /// Every layer step's entry this build used (hit or run), by key, for --cache-to; guarded
   /// by `used_mutex`.
   std::map<std::string, UsedEntry> used;

@@ -1,5 +1,7 @@
 #include "builder/run_mounts.h"
 
+#include "builder/shared_cache.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -10,6 +12,7 @@
 
 #include "builder/build.h"
 #include "builder/layer_step.h"
+#include "builder/shared_cache.h"
 #include "builder/stage_graph.h"
 #include "common/error.h"
 #include "common/in_root.h"
@@ -120,6 +123,14 @@ std::string RunMounts::target_path(const StageState& stage, const std::string& t
 
 namespace {
 
+/// The mode and owner the mount asks for (BuildKit sets them when it makes the directory).
+void set_cache_dir_owner(const std::filesystem::path& dir, const parser::RunMount& m) {
+  ::chmod(dir.c_str(), m.mode.value_or(0755));
+  if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0) {
+    throw chown_error(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
+  }
+}
+
 void create_cache_dir(const std::filesystem::path& dir, const parser::RunMount& m) {
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) return;
@@ -153,6 +164,8 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
   std::string id = m.id.empty() ? target : m.id;
   auto dir = cache_mount_dir(session.store->cache_dir(), id);
   if (m.sharing == parser::CacheSharing::kPrivate) {
+    std::filesystem::create_directories(dir.parent_path());
+    if (use_cache_mount(session, id, dir)) set_cache_dir_owner(dir, m);
     std::filesystem::path first = dir;
     for (int n = 1;; ++n) {
       create_cache_dir(dir, m);
@@ -163,6 +176,8 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
       dir = first.string() + "-" + std::to_string(n);
     }
   } else {
+    std::filesystem::create_directories(dir.parent_path());
+    if (use_cache_mount(session, id, dir)) set_cache_dir_owner(dir, m);
     create_cache_dir(dir, m);
   }
   if (m.sharing == parser::CacheSharing::kLocked) locks_.push_back(lock_cache_dir(dir, id, true));

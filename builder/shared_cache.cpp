@@ -6,7 +6,9 @@
 
 #include "oci/store.h"
 #include "registry/parallel.h"
+#include "snapshot/apply.h"
 #include "snapshot/layer_store.h"
+#include "snapshot/layer_writer.h"
 
 namespace mkimg::builder {
 namespace {
@@ -141,9 +143,63 @@ std::map<std::string, std::string> inline_cache_annotations(BuildSession& sessio
   return {};
 }
 
+bool use_cache_mount(BuildSession& session, const std::string& id,
+                     const std::filesystem::path& dir) {
+  std::lock_guard lock(session.mounts_mutex);
+  session.used_mounts.emplace(id, dir);
+  if (!session.shared_cache || !session.asked_mounts.insert(id).second) return false;
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) return false;  // this runner's own is newer
+  auto found = session.shared_cache->find_mount(id);
+  if (!found) return false;
+  try {
+    snapshot::unpack_layer(session.store->blob_path(found->layer.digest), dir, found->diff_id);
+  } catch (const std::exception& e) {
+    session.events->note("warning: cache mount `" + id + "` not used: " + e.what());
+    return false;
+  }
+  spdlog::debug("cache mount `{}` filled from the shared cache ({} bytes)", id, found->layer.size);
+  return true;
+}
+
+namespace {
+
+/// Writes every cache mount the build used to `to` (cache-mounts=true).
+void export_mounts(BuildSession& session, const cache::CacheLocation& to) {
+  std::map<std::string, std::filesystem::path> mounts;
+  {
+    std::lock_guard lock(session.mounts_mutex);
+    mounts = session.used_mounts;
+  }
+  for (const auto& [id, dir] : mounts) {
+    std::filesystem::path file = session.store->temp_path("mount-");
+    try {
+      snapshot::LayerOptions options;
+      options.compression = session.options->compression;
+      snapshot::LayerBlob blob = snapshot::write_layer_from_dir(dir, file, options);
+      cache::MountArtifact m;
+      m.id = id;
+      m.layer = oci::Descriptor{
+          blob.media_type, oci::Digest::parse(blob.digest), blob.size, {}, {}, {}, {}};
+      m.diff_id = blob.diff_id;
+      m.created = created_time(*session.options);
+      cache::export_mount(to, m, file, session.options->registry);
+      session.events->note("exporting cache mount `" + id + "` to " + to.text + ": " +
+                           std::to_string(blob.size) + " bytes");
+    } catch (const std::exception& e) {
+      session.events->note(std::string("warning: ") + e.what());
+    }
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+  }
+}
+
+}  // namespace
+
 void export_shared_cache(BuildSession& session, std::size_t target) {
   for (const auto& to : session.options->cache_to) {
     if (to.type == cache::LocationType::kInline) continue;
+    if (to.cache_mounts) export_mounts(session, to);
     auto entries =
         to.mode == cache::ExportMode::kMax ? all_entries(session) : chain_entries(session, target);
     for (auto& e : entries) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,13 @@ void fetch_remote_layers(BuildSession& session, const std::vector<oci::Descripto
 std::map<std::string, std::string> layer_origins(BuildSession& session,
                                                  const std::vector<oci::Descriptor>& layers);
 
+/// Notes that a step used the cache mount directory `dir` of `id`; before the first use of an
+/// id in the build, when `dir` does not exist yet, fills it from a --cache-from source read with
+/// cache-mounts=true (true then). A cache mount that cannot be had is a warning: the step gets
+/// an empty directory.
+bool use_cache_mount(BuildSession& session, const std::string& id,
+                     const std::filesystem::path& dir);
+
 /// The manifest annotations of the final image: the inline cache when --cache-to type=inline
 /// asked for it (the entries of the image's own layer steps), else none.
 std::map<std::string, std::string> inline_cache_annotations(BuildSession& session,
@@ -45,7 +53,8 @@ std::map<std::string, std::string> inline_cache_annotations(BuildSession& sessio
 
 /// Writes the entries each registry or local --cache-to asks for: with mode=min the chain of
 /// the final image (stage `target` back through the stages it is FROM), with mode=max every
-/// entry the build used. A failed export is a warning: the image is built and tagged anyway.
+/// entry the build used; with cache-mounts=true also each cache mount a step used. A failed
+/// export is a warning: the image is built and tagged anyway.
 void export_shared_cache(BuildSession& session, std::size_t target);
 
 }  // namespace mkimg::builder

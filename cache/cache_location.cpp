@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "oci/digest.h"
 #include "oci/reference.h"
 
 namespace mkimg::cache {
@@ -100,6 +101,15 @@ CacheLocation parse(std::string_view flag, std::string_view text, bool exporting
     throw bad(flag, text,
               "unknown type `" + type + "` (registry, local" + (exporting ? ", inline)" : ")"));
   }
+  if (std::string mounts = take("cache-mounts"); !mounts.empty()) {
+    if (mounts != "true" && mounts != "false") {
+      throw bad(flag, text, "cache-mounts must be true or false, not `" + mounts + "`");
+    }
+    if (loc.type == LocationType::kInline) {
+      throw bad(flag, text, "cache-mounts is for type=registry and type=local");
+    }
+    loc.cache_mounts = mounts == "true";
+  }
   // Settings of buildx that change nothing here are accepted and ignored.
   for (const char* ignored : {"compression", "compression-level", "force-compression",
                               "oci-mediatypes", "image-manifest", "ignore-error"}) {
@@ -125,6 +135,12 @@ CacheLocation parse_cache_from(std::string_view text) { return parse("--cache-fr
 std::string key_tag(const CacheLocation& location, const std::string& key) {
   std::string tag = key;
   if (auto colon = tag.find(':'); colon != std::string::npos) tag[colon] = '-';
+  if (has_own_tag(location.ref)) tag = *oci::Reference::parse(location.ref).tag + "-" + tag;
+  return tag;
+}
+
+std::string mount_tag(const CacheLocation& location, const std::string& id) {
+  std::string tag = "mount-" + oci::sha256_of(id).encoded();
   if (has_own_tag(location.ref)) tag = *oci::Reference::parse(location.ref).tag + "-" + tag;
   return tag;
 }

@@ -28,11 +28,15 @@ struct CacheLocation {
   std::string ref;
   std::filesystem::path dir;  ///< kLocal: the layout directory
   ExportMode mode = ExportMode::kMin;
+  /// cache-mounts=true: also write (--cache-to) or read (--cache-from) the directories of
+  /// `RUN --mount=type=cache`, one artifact per id.
+  bool cache_mounts = false;
   std::string text;  ///< the value as given, for messages
 };
 
 /// A `--cache-to` value: "type=registry,ref=REPO[,mode=min|max]", "type=local,dest=DIR[,mode=
-/// min|max]", "type=inline", or a bare "REPO" (type=registry). Throws mkimg::Error naming the
+/// min|max]", "type=inline", or a bare "REPO" (type=registry); registry and local take
+/// "cache-mounts=true|false" too (so does --cache-from). Throws mkimg::Error naming the
 /// value and what is wrong with it.
 CacheLocation parse_cache_to(std::string_view text);
 
@@ -43,6 +47,10 @@ CacheLocation parse_cache_from(std::string_view text);
 /// The tag of `key` ("sha256:<hex>") in a registry cache `ref`: "sha256-<hex>", after the
 /// ref's own tag and a dash when it has one.
 std::string key_tag(const CacheLocation& location, const std::string& key);
+
+/// The tag of the cache mount `id` in `location`: "mount-<sha256 hex of the id>", after the
+/// ref's own tag and a dash when it has one.
+std::string mount_tag(const CacheLocation& location, const std::string& id);
 
 /// The repository part of a registry location's ref (the tag, if any, left off).
 std::string repository_of(const CacheLocation& location);

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/copy_data.h"
 #include "common/error.h"
@@ -44,7 +45,10 @@ class Backend {
   /// A blob of the store into the location.
   virtual void send_blob(const oci::Descriptor& d, const oci::Store& store) = 0;
   virtual void send_small_blob(const oci::Descriptor& d, std::string_view bytes) = 0;
-  virtual void tag_manifest(const std::string& tag, std::string_view bytes) = 0;
+  /// A blob that is a file outside the store into the location.
+  virtual void send_file(const oci::Descriptor& d, const fs::path& file) = 0;
+  /// Tags a manifest; an existing tag is kept unless `replace`.
+  virtual void tag_manifest(const std::string& tag, std::string_view bytes, bool replace) = 0;
   /// Written when an export ends (a layout's index.json).
   virtual void finish() {}
   /// A backend for another thread, or null when this one may be used from several at once.
@@ -86,6 +90,18 @@ class RegistryBackend : public Backend {
                           }
                         });
   }
+  void send_file(const oci::Descriptor& d, const fs::path& file) override {
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw sys_error("open", file.string());
+    client_.upload_blob(d.digest, d.size, 64 << 20,
+                        [&](std::int64_t offset, char* buf, std::size_t n) {
+                          for (;;) {
+                            ssize_t got = ::pread(fd.get(), buf, n, offset);
+                            if (got >= 0) return static_cast<std::size_t>(got);
+                            if (errno != EINTR) throw sys_error("read", file.string());
+                          }
+                        });
+  }
   void send_small_blob(const oci::Descriptor& d, std::string_view bytes) override {
     client_.upload_blob(d.digest, d.size, 64 << 20,
                         [&](std::int64_t offset, char* buf, std::size_t n) {
@@ -95,7 +111,7 @@ class RegistryBackend : public Backend {
                           return k;
                         });
   }
-  void tag_manifest(const std::string& tag, std::string_view bytes) override {
+  void tag_manifest(const std::string& tag, std::string_view bytes, bool) override {
     client_.put_manifest(tag, bytes, oci::media_type::kOciManifest);
   }
 
@@ -164,7 +180,15 @@ class LocalBackend : public Backend {
     fs::create_directories(blob_path(d.digest).parent_path());
     write_file_atomic(blob_path(d.digest), std::string(bytes));
   }
-  void tag_manifest(const std::string& tag, std::string_view bytes) override {
+  void send_file(const oci::Descriptor& d, const fs::path& file) override {
+    fs::path to = blob_path(d.digest);
+    fs::create_directories(to.parent_path());
+    fs::path tmp = to.string() + ".tmp";
+    fs::copy_file(file, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, to);
+  }
+  void tag_manifest(const std::string& tag, std::string_view bytes, bool replace) override {
+    if (replace) replaced_.insert(tag);
     oci::Descriptor d{std::string(oci::media_type::kOciManifest),
                       oci::sha256_of(bytes),
                       static_cast<std::int64_t>(bytes.size()),
@@ -183,7 +207,13 @@ class LocalBackend : public Backend {
       if (errno != EINTR) throw sys_error("lock", (dir_ / ".mkimg-cache.lock").string());
     }
     read_index();  // another writer may have added tags since
-    for (auto& [tag, d] : added_) tags_.emplace(tag, d);  // an existing tag is kept
+    for (auto& [tag, d] : added_) {
+      if (replaced_.count(tag)) {
+        tags_.insert_or_assign(tag, d);
+      } else {
+        tags_.emplace(tag, d);  // an existing tag is kept
+      }
+    }
     oci::Index index;
     index.media_type = std::string(oci::media_type::kOciIndex);
     for (auto [tag, d] : tags_) {
@@ -215,6 +245,7 @@ class LocalBackend : public Backend {
   UniqueFd root_;
   std::map<std::string, oci::Descriptor> tags_;
   std::map<std::string, oci::Descriptor> added_;
+  std::set<std::string> replaced_;
 };
 
 std::unique_ptr<Backend> open_backend(const CacheLocation& loc,
@@ -456,7 +487,7 @@ ExportReport export_entries(const oci::Store& store, const CacheLocation& to,
                                  {},
                                  {}};
       if (!backend->has_blob(m.config.digest)) backend->send_small_blob(m.config, doc);
-      backend->tag_manifest(tag, oci::to_json(m));
+      backend->tag_manifest(tag, oci::to_json(m), false);
       ++report.written;
     }
     backend->finish();
@@ -464,6 +495,80 @@ ExportReport export_entries(const oci::Store& store, const CacheLocation& to,
     throw Error(describe("export cache to", to.text, e.what()));
   }
   return report;
+}
+
+namespace {
+
+std::string mount_document(const MountArtifact& m) {
+  return json{{"id", m.id}, {"diff_id", m.diff_id}, {"created", m.created}}.dump();
+}
+
+/// The artifact of mount `id` in `backend`, checked; nullopt when there is none.
+std::optional<MountArtifact> read_mount(Backend& backend, const CacheLocation& loc,
+                                        const std::string& id) {
+  auto bytes = backend.manifest(mount_tag(loc, id));
+  if (!bytes) return std::nullopt;
+  oci::Manifest m = oci::parse_manifest(*bytes);
+  if (m.config.media_type != kMountMediaType) {
+    throw Error("not a cache mount (config media type `" + m.config.media_type + "`)");
+  }
+  if (m.layers.size() != 1 || !oci::media_type::is_layer(m.layers[0].media_type)) {
+    throw Error("a cache mount has one layer");
+  }
+  json doc = json::parse(backend.small_blob(m.config));
+  MountArtifact out;
+  out.id = doc.at("id").get<std::string>();
+  if (out.id != id) throw Error("the artifact is for cache mount `" + out.id + "`");
+  out.diff_id = oci::Digest::parse(doc.at("diff_id").get<std::string>()).str();
+  out.created = doc.value("created", "");
+  out.layer = m.layers[0];
+  return out;
+}
+
+}  // namespace
+
+std::optional<MountArtifact> SharedCacheReader::find_mount(const std::string& id) {
+  for (auto& source : sources_) {
+    if (!source->location.cache_mounts || !open(*source)) continue;
+    std::unique_ptr<Backend> mine = source->backend->clone();
+    Backend& backend = mine ? *mine : *source->backend;
+    try {
+      auto found = read_mount(backend, source->location, id);
+      if (!found) continue;
+      backend.fetch_blob(found->layer, store_);
+      return found;
+    } catch (const registry::TransportError& e) {
+      stop_using(*source, e);
+    } catch (const std::exception& e) {
+      warn_("cache " + source->location.text + ": cache mount `" + id + "` not used: " + e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void export_mount(const CacheLocation& to, const MountArtifact& mount,
+                  const std::filesystem::path& layer_file,
+                  const registry::RegistryOptions& options) {
+  try {
+    auto backend = open_backend(to, options, true);
+    if (!backend->has_blob(mount.layer.digest)) backend->send_file(mount.layer, layer_file);
+    std::string doc = mount_document(mount);
+    oci::Manifest m;
+    m.media_type = std::string(oci::media_type::kOciManifest);
+    m.config = oci::Descriptor{std::string(kMountMediaType),
+                               oci::sha256_of(doc),
+                               static_cast<std::int64_t>(doc.size()),
+                               {},
+                               {},
+                               {},
+                               {}};
+    m.layers.push_back(mount.layer);
+    if (!backend->has_blob(m.config.digest)) backend->send_small_blob(m.config, doc);
+    backend->tag_manifest(mount_tag(to, mount.id), oci::to_json(m), true);
+    backend->finish();
+  } catch (const std::exception& e) {
+    throw Error(describe("export cache mount `" + mount.id + "` to", to.text, e.what()));
+  }
 }
 
 std::string inline_annotation(const std::vector<CacheEntry>& entries) {

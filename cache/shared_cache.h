@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,7 @@
 
 #include "cache/cache_index.h"
 #include "cache/cache_location.h"
+#include "oci/descriptor.h"
 #include "registry/options.h"
 
 namespace mkimg::oci {
@@ -41,6 +43,19 @@ inline constexpr std::string_view kEntryMediaType = "application/vnd.mkimg.cache
 /// The manifest annotation of an image built with --cache-to type=inline: a JSON array of the
 /// entry documents of the image's layer steps.
 inline constexpr std::string_view kInlineAnnotation = "dev.mkimg.cache.v1";
+
+/// The config media type of a cache mount's artifact (cache-mounts=true).
+inline constexpr std::string_view kMountMediaType = "application/vnd.mkimg.cache.mount.v1+json";
+
+/// A `RUN --mount=type=cache` directory as shared: one artifact per id, tagged mount_tag(); its
+/// config is {"id", "diff_id", "created"}, its one layer the directory's files as a tar. Unlike
+/// a step entry it is mutable: the last writer's content stays, as in a local cache mount.
+struct MountArtifact {
+  std::string id;
+  oci::Descriptor layer;
+  std::string diff_id;
+  std::string created;
+};
 
 /// Receives a warning: a source that cannot be reached, an entry refused.
 using Warn = std::function<void(const std::string&)>;
@@ -71,6 +86,10 @@ class SharedCacheReader {
   /// mkimg::Error naming the source and the entry when it cannot; the entry is refused from
   /// then on (a source that stopped answering is not asked again).
   void fetch_layer(const SharedHit& hit);
+  /// The cache mount `id` from the first source read with cache-mounts=true that has it, its
+  /// layer downloaded into the store (digest and size checked); nullopt when none has it. A
+  /// bad artifact or a source that cannot be reached is a warning.
+  std::optional<MountArtifact> find_mount(const std::string& id);
   /// Refuses the entry of `hit` for the rest of this reader's life: a later find() of its key
   /// does not return it. Warns with `why`.
   void refuse(const SharedHit& hit, const std::string& why);
@@ -106,6 +125,12 @@ struct ExportReport {
 ExportReport export_entries(const oci::Store& store, const CacheLocation& to,
                             const std::vector<CacheEntry>& entries,
                             const registry::RegistryOptions& options);
+
+/// Writes the cache mount `mount`, whose layer blob is the file `layer_file`, to `to`, replacing
+/// what an earlier build wrote for the same id. Throws mkimg::Error naming the location.
+void export_mount(const CacheLocation& to, const MountArtifact& mount,
+                  const std::filesystem::path& layer_file,
+                  const registry::RegistryOptions& options);
 
 /// The value of kInlineAnnotation for an image whose layer steps made `entries`.
 std::string inline_annotation(const std::vector<CacheEntry>& entries);

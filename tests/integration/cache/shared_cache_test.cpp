@@ -385,6 +385,51 @@ TEST_F(SharedCacheTest, InlineCacheInAPushedImageServesTheNextBuild) {
   EXPECT_EQ(image_id(b), image_id(a));
 }
 
+TEST_F(SharedCacheTest, CacheMountsTravelWhenBothSidesAskForThem) {
+  auto make = [&](const std::string& name, const std::string& run) {
+    fs::path c = dir(name);
+    fs::create_directories(c);
+    write_file(c / "Dockerfile", "FROM " + base() +
+                                     "\nRUN --mount=type=cache,id=deps,target=/c,uid=1,mode=0750 " +
+                                     run + "\n");
+    return c;
+  };
+  fs::path local = dir("ci-cache");
+  auto a = build_in(
+      store(), make("ctx-a", "sh -c 'echo fetched > /c/dep && mkdir /c/sub && echo x > /c/sub/y'"),
+      {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max,cache-mounts=true",
+       "--cache-to", "type=local,dest=" + local.string() + ",cache-mounts=true"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  EXPECT_EQ(count(a.err, "exporting cache mount `deps`"), 2) << a.err;
+
+  const std::string reader = "sh -c '(cat /c/dep /c/sub/y; stat -c %u:%a /c) > /seen 2>&1 || true'";
+  auto seen = [&](const std::string& store_name, std::vector<std::string> flags) {
+    auto b = build_in(dir(store_name), make("ctx-" + store_name, reader), flags);
+    EXPECT_EQ(b.exit_code, 0) << b.all();
+    return run_mkimg(dir(store_name), {"run", "--rm", image_id(b), "cat", "/seen"}).out;
+  };
+  // Asked on both sides: the directory comes back, with the mount's owner and mode.
+  EXPECT_EQ(
+      seen("store-b", {"--cache-from", "type=registry,ref=" + cache_repo() + ",cache-mounts=true"}),
+      "fetched\nx\n1:750\n");
+  EXPECT_EQ(
+      seen("store-c", {"--cache-from", "type=local,src=" + local.string() + ",cache-mounts=true"}),
+      "fetched\nx\n1:750\n");
+  // Not asked when reading: the step gets an empty directory, as on a new machine.
+  std::string empty = seen("store-d", {"--cache-from", cache_repo()});
+  EXPECT_EQ(empty.find("fetched"), std::string::npos) << empty;
+
+  // A later writer replaces the content (a cache mount is the last writer's).
+  auto again =
+      build_in(dir("store-e"),
+               make("ctx-e", "sh -c 'echo newer > /c/dep; mkdir -p /c/sub; echo y > /c/sub/y'"),
+               {"--cache-to", "type=registry,ref=" + cache_repo() + ",cache-mounts=true"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(
+      seen("store-f", {"--cache-from", "type=registry,ref=" + cache_repo() + ",cache-mounts=true"}),
+      "newer\ny\n1:750\n");
+}
+
 TEST_F(SharedCacheTest, BadValuesAreErrorsNamingThem) {
   for (const auto& [flag, value, what] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -396,6 +441,9 @@ TEST_F(SharedCacheTest, BadValuesAreErrorsNamingThem) {
            {"--cache-from", "type=inline", "type=inline is read with --cache-from IMAGE"},
            {"--cache-from", "type=registry,ref=Bad Ref", "not a valid repository reference"},
            {"--cache-to", "type=registry", "type=registry needs ref=REPOSITORY"},
+           {"--cache-to", "type=registry,ref=" + cache_repo() + ",cache-mounts=yes",
+            "cache-mounts must be true or false"},
+           {"--cache-to", "type=inline,cache-mounts=true", "cache-mounts is for type=registry"},
        }) {
     auto r = build_in(dir("store-b"), context("ctx-b"), {flag, value});
     EXPECT_EQ(r.exit_code, 1) << flag << " " << value << r.all();
