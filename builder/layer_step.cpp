@@ -192,7 +192,8 @@ std::optional<Found> find_cached(BuildSession& session, const cache::StepKey& ke
   if (!asked) shared = session.shared_cache->find(k);
   if (!shared) {
     if (session.options->explain == ExplainMode::kExplain) {
-      session.events->note("cache miss in --cache-from too");
+      session.events->note("cache miss in --cache-from too: " +
+                           session.shared_cache->why_missed(k));
     }
     return std::nullopt;
   }

@@ -411,6 +411,8 @@ std::vector<std::optional<SharedHit>> SharedCacheReader::find_many(
           stop_using(source, e);
         } catch (const std::exception& e) {
           warn_("cache " + source.location.text + ": entry " + key + " not used: " + e.what());
+          std::lock_guard lock(refused_mutex_);
+          refused_.emplace(s, key);
         }
       };
     });
@@ -442,6 +444,18 @@ void SharedCacheReader::refuse(const SharedHit& hit, const std::string& why) {
     if (!refused_.emplace(hit.source_index, hit.entry.key).second) return;
   }
   warn_("cache " + hit.source + ": entry " + hit.entry.key + " not used: " + why);
+}
+
+std::string SharedCacheReader::why_missed(const std::string& key) {
+  std::string out;
+  for (std::size_t s = 0; s < sources_.size(); ++s) {
+    const Source& source = *sources_[s];
+    std::string why = source.dead       ? "cannot be reached"
+                      : refused(s, key) ? "entry refused"
+                                        : "no entry";
+    out += (out.empty() ? "" : "; ") + source.location.text + ": " + why;
+  }
+  return out;
 }
 
 bool SharedCacheReader::refused(std::size_t source, const std::string& key) {

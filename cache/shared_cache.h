@@ -90,6 +90,9 @@ class SharedCacheReader {
   /// layer downloaded into the store (digest and size checked); nullopt when none has it. A
   /// bad artifact or a source that cannot be reached is a warning.
   std::optional<MountArtifact> find_mount(const std::string& id);
+  /// Why `key` was not found, source by source, for --explain: "SRC: no entry", "SRC: entry
+  /// refused", "SRC: cannot be reached".
+  std::string why_missed(const std::string& key);
   /// Refuses the entry of `hit` for the rest of this reader's life: a later find() of its key
   /// does not return it. Warns with `why`.
   void refuse(const SharedHit& hit, const std::string& why);

@@ -271,9 +271,15 @@ TEST_F(SharedCacheTest, APartialHitRunsOnlyWhatChanged) {
   auto a = build_in(store(), context("ctx-a"),
                     {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
   ASSERT_EQ(a.exit_code, 0) << a.all();
-  auto b = build_in(dir("store-b"), context("ctx-b", "app v2\n"), {"--cache-from", cache_repo()});
+  auto b = build_in(dir("store-b"), context("ctx-b", "app v2\n"),
+                    {"--cache-from", cache_repo(), "--explain"});
   ASSERT_EQ(b.exit_code, 0) << b.all();
   EXPECT_EQ(count(b.err, "CACHED"), 3) << b.err;  // builder stage and COPY --from
+  // --explain names where a hit came from, and why the changed step missed there.
+  EXPECT_EQ(count(b.err, "cache hit in " + cache_repo()), 3) << b.err;
+  EXPECT_NE(b.err.find("cache miss in --cache-from too: " + cache_repo() + ": no entry"),
+            std::string::npos)
+      << b.err;
   EXPECT_EQ(b.err.find("CACHED COPY app.txt"), std::string::npos) << b.err;
   EXPECT_NE(image_id(b), image_id(a));
 }
