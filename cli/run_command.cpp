@@ -275,6 +275,13 @@ std::vector<std::string> split_run_command(std::vector<std::string>& args) {
       break;
     }
     if (arg.empty() || arg[0] != '-') break;
+    if (arg.starts_with("--") && arg.ends_with('=') && takes_value(arg.substr(0, arg.size() - 1))) {
+      // `--entrypoint=`: an empty value, which CLI11 would take from the next argument.
+      args[i].pop_back();
+      args.insert(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, "");
+      ++i;
+      continue;
+    }
     if (takes_value(arg)) ++i;
   }
   if (i + 1 >= args.size()) return {};
