@@ -11,7 +11,8 @@
 //   registry_commands.cpp   push, login, logout, and the registry flags of pull
 //   parse_command.cpp       `mkimg parse [--dump]`
 //   inputs.cpp              what commands read besides flags: a Dockerfile (file or stdin,
-//                           64 MiB at most), $SOURCE_DATE_EPOCH (checked)
+//                           64 MiB at most), $SOURCE_DATE_EPOCH (checked), run's --env-file
+//                           and `-e NAME` values from the environment
 //   progress.h              the build's events rendered: plain, a live tty view, quiet
 //   log_sink.h              spdlog to stderr ("mkimg: [debug] ..."), above the live view
 //
@@ -67,6 +68,15 @@ oci::Store open_store(const GlobalOptions& options, StoreUse use = StoreUse::kWr
 /// A Dockerfile's text from `path` ("-": standard input), refused past 64 MiB (a Dockerfile is
 /// small; /dev/zero or a wrong file must not eat the memory). parse_command.cpp.
 std::string read_dockerfile_text(const std::string& path);
+
+/// `mkimg run -e TEXT` as docker run takes it: NAME=VALUE as written; NAME alone takes the
+/// value from mkimg's environment, nullopt when it is unset (left out). Throws for "=VALUE".
+std::optional<std::string> env_flag_value(const std::string& text);
+
+/// The NAME=VALUE entries of `mkimg run --env-file FILE` in docker's format: `NAME=VALUE`
+/// (the value as written), `NAME` (from the environment, left out when unset), blank lines and
+/// `#` comments. Throws mkimg::Error naming FILE:LINE.
+std::vector<std::string> read_env_file(const std::string& path);
 
 /// $SOURCE_DATE_EPOCH as seconds, nullopt when unset or empty; throws mkimg::Error naming it
 /// when it is not a plain number of seconds.

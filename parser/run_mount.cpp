@@ -16,42 +16,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-/// Go's encoding/csv for one record: commas separate, "..." quotes with "" for a quote.
-std::vector<std::string> csv_fields(std::string_view text) {
-  std::vector<std::string> fields;
-  std::string field;
-  std::size_t pos = 0;
-  for (;;) {
-    field.clear();
-    if (pos < text.size() && text[pos] == '"') {
-      ++pos;
-      for (;;) {
-        if (pos >= text.size())
-          throw Error("parse mount `" + std::string(text) + "`: unterminated quote");
-        if (text[pos] == '"') {
-          if (pos + 1 < text.size() && text[pos + 1] == '"') {
-            field += '"', pos += 2;
-            continue;
-          }
-          ++pos;
-          break;
-        }
-        field += text[pos++];
-      }
-      if (pos < text.size() && text[pos] != ',') {
-        throw Error("parse mount `" + std::string(text) +
-                    "`: extraneous text after a quoted field");
-      }
-    } else {
-      while (pos < text.size() && text[pos] != ',') field += text[pos++];
-    }
-    fields.push_back(field);
-    if (pos >= text.size()) break;
-    ++pos;  // the comma
-  }
-  return fields;
-}
-
 bool parse_go_bool(std::string_view key, std::string_view v) {
   if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
   if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False")
@@ -211,12 +175,48 @@ void check_mount(const RunMount& m, const MountSeen& seen) {
 
 }  // namespace
 
+/// Go's encoding/csv for one record: commas separate, "..." quotes with "" for a quote.
+std::vector<std::string> mount_fields(std::string_view text) {
+  std::vector<std::string> fields;
+  std::string field;
+  std::size_t pos = 0;
+  for (;;) {
+    field.clear();
+    if (pos < text.size() && text[pos] == '"') {
+      ++pos;
+      for (;;) {
+        if (pos >= text.size())
+          throw Error("parse mount `" + std::string(text) + "`: unterminated quote");
+        if (text[pos] == '"') {
+          if (pos + 1 < text.size() && text[pos + 1] == '"') {
+            field += '"', pos += 2;
+            continue;
+          }
+          ++pos;
+          break;
+        }
+        field += text[pos++];
+      }
+      if (pos < text.size() && text[pos] != ',') {
+        throw Error("parse mount `" + std::string(text) +
+                    "`: extraneous text after a quoted field");
+      }
+    } else {
+      while (pos < text.size() && text[pos] != ',') field += text[pos++];
+    }
+    fields.push_back(field);
+    if (pos >= text.size()) break;
+    ++pos;  // the comma
+  }
+  return fields;
+}
+
 RunMount parse_run_mount(std::string_view text, MountCheck check,
                          const MountValueExpander& expand) {
   RunMount m;
   m.text = std::string(text);
   MountSeen seen;
-  for (const std::string& field : csv_fields(text)) {
+  for (const std::string& field : mount_fields(text)) {
     if (field.empty()) continue;
     if (check == MountCheck::kLenient && field.find('$') != std::string::npos) continue;
     const auto eq = field.find('=');
@@ -228,7 +228,8 @@ RunMount parse_run_mount(std::string_view text, MountCheck check,
       apply_field(m, seen, key, expand ? expand(value) : value, field);
     }
   }
-  if (!seen.read_only_given) m.read_only = m.type != MountType::kCache && m.type != MountType::kTmpfs;
+  if (!seen.read_only_given)
+    m.read_only = m.type != MountType::kCache && m.type != MountType::kTmpfs;
   if (check == MountCheck::kStrict || m.text.find('$') == std::string::npos) check_mount(m, seen);
   return m;
 }

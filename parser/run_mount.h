@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parser/dockerfile.h"
 
@@ -18,6 +19,11 @@ enum class MountCheck {
 
 /// Expands one value of a mount option (the builder's ARG/ENV in scope).
 using MountValueExpander = std::function<std::string(std::string_view)>;
+
+/// The fields of one --mount value as Go's encoding/csv reads a record: commas separate,
+/// "..." quotes (with "" for a quote). `docker run --mount` splits its value the same way.
+/// Throws mkimg::Error on an unterminated quote.
+std::vector<std::string> mount_fields(std::string_view text);
 
 /// Parses one --mount value (CSV: `type=bind,source=a,target=/b,ro`). With an expander, every
 /// `key=value` value is expanded first (as BuildKit does at build time). Throws mkimg::Error.

@@ -60,7 +60,7 @@ json process(const BundleSpec& spec) {
   json user{{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
   return json{
-      {"terminal", false},
+      {"terminal", spec.terminal},
       {"user", user},
       {"args", spec.args},
       {"env", spec.env},

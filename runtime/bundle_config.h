@@ -1,5 +1,5 @@
-// The OCI runtime bundle of one RUN step: the config.json runc or crun reads, and the files
-// of a bundle (written plainly: a bundle is thrown away when its step ends).
+// The OCI runtime bundle of one RUN step or `mkimg run`: the config.json runc or crun reads,
+// and the files of a bundle (written plainly: a bundle is thrown away when its step ends).
 #pragma once
 
 #include <sys/types.h>
@@ -12,7 +12,8 @@
 
 namespace mkimg::runtime {
 
-/// One bind mount into the container (a generated /etc/hosts, a cache or a context dir).
+/// One bind mount into the container (a generated /etc/hosts, a cache or a context dir, a
+/// host path of `mkimg run -v`).
 struct BindMount {
   std::filesystem::path source;  ///< host path, already resolved and safe
   std::string destination;       ///< absolute path inside the container
@@ -33,6 +34,9 @@ struct BundleSpec {
   NetworkMode network = NetworkMode::kHost;
   std::vector<BindMount> binds;    ///< after the default mounts, in order
   std::vector<std::string> tmpfs;  ///< tmpfs mounts (RUN --mount=type=tmpfs), after the binds
+  /// The process gets a pseudo-terminal (`mkimg run -t`): the runtime, run in the foreground,
+  /// connects it to the terminal it was started on. RUN steps never have one.
+  bool terminal = false;
 };
 
 /// The default mounts' destinations (/proc, /dev, ...): the build removes the stubs that the

@@ -43,14 +43,14 @@ std::optional<std::filesystem::path> find_system_binary(const std::string& name)
 }
 
 /// Starts the runtime with SIGINT/SIGTERM back to their defaults and no fd of ours but `out`,
-/// which gets stdout and stderr (stdin /dev/null) unless it is Redirect::inherit().
-Process spawn(const std::vector<std::string>& argv, Redirect out) {
+/// which gets stdout and stderr unless it is Redirect::inherit(); stdin is `in`.
+Process spawn(const std::vector<std::string>& argv, Redirect out, Redirect in = Redirect::null()) {
   SpawnOptions o;
   o.argv = argv;
   o.default_signals = {SIGINT, SIGTERM};
   o.close_other_fds = true;
+  o.in = std::move(in);
   if (out.kind != Redirect::Kind::kInherit) {
-    o.in = Redirect::null();
     o.out = std::move(out);
     o.err = Redirect::to_stdout();
   }
@@ -223,16 +223,71 @@ bool pump(int fd, const ContainerRuntime& rt, const ContainerRun& run, Container
 /// sees end-of-file and the shell deletes (`delete --force` kills first) every container of
 /// this process still in the state root, so none outlives mkimg (the runtime neither passes a
 /// parent-death signal on to the container nor stops it when it is killed itself). At a
-/// normal end there is none left and the shell just exits.
+/// normal end there is none left and the shell just exits. A container whose id lacks this
+/// process's prefix (`mkimg run --name`) is announced on the pipe: "+id" when it starts, "-id"
+/// once it is gone (the name may then be another process's).
 constexpr const char* kReaperScript =
-    "while read -r _; do :; done\n"
+    "names=\n"
+    "while read -r line; do\n"
+    "  case $line in\n"
+    "    +*) names=\"$names ${line#+}\" ;;\n"
+    "    -*) kept=; for n in $names; do [ \"$n\" = \"${line#-}\" ] || kept=\"$kept $n\"; done\n"
+    "        names=$kept ;;\n"
+    "  esac\n"
+    "done\n"
     "for state in \"$2\"/\"$3\"*; do\n"
     "  [ -d \"$state\" ] && \"$1\" --root \"$2\" delete --force \"${state##*/}\"\n"
+    "done >/dev/null 2>&1\n"
+    "for n in $names; do\n"
+    "  [ -d \"$2/$n\" ] && \"$1\" --root \"$2\" delete --force \"$n\"\n"
     "done >/dev/null 2>&1\n";
 
-/// Starts the reaper of `run.state_root`'s containers once per runtime and state root. The
-/// reapers and their pipes are never closed by us: the end of the process closes them.
-void ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
+/// Writes one line to the reaper's pipe. SIGPIPE is held back meanwhile: a reaper that was
+/// killed must not take mkimg with it (the container then has only clear_leftovers()).
+void tell_reaper(int fd, const std::string& line) {
+  sigset_t pipe_signal, old;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+  ssize_t n;
+  do {
+    n = ::write(fd, line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int err = errno;
+    spdlog::debug("the container reaper did not take `{}`: {}", line, std::strerror(err));
+    if (err == EPIPE) {
+      struct timespec now {};
+      ::sigtimedwait(&pipe_signal, nullptr, &now);  // the SIGPIPE that write raised
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+/// A container id of another form than this process's own, announced to the reaper for the
+/// container's life (declared before the ContainerGuard, so it is withdrawn after the guard
+/// deleted the container).
+class ReaperNotice {
+ public:
+  ReaperNotice(int reaper_fd, const std::string& id)
+      : fd_(id.starts_with(own_id_prefix()) ? -1 : reaper_fd), id_(id) {
+    if (fd_ >= 0) tell_reaper(fd_, "+" + id_ + "\n");
+  }
+  ReaperNotice(const ReaperNotice&) = delete;
+  ReaperNotice& operator=(const ReaperNotice&) = delete;
+  ~ReaperNotice() {
+    if (fd_ >= 0) tell_reaper(fd_, "-" + id_ + "\n");
+  }
+
+ private:
+  int fd_;
+  std::string id_;
+};
+
+/// Starts the reaper of `run.state_root`'s containers once per runtime and state root, and
+/// returns the write end of its pipe. The reapers and their pipes are never closed by us: the
+/// end of the process closes them.
+int ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
   struct Reaper {
     Process process;
     UniqueFd write_end;
@@ -241,7 +296,8 @@ void ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
   static auto* reapers = new std::map<std::string, Reaper>;  // never destroyed, on purpose
   std::string key = rt.binary.string() + '\0' + run.state_root.string();
   std::lock_guard lock(mutex);
-  if (reapers->contains(key)) return;
+  if (auto found = reapers->find(key); found != reapers->end())
+    return found->second.write_end.get();
   SpawnOptions o;
   o.argv = {"/bin/sh",          "-c",
             kReaperScript,      "mkimg-reaper",
@@ -254,7 +310,9 @@ void ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
   o.new_session = true;
   Process p = Process::spawn(o, "start the container reaper");
   UniqueFd write_end = std::move(p.in());
+  int fd = write_end.get();
   reapers->emplace(key, Reaper{std::move(p), std::move(write_end)});
+  return fd;
 }
 
 /// Tells the guard how the runtime ended; returns its exit code (128+signal when killed).
@@ -295,11 +353,12 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
       runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
       run.bundle.string(),     run.id};
   spdlog::debug("runtime: {}", fmt::join(argv, " "));
-  ensure_reaper(runtime, run);
+  ReaperNotice notice(ensure_reaper(runtime, run), run.id);
   ContainerResult result;
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
-    result.exit_code = finished(guard, spawn(argv, Redirect::inherit()).wait());
+    Redirect in = run.attach_stdin ? Redirect::inherit() : Redirect::null();
+    result.exit_code = finished(guard, spawn(argv, Redirect::inherit(), std::move(in)).wait());
   } else {
     Process p = spawn(argv, Redirect::pipe());
     bool killed = pump(p.out().get(), runtime, run, result);
@@ -331,6 +390,12 @@ void clear_leftovers(const std::filesystem::path& store_tmp) {
     }
   }
   detach_mounts_below(store_tmp);
+}
+
+bool delete_container(const ContainerRuntime& runtime, const std::filesystem::path& state_root,
+                      const std::string& id) {
+  return run_quiet({runtime.binary.string(), "--root", state_root.string(), "delete", "--force",
+                    id}) == 0;
 }
 
 std::string new_container_id() {

@@ -47,6 +47,8 @@ struct ContainerRun {
   std::filesystem::path state_root;  ///< the runtime's --root
   std::string id;                    ///< unique container id
   Stdio stdio = Stdio::kPipeLines;
+  /// kInherit: the container reads the caller's stdin (`mkimg run -i`); otherwise /dev/null.
+  bool attach_stdin = false;
   std::function<void(std::string_view)> on_line;  ///< each output line (kPipeLines)
   /// When set and it becomes true (another stage of the build failed), the container is
   /// killed and run_container throws "cancelled".
@@ -74,7 +76,13 @@ std::filesystem::path state_root(const std::filesystem::path& store_tmp);
 void clear_leftovers(const std::filesystem::path& store_tmp);
 
 /// A fresh container id, unique across the threads of a build and across processes:
-/// "mkimg-<pid>-<counter>-<random>".
+/// "mkimg-<pid>-<counter>-<random>". An id of another form (`mkimg run --name`) is made known
+/// to the reaper while its container runs, so it is deleted with this process's own.
 std::string new_container_id();
+
+/// Deletes (`delete --force`: killed first) the container `id` of `state_root`, if there is
+/// one; true when the runtime said it was done.
+bool delete_container(const ContainerRuntime& runtime, const std::filesystem::path& state_root,
+                      const std::string& id);
 
 }  // namespace mkimg::runtime

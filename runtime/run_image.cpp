@@ -1,6 +1,15 @@
 #include "runtime/run_image.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/in_root.h"
 #include "common/temp_dir.h"
 #include "oci/store.h"
@@ -15,23 +24,137 @@ namespace {
 constexpr const char* kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-std::vector<std::string> process_args(const oci::ContainerConfig& cfg, const RunOptions& options) {
-  std::vector<std::string> args;
-  if (cfg.entrypoint) args = *cfg.entrypoint;
-  if (!options.command.empty()) {
-    args.insert(args.end(), options.command.begin(), options.command.end());
-  } else if (cfg.cmd) {
-    args.insert(args.end(), cfg.cmd->begin(), cfg.cmd->end());
+std::string_view env_key(std::string_view kv) { return kv.substr(0, kv.find('=')); }
+
+bool has_key(const std::vector<std::string>& env, std::string_view key) {
+  for (const auto& e : env) {
+    if (env_key(e) == key) return true;
   }
-  if (args.empty()) throw Error(describe("run", options.image, "no command (CMD or ENTRYPOINT)"));
-  return args;
+  return false;
+}
+
+/// The name of a `mkimg run --name` container, held for the container's life: an exclusive
+/// flock on <tmp>/run-names/<name> (the kernel lets go of it when mkimg ends, however it ends).
+class NameLock {
+ public:
+  NameLock(const std::filesystem::path& store_tmp, const std::string& name) {
+    std::filesystem::path dir = store_tmp / "run-names";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw sys_error("create", dir.string());
+    std::filesystem::path file = dir / name;
+    fd_ = UniqueFd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_) throw sys_error("open", file.string());
+    while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno == EWOULDBLOCK) {
+        throw Error(
+            describe("run", name, "the container name is already in use by a running `mkimg run`"));
+      }
+      throw sys_error("lock", file.string());
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+/// Each bind's host source exists (a missing one is refused, not created as `docker run -v`
+/// does) and its destination is absolute.
+void check_binds(const std::vector<BindMount>& binds) {
+  for (const auto& b : binds) {
+    struct stat st {};
+    if (!b.source.is_absolute()) {
+      throw Error(describe("mount", b.source.string(), "the host path must be absolute"));
+    }
+    if (::stat(b.source.c_str(), &st) != 0) {
+      throw Error(describe("mount", b.source.string(),
+                           std::string(std::strerror(errno)) +
+                               " (the host path of a bind mount must exist; mkimg does not "
+                               "create it)"));
+    }
+    if (b.destination.empty() || b.destination[0] != '/') {
+      throw Error(describe("mount", b.destination, "the container path must be absolute"));
+    }
+  }
 }
 
 }  // namespace
 
+bool valid_container_name(std::string_view name) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (name.size() < 2 || !alnum(name[0])) return false;
+  for (char c : name.substr(1)) {
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+std::vector<std::string> container_env(const std::vector<std::string>& image_env,
+                                       const std::vector<std::string>& overrides, bool terminal) {
+  std::vector<std::string> env = image_env;
+  for (const auto& kv : overrides) {
+    bool replaced = false;
+    for (auto& e : env) {
+      if (env_key(e) == env_key(kv)) {
+        e = kv;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) env.push_back(kv);
+  }
+  if (!has_key(env, "PATH")) env.insert(env.begin(), kDefaultPath);
+  if (terminal && !has_key(env, "TERM")) env.push_back("TERM=xterm");
+  return env;
+}
+
+std::vector<std::string> container_args(const oci::ContainerConfig& cfg,
+                                        const RunOptions& options) {
+  std::vector<std::string> args;
+  if (options.entrypoint) {
+    // docker run --entrypoint: the image's ENTRYPOINT and CMD are both replaced.
+    if (!options.entrypoint->empty()) args.push_back(*options.entrypoint);
+    args.insert(args.end(), options.command.begin(), options.command.end());
+  } else {
+    if (cfg.entrypoint) args = *cfg.entrypoint;
+    if (!options.command.empty()) {
+      args.insert(args.end(), options.command.begin(), options.command.end());
+    } else if (cfg.cmd) {
+      args.insert(args.end(), cfg.cmd->begin(), cfg.cmd->end());
+    }
+  }
+  if (args.empty()) {
+    throw Error(describe("run", options.image,
+                         options.entrypoint ? "no command (--entrypoint \"\" and no COMMAND)"
+                                            : "no command (CMD or ENTRYPOINT)"));
+  }
+  return args;
+}
+
 int run_image(const oci::Store& store, const oci::ImageConfig& config,
               const std::vector<std::filesystem::path>& lowers, const RunOptions& options) {
   oci::ContainerConfig cfg = config.config.value_or(oci::ContainerConfig{});
+  check_binds(options.binds);
+  std::vector<std::string> args = container_args(cfg, options);
+  ContainerRuntime runtime = find_runtime(options.runtime, &store);
+  ContainerRun run;
+  run.state_root = state_root(store.tmp_dir());
+  std::optional<NameLock> name_lock;
+  if (options.name.empty()) {
+    run.id = new_container_id();
+  } else {
+    if (!valid_container_name(options.name)) {
+      throw Error(describe("run", options.name,
+                           "invalid container name: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed"));
+    }
+    name_lock.emplace(store.tmp_dir(), options.name);
+    run.id = options.name;
+    // Holding the name, a container of it is what a killed mkimg left (its reaper not done).
+    if (std::filesystem::exists(run.state_root / run.id)) {
+      delete_container(runtime, run.state_root, run.id);
+    }
+  }
   // The work directory in <root>/tmp, removed at scope exit (after the overlay, declared
   // below it, is unmounted).
   TempDir area(store.tmp_dir(), "run-");
@@ -41,27 +164,31 @@ int run_image(const oci::Store& store, const oci::ImageConfig& config,
   OverlayMount mount(lowers, area / "empty", area / "upper", area / "work", area / "merged");
   BundleSpec spec;
   spec.rootfs = area / "merged";
-  spec.args = process_args(cfg, options);
-  spec.env = cfg.env.value_or(std::vector<std::string>{});
-  bool has_path = false;
-  for (const auto& e : spec.env) has_path = has_path || e.rfind("PATH=", 0) == 0;
-  if (!has_path) spec.env.insert(spec.env.begin(), kDefaultPath);
-  spec.cwd = cfg.working_dir && !cfg.working_dir->empty() ? *cfg.working_dir : "/";
+  spec.args = std::move(args);
+  spec.env =
+      container_env(cfg.env.value_or(std::vector<std::string>{}), options.env, options.terminal);
+  spec.cwd = !options.workdir.empty()                       ? options.workdir
+             : cfg.working_dir && !cfg.working_dir->empty() ? *cfg.working_dir
+                                                            : "/";
   spec.network = options.network;
-  if (cfg.user && !cfg.user->empty()) {
-    UniqueFd root = open_root(spec.rootfs);
-    auto u = resolve_user(read_user_database(root.get()), *cfg.user, DefaultGroup::kPrimaryGroup);
+  spec.binds = options.binds;
+  spec.terminal = options.terminal;
+  UniqueFd root = open_root(spec.rootfs);
+  // The working directory is made when the image lacks it, root-owned, as Docker does.
+  make_dirs_in_root(root.get(), spec.cwd);
+  const std::string user = !options.user.empty() ? options.user : cfg.user.value_or("");
+  if (!user.empty()) {
+    auto u = resolve_user(read_user_database(root.get()), user, DefaultGroup::kPrimaryGroup);
     spec.uid = u.uid;
     spec.gid = u.gid;
     spec.additional_gids = u.additional_gids;
   }
+  root.reset();
   write_file_atomic(area / "bundle" / "config.json", bundle_config_json(spec));
-  ContainerRun run;
   run.bundle = area / "bundle";
-  run.state_root = state_root(store.tmp_dir());
-  run.id = new_container_id();
   run.stdio = Stdio::kInherit;
-  ContainerResult result = run_container(find_runtime(options.runtime, &store), run);
+  run.attach_stdin = options.interactive;
+  ContainerResult result = run_container(runtime, run);
   return result.exit_code;
 }
 

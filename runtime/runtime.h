@@ -20,7 +20,8 @@
 //   rootless.h            building without root: mkimg becomes root of a user namespace of its
 //                         own, the user's /etc/subuid and /etc/subgid ranges mapped by newuidmap
 //   run_image.h           `mkimg run`'s core: a container from an image config on a throwaway
-//                         overlay, stdio attached
+//                         overlay, stdio attached, with docker run's changes (env, binds, user,
+//                         workdir, entrypoint, a name held by a lock, a terminal)
 //
 // runtime/ uses oci/ (the store's tmp/ and the probe memo in its cache/) and common/; it knows
 // nothing of Dockerfiles, builds or layers as tars. Every path inside a root goes through

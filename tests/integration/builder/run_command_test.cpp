@@ -20,5 +20,15 @@ TEST_F(RunCommandTest, DashArgumentsBelongToTheCommand) {
   EXPECT_EQ(failing.exit_code, 3) << failing.all();
 }
 
+TEST_F(RunCommandTest, OptionValuesAreNeverTakenForTheImage) {
+  // A global option with a value before `run`, run's own value options in every spelling
+  // (clustered, attached, `--opt=`): the image and the command are found after them.
+  auto r = run({mkimg_binary(), "--root", store().string(), "--max-layer-size", "1g", "run", "-ie",
+                "A=1", "-eB=2", "--env", "C=3", "--entrypoint=", "-w", "/tmp", "busybox", "sh",
+                "-c", "echo $A$B$C $(pwd) -e"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(r.out, "123 /tmp -e\n");
+}
+
 }  // namespace
 }  // namespace mkimg::testing

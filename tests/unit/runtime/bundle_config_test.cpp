@@ -39,6 +39,12 @@ TEST(BundleConfig, ProcessCarriesArgsEnvCwdAndUser) {
   EXPECT_EQ(j["root"]["path"], "/tmp/root");
 }
 
+TEST(BundleConfig, TerminalOnlyWhenAsked) {
+  auto s = spec();
+  s.terminal = true;
+  EXPECT_TRUE(json::parse(bundle_config_json(s))["process"]["terminal"].get<bool>());
+}
+
 TEST(BundleConfig, HostNetworkHasNoNetworkNamespaceAndNoneHasOne) {
   auto host = namespace_types(json::parse(bundle_config_json(spec())));
   EXPECT_EQ(host, (std::vector<std::string>{"pid", "ipc", "uts", "mount"}));
