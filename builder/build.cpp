@@ -71,14 +71,6 @@ std::string tag_of(const std::vector<std::string>& tags) {
   return ref.tag.value_or("latest");
 }
 
-/// True when the image goes only to registries (--output type=registry): it is not kept in the
-/// store, so layers a shared cache named need not be downloaded.
-bool registry_only(const BuildOptions& options) {
-  return !options.outputs.empty() &&
-         std::all_of(options.outputs.begin(), options.outputs.end(),
-                     [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
-}
-
 /// --output type=registry: the image to each -t name; a layer a registry cache hit named is
 /// mounted from the cache's repository when it is on the same registry, else downloaded and
 /// uploaded.
@@ -172,7 +164,7 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);
   oci::ImageConfig config = final_config(session, *session.finished[target]);
   const auto& layers = session.finished[target]->layers;
-  bool keep = !registry_only(options);
+  bool keep = keeps_image(options);
   if (keep) fetch_remote_layers(session, layers);
   BuildResult result;
   result.manifest =

@@ -1,5 +1,7 @@
 #include "builder/build_state.h"
 
+#include <algorithm>
+
 #include <ctime>
 
 #include "oci/image.h"
@@ -11,6 +13,12 @@ const char* const kProxyArgs[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ht
                                   "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
                                   "ALL_PROXY",  "all_proxy"};
 }  // namespace
+
+bool keeps_image(const BuildOptions& options) {
+  return options.outputs.empty() ||
+         !std::all_of(options.outputs.begin(), options.outputs.end(),
+                      [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
+}
 
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i) {
   std::lock_guard lock(session.mutex);

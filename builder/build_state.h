@@ -55,11 +55,15 @@ struct UsedEntry {
   std::optional<cache::CacheEntry> alias;  ///< the same step under its alias key, if it has one
 };
 
-/// A layer a shared-cache hit named, with the parent key its entry is recorded under once the
-/// layer is in the store.
+/// A layer the store does not have yet, fetched when its bytes are needed
+/// (builder/shared_cache.h): one a shared-cache hit named (its entry recorded under `parent`
+/// once the layer is in the store), or one of a base image a build that only pushes resolved
+/// without its layers (from `origin`).
 struct RemoteLayer {
-  cache::SharedHit hit;
+  std::optional<cache::SharedHit> hit;
   std::string parent;
+  std::string origin;          ///< a base's layer: the registry repository, "host/path"
+  oci::Descriptor descriptor;  ///< a base's layer
   bool fetched = false;
 };
 
@@ -108,6 +112,10 @@ struct BuildSession {
   /// (snapshot/layer_store.h).
   std::unique_ptr<snapshot::PendingLayers> pending;
 };
+
+/// False when the image goes only to registries (every --output is type=registry): it is not
+/// kept in the store, so layers it has from a shared cache or a base are not downloaded.
+bool keeps_image(const BuildOptions& options);
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);

@@ -4,7 +4,10 @@
 
 #include <vector>
 
+#include "oci/reference.h"
 #include "oci/store.h"
+#include "registry/client.h"
+#include "registry/download.h"
 #include "registry/parallel.h"
 #include "snapshot/apply.h"
 #include "snapshot/layer_store.h"
@@ -46,7 +49,7 @@ std::vector<RemoteLayer> missing_remote(BuildSession& session,
     if (it == session.remote_layers.end() || it->second.fetched) continue;
     if (session.store->has_blob(d.digest)) {
       it->second.fetched = true;
-      session.cache->put(it->second.parent, it->second.hit.entry);
+      if (it->second.hit) session.cache->put(it->second.parent, it->second.hit->entry);
       continue;
     }
     out.push_back(it->second);
@@ -75,11 +78,25 @@ bool fetch_and_check(BuildSession& session, const cache::SharedHit& hit) {
   return true;
 }
 
-/// Downloads one remote layer and checks it; throws RemoteLayerUnusable.
+/// Downloads one remote layer and checks it. Throws RemoteLayerUnusable for a shared-cache
+/// hit's layer (the build starts again without it), mkimg::Error for a base's (its diff_id is
+/// checked when it is unpacked).
 void fetch_one(BuildSession& session, const RemoteLayer& r) {
-  if (!fetch_and_check(session, r.hit)) {
-    throw RemoteLayerUnusable("the layer of cache entry " + r.hit.entry.key + " from " +
-                              r.hit.source + " is unusable");
+  if (r.hit) {
+    if (!fetch_and_check(session, *r.hit)) {
+      throw RemoteLayerUnusable("the layer of cache entry " + r.hit->entry.key + " from " +
+                                r.hit->source + " is unusable");
+    }
+    return;
+  }
+  auto ref = oci::Reference::parse(r.origin);
+  try {
+    auto client = registry::RegistryClient::connect(ref.domain, ref.path, registry::Access::kPull,
+                                                    session.options->registry);
+    registry::download_blob(client, *session.store, r.descriptor);
+  } catch (const std::exception& e) {
+    throw Error(
+        describe("fetch base layer", r.descriptor.digest.str() + " from " + r.origin, e.what()));
   }
 }
 
@@ -98,34 +115,47 @@ bool adopt_shared_hit(BuildSession& session, const cache::SharedHit& hit,
     return true;
   }
   std::lock_guard lock(session.remote_mutex);
-  session.remote_layers.emplace(hit.entry.layer_digest, RemoteLayer{hit, parent});
+  session.remote_layers.emplace(hit.entry.layer_digest, RemoteLayer{hit, parent, "", {}, false});
   return true;
 }
 
+void add_base_layers(BuildSession& session, const std::vector<oci::Descriptor>& layers,
+                     const std::string& origin) {
+  std::lock_guard lock(session.remote_mutex);
+  for (const auto& d : layers) {
+    if (!d.urls.empty() || session.store->has_blob(d.digest)) continue;
+    session.remote_layers.emplace(d.digest.str(), RemoteLayer{std::nullopt, "", origin, d, false});
+  }
+}
+
 void fetch_remote_layers(BuildSession& session, const std::vector<oci::Descriptor>& layers) {
-  if (!session.shared_cache) return;
   std::lock_guard fetching(session.fetch_mutex);
   std::vector<RemoteLayer> missing = missing_remote(session, layers);
   if (missing.empty()) return;
-  spdlog::debug("downloading {} layer(s) of shared cache hits", missing.size());
+  spdlog::debug("downloading {} layer(s) not fetched until now", missing.size());
   registry::run_parallel(session.options->registry.parallel_blobs, missing.size(),
                          [&] { return [&](std::size_t i) { fetch_one(session, missing[i]); }; });
   std::lock_guard lock(session.remote_mutex);
   for (const auto& r : missing) {
-    session.remote_layers[r.hit.entry.layer_digest].fetched = true;
-    session.cache->put(r.parent, r.hit.entry);
+    if (!r.hit) {
+      session.remote_layers[r.descriptor.digest.str()].fetched = true;
+      continue;
+    }
+    session.remote_layers[r.hit->entry.layer_digest].fetched = true;
+    session.cache->put(r.parent, r.hit->entry);
   }
 }
 
 std::map<std::string, std::string> layer_origins(BuildSession& session,
                                                  const std::vector<oci::Descriptor>& layers) {
   std::map<std::string, std::string> out;
-  if (!session.shared_cache) return out;
   std::lock_guard lock(session.remote_mutex);
   for (const auto& d : layers) {
     auto it = session.remote_layers.find(d.digest.str());
     if (it == session.remote_layers.end()) continue;
-    if (auto repo = session.shared_cache->layer_repository(it->second.hit)) {
+    if (!it->second.hit) {
+      out.emplace(d.digest.str(), it->second.origin);
+    } else if (auto repo = session.shared_cache->layer_repository(*it->second.hit)) {
       out.emplace(d.digest.str(), *repo);
     }
   }

@@ -30,12 +30,19 @@ class RemoteLayerUnusable : public Error {
 bool adopt_shared_hit(BuildSession& session, const cache::SharedHit& hit,
                       const std::string& parent);
 
+/// Notes the layers of a base image resolved without them (a build that only pushes): they
+/// come from the registry repository `origin` ("host/path") when a step needs their bytes, and
+/// are mounted from there by the push otherwise.
+void add_base_layers(BuildSession& session, const std::vector<oci::Descriptor>& layers,
+                     const std::string& origin);
+
 /// Downloads the layers among `layers` that shared-cache hits named and the store lacks, checks
 /// each one's diff_id against its entry and records the entry in the store's cache index.
 /// Throws RemoteLayerUnusable.
 void fetch_remote_layers(BuildSession& session, const std::vector<oci::Descriptor>& layers);
 
-/// For each of `layers` a registry cache hit named: the repository that has it.
+/// For each of `layers` a registry cache hit or a base named and the store may lack: the
+/// repository that has it.
 std::map<std::string, std::string> layer_origins(BuildSession& session,
                                                  const std::vector<oci::Descriptor>& layers);
 

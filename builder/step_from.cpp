@@ -1,7 +1,9 @@
 // FROM: the stage's starting image: scratch, an earlier stage, the store, an archive
 // (oci:, oci-archive:, docker-archive:) or a registry; then the base's ONBUILD triggers.
+#include <algorithm>
 #include <mutex>
 
+#include "builder/shared_cache.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
 #include "common/error.h"
@@ -50,8 +52,12 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   s.config = image.config;
   ensure_path(s.config);
   s.layers = image.manifest.layers;
-  // Unpacked now, so a broken base layer is reported at its FROM line.
-  snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
+  // Unpacked now, so a broken base layer is reported at its FROM line; a base resolved without
+  // its layers (a build that only pushes) is unpacked when a step needs it.
+  bool all_here = std::all_of(s.layers.begin(), s.layers.end(), [&](const oci::Descriptor& d) {
+    return !d.urls.empty() || session.store->has_blob(d.digest);
+  });
+  if (all_here) snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
   s.cache_key = cache::compute_key(
       {"", {{"from", image.manifest_descriptor.digest.str()}, layer_format(*session.options)}});
   return s;
@@ -75,8 +81,12 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name,
   pull.registry = session.options->registry;
   pull.platform = platform;
   pull.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
+  pull.layers = keeps_image(*session.options);
   try {
-    return oci::load_image(store, registry::pull_image(store, *ref, pull));
+    oci::Image image = oci::load_image(store, registry::pull_image(store, *ref, pull));
+    if (!pull.layers)
+      add_base_layers(session, image.manifest.layers, ref->domain + "/" + ref->path);
+    return image;
   } catch (const std::exception& e) {
     throw Error(describe("resolve base image", name,
                          std::string("not in the store and could not be pulled: ") + e.what()));

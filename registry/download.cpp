@@ -52,13 +52,18 @@ void download_blob(RegistryClient& client, const oci::Store& store, const oci::D
   oci::BlobWriter writer = store.begin_blob(d.digest.algorithm());
   int failures = 0;
   const int retries = client.connection().options.retries;
+  // Progress is a new high-water mark: a server that answers every resume with a fresh,
+  // cut-short 200 restarts the writer each time and must not count as progress forever.
+  std::int64_t reached = 0;
   for (;;) {
-    std::int64_t before = writer.size();
     try {
       fetch_once(client, store, d, writer);
       break;
     } catch (const TransportError& e) {
-      if (writer.size() > before) failures = 0;
+      if (writer.size() > reached) {
+        reached = writer.size();
+        failures = 0;
+      }
       if (e.kind() != TransportError::Kind::kRetryable || ++failures > retries) {
         throw Error(describe("fetch blob", d.digest.str(), e.what()));
       }

@@ -33,9 +33,9 @@ oci::Manifest checked_manifest(const oci::Descriptor& d, const std::string& byte
   return std::get<oci::Manifest>(std::move(doc));
 }
 
-/// Every blob of `m` must now be in the store, the config must match the layers, and each
-/// layer's bytes its media type.
-void check_complete(const oci::Store& store, const oci::Manifest& m) {
+/// Every blob of `m` must now be in the store (the layers only when they were fetched), the
+/// config must match the layers, and each layer's bytes its media type.
+void check_complete(const oci::Store& store, const oci::Manifest& m, bool layers) {
   oci::ImageConfig config = oci::parse_image_config(store.read_blob(m.config.digest));
   if (config.rootfs.diff_ids.size() != m.layers.size()) {
     throw Error(describe("check image", m.config.digest.str(),
@@ -43,6 +43,7 @@ void check_complete(const oci::Store& store, const oci::Manifest& m) {
                              std::to_string(m.layers.size()) + " layers"));
   }
   for (const auto& layer : m.layers) {
+    if (!layers) break;
     if (layer.urls.empty() && !store.has_blob(layer.digest)) {
       throw Error(describe("check image", layer.digest.str(), "layer missing after download"));
     }
@@ -54,6 +55,7 @@ void check_complete(const oci::Store& store, const oci::Manifest& m) {
 
 oci::Descriptor pull(oci::Store& store, const oci::Reference& ref, const PullOptions& options) {
   RegistrySource source(ref, store, options.registry, options.progress);
+  source.fetch_layers(options.layers);
   oci::Descriptor top = source.resolve();
   std::string top_bytes = source.fetch_manifest(top);
   oci::Descriptor chosen = top;
@@ -72,11 +74,13 @@ oci::Descriptor pull(oci::Store& store, const oci::Reference& ref, const PullOpt
     bytes = source.fetch_manifest(chosen);
   }
   oci::Manifest manifest = checked_manifest(chosen, bytes);
-  check_complete(store, manifest);
+  check_complete(store, manifest, options.layers);
   oci::Descriptor stored = store.put_blob(bytes, chosen.media_type, {chosen.digest, chosen.size});
   if (chosen.digest != top.digest)
     store.put_blob(top_bytes, top.media_type, {top.digest, top.size});
-  if (ref.tag) {
+  if (!options.layers) {
+    // Incomplete: not in index.json, so nothing takes it for an image the store holds.
+  } else if (ref.tag) {
     store.tag(ref, stored);
   } else {
     store.add_untagged(stored);

@@ -21,12 +21,16 @@ struct PullOptions {
   RegistryOptions registry;
   std::string platform;  ///< "os/arch[/variant]"; empty: linux/<host arch>
   std::function<void(std::string_view)> progress;  ///< one line per event; may be empty
+  /// False: only the manifest and the config are fetched and stored, and nothing is tagged
+  /// (the image is incomplete in the store): a build that only pushes fetches a base's layers
+  /// when a step needs their bytes, and mounts them into the destination otherwise.
+  bool layers = true;
 };
 
 /// Pulls `ref` into `store` (blobs the store has are not downloaded again), tags it in the
-/// store as `ref` names it, and returns the descriptor of the image manifest for the chosen
-/// platform. Throws mkimg::Error ("pull `ref`: ...") on any failure; nothing unverified is
-/// stored.
+/// store as `ref` names it (unless options.layers is false), and returns the descriptor of the
+/// image manifest for the chosen platform. Throws mkimg::Error ("pull `ref`: ...") on any failure;
+/// nothing unverified is stored.
 oci::Descriptor pull_image(oci::Store& store, const oci::Reference& ref,
                            const PullOptions& options);
 

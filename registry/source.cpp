@@ -89,7 +89,7 @@ std::string RegistrySource::fetch_manifest(const oci::Descriptor& descriptor) {
     oci::Manifest manifest = oci::parse_manifest(bytes);
     std::vector<oci::Descriptor> blobs = {manifest.config};
     for (const auto& layer : manifest.layers) {
-      if (layer.urls.empty()) blobs.push_back(layer);  // foreign layers are not fetched
+      if (layer.urls.empty() && fetch_layers_) blobs.push_back(layer);  // not foreign layers
     }
     download_blobs(client(), store_, blobs, progress_);
   }

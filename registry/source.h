@@ -34,6 +34,8 @@ class RegistrySource : public oci::ImageSource {
   std::string fetch_manifest(const oci::Descriptor& descriptor) override;
   std::unique_ptr<oci::BlobStream> open_blob(const oci::Descriptor& descriptor) override;
   std::vector<oci::Reference> names() override { return {reference_}; }
+  /// Whether fetching an image manifest downloads its layers too (it always fetches the config).
+  void fetch_layers(bool yes) { fetch_layers_ = yes; }
 
  private:
   RegistryClient& client();
@@ -44,6 +46,7 @@ class RegistrySource : public oci::ImageSource {
   std::function<void(std::string_view)> progress_;
   std::optional<RegistryClient> client_;
   std::map<std::string, std::string> manifests_;  ///< digest -> bytes already fetched
+  bool fetch_layers_ = true;
 };
 
 /// Registers the registry transport with oci::open_source() (defined in transport.cpp); every

@@ -9,6 +9,9 @@ by --mode:
   corrupt        one byte of the body flipped (same length)
   truncate-once  the first blob GET without Range sends half the body, then closes
   stall          blob GETs send half the body, log "STALLED", then hang until killed
+  drop-layers    blob GETs of gzip data (layers), and every later GET of the same blob, resumed
+                 or not, answer 200 with half the body, then close: JSON blobs (configs, cache
+                 entries) pass, layers never arrive
   redirect       answered 307 to http://localhost:PORT/direct/<path> (another host name); the
                  /direct/ path is served from upstream with --upstream-auth, like a presigned URL
 """
@@ -39,7 +42,7 @@ def main() -> None:
     args = p.parse_args()
     up = urllib.parse.urlparse(args.upstream)
     lock = threading.Lock()
-    state = {"truncated": False, "port": 0}
+    state = {"truncated": False, "port": 0, "dropped": set()}
 
     def connect():
         if up.scheme == "https":
@@ -84,7 +87,11 @@ def main() -> None:
             conn.request(self.command, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-            if is_blob_get and resp.status == 200:
+            if is_blob_get and resp.status in (200, 206) and args.mode == "drop-layers":
+                data = self.drop_layer(path_only, data)
+                if data is None:
+                    return
+            elif is_blob_get and resp.status == 200:
                 data = self.mangle(data)
                 if data is None:
                     return
@@ -108,6 +115,21 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
+
+        def drop_layer(self, path, data):
+            # A layer (gzip), and every later request for the same blob, resumed or not.
+            with lock:
+                dropped = path in state["dropped"] or data[:2] == b"\x1f\x8b"
+                if dropped:
+                    state["dropped"].add(path)
+            if not dropped:
+                return data
+            # A resume is answered 200 with half of what it asked for: a server that ignores
+            # Range and cuts short every time (the client must give up, not loop forever).
+            self.send_partial(data)
+            self.close_connection = True
+            self.log("DROPPED")
+            return None
 
         def mangle(self, data):
             mode = args.mode

@@ -179,13 +179,14 @@ class Registry {
 };
 
 /// What FaultProxy does to blob downloads (see fault_proxy.py).
-enum class ProxyFault { kPass, kCorrupt, kTruncateOnce, kStall, kRedirect };
+enum class ProxyFault { kPass, kCorrupt, kTruncateOnce, kStall, kRedirect, kDropLayers };
 
 /// tests/support/fault_proxy.py on 127.0.0.1:<port> in front of a Registry.
 class FaultProxy {
  public:
   FaultProxy(const Registry& upstream, ProxyFault fault) {
-    static const char* const names[] = {"pass", "corrupt", "truncate-once", "stall", "redirect"};
+    static const char* const names[] = {"pass",  "corrupt",  "truncate-once",
+                                        "stall", "redirect", "drop-layers"};
     std::vector<std::string> args = {"--upstream", upstream.url(),
                                      "--mode",     names[static_cast<int>(fault)],
                                      "--log",      (dir_ / "proxy.log").string()};

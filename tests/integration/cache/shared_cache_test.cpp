@@ -206,15 +206,17 @@ TEST_F(SharedCacheTest, APushOnlyBuildMountsCachedLayersAndDownloadsNone) {
   ASSERT_EQ(b.exit_code, 0) << b.all();
   EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
   EXPECT_EQ(image_id(b), image_id(a)) << b.err;
-  // The final stage's three layers (the first is the base) went from the cache repository to
-  // the image's by a cross-repository mount: none of them passed through runner B.
+  // The final stage's three layers went from the cache repository to the image's by a
+  // cross-repository mount, and the base's layer from the base's repository: none of them
+  // passed through runner B.
   auto layers = registry_layers("team/app", "b");
   ASSERT_EQ(layers.size(), 4u);
   EXPECT_EQ(layers, registry_layers("app", "a"));
+  EXPECT_NE(b.err.find("mounted " + layers[0] + " from busybox"), std::string::npos) << b.err;
   for (std::size_t i = 1; i < layers.size(); ++i) {
-    EXPECT_FALSE(store_has_blob(dir("store-b"), layers[i])) << layers[i];
     EXPECT_NE(b.err.find("mounted " + layers[i] + " from cache"), std::string::npos) << b.err;
   }
+  for (const auto& layer : layers) EXPECT_FALSE(store_has_blob(dir("store-b"), layer)) << layer;
   // type=registry keeps no image in the store.
   auto images = run_mkimg(dir("store-b"), {"images"});
   EXPECT_EQ(images.out.find("app"), std::string::npos) << images.all();
@@ -224,6 +226,18 @@ TEST_F(SharedCacheTest, APushOnlyBuildMountsCachedLayersAndDownloadsNone) {
   ASSERT_EQ(pulled.exit_code, 0) << pulled.all();
   auto ran = run_mkimg(dir("store-c"), {"run", "--rm", second, "cat", "/out", "/app.txt"});
   EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
+
+  // A push-only build whose last steps miss fetches what those steps need (the base's layer and
+  // the cached layers below them) and builds the rest.
+  std::string third = registry_->host() + "/team/app:c";
+  auto c = build_in(dir("store-d"), context("ctx-d", "app v2\n"),
+                    {"--cache-from", cache_repo(), "-t", third, "--output", "type=registry"});
+  ASSERT_EQ(c.exit_code, 0) << c.all();
+  EXPECT_EQ(count(c.err, "CACHED"), 3) << c.err;
+  auto pulled_c = run_mkimg(dir("store-c"), {"pull", third});
+  ASSERT_EQ(pulled_c.exit_code, 0) << pulled_c.all();
+  auto ran_c = run_mkimg(dir("store-c"), {"run", "--rm", third, "cat", "/out", "/app.txt"});
+  EXPECT_EQ(ran_c.out, "source\napp v2\n") << ran_c.all();
 }
 
 TEST_F(SharedCacheTest, ABadLayerFoundWhenItIsNeededIsAMissAndTheImageIsRight) {
@@ -349,6 +363,23 @@ TEST_F(SharedCacheTest, ARegistryThatDiesHalfWayIsAWarningAndTheRestIsBuilt) {
   ASSERT_EQ(b.exit_code, 0) << b.all();
   EXPECT_NE(b.err.find("warning: cache"), std::string::npos) << b.err;
   EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
+}
+
+TEST_F(SharedCacheTest, ARegistryThatFailsOnceLayersAreNeededGivesAColdBuildNotAWrongOne) {
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=registry,ref=" + cache_repo() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // Through the proxy the entries arrive (small blobs) and every layer breaks off half way: the
+  // lookups hit, and the failure comes only when the image needs the layers' bytes.
+  FaultProxy proxy(*registry_, ProxyFault::kDropLayers);
+  auto b = build_in(dir("store-b"), context("ctx-b"), {"--cache-from", proxy.host() + "/cache"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(proxy.log().find("DROPPED"), std::string::npos) << proxy.log();
+  EXPECT_NE(b.err.find("building again without it"), std::string::npos) << b.err;
+  // The last attempt ran every step itself: a new image, whole and right.
+  EXPECT_NE(image_id(b), image_id(a));
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", image_id(b), "cat", "/out", "/app.txt"});
+  EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
 }
 
 TEST_F(SharedCacheTest, TwoWritersAtOnceBothSucceedAndTheCacheServes) {
