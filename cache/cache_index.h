@@ -6,7 +6,7 @@
 //   shared_cache.h    sharing entries through a registry or a directory: the artifact format,
 //                     lookups (verified, a bad entry is a miss), exports
 //   prune.h           `mkimg cache prune`: the store's entries, their layer blobs and the cache
-//                     mounts by last use and size; a registry cache's entries by age
+//                     mounts by last use and size; a registry cache's entries and mounts by age
 //
 // The step cache index under <root>/cache: key -> what the step produced (a layer blob and
 // its diff id, or nothing for a step that changed no file). Entries are JSON files written

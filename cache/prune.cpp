@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <ctime>
 #include <map>
@@ -175,27 +177,50 @@ LocalPruneReport report_of(const Plan& plan) {
 
 // --- a registry cache -----------------------------------------------------------------------
 
-/// The key a tag names in the cache `loc` ("sha256:<hex>"), or "" when the tag is not one of
-/// its key tags.
-std::string key_of_tag(const CacheLocation& loc, const std::string& tag) {
-  constexpr std::string_view kMark = "sha256-";
-  if (tag.size() < kMark.size() + 64) return "";
-  std::string hex = tag.substr(tag.size() - 64);
-  if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
-  std::string key = "sha256:" + hex;
-  return key_tag(loc, key) == tag ? key : "";
+/// The artifacts of a registry cache: step entries and cache mounts.
+enum class ArtifactKind { kNone, kEntry, kMount };
+
+constexpr std::string_view kEntryMark = "sha256-", kMountMark = "mount-";
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
-/// The hex of a tag that ends like a key tag of any cache ("...sha256-<hex>"), or "".
-std::string key_hex_of_any(const std::string& tag) {
-  constexpr std::string_view kMark = "sha256-";
-  if (tag.size() < kMark.size() + 64) return "";
-  std::string hex = tag.substr(tag.size() - 64);
-  if (tag.compare(tag.size() - 64 - kMark.size(), kMark.size(), kMark) != 0 ||
-      hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return "";
+/// What `tag` is in the cache whose tags start with `prefix` ("" or "<ref's tag>-"): one of
+/// its key tags ("sha256-<hex>", key_tag), one of its mount tags ("mount-<hex>", mount_tag),
+/// or neither.
+ArtifactKind kind_of_tag(const std::string& prefix, std::string_view tag) {
+  if (tag.size() < 64 || !is_hex64(tag.substr(tag.size() - 64))) return ArtifactKind::kNone;
+  std::string_view head = tag.substr(0, tag.size() - 64);
+  if (!head.starts_with(prefix)) return ArtifactKind::kNone;
+  head.remove_prefix(prefix.size());
+  if (head == kEntryMark) return ArtifactKind::kEntry;
+  if (head == kMountMark) return ArtifactKind::kMount;
+  return ArtifactKind::kNone;
+}
+
+/// "sha256-<hex>" or "mount-<hex>" when `tag` ends so (a tag of any cache), else "".
+std::string artifact_suffix(std::string_view tag) {
+  for (std::string_view mark : {kEntryMark, kMountMark}) {
+    std::size_t size = mark.size() + 64;
+    if (tag.size() >= size && tag.substr(tag.size() - size, mark.size()) == mark &&
+        is_hex64(tag.substr(tag.size() - 64))) {
+      return std::string(tag.substr(tag.size() - size));
+    }
   }
-  return hex;
+  return "";
+}
+
+/// The `created` of an artifact's config document (an entry or a cache mount), as written.
+std::string created_of(registry::RegistryClient& client, const oci::Manifest& m,
+                       ArtifactKind kind) {
+  std::string doc = client.get_small_blob(m.config.digest, kMaxEntryDocument);
+  if (kind == ArtifactKind::kEntry) return parse_entry_document(doc).created;
+  try {
+    return nlohmann::json::parse(doc).at("created").get<std::string>();
+  } catch (const std::exception& e) {
+    throw Error(describe("read cache mount", m.config.digest.str(), e.what()));
+  }
 }
 
 }  // namespace
@@ -239,26 +264,28 @@ RegistryPruneReport prune_registry(const RegistryPruneOptions& options) {
     throw Error(describe("prune cache", options.ref, "not a repository REPO[:TAG]"));
   }
   CacheLocation loc{.type = LocationType::kRegistry, .ref = options.ref, .text = options.ref};
+  std::string prefix = key_tag(loc, "sha256:" + std::string(64, '0'));
+  prefix.resize(prefix.size() - kEntryMark.size() - 64);  // "" or "<tag>-"
   RegistryPruneReport report;
   report.repository = ref->domain + "/" + ref->path;
   auto client = registry::RegistryClient::connect(ref->domain, ref->path, registry::Access::kDelete,
                                                   options.registry);
   std::vector<std::string> tags = client.list_tags();
   std::sort(tags.begin(), tags.end());
-  std::map<std::string, std::vector<std::string>> tags_by_hex;  // every cache's key tags
+  std::map<std::string, std::vector<std::string>> by_suffix;  // every cache's artifact tags
   for (const auto& tag : tags) {
-    if (auto hex = key_hex_of_any(tag); !hex.empty()) tags_by_hex[hex].push_back(tag);
+    if (auto suffix = artifact_suffix(tag); !suffix.empty()) by_suffix[suffix].push_back(tag);
   }
 
   std::optional<std::int64_t> cutoff;
   if (options.limits.older_than) cutoff = now_seconds() - options.limits.older_than->count();
-  bool all = !options.limits.older_than;
   for (const auto& tag : tags) {
-    std::string key = key_of_tag(loc, tag);
-    if (key.empty()) continue;  // not a key tag of this cache: not ours to look at
+    ArtifactKind kind = kind_of_tag(prefix, tag);
+    if (kind == ArtifactKind::kNone) continue;  // not a tag of this cache: not ours to look at
     auto manifest = client.find_manifest(tag);
     if (!manifest) continue;  // gone since the listing
     RegistryItem item{.tag = tag, .digest = manifest->digest.str()};
+    item.mount = kind == ArtifactKind::kMount;
     std::optional<oci::Manifest> m;
     try {
       m = oci::parse_manifest(manifest->bytes);
@@ -266,28 +293,27 @@ RegistryPruneReport prune_registry(const RegistryPruneOptions& options) {
       item.action = RegistryItem::Action::kNotEntry;
       item.note = "not an image manifest (" + manifest->media_type + ")";
     }
-    if (m && m->config.media_type != kEntryMediaType) {
+    std::string_view wanted = item.mount ? kMountMediaType : kEntryMediaType;
+    if (m && m->config.media_type != wanted) {
       item.action = RegistryItem::Action::kNotEntry;
       item.note = "config media type `" + m->config.media_type + "`";
     } else if (m) {
       std::optional<std::int64_t> created;
       try {
-        CacheEntry e =
-            parse_entry_document(client.get_small_blob(m->config.digest, kMaxEntryDocument));
-        item.created = e.created;
-        created = oci::parse_rfc3339(e.created);
+        item.created = created_of(client, *m, kind);
+        created = oci::parse_rfc3339(item.created);
       } catch (const Error& e) {
-        item.note = std::string("entry not read: ") + e.what();
+        item.note = std::string("not read: ") + e.what();
       }
-      bool old = all || (created && *created < *cutoff);
+      bool old = !cutoff || (created && *created < *cutoff);
       item.action = old ? RegistryItem::Action::kDeleted : RegistryItem::Action::kKept;
       if (!old && !created && item.note.empty()) item.note = "no creation time";
     }
     if (item.action == RegistryItem::Action::kDeleted) {
-      // A registry deletes a manifest with every tag naming it: the same entry exported to
-      // another cache of the repository goes too, and is named.
-      for (const auto& other : tags_by_hex[key.substr(7)]) {
-        if (other == tag || !key_of_tag(loc, other).empty()) continue;
+      // A registry deletes a manifest with every tag naming it: the same artifact in another
+      // cache of the repository goes too, and is named.
+      for (const auto& other : by_suffix[artifact_suffix(tag)]) {
+        if (other == tag) continue;
         auto theirs = client.find_manifest(other);
         if (theirs && theirs->digest == manifest->digest) item.also.push_back(other);
       }

@@ -9,10 +9,12 @@
 // sets the same way. Everything happens under the store lock held exclusive (oci::Store::gc
 // with GcOptions::choose): no build is running, so no build loses an entry or a blob it found.
 //
-// A registry cache (one artifact per key, shared_cache.h): the tags that are key tags of the
-// ref (`sha256-<hex>`, `TAG-sha256-<hex>`) and whose manifest's config is an entry
-// (kEntryMediaType) are deleted by digest when the entry's `created` is older than the limit.
-// Nothing else is touched: another artifact or an image under a key-like tag stays. A registry
+// A registry cache (one artifact per key and per cache mount id, shared_cache.h): the tags
+// that are the ref's key tags (`sha256-<hex>`, `TAG-sha256-<hex>`) or mount tags
+// (`mount-<hex>`, `TAG-mount-<hex>`) and whose manifest's config is an entry (kEntryMediaType)
+// or a cache mount (kMountMediaType) are deleted by digest when the document's `created` is
+// older than the limit. Nothing else is touched: another artifact or an image under such a tag
+// stays. A registry
 // deletes a manifest with every tag naming it: an entry exported byte for byte to two caches of
 // one repository (the same entry, so the same age) goes from both, and the report names the
 // other cache's tag. The registry frees the blobs with its own garbage collection.
@@ -74,19 +76,20 @@ struct LocalPruneOptions {
 /// Prunes the step cache and the cache mounts of `store` (opened to write).
 LocalPruneReport prune_local(const oci::Store& store, const LocalPruneOptions& options);
 
-/// One key tag of a registry cache and what the prune did with it.
+/// One key or mount tag of a registry cache and what the prune did with it.
 struct RegistryItem {
   enum class Action {
     kDeleted,     ///< (or would be, in a dry run)
     kKept,        ///< newer than the limit
-    kNotEntry,    ///< a key-like tag whose manifest is not a cache entry: never deleted
+    kNotEntry,    ///< such a tag whose manifest is not a cache entry or mount: never deleted
     kNotDeleted,  ///< old, but the registry refused deletes before it was reached
   } action = Action::kKept;
   std::string tag;
+  bool mount = false;   ///< a cache mount's tag (`mount-<hex>`), else a step entry's
   std::string digest;   ///< of the manifest
-  std::string created;  ///< the entry's, as written
+  std::string created;  ///< the entry's or mount's, as written
   std::string note;     ///< why it is not a cache entry, or why its age is unknown
-  /// Key tags of other caches in the repository naming the same manifest: deleted with it.
+  /// Tags of other caches in the repository naming the same manifest: deleted with it.
   std::vector<std::string> also;
 };
 

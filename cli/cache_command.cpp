@@ -66,15 +66,16 @@ void run_registry_prune(const CachePruneCli& cli) {
       .ref = cli.ref, .limits = limits_of(cli), .dry_run = cli.dry_run, .registry = cli.registry};
   cache::RegistryPruneReport report = cache::prune_registry(options);
   using Action = cache::RegistryItem::Action;
-  std::size_t deleted = 0, kept = 0, not_deleted = 0;
+  std::size_t entries = 0, mounts = 0, kept = 0, not_deleted = 0;
   for (const auto& item : report.items) {
+    const char* what = item.mount ? "mount" : "entry";
     switch (item.action) {
       case Action::kDeleted:
-        ++deleted;
+        ++(item.mount ? mounts : entries);
         std::cout << (cli.dry_run ? "Would delete " : "Deleted ") << item.tag << " (" << item.digest
                   << ", created " << item.created << ")";
         for (const auto& other : item.also) {
-          std::cout << ", and with it " << other << " (the same entry in another cache)";
+          std::cout << ", and with it " << other << " (another cache's tag of the same manifest)";
         }
         std::cout << "\n";
         break;
@@ -83,7 +84,8 @@ void run_registry_prune(const CachePruneCli& cli) {
         if (!item.note.empty()) std::cout << "Kept " << item.tag << ": " << item.note << "\n";
         break;
       case Action::kNotEntry:
-        std::cout << "Skipped " << item.tag << ": not a cache entry (" << item.note << ")\n";
+        std::cout << "Skipped " << item.tag << ": not a cache " << what << " (" << item.note
+                  << ")\n";
         break;
       case Action::kNotDeleted:
         ++not_deleted;
@@ -93,18 +95,19 @@ void run_registry_prune(const CachePruneCli& cli) {
     }
   }
   std::cout << (cli.dry_run ? "Would delete " : "Deleted ")
-            << plural(deleted, "cache entry", "cache entries") << " from " << report.repository
+            << plural(entries, "cache entry", "cache entries") << " and "
+            << plural(mounts, "cache mount", "cache mounts") << " from " << report.repository
             << " (" << kept << " newer kept)\n";
   if (report.deletes_refused) {
     std::string host = report.repository.substr(0, report.repository.find('/'));
     throw Error(describe("prune cache", report.repository,
                          "registry " + host + " does not allow deleting manifests (" +
-                             plural(not_deleted, "cache entry", "cache entries") +
+                             std::to_string(not_deleted) +
                              " not deleted; docker-registry allows it with "
                              "REGISTRY_STORAGE_DELETE_ENABLED=true, and a credential may lack "
                              "the right to delete)"));
   }
-  if (deleted > 0 && !cli.dry_run) {
+  if (entries + mounts > 0 && !cli.dry_run) {
     std::cout << "The registry frees their layers when its own garbage collection runs "
                  "(docker-registry: `registry garbage-collect`)\n";
   }
@@ -120,7 +123,7 @@ void add_cache_commands(CLI::App& app, GlobalOptions& options) {
       "prune",
       "Remove build cache: the store's step cache entries, the layers only they use and the "
       "RUN --mount=type=cache directories (all of it without a filter), or with --ref the "
-      "entries of a registry cache");
+      "entries and cache mounts of a registry cache");
   prune
       ->add_option("--older-than", cli->older_than,
                    "Only what was not used for DURATION (Go duration such as 24h or 90m, or "

@@ -324,7 +324,8 @@ TEST_F(RegistryCachePruneTest, DeletesOldEntriesAndNothingThatIsNotACacheEntry) 
   EXPECT_NE(pruned.out.find("and with it " + other_tag), std::string::npos) << pruned.out;
   EXPECT_NE(pruned.out.find("Skipped " + fake_tag + ": not a cache entry"), std::string::npos)
       << pruned.out;
-  EXPECT_NE(pruned.out.find("Deleted 2 cache entries from " + repo()), std::string::npos)
+  EXPECT_NE(pruned.out.find("Deleted 2 cache entries and 0 cache mounts from " + repo()),
+            std::string::npos)
       << pruned.out;
   EXPECT_NE(pruned.out.find("garbage collection"), std::string::npos) << pruned.out;
   EXPECT_EQ(tags(), (std::set<std::string>{new_tag, "latest", fake_tag}));
@@ -339,6 +340,46 @@ TEST_F(RegistryCachePruneTest, DeletesOldEntriesAndNothingThatIsNotACacheEntry) 
   ASSERT_EQ(other.exit_code, 0) << other.all();
   EXPECT_NE(other.out.find("Deleted 0 cache entries"), std::string::npos) << other.out;
   EXPECT_EQ(tags(), (std::set<std::string>{new_tag, "latest", fake_tag}));
+}
+
+// Cache mounts exported with cache-mounts=true (`mount-<hex>`) go by the time they were written,
+// like entries; an image under a mount-like tag stays.
+TEST_F(RegistryCachePruneTest, OldCacheMountArtifactsGoTooAndAMountLikeImageTagStays) {
+  start(RegistryDeletes::kAllowed);
+  auto with_mount = [&](const std::string& name, const std::string& id, const std::string& epoch) {
+    fs::path ctx = context(name, {{"Dockerfile", "FROM busybox\nRUN --mount=type=cache,id=" + id +
+                                                     ",target=/c echo " + id + " > /c/f\n"}});
+    std::map<std::string, std::string> env;
+    if (!epoch.empty()) env["SOURCE_DATE_EPOCH"] = epoch;
+    return run_mkimg(store(),
+                     {"build", "--progress", "plain", "-t", name, "--cache-to",
+                      "type=registry,ref=" + repo() + ",cache-mounts=true", ctx.string()},
+                     env);
+  };
+  auto old_build = with_mount("old", "old-id", "86400");
+  ASSERT_EQ(old_build.exit_code, 0) << old_build.all();
+  auto new_build = with_mount("new", "new-id", "");
+  ASSERT_EQ(new_build.exit_code, 0) << new_build.all();
+  std::string old_mount = "mount-" + mount_dir_name("old-id");
+  std::string new_mount = "mount-" + mount_dir_name("new-id");
+  std::string fake_mount = "mount-" + std::string(64, 'c');
+  auto pushed = run_mkimg(store(), {"push", "old", repo() + ":" + fake_mount});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.all();
+  std::set<std::string> before = tags();
+  ASSERT_EQ(before.size(), 5u);  // two entries, two mounts, the image
+  ASSERT_TRUE(before.contains(old_mount) && before.contains(new_mount));
+
+  auto pruned = prune_registry({"--older-than", "24h"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  EXPECT_NE(pruned.out.find("Deleted " + old_mount), std::string::npos) << pruned.out;
+  EXPECT_NE(pruned.out.find("Skipped " + fake_mount + ": not a cache mount"), std::string::npos)
+      << pruned.out;
+  EXPECT_NE(pruned.out.find("Deleted 1 cache entry and 1 cache mount from"), std::string::npos)
+      << pruned.out;
+  std::set<std::string> after = tags();
+  EXPECT_EQ(after.size(), 3u);
+  EXPECT_TRUE(after.contains(new_mount) && after.contains(fake_mount));
+  EXPECT_FALSE(after.contains(old_mount));
 }
 
 // docker-registry without REGISTRY_STORAGE_DELETE_ENABLED answers 405: the prune says which
