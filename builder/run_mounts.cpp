@@ -14,6 +14,7 @@
 #include "builder/layer_step.h"
 #include "builder/shared_cache.h"
 #include "builder/stage_graph.h"
+#include "cache/prune.h"
 #include "common/error.h"
 #include "common/in_root.h"
 #include "common/user_namespace.h"
@@ -181,6 +182,7 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
     create_cache_dir(dir, m);
   }
   if (m.sharing == parser::CacheSharing::kLocked) locks_.push_back(lock_cache_dir(dir, id, true));
+  cache::mark_used(dir);  // what `mkimg cache prune --older-than` reads
   runtime::BindMount b{
       dir, target,
       m.read_only ? runtime::BindMount::Access::kReadOnly : runtime::BindMount::Access::kReadWrite};

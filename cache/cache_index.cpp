@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
+#include "cache/prune.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
@@ -155,6 +159,7 @@ std::filesystem::path CacheIndex::parts_path(const std::string& key) const {
 
 std::optional<CacheEntry> CacheIndex::find(const std::string& key) const {
   auto entry = read_entry(entry_path(key));
+  if (entry) mark_used(entry_path(key));
   if (entry && !entry->part_digests.empty() && entry->key == key) {
     // An entry written before the parts moved beside it: split it once, so the next hit
     // parses a few hundred bytes (parts first, as put() does; a failure only keeps it whole).
@@ -218,6 +223,63 @@ std::vector<std::string> CacheIndex::layer_digests() const {
     }
   }
   return out;
+}
+
+std::vector<StoredEntry> CacheIndex::stored() const {
+  std::map<std::string, StoredEntry> by_hex;
+  std::map<std::string, bool> has_entry_file;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir_ / "steps", ec)) {
+    std::string name = f.path().filename().string();
+    std::string hex = name.substr(0, name.find('.'));
+    struct stat st {};
+    if (hex.size() != 64 || ::lstat(f.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    try {
+      hex_of(hex);
+    } catch (const Error&) {
+      continue;  // not a file of ours
+    }
+    StoredEntry& e = by_hex[hex];
+    e.key = "sha256:" + hex;
+    e.file_bytes += st.st_size;
+    bool entry_file = name == hex + ".json";
+    if (entry_file || (!has_entry_file[hex] && st.st_mtime > e.last_used)) {
+      e.last_used = st.st_mtime;
+    }
+    if (entry_file) {
+      has_entry_file[hex] = true;
+      if (auto read = read_entry(f.path())) e.layer_digest = read->layer_digest;
+    }
+  }
+  std::vector<StoredEntry> out;
+  for (auto& [hex, e] : by_hex) out.push_back(std::move(e));
+  return out;
+}
+
+void CacheIndex::remove(const std::vector<std::string>& keys) const {
+  DirLock lock(dir_);
+  std::set<std::string> hexes;
+  for (const auto& key : keys) hexes.insert(hex_of(key));
+  std::vector<std::filesystem::path> entries, others;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir_ / "steps", ec)) {
+    std::string name = f.path().filename().string();
+    if (!hexes.contains(name.substr(0, name.find('.')))) continue;
+    (f.path().extension() == ".json" ? entries : others).push_back(f.path());
+  }
+  // The entries first, so that a prune killed half-way leaves at most parts no entry uses.
+  for (const auto& f : entries) std::filesystem::remove(f, ec);
+  for (const auto& f : others) std::filesystem::remove(f, ec);
+  std::vector<std::filesystem::path> stale;
+  for (const auto& f : std::filesystem::directory_iterator(dir_ / "children", ec)) {
+    try {
+      if (std::filesystem::exists(entry_path(read_host_file(f.path())))) continue;
+    } catch (const std::exception&) {
+      // unreadable or not a key: nothing to explain a miss with
+    }
+    stale.push_back(f.path());
+  }
+  for (const auto& f : stale) std::filesystem::remove(f, ec);
 }
 
 }  // namespace mkimg::cache

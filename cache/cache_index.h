@@ -5,6 +5,8 @@
 //   cache_location.h  --cache-to / --cache-from values: a registry, a local layout, inline
 //   shared_cache.h    sharing entries through a registry or a directory: the artifact format,
 //                     lookups (verified, a bad entry is a miss), exports
+//   prune.h           `mkimg cache prune`: the store's entries, their layer blobs and the cache
+//                     mounts by last use and size; a registry cache's entries and mounts by age
 //
 // The step cache index under <root>/cache: key -> what the step produced (a layer blob and
 // its diff id, or nothing for a step that changed no file). Entries are JSON files written
@@ -16,6 +18,7 @@
 // with its parts inside, by an earlier version, is split by its first hit).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -40,6 +43,14 @@ struct CacheEntry {
   std::string chain_key;
 };
 
+/// An entry's files as they lie in steps/ (what prune.h weighs).
+struct StoredEntry {
+  std::string key;              ///< "sha256:<hex>", from the file names
+  std::string layer_digest;     ///< "" when the step made none or the entry cannot be read
+  std::int64_t file_bytes = 0;  ///< the entry, its parts and any temp file a killed write left
+  std::int64_t last_used = 0;   ///< unix seconds: the entry file's mtime (see find())
+};
+
 /// An entry with its parts as one JSON document: what a shared cache stores per key
 /// (shared_cache.h). Names that are not UTF-8 are written with U+FFFD.
 std::string entry_document(const CacheEntry& entry);
@@ -52,7 +63,8 @@ class CacheIndex {
   explicit CacheIndex(std::filesystem::path dir);
 
   /// The entry for `key`, or nullopt. Its part_digests may be left out (explain_miss reads
-  /// them).
+  /// them). Finding an entry marks it used (prune.h mark_used: its file's mtime, at most once
+  /// an hour).
   std::optional<CacheEntry> find(const std::string& key) const;
   /// Records an entry (replacing any previous one for the same key) and remembers it as the
   /// latest child of `parent` for explanations.
@@ -64,6 +76,11 @@ class CacheIndex {
   std::vector<KeyPart> parts(const std::string& key) const;
   /// Every layer digest the index refers to (roots for the store's gc).
   std::vector<std::string> layer_digests() const;
+  /// Every entry in steps/, also a damaged one or parts left without their entry.
+  std::vector<StoredEntry> stored() const;
+  /// Removes the files of the entries `keys`, then every children/ record naming an entry
+  /// that is gone. Under the cross-process lock.
+  void remove(const std::vector<std::string>& keys) const;
 
  private:
   std::filesystem::path entry_path(const std::string& key) const;

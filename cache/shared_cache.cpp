@@ -28,9 +28,6 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-/// Entry documents are small: a few hundred bytes, plus one part per file a COPY read.
-constexpr std::size_t kMaxEntryDocument = 4 * 1024 * 1024;
-
 /// Where the artifacts of one location are: a registry repository or a layout directory.
 class Backend {
  public:

@@ -40,6 +40,8 @@ class Store;
 namespace mkimg::cache {
 
 inline constexpr std::string_view kEntryMediaType = "application/vnd.mkimg.cache.entry.v1+json";
+/// Entry documents are small: a few hundred bytes, plus one part per file a COPY read.
+inline constexpr std::size_t kMaxEntryDocument = 4 * 1024 * 1024;
 /// The manifest annotation of an image built with --cache-to type=inline: a JSON array of the
 /// entry documents of the image's layer steps.
 inline constexpr std::string_view kInlineAnnotation = "dev.mkimg.cache.v1";

@@ -9,6 +9,8 @@
 //   image_commands.cpp      import, pull, save, load, images, inspect, history, tag, rmi, prune
 //   diff_command.cpp        `mkimg diff` (snapshot/image_diff.h)
 //   registry_commands.cpp   push, login, logout, and the registry flags of pull
+//   cache_command.cpp       `mkimg cache prune`: the store's step cache and cache mounts, or a
+//                           registry cache (cache/prune.h)
 //   parse_command.cpp       `mkimg parse [--dump]`
 //   inputs.cpp              what commands read besides flags: a Dockerfile (file or stdin,
 //                           64 MiB at most), $SOURCE_DATE_EPOCH (checked), run's --env-file
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "oci/store.h"
+#include "registry/options.h"
 
 namespace CLI {
 class App;
@@ -82,11 +85,21 @@ std::vector<std::string> read_env_file(const std::string& path);
 /// when it is not a plain number of seconds.
 std::optional<std::int64_t> source_date_epoch();
 
+/// "12.3MB": bytes in powers of 1000, as docker prints sizes. image_commands.cpp.
+std::string human_size(std::int64_t bytes);
+/// "3 days ago" for a time in unix seconds. image_commands.cpp.
+std::string human_age(std::int64_t when);
+
+/// --insecure-registry, --tls-ca and --registries-config into `options`: how a command reaches
+/// registries (docs/registries.md). registry_commands.cpp.
+void add_registry_access_flags(CLI::App* cmd, registry::RegistryOptions& options);
+
 void add_parse_commands(CLI::App& app, GlobalOptions& options);     // parse_command.cpp
 void add_image_commands(CLI::App& app, GlobalOptions& options);     // image_commands.cpp
 void add_registry_commands(CLI::App& app, GlobalOptions& options);  // registry_commands.cpp
 void add_build_commands(CLI::App& app, GlobalOptions& options);     // build_command.cpp
 void add_run_commands(CLI::App& app, GlobalOptions& options);       // run_command.cpp
 void add_diff_commands(CLI::App& app, GlobalOptions& options);      // diff_command.cpp
+void add_cache_commands(CLI::App& app, GlobalOptions& options);     // cache_command.cpp
 
 }  // namespace mkimg::cli

@@ -180,35 +180,9 @@ void run_load(const GlobalOptions& global, const ImageCli& cli) {
 
 // --- images, inspect, history ---------------------------------------------------------------
 
-std::string human_size(std::int64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1000 && unit < 4) {
-    value /= 1000;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f%s" : "%.3g%s", value, units[unit]);
-  return buf;
-}
-
-std::string human_age(const std::optional<std::string>& created) {
+std::string created_age(const std::optional<std::string>& created) {
   auto when = created ? oci::parse_rfc3339(*created) : std::nullopt;
-  if (!when) return "N/A";
-  std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - *when;
-  struct Unit {
-    std::int64_t seconds;
-    const char* name;
-  };
-  for (Unit u : {Unit{365 * 86400, "year"}, Unit{30 * 86400, "month"}, Unit{7 * 86400, "week"},
-                 Unit{86400, "day"}, Unit{3600, "hour"}, Unit{60, "minute"}}) {
-    if (age >= u.seconds) {
-      std::int64_t n = age / u.seconds;
-      return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s") + " ago";
-    }
-  }
-  return "Less than a minute ago";
+  return when ? human_age(*when) : "N/A";
 }
 
 std::int64_t image_size(const oci::Image& image) {
@@ -263,7 +237,8 @@ void run_images(const GlobalOptions& global, const ImageCli& cli) {
   for (const auto& r : rows) {
     std::printf("%-40s %-20s %-12s %-20s %s\n", r.repository.c_str(), r.tag.c_str(),
                 r.image.manifest.config.digest.short_id().c_str(),
-                human_age(r.image.config.created).c_str(), human_size(image_size(r.image)).c_str());
+                created_age(r.image.config.created).c_str(),
+                human_size(image_size(r.image)).c_str());
   }
   std::fflush(stdout);
 }
@@ -305,7 +280,7 @@ void run_history(const GlobalOptions& global, const ImageCli& cli) {
         i + 1 == history.size() ? image.manifest.config.digest.short_id() : "<missing>";
     std::string by = history[i].created_by.value_or("");
     if (by.size() > 45) by = by.substr(0, 42) + "...";
-    std::printf("%-12s %-20s %-45s %-10s %s\n", id.c_str(), human_age(history[i].created).c_str(),
+    std::printf("%-12s %-20s %-45s %-10s %s\n", id.c_str(), created_age(history[i].created).c_str(),
                 by.c_str(), sizes[i].c_str(), history[i].comment.value_or("").c_str());
   }
   std::fflush(stdout);
@@ -354,6 +329,35 @@ void run_prune(const GlobalOptions& global) {
 }
 
 }  // namespace
+
+std::string human_size(std::int64_t bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1000 && unit < 4) {
+    value /= 1000;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f%s" : "%.3g%s", value, units[unit]);
+  return buf;
+}
+
+std::string human_age(std::int64_t when) {
+  std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - when;
+  struct Unit {
+    std::int64_t seconds;
+    const char* name;
+  };
+  for (Unit u : {Unit{365 * 86400, "year"}, Unit{30 * 86400, "month"}, Unit{7 * 86400, "week"},
+                 Unit{86400, "day"}, Unit{3600, "hour"}, Unit{60, "minute"}}) {
+    if (age >= u.seconds) {
+      std::int64_t n = age / u.seconds;
+      return std::to_string(n) + " " + u.name + (n == 1 ? "" : "s") + " ago";
+    }
+  }
+  return "Less than a minute ago";
+}
 
 namespace {
 

@@ -41,7 +41,12 @@ namespace {
 /// (runtime/rootless.h). The others (images, pull, push, ...) touch only the user's files.
 bool needs_user_namespace(const CLI::App& app) {
   static const std::set<std::string> commands{"build", "run", "import", "load", "prune", "diff"};
-  for (const CLI::App* sub : app.get_subcommands()) return commands.count(sub->get_name()) > 0;
+  for (const CLI::App* sub : app.get_subcommands()) {
+    // `cache prune` of the store's cache removes cache mounts (files of the images' owners);
+    // with --ref it talks to a registry only.
+    if (sub->get_name() == "cache") return sub->get_subcommand("prune")->count("--ref") == 0;
+    return commands.count(sub->get_name()) > 0;
+  }
   return false;
 }
 
@@ -55,17 +60,24 @@ const CLI::App& reached(const CLI::App& app) {
 /// command it concerns, on stderr; exit 2 as for every usage error (README, diff(1)).
 int usage_error(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App& command = reached(app);
-  std::vector<std::string> left = app.remaining();
-  if (&command == &app && !left.empty() && left.front().rfind('-', 0) != 0) {
+  std::vector<std::string> left = command.remaining();
+  bool has_commands = !command.get_subcommands([](const CLI::App*) { return true; }).empty();
+  if (has_commands && !left.empty() && left.front().rfind('-', 0) != 0) {
     std::cerr << "mkimg: error: unknown command `" << left.front() << "`\n";
   } else {
     std::cerr << "mkimg: error: " << e.what() << "\n";
   }
-  std::string name = &command == &app ? "mkimg" : "mkimg " + command.get_name();
+  std::string name = command.get_name();  // "cache prune": the path below mkimg
+  for (const CLI::App* a = command.get_parent(); a && a != &app; a = a->get_parent()) {
+    name = a->get_name() + " " + name;
+  }
+  name = &command == &app ? "mkimg" : "mkimg " + name;
   std::string help = command.help();
   if (size_t at = help.find("Usage:"); at != std::string::npos) {
     std::string line = help.substr(at, help.find('\n', at) - at);  // "Usage: build [OPTIONS]..."
-    if (&command != &app) line.replace(0, 7 + command.get_name().size(), "Usage: " + name);
+    if (size_t own = line.find(command.get_name(), 7); &command != &app && own != line.npos) {
+      line.replace(0, own + command.get_name().size(), "Usage: " + name);
+    }
     std::cerr << line << "\n";
   }
   std::cerr << "Run '" << name << " --help' for more.\n";
@@ -112,6 +124,7 @@ int main(int argc, char** argv) {
   add_build_commands(app, options);
   add_run_commands(app, options);
   add_diff_commands(app, options);
+  add_cache_commands(app, options);
   try {
     std::vector<std::string> args(argv, argv + argc);
     options.run_command = split_run_command(args);

@@ -32,13 +32,7 @@ struct RegistryCli {
 
 void add_registry_flags(CLI::App* cmd, RegistryCli& cli) {
   registry::RegistryOptions& o = *cli.registry;
-  cmd->add_option("--insecure-registry", o.insecure_registries,
-                  "Registry (HOST[:PORT]) reached over plain HTTP or unverified TLS; repeatable");
-  cmd->add_option("--tls-ca", o.tls_ca_file, "Extra CA bundle (PEM) trusted for registries")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--registries-config", o.registries_config,
-                  "registries.yaml (default: $MKIMG_REGISTRIES_CONFIG, "
-                  "~/.config/mkimg/registries.yaml)");
+  add_registry_access_flags(cmd, o);
   cmd->add_option("--parallel", o.parallel_blobs, "Blobs transferred at once (default 3)")
       ->check(CLI::Range(1, 16));
 }
@@ -92,6 +86,16 @@ CLI::App* existing(CLI::App& app, const std::string& name) {
 }
 
 }  // namespace
+
+void add_registry_access_flags(CLI::App* cmd, registry::RegistryOptions& o) {
+  cmd->add_option("--insecure-registry", o.insecure_registries,
+                  "Registry (HOST[:PORT]) reached over plain HTTP or unverified TLS; repeatable");
+  cmd->add_option("--tls-ca", o.tls_ca_file, "Extra CA bundle (PEM) trusted for registries")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--registries-config", o.registries_config,
+                  "registries.yaml (default: $MKIMG_REGISTRIES_CONFIG, "
+                  "~/.config/mkimg/registries.yaml)");
+}
 
 void add_registry_commands(CLI::App& app, GlobalOptions& options) {
   static RegistryCli cli;

@@ -244,6 +244,60 @@ fs::path Store::temp_path(std::string_view prefix) const {
          (std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + detail::random_hex(8));
 }
 
+namespace {
+
+/// gc's sweep: every blob not in `live`.
+GcResult sweep(const Store& store, const std::unordered_set<Digest>& live) {
+  GcResult result;
+  for (const char* algorithm : {"sha256", "sha512"}) {
+    fs::path dir = store.layout_dir() / "blobs" / algorithm;
+    std::error_code ec;
+    for (const auto& file : fs::directory_iterator(dir, ec)) {
+      auto digest =
+          Digest::try_parse(std::string(algorithm) + ":" + file.path().filename().string());
+      if (digest && live.contains(*digest)) continue;
+      auto size = file.is_regular_file(ec) ? static_cast<std::int64_t>(file.file_size(ec)) : 0;
+      if (fs::remove_all(file.path(), ec) > 0) {
+        ++result.blobs_removed;
+        result.bytes_removed += size;
+      }
+    }
+    detail::fsync_dir(dir);
+  }
+  return result;
+}
+
+/// GcOptions::choose's blobs, those of them not in `live`.
+GcResult remove_chosen(const Store& store, const std::vector<Digest>& chosen,
+                       const std::unordered_set<Digest>& live) {
+  GcResult result;
+  std::unordered_set<Digest> done;
+  for (const Digest& digest : chosen) {
+    if (live.contains(digest) || !done.insert(digest).second) continue;
+    fs::path file = store.blob_path(digest);
+    std::error_code ec;
+    auto size = static_cast<std::int64_t>(fs::file_size(file, ec));
+    if (!ec && fs::remove(file, ec)) {
+      ++result.blobs_removed;
+      result.bytes_removed += size;
+    }
+  }
+  if (result.blobs_removed > 0) {
+    for (const char* algorithm : {"sha256", "sha512"}) {
+      detail::fsync_dir(store.layout_dir() / "blobs" / algorithm);
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+std::unordered_set<Digest> Store::reached(const std::vector<Digest>& keep) const {
+  std::unordered_set<Digest> live(keep.begin(), keep.end());
+  for (const auto& entry : list()) mark(*this, entry.manifest, live);
+  return live;
+}
+
 GcResult Store::gc(const GcOptions& options) const {
   fs::path lock_path = root_ / "lock";
   if (::flock(store_lock_.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -252,23 +306,8 @@ GcResult Store::gc(const GcOptions& options) const {
   }
   GcResult result;
   try {
-    std::unordered_set<Digest> live(options.keep.begin(), options.keep.end());
-    for (const auto& entry : list()) mark(*this, entry.manifest, live);
-    for (const char* algorithm : {"sha256", "sha512"}) {
-      fs::path dir = layout_dir() / "blobs" / algorithm;
-      std::error_code ec;
-      for (const auto& file : fs::directory_iterator(dir, ec)) {
-        auto digest =
-            Digest::try_parse(std::string(algorithm) + ":" + file.path().filename().string());
-        if (digest && live.contains(*digest)) continue;
-        auto size = file.is_regular_file(ec) ? static_cast<std::int64_t>(file.file_size(ec)) : 0;
-        if (fs::remove_all(file.path(), ec) > 0) {
-          ++result.blobs_removed;
-          result.bytes_removed += size;
-        }
-      }
-      detail::fsync_dir(dir);
-    }
+    std::unordered_set<Digest> live = reached(options.keep);
+    result = options.choose ? remove_chosen(*this, options.choose(live), live) : sweep(*this, live);
     clear_tmp();
     if (options.while_exclusive) options.while_exclusive();
   } catch (...) {

@@ -49,6 +49,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/fd.h"
@@ -122,6 +123,11 @@ struct GcOptions {
   /// Called after the blobs are collected while the store lock is still held exclusive, so no
   /// other process has the store open (builder/ prunes <root>/layers here).
   std::function<void()> while_exclusive;
+  /// Chooses what is collected instead of every unreached blob: called under the exclusive
+  /// lock with the blobs index.json and `keep` reach, it returns the blobs to remove (gc
+  /// removes those of them that are not reached). `mkimg cache prune` drops step cache
+  /// entries here and returns the layers only they used.
+  std::function<std::vector<Digest>(const std::unordered_set<Digest>& reached)> choose;
 };
 
 /// How a command opens the store.
@@ -200,9 +206,12 @@ class Store {
 
   // Garbage collection.
   /// Takes the store lock exclusive (waiting for other processes to close the store), then
-  /// removes blobs not reachable from index.json or `options.keep`, and everything in tmp/,
-  /// then runs `options.while_exclusive`.
+  /// removes blobs not reachable from index.json or `options.keep` (or those
+  /// `options.choose` returns), and everything in tmp/, then runs `options.while_exclusive`.
   GcResult gc(const GcOptions& options = {}) const;
+  /// The blobs index.json and `keep` reach: every listed manifest or index, what an index
+  /// lists, and a manifest's config and layers. What gc() keeps.
+  std::unordered_set<Digest> reached(const std::vector<Digest>& keep = {}) const;
 
  private:
   explicit Store(std::filesystem::path root) : root_(std::move(root)) {}

@@ -17,6 +17,7 @@ struct Unit {
 
 constexpr Unit kUnits[] = {{"ns", 1},   {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
                            {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
+constexpr Unit kDay = {"d", 86400e9};
 
 [[noreturn]] void invalid(std::string_view text) {
   throw Error("time: invalid duration \"" + std::string(text) + "\"");
@@ -24,9 +25,8 @@ constexpr Unit kUnits[] = {{"ns", 1},   {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-}  // namespace
-
-std::chrono::nanoseconds parse_go_duration(std::string_view text) {
+/// parse_go_duration, with `d` among the units when `days`.
+std::chrono::nanoseconds parse_duration(std::string_view text, bool days) {
   std::string_view s = text;
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) negative = s[0] == '-', s.remove_prefix(1);
@@ -53,6 +53,7 @@ std::chrono::nanoseconds parse_go_duration(std::string_view text) {
     for (const Unit& u : kUnits) {
       if (u.name == unit) found = &u;
     }
+    if (days && unit == kDay.name) found = &kDay;
     if (!found) {
       throw Error("time: unknown unit \"" + std::string(unit) + "\" in duration \"" +
                   std::string(text) + "\"");
@@ -64,5 +65,13 @@ std::chrono::nanoseconds parse_go_duration(std::string_view text) {
   const auto ns = static_cast<std::int64_t>(total + 0.5);
   return std::chrono::nanoseconds(negative ? -ns : ns);
 }
+
+}  // namespace
+
+std::chrono::nanoseconds parse_go_duration(std::string_view text) {
+  return parse_duration(text, false);
+}
+
+std::chrono::nanoseconds parse_age(std::string_view text) { return parse_duration(text, true); }
 
 }  // namespace mkimg::parser

@@ -1,5 +1,6 @@
 // Go's time.ParseDuration, for HEALTHCHECK's --interval, --timeout, --start-period and
-// --start-interval ("30s", "1m30s", "1.5h", "300ms", "0").
+// --start-interval ("30s", "1m30s", "1.5h", "300ms", "0"); and the same with days for an age
+// on the command line (`mkimg cache prune --older-than 7d`).
 #pragma once
 
 #include <chrono>
@@ -9,5 +10,9 @@ namespace mkimg::parser {
 
 /// Parses a Go duration. Throws mkimg::Error `time: invalid duration "x"` when malformed.
 std::chrono::nanoseconds parse_go_duration(std::string_view text);
+
+/// A Go duration that may also count days ("7d", "1d12h"; a day is 24h): what
+/// `docker buildx prune --filter until=` takes, and days. Throws as parse_go_duration.
+std::chrono::nanoseconds parse_age(std::string_view text);
 
 }  // namespace mkimg::parser

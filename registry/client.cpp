@@ -43,7 +43,7 @@ void require_status(const HttpResponse& r, std::initializer_list<long> ok, std::
 std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
                                        const RegistryOptions& options) {
   RegistriesConfig config = load_registries_config(options);
-  Purpose purpose = access == Access::kPush ? Purpose::kPush : Purpose::kPull;
+  Purpose purpose = access == Access::kPull ? Purpose::kPull : Purpose::kPush;
   std::vector<Endpoint> endpoints = endpoints_for(domain, purpose, config, options);
   std::optional<TransportError> last;
   for (const Endpoint& e : endpoints) {
@@ -101,7 +101,8 @@ RegistryClient RegistryClient::connect(std::string_view domain, std::string_view
   auto c = std::make_shared<RegistryConnection>();
   c->endpoint = endpoint;
   c->repository = std::string(repository);
-  c->scopes = {repository_scope(repository, access == Access::kPush ? "pull,push" : "pull")};
+  static constexpr const char* kActions[] = {"pull", "pull,push", "pull,delete"};
+  c->scopes = {repository_scope(repository, kActions[static_cast<int>(access)])};
   for (const auto& r : extra_pull) c->scopes.push_back(repository_scope(r, "pull"));
   c->options = options;
   auto credential = find_credential(docker_config_file(options.docker_config_dir), endpoint.host);

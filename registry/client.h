@@ -28,7 +28,11 @@ struct FetchedManifest {
 };
 
 /// Which actions the client needs on its repository (the token scope).
-enum class Access { kPull, kPush };
+enum class Access {
+  kPull,
+  kPush,
+  kDelete,  ///< pull and delete (`mkimg cache prune --ref`); reached as for a push, no mirror
+};
 
 /// The state shared by clones of one client: endpoint, auth, options.
 struct RegistryConnection {

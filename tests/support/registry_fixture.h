@@ -1,9 +1,10 @@
 // A real registry for tests: Debian's `docker-registry` (distribution 2.8) started on a free
 // loopback port with a temporary storage directory, in one of four modes (plain HTTP, HTTPS
 // with a self-signed CA, htpasswd basic auth over HTTPS, token auth over HTTPS with a small
-// token issuer from tests/support/token_issuer.py), and stopped (SIGKILL, then
-// reaped) in the destructor. FaultProxy puts tests/support/fault_proxy.py in
-// front of it to corrupt, truncate, stall or redirect blob downloads.
+// token issuer from tests/support/token_issuer.py), deleting manifests when asked unless
+// made with RegistryDeletes::kRefused, and stopped (SIGKILL, then reaped) in the destructor.
+// FaultProxy puts tests/support/fault_proxy.py in front of it to corrupt, truncate, stall or
+// redirect blob downloads.
 //
 //   mkimg::testing::Registry reg(mkimg::testing::RegistryMode::kHttp);
 //   run_mkimg(root, {"push", "img", reg.host() + "/base:1"});   // 127.0.0.1:PORT/base:1
@@ -77,10 +78,15 @@ inline int start_python_helper(ChildProcess& child, const fs::path& dir, const s
 /// How the test registry is reached.
 enum class RegistryMode { kHttp, kHttps, kHttpsBasicAuth, kHttpsTokenAuth };
 
+/// Whether the registry deletes manifests when asked (docker-registry's storage.delete.enabled,
+/// REGISTRY_STORAGE_DELETE_ENABLED); without it a DELETE is answered 405 UNSUPPORTED.
+enum class RegistryDeletes { kAllowed, kRefused };
+
 /// docker-registry on 127.0.0.1:<free port>, storage in a temp dir; see the file comment.
 class Registry {
  public:
-  explicit Registry(RegistryMode mode) : mode_(mode) {
+  explicit Registry(RegistryMode mode, RegistryDeletes deletes = RegistryDeletes::kAllowed)
+      : mode_(mode), deletes_(deletes) {
     if (mode_ != RegistryMode::kHttp) make_tls();
     if (mode_ == RegistryMode::kHttpsBasicAuth) {
       must_run("htpasswd -Bbn " + user() + " " + password() + " > " + (dir_ / "htpasswd").string());
@@ -153,7 +159,8 @@ class Registry {
     std::string d = dir_.path().string();
     std::string c = "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n";
     c += "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n";
-    c += "  delete:\n    enabled: true\n";
+    c += std::string("  delete:\n    enabled: ") +
+         (deletes_ == RegistryDeletes::kAllowed ? "true" : "false") + "\n";
     c += "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: mkimg-test\n";
     if (mode_ != RegistryMode::kHttp) {
       c += "  tls:\n    certificate: " + d + "/server.crt\n    key: " + d + "/server.key\n";
@@ -171,6 +178,7 @@ class Registry {
   }
 
   RegistryMode mode_;
+  RegistryDeletes deletes_;
   TempDir dir_;
   int port_ = 0;
   int token_port_ = 0;

@@ -41,6 +41,13 @@ const UsageCase kCases[] = {
     {"unknown_subcommand", {"frobnicate"}, "frobnicate"},
     {"empty_root", {"--root", "", "images"}, "--root"},
     {"log_level_bogus", {"--log-level", "loud", "images"}, "loud"},
+    {"cache_prune_older_than_bogus", {"cache", "prune", "--older-than", "3x"}, "--older-than"},
+    {"cache_prune_older_than_negative", {"cache", "prune", "--older-than", "-1h"}, "-1h"},
+    {"cache_prune_keep_storage_bogus", {"cache", "prune", "--keep-storage", "lots"}, "lots"},
+    {"cache_prune_keep_storage_with_ref",
+     {"cache", "prune", "--keep-storage", "1g", "--ref", "127.0.0.1:1/cache"},
+     "--keep-storage"},
+    {"cache_unknown_subcommand", {"cache", "prun"}, "prun"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cli, UsageError, ::testing::ValuesIn(kCases),

@@ -151,6 +151,27 @@ TEST_F(RootlessTest, RunPruneAndTheDefaultStore) {
   EXPECT_EQ(left.out, "0\n") << left.all();
 }
 
+// A cache mount holds files of subordinate ids in a directory only they may open: `cache
+// prune` (in the namespace) removes it all the same.
+TEST_F(RootlessTest, CachePruneRemovesCacheMountsOfSubordinateIds) {
+  fs::path context = user_->home() / "cache-mount";
+  fs::create_directories(context);
+  write_file(context / "Dockerfile",
+             "FROM busybox\n"
+             "RUN --mount=type=cache,target=/c mkdir -p /c/d && touch /c/d/f && "
+             "chown -R 1000:1000 /c/d && chmod 700 /c/d\n");
+  user_->give(context);
+  auto built = user_->mkimg(user_store(), {"build", context.string()});
+  ASSERT_EQ(built.exit_code, 0) << built.all();
+  auto pruned = user_->mkimg(user_store(), {"cache", "prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  EXPECT_NE(pruned.out.find("Deleted 1 cache mount\n"), std::string::npos) << pruned.out;
+  auto left = run({"sh", "-c",
+                   "find '" + (user_store() / "cache/mounts").string() + "' '" +
+                       (user_store() / "tmp").string() + "' -mindepth 1 | wc -l"});
+  EXPECT_EQ(left.out, "0\n") << left.all();
+}
+
 // Push and pull as the user (they need no namespace), and a rootless build FROM the pulled
 // image gives root's image.
 TEST_F(RootlessTest, PushPullAndBuildFromTheRegistry) {

@@ -209,6 +209,30 @@ TEST_F(StoreTest, GcRemovesOnlyUnreachableBlobs) {
   EXPECT_NO_THROW(load_image(store, "app:kept"));
 }
 
+TEST_F(StoreTest, GcWithChooseRemovesOnlyTheChosenBlobsNoImageReaches) {
+  Store store = Store::open(root());
+  Descriptor kept = make_image(store, "kept layer");
+  Descriptor untagged = make_image(store, "untagged layer");
+  store.tag(Reference::parse("app:kept"), kept);
+  store.add_untagged(untagged);
+  Descriptor chosen = store.put_blob("chosen cache layer", media_type::kOciLayer);
+  Descriptor other = store.put_blob("another unreached blob", media_type::kOciLayer);
+  std::size_t reached_size = 0;
+  GcResult r = store.gc({.choose = [&](const std::unordered_set<Digest>& reached) {
+    reached_size = reached.size();
+    EXPECT_TRUE(reached.contains(sha256_of("untagged layer")));
+    return std::vector<Digest>{chosen.digest, sha256_of("kept layer"), sha256_of("untagged layer"),
+                               chosen.digest};
+  }});
+  EXPECT_EQ(reached_size, 6u);  // two manifests, two configs, two layers
+  EXPECT_EQ(r.blobs_removed, 1u);
+  EXPECT_EQ(r.bytes_removed, static_cast<std::int64_t>(std::string("chosen cache layer").size()));
+  EXPECT_FALSE(store.has_blob(chosen.digest));
+  EXPECT_TRUE(store.has_blob(other.digest)) << "not chosen: left to `mkimg prune`";
+  EXPECT_NO_THROW(load_image(store, "app:kept"));
+  EXPECT_NO_THROW(load_image(store, untagged));
+}
+
 TEST_F(StoreTest, OpenCleansTmpOnlyWhenNobodyElseHasTheStore) {
   {
     Store store = Store::open(root());
