@@ -3,22 +3,28 @@
 buildah and Docker's BuildKit side by side (alternating, several runs each) and prints medians,
 the ratio mkimg/peer, the physical floor where one applies, and mkimg's peak memory.
 
-Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6]
+Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6,7]
     [--tools mkimg,mkimg-rootless,buildah,docker]
 Inputs are cached under /var/cache/mkimg-bench (a debootstrap minbase root, generated contexts).
 MKIMG_BENCH_BINARY overrides the mkimg measured (default: build/mkimg).
+Scenario 7 (a fresh CI runner with its cache in a loopback registry) also counts the bytes
+each build moves through that registry, from the registry's own log.
 It never asserts a timing; a peer that cannot run is reported as missing, never faked.
 """
 import argparse
+import json
 import os
 import pwd
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -383,7 +389,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6")
+    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7")
     parser.add_argument("--tools", default="mkimg,mkimg-rootless,buildah,docker")
     parser.add_argument("--work", default="/var/tmp/mkimg-bench-work")
     args = parser.parse_args()
@@ -411,7 +417,8 @@ def main():
                 print("bench: %s missing (cannot run here) - not measured" % tool.name)
                 continue
             try:
-                tool.load_base(base_tar)
+                if wanted & {1, 2, 3, 4, 5}:  # scenario 7 pulls its base from a registry
+                    tool.load_base(base_tar)
             except (subprocess.CalledProcessError, Failed) as e:
                 print("bench: %s cannot load the base image - not measured: %s %s" % (
                     tool.name, e, getattr(e, "stderr", b"")))
@@ -420,6 +427,9 @@ def main():
             tools.append(tool)
         results, floors, failures, digests = run_scenarios(args, tools, wanted, root, ctx50,
                                                            ctx500)
+        fresh = None
+        if 7 in wanted:
+            fresh = run_fresh_runner(args, tools, base_tar, results, failures)
     finally:
         for tool in tools:
             tool.stop()
@@ -432,7 +442,7 @@ def main():
             except Failed as e:
                 failures.append((6, "mkimg", str(e)))
 
-    report(results, floors, failures, digests)
+    report(results, floors, failures, digests, fresh)
     return 1 if failures else 0
 
 
@@ -469,7 +479,7 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
         results.setdefault(scenario, {}).setdefault(tool.name, []).append(value)
         return value
 
-    for run in range(args.runs):
+    for run in range(args.runs if wanted & {1, 2, 3, 4, 5} else 0):
         order = tools if run % 2 == 0 else list(reversed(tools))
         for tool in order:
             print("bench: run %d/%d %s" % (run + 1, args.runs, tool.name), flush=True)
@@ -502,6 +512,386 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
     return results, floors, failures, digests
 
 
+# ---------------------------------------------------------------- scenario 7: a fresh CI runner
+#
+# Scenario 1's build on a runner that starts with nothing: an empty store, the base image and the
+# build cache in a loopback registry. Per run: a new registry with the base pushed to it, a "warm"
+# job per tool that fills its cache there, then measured builds each in a new empty store (a new
+# --root, a new buildah --root/--runroot, a new dockerd data root). The registry's JSON log says
+# what each measured build moved through it.
+
+# The loopback registry is asked directly, whatever http_proxy says.
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def remove_tree(path):
+    """Removes a store a tool built in, unmounting first what it left mounted there."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for mount in sorted((m for m in mounts if m == path or m.startswith(path + "/")),
+                        reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def tail(path, lines=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no %s)" % path
+
+
+class Registry:
+    """Debian's docker-registry on a free loopback port (started as tests/support/
+    registry_fixture.h starts it), logging at info level with the JSON formatter: one
+    `response completed` entry per request, with its method, URI, status and
+    http.response.written (the bytes of the response body)."""
+
+    BLOBS = "storage/docker/registry/v2/blobs"
+
+    def __init__(self, path):
+        self.dir = path
+        os.makedirs(path)
+        self.host = "127.0.0.1:%d" % free_port()
+        self.log = os.path.join(path, "registry.log")
+        config = os.path.join(path, "config.yml")
+        with open(config, "w") as f:
+            f.write("version: 0.1\nlog:\n  level: info\n  formatter: json\n"
+                    "  accesslog:\n    disabled: false\n"
+                    "storage:\n  filesystem:\n    rootdirectory: %s/storage\n"
+                    "  delete:\n    enabled: true\n"
+                    "http:\n  addr: %s\n  secret: mkimg-bench\n" % (path, self.host))
+        with open(self.log, "wb") as err, \
+                open(os.path.join(path, "access.log"), "wb") as out:
+            self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=out,
+                                         stderr=err)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                LOOPBACK.open("http://%s/v2/" % self.host, timeout=2).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise Failed("docker-registry did not start:\n" + tail(self.log))
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def mark(self):
+        return os.path.getsize(self.log)
+
+    def entries(self, since):
+        """The requests completed since mark `since`. The registry logs a request once its
+        response is written, so wait until the log stops growing first."""
+        size = -1
+        while size != self.mark():
+            size = self.mark()
+            time.sleep(0.3)
+        with open(self.log, "rb") as f:
+            f.seek(since)
+            data = f.read()
+        for line in data.decode(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and \
+                    str(entry.get("msg", "")).startswith("response completed"):
+                yield entry
+
+    def blob_size(self, digest):
+        hexd = digest.partition(":")[2]
+        try:
+            return os.path.getsize(os.path.join(self.dir, self.BLOBS, "sha256", hexd[:2], hexd,
+                                                "data"))
+        except OSError:
+            return 0
+
+    def layer_digests(self):
+        """Every digest some manifest the registry holds names as a layer (a manifest is a blob
+        too); the other blobs are configs and cache entries."""
+        layers = set()
+        for dirpath, _, files in os.walk(os.path.join(self.dir, self.BLOBS)):
+            path = os.path.join(dirpath, "data")
+            if "data" not in files or os.path.getsize(path) > (1 << 20):
+                continue
+            try:
+                with open(path) as f:
+                    doc = json.load(f)
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(doc, dict) and "schemaVersion" in doc:
+                for layer in doc.get("layers") or []:
+                    if isinstance(layer, dict) and "digest" in layer:
+                        layers.add(layer["digest"])
+        return layers
+
+    def traffic(self, since):
+        """What moved through the registry since mark `since`: bytes of the layer blobs it sent
+        (GET), of everything else it sent (manifests, configs, cache entries), of the layer
+        blobs and other blobs uploaded to it (a finished upload's blob size), and the number of
+        blobs mounted from another repository instead of uploaded."""
+        layers = self.layer_digests()
+        moved = {"down_layers": 0, "down_other": 0, "up_layers": 0, "up_other": 0, "mounts": 0}
+        for e in self.entries(since):
+            method = e.get("http.request.method")
+            status = e.get("http.response.status", 0)
+            path, _, query = e.get("http.request.uri", "").partition("?")
+            if method == "GET" and status in (200, 206):
+                digest = path.rsplit("/", 1)[-1] if "/blobs/" in path else ""
+                moved["down_layers" if digest in layers else "down_other"] += \
+                    e.get("http.response.written", 0)
+            elif method == "PUT" and "/blobs/uploads/" in path and status == 201:
+                digest = urllib.parse.parse_qs(query).get("digest", [""])[0]
+                moved["up_layers" if digest in layers else "up_other"] += self.blob_size(digest)
+            elif method == "POST" and "mount=" in query and status == 201:
+                moved["mounts"] += 1
+        return moved
+
+    def layers(self, repo, tag):
+        """[(digest, size)] of the layers of REPO:TAG's manifest."""
+        req = urllib.request.Request(
+            "http://%s/v2/%s/manifests/%s" % (self.host, repo, tag),
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                               "application/vnd.docker.distribution.manifest.v2+json"})
+        with LOOPBACK.open(req, timeout=30) as r:
+            return [(l["digest"], l["size"]) for l in json.load(r)["layers"]]
+
+
+class FreshMkimg:
+    """mkimg, started as the Mkimg tool starts it (setpriv), each build in a store of its own."""
+    name = "mkimg"
+
+    def __init__(self, tool, path):
+        self.prefix = tool.prefix
+        self.dir = path
+
+    def build(self, store, ctx, df, *flags):
+        return timed(self.prefix + ["--root", os.path.join(self.dir, store), "build",
+                                    "--progress", "quiet"] + list(flags) + ["-f", df, ctx])
+
+    def warm(self, reg, ctx, df):
+        seconds = self.build("warm", ctx, df, "--cache-to",
+                             "type=registry,ref=%s/cache-mkimg,mode=max" % reg.host, "-t", "app")
+        sh(self.prefix + ["--root", os.path.join(self.dir, "warm"), "push", "-q", "app",
+                          "%s/final-mkimg:1" % reg.host])
+        self.final = ("final-mkimg", "1")
+        return seconds
+
+    def fresh(self, reg, ctx, df, store, cache=True, push=None):
+        flags = ["--cache-from", "type=registry,ref=%s/cache-mkimg" % reg.host] if cache else []
+        flags += ["-t", push, "--output", "type=registry"] if push else ["-t", "app"]
+        try:
+            return self.build(store, ctx, df, *flags)
+        finally:
+            remove_tree(os.path.join(self.dir, store))
+
+    def warm_store_change(self, ctx, df):
+        """The one-file change on the warm job's store (scenario 3's build, no shared cache)."""
+        return self.build("warm", ctx, df, "-t", "app")
+
+
+class FreshBuildah:
+    """buildah bud --layers with --cache-to / --cache-from a registry repository, each build with
+    a new --root and --runroot."""
+    name = "buildah"
+
+    def __init__(self, tool, path):
+        self.dir = path
+
+    def cmd(self, store, *args):
+        return ["buildah", "--root", os.path.join(self.dir, store, "storage"), "--runroot",
+                os.path.join(self.dir, store, "run"), "--storage-driver", "overlay"] + list(args)
+
+    def bud(self, store, ctx, df, *flags):
+        return timed(self.cmd(store, "bud", "--layers", "--isolation", "oci", "--runtime", "runc",
+                              "--network", "host", "--tls-verify=false", *flags, "-f", df,
+                              "-t", "app", "--quiet", ctx))
+
+    def drop(self, store):
+        sh(self.cmd(store, "rm", "-a"), check=False)
+        sh(self.cmd(store, "rmi", "-a", "-f"), check=False)
+        remove_tree(os.path.join(self.dir, store))
+
+    def warm(self, reg, ctx, df):
+        try:
+            seconds = self.bud("warm", ctx, df, "--cache-to", "%s/cache-buildah" % reg.host)
+            sh(self.cmd("warm", "push", "--tls-verify=false", "app",
+                        "docker://%s/final-buildah:1" % reg.host))
+            self.final = ("final-buildah", "1")
+            return seconds
+        finally:
+            self.drop("warm")
+
+    def fresh(self, reg, ctx, df, store):
+        try:
+            return self.bud(store, ctx, df, "--cache-from", "%s/cache-buildah" % reg.host)
+        finally:
+            self.drop(store)
+
+
+class FreshDocker:
+    """Docker's BuildKit with an inline cache: the warm job builds with
+    --build-arg BUILDKIT_INLINE_CACHE=1 and pushes; a measured build runs on a dockerd started
+    for it with a new data root (started and stopped outside the time), --cache-from the pushed
+    image. dockerd treats 127.0.0.0/8 as an insecure registry by default."""
+    name = "docker"
+
+    def __init__(self, tool, path):
+        self.dir = path
+
+    def engine(self, store):
+        engine = os.path.join(self.dir, store)
+        os.makedirs(self.dir, exist_ok=True)
+        proc = subprocess.run([Docker.SCRIPT, "start", engine, str(os.getpid())],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Failed("dockerd did not start:\n" + proc.stderr[-2000:])
+        return engine
+
+    def client(self, engine, *args):
+        return [Docker.SCRIPT, "client", engine] + list(args)
+
+    def warm(self, reg, ctx, df):
+        engine = self.engine("warm")
+        try:
+            ref = "%s/app-docker:1" % reg.host
+            build, rss = timed(self.client(engine, "build", "--network", "host", "-q",
+                                           "--build-arg", "BUILDKIT_INLINE_CACHE=1", "-f", df,
+                                           "-t", ref, ctx))
+            push, _ = timed(self.client(engine, "push", ref))
+            self.final = ("app-docker", "1")
+            return build + push, rss
+        finally:
+            sh([Docker.SCRIPT, "stop", engine], check=False)
+
+    def fresh(self, reg, ctx, df, store):
+        engine = self.engine(store)
+        try:
+            return timed(self.client(engine, "build", "--network", "host", "-q", "--cache-from",
+                                     "%s/app-docker:1" % reg.host, "-f", df, "-t", "app", ctx))
+        finally:
+            sh([Docker.SCRIPT, "stop", engine], check=False)
+
+
+def download_floor(reg, repo, layers):
+    """One curl fetching the given layer blobs from the registry, one after the other."""
+    cmd = ["curl", "-sf", "--noproxy", "*"]
+    for digest, _ in layers:
+        cmd += ["-o", "/dev/null", "http://%s/v2/%s/blobs/%s" % (reg.host, repo, digest)]
+    start = time.monotonic()
+    sh(cmd)
+    return time.monotonic() - start
+
+
+def run_fresh_runner(args, tools, base_tar, results, failures):
+    """Scenario 7. Fills results["7w" | "7a" | "7b" | "7r" | "7c"][tool] like run_scenarios;
+    returns what the bytes report needs."""
+    fresh = {"bytes": {}, "final": {}, "floor": [], "floor_layers": []}
+    adapters = {"mkimg": FreshMkimg, "buildah": FreshBuildah, "docker": FreshDocker}
+    peers = [adapters[t.name](t, os.path.join(args.work, "s7", t.name))
+             for t in tools if t.name in adapters]
+    if not any(p.name == "mkimg" for p in peers):
+        print("bench: scenario 7 needs mkimg - not measured")
+        return fresh
+    for t in tools:
+        if t.name not in adapters:
+            print("bench: scenario 7 does not measure %s" % t.name)
+    top = os.path.join(args.work, "s7")
+    base_store = os.path.join(top, "base-store")
+    sh([MKIMG, "--root", base_store, "import", base_tar, "bench-base:latest"])
+    ctx_src = os.path.join(CACHE, "ctx-50M-5000")
+
+    def describe(e):
+        stderr = getattr(e, "stderr", None)
+        return str(e) + ("\n" + stderr.decode(errors="replace")[-2000:] if stderr else "")
+
+    def attempt(key, name, fn, reg=None):
+        """Runs one measured build; with reg, records the bytes it moved through it."""
+        mark = reg.mark() if reg else None
+        try:
+            value = fn()
+        except (Failed, subprocess.CalledProcessError) as e:
+            message = describe(e)
+            failures.append((key, name, message))
+            print("bench: %s scenario %s FAILED: %s" % (name, key, message), flush=True)
+            return None
+        results.setdefault(key, {}).setdefault(name, []).append(value)
+        if reg:
+            fresh["bytes"].setdefault(key, {}).setdefault(name, []).append(reg.traffic(mark))
+        return value
+
+    for run in range(args.runs):
+        order = peers if run % 2 == 0 else list(reversed(peers))
+        run_dir = os.path.join(top, "run%d" % (run + 1))
+        reg = None
+        try:
+            reg = Registry(os.path.join(run_dir, "registry"))
+            sh([MKIMG, "--root", base_store, "push", "-q", "bench-base:latest",
+                "%s/bench-base:1" % reg.host])
+            ctx = os.path.join(run_dir, "ctx")
+            shutil.copytree(ctx_src, ctx, symlinks=True)
+            df = dockerfile(run_dir, "fresh", "FROM %s/bench-base:1\n" % reg.host + RUNS4 +
+                            "COPY . /ctx\nRUN ls -R /ctx | wc -l > /count\n")
+            warmed = []
+            for p in order:
+                print("bench: run %d/%d scenario 7 warm job %s" % (run + 1, args.runs, p.name),
+                      flush=True)
+                if attempt("7w", p.name, lambda: p.warm(reg, ctx, df)) is not None:
+                    warmed.append(p)
+                    fresh["final"].setdefault(p.name, []).append(
+                        sum(size for _, size in reg.layers(*p.final)))
+            # (a) everything cached, (b) mkimg with no cache at all
+            for p in warmed:
+                print("bench: run %d/%d scenario 7 fresh runner %s" % (run + 1, args.runs,
+                                                                       p.name), flush=True)
+                if p.name != "mkimg":
+                    attempt("7a", p.name, lambda: p.fresh(reg, ctx, df, "fresh"), reg)
+                    continue
+                attempt("7a", "mkimg", lambda: p.fresh(reg, ctx, df, "fresh"), reg)
+                attempt("7a", "mkimg push-only", lambda: p.fresh(
+                    reg, ctx, df, "fresh-push", push="%s/app-mkimg:%d" % (reg.host, run + 1)),
+                    reg)
+                attempt("7b", "mkimg", lambda: p.fresh(reg, ctx, df, "cold", cache=False), reg)
+            # (c) one context file changed: the COPY and the RUN after it miss
+            with open(os.path.join(ctx, "d00", "s00", "f00000.txt"), "a") as f:
+                f.write("change %d\n" % run)
+            for p in warmed:
+                if p.name == "mkimg":
+                    attempt("7r", "mkimg", lambda: p.warm_store_change(ctx, df))
+                    # The layers COPY needs on a fresh runner: all but the image's last two.
+                    needed = reg.layers(*p.final)[:-2]
+                    fresh["floor"].append(download_floor(reg, p.final[0], needed))
+                    fresh["floor_layers"].append(sum(size for _, size in needed))
+            for p in warmed:
+                print("bench: run %d/%d scenario 7 one file changed %s" % (run + 1, args.runs,
+                                                                           p.name), flush=True)
+                attempt("7c", p.name, lambda: p.fresh(reg, ctx, df, "partial"), reg)
+        except (Failed, subprocess.CalledProcessError, OSError) as e:
+            failures.append(("7", "setup", describe(e)))
+            print("bench: scenario 7 run %d could not go on: %s" % (run + 1, describe(e)),
+                  flush=True)
+        finally:
+            if reg:
+                reg.stop()
+            remove_tree(run_dir)
+            for p in peers:
+                remove_tree(p.dir)
+    remove_tree(top)
+    return fresh
+
+
 def plan_300_stages(work):
     lines = []
     for s in range(300):
@@ -514,8 +904,10 @@ def plan_300_stages(work):
 
 NAMES = {1: "1 cold build", 2: "2 no-op rebuild", 3: "3 one-file change",
          4: "4 RUN snapshot 200MB root", "4t": "4 RUN snapshot 2MB root", 5: "5 COPY 500MB",
-         6: "6 parse+plan 300 stages"}
-ORDER = [1, 2, 3, 4, "4t", 5, 6]
+         6: "6 parse+plan 300 stages", "7": "7 fresh CI runner",
+         "7w": "7 warm job (fills cache)", "7a": "7 fresh runner, cached",
+         "7b": "7 fresh runner, no cache", "7r": "7 warm store, 1 file", "7c": "7 fresh runner, 1 file"}
+ORDER = [1, 2, 3, 4, "4t", 5, 6, "7", "7w", "7a", "7b", "7r", "7c"]
 
 # scenario -> [(peer or floor, the largest acceptable mkimg/peer ratio)]
 TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("buildah", 0.05)],
@@ -524,7 +916,79 @@ TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("build
 RSS_TARGET_MIB = 200
 
 
-def report(results, floors, failures, digests):
+def median_of(results, scenario, tool):
+    values = results.get(scenario, {}).get(tool)
+    return statistics.median(t for t, _ in values) if values else None
+
+
+def report_fresh_bytes(fresh):
+    """Scenario 7: what each measured build moved through the registry."""
+    if not fresh or not fresh["bytes"]:
+        return
+    print("\nscenario 7 through the registry, per build (medians; MB = 10^6 bytes; final = the"
+          "\nlayers of the tool's own image of this build, as pushed):")
+    print("%-27s %-16s %12s %12s %12s %6s %10s" % ("scenario", "tool", "layers down",
+                                                  "other down", "layers up", "mounts",
+                                                  "final"))
+    for key in ("7a", "7b", "7c"):
+        for name, moves in fresh["bytes"].get(key, {}).items():
+            def med(field):
+                return statistics.median(m[field] for m in moves)
+            final = fresh["final"].get(name.split()[0])
+            print("%-27s %-16s %9.1f MB %9.1f kB %9.1f MB %6d %10s" % (
+                NAMES[key], name, med("down_layers") / 1e6, med("down_other") / 1e3,
+                med("up_layers") / 1e6, med("mounts"),
+                "%.1f MB" % (statistics.median(final) / 1e6) if final else "?"))
+    if fresh["floor"]:
+        print("%-27s %-16s %9.3f s to fetch %.1f MB: the layers COPY needs (one curl)" % (
+            NAMES["7c"], "floor: download", statistics.median(fresh["floor"]),
+            statistics.median(fresh["floor_layers"]) / 1e6))
+
+
+def report_fresh_targets(results, fresh):
+    """Scenario 7's targets, from the medians of this run."""
+    if not fresh or "7a" not in results:
+        return
+
+    def line(label, what, limit, value):
+        print("  %-27s %-38s <= %.2fx: %.2fx %s" % (label, what, limit, value,
+                                                   "met" if value <= limit else "NOT MET"))
+    cold = median_of(results, "7b", "mkimg")
+    peers = sorted((median_of(results, "7a", n), n) for n in ("buildah", "docker")
+                   if median_of(results, "7a", n))
+    for name in ("mkimg", "mkimg push-only"):
+        seconds = median_of(results, "7a", name)
+        if seconds is None:
+            continue
+        if cold:
+            line(NAMES["7a"], "%s / mkimg no cache" % name, 0.30, seconds / cold)
+        if peers:
+            line(NAMES["7a"], "%s / %s (best peer)" % (name, peers[0][1]), 0.50,
+                 seconds / peers[0][0])
+        else:
+            print("  %-27s %s / best peer: no peer measured" % (NAMES["7a"], name))
+    moved = fresh["bytes"].get("7a", {})
+    final = fresh["final"].get("mkimg")
+    if "mkimg" in moved and final:
+        down = statistics.median(m["down_layers"] + m["down_other"] for m in moved["mkimg"])
+        final = statistics.median(final)
+        print("  %-27s %-38s <= %.1f MB: %.1f MB %s" % (
+            NAMES["7a"], "mkimg downloaded vs final layers", final / 1e6, down / 1e6,
+            "met" if down <= final else "NOT MET"))
+    if "mkimg push-only" in moved:
+        down = statistics.median(m["down_layers"] for m in moved["mkimg push-only"])
+        print("  %-27s %-38s == 0 MB: %.1f MB %s" % (
+            NAMES["7a"], "mkimg push-only layers downloaded", down / 1e6,
+            "met" if down == 0 else "NOT MET"))
+    partial, warm = median_of(results, "7c", "mkimg"), median_of(results, "7r", "mkimg")
+    if partial is not None and warm is not None and fresh["floor"]:
+        floor = statistics.median(fresh["floor"])
+        print("  %-27s %-38s <= %.3f s (%.3f + %.3f): %.3f s %s" % (
+            NAMES["7c"], "mkimg vs warm store + download", warm + floor, warm, floor, partial,
+            "met" if partial <= warm + floor else "NOT MET"))
+
+
+def report(results, floors, failures, digests, fresh=None):
     print("\n%-27s %-22s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
     ratios = {}
     for scenario in [s for s in ORDER if s in results or s in {f for f, _, _ in failures}]:
@@ -535,7 +999,7 @@ def report(results, floors, failures, digests):
             # The docker client's RSS says nothing: the work happens in dockerd.
             rss = "n/a" if name == "docker" else "%.1f" % max(r for _, r in values)
             ratio = ""
-            if mk and name != "mkimg":
+            if mk and name not in ("mkimg", "mkimg push-only"):
                 ratios[(scenario, name)] = mk / median
                 ratio = "mkimg/%s = %.2fx" % (name, mk / median)
             print("%-27s %-22s %9.3f %9s %s (n=%d)" % (NAMES[scenario], name, median, rss,
@@ -551,6 +1015,7 @@ def report(results, floors, failures, digests):
         for s, name, _ in failures:
             if s == scenario:
                 print("%-27s %-22s %9s %9s" % (NAMES[scenario], name, "FAILED", ""))
+    report_fresh_bytes(fresh)
     print("\ntargets (mkimg medians of this run):")
     for scenario, targets in sorted(TARGETS.items()):
         for peer, limit in targets:
@@ -570,6 +1035,7 @@ def report(results, floors, failures, digests):
         tiny = statistics.median(t for t, _ in results["4t"]["mkimg"])
         print("  %-27s mkimg 200MB root / 2MB root <= 1.25x: %.2fx %s" % (
             "4 snapshot vs root size", big / tiny, "met" if big / tiny <= 1.25 else "NOT MET"))
+    report_fresh_targets(results, fresh)
     rss = [(s, max(r for _, r in by["mkimg"])) for s, by in results.items() if "mkimg" in by]
     if rss:
         worst = max(rss, key=lambda x: x[1])
