@@ -52,12 +52,9 @@ ImageState state_of(BuildSession& session, const oci::Image& image) {
   s.config = image.config;
   ensure_path(s.config);
   s.layers = image.manifest.layers;
-  // Unpacked now, so a broken base layer is reported at its FROM line; a base resolved without
-  // its layers (a build that only pushes) is unpacked when a step needs it.
-  bool all_here = std::all_of(s.layers.begin(), s.layers.end(), [&](const oci::Descriptor& d) {
-    return !d.urls.empty() || session.store->has_blob(d.digest);
-  });
-  if (all_here) snapshot::ensure_image_unpacked(*session.store, s.config, s.layers);
+  // Not unpacked here: the first step that needs the root file system unpacks it (image_lowers,
+  // which checks every diff_id), so a build whose steps are all cached, or whose COPYs write
+  // their layers straight from the sources, never decompresses its base.
   s.cache_key = cache::compute_key(
       {"", {{"from", image.manifest_descriptor.digest.str()}, layer_format(*session.options)}});
   return s;
