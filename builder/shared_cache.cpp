@@ -16,6 +16,10 @@
 namespace mkimg::builder {
 namespace {
 
+/// A shared entry names at most this many sources one by one (--explain on the runner that
+/// adopts it names the changed file); a larger COPY's are folded into one part.
+constexpr std::size_t kSharedSourceParts = 64;
+
 /// The entries of the final image's chain, bottom first, with their parts.
 std::vector<cache::CacheEntry> chain_entries(BuildSession& session, std::size_t target) {
   std::vector<cache::CacheEntry> chain;
@@ -234,6 +238,7 @@ void export_shared_cache(BuildSession& session, std::size_t target) {
         to.mode == cache::ExportMode::kMax ? all_entries(session) : chain_entries(session, target);
     for (auto& e : entries) {
       if (e.part_digests.empty()) e.part_digests = session.cache->parts(e.key);
+      e.part_digests = cache::fold_sources(e.part_digests, kSharedSourceParts);
     }
     try {
       auto report = cache::export_entries(*session.store, to, entries, session.options->registry);

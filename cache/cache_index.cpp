@@ -198,17 +198,23 @@ std::string CacheIndex::explain_miss(const StepKey& key) const {
       // no parts recorded: every part counts as changed
     }
   }
+  // An entry adopted from a shared cache may carry its source parts folded into one.
+  std::vector<KeyPart> current;
+  for (const auto& part : key.parts) current.push_back({part.name, part_digest(part)});
+  bool folded = std::any_of(previous->part_digests.begin(), previous->part_digests.end(),
+                            [](const KeyPart& p) { return p.name == kFoldedSources; });
+  if (folded) current = fold_sources(current, 0);
   std::string changed;
-  for (const auto& part : key.parts) {
+  for (const auto& part : current) {
     bool same = false;
     for (const auto& old : previous->part_digests) {
-      if (old.name == part.name) same = old.value == part_digest(part);
+      if (old.name == part.name) same = old.value == part.value;
     }
     if (!same) changed += (changed.empty() ? "" : ", ") + part.name;
   }
   for (const auto& old : previous->part_digests) {
     bool present = false;
-    for (const auto& part : key.parts) present = present || part.name == old.name;
+    for (const auto& part : current) present = present || part.name == old.name;
     if (!present) changed += (changed.empty() ? "" : ", ") + old.name + " (removed)";
   }
   return changed.empty() ? "an identical entry was replaced" : "changed: " + changed;

@@ -30,4 +30,13 @@ std::string compute_key(const StepKey& key);
 /// sha256 of one part's value: what the cache index stores to explain misses.
 std::string part_digest(const KeyPart& part);
 
+/// The name of the one part that stands for every "source:..." part of a folded list.
+inline constexpr const char* kFoldedSources = "sources";
+
+/// Part digests (name -> digest) with more than `limit` "source:..." parts replaced by one
+/// kFoldedSources part (the digest of their names and digests in order): a COPY of a large
+/// tree names every file, hundreds of kB that a shared cache entry should not carry. Fewer
+/// source parts are returned as they are.
+std::vector<KeyPart> fold_sources(const std::vector<KeyPart>& digests, std::size_t limit);
+
 }  // namespace mkimg::cache

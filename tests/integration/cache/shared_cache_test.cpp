@@ -160,6 +160,9 @@ TEST_F(SharedCacheTest, AFreshRunnerDownloadsOnlyTheLayersItsImageHolds) {
     EXPECT_FALSE(store_has_blob(dir("store-b"), layer)) << layer << "\n" << b.err;
   }
   for (const auto& layer : image_layers) EXPECT_TRUE(store_has_blob(dir("store-b"), layer));
+  // Every step cached: no step needed a root file system, so not even the base was unpacked.
+  EXPECT_TRUE(!fs::exists(dir("store-b") / "layers") || fs::is_empty(dir("store-b") / "layers"))
+      << b.err;
   auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out", "/app.txt"});
   EXPECT_EQ(ran.out, "source\napp v1\n") << ran.all();
 
@@ -314,6 +317,39 @@ TEST_F(SharedCacheTest, ALocalDirectoryCarriesTheCacheBetweenStores) {
   ASSERT_EQ(b.exit_code, 0) << b.all();
   EXPECT_EQ(count(b.err, "CACHED"), 5) << b.err;
   EXPECT_EQ(image_id(b), image_id(a));
+}
+
+TEST_F(SharedCacheTest, ALargeCopysEntryFoldsItsSourcesAndStillExplainsAMiss) {
+  auto tree = [&](const std::string& name) {
+    fs::path c = dir(name);
+    for (int i = 0; i < 200; ++i) write_file(c / "files" / ("f" + std::to_string(i)), "x\n");
+    write_file(c / "Dockerfile", "FROM " + base() + "\nCOPY files /files\n");
+    return c;
+  };
+  fs::path cache_dir = dir("ci-cache");
+  auto a =
+      build_in(store(), tree("ctx-a"), {"--cache-to", "type=local,dest=" + cache_dir.string()});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  // Every entry document is small: 200 file names would be ~30 kB.
+  int entries = 0;
+  for (const auto& f : fs::recursive_directory_iterator(cache_dir / "blobs")) {
+    std::string text = f.is_regular_file() ? read_file(f.path()) : "";
+    if (text.find("\"layer_digest\"") == std::string::npos) continue;
+    ++entries;
+    EXPECT_LT(text.size(), 2000u) << text.substr(0, 400);
+    EXPECT_NE(text.find("\"sources\""), std::string::npos) << text.substr(0, 400);
+  }
+  EXPECT_EQ(entries, 1);
+  // The runner that adopted it explains a changed file as a change of the sources.
+  fs::path ctx_b = tree("ctx-b");
+  auto b =
+      build_in(dir("store-b"), ctx_b, {"--cache-from", "type=local,src=" + cache_dir.string()});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(count(b.err, "CACHED"), 1) << b.err;
+  write_file(ctx_b / "files" / "f7", "changed\n");
+  auto c = build_in(dir("store-b"), ctx_b, {"--explain"});
+  ASSERT_EQ(c.exit_code, 0) << c.all();
+  EXPECT_NE(c.err.find("changed: sources"), std::string::npos) << c.err;
 }
 
 TEST_F(SharedCacheTest, ACorruptedBlobIsAMissWithAWarningNeverAWrongImage) {

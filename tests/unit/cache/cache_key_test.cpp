@@ -104,6 +104,40 @@ TEST_F(CacheIndexTest, PartDigestsStayOutOfTheEntryAHitReads) {
   EXPECT_EQ(index.explain_miss(changed), "changed: source:/f41");
 }
 
+TEST(CacheKey, ManySourcePartsFoldIntoOneAndFewStayAsTheyAre) {
+  std::vector<KeyPart> few{{"instruction", "i"}, {"source:/a", "1"}, {"source:/b", "2"}};
+  EXPECT_EQ(fold_sources(few, 2).size(), 3u);
+  auto folded = fold_sources(few, 1);
+  ASSERT_EQ(folded.size(), 2u);
+  EXPECT_EQ(folded[0].name, "instruction");
+  EXPECT_EQ(folded[1].name, kFoldedSources);
+  EXPECT_EQ(folded[1].value.rfind("sha256:", 0), 0u);
+  auto changed = few;
+  changed[2].value = "3";
+  EXPECT_NE(fold_sources(changed, 1)[1].value, folded[1].value);
+  auto renamed = few;
+  renamed[2].name = "source:/c";
+  EXPECT_NE(fold_sources(renamed, 1)[1].value, folded[1].value);
+  EXPECT_EQ(fold_sources(few, 1)[1].value, folded[1].value);
+}
+
+TEST_F(CacheIndexTest, AnEntryWithFoldedSourcesExplainsAChangedSourceAsSources) {
+  CacheIndex index(dir_);
+  StepKey key{"", {{"instruction", "COPY . /"}}};
+  for (int i = 0; i < 100; ++i) key.parts.push_back({"source:/f" + std::to_string(i), "x"});
+  CacheEntry e;
+  e.key = compute_key(key);
+  for (const auto& p : key.parts) e.part_digests.push_back({p.name, part_digest(p)});
+  e.part_digests = fold_sources(e.part_digests, 64);
+  index.put(key.parent, e);
+  StepKey changed = key;
+  changed.parts[42].value = "y";
+  EXPECT_EQ(index.explain_miss(changed), "changed: sources");
+  StepKey instruction = key;
+  instruction.parts[0].value = "COPY . /app";
+  EXPECT_EQ(index.explain_miss(instruction), "changed: instruction");
+}
+
 TEST_F(CacheIndexTest, OlderEntryWithItsPartsInsideIsFoundSplitAndExplains) {
   CacheIndex index(dir_);
   auto key = base();
