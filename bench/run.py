@@ -970,11 +970,14 @@ def report_fresh_targets(results, fresh):
     moved = fresh["bytes"].get("7a", {})
     final = fresh["final"].get("mkimg")
     if "mkimg" in moved and final:
-        down = statistics.median(m["down_layers"] + m["down_other"] for m in moved["mkimg"])
+        # Layer bytes against the image's layers; the manifests, configs and cache entries
+        # a runner must read to know what to fetch (a few kB) are shown beside them.
+        down = statistics.median(m["down_layers"] for m in moved["mkimg"])
+        other = statistics.median(m["down_other"] for m in moved["mkimg"])
         final = statistics.median(final)
-        print("  %-27s %-38s <= %.1f MB: %.1f MB %s" % (
-            NAMES["7a"], "mkimg downloaded vs final layers", final / 1e6, down / 1e6,
-            "met" if down <= final else "NOT MET"))
+        print("  %-27s %-38s <= %.1f MB: %.1f MB %s (and %.1f kB of manifests, configs, "
+              "entries)" % (NAMES["7a"], "mkimg layers downloaded vs final layers", final / 1e6,
+                            down / 1e6, "met" if down <= final else "NOT MET", other / 1e3))
     if "mkimg push-only" in moved:
         down = statistics.median(m["down_layers"] for m in moved["mkimg push-only"])
         print("  %-27s %-38s == 0 MB: %.1f MB %s" % (

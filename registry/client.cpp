@@ -4,7 +4,9 @@
 
 #include <spdlog/spdlog.h>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/error.h"
@@ -39,6 +41,30 @@ void require_status(const HttpResponse& r, std::initializer_list<long> ok, std::
   throw Error(describe(verb, object, describe_http_error(r)));
 }
 
+/// The HTTPS endpoints of insecure registries that failed their TLS handshake in this process:
+/// a build connects to one registry several times (base, cache, push), and each failed
+/// handshake costs a round trip and a delayed ACK (~50 ms on loopback).
+class PlainHttpMemo {
+ public:
+  bool known(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return urls_.count(url) != 0;
+  }
+  void add(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    urls_.insert(url);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> urls_;
+};
+
+PlainHttpMemo& plain_http_memo() {
+  static PlainHttpMemo memo;
+  return memo;
+}
+
 /// Pings each endpoint in order; returns the first that answers with its /v2/ response.
 std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
                                        const RegistryOptions& options) {
@@ -46,19 +72,30 @@ std::pair<Endpoint, HttpResponse> ping(std::string_view domain, Access access,
   Purpose purpose = access == Access::kPull ? Purpose::kPull : Purpose::kPush;
   std::vector<Endpoint> endpoints = endpoints_for(domain, purpose, config, options);
   std::optional<TransportError> last;
-  for (const Endpoint& e : endpoints) {
+  std::string refused_tls;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    const Endpoint& e = endpoints[i];
+    if (e.fallback_on_tls_failure && i + 1 < endpoints.size() &&
+        plain_http_memo().known(e.base_url)) {
+      continue;
+    }
     try {
       HttpClient http(e.http);
       HttpResponse r = http.send({"GET", e.base_url + "/v2/", {}, {}, {}, 0, {}});
-      if (r.status == 200 || r.status == 401) return {e, std::move(r)};
+      if (r.status == 200 || r.status == 401) {
+        // Remembered only once plain HTTP answered: a registry that was down stays unknown.
+        if (!refused_tls.empty()) plain_http_memo().add(refused_tls);
+        return {e, std::move(r)};
+      }
       if (e.role == EndpointRole::kMirror) continue;
       throw Error(
           describe("connect to", e.base_url, describe_http_error(r) + " (not an OCI registry?)"));
     } catch (const TransportError& err) {
       last = err;
-      bool next = e.role == EndpointRole::kMirror ||
-                  (e.fallback_on_tls_failure && err.kind() != TransportError::Kind::kCertificate);
-      if (!next) throw;
+      bool tls_refused =
+          e.fallback_on_tls_failure && err.kind() != TransportError::Kind::kCertificate;
+      if (tls_refused) refused_tls = e.base_url;
+      if (e.role != EndpointRole::kMirror && !tls_refused) throw;
     }
   }
   throw *last;

@@ -147,6 +147,9 @@ struct HttpClient::Handle {
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, this);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Handle::on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+    // Blobs are tens of MB: 512 KiB reads take a tenth of the syscalls (and of the digest and
+    // write calls behind on_body) that curl's 16 KiB default does.
+    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (!settings.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings.ca_file.c_str());
     if (settings.verify == TlsVerify::kNo) {
       curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
