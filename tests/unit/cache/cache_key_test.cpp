@@ -43,6 +43,21 @@ TEST(CacheKey, KeyIsASha256Digest) {
   EXPECT_EQ(k.size(), 7u + 64u);
 }
 
+/// The key of `COPY . /` of 100 files, one source part each.
+StepKey copy_of_100_files() {
+  StepKey key{"", {{"instruction", "COPY . /"}}};
+  for (int i = 0; i < 100; ++i) key.parts.push_back({"source:/f" + std::to_string(i), "x"});
+  return key;
+}
+
+/// An entry for `key` with the digests of its parts.
+CacheEntry entry_for(const StepKey& key) {
+  CacheEntry e;
+  e.key = compute_key(key);
+  for (const auto& p : key.parts) e.part_digests.push_back({p.name, part_digest(p)});
+  return e;
+}
+
 class CacheIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -87,11 +102,8 @@ TEST_F(CacheIndexTest, MissIsExplainedByTheChangedPart) {
 
 TEST_F(CacheIndexTest, PartDigestsStayOutOfTheEntryAHitReads) {
   CacheIndex index(dir_);
-  StepKey key{"", {{"instruction", "COPY . /"}}};
-  for (int i = 0; i < 100; ++i) key.parts.push_back({"source:/f" + std::to_string(i), "x"});
-  CacheEntry e;
-  e.key = compute_key(key);
-  for (const auto& p : key.parts) e.part_digests.push_back({p.name, part_digest(p)});
+  StepKey key = copy_of_100_files();
+  CacheEntry e = entry_for(key);
   index.put(key.parent, e);
   std::string hex = e.key.substr(7);
   EXPECT_LT(std::filesystem::file_size(dir_ / "steps" / (hex + ".json")), 1000u);
@@ -123,11 +135,8 @@ TEST(CacheKey, ManySourcePartsFoldIntoOneAndFewStayAsTheyAre) {
 
 TEST_F(CacheIndexTest, AnEntryWithFoldedSourcesExplainsAChangedSourceAsSources) {
   CacheIndex index(dir_);
-  StepKey key{"", {{"instruction", "COPY . /"}}};
-  for (int i = 0; i < 100; ++i) key.parts.push_back({"source:/f" + std::to_string(i), "x"});
-  CacheEntry e;
-  e.key = compute_key(key);
-  for (const auto& p : key.parts) e.part_digests.push_back({p.name, part_digest(p)});
+  StepKey key = copy_of_100_files();
+  CacheEntry e = entry_for(key);
   e.part_digests = fold_sources(e.part_digests, 64);
   index.put(key.parent, e);
   StepKey changed = key;
