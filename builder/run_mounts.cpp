@@ -35,8 +35,36 @@ std::filesystem::path cache_mount_dir(const std::filesystem::path& cache_dir,
   return cache_dir / "mounts" / oci::sha256_of(id).encoded();
 }
 
+std::string mount_target(const StageState& stage, const parser::RunMount& m) {
+  auto& cfg = stage.image.config.config;
+  std::string wd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  std::string target = m.target;
+  if (target.empty() || target.front() != '/') {
+    target = (std::filesystem::path(wd) / target).lexically_normal().string();
+    // No target: the working directory itself, without the "/" the join left at its end.
+    if (m.target.empty() && target.size() > 1 && target.back() == '/') target.pop_back();
+  }
+  // BuildKit (dockerfile2llb, dispatchRunMounts) joins a target that is not absolute, none
+  // included, to the working directory and refuses the mount when that gives "/":
+  // `invalid mount target "/"`.
+  if (std::filesystem::path(target).lexically_normal() == "/") {
+    throw Error("invalid mount target \"/\"");
+  }
+  return target;
+}
+
+void check_mount_targets(const StageState& stage, const std::vector<parser::RunMount>& mounts) {
+  for (const auto& m : mounts) {
+    if (m.type == parser::MountType::kBind || m.type == parser::MountType::kCache ||
+        m.type == parser::MountType::kTmpfs) {
+      mount_target(stage, m);
+    }
+  }
+}
+
 RunMounts::RunMounts(BuildSession& session, const StageState& stage,
                      const std::vector<parser::RunMount>& mounts) {
+  check_mount_targets(stage, mounts);  // before anything is mounted
   for (const auto& m : mounts) {
     switch (m.type) {
       case parser::MountType::kCache:
@@ -44,10 +72,10 @@ RunMounts::RunMounts(BuildSession& session, const StageState& stage,
         break;
       case parser::MountType::kBind:
         add_bind(session, m);
-        binds_.back().destination = target_path(stage, m.target);
+        binds_.back().destination = mount_target(stage, m);
         break;
       case parser::MountType::kTmpfs:
-        tmpfs_.push_back(target_path(stage, m.target));
+        tmpfs_.push_back(mount_target(stage, m));
         break;
       case parser::MountType::kSecret:
         add_secret(session, stage, m);
@@ -161,7 +189,7 @@ UniqueFd lock_cache_dir(const std::filesystem::path& dir, const std::string& id,
 // finds the directory in use takes the next free instance "<dir>-1", "<dir>-2", ...
 void RunMounts::add_cache(BuildSession& session, const StageState& stage,
                           const parser::RunMount& m) {
-  std::string target = target_path(stage, m.target);
+  std::string target = mount_target(stage, m);
   std::string id = m.id.empty() ? target : m.id;
   auto dir = cache_mount_dir(session.store->cache_dir(), id);
   if (m.sharing == parser::CacheSharing::kPrivate) {

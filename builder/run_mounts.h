@@ -59,6 +59,15 @@ class RunMounts {
   std::vector<std::unique_ptr<ImageView>> views_;
 };
 
+/// Where a bind, cache or tmpfs mount `m` lands in the container: its target, a relative one
+/// (or none: BuildKit mounts at the working directory) joined to the stage's WORKDIR. Throws
+/// mkimg::Error when that is "/", as BuildKit does.
+std::string mount_target(const StageState& stage, const parser::RunMount& m);
+
+/// mount_target of each bind, cache and tmpfs mount of a step: throws for the first that
+/// would land on "/".
+void check_mount_targets(const StageState& stage, const std::vector<parser::RunMount>& mounts);
+
 /// The host directory of a cache mount id under `cache_dir`: "mounts/<sha256 of id>".
 std::filesystem::path cache_mount_dir(const std::filesystem::path& cache_dir,
                                       const std::string& id);

@@ -159,11 +159,8 @@ void check_mount(const RunMount& m, const MountSeen& seen) {
   if (seen.sharing_given && m.type != MountType::kCache) {
     throw Error(std::string("invalid cache sharing set for ") + type_name(m.type) + " mount");
   }
-  const bool needs_target =
-      m.type == MountType::kBind || m.type == MountType::kCache || m.type == MountType::kTmpfs;
-  if (needs_target && m.target.empty()) {
-    throw Error(std::string("mount type ") + type_name(m.type) + " requires a target");
-  }
+  // No target is not an error here: as in BuildKit, a bind, cache or tmpfs mount without one
+  // lands at the step's working directory (the builder resolves it, and refuses "/").
   if (m.type == MountType::kSecret) {
     if (!m.from.empty()) throw Error("secret mount should not have a from");
     if (m.source.empty() && m.target.empty() && m.id.empty() && m.env.empty()) {

@@ -65,6 +65,35 @@ TEST_F(RunFeaturesTest, ShebangHeredocBodyIsInTheCacheKey) {
   EXPECT_EQ(run_image("hd:1", {"cat", "/v"}).out, "two\n");
 }
 
+// BuildKit: a bind (from the context or a stage), cache or tmpfs mount without a target lands
+// at the step's working directory; a relative target is relative to it.
+TEST_F(RunFeaturesTest, MountWithoutTargetLandsAtTheWorkdir) {
+  write_file(dir("ctx") / "f.txt", "from-context\n");
+  write_file(dir("ctx") / "sub" / "g.txt", "from-sub\n");
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox AS build\n"
+             "RUN mkdir /out && echo from-stage > /out/built.txt\n"
+             "FROM busybox\n"
+             "WORKDIR /src\n"
+             "RUN --mount=type=bind cat f.txt > /got-context && pwd > /got-pwd\n"
+             "RUN --mount=type=bind,source=sub cat g.txt > /got-sub\n"
+             "RUN --mount=from=build,source=/out cat built.txt > /got-stage\n"
+             "RUN --mount=type=bind,source=sub,target=rel cat /src/rel/g.txt > /got-rel\n"
+             "RUN --mount=type=cache echo cached > c.txt\n"
+             "RUN --mount=type=cache cat /src/c.txt > /got-cache\n"
+             "RUN --mount=type=tmpfs touch t && grep -q ' /src tmpfs ' /proc/mounts "
+             "&& echo tmpfs > /got-tmpfs\n");
+  auto r = build(dir("ctx"), {"-t", "notarget:1"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  auto ran = run_image("notarget:1", {"cat", "/got-context", "/got-pwd", "/got-sub", "/got-stage",
+                                      "/got-rel", "/got-cache", "/got-tmpfs"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.all();
+  EXPECT_EQ(ran.out, "from-context\n/src\nfrom-sub\nfrom-stage\nfrom-sub\ncached\ntmpfs\n");
+  auto left = run_image("notarget:1", {"ls", "-A", "/src"});
+  ASSERT_EQ(left.exit_code, 0) << left.all();
+  EXPECT_EQ(left.out, "") << "what the mounts showed or got is not in the image";
+}
+
 /// Every file under `dir` (gzip and zstd blobs decompressed) that contains `needle`.
 std::string files_containing(const fs::path& dir, const std::string& needle) {
   auto r = run({"sh", "-c",

@@ -100,6 +100,21 @@ TEST(ParseRun, BindMountDefaultsToReadOnlyAndAcceptsAliases) {
   EXPECT_FALSE(run.mounts[2].read_only);
 }
 
+// BuildKit: a bind, cache or tmpfs mount without a target is valid; the builder mounts it at
+// the step's working directory.
+TEST(ParseRun, MountsWithoutTargetAreAccepted) {
+  const p::Run run = only<p::Run>(
+      "RUN --mount=from=build --mount=type=cache --mount=type=bind,source=f.txt "
+      "--mount=type=tmpfs true");
+  ASSERT_EQ(run.mounts.size(), 4u);
+  EXPECT_EQ(run.mounts[0].type, MountType::kBind);
+  EXPECT_EQ(run.mounts[0].from, "build");
+  EXPECT_EQ(run.mounts[1].type, MountType::kCache);
+  EXPECT_EQ(run.mounts[2].source, "f.txt");
+  EXPECT_EQ(run.mounts[3].type, MountType::kTmpfs);
+  for (const auto& m : run.mounts) EXPECT_EQ(m.target, "") << m.text;
+}
+
 TEST(ParseRun, SecretAndSshMounts) {
   const p::Run run = only<p::Run>(
       "RUN --mount=type=secret,id=npmrc,target=/root/.npmrc,required --mount=type=ssh,"
