@@ -1,6 +1,7 @@
 #include "builder/build_plan.h"
 
 #include "builder/overloaded.h"
+#include "builder/run_mounts.h"
 #include "builder/steps.h"
 #include "common/error.h"
 #include "oci/image.h"
@@ -30,8 +31,19 @@ std::string expand_global(const BuildSession& session, const std::string& word) 
   }
 }
 
+/// BuildKit (dockerfile2llb, buildDispatchStates) refuses every stage whose FROM expands to
+/// nothing, the target's or not, before anything runs: "base name ($B) should not be blank".
+void check_base_names(const BuildSession& session) {
+  for (const auto& s : session.dockerfile.stages) {
+    if (expand_global(session, s.base).empty()) {
+      throw located(session, s.location, Error("base name (" + s.base + ") should not be blank"));
+    }
+  }
+}
+
 std::vector<StageNode> stage_nodes(const BuildSession& session) {
   const auto& stages = session.dockerfile.stages;
+  check_base_names(session);
   std::vector<StageNode> nodes;
   nodes.reserve(stages.size());
   for (const auto& s : stages) nodes.push_back({s.name, {}});
@@ -65,16 +77,29 @@ std::size_t target_index(const BuildSession& session, const std::vector<StageNod
   return i;
 }
 
+/// Per stage of a dry run: whether its working directory is known (not when it comes from a
+/// base image's config, which a dry run does not read).
+using KnownWorkdirs = std::vector<bool>;
+
 /// What a step does to the stage's state when nothing runs: WORKDIR moves, metadata
 /// instructions change the config; RUN, COPY and ADD change nothing the plan can see.
 void simulate(BuildSession& session, StageState& stage, const parser::Instruction& expanded,
-              const std::string& label) {
+              const std::string& label, KnownWorkdirs& known) {
   StepContext ctx{session, stage, expanded, label};
   std::visit(Overloaded{
-                 [&](const parser::Run&) {},
+                 // The mount points a build would refuse (a target that resolves to "/"),
+                 // those whose working directory is known or that do not depend on it.
+                 [&](const parser::Run& run) {
+                   std::vector<parser::RunMount> checked;
+                   for (const auto& m : run.mounts) {
+                     if (known[stage.index] || m.target.starts_with('/')) checked.push_back(m);
+                   }
+                   check_mount_targets(stage, checked);
+                 },
                  [&](const parser::Copy&) {},
                  [&](const parser::Add&) {},
                  [&](const parser::Workdir& w) {
+                   if (!w.path.empty() && w.path.front() == '/') known[stage.index] = true;
                    auto& cfg = stage.image.config.config;
                    if (!cfg) cfg = oci::ContainerConfig{};
                    std::string base = cfg->working_dir.value_or("/");
@@ -92,12 +117,12 @@ void simulate(BuildSession& session, StageState& stage, const parser::Instructio
 
 /// Plans one instruction: expanded (errors located as in a build), listed, simulated.
 void plan_instruction(BuildSession& session, StageState& stage, const parser::Instruction& inst,
-                      const std::string& label, std::string& out) {
+                      const std::string& label, KnownWorkdirs& known, std::string& out) {
   try {
     parser::Instruction expanded =
         parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
     out += "[" + label + "] " + inst.original + "\n";
-    simulate(session, stage, expanded, label);
+    simulate(session, stage, expanded, label, known);
   } catch (const std::exception& e) {
     throw located(session, inst.location, e, inst.original);
   }
@@ -106,7 +131,7 @@ void plan_instruction(BuildSession& session, StageState& stage, const parser::In
 /// Plans the FROM of stage `i`: an earlier stage's planned state (and its ONBUILD triggers),
 /// or an empty image for scratch and for a base image, which is only named.
 void plan_from(BuildSession& session, StageState& stage, const parser::Stage& source,
-               const std::string& label, std::string& out) {
+               const std::string& label, KnownWorkdirs& known, std::string& out) {
   std::string base;
   try {
     base =
@@ -119,6 +144,7 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
   nodes.reserve(session.dockerfile.stages.size());
   for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
   std::size_t i = find_stage(nodes, base, stage.index);
+  known[stage.index] = base == "scratch" || (i < nodes.size() && known[i]);
   if (base == "scratch" || i >= nodes.size() || !session.finished[i]) return;
   stage.image = *session.finished[i];
   auto& cfg = stage.image.config.config;
@@ -128,18 +154,18 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
   for (const auto& t : triggers) {
     parser::Instruction inst = parser::parse_instruction(t);
     inst.location = source.location;
-    plan_instruction(session, stage, inst, label + " ONBUILD", out);
+    plan_instruction(session, stage, inst, label + " ONBUILD", known, out);
   }
 }
 
-void plan_stage(BuildSession& session, std::size_t i, std::string& out) {
+void plan_stage(BuildSession& session, std::size_t i, KnownWorkdirs& known, std::string& out) {
   const parser::Stage& source = session.dockerfile.stages[i];
   StageState stage = start_stage(*session.options, i, source.name);
   std::size_t total = source.instructions.size() + 1;
-  plan_from(session, stage, source, stage_label(session, i, 1, total), out);
+  plan_from(session, stage, source, stage_label(session, i, 1, total), known, out);
   for (std::size_t k = 0; k < source.instructions.size(); ++k) {
     plan_instruction(session, stage, source.instructions[k], stage_label(session, i, k + 2, total),
-                     out);
+                     known, out);
   }
   session.finished[i] = std::move(stage.image);
 }
@@ -200,11 +226,12 @@ std::string dry_run(const BuildOptions& options) {
     members[plan.groups[p]].push_back(plan.order[p]);
   }
   std::string out;
+  KnownWorkdirs known(plan.nodes.size(), false);
   for (std::size_t g = 0; g < groups; ++g) {
     out += "# group " + std::to_string(g + 1) + "/" + std::to_string(groups) + ":";
     for (std::size_t i : members[g]) out += " " + stage_name(session, i);
     out += "\n";
-    for (std::size_t i : members[g]) plan_stage(session, i, out);
+    for (std::size_t i : members[g]) plan_stage(session, i, known, out);
   }
   return out;
 }

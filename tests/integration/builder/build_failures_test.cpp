@@ -73,6 +73,25 @@ TEST_F(FailureTest, UnknownBaseImageIsNamed) {
   EXPECT_NE(err.find("does-not-exist"), std::string::npos) << err;
 }
 
+TEST_F(FailureTest, BlankBaseNameIsRefusedAtItsFromLineAsBuildKitDoes) {
+  auto err = fail("ARG B\nFROM $B\nRUN true\n");
+  EXPECT_NE(err.find("Dockerfile:2: base name ($B) should not be blank"), std::string::npos) << err;
+  // Any stage's, the target's or not (BuildKit checks every FROM before it builds).
+  err = fail("ARG B\nFROM busybox AS one\nRUN true\nFROM ${B} AS unused\n", {"--target", "one"});
+  EXPECT_NE(err.find("Dockerfile:4: base name (${B}) should not be blank"), std::string::npos)
+      << err;
+}
+
+TEST_F(FailureTest, MountTargetThatResolvesToTheRootIsRefused) {
+  // No target and no WORKDIR: BuildKit's mount point would be "/" (the error names the line).
+  auto err = fail("FROM busybox\nRUN true\nRUN --mount=type=cache true\n");
+  EXPECT_NE(err.find("Dockerfile:3: invalid mount target \"/\""), std::string::npos) << err;
+  err = fail("FROM busybox\nWORKDIR /src\nRUN --mount=type=bind,target=.. true\n");
+  EXPECT_NE(err.find("Dockerfile:3: invalid mount target \"/\""), std::string::npos) << err;
+  err = fail("FROM busybox AS s\nFROM busybox\nRUN --mount=from=s,target=/ true\n");
+  EXPECT_NE(err.find("Dockerfile:3: invalid mount target \"/\""), std::string::npos) << err;
+}
+
 TEST_F(FailureTest, CycleBetweenStagesIsNamed) {
   auto err = fail(
       "FROM busybox AS a\nCOPY --from=b /x /x\n"

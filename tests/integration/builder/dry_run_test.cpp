@@ -92,6 +92,45 @@ TEST_F(DryRunTest, ExpansionErrorsNameTheLine) {
   EXPECT_EQ(ok.exit_code, 0) << ok.all();
 }
 
+// What the build refuses before anything runs, with BuildKit's words and the FROM's line.
+TEST_F(DryRunTest, BlankBaseNameIsAnErrorAsInABuild) {
+  auto r = dry_run("ARG B\nFROM $B\nRUN true\n");
+  EXPECT_NE(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.err.find("Dockerfile:2: base name ($B) should not be blank"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+  auto unused = dry_run("ARG B\nFROM busybox AS one\nFROM $B AS unused\n", {"--target", "one"});
+  EXPECT_NE(unused.exit_code, 0) << unused.all();
+  EXPECT_NE(unused.err.find("Dockerfile:3: base name ($B) should not be blank"), std::string::npos)
+      << unused.err;
+  auto given = dry_run("ARG B\nFROM $B\nRUN true\n", {"--build-arg", "B=busybox"});
+  EXPECT_EQ(given.exit_code, 0) << given.all();
+}
+
+TEST_F(DryRunTest, MountTargetThatResolvesToTheRootIsAnErrorAsInABuild) {
+  struct Case {
+    const char* dockerfile;
+    const char* where;
+  };
+  for (const Case& c : {
+           Case{"FROM scratch\nRUN --mount=type=cache true\n", "Dockerfile:2: "},
+           Case{"FROM busybox\nWORKDIR /src\nRUN --mount=type=bind,target=.. true\n",
+                "Dockerfile:3: "},
+           Case{"FROM busybox\nRUN --mount=type=tmpfs,target=/ true\n", "Dockerfile:2: "},
+       }) {
+    auto r = dry_run(c.dockerfile);
+    EXPECT_NE(r.exit_code, 0) << c.dockerfile << r.all();
+    EXPECT_NE(r.err.find(std::string(c.where) + "invalid mount target \"/\""), std::string::npos)
+        << r.err;
+  }
+  // A base image's WORKDIR is not read by a dry run, so no target there is not refused; one
+  // the Dockerfile sets is known.
+  auto ok = dry_run(
+      "FROM busybox AS base\nRUN --mount=type=cache true\n"
+      "FROM scratch\nWORKDIR /w\nRUN --mount=from=base true\n");
+  EXPECT_EQ(ok.exit_code, 0) << ok.all();
+}
+
 TEST_F(DryRunTest, OnbuildTriggersOfAStageBaseAreListed) {
   auto r = dry_run("FROM busybox AS base\nONBUILD RUN echo trigger\nFROM base\nRUN true\n");
   ASSERT_EQ(r.exit_code, 0) << r.all();
