@@ -120,6 +120,8 @@ struct BuildOptions {
   ExplainMode explain = ExplainMode::kQuiet;
   std::map<std::string, std::string> labels;
   NetworkMode network = NetworkMode::kHost;
+  /// `--allow security.insecure`: RUN --security=insecure may run privileged (else an error).
+  bool allow_insecure = false;
   std::string runtime;  ///< "", "runc", "crun" or a path
   std::vector<OutputSpec> outputs;
   std::filesystem::path iidfile;

@@ -90,6 +90,7 @@ void simulate(BuildSession& session, StageState& stage, const parser::Instructio
                  // The mount points a build would refuse (a target that resolves to "/"),
                  // those whose working directory is known or that do not depend on it.
                  [&](const parser::Run& run) {
+                   check_entitlements(*session.options, run);
                    std::vector<parser::RunMount> checked;
                    for (const auto& m : run.mounts) {
                      if (known[stage.index] || m.target.starts_with('/')) checked.push_back(m);

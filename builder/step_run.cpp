@@ -144,6 +144,7 @@ struct RunSetup {
   std::string user;
   std::string cwd;
   const parser::Heredoc* script = nullptr;  ///< a heredoc run as a script (#!)
+  bool insecure = false;                    ///< --security=insecure
 };
 
 RunSetup run_setup(const StepContext& ctx, const parser::Run& run) {
@@ -155,6 +156,7 @@ RunSetup run_setup(const StepContext& ctx, const parser::Run& run) {
   r.user = cfg && cfg->user ? *cfg->user : "";
   r.cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
   r.script = shebang_heredoc(run);
+  r.insecure = run.security == parser::SecurityMode::kInsecure;
   return r;
 }
 
@@ -173,6 +175,8 @@ cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const Run
                       {"network", r.network == NetworkMode::kNone ? "none" : "host"},
                       {"mounts", mounts_key(run)}}};
   if (r.script) key.parts.push_back({"heredoc", r.script->content});
+  // A privileged step may make another tree than a sandboxed one: never the same entry.
+  if (r.insecure) key.parts.push_back({"security", "insecure"});
   return key;
 }
 
@@ -194,6 +198,7 @@ runtime::BundleSpec bundle_spec(const RunSetup& r, const std::filesystem::path& 
   spec.gid = resolved.gid;
   spec.additional_gids = resolved.additional_gids;
   spec.network = r.network;
+  spec.privileged = r.insecure;
   spec.binds = etc_files(bundle, r.network);
   if (r.script) {
     std::filesystem::path pipes = bundle / "pipes";
@@ -260,12 +265,22 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
 
 }  // namespace
 
+void check_entitlements(const BuildOptions& options, const parser::Run& run) {
+  if (run.security == parser::SecurityMode::kInsecure && !options.allow_insecure) {
+    // BuildKit: the solver refuses the entitlement unless the build request grants it.
+    throw Error(
+        "security.insecure is not allowed: RUN --security=insecure needs `mkimg build --allow "
+        "security.insecure`");
+  }
+}
+
 void step_run(const StepContext& ctx, const parser::Run& run) {
   const oci::ImageConfig& image = ctx.stage.image.config;
   if (auto why = runtime::cannot_run(image.os, image.architecture)) {
     throw Error(describe("run", ctx.instruction.original, *why));
   }
   RunSetup r = run_setup(ctx, run);
+  check_entitlements(*ctx.session.options, run);
   StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(r.argv) + " # buildkit"};
   run_layer_step(
       ctx.session, ctx.stage, run_key(ctx, run, r), desc,

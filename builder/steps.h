@@ -29,6 +29,9 @@ ImageState load_image_state(BuildSession& session, const std::string& name,
 void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
                const std::string& label);
 void step_run(const StepContext& ctx, const parser::Run& run);
+/// Throws unless the build grants what `run` asks for (RUN --security=insecure needs
+/// `--allow security.insecure`, as BuildKit's entitlements): the build and --dry-run both ask.
+void check_entitlements(const BuildOptions& options, const parser::Run& run);
 void step_copy(const StepContext& ctx, const parser::Copy& copy);
 void step_add(const StepContext& ctx, const parser::Add& add);
 void step_workdir(const StepContext& ctx, const parser::Workdir& workdir);

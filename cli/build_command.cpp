@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
@@ -29,7 +30,7 @@ namespace {
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
-  std::vector<std::string> cache_from, cache_to;
+  std::vector<std::string> cache_from, cache_to, allow;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
@@ -215,6 +216,8 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.cache = f.no_cache ? builder::CacheMode::kIgnore : builder::CacheMode::kUse;
   o.explain = f.explain ? builder::ExplainMode::kExplain : builder::ExplainMode::kQuiet;
   o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
+  o.allow_insecure =
+      std::find(f.allow.begin(), f.allow.end(), "security.insecure") != f.allow.end();
   o.runtime = f.runtime;
   o.iidfile = f.iidfile;
   o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd
@@ -351,6 +354,11 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
   cmd->add_option("--network", flags->network, "host (default) or none")
       ->check(CLI::IsMember({"host", "none", "default"}));
+  // buildx's entitlements; network.host is granted anyway (RUN runs on the host network).
+  cmd->add_option("--allow", flags->allow,
+                  "Grant an entitlement: security.insecure (RUN --security=insecure runs "
+                  "privileged) or network.host")
+      ->check(CLI::IsMember({"security.insecure", "network.host"}));
   cmd->add_option("--runtime", flags->runtime, "runc, crun or a path (default: auto)");
   cmd->add_option("--output,-o", flags->outputs,
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE | "

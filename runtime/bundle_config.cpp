@@ -1,6 +1,7 @@
 #include "runtime/bundle_config.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,7 +22,7 @@ json mount(const char* dest, const char* type, const char* source, std::vector<s
   return json{{"destination", dest}, {"type", type}, {"source", source}, {"options", opts}};
 }
 
-json default_mounts(NetworkMode network) {
+json default_mounts(NetworkMode network, bool privileged) {
   json m = json::array();
   m.push_back(mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}));
   m.push_back(
@@ -37,7 +38,8 @@ json default_mounts(NetworkMode network) {
   if (in_user_namespace() && network != NetworkMode::kNone) {
     m.push_back(mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
   } else {
-    m.push_back(mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+    m.push_back(
+        mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", privileged ? "rw" : "ro"}));
   }
   return m;
 }
@@ -52,7 +54,7 @@ json bind_mount(const BindMount& b) {
 }
 
 json process(const BundleSpec& spec) {
-  const auto& caps = default_capabilities();
+  const auto caps = spec.privileged ? privileged_capabilities() : default_capabilities();
   // Docker's default is 1048576; never more than this process may grant.
   struct rlimit rl {};
   rlim_t nofile = 1048576;
@@ -78,6 +80,7 @@ json namespaces(NetworkMode network) {
 }
 
 json linux_section(const BundleSpec& spec) {
+  if (spec.privileged) return json{{"namespaces", namespaces(spec.network)}};
   return json{{"namespaces", namespaces(spec.network)},
               {"maskedPaths",
                {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -102,8 +105,60 @@ const std::vector<std::string>& default_capabilities() {
   return caps;
 }
 
+std::vector<std::string> privileged_capabilities() {
+  // In capability number order: the index is the number PR_CAPBSET_READ asks about.
+  static const std::vector<std::string> all{"CAP_CHOWN",
+                                            "CAP_DAC_OVERRIDE",
+                                            "CAP_DAC_READ_SEARCH",
+                                            "CAP_FOWNER",
+                                            "CAP_FSETID",
+                                            "CAP_KILL",
+                                            "CAP_SETGID",
+                                            "CAP_SETUID",
+                                            "CAP_SETPCAP",
+                                            "CAP_LINUX_IMMUTABLE",
+                                            "CAP_NET_BIND_SERVICE",
+                                            "CAP_NET_BROADCAST",
+                                            "CAP_NET_ADMIN",
+                                            "CAP_NET_RAW",
+                                            "CAP_IPC_LOCK",
+                                            "CAP_IPC_OWNER",
+                                            "CAP_SYS_MODULE",
+                                            "CAP_SYS_RAWIO",
+                                            "CAP_SYS_CHROOT",
+                                            "CAP_SYS_PTRACE",
+                                            "CAP_SYS_PACCT",
+                                            "CAP_SYS_ADMIN",
+                                            "CAP_SYS_BOOT",
+                                            "CAP_SYS_NICE",
+                                            "CAP_SYS_RESOURCE",
+                                            "CAP_SYS_TIME",
+                                            "CAP_SYS_TTY_CONFIG",
+                                            "CAP_MKNOD",
+                                            "CAP_LEASE",
+                                            "CAP_AUDIT_WRITE",
+                                            "CAP_AUDIT_CONTROL",
+                                            "CAP_SETFCAP",
+                                            "CAP_MAC_OVERRIDE",
+                                            "CAP_MAC_ADMIN",
+                                            "CAP_SYSLOG",
+                                            "CAP_WAKE_ALARM",
+                                            "CAP_BLOCK_SUSPEND",
+                                            "CAP_AUDIT_READ",
+                                            "CAP_PERFMON",
+                                            "CAP_BPF",
+                                            "CAP_CHECKPOINT_RESTORE"};
+  std::vector<std::string> held;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (::prctl(PR_CAPBSET_READ, static_cast<unsigned long>(i), 0, 0, 0) == 1) {
+      held.push_back(all[i]);
+    }
+  }
+  return held;
+}
+
 std::string bundle_config_json(const BundleSpec& spec) {
-  json mounts = default_mounts(spec.network);
+  json mounts = default_mounts(spec.network, spec.privileged);
   for (const auto& b : spec.binds) mounts.push_back(bind_mount(b));
   for (const auto& t : spec.tmpfs) {
     mounts.push_back(json{{"destination", t},

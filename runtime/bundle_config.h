@@ -34,6 +34,10 @@ struct BundleSpec {
   NetworkMode network = NetworkMode::kHost;
   std::vector<BindMount> binds;    ///< after the default mounts, in order
   std::vector<std::string> tmpfs;  ///< tmpfs mounts (RUN --mount=type=tmpfs), after the binds
+  /// `RUN --security=insecure` granted by `--allow security.insecure`: as `docker run
+  /// --privileged` (what BuildKit's insecure mode is), every capability, no masked or read-only
+  /// /proc paths, /sys writable.
+  bool privileged = false;
   /// The process gets a pseudo-terminal (`mkimg run -t`): the runtime, run in the foreground,
   /// connects it to the terminal it was started on. RUN steps never have one.
   bool terminal = false;
@@ -45,6 +49,11 @@ std::vector<std::string> default_mount_destinations();
 
 /// Docker's default capability set for containers.
 const std::vector<std::string>& default_capabilities();
+
+/// A privileged process's set: every capability (CAP_CHOWN .. CAP_CHECKPOINT_RESTORE) that
+/// this process's bounding set holds, as containerd's WithPrivileged (BuildKit's insecure mode)
+/// takes the current capabilities: the runtime cannot grant more.
+std::vector<std::string> privileged_capabilities();
 
 /// config.json text for `spec` (OCI runtime spec 1.0.2).
 std::string bundle_config_json(const BundleSpec& spec);

@@ -65,6 +65,49 @@ TEST_F(RunFeaturesTest, ShebangHeredocBodyIsInTheCacheKey) {
   EXPECT_EQ(run_image("hd:1", {"cat", "/v"}).out, "two\n");
 }
 
+// BuildKit: RUN --security=insecure is refused unless the build grants the entitlement
+// (`--allow security.insecure`), in a dry run too; granted, the step runs as `docker run
+// --privileged` would: every capability, no masked /proc paths (/proc/timer_list reads), /sys
+// writable. The sandboxed step keeps Docker's defaults; the two are different cache entries.
+TEST_F(RunFeaturesTest, SecurityInsecureNeedsTheEntitlementAndThenRunsPrivileged) {
+  const std::string probe =
+      "grep CapEff /proc/self/status > /caps && "
+      "head -c 1 /proc/timer_list | wc -c > /timer-list && "
+      "(grep ' /sys ' /proc/mounts | grep -c ' ro,' || true) > /sys-ro\n";
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN --security=insecure " + probe);
+  auto refused = build(dir("ctx"), {"-t", "insecure:1"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.all();
+  EXPECT_NE(refused.err.find("Dockerfile:2"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("security.insecure is not allowed"), std::string::npos) << refused.err;
+  auto planned = build(dir("ctx"), {"--dry-run"});
+  EXPECT_EQ(planned.exit_code, 1) << planned.all();
+  EXPECT_NE(planned.err.find("Dockerfile:2"), std::string::npos) << planned.err;
+  EXPECT_NE(planned.err.find("security.insecure is not allowed"), std::string::npos) << planned.err;
+  EXPECT_EQ(build(dir("ctx"), {"--dry-run", "--allow", "security.insecure"}).exit_code, 0);
+
+  auto granted = build(dir("ctx"), {"-t", "insecure:1", "--allow", "security.insecure"});
+  ASSERT_EQ(granted.exit_code, 0) << granted.all();
+  auto ran = run_image("insecure:1", {"cat", "/caps", "/timer-list", "/sys-ro"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.all();
+  // Every capability this (root) process holds: what containerd's WithPrivileged grants.
+  std::string status = read_file("/proc/self/status");
+  std::size_t at = status.find("CapBnd:\t");
+  ASSERT_NE(at, std::string::npos);
+  std::string bounding = status.substr(at + 8, 16);
+  EXPECT_EQ(ran.out, "CapEff:\t" + bounding + "\n1\n0\n") << ran.all();
+
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN " + probe);
+  auto sandboxed = build(dir("ctx"), {"-t", "sandboxed:1", "--allow", "security.insecure"});
+  ASSERT_EQ(sandboxed.exit_code, 0) << sandboxed.all();
+  EXPECT_EQ(count(sandboxed.err, "CACHED"), 0) << sandboxed.err;
+  auto plain = run_image("sandboxed:1", {"cat", "/caps", "/timer-list", "/sys-ro"});
+  EXPECT_EQ(plain.out, "CapEff:\t00000000a80425fb\n0\n1\n") << plain.all();
+
+  auto bad = build(dir("ctx"), {"--allow", "security.everything"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("security.everything"), std::string::npos) << bad.err;
+}
+
 // BuildKit: a bind (from the context or a stage), cache or tmpfs mount without a target lands
 // at the step's working directory; a relative target is relative to it.
 TEST_F(RunFeaturesTest, MountWithoutTargetLandsAtTheWorkdir) {
