@@ -29,7 +29,7 @@ namespace {
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
-  std::vector<std::string> cache_from, cache_to;
+  std::vector<std::string> cache_from, cache_to, no_cache_filter;
   std::string file, target, network = "host", runtime, iidfile, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
@@ -54,6 +54,19 @@ std::vector<std::pair<std::string, std::string>> split_items(const std::string& 
     auto comma = text.find(',', start);
     items.push_back(
         split_kv(text.substr(start, comma == std::string::npos ? comma : comma - start), flag));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+/// `a,b,c` (the value of --no-cache-filter) as its items, in order; "" items kept.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -213,6 +226,12 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   for (const auto& out : f.outputs) o.outputs.push_back(parse_output(out));
   o.target = f.target;
   o.cache = f.no_cache ? builder::CacheMode::kIgnore : builder::CacheMode::kUse;
+  for (const auto& list : f.no_cache_filter) {
+    for (const auto& name : split_list(list)) {
+      if (name.empty()) throw Error(describe("--no-cache-filter", list, "a stage name is empty"));
+      o.no_cache_stages.push_back(name);
+    }
+  }
   o.explain = f.explain ? builder::ExplainMode::kExplain : builder::ExplainMode::kQuiet;
   o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
   o.runtime = f.runtime;
@@ -347,6 +366,8 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--build-arg", flags->build_args, "A build argument KEY=VALUE");
   cmd->add_option("--target", flags->target, "The stage to build");
   cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
+  cmd->add_option("--no-cache-filter", flags->no_cache_filter,
+                  "Do not reuse cached steps of these stages: STAGE[,STAGE...]; repeatable");
   cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
   cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
   cmd->add_option("--network", flags->network, "host (default) or none")
