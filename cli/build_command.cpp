@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
 
@@ -30,7 +31,7 @@ namespace {
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
   std::vector<std::string> cache_from, cache_to, no_cache_filter;
-  std::string file, target, network = "host", runtime, iidfile, progress = "auto";
+  std::string file, target, network = "host", runtime, iidfile, metadata_file, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
   bool verify_reproducible = false;
@@ -313,6 +314,36 @@ bool verify_reproducible(oci::Store& store, const builder::BuildOptions& options
   return false;
 }
 
+/// --metadata-file: refused before the build when its directory does not exist (buildx: "the
+/// directory of the specified file must already exist").
+void check_metadata_file(const std::string& path) {
+  if (path.empty()) return;
+  std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw Error(
+        describe("--metadata-file", path, "its directory " + dir.string() + " does not exist"));
+  }
+  output_target(path);  // a FIFO, a device or a directory is refused now, not after the build
+}
+
+/// The JSON `docker buildx build --metadata-file` writes, with the keys a next CI step reads:
+/// the manifest digest and descriptor, the config digest and the -t names (normalised,
+/// comma-separated). buildx's own keys (buildx.build.ref, provenance) are left out.
+std::string build_metadata(const builder::BuildResult& result,
+                           const std::vector<std::string>& tags) {
+  nlohmann::json j;
+  j["containerimage.digest"] = result.manifest.digest.str();
+  j["containerimage.config.digest"] = result.image_id;
+  j["containerimage.descriptor"] = {{"mediaType", result.manifest.media_type},
+                                    {"digest", result.manifest.digest.str()},
+                                    {"size", result.manifest.size}};
+  std::string names;
+  for (const auto& t : tags) names += (names.empty() ? "" : ",") + oci::Reference::parse(t).str();
+  if (!names.empty()) j["image.name"] = names;
+  return j.dump(2) + "\n";
+}
+
 /// The flags that reach registries and shared caches.
 void add_sharing_flags(CLI::App* cmd, BuildFlags& f) {
   cmd->add_option("--cache-from", f.cache_from,
@@ -335,6 +366,7 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     throw Error(describe("build", "--push", "needs at least one -t tag to push"));
   }
   builder::BuildOptions options = to_options(f);
+  check_metadata_file(f.metadata_file);
   for (const auto& out : options.outputs) {
     if (out.type == builder::OutputSpec::Type::kRegistry && f.tags.empty()) {
       throw Error(
@@ -354,6 +386,9 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     return;
   }
   if (f.push) push_tags(store, f, result);
+  if (!f.metadata_file.empty()) {
+    write_file_atomic(output_target(f.metadata_file), build_metadata(result, f.tags));
+  }
   std::cout << result.image_id << "\n";
 }
 
@@ -377,6 +412,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE | "
                   "type=registry (push to the -t names, keep nothing in the store)");
   cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
+  cmd->add_option("--metadata-file", flags->metadata_file,
+                  "Write the build's result as JSON to this file (buildx's containerimage.digest, "
+                  "containerimage.config.digest, containerimage.descriptor, image.name)");
   cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
       ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
