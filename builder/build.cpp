@@ -152,6 +152,7 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   std::size_t target = plan.target;
   session.finished.resize(plan.nodes.size());
   session.feeds_other_stage.assign(plan.nodes.size(), false);
+  session.no_cache = plan.no_cache;
   for (std::size_t j : plan.order) {
     for (std::size_t d : plan.nodes[j].depends_on) session.feeds_other_stage[d] = true;
   }

@@ -117,6 +117,9 @@ struct BuildOptions {
   std::map<std::string, std::string> build_args;
   std::string target;
   CacheMode cache = CacheMode::kUse;
+  /// --no-cache-filter: the stages (by name, any case) whose steps run again as with
+  /// --no-cache while the other stages still use the cache. A name no stage has is an error.
+  std::vector<std::string> no_cache_stages;
   ExplainMode explain = ExplainMode::kQuiet;
   std::map<std::string, std::string> labels;
   NetworkMode network = NetworkMode::kHost;

@@ -3,6 +3,7 @@
 #include "builder/overloaded.h"
 #include "builder/run_mounts.h"
 #include "builder/steps.h"
+#include "common/ascii.h"
 #include "common/error.h"
 #include "oci/image.h"
 #include "parser/parse.h"
@@ -75,6 +76,27 @@ std::size_t target_index(const BuildSession& session, const std::vector<StageNod
     throw Error(describe("build", target, "target stage could not be found in the Dockerfile"));
   }
   return i;
+}
+
+/// Per stage: whether --no-cache-filter names it. Like BuildKit, only stage names (AS NAME,
+/// any case) match; unlike BuildKit, which ignores a name no stage has, a typo is an error.
+std::vector<bool> no_cache_stages(const BuildSession& session) {
+  const auto& stages = session.dockerfile.stages;
+  std::vector<bool> marked(stages.size(), false);
+  for (const auto& name : session.options->no_cache_stages) {
+    std::string want = ascii_lower(name);
+    bool found = false;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      if (!stages[i].name.empty() && ascii_lower(stages[i].name) == want) {
+        marked[i] = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      throw Error(describe("--no-cache-filter", name, "no stage of that name in the Dockerfile"));
+    }
+  }
+  return marked;
 }
 
 /// Per stage of a dry run: whether its working directory is known (not when it comes from a
@@ -202,6 +224,7 @@ StagePlan plan_stages(const BuildSession& session) {
   plan.target = target_index(session, plan.nodes);
   plan.order = build_order(plan.nodes, plan.target);
   plan.groups = parallel_groups(plan.nodes, plan.order);
+  plan.no_cache = no_cache_stages(session);
   return plan;
 }
 

@@ -19,6 +19,7 @@ struct StagePlan {
   std::size_t target = 0;          ///< the stage the image is made of
   std::vector<std::size_t> order;  ///< the stages the target needs, in build order
   std::vector<std::size_t> groups;  ///< the parallel group of each entry of `order`
+  std::vector<bool> no_cache;       ///< per stage: named by --no-cache-filter
 };
 
 /// Sets session.global_args: the platform ARGs (BUILDPLATFORM, TARGETARCH, ...), then the ARGs
@@ -26,7 +27,7 @@ struct StagePlan {
 void declare_global_args(BuildSession& session);
 
 /// The stage graph, the target (--target or the last stage) and the order. Throws
-/// mkimg::Error for an unknown target stage or a cycle.
+/// mkimg::Error for an unknown target stage, a cycle or a --no-cache-filter name no stage has.
 StagePlan plan_stages(const BuildSession& session);
 
 /// The progress label of step `n` of `total` in stage `i`: "name n/total" (just "n/total" for a

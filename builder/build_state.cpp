@@ -63,6 +63,14 @@ std::string created_time(const BuildOptions& options) {
   return oci::rfc3339_utc(static_cast<std::int64_t>(std::time(nullptr)));
 }
 
+CacheMode stage_cache_mode(const BuildSession& session, std::size_t i) {
+  CacheMode mode = session.options->cache;
+  if (mode == CacheMode::kUse && i < session.no_cache.size() && session.no_cache[i]) {
+    return CacheMode::kIgnore;
+  }
+  return mode;
+}
+
 StageState start_stage(const BuildOptions& options, std::size_t index, const std::string& name) {
   StageState stage;
   stage.index = index;

@@ -102,6 +102,7 @@ struct BuildSession {
   BuildEvents* events = nullptr;  ///< where progress goes (cli/progress.h renders it)
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
   std::vector<bool> feeds_other_stage;              ///< per stage: a stage being built uses it
+  std::vector<bool> no_cache;                       ///< per stage: named by --no-cache-filter
   std::mutex mutex;                                 ///< guards finished, runtime, base_locks
   std::map<std::string, std::mutex> base_locks;     ///< one per base image name being resolved
   std::atomic<bool> cancelled{false};               ///< a stage failed: the others stop early
@@ -116,6 +117,10 @@ struct BuildSession {
 /// False when the image goes only to registries (every --output is type=registry): it is not
 /// kept in the store, so layers it has from a shared cache or a base are not downloaded.
 bool keeps_image(const BuildOptions& options);
+
+/// How stage `i` uses the step cache: the build's mode, or kIgnore (as --no-cache) for a
+/// stage --no-cache-filter names.
+CacheMode stage_cache_mode(const BuildSession& session, std::size_t i);
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);

@@ -262,7 +262,7 @@ bool speculate_alias(BuildSession& session, StageState& stage, const std::string
 void prefetch_shared_hits(BuildSession& session, const StageState& stage,
                           const std::vector<parser::Instruction>& instructions,
                           const std::vector<bool>& read_later) {
-  if (!session.shared_cache || session.options->cache != CacheMode::kUse) return;
+  if (!session.shared_cache || stage_cache_mode(session, stage.index) != CacheMode::kUse) return;
   std::vector<std::string> keys;
   {
     KeySpeculation speculation;
@@ -304,7 +304,7 @@ void prefetch_shared_hits(BuildSession& session, const StageState& stage,
 
 bool reuse_by_alias(BuildSession& session, StageState& stage, const cache::StepKey& alias,
                     const StepDescription& description) {
-  if (session.options->cache != CacheMode::kUse) return false;
+  if (stage_cache_mode(session, stage.index) != CacheMode::kUse) return false;
   std::string k = cache::compute_key(alias);
   if (speculating()) return speculate_alias(session, stage, k);
   auto hit = find_cached(session, alias, k);
@@ -330,7 +330,8 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
     return;
   }
   ++session.steps;
-  if (session.options->cache == CacheMode::kUse) {
+  CacheMode mode = stage_cache_mode(session, stage.index);
+  if (mode == CacheMode::kUse) {
     if (auto hit = find_cached(session, key, k)) {
       show_hit(session, description, *hit, k);
       apply_hit(session, stage, description, hit->entry, k);
@@ -343,8 +344,8 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
       return;
     }
   }
-  spdlog::debug("cache miss {}{}: {}", k,
-                session.options->cache == CacheMode::kUse ? "" : " (--no-cache)", description.text);
+  spdlog::debug("cache miss {}{}: {}", k, mode == CacheMode::kUse ? "" : " (--no-cache)",
+                description.text);
   session.events->step(description.label, description.text);
   if (session.options->explain == ExplainMode::kExplain) {
     session.events->note("cache miss: " + session.cache->explain_miss(key));
@@ -359,7 +360,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
   add_history(session, stage, description.created_by, entry.layer_digest.empty());
   std::optional<cache::CacheEntry> other;
   if (alias) other = alias_entry(entry, *alias);
-  if (session.options->cache != CacheMode::kBypass) {
+  if (mode != CacheMode::kBypass) {
     session.cache->put(key.parent, entry);
     if (other) session.cache->put(alias->parent, *other);
   }

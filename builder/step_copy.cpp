@@ -303,7 +303,7 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
   // tens of megabytes) go now, while the layer and the files are written.
   std::vector<CopySource>().swap(s.sources);
   // --no-cache builds from nothing: not even files or gzip members of the last build.
-  if (session.options->cache == CacheMode::kUse) {
+  if (stage_cache_mode(session, ctx.stage.index) == CacheMode::kUse) {
     d.recall = load_copy_recall(*session.store, s.recall_key);
   }
   return [&d, &s](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
@@ -367,6 +367,9 @@ std::optional<cache::StepKey> stage_alias(const StepContext& ctx, const CopyArgs
   for (const auto& s : ctx.session.dockerfile.stages) nodes.push_back({s.name, {}});
   std::size_t i = find_stage(nodes, a.from, nodes.size());
   if (i >= nodes.size()) return std::nullopt;
+  // A stage --no-cache-filter ran again keeps its keys but maybe not its files: the COPY is
+  // then keyed by what it copies (the files' digests), not by the stage's last key.
+  if (stage_cache_mode(ctx.session, i) != CacheMode::kUse) return std::nullopt;
   auto from = finished_stage(ctx.session, i);
   if (!from || from->cache_key.empty()) return std::nullopt;
   std::string sources;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
 
@@ -30,8 +31,8 @@ namespace {
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
-  std::vector<std::string> cache_from, cache_to, allow;
-  std::string file, target, network = "host", runtime, iidfile, progress = "auto";
+  std::vector<std::string> cache_from, cache_to, allow, no_cache_filter;
+  std::string file, target, network = "host", runtime, iidfile, metadata_file, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
   bool verify_reproducible = false;
@@ -55,6 +56,19 @@ std::vector<std::pair<std::string, std::string>> split_items(const std::string& 
     auto comma = text.find(',', start);
     items.push_back(
         split_kv(text.substr(start, comma == std::string::npos ? comma : comma - start), flag));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+/// `a,b,c` (the value of --no-cache-filter) as its items, in order; "" items kept.
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -214,6 +228,12 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   for (const auto& out : f.outputs) o.outputs.push_back(parse_output(out));
   o.target = f.target;
   o.cache = f.no_cache ? builder::CacheMode::kIgnore : builder::CacheMode::kUse;
+  for (const auto& list : f.no_cache_filter) {
+    for (const auto& name : split_list(list)) {
+      if (name.empty()) throw Error(describe("--no-cache-filter", list, "a stage name is empty"));
+      o.no_cache_stages.push_back(name);
+    }
+  }
   o.explain = f.explain ? builder::ExplainMode::kExplain : builder::ExplainMode::kQuiet;
   o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
   o.allow_insecure =
@@ -297,6 +317,36 @@ bool verify_reproducible(oci::Store& store, const builder::BuildOptions& options
   return false;
 }
 
+/// --metadata-file: refused before the build when its directory does not exist (buildx: "the
+/// directory of the specified file must already exist").
+void check_metadata_file(const std::string& path) {
+  if (path.empty()) return;
+  std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw Error(
+        describe("--metadata-file", path, "its directory " + dir.string() + " does not exist"));
+  }
+  output_target(path);  // a FIFO, a device or a directory is refused now, not after the build
+}
+
+/// The JSON `docker buildx build --metadata-file` writes, with the keys a next CI step reads:
+/// the manifest digest and descriptor, the config digest and the -t names (normalised,
+/// comma-separated). buildx's own keys (buildx.build.ref, provenance) are left out.
+std::string build_metadata(const builder::BuildResult& result,
+                           const std::vector<std::string>& tags) {
+  nlohmann::json j;
+  j["containerimage.digest"] = result.manifest.digest.str();
+  j["containerimage.config.digest"] = result.image_id;
+  j["containerimage.descriptor"] = {{"mediaType", result.manifest.media_type},
+                                    {"digest", result.manifest.digest.str()},
+                                    {"size", result.manifest.size}};
+  std::string names;
+  for (const auto& t : tags) names += (names.empty() ? "" : ",") + oci::Reference::parse(t).str();
+  if (!names.empty()) j["image.name"] = names;
+  return j.dump(2) + "\n";
+}
+
 /// The flags that reach registries and shared caches.
 void add_sharing_flags(CLI::App* cmd, BuildFlags& f) {
   cmd->add_option("--cache-from", f.cache_from,
@@ -319,6 +369,7 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     throw Error(describe("build", "--push", "needs at least one -t tag to push"));
   }
   builder::BuildOptions options = to_options(f);
+  check_metadata_file(f.metadata_file);
   for (const auto& out : options.outputs) {
     if (out.type == builder::OutputSpec::Type::kRegistry && f.tags.empty()) {
       throw Error(
@@ -338,6 +389,9 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     return;
   }
   if (f.push) push_tags(store, f, result);
+  if (!f.metadata_file.empty()) {
+    write_file_atomic(output_target(f.metadata_file), build_metadata(result, f.tags));
+  }
   std::cout << result.image_id << "\n";
 }
 
@@ -350,6 +404,8 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--build-arg", flags->build_args, "A build argument KEY=VALUE");
   cmd->add_option("--target", flags->target, "The stage to build");
   cmd->add_flag("--no-cache", flags->no_cache, "Do not reuse cached steps");
+  cmd->add_option("--no-cache-filter", flags->no_cache_filter,
+                  "Do not reuse cached steps of these stages: STAGE[,STAGE...]; repeatable");
   cmd->add_flag("--explain", flags->explain, "Say which part of a step's cache key changed");
   cmd->add_option("--label", flags->labels, "A label KEY=VALUE on the image");
   cmd->add_option("--network", flags->network, "host (default) or none")
@@ -364,6 +420,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE | "
                   "type=registry (push to the -t names, keep nothing in the store)");
   cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
+  cmd->add_option("--metadata-file", flags->metadata_file,
+                  "Write the build's result as JSON to this file (buildx's containerimage.digest, "
+                  "containerimage.config.digest, containerimage.descriptor, image.name)");
   cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
       ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
