@@ -96,6 +96,14 @@ std::vector<bool> no_cache_stages(const BuildSession& session) {
       throw Error(describe("--no-cache-filter", name, "no stage of that name in the Dockerfile"));
     }
   }
+  // A stage FROM a re-run stage runs again too: its keys chain to the re-run stage's keys,
+  // which name the instructions, not the new layers, so its entries were made on the old ones.
+  std::vector<StageNode> nodes;
+  for (const auto& st : stages) nodes.push_back({st.name, {}});
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    std::size_t base = find_stage(nodes, expand_global(session, stages[i].base), i);
+    if (base < stages.size() && marked[base]) marked[i] = true;
+  }
   return marked;
 }
 

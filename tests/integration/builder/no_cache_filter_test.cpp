@@ -89,5 +89,24 @@ TEST_F(NoCacheFilterTest, RefusesAStageNameTheDockerfileDoesNotHave) {
   EXPECT_NE(dry.err.find("frist"), std::string::npos) << dry.err;
 }
 
+// A stage FROM a re-run stage runs again too: its cached layers were made on the old ones, so
+// keeping them would stack them on layers they were never built on.
+TEST_F(NoCacheFilterTest, AStageFromARerunStageRunsAgainToo) {
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox AS base\n"
+             "RUN cat /proc/sys/kernel/random/uuid > /base-id\n"
+             "FROM base AS app\n"
+             "RUN cp /base-id /seen-base-id\n"
+             "CMD [\"cat\", \"/base-id\", \"/seen-base-id\"]\n");
+  ASSERT_EQ(build(dir("ctx"), {"-t", "chain:1"}).exit_code, 0);
+  auto again = build(dir("ctx"), {"-t", "chain:1", "--no-cache-filter", "base"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_EQ(count(again.err, "CACHED"), 0) << again.err;
+  std::string out = ids("chain:1");
+  std::size_t nl = out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << out;
+  EXPECT_EQ(out.substr(0, nl + 1), out.substr(nl + 1)) << out;
+}
+
 }  // namespace
 }  // namespace mkimg::testing
