@@ -11,6 +11,16 @@
 
 namespace mkimg::testing {
 
+/// Two stages, each with a RUN whose output differs on every run; the last copies from the
+/// first and its CMD prints both ids ("<first-id>\n<second-id>\n").
+inline constexpr const char* kTwoStagesWithRandomIds =
+    "FROM busybox AS first\n"
+    "RUN cat /proc/sys/kernel/random/uuid > /first-id\n"
+    "FROM busybox AS second\n"
+    "RUN cat /proc/sys/kernel/random/uuid > /second-id\n"
+    "COPY --from=first /first-id /first-id\n"
+    "CMD [\"cat\", \"/first-id\", \"/second-id\"]\n";
+
 class BuilderTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -5,14 +5,7 @@
 namespace mkimg::testing {
 namespace {
 
-// Two stages, each with a RUN whose output differs on every run; the last copies from the first.
-const char* kDockerfile =
-    "FROM busybox AS first\n"
-    "RUN cat /proc/sys/kernel/random/uuid > /first-id\n"
-    "FROM busybox AS second\n"
-    "RUN cat /proc/sys/kernel/random/uuid > /second-id\n"
-    "COPY --from=first /first-id /first-id\n"
-    "CMD [\"cat\", \"/first-id\", \"/second-id\"]\n";
+const char* const kDockerfile = kTwoStagesWithRandomIds;
 
 class NoCacheFilterTest : public BuilderTest {
  protected:
