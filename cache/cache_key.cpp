@@ -1,5 +1,7 @@
 #include "cache/cache_key.h"
 
+#include <algorithm>
+
 #include "oci/digest.h"
 
 namespace mkimg::cache {
@@ -28,24 +30,25 @@ std::string part_digest(const KeyPart& part) { return oci::sha256_of(part.value)
 
 std::vector<KeyPart> fold_sources(const std::vector<KeyPart>& digests, std::size_t limit) {
   auto is_source = [](const KeyPart& p) { return p.name.rfind("source:", 0) == 0; };
-  std::size_t sources = 0;
-  for (const auto& p : digests) sources += is_source(p) ? 1 : 0;
+  auto sources = static_cast<std::size_t>(std::count_if(digests.begin(), digests.end(), is_source));
   if (sources <= limit) return digests;
-  std::vector<KeyPart> out;
   oci::Sha256 h;
+  for (const auto& p : digests) {
+    if (!is_source(p)) continue;
+    feed(h, p.name);
+    feed(h, p.value);
+  }
+  std::string folded = h.finish().str();
+  // The folded part takes the place of the first source part; the others keep their order.
+  std::vector<KeyPart> out;
   bool placed = false;
   for (const auto& p : digests) {
     if (!is_source(p)) {
       out.push_back(p);
-      continue;
+    } else if (!placed) {
+      out.push_back({kFoldedSources, folded});
+      placed = true;
     }
-    feed(h, p.name);
-    feed(h, p.value);
-    if (!placed) out.push_back({kFoldedSources, ""});
-    placed = true;
-  }
-  for (auto& p : out) {
-    if (p.name == kFoldedSources && p.value.empty()) p.value = h.finish().str();
   }
   return out;
 }
