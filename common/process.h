@@ -68,6 +68,9 @@ struct SpawnOptions {
   std::filesystem::path cwd;     ///< empty: the parent's; Redirect::file paths are opened before
   Redirect in, out, err;         ///< stdin, stdout, stderr
   bool close_other_fds = false;  ///< close every fd above 2 (close_range)
+  /// With close_other_fds: this fd of the caller's reaches the child as its fd 3, the one
+  /// kept open (a lock the child must hold until it ends); -1: none.
+  int pass_fd = -1;
   std::vector<int> default_signals;  ///< signals reset to SIG_DFL in the child
   bool new_session = false;  ///< the child leads a session of its own (setsid): a signal to the
                              ///< caller's process group or terminal does not reach it
@@ -219,7 +222,10 @@ class Process {
       if (rc != 0) throw sys_error(verb, name, rc);
     }
     if (o.close_other_fds) {
-      int rc = posix_spawn_file_actions_addclosefrom_np(&actions.a, 3);
+      int rc = 0;
+      if (o.pass_fd >= 0) rc = posix_spawn_file_actions_adddup2(&actions.a, o.pass_fd, 3);
+      if (rc == 0)
+        rc = posix_spawn_file_actions_addclosefrom_np(&actions.a, o.pass_fd >= 0 ? 4 : 3);
       if (rc != 0) throw sys_error(verb, name, rc);
     }
     short flags = 0;

@@ -25,6 +25,8 @@
 //                    exclusive, so GC never races a writer that has not tagged its blobs yet,
 //                    nor a build using unpacked layers (a build holds its Store to the end)
 //   <root>/index.lock  serialises read-modify-write of index.json across processes
+//   <root>/locks/    lock files that must outlive the process that took them (children it
+//                    passed the lock to hold it after it is killed): never emptied
 //
 // Blobs: written to a file in tmp/, fsynced, size and digest checked, renamed to
 // blobs/<alg>/<hex>, directory fsynced (docs/security.md 21). A blob file is therefore always
@@ -159,6 +161,9 @@ class Store {
   std::filesystem::path tmp_dir() const { return root_ / "tmp"; }
   std::filesystem::path layers_dir() const { return root_ / "layers"; }
   std::filesystem::path cache_dir() const { return root_ / "cache"; }
+  /// Lock files that outlive their taker (made by their users, 0700; never emptied, unlike
+  /// tmp/: a flock on a file that was removed and made again locks nothing).
+  std::filesystem::path locks_dir() const { return root_ / "locks"; }
 
   // Blobs.
   bool has_blob(const Digest& digest) const;

@@ -43,12 +43,15 @@ std::optional<std::filesystem::path> find_system_binary(const std::string& name)
 }
 
 /// Starts the runtime with SIGINT/SIGTERM back to their defaults and no fd of ours but `out`,
-/// which gets stdout and stderr unless it is Redirect::inherit(); stdin is `in`.
-Process spawn(const std::vector<std::string>& argv, Redirect out, Redirect in = Redirect::null()) {
+/// which gets stdout and stderr unless it is Redirect::inherit(), and `hold_fd` (as fd 3);
+/// stdin is `in`.
+Process spawn(const std::vector<std::string>& argv, Redirect out, Redirect in = Redirect::null(),
+              int hold_fd = -1) {
   SpawnOptions o;
   o.argv = argv;
   o.default_signals = {SIGINT, SIGTERM};
   o.close_other_fds = true;
+  o.pass_fd = hold_fd;
   o.in = std::move(in);
   if (out.kind != Redirect::Kind::kInherit) {
     o.out = std::move(out);
@@ -307,6 +310,7 @@ int ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
   o.out = Redirect::null();
   o.err = Redirect::null();
   o.close_other_fds = true;
+  o.pass_fd = run.hold_fd;
   o.new_session = true;
   Process p = Process::spawn(o, "start the container reaper");
   UniqueFd write_end = std::move(p.in());
@@ -358,9 +362,10 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
     Redirect in = run.attach_stdin ? Redirect::inherit() : Redirect::null();
-    result.exit_code = finished(guard, spawn(argv, Redirect::inherit(), std::move(in)).wait());
+    result.exit_code =
+        finished(guard, spawn(argv, Redirect::inherit(), std::move(in), run.hold_fd).wait());
   } else {
-    Process p = spawn(argv, Redirect::pipe());
+    Process p = spawn(argv, Redirect::pipe(), Redirect::null(), run.hold_fd);
     bool killed = pump(p.out().get(), runtime, run, result);
     result.exit_code = finished(guard, p.wait());
     if (killed && !interrupted()) {

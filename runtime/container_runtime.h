@@ -53,6 +53,10 @@ struct ContainerRun {
   /// When set and it becomes true (another stage of the build failed), the container is
   /// killed and run_container throws "cancelled".
   const std::atomic<bool>* cancel = nullptr;
+  /// When set, the runtime and (when this run starts it) the container reaper hold this fd
+  /// open until they end: `mkimg run --name`'s claim on its name, which so outlives a killed
+  /// mkimg until the runtime and the reaper are done with the container's state.
+  int hold_fd = -1;
 };
 
 /// The exit status of the container's process and its last lines of output.

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -33,28 +35,61 @@ bool has_key(const std::vector<std::string>& env, std::string_view key) {
   return false;
 }
 
-/// The name of a `mkimg run --name` container, held for the container's life: an exclusive
-/// flock on <tmp>/run-names/<name> (the kernel lets go of it when mkimg ends, however it ends).
+/// The name of a `mkimg run --name` container, held by two exclusive flocks in
+/// <root>/locks/run-names/ (the kernel lets go of a flock when its last holder ends, however it
+/// ends):
+/// - `<name>`, held by this mkimg alone: a second run of the name while it lives is refused;
+/// - `.<name>` (no name starts with a dot), which the runtime and the container reaper
+///   inherit (ContainerRun::hold_fd): after a killed mkimg it is held until they are done with
+///   the container's state, so a new run of the name waits for that rather than have the old
+///   run's clean-up delete the new container's state.
 class NameLock {
  public:
-  NameLock(const std::filesystem::path& store_tmp, const std::string& name) {
-    std::filesystem::path dir = store_tmp / "run-names";
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw sys_error("create", dir.string());
-    std::filesystem::path file = dir / name;
-    fd_ = UniqueFd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd_) throw sys_error("open", file.string());
-    while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EINTR) continue;
-      if (errno == EWOULDBLOCK) {
-        throw Error(
-            describe("run", name, "the container name is already in use by a running `mkimg run`"));
+  NameLock(const std::filesystem::path& locks_dir, const std::string& name) {
+    std::filesystem::path dir = locks_dir / "run-names";
+    for (const auto& d : {locks_dir, dir}) {
+      if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) throw sys_error("create", d.string());
+    }
+    claim_ = open_lock(dir / name);
+    if (!try_lock(claim_.get(), dir / name)) {
+      throw Error(
+          describe("run", name, "the container name is already in use by a running `mkimg run`"));
+    }
+    held_ = open_lock(dir / ("." + name));
+    // A killed run's runtime and reaper end within seconds of its container's end.
+    constexpr auto kWait = std::chrono::seconds(60);
+    const auto until = std::chrono::steady_clock::now() + kWait;
+    while (!try_lock(held_.get(), dir / ("." + name))) {
+      if (std::chrono::steady_clock::now() > until) {
+        throw Error(describe("run", name,
+                             "the container of this name that a killed `mkimg run` left is "
+                             "still being removed after 60 s"));
       }
-      throw sys_error("lock", file.string());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
+  /// The fd the runtime and the reaper inherit.
+  int held_fd() const { return held_.get(); }
+
  private:
-  UniqueFd fd_;
+  static UniqueFd open_lock(const std::filesystem::path& file) {
+    UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw sys_error("open", file.string());
+    return fd;
+  }
+
+  /// Takes the flock without waiting; false when another holds it.
+  static bool try_lock(int fd, const std::filesystem::path& file) {
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno == EWOULDBLOCK) return false;
+      throw sys_error("lock", file.string());
+    }
+    return true;
+  }
+
+  UniqueFd claim_, held_;
 };
 
 /// Each bind's host source exists (a missing one is refused, not created as `docker run -v`
@@ -148,8 +183,9 @@ int run_image(const oci::Store& store, const oci::ImageConfig& config,
       throw Error(describe("run", options.name,
                            "invalid container name: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed"));
     }
-    name_lock.emplace(store.tmp_dir(), options.name);
+    name_lock.emplace(store.locks_dir(), options.name);
     run.id = options.name;
+    run.hold_fd = name_lock->held_fd();
     // Holding the name, a container of it is what a killed mkimg left (its reaper not done).
     if (std::filesystem::exists(run.state_root / run.id)) {
       delete_container(runtime, run.state_root, run.id);

@@ -1,9 +1,13 @@
 // `mkimg run`'s docker run flags with the real binary and runc: -e and --env-file reach the
 // process and override the image's ENV, -v and --mount bind host paths read-only or
 // read-write, --user, --workdir, --entrypoint, -p is refused, --name is the runtime's id and
-// held while the container runs, -i passes stdin on, -t needs and gets a terminal; the
-// container's exit code is mkimg's throughout.
+// held while the container runs and until a killed run's clean-up is done, -i passes stdin on, -t
+// needs and gets a terminal; the container's exit code is mkimg's throughout.
+#include <signal.h>
+
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/builder_fixture.h"
@@ -241,6 +245,59 @@ TEST_F(RunFlagsTest, NameIsTheContainersIdAndASecondRunOfItFails) {
   auto invalid = mkimg_run({"--name", "-bad/name", "busybox", "true"});
   EXPECT_EQ(invalid.exit_code, 2) << invalid.all();
   EXPECT_TRUE(contains(invalid.err, "invalid container name")) << invalid.err;
+}
+
+/// The pid of the container reaper of `store`'s runtime state (argv: sh -c SCRIPT
+/// mkimg-reaper RUNTIME STATE_ROOT PREFIX), or -1.
+pid_t reaper_of(const fs::path& store) {
+  const std::string state_root = (store / "tmp/runtime-state").string();
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline;
+    try {
+      cmdline = read_file(entry.path() / "cmdline");
+    } catch (const std::exception&) {
+      continue;  // it ended meanwhile
+    }
+    std::vector<std::string> argv;
+    for (std::size_t start = 0; start < cmdline.size();) {
+      auto end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      argv.push_back(cmdline.substr(start, end - start));
+      start = end + 1;
+    }
+    if (argv.size() >= 6 && argv[3] == "mkimg-reaper" && argv[5] == state_root) {
+      return static_cast<pid_t>(std::stol(pid));
+    }
+  }
+  return -1;
+}
+
+TEST_F(RunFlagsTest, ANewRunOfANameWaitsUntilAKilledRunsCleanUpIsDone) {
+  const std::string sleep_for = "3" + std::to_string(::getpid());
+  ChildProcess first({mkimg_binary(), "--root", store().string(), "run", "--name", "web.2",
+                      "busybox", "sleep", sleep_for},
+                     dir("first.log"));
+  const fs::path state = store() / "tmp/runtime-state/web.2";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(state); }, std::chrono::minutes(2)))
+      << read_file(dir("first.log"));
+  const pid_t reaper = reaper_of(store());
+  ASSERT_GT(reaper, 0);
+  // The killed run's reaper is held back, as if slow: it still has the name's container to
+  // delete, and deleting it must not take the new run's container of the same name.
+  ASSERT_EQ(::kill(reaper, SIGSTOP), 0);
+  first.kill();
+  ChildProcess second({mkimg_binary(), "--root", store().string(), "run", "--name", "web.2",
+                       "busybox", "sh", "-c", "echo started; sleep 1; echo free"},
+                      dir("second.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(second.running());
+  EXPECT_EQ(read_file(dir("second.log")), "") << "the new run started before the old was gone";
+  ASSERT_EQ(::kill(reaper, SIGCONT), 0);
+  EXPECT_EQ(second.wait(), 0) << read_file(dir("second.log"));
+  EXPECT_EQ(read_file(dir("second.log")), "started\nfree\n");
+  EXPECT_FALSE(fs::exists(state));
 }
 
 TEST_F(RunFlagsTest, StdinReachesTheContainerOnlyWithInteractive) {
