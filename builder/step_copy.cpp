@@ -93,7 +93,7 @@ std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
     s.relative = h.name;
     CopyFile f;
     f.type = S_IFREG;
-    f.mode = a.chmod.empty() ? 0644 : parse_chmod(a.chmod);
+    f.mode = a.chmod.empty() ? 0644 : Chmod::parse(a.chmod).apply(0644, false);
     f.content = h.content;
     s.files.push_back(f);
     out.push_back(std::move(s));
@@ -203,7 +203,7 @@ class UrlSources {
       s.read_from = files_[i]->name;
       CopyFile f;
       f.type = S_IFREG;
-      f.mode = args_.chmod.empty() ? 0600 : parse_chmod(args_.chmod);
+      f.mode = args_.chmod.empty() ? 0600 : Chmod::parse(args_.chmod).apply(0600, false);
       f.mtime.tv_sec = static_cast<time_t>(files_[i]->mtime);
       f.digest = files_[i]->digest.str();
       s.files.push_back(std::move(f));
@@ -240,7 +240,7 @@ void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   std::string exclude_text;
   for (const auto& x : a.excludes) exclude_text += x + "\n";
   o.input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
-  if (!a.chmod.empty()) o.input.chmod = parse_chmod(a.chmod);
+  if (!a.chmod.empty()) o.input.chmod = Chmod::parse(a.chmod);
 }
 
 /// What a COPY copies where, as selected before the step runs.

@@ -72,7 +72,7 @@ CopyFile make_file(const CopyInput& in, const std::string& sub, const struct sta
   CopyFile f;
   f.sub = sub;
   f.type = st.st_mode & S_IFMT;
-  f.mode = in.chmod ? *in.chmod : (st.st_mode & 07777);
+  f.mode = in.chmod ? in.chmod->apply(st.st_mode, S_ISDIR(st.st_mode)) : (st.st_mode & 07777);
   if (in.kind == CopyInput::Kind::kImage) {
     f.uid = st.st_uid;
     f.gid = st.st_gid;

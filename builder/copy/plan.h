@@ -55,7 +55,7 @@ struct CopyInput {
   enum class Kind { kContext, kImage } kind = Kind::kContext;
   const parser::Dockerignore* ignore = nullptr;  ///< context only
   parser::Dockerignore excludes;                 ///< --exclude patterns
-  std::optional<unsigned> chmod;
+  std::optional<Chmod> chmod;
   ContextHasher* hasher = nullptr;
 };
 

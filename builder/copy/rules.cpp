@@ -84,13 +84,91 @@ std::string target_path(const Destination& dest, bool dest_is_dir, bool source_i
   return clean_absolute((base / name).string());
 }
 
-unsigned parse_chmod(std::string_view text) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v > 07777) {
-    throw Error(describe("parse --chmod", text, "expected an octal mode such as 0755"));
+Chmod Chmod::parse(std::string_view text) {
+  Chmod c;
+  auto refuse = [&] {
+    return Error(describe("parse --chmod", text,
+                          "expected an octal mode such as 0755 or symbolic clauses such as "
+                          "u+x,go-w"));
+  };
+  if (!text.empty() && text.find_first_not_of("01234567") == std::string_view::npos) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
+    if (ec != std::errc() || p != text.data() + text.size() || v > 07777) throw refuse();
+    c.octal_ = v;
+    return c;
   }
-  return v;
+  std::size_t i = 0;
+  while (true) {
+    // One clause: [ugoa]* then one or more of op ([rwxXst]* | one of u g o).
+    unsigned who = 0;
+    for (; i < text.size() && std::string_view("ugoa").find(text[i]) != std::string_view::npos;
+         ++i) {
+      who |= text[i] == 'u' ? 04700u : text[i] == 'g' ? 02070u : text[i] == 'o' ? 01007u : 07777u;
+    }
+    if (who == 0) who = 07777;  // no who: all, no umask (BuildKit)
+    bool any = false;
+    while (i < text.size() && (text[i] == '+' || text[i] == '-' || text[i] == '=')) {
+      Op op;
+      op.who = who;
+      op.op = text[i++];
+      if (i < text.size() && std::string_view("ugo").find(text[i]) != std::string_view::npos) {
+        op.copy = text[i] == 'u' ? 6 : text[i] == 'g' ? 3 : 0;
+        ++i;
+      } else {
+        for (;
+             i < text.size() && std::string_view("rwxXst").find(text[i]) != std::string_view::npos;
+             ++i) {
+          switch (text[i]) {
+            case 'r':
+              op.perm |= 0444;
+              break;
+            case 'w':
+              op.perm |= 0222;
+              break;
+            case 'x':
+              op.perm |= 0111;
+              break;
+            case 'X':
+              op.x_if = true;
+              break;
+            case 's':
+              op.perm |= 06000;
+              break;
+            case 't':
+              op.perm |= 01000;
+              break;
+          }
+        }
+      }
+      c.ops_.push_back(op);
+      any = true;
+    }
+    if (!any) throw refuse();
+    if (i == text.size()) break;
+    if (text[i] != ',' || i + 1 == text.size()) throw refuse();
+    ++i;
+  }
+  return c;
+}
+
+unsigned Chmod::apply(unsigned mode, bool is_dir) const {
+  if (octal_) return *octal_;
+  mode &= 07777;
+  for (const auto& op : ops_) {
+    unsigned bits = op.perm;
+    if (op.copy >= 0) bits = ((mode >> op.copy) & 7u) * 0111u;
+    if (op.x_if && (is_dir || (mode & 0111u) != 0)) bits |= 0111u;
+    bits &= op.who;
+    if (op.op == '+') {
+      mode |= bits;
+    } else if (op.op == '-') {
+      mode &= ~bits;
+    } else {
+      mode = (mode & ~op.who) | bits;
+    }
+  }
+  return mode;
 }
 
 }  // namespace mkimg::builder

@@ -2,10 +2,12 @@
 // "/" (so `../x` is `/x` of the context, RELIABILITY 16), wildcards match one path component
 // at a time (Go's filepath.Match), a directory source copies its contents, and the
 // destination is a directory when it ends with "/", when there are several sources or a
-// wildcard, or when it already is a directory in the image.
+// wildcard, or when it already is a directory in the image. --chmod (Chmod) is octal or
+// symbolic.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +47,28 @@ enum class Parents { kNo, kYes };
 std::string target_path(const Destination& dest, bool dest_is_dir, bool source_is_dir,
                         std::string_view relative, Parents parents);
 
-/// Parses --chmod (octal, "0755" or "755"). Throws for anything else.
-unsigned parse_chmod(std::string_view text);
+/// COPY/ADD --chmod: an octal mode ("0755", "755") that replaces each file's permission bits,
+/// or chmod(1)'s symbolic clauses ("u+x,go-w", "a=rX", "g=u"), applied to each file's own mode
+/// as BuildKit does since Dockerfile 1.14 (BSD setmode with no umask: a clause without a
+/// who is for all; `=` clears the who's bits, set-id and sticky too, before it sets).
+class Chmod {
+ public:
+  /// Throws mkimg::Error naming `text` when it is neither.
+  static Chmod parse(std::string_view text);
+
+  /// The permission bits (07777) a file of mode `mode` gets; X counts for a directory.
+  unsigned apply(unsigned mode, bool is_dir) const;
+
+ private:
+  struct Op {
+    unsigned who = 0;   ///< the bits the clause may touch (u: 04700, g: 02070, o: 01007)
+    char op = '+';      ///< + - =
+    unsigned perm = 0;  ///< r w x s t as bits in every class, masked by `who` when applied
+    bool x_if = false;  ///< X: x when a directory or when some x bit is already set
+    int copy = -1;      ///< u g o as the permission: the shift (6, 3, 0) of the class copied
+  };
+  std::optional<unsigned> octal_;
+  std::vector<Op> ops_;
+};
 
 }  // namespace mkimg::builder

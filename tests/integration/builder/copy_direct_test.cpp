@@ -95,6 +95,24 @@ TEST_F(CopyDirectTest, ChownOwnsCreatedParents) {
   EXPECT_EQ(count(out, kDirect), 1) << out;
 }
 
+TEST_F(CopyDirectTest, SymbolicChmodAppliesToEachFilesOwnMode) {
+  sh("chmod 0666 tree/sub/a.txt && chmod 0640 tree/sub/b.txt", dir("ctx"));
+  auto out = same_both_ways(
+      "FROM base:latest\nCOPY --chmod=u+x,go-w tree /sym/\n"
+      "COPY --chmod=a=rX <<EOF /sym/here\nhi\nEOF\n"
+      "COPY --chmod=go=u-w tree/sub/b.txt /sym/b.copy\n"
+      "RUN stat -c '%a %n' /sym /sym/sub /sym/sub/a.txt /sym/sub/b.txt /sym/sub/run.sh "
+      "/sym/here /sym/b.copy\n");
+  for (const char* line :
+       {"755 /sym\n", "750 /sym/sub\n", "744 /sym/sub/a.txt\n", "740 /sym/sub/b.txt\n",
+        "755 /sym/sub/run.sh\n", "444 /sym/here\n", "644 /sym/b.copy\n"}) {
+    EXPECT_EQ(count(out, std::string("| ") + line), 1) << line << out;
+  }
+  auto bad = build_file("FROM base:latest\nCOPY --chmod=u+q tree /t\n", "copy:bad", false);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.all().find("u+q"), std::string::npos) << bad.all();
+}
+
 TEST_F(CopyDirectTest, HeredocSeveralSourcesAndWildcards) {
   auto out = same_both_ways(
       "FROM base:latest\nCOPY <<EOF /etc/greeting\nhello\nEOF\n"

@@ -61,12 +61,40 @@ TEST(CopyRules, SeveralSourcesNeedADirectoryDestination) {
   EXPECT_NO_THROW(check_multiple_sources(resolve_destination("/dest", "/"), 1, "COPY"));
 }
 
-TEST(CopyRules, ChmodIsOctal) {
-  EXPECT_EQ(parse_chmod("0755"), 0755u);
-  EXPECT_EQ(parse_chmod("640"), 0640u);
-  EXPECT_THROW(parse_chmod("u+x"), Error);
-  EXPECT_THROW(parse_chmod("99"), Error);
-  EXPECT_THROW(parse_chmod(""), Error);
+TEST(CopyRules, ChmodOctalReplacesTheMode) {
+  EXPECT_EQ(Chmod::parse("0755").apply(0600, false), 0755u);
+  EXPECT_EQ(Chmod::parse("640").apply(0777, true), 0640u);
+  EXPECT_EQ(Chmod::parse("4755").apply(0, false), 04755u);
+  for (const char* bad : {"", "99", "17777", "8", "0x1ed"}) {
+    EXPECT_THROW(Chmod::parse(bad), Error) << bad;
+  }
+}
+
+TEST(CopyRules, ChmodSymbolicAppliesToEachFilesOwnMode) {
+  auto mode = [](const char* text, unsigned from, bool dir = false) {
+    return Chmod::parse(text).apply(from, dir);
+  };
+  EXPECT_EQ(mode("u+x", 0644), 0744u);
+  EXPECT_EQ(mode("u+x,go-w", 0666), 0744u);
+  EXPECT_EQ(mode("+x", 0644), 0755u);  // no who: all, no umask (BuildKit)
+  EXPECT_EQ(mode("a-w", 0777), 0555u);
+  EXPECT_EQ(mode("go=", 0755), 0700u);
+  EXPECT_EQ(mode("o=r", 0777), 0774u);
+  EXPECT_EQ(mode("u=rwx,g=rx,o=", 0), 0750u);
+  EXPECT_EQ(mode("a=rX", 0644), 0444u);
+  EXPECT_EQ(mode("a=rX", 0744), 0555u);
+  EXPECT_EQ(mode("a=rX", 0700, true), 0555u);
+  EXPECT_EQ(mode("g=u", 0640), 0660u);
+  EXPECT_EQ(mode("go=u-w", 0750), 0755u);
+  EXPECT_EQ(mode("u+s", 0755), 04755u);
+  EXPECT_EQ(mode("g+s", 0755), 02755u);
+  EXPECT_EQ(mode("+t", 0777, true), 01777u);
+  EXPECT_EQ(mode("u+t", 0777, true), 0777u);  // t is the others' bit, as chmod(1)
+  EXPECT_EQ(mode("u=rw", 04755), 0655u);      // = clears the who's set-id bit too
+  EXPECT_EQ(mode("u-x+r", 0300), 0600u);
+  for (const char* bad : {"u", "u+x,", ",u+x", "u+y", "x+u", "u+x g-w", "ugo", "+X,=q"}) {
+    EXPECT_THROW(Chmod::parse(bad), Error) << bad;
+  }
 }
 
 }  // namespace
