@@ -258,10 +258,11 @@ builder::BuildOptions to_options(const BuildFlags& f) {
 }
 
 ProgressMode progress_mode(const std::string& flag) {
-  return flag == "plain"   ? ProgressMode::kPlain
-         : flag == "tty"   ? ProgressMode::kTty
-         : flag == "quiet" ? ProgressMode::kQuiet
-                           : ProgressMode::kAuto;
+  return flag == "plain"     ? ProgressMode::kPlain
+         : flag == "tty"     ? ProgressMode::kTty
+         : flag == "quiet"   ? ProgressMode::kQuiet
+         : flag == "rawjson" ? ProgressMode::kRawJson
+                             : ProgressMode::kAuto;
 }
 
 /// One build with its progress view on stderr. The view ends with the build: the tty view
@@ -269,7 +270,12 @@ ProgressMode progress_mode(const std::string& flag) {
 builder::BuildResult build_with_progress(oci::Store& store, const builder::BuildOptions& options,
                                          ProgressMode mode) {
   Progress progress(mode);
-  return builder::build(store, options, progress);
+  try {
+    return builder::build(store, options, progress);
+  } catch (const std::exception& e) {
+    progress.fail(e.what());
+    throw;
+  }
 }
 
 /// `--push`: sends each -t tag, as just built, to the registry its name points at; layers that
@@ -278,7 +284,8 @@ void push_tags(oci::Store& store, const BuildFlags& f, const builder::BuildResul
   registry::PushOptions options;
   options.registry.insecure_registries = f.insecure_registries;
   options.origins = result.layer_origins;
-  if (f.progress != "quiet") {
+  // rawjson's stderr is JSON lines only: the push says nothing there.
+  if (f.progress != "quiet" && f.progress != "rawjson") {
     options.progress = [](std::string_view line) { std::cerr << line << "\n"; };
   }
   for (const auto& tag : f.tags) {
@@ -423,8 +430,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--metadata-file", flags->metadata_file,
                   "Write the build's result as JSON to this file (buildx's containerimage.digest, "
                   "containerimage.config.digest, containerimage.descriptor, image.name)");
-  cmd->add_option("--progress", flags->progress, "auto, plain, tty or quiet")
-      ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+  cmd->add_option("--progress", flags->progress,
+                  "auto, plain, tty, rawjson (one BuildKit SolveStatus JSON per line) or quiet")
+      ->check(CLI::IsMember({"auto", "plain", "tty", "rawjson", "quiet"}));
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
       ->check(CLI::IsMember({"gzip", "zstd"}));
   cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");

@@ -8,10 +8,15 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <map>
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/log_sink.h"
+#include "oci/digest.h"
+#include "registry/auth_base64.h"
 
 namespace mkimg::cli {
 
@@ -358,6 +363,135 @@ class LiveView {
   std::thread ticker_;
 };
 
+/// --progress rawjson (see progress.h): each event as one line of BuildKit's SolveStatus JSON.
+class RawJsonView {
+ public:
+  RawJsonView() {
+    divert_log_lines([this](std::string_view line) { log("", 2, std::string(line) + "\n"); });
+  }
+  ~RawJsonView() { divert_log_lines({}); }
+
+  void step(std::string_view label, std::string_view text) {
+    std::lock_guard lock(mutex_);
+    end_stage(label);
+    Vertex& v = running_[std::string(label)];
+    v = {vertex_digest(label, text), "[" + std::string(label) + "] " + std::string(text), now()};
+    emit({{"vertexes", nlohmann::json::array({vertex(v)})}});
+  }
+
+  void output(std::string_view label, std::string_view line) {
+    std::string digest;
+    {
+      std::lock_guard lock(mutex_);
+      auto found = running_.find(std::string(label));
+      if (found == running_.end()) return;
+      digest = found->second.digest;
+    }
+    log(digest, 1, std::string(line) + "\n");
+  }
+
+  void cached(std::string_view label, std::string_view text) {
+    std::lock_guard lock(mutex_);
+    end_stage(label);
+    Vertex v{vertex_digest(label, text), "[" + std::string(label) + "] " + std::string(text),
+             now()};
+    nlohmann::json j = vertex(v);
+    j["completed"] = v.started;
+    j["cached"] = true;
+    emit({{"vertexes", nlohmann::json::array({j})}});
+  }
+
+  void done(std::string_view label) {
+    std::lock_guard lock(mutex_);
+    complete(std::string(label), "");
+  }
+
+  void note(std::string_view line) {
+    std::lock_guard lock(mutex_);
+    Vertex v{vertex_digest("", line), std::string(line), now()};
+    nlohmann::json j = vertex(v);
+    j["completed"] = v.started;
+    emit({{"vertexes", nlohmann::json::array({j})}});
+  }
+
+  /// Ends every running step: with `error` set when the build failed.
+  void finish(const std::string& error) {
+    std::lock_guard lock(mutex_);
+    while (!running_.empty()) complete(running_.begin()->first, error);
+  }
+
+ private:
+  struct Vertex {
+    std::string digest, name, started;
+  };
+
+  /// RFC 3339 with nanoseconds, UTC, as Go's time.Time marshals.
+  static std::string now() {
+    auto t = std::chrono::system_clock::now();
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(ns % 1000000000));
+    return buf;
+  }
+
+  /// A step's vertex digest: stable across builds of the same Dockerfile.
+  static std::string vertex_digest(std::string_view label, std::string_view text) {
+    return oci::sha256_of(std::string(label) + '\0' + std::string(text)).str();
+  }
+
+  static nlohmann::json vertex(const Vertex& v) {
+    return {{"digest", v.digest}, {"name", v.name}, {"started", v.started}};
+  }
+
+  /// FROM has no done(): the next step of its stage ends it.
+  void end_stage(std::string_view label) {
+    std::string_view stage = stage_of(label);
+    std::vector<std::string> ended;
+    for (const auto& [l, v] : running_) {
+      if (stage_of(l) == stage) ended.push_back(l);
+    }
+    for (const auto& l : ended) complete(l, "");
+  }
+
+  void complete(const std::string& label, const std::string& error) {
+    auto found = running_.find(label);
+    if (found == running_.end()) return;
+    nlohmann::json j = vertex(found->second);
+    j["completed"] = now();
+    if (!error.empty()) j["error"] = error;
+    running_.erase(found);
+    emit({{"vertexes", nlohmann::json::array({j})}});
+  }
+
+  void log(const std::string& digest, int stream, const std::string& data) {
+    nlohmann::json entry{{"vertex", digest},
+                         {"stream", stream},
+                         {"data", registry::base64_encode(data)},
+                         {"timestamp", now()}};
+    std::lock_guard lock(write_mutex_);
+    write(nlohmann::json{{"logs", nlohmann::json::array({entry})}});
+  }
+
+  void emit(const nlohmann::json& j) {
+    std::lock_guard lock(write_mutex_);
+    write(j);
+  }
+
+  static void write(const nlohmann::json& j) {
+    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+  }
+
+  std::mutex mutex_;        ///< running_
+  std::mutex write_mutex_;  ///< whole lines on stderr
+  std::map<std::string, Vertex> running_;
+};
+
 Progress::Progress(ProgressMode mode)
     : mode_(mode), uncaught_at_start_(std::uncaught_exceptions()) {
   if (mode_ == ProgressMode::kAuto) {
@@ -365,12 +499,22 @@ Progress::Progress(ProgressMode mode)
   }
   if (mode_ == ProgressMode::kTty && dumb_terminal()) mode_ = ProgressMode::kPlain;
   if (mode_ == ProgressMode::kTty) live_ = std::make_unique<LiveView>(!env_set("NO_COLOR"));
+  if (mode_ == ProgressMode::kRawJson) json_ = std::make_unique<RawJsonView>();
 }
 
-Progress::~Progress() { finish(std::uncaught_exceptions() > uncaught_at_start_); }
+Progress::~Progress() {
+  finish(std::uncaught_exceptions() > uncaught_at_start_);
+  json_.reset();
+}
 
 void Progress::finish(bool failed) {
   if (live_) live_->finish(failed);
+  if (json_) json_->finish(failed ? "failed" : "");
+}
+
+void Progress::fail(const std::string& message) {
+  if (json_) json_->finish(message);
+  finish(true);
 }
 
 void Progress::print(const std::string& line) {
@@ -382,21 +526,25 @@ void Progress::print(const std::string& line) {
 }
 
 void Progress::step(std::string_view label, std::string_view text) {
+  if (json_) return json_->step(label, text);
   if (live_ && live_->active()) return live_->step(label, text);
   print("#" + std::string(" [") + std::string(label) + "] " + std::string(text));
 }
 
 void Progress::output(std::string_view label, std::string_view line) {
+  if (json_) return json_->output(label, line);
   if (live_ && live_->active()) return live_->output(label, line);
   print("# [" + std::string(label) + "] | " + std::string(line));
 }
 
 void Progress::cached(std::string_view label, std::string_view text) {
+  if (json_) return json_->cached(label, text);
   if (live_ && live_->active()) return live_->cached(label, text);
   print("# [" + std::string(label) + "] CACHED " + std::string(text));
 }
 
 void Progress::done(std::string_view label, double seconds) {
+  if (json_) return json_->done(label);
   if (live_ && live_->active()) return live_->done(label, seconds);
   char buf[64];
   std::snprintf(buf, sizeof buf, "DONE %.1fs", seconds);
@@ -404,6 +552,7 @@ void Progress::done(std::string_view label, double seconds) {
 }
 
 void Progress::note(std::string_view line) {
+  if (json_) return json_->note(line);
   if (live_ && live_->active()) return live_->note(line);
   print("# " + std::string(line));
 }

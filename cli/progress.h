@@ -1,4 +1,4 @@
-// Build progress, BuildKit-like. Three modes (--progress):
+// Build progress, BuildKit-like. Four modes (--progress):
 //   plain  every line as it comes: "# [stage-name 2/7] RUN make", the step's own output as
 //          "# [stage-name 2/7] | line", "# [label] CACHED text", "# [label] DONE 1.2s" and
 //          "# free-form note" lines. The default when stderr is not a terminal, or TERM=dumb.
@@ -12,6 +12,13 @@
 //          unwinding) are marked ERROR and keep their last 20 output lines visible, and the
 //          error message printed after it follows. NO_COLOR turns off colours (not the cursor
 //          movement). spdlog lines are diverted (log_sink.h) and printed above the view.
+//   rawjson  one JSON object per line, BuildKit's SolveStatus as `buildx --progress rawjson`
+//          prints it, for CI systems that draw their own view: {"vertexes":[{digest, name,
+//          started, completed, cached, error}]} when a step starts, is a cache hit, ends or
+//          fails, and {"logs":[{vertex, stream, data (base64), timestamp}]} per output line
+//          (stream 1: a RUN's stdout and stderr come through one pipe); mkimg's own log lines
+//          are logs of stream 2 with no vertex; notes are vertexes that start and end at once.
+//          A vertex digest is the sha256 of the step's label and text, so it is stable.
 //   quiet  nothing (errors still come from main).
 // Thread-safe: stages may run in parallel, each step is keyed by its label. The step with a
 // label "name n/total" ends the previous running step of the same stage ("name") in the tty
@@ -29,9 +36,10 @@
 namespace mkimg::cli {
 
 /// How progress is shown (--progress).
-enum class ProgressMode { kAuto, kPlain, kTty, kQuiet };
+enum class ProgressMode { kAuto, kPlain, kTty, kRawJson, kQuiet };
 
 class LiveView;
+class RawJsonView;
 
 /// The progress printer of one build (writes to stderr): the engine's events rendered.
 class Progress final : public builder::BuildEvents {
@@ -55,6 +63,9 @@ class Progress final : public builder::BuildEvents {
   /// tty: draws the final summary now and stops the live view (later calls print plainly
   /// below it); `failed` marks the steps still running as ERROR. No-op in the other modes.
   void finish(bool failed);
+  /// The build failed with `message`: rawjson gives it to the steps still running as their
+  /// error; then finish(true).
+  void fail(const std::string& message);
 
   /// The mode in effect (auto resolved to plain or tty).
   ProgressMode mode() const { return mode_; }
@@ -64,6 +75,7 @@ class Progress final : public builder::BuildEvents {
   ProgressMode mode_;
   std::mutex mutex_;
   std::unique_ptr<LiveView> live_;
+  std::unique_ptr<RawJsonView> json_;
   int uncaught_at_start_ = 0;
 };
 
