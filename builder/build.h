@@ -106,6 +106,14 @@ struct SshSource {
   std::filesystem::path socket;
 };
 
+/// One `--build-context NAME=VALUE` (buildx's named contexts): `FROM NAME`, `COPY --from=NAME`
+/// and `RUN --mount from=NAME` read it instead of a stage or an image of that name.
+struct NamedContext {
+  std::string name;
+  std::filesystem::path dir;  ///< a local directory (absolute), read like the main context
+  std::string image;          ///< else an image: a reference, or `oci:DIR[:REF]`
+};
+
 /// Everything `mkimg build` was asked.
 struct BuildOptions {
   std::filesystem::path context;
@@ -133,6 +141,7 @@ struct BuildOptions {
   std::string platform;  ///< --platform; "" = host
   std::vector<SecretSource> secrets;
   std::vector<SshSource> ssh;
+  std::vector<NamedContext> named_contexts;  ///< --build-context
   unsigned jobs = 0;  ///< --jobs: stages built at once; 0 = default_jobs(), 1 = one by one
   std::vector<cache::CacheLocation> cache_from;  ///< --cache-from, asked in order on a miss
   std::vector<cache::CacheLocation> cache_to;    ///< --cache-to, written when the build ends

@@ -45,13 +45,11 @@ void check_base_names(const BuildSession& session) {
 std::vector<StageNode> stage_nodes(const BuildSession& session) {
   const auto& stages = session.dockerfile.stages;
   check_base_names(session);
-  std::vector<StageNode> nodes;
-  nodes.reserve(stages.size());
-  for (const auto& s : stages) nodes.push_back({s.name, {}});
+  std::vector<StageNode> nodes = stage_name_nodes(session);
   for (std::size_t i = 0; i < stages.size(); ++i) {
     auto add = [&](const std::string& word, std::size_t before) {
-      std::size_t j = find_stage(nodes, expand_global(session, word), before);
-      if (j < nodes.size()) nodes[i].depends_on.push_back(j);
+      SourceRef r = resolve_source(session, expand_global(session, word), before);
+      if (r.kind == SourceRef::Kind::kStage) nodes[i].depends_on.push_back(r.stage);
     };
     add(stages[i].base, i);
     for (const auto& inst : stages[i].instructions) {
@@ -98,11 +96,9 @@ std::vector<bool> no_cache_stages(const BuildSession& session) {
   }
   // A stage FROM a re-run stage runs again too: its keys chain to the re-run stage's keys,
   // which name the instructions, not the new layers, so its entries were made on the old ones.
-  std::vector<StageNode> nodes;
-  for (const auto& st : stages) nodes.push_back({st.name, {}});
   for (std::size_t i = 0; i < stages.size(); ++i) {
-    std::size_t base = find_stage(nodes, expand_global(session, stages[i].base), i);
-    if (base < stages.size() && marked[base]) marked[i] = true;
+    SourceRef base = resolve_source(session, expand_global(session, stages[i].base), i);
+    if (base.kind == SourceRef::Kind::kStage && marked[base.stage]) marked[i] = true;
   }
   return marked;
 }
@@ -171,12 +167,14 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
     throw located(session, source.location, e);
   }
   out += "[" + label + "] FROM " + base + "\n";
-  std::vector<StageNode> nodes;
-  nodes.reserve(session.dockerfile.stages.size());
-  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
-  std::size_t i = find_stage(nodes, base, stage.index);
-  known[stage.index] = base == "scratch" || (i < nodes.size() && known[i]);
-  if (base == "scratch" || i >= nodes.size() || !session.finished[i]) return;
+  SourceRef r = resolve_source(session, base, stage.index);
+  if (r.kind == SourceRef::Kind::kDirectory) {
+    throw located(session, source.location, from_directory_error(base));
+  }
+  const bool is_stage = r.kind == SourceRef::Kind::kStage;
+  std::size_t i = r.stage;
+  known[stage.index] = (base == "scratch" && !r.context) || (is_stage && known[i]);
+  if (!is_stage || !session.finished[i]) return;
   stage.image = *session.finished[i];
   auto& cfg = stage.image.config.config;
   if (!cfg || !cfg->on_build) return;

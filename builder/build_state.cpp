@@ -4,7 +4,10 @@
 
 #include <ctime>
 
+#include "common/ascii.h"
 #include "oci/image.h"
+#include "oci/reference.h"
+#include "oci/store.h"
 
 namespace mkimg::builder {
 
@@ -18,6 +21,66 @@ bool keeps_image(const BuildOptions& options) {
   return options.outputs.empty() ||
          !std::all_of(options.outputs.begin(), options.outputs.end(),
                       [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
+}
+
+std::vector<StageNode> stage_name_nodes(const BuildSession& session) {
+  std::vector<StageNode> nodes;
+  nodes.reserve(session.dockerfile.stages.size());
+  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
+  return nodes;
+}
+
+namespace {
+
+/// The name BuildKit looks a word up by among the named contexts: a reference in its familiar
+/// form without ":latest" (`docker.io/library/alpine:latest` is `alpine`), else the word.
+std::string context_lookup_name(const std::string& word) {
+  if (auto ref = oci::Reference::try_parse(word)) {
+    std::string name = ref->familiar();
+    if (name.ends_with(":latest")) name.resize(name.size() - 7);
+    return name;
+  }
+  return word;
+}
+
+}  // namespace
+
+SourceRef resolve_source(const BuildSession& session, const std::string& word, std::size_t before) {
+  SourceRef r;
+  if (!session.options->named_contexts.empty()) {
+    const std::string name = context_lookup_name(word);
+    for (const auto& c : session.options->named_contexts) {
+      if (c.name != name && ascii_lower(c.name) != ascii_lower(word)) continue;
+      r.context = &c;
+      r.kind = c.dir.empty() ? SourceRef::Kind::kImage : SourceRef::Kind::kDirectory;
+      r.image = c.image;
+      return r;
+    }
+  }
+  std::size_t i = find_stage(stage_name_nodes(session), word, before);
+  if (i < session.dockerfile.stages.size()) {
+    r.kind = SourceRef::Kind::kStage;
+    r.stage = i;
+    return r;
+  }
+  r.image = word;
+  return r;
+}
+
+Error from_directory_error(const std::string& name) {
+  return Error(describe("from", name,
+                        "a directory --build-context is read by COPY --from and RUN --mount "
+                        "from=, not used as a base: give FROM an image (docker-image://REF or "
+                        "oci-layout://DIR)"));
+}
+
+ContextHasher& named_context_hasher(BuildSession& session, const NamedContext& context) {
+  std::lock_guard lock(session.mutex);
+  auto& h = session.named_hashers[context.name];
+  if (!h) {
+    h = std::make_unique<ContextHasher>(session.store->cache_dir() / "context-memos", context.dir);
+  }
+  return *h;
 }
 
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i) {

@@ -15,6 +15,7 @@
 #include "builder/build.h"
 #include "builder/context_hash.h"
 #include "builder/events.h"
+#include "builder/stage_graph.h"
 #include "cache/cache_index.h"
 #include "cache/shared_cache.h"
 #include "common/error.h"
@@ -98,6 +99,9 @@ struct BuildSession {
   std::mutex used_mutex;
   std::atomic<int> shared_hits{0};
   std::unique_ptr<ContextHasher> hasher;
+  /// The hashers of --build-context directories, by name, made on first use; guarded by
+  /// `mutex`.
+  std::map<std::string, std::unique_ptr<ContextHasher>> named_hashers;
   std::optional<runtime::ContainerRuntime> runtime;  ///< found on the first RUN
   BuildEvents* events = nullptr;  ///< where progress goes (cli/progress.h renders it)
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
@@ -121,6 +125,26 @@ bool keeps_image(const BuildOptions& options);
 /// How stage `i` uses the step cache: the build's mode, or kIgnore (as --no-cache) for a
 /// stage --no-cache-filter names.
 CacheMode stage_cache_mode(const BuildSession& session, std::size_t i);
+
+/// The stages as the stage graph sees them: their names, no edges yet.
+std::vector<StageNode> stage_name_nodes(const BuildSession& session);
+
+/// What a FROM, `COPY --from` or `RUN --mount from=` word names, in BuildKit's order: a
+/// --build-context of that name (it replaces a stage of the same name), else a stage (by
+/// name or number, among the stages before `before`; stage_graph.h find_stage), else an image.
+struct SourceRef {
+  enum class Kind { kStage, kDirectory, kImage } kind = Kind::kImage;
+  std::size_t stage = 0;                  ///< kStage
+  const NamedContext* context = nullptr;  ///< a --build-context (kDirectory, or kImage)
+  std::string image;                      ///< kImage: the reference or transport name to load
+};
+SourceRef resolve_source(const BuildSession& session, const std::string& word, std::size_t before);
+
+/// FROM a directory --build-context: not supported (BuildKit makes the directory the root).
+Error from_directory_error(const std::string& name);
+
+/// The hasher of the --build-context directory `context` (made on first use).
+ContextHasher& named_context_hasher(BuildSession& session, const NamedContext& context);
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);

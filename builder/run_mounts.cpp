@@ -11,9 +11,10 @@
 #include <cstdlib>
 
 #include "builder/build.h"
+#include "builder/copy/plan.h"
 #include "builder/layer_step.h"
 #include "builder/shared_cache.h"
-#include "builder/stage_graph.h"
+#include "builder/steps.h"
 #include "cache/prune.h"
 #include "common/error.h"
 #include "common/in_root.h"
@@ -217,15 +218,61 @@ void RunMounts::add_cache(BuildSession& session, const StageState& stage,
   binds_.push_back(b);
 }
 
+std::vector<cache::KeyPart> bind_key_parts(BuildSession& session,
+                                           const std::vector<parser::RunMount>& mounts) {
+  std::vector<cache::KeyPart> parts;
+  for (std::size_t n = 0; n < mounts.size(); ++n) {
+    const auto& m = mounts[n];
+    if (m.type != parser::MountType::kBind) continue;
+    SourceRef r;
+    if (!m.from.empty()) r = resolve_source(session, m.from, session.dockerfile.stages.size());
+    std::string value;
+    if (m.from.empty() || r.kind == SourceRef::Kind::kDirectory) {
+      CopyInput input;
+      input.root = m.from.empty() ? session.options->context : r.context->dir;
+      input.hasher =
+          m.from.empty() ? session.hasher.get() : &named_context_hasher(session, *r.context);
+      oci::Sha256 h;
+      for (const auto& src : select_sources(input, {m.source.empty() ? "." : m.source})) {
+        for (const auto& f : src.files) {
+          h.update(f.sub);
+          h.update(std::string_view("\0", 1));
+          h.update(file_key(f));
+          h.update("\n");
+        }
+      }
+      value = "files " + h.finish().str();
+    } else {
+      std::optional<ImageState> image =
+          r.kind == SourceRef::Kind::kStage
+              ? finished_stage(session, r.stage)
+              : load_image_state(session, r.image, session.options->platform);
+      if (!image) throw Error(describe("mount", m.text, "from= must name a built stage"));
+      value = "layers";
+      for (const auto& d : image->config.rootfs.diff_ids) value += " " + d.str();
+    }
+    parts.push_back({"bind:" + std::to_string(n), value});
+  }
+  return parts;
+}
+
 void RunMounts::add_bind(BuildSession& session, const parser::RunMount& m) {
   std::filesystem::path root = session.options->context;
   if (!m.from.empty()) {
-    std::vector<StageNode> nodes;
-    for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
-    auto image = finished_stage(session, find_stage(nodes, m.from, nodes.size()));
-    if (!image) throw Error(describe("mount", m.text, "from= must name a built stage"));
-    views_.push_back(std::make_unique<ImageView>(session, *image));
-    root = views_.back()->root();
+    SourceRef r = resolve_source(session, m.from, session.dockerfile.stages.size());
+    std::optional<ImageState> image;
+    if (r.kind == SourceRef::Kind::kDirectory) {
+      root = r.context->dir;
+    } else if (r.kind == SourceRef::Kind::kStage) {
+      image = finished_stage(session, r.stage);
+      if (!image) throw Error(describe("mount", m.text, "from= must name a built stage"));
+    } else {
+      image = load_image_state(session, r.image, session.options->platform);
+    }
+    if (image) {
+      views_.push_back(std::make_unique<ImageView>(session, *image));
+      root = views_.back()->root();
+    }
   }
   UniqueFd root_fd = open_root(root);
   UniqueFd src = open_in_root(root_fd.get(), m.source.empty() ? "/" : m.source, O_PATH);

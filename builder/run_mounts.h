@@ -6,7 +6,8 @@
 // /run/secrets/<id>, and/or put in the step's environment; never on disk, never in a key) and
 // ssh (a `--ssh` agent socket bound at /run/buildkit/ssh_agent.<n>, SSH_AUTH_SOCK set). A
 // secret or ssh id that was not provided fails the step when required=true, else the mount is
-// skipped (BuildKit). Everything is released at scope exit.
+// skipped (BuildKit). Everything is released at scope exit. A bind's content is part of the
+// RUN's key (bind_key_parts).
 #pragma once
 
 #include <filesystem>
@@ -22,6 +23,13 @@
 namespace mkimg::builder {
 
 class ImageView;
+
+/// The key parts of the binds of `mounts` (BuildKit keys a RUN by what its mounts read, so a
+/// changed file under a bind is a miss): per bind, "bind:<n>" with a digest of the files it
+/// mounts of the context or of a --build-context directory (each file as COPY keys it), or the
+/// layers' diff_ids of the stage or image it mounts. Throws when the source does not exist.
+std::vector<cache::KeyPart> bind_key_parts(BuildSession& session,
+                                           const std::vector<parser::RunMount>& mounts);
 
 /// The mounts of one RUN step, ready for the bundle.
 class RunMounts {

@@ -53,16 +53,13 @@ struct FromSource {
   std::unique_ptr<ImageView> view;
 };
 
-FromSource open_from(BuildSession& session, const std::string& from) {
+FromSource open_from(BuildSession& session, const SourceRef& from, const std::string& word) {
   FromSource fs;
-  std::vector<StageNode> nodes;
-  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
-  std::size_t i = find_stage(nodes, from, nodes.size());
-  if (i < nodes.size()) {
-    fs.image = finished_stage(session, i);
-    if (!fs.image) throw Error(describe("copy --from", from, "stage is not built"));
+  if (from.kind == SourceRef::Kind::kStage) {
+    fs.image = finished_stage(session, from.stage);
+    if (!fs.image) throw Error(describe("copy --from", word, "stage is not built"));
   } else {
-    fs.image = load_image_state(session, from, session.options->platform);
+    fs.image = load_image_state(session, from.image, session.options->platform);
   }
   fs.view = std::make_unique<ImageView>(session, *fs.image);
   return fs;
@@ -73,17 +70,6 @@ std::string options_text(const CopyArgs& a) {
                   "\nchmod=" + a.chmod + "\nparents=" + (a.parents ? "1" : "0");
   for (const auto& e : a.excludes) s += "\nexclude=" + e;
   return s;
-}
-
-/// "type mode uid:gid digest link-target hardlink-to", built in a string of its exact size (a
-/// COPY of 100,000 files keeps 100,000 of them while it runs).
-std::string file_key(const CopyFile& f) {
-  const std::string numbers = std::to_string(f.type) + " " + std::to_string(f.mode) + " " +
-                              std::to_string(f.uid) + ":" + std::to_string(f.gid) + " ";
-  std::string key;
-  key.reserve(numbers.size() + f.digest.size() + f.link_target.size() + f.hardlink_to.size() + 2);
-  key.append(numbers).append(f.digest).append(" ").append(f.link_target).append(" ");
-  return key.append(f.hardlink_to);
 }
 
 std::vector<CopySource> heredoc_sources(const CopyArgs& a) {
@@ -228,8 +214,15 @@ struct CopyOrigin {
 
 void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   o.input.hasher = session.hasher.get();
-  if (!a.from.empty()) {
-    o.from = open_from(session, a.from);
+  SourceRef from;
+  if (!a.from.empty()) from = resolve_source(session, a.from, session.dockerfile.stages.size());
+  if (!a.from.empty() && from.kind == SourceRef::Kind::kDirectory) {
+    // A --build-context directory reads like the main context (its own hash memo), without
+    // a .dockerignore.
+    o.input.root = from.context->dir;
+    o.input.hasher = &named_context_hasher(session, *from.context);
+  } else if (!a.from.empty()) {
+    o.from = open_from(session, from, a.from);
     o.input.root = o.from.view->root();
     o.input.kind = CopyInput::Kind::kImage;
     o.input.hasher = &o.image_hasher;
@@ -269,7 +262,8 @@ CopyShape shape_copy(const StepContext& ctx, const CopyArgs& a, const CopyInput&
   s.extract_archives = extract_archives;
   s.shown = ctx.instruction.original;
   s.recall_key = options_text(a) + "\n" + s.dest.path + "\n" +
-                 (a.from.empty() ? "context " + input.root.string() : "from " + a.from);
+                 (input.kind == CopyInput::Kind::kContext ? "context " + input.root.string()
+                                                          : "from " + a.from);
   return s;
 }
 
@@ -363,10 +357,9 @@ StepWork container_work(const CopyArgs& a, const CopyInput& input, const CopySha
 /// from the context or an image.
 std::optional<cache::StepKey> stage_alias(const StepContext& ctx, const CopyArgs& a) {
   if (a.from.empty()) return std::nullopt;
-  std::vector<StageNode> nodes;
-  for (const auto& s : ctx.session.dockerfile.stages) nodes.push_back({s.name, {}});
-  std::size_t i = find_stage(nodes, a.from, nodes.size());
-  if (i >= nodes.size()) return std::nullopt;
+  SourceRef r = resolve_source(ctx.session, a.from, ctx.session.dockerfile.stages.size());
+  if (r.kind != SourceRef::Kind::kStage) return std::nullopt;
+  std::size_t i = r.stage;
   // A stage --no-cache-filter ran again keeps its keys but maybe not its files: the COPY is
   // then keyed by what it copies (the files' digests), not by the stage's last key.
   if (stage_cache_mode(ctx.session, i) != CacheMode::kUse) return std::nullopt;

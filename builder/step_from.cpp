@@ -159,17 +159,17 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
       parser::expand_word(source.base, session.global_args, session.dockerfile.directives.escape);
   session.events->step(label, "FROM " + base);
   std::string platform = stage_platform(session, source);
-  std::vector<StageNode> nodes;
-  for (const auto& s : session.dockerfile.stages) nodes.push_back({s.name, {}});
-  std::size_t i = find_stage(nodes, base, stage.index);
-  if (base == "scratch") {
+  SourceRef r = resolve_source(session, base, stage.index);
+  if (r.kind == SourceRef::Kind::kDirectory) {
+    throw from_directory_error(base);
+  } else if (base == "scratch" && !r.context) {
     stage.image = scratch_state(session, platform);
-  } else if (i < nodes.size()) {
-    auto built = finished_stage(session, i);
+  } else if (r.kind == SourceRef::Kind::kStage) {
+    auto built = finished_stage(session, r.stage);
     if (!built) throw Error(describe("from", base, "stage is not built"));
     stage.image = std::move(*built);
   } else {
-    stage.image = load_image_state(session, base, platform);
+    stage.image = load_image_state(session, r.image, platform);
   }
   // Metadata steps before the first layer step are dated like the base, so a rebuild with
   // every step cached gives the same config (and image id).

@@ -175,6 +175,7 @@ cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const Run
                       {"network", r.network == NetworkMode::kNone ? "none" : "host"},
                       {"mounts", mounts_key(run)}}};
   if (r.script) key.parts.push_back({"heredoc", r.script->content});
+  for (auto& part : bind_key_parts(ctx.session, run.mounts)) key.parts.push_back(std::move(part));
   // A privileged step may make another tree than a sandboxed one: never the same entry.
   if (r.insecure) key.parts.push_back({"security", "insecure"});
   return key;

@@ -402,6 +402,15 @@ struct Writer {
 
 }  // namespace
 
+std::string file_key(const CopyFile& f) {
+  const std::string numbers = std::to_string(f.type) + " " + std::to_string(f.mode) + " " +
+                              std::to_string(f.uid) + ":" + std::to_string(f.gid) + " ";
+  std::string key;
+  key.reserve(numbers.size() + f.digest.size() + f.link_target.size() + f.hardlink_to.size() + 2);
+  key.append(numbers).append(f.digest).append(" ").append(f.link_target).append(" ");
+  return key.append(f.hardlink_to);
+}
+
 std::vector<CopySource> select_sources(const CopyInput& input,
                                        const std::vector<std::string>& sources) {
   UniqueFd root = open_root(input.root);

@@ -137,6 +137,37 @@ TEST_F(RunFeaturesTest, MountWithoutTargetLandsAtTheWorkdir) {
   EXPECT_EQ(left.out, "") << "what the mounts showed or got is not in the image";
 }
 
+// BuildKit keys a RUN by what its binds read: a changed file under a bind of the context, or a
+// changed stage a bind reads from, is a miss; a change elsewhere is not.
+TEST_F(RunFeaturesTest, ABindsContentIsPartOfTheRunsKey) {
+  write_file(dir("ctx") / "f.txt", "one\n");
+  write_file(dir("ctx") / "other.txt", "x\n");
+  write_file(dir("ctx") / "stage.txt", "s1\n");
+  write_file(dir("ctx") / "Dockerfile",
+             "FROM busybox AS build\n"
+             "COPY stage.txt /out/\n"
+             "FROM busybox\n"
+             "RUN --mount=type=bind,source=f.txt,target=/f cat /f > /got-file\n"
+             "RUN --mount=from=build,source=/out,target=/o cat /o/stage.txt > /got-stage\n");
+  auto first = build(dir("ctx"), {"-t", "bindkey:1"});
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  write_file(dir("ctx") / "other.txt", "y\n");
+  auto same = build(dir("ctx"), {"-t", "bindkey:1"});
+  ASSERT_EQ(same.exit_code, 0) << same.all();
+  EXPECT_EQ(count(same.err, "CACHED RUN"), 2) << same.err;
+  write_file(dir("ctx") / "f.txt", "two\n");
+  auto file_changed = build(dir("ctx"), {"-t", "bindkey:1"});
+  ASSERT_EQ(file_changed.exit_code, 0) << file_changed.all();
+  EXPECT_EQ(count(file_changed.err, "CACHED RUN"), 0) << file_changed.err;
+  write_file(dir("ctx") / "stage.txt", "s2\n");
+  auto stage_changed = build(dir("ctx"), {"-t", "bindkey:1"});
+  ASSERT_EQ(stage_changed.exit_code, 0) << stage_changed.all();
+  EXPECT_EQ(count(stage_changed.err, "CACHED RUN --mount=type=bind"), 1) << stage_changed.err;
+  EXPECT_EQ(count(stage_changed.err, "CACHED RUN --mount=from"), 0) << stage_changed.err;
+  auto ran = run_image("bindkey:1", {"cat", "/got-file", "/got-stage"});
+  EXPECT_EQ(ran.out, "two\ns2\n") << ran.all();
+}
+
 /// Every file under `dir` (gzip and zstd blobs decompressed) that contains `needle`.
 std::string files_containing(const fs::path& dir, const std::string& needle) {
   auto r = run({"sh", "-c",
