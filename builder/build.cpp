@@ -160,7 +160,7 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
   session.hasher->save();
-  for (auto& [name, h] : session.named_hashers) h->save();
+  for (auto& [name, d] : session.named_dirs) d->hasher.save();
   // The one store-wide memo of earlier versions (every context's entries) is read no more.
   std::error_code ec;
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);

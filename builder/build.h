@@ -110,8 +110,10 @@ struct SshSource {
 /// and `RUN --mount from=NAME` read it instead of a stage or an image of that name.
 struct NamedContext {
   std::string name;
-  std::filesystem::path dir;  ///< a local directory (absolute), read like the main context
-  std::string image;          ///< else an image: a reference, or `oci:DIR[:REF]`
+  std::filesystem::path dir;      ///< a local directory (absolute), read like the main context
+  std::string dockerignore_text;  ///< dir: its .dockerignore, "" when none
+  std::string dockerignore_name;  ///< dir: the file it came from, for errors
+  std::string image;              ///< else an image: a reference, or `oci:DIR[:REF]`
 };
 
 /// Everything `mkimg build` was asked.

@@ -74,13 +74,16 @@ Error from_directory_error(const std::string& name) {
                         "oci-layout://DIR)"));
 }
 
-ContextHasher& named_context_hasher(BuildSession& session, const NamedContext& context) {
+NamedDirectory::NamedDirectory(const std::filesystem::path& memo_dir, const NamedContext& context)
+    : hasher(memo_dir, context.dir),
+      ignore(parser::parse_dockerignore(context.dockerignore_text, context.dockerignore_name)) {}
+
+NamedDirectory& named_directory(BuildSession& session, const NamedContext& context) {
   std::lock_guard lock(session.mutex);
-  auto& h = session.named_hashers[context.name];
-  if (!h) {
-    h = std::make_unique<ContextHasher>(session.store->cache_dir() / "context-memos", context.dir);
-  }
-  return *h;
+  auto& d = session.named_dirs[context.name];
+  if (!d)
+    d = std::make_unique<NamedDirectory>(session.store->cache_dir() / "context-memos", context);
+  return *d;
 }
 
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i) {

@@ -68,6 +68,13 @@ struct RemoteLayer {
   bool fetched = false;
 };
 
+/// A --build-context directory as COPY reads it: its hash memo and its .dockerignore.
+struct NamedDirectory {
+  NamedDirectory(const std::filesystem::path& memo_dir, const NamedContext& context);
+  ContextHasher hasher;
+  parser::Dockerignore ignore;
+};
+
 /// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
 /// `runtime` and `base_locks` are guarded by `mutex`; the cache index, the context hasher, the
 /// store and the events receiver are safe to use from several threads.
@@ -99,9 +106,8 @@ struct BuildSession {
   std::mutex used_mutex;
   std::atomic<int> shared_hits{0};
   std::unique_ptr<ContextHasher> hasher;
-  /// The hashers of --build-context directories, by name, made on first use; guarded by
-  /// `mutex`.
-  std::map<std::string, std::unique_ptr<ContextHasher>> named_hashers;
+  /// The --build-context directories read so far, by name; guarded by `mutex`.
+  std::map<std::string, std::unique_ptr<NamedDirectory>> named_dirs;
   std::optional<runtime::ContainerRuntime> runtime;  ///< found on the first RUN
   BuildEvents* events = nullptr;  ///< where progress goes (cli/progress.h renders it)
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
@@ -143,8 +149,8 @@ SourceRef resolve_source(const BuildSession& session, const std::string& word, s
 /// FROM a directory --build-context: not supported (BuildKit makes the directory the root).
 Error from_directory_error(const std::string& name);
 
-/// The hasher of the --build-context directory `context` (made on first use).
-ContextHasher& named_context_hasher(BuildSession& session, const NamedContext& context);
+/// The --build-context directory `context` as COPY reads it (made on first use).
+NamedDirectory& named_directory(BuildSession& session, const NamedContext& context);
 
 /// A copy of the finished image of stage `i` (nullopt when it is not built).
 std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);

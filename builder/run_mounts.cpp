@@ -231,7 +231,7 @@ std::vector<cache::KeyPart> bind_key_parts(BuildSession& session,
       CopyInput input;
       input.root = m.from.empty() ? session.options->context : r.context->dir;
       input.hasher =
-          m.from.empty() ? session.hasher.get() : &named_context_hasher(session, *r.context);
+          m.from.empty() ? session.hasher.get() : &named_directory(session, *r.context).hasher;
       oci::Sha256 h;
       for (const auto& src : select_sources(input, {m.source.empty() ? "." : m.source})) {
         for (const auto& f : src.files) {

@@ -217,10 +217,12 @@ void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   SourceRef from;
   if (!a.from.empty()) from = resolve_source(session, a.from, session.dockerfile.stages.size());
   if (!a.from.empty() && from.kind == SourceRef::Kind::kDirectory) {
-    // A --build-context directory reads like the main context (its own hash memo), without
-    // a .dockerignore.
+    // A --build-context directory reads like the main context: its own hash memo and its
+    // own .dockerignore (BuildKit's named local contexts).
+    NamedDirectory& named = named_directory(session, *from.context);
     o.input.root = from.context->dir;
-    o.input.hasher = &named_context_hasher(session, *from.context);
+    o.input.hasher = &named.hasher;
+    o.input.ignore = &named.ignore;
   } else if (!a.from.empty()) {
     o.from = open_from(session, from, a.from);
     o.input.root = o.from.view->root();

@@ -18,6 +18,7 @@
 #include "cli/progress.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "oci/digest.h"
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "registry/push.h"
@@ -30,7 +31,8 @@ namespace {
 
 /// The raw command-line values of `mkimg build`.
 struct BuildFlags {
-  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh;
+  std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh,
+      build_contexts;
   std::vector<std::string> cache_from, cache_to, allow, no_cache_filter;
   std::string file, target, network = "host", runtime, iidfile, metadata_file, progress = "auto";
   std::string compression = "gzip", platform, context;
@@ -144,6 +146,67 @@ builder::SecretSource parse_secret(const std::string& text) {
   return s;
 }
 
+/// `--build-context NAME=VALUE`, buildx's named contexts: VALUE a local directory,
+/// `docker-image://REF` (the store, else its registry) or `oci-layout://DIR[:TAG|@DIGEST]`.
+builder::NamedContext parse_build_context(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    throw Error(describe("--build-context", text, "expected NAME=VALUE"));
+  }
+  builder::NamedContext c;
+  c.name = text.substr(0, eq);
+  const std::string value = text.substr(eq + 1);
+  if (!oci::Reference::try_parse(c.name)) {
+    throw Error(describe("--build-context", text,
+                         "invalid context name `" + c.name + "`: it must be a valid image name"));
+  }
+  if (value.starts_with("docker-image://")) {
+    c.image = value.substr(15);
+    if (!oci::Reference::try_parse(c.image)) {
+      throw Error(describe("--build-context", text, "`" + c.image + "` is not an image reference"));
+    }
+    return c;
+  }
+  if (value.starts_with("oci-layout://")) {
+    std::string rest = value.substr(13);
+    std::string ref;
+    if (auto at = rest.rfind('@'); at != std::string::npos) {
+      ref = rest.substr(at + 1);
+      rest.resize(at);
+      if (!oci::Digest::try_parse(ref)) {
+        throw Error(describe("--build-context", text, "`" + ref + "` is not a digest"));
+      }
+    } else if (auto colon = rest.rfind(':');
+               colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+      ref = rest.substr(colon + 1);
+      rest.resize(colon);
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(std::filesystem::path(rest) / "oci-layout", ec)) {
+      throw Error(describe("--build-context", text, rest + " is not an OCI image layout"));
+    }
+    std::filesystem::path dir = std::filesystem::absolute(rest).lexically_normal();
+    if (dir.string().find(':') != std::string::npos) {
+      throw Error(describe("--build-context", text, "the layout's path may not hold a colon"));
+    }
+    c.image = "oci:" + dir.string() + (ref.empty() ? "" : ":" + ref);
+    return c;
+  }
+  if (value.find("://") != std::string::npos || value.starts_with("git@") ||
+      value.starts_with("target:")) {
+    throw Error(describe("--build-context", text,
+                         "only a directory, docker-image://REF and oci-layout://DIR are supported "
+                         "(not git, URL or bake target contexts)"));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(value, ec)) {
+    throw Error(describe("--build-context", text, value + " is not a directory"));
+  }
+  c.dir = std::filesystem::canonical(value, ec);
+  if (ec) throw Error(describe("--build-context", text, ec.message()));
+  return c;
+}
+
 /// `--ssh ID[=SOCKET]`: ID "default" takes $SSH_AUTH_SOCK when no socket is given.
 builder::SshSource parse_ssh(const std::string& text) {
   builder::SshSource s;
@@ -184,15 +247,12 @@ std::string read_dockerfile(const BuildFlags& f, const std::filesystem::path& co
   return read_dockerfile_text(p.string());
 }
 
-/// The .dockerignore that applies (`<Dockerfile>.dockerignore`, else `CONTEXT/.dockerignore`):
-/// its text and its path, or nothing. One over 16 MiB is refused before it is read.
-std::pair<std::string, std::string> read_dockerignore(const BuildFlags& f,
-                                                      const std::filesystem::path& context) {
+/// The first of `candidates` that is a .dockerignore: its text and its path, or nothing. One
+/// over 16 MiB is refused before it is read, and one that is a symlink.
+std::pair<std::string, std::string> read_dockerignore(
+    const std::vector<std::filesystem::path>& candidates) {
   constexpr std::uintmax_t kMaxDockerignoreBytes = 16u << 20;
   std::error_code ec;
-  std::vector<std::filesystem::path> candidates;
-  if (!f.file.empty() && f.file != "-") candidates.push_back(f.file + ".dockerignore");
-  candidates.push_back(context / ".dockerignore");
   for (const auto& p : candidates) {
     if (std::filesystem::is_symlink(p, ec)) {
       throw Error(describe("read", p.string(), "a .dockerignore that is a symlink is refused"));
@@ -214,7 +274,11 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   }
   o.dockerfile_text = read_dockerfile(f, o.context);
   o.dockerfile_name = f.file.empty() ? "Dockerfile" : f.file == "-" ? "Dockerfile" : f.file;
-  std::tie(o.dockerignore_text, o.dockerignore_name) = read_dockerignore(f, o.context);
+  // `<Dockerfile>.dockerignore`, else `CONTEXT/.dockerignore`.
+  std::vector<std::filesystem::path> ignores;
+  if (!f.file.empty() && f.file != "-") ignores.push_back(f.file + ".dockerignore");
+  ignores.push_back(o.context / ".dockerignore");
+  std::tie(o.dockerignore_text, o.dockerignore_name) = read_dockerignore(ignores);
   if (o.dockerignore_name.empty()) o.dockerignore_name = ".dockerignore";
   o.tags = f.tags;
   for (const auto& kv : f.build_args) {
@@ -244,6 +308,19 @@ builder::BuildOptions to_options(const BuildFlags& f) {
                                           : oci::media_type::Compression::kGzip;
   o.platform = f.platform;
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
+  for (const auto& c : f.build_contexts) {
+    o.named_contexts.push_back(parse_build_context(c));
+    auto& named = o.named_contexts.back();
+    if (!named.dir.empty()) {
+      std::tie(named.dockerignore_text, named.dockerignore_name) =
+          read_dockerignore({named.dir / ".dockerignore"});
+    }
+    for (std::size_t i = 0; i + 1 < o.named_contexts.size(); ++i) {
+      if (o.named_contexts[i].name == o.named_contexts.back().name) {
+        throw Error(describe("--build-context", c, "a second context of that name"));
+      }
+    }
+  }
   for (const auto& s : f.ssh) o.ssh.push_back(parse_ssh(s));
   o.jobs = f.jobs;
   for (const auto& c : f.cache_from) o.cache_from.push_back(cache::parse_cache_from(c));
@@ -436,6 +513,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
       ->check(CLI::IsMember({"gzip", "zstd"}));
   cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
+  cmd->add_option("--build-context", flags->build_contexts,
+                  "A named context NAME=VALUE for FROM NAME, COPY --from=NAME, RUN --mount "
+                  "from=NAME: a directory, docker-image://REF or oci-layout://DIR[:TAG|@DIGEST]");
   cmd->add_option("--secret", flags->secrets,
                   "A secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR");
   cmd->add_option("--ssh", flags->ssh,

@@ -64,6 +64,14 @@ class OciLayoutSource : public ImageSource {
       return entries[*selector_.position];
     }
     if (selector_.ref) {
+      // A manifest digest picks the entry of that digest (buildx's oci-layout://DIR@DIGEST).
+      if (auto digest = Digest::try_parse(*selector_.ref)) {
+        for (const auto& d : entries) {
+          if (d.digest == *digest) return d;
+        }
+        throw Error(
+            describe("open", spec_, "no image of digest " + digest->str() + " in index.json"));
+      }
       for (const auto& d : entries) {
         if (ref_name(d) == *selector_.ref) return d;
       }

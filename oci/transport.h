@@ -4,7 +4,8 @@
 // that each layer's bytes are what its media type says.
 //
 // Sources are opened from a spec string by open_source():
-//   oci:DIR[:REF]              an OCI image layout; REF matches a ref.name annotation
+//   oci:DIR[:REF]              an OCI image layout; REF matches a ref.name annotation, or
+//                              is the manifest digest of an entry (sha256:<hex>)
 //   oci-archive:FILE[:REF]     a tar of an OCI image layout
 //   docker-archive:FILE[:REF]  what `docker save` writes; REF picks one of its RepoTags
 // Other transports (registry/, the registry client: docker://REF and plain references) plug in
