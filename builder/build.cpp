@@ -9,6 +9,7 @@
 
 #include "builder/build_plan.h"
 #include "builder/build_state.h"
+#include "builder/copy/git_source.h"
 #include "builder/layer_step.h"
 #include "builder/output_layout.h"
 #include "builder/shared_cache.h"
@@ -193,8 +194,26 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
 
 }  // namespace
 
-BuildResult build(oci::Store& store, const BuildOptions& options, BuildEvents& events) {
+BuildResult build(oci::Store& store, const BuildOptions& given, BuildEvents& events) {
   BuildUmask umask;
+  // Git --build-contexts are checked out first (into tmp/, for the build's length) and then
+  // read as directories.
+  BuildOptions options = given;
+  std::vector<TempDir> checkouts;
+  for (auto& c : options.named_contexts) {
+    if (c.git.empty()) continue;
+    GitSource git = parse_git_source(c.git);
+    std::string commit = resolve_git_commit(git);
+    events.note("git context " + c.name + ": " + c.git + " at " + commit);
+    checkouts.emplace_back(store.tmp_dir(), "git-context-");
+    checkout_git(git, commit, checkouts.back().path() / "repo", false);
+    c.dir = checkouts.back().path() / "repo" / git.subdir;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.dir, ec) || std::filesystem::is_symlink(c.dir, ec)) {
+      throw Error(describe("--build-context", c.name + "=" + c.git,
+                           "no directory " + git.subdir + " in the repository"));
+    }
+  }
   std::unique_ptr<cache::SharedCacheReader> shared;
   if (!options.cache_from.empty() && options.cache == CacheMode::kUse) {
     shared = std::make_unique<cache::SharedCacheReader>(

@@ -114,6 +114,8 @@ struct NamedContext {
   std::string dockerignore_text;  ///< dir: its .dockerignore, "" when none
   std::string dockerignore_name;  ///< dir: the file it came from, for errors
   std::string image;              ///< else an image: a reference, or `oci:DIR[:REF]`
+  /// A git URL (`URL#REF:SUBDIR`): checked out when the build starts, then read as `dir`.
+  std::string git;
 };
 
 /// Everything `mkimg build` was asked.

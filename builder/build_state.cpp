@@ -52,7 +52,8 @@ SourceRef resolve_source(const BuildSession& session, const std::string& word, s
     for (const auto& c : session.options->named_contexts) {
       if (c.name != name && ascii_lower(c.name) != ascii_lower(word)) continue;
       r.context = &c;
-      r.kind = c.dir.empty() ? SourceRef::Kind::kImage : SourceRef::Kind::kDirectory;
+      r.kind =
+          c.dir.empty() && c.git.empty() ? SourceRef::Kind::kImage : SourceRef::Kind::kDirectory;
       r.image = c.image;
       return r;
     }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "builder/copy/git_source.h"
 #include "builder/copy/plan.h"
 #include "builder/copy/recall.h"
 #include "builder/copy/url_source.h"
@@ -406,6 +407,47 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   }
 }
 
+/// ADD of a git repository: keyed by the commit its ref resolves to (not by the URL), checked
+/// out only on a miss; the repository's files (of its subdirectory) land in the destination
+/// as a directory's contents do.
+void run_add_git(const StepContext& ctx, const parser::Add& add) {
+  auto& session = ctx.session;
+  auto& stage = ctx.stage;
+  const std::string& text = add.sources[0];
+  GitSource git = parse_git_source(text);
+  std::string commit = resolve_git_commit(git);
+  // BuildKit: ADD --checksum of a git source is the commit the ref must be at.
+  if (!add.checksum.empty() && add.checksum != commit) {
+    throw Error(describe("ADD --checksum", text,
+                         "the ref is at commit " + commit + ", not " + add.checksum));
+  }
+  CopyArgs a{"ADD", add.sources, add.dest, "", add.chown, add.chmod, false, add.link, add.excludes};
+  cache::StepKey key{stage.image.cache_key,
+                     {{"instruction", options_text(a) + (add.keep_git_dir ? "\nkeep-git-dir" : "")},
+                      {"git", git.remote + "\n" + commit + "\n" + git.subdir}}};
+  StepDescription desc{ctx.label, ctx.instruction.original,
+                       ctx.instruction.original + " # buildkit"};
+  const Destination dest = resolve_destination(a.dest, workdir_of(stage));
+  StepWork work = [&](const std::filesystem::path& merged) {
+    TempDir checkout(session.store->tmp_dir(), "git-");
+    const std::filesystem::path repo = checkout.path() / "repo";
+    checkout_git(git, commit, repo, add.keep_git_dir);
+    ContextHasher hasher("");
+    CopyInput input;
+    input.root = repo;
+    input.hasher = &hasher;
+    std::string exclude_text;
+    for (const auto& x : a.excludes) exclude_text += x + "\n";
+    input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
+    if (!a.chmod.empty()) input.chmod = Chmod::parse(a.chmod);
+    auto sources = select_sources(input, {git.subdir.empty() ? "." : git.subdir});
+    auto owner = resolve_owner(a.chown, merged);
+    apply_sources(input, sources, merged, resolved_in(dest, merged), owner, Parents::kNo, true);
+    return std::vector<runtime::MountStub>{};
+  };
+  run_layer_step(session, stage, key, desc, work);
+}
+
 }  // namespace
 
 void step_copy(const StepContext& ctx, const parser::Copy& c) {
@@ -417,7 +459,12 @@ void step_copy(const StepContext& ctx, const parser::Copy& c) {
 void step_add(const StepContext& ctx, const parser::Add& add) {
   std::vector<std::string> local, urls;
   for (const auto& s : add.sources) {
-    if (is_git_source(s)) throw Error(describe("add", s, "git sources are not supported yet"));
+    if (is_git_source(s)) {
+      if (add.sources.size() != 1 || !add.heredocs.empty()) {
+        throw Error(describe("add", s, "a git repository must be ADD's only source"));
+      }
+      return run_add_git(ctx, add);
+    }
     (is_url_source(s) ? urls : local).push_back(s);
   }
   std::optional<oci::Digest> checksum;

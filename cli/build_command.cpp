@@ -13,6 +13,8 @@
 
 #include "builder/build.h"
 #include "builder/build_plan.h"
+#include "builder/copy/git_source.h"
+#include "builder/copy/url_source.h"
 #include "cache/cache_location.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
@@ -147,7 +149,8 @@ builder::SecretSource parse_secret(const std::string& text) {
 }
 
 /// `--build-context NAME=VALUE`, buildx's named contexts: VALUE a local directory,
-/// `docker-image://REF` (the store, else its registry) or `oci-layout://DIR[:TAG|@DIGEST]`.
+/// a git repository (`URL#REF:SUBDIR`, checked out when the build starts), `docker-image://REF`
+/// (the store, else its registry) or `oci-layout://DIR[:TAG|@DIGEST]`.
 builder::NamedContext parse_build_context(const std::string& text) {
   auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
@@ -192,11 +195,15 @@ builder::NamedContext parse_build_context(const std::string& text) {
     c.image = "oci:" + dir.string() + (ref.empty() ? "" : ":" + ref);
     return c;
   }
-  if (value.find("://") != std::string::npos || value.starts_with("git@") ||
-      value.starts_with("target:")) {
+  if (builder::is_git_source(value)) {
+    builder::parse_git_source(value);  // throws naming it
+    c.git = value;
+    return c;
+  }
+  if (value.find("://") != std::string::npos || value.starts_with("target:")) {
     throw Error(describe("--build-context", text,
-                         "only a directory, docker-image://REF and oci-layout://DIR are supported "
-                         "(not git, URL or bake target contexts)"));
+                         "only a directory, a git repository, docker-image://REF and "
+                         "oci-layout://DIR are supported (not URL or bake target contexts)"));
   }
   std::error_code ec;
   if (!std::filesystem::is_directory(value, ec)) {

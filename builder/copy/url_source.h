@@ -4,7 +4,7 @@
 // Last-Modified header (the epoch without one). Downloads go to a file in the store's tmp/,
 // hashed while they stream, capped at kMaxUrlDownload bytes; --checksum is checked before
 // anything is used. An http(s) URL whose path ends in ".git" and git@/git:// /ssh:// sources
-// are git repositories (not supported).
+// are git repositories (git_source.h).
 #pragma once
 
 #include <cstdint>

@@ -101,8 +101,8 @@ TEST_F(BuildContextTest, BadValuesAndADirectoryAsABaseAreClearErrors) {
            {"x=" + dir("nowhere").string(), "is not a directory"},
            {"x=docker-image://UPPER", "is not an image reference"},
            {"x=oci-layout://" + dir("ctx").string(), "is not an OCI image layout"},
-           {"x=https://example.com/repo.git", "not git, URL"},
-           {"x=git@example.com:r/r.git", "not git, URL"},
+           {"x=https://example.com/file.tar", "not URL"},
+           {"x=target:base", "not URL or bake target"},
        }) {
     auto r = build_with({c.value});
     EXPECT_EQ(r.exit_code, 1) << c.value << "\n" << r.all();
