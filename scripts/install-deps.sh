@@ -8,8 +8,9 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
   libarchive-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libdeflate-dev
-  # run time: an OCI runtime for RUN steps; newuidmap/newgidmap for builds without root
-  runc uidmap
+  # run time: an OCI runtime for RUN steps; newuidmap/newgidmap for builds without root; git
+  # for ADD of a git repository and git --build-contexts
+  runc uidmap git
   # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks)
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
   openssl curl zstd pigz python3 attr iproute2 openssh-client faketime
