@@ -23,6 +23,12 @@ bool keeps_image(const BuildOptions& options) {
                       [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
 }
 
+cache::KeyPart layer_format(const BuildOptions& options) {
+  std::string value(oci::media_type::oci_layer_type(options.compression));
+  if (options.source_date_epoch) value += " epoch=" + std::to_string(*options.source_date_epoch);
+  return {"layers", value};
+}
+
 std::vector<StageNode> stage_name_nodes(const BuildSession& session) {
   std::vector<StageNode> nodes;
   nodes.reserve(session.dockerfile.stages.size());

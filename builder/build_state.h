@@ -103,6 +103,10 @@ struct BuildSession {
   /// Every layer step's entry this build used (hit or run), by key, for --cache-to; guarded
   /// by `used_mutex`.
   std::map<std::string, UsedEntry> used;
+  /// The key a stage continues from after a COPY --link, by that key: the key before the COPY
+  /// and the COPY's own (parent-free) key, so --cache-to mode=min follows both. Guarded by
+  /// `used_mutex`.
+  std::map<std::string, std::pair<std::string, std::string>> links;
   std::mutex used_mutex;
   std::atomic<int> shared_hits{0};
   std::unique_ptr<ContextHasher> hasher;
@@ -127,6 +131,11 @@ struct BuildSession {
 /// False when the image goes only to registries (every --output is type=registry): it is not
 /// kept in the store, so layers it has from a shared cache or a base are not downloaded.
 bool keeps_image(const BuildOptions& options);
+
+/// How this build writes its layers, a part of every base key (and of a COPY --link's): a
+/// layer written as gzip is no hit for a zstd build, nor one with real times for a build with
+/// SOURCE_DATE_EPOCH.
+cache::KeyPart layer_format(const BuildOptions& options);
 
 /// How stage `i` uses the step cache: the build's mode, or kIgnore (as --no-cache) for a
 /// stage --no-cache-filter names.

@@ -24,11 +24,23 @@ constexpr std::size_t kSharedSourceParts = 64;
 std::vector<cache::CacheEntry> chain_entries(BuildSession& session, std::size_t target) {
   std::vector<cache::CacheEntry> chain;
   std::lock_guard lock(session.used_mutex);
-  std::string key = session.finished[target]->cache_key;
-  for (auto it = session.used.find(key); it != session.used.end();
-       it = session.used.find(it->second.parent)) {
-    if (it->second.alias) chain.push_back(*it->second.alias);
-    chain.push_back(it->second.entry);
+  // Top down; a COPY --link joins two chains: its own, then the one below it.
+  std::vector<std::string> keys{session.finished[target]->cache_key};
+  while (!keys.empty()) {
+    std::string key = keys.back();
+    keys.pop_back();
+    while (true) {
+      if (auto it = session.used.find(key); it != session.used.end()) {
+        if (it->second.alias) chain.push_back(*it->second.alias);
+        chain.push_back(it->second.entry);
+        key = it->second.parent;
+      } else if (auto j = session.links.find(key); j != session.links.end()) {
+        keys.push_back(j->second.first);
+        key = j->second.second;
+      } else {
+        break;
+      }
+    }
   }
   return {chain.rbegin(), chain.rend()};
 }

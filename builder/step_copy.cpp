@@ -377,9 +377,64 @@ std::optional<cache::StepKey> stage_alias(const StepContext& ctx, const CopyArgs
                          {"from-stage", from->cache_key}}};
 }
 
+void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives);
+
+/// `--chown` as numbers: names are resolved in the stage's own /etc/passwd and /etc/group (a
+/// COPY --link writes onto an empty root, which has none).
+std::string numeric_owner(BuildSession& session, const StageState& stage,
+                          const std::string& chown) {
+  if (chown.empty() || chown.find_first_not_of("0123456789:") == std::string::npos) return chown;
+  ImageView view(session, stage.image);
+  auto owner = resolve_owner(chown, view.root());
+  return std::to_string(owner->uid) + ":" + std::to_string(owner->gid);
+}
+
+/// COPY --link (BuildKit's rebase, without --chmod as BuildKit): the COPY runs on an empty root
+/// with the stage's config, so its layer and its key depend on neither the files nor the keys
+/// of the layers below; the layer is then stacked on the stage's, which continues from a key
+/// joining both. A changed base keeps the COPY cached and its blob reused. Parents the COPY
+/// creates are in its layer (0755, root or the --chown owner) and so replace the metadata of
+/// those directories below, as BuildKit's merged layers do; symlinks below are not followed.
+void run_linked(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
+  auto& session = ctx.session;
+  StageState& stage = ctx.stage;
+  StageState linked = stage;
+  linked.image.layers.clear();
+  linked.image.config.rootfs.diff_ids.clear();
+  linked.image.config.history.clear();
+  oci::ImageConfig& c = stage.image.config;
+  linked.image.cache_key = cache::compute_key(
+      {"",
+       {{"link", "COPY --link onto an empty root"},
+        {"workdir", workdir_of(stage)},
+        {"platform", c.os + "/" + c.architecture + (c.variant ? "/" + *c.variant : "")},
+        layer_format(*session.options)}});
+  CopyArgs linked_args = a;
+  linked_args.link = false;
+  linked_args.chown = numeric_owner(session, stage, a.chown);
+  StepContext linked_ctx{session, linked, ctx.instruction, ctx.label, ctx.root_read_later};
+  run_copy(linked_ctx, linked_args, extract_archives);
+  // What the COPY added, stacked on the stage.
+  auto& layers = linked.image.layers;
+  auto& diff_ids = linked.image.config.rootfs.diff_ids;
+  auto& history = linked.image.config.history;
+  stage.image.layers.insert(stage.image.layers.end(), layers.begin(), layers.end());
+  c.rootfs.diff_ids.insert(c.rootfs.diff_ids.end(), diff_ids.begin(), diff_ids.end());
+  c.history.insert(c.history.end(), history.begin(), history.end());
+  stage.image.created = linked.image.created;
+  std::string joined =
+      cache::compute_key({stage.image.cache_key, {{"linked", linked.image.cache_key}}});
+  {
+    std::lock_guard lock(session.used_mutex);
+    session.links[joined] = {stage.image.cache_key, linked.image.cache_key};
+  }
+  stage.image.cache_key = joined;
+}
+
 void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) {
   auto& session = ctx.session;
   auto& stage = ctx.stage;
+  if (a.link && a.chmod.empty()) return run_linked(ctx, a, extract_archives);
   std::optional<cache::StepKey> alias = stage_alias(ctx, a);
   if (alias && reuse_by_alias(session, stage, *alias,
                               {ctx.label, ctx.instruction.original,

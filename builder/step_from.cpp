@@ -39,14 +39,6 @@ void ensure_path(oci::ImageConfig& config) {
   env->push_back(kDefaultPath);
 }
 
-/// How this build writes its layers, a part of every base key: a layer written as gzip is no
-/// hit for a zstd build, nor one with real times for a build with SOURCE_DATE_EPOCH.
-cache::KeyPart layer_format(const BuildOptions& options) {
-  std::string value(oci::media_type::oci_layer_type(options.compression));
-  if (options.source_date_epoch) value += " epoch=" + std::to_string(*options.source_date_epoch);
-  return {"layers", value};
-}
-
 ImageState state_of(BuildSession& session, const oci::Image& image) {
   ImageState s;
   s.config = image.config;
