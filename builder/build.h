@@ -44,7 +44,8 @@
 // plan and runs, pulls and writes nothing. Metadata instructions change the config and add an
 // empty_layer history entry. File-system instructions (RUN, COPY, ADD, WORKDIR) compute a cache
 // key; on a hit the cached layer is reused; on a miss an overlay of the parent's unpacked
-// layers is mounted with a fresh upper directory in <root>/tmp, the step runs, the upper
+// layers is mounted with a fresh upper directory in <root>/tmp, the step runs (a RUN in a
+// runc/crun container with the build's --add-host, --ulimit and --shm-size), the upper
 // directory is diffed into a layer blob (snapshot/) committed to the store, and the upper
 // directory itself becomes the unpacked layer <root>/layers/<chain id>. A COPY onto new paths
 // skips the diff: its layer is written from its sources (copy/plan.h direct_copy_entries), and
@@ -137,6 +138,12 @@ struct BuildOptions {
   NetworkMode network = NetworkMode::kHost;
   /// `--allow security.insecure`: RUN --security=insecure may run privileged (else an error).
   bool allow_insecure = false;
+  /// docker build's RUN container options, for every RUN container of the build (never in a
+  /// layer): `--add-host` lines of its /etc/hosts, `--ulimit` limits (at most one per type),
+  /// `--shm-size` of its /dev/shm.
+  std::vector<runtime::HostEntry> extra_hosts;
+  std::vector<runtime::Rlimit> ulimits;
+  std::uint64_t shm_size = runtime::kDefaultShmSize;
   std::string runtime;  ///< "", "runc", "crun" or a path
   std::vector<OutputSpec> outputs;
   std::filesystem::path iidfile;

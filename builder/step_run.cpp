@@ -90,12 +90,13 @@ NetworkMode network_of(const StepContext& ctx, const parser::Run& run) {
   return ctx.session.options->network;
 }
 
-/// /etc/hosts and /etc/resolv.conf, generated in `dir` and bound read-write over the image's
-/// (never part of the layer). /etc/hostname is the image's own file, as in BuildKit: a step may
-/// write or remove it (the hostname itself is the UTS namespace's).
-std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir, NetworkMode network) {
-  runtime::write_bundle_file(
-      dir / "hosts", "127.0.0.1\tlocalhost mkimg\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+/// /etc/hosts (with the --add-host lines) and /etc/resolv.conf, generated in `dir` and bound
+/// read-write over the image's (never part of the layer). /etc/hostname is the image's own file,
+/// as in BuildKit: a step may write or remove it (the hostname itself is the UTS namespace's).
+std::vector<runtime::BindMount> etc_files(const std::filesystem::path& dir,
+                                          const runtime::BundleSpec& spec) {
+  const NetworkMode network = spec.network;
+  runtime::write_bundle_file(dir / "hosts", runtime::hosts_file(spec));
   std::string resolv;
   if (network == NetworkMode::kHost) {
     try {
@@ -166,6 +167,25 @@ std::string nul_joined(const std::vector<std::string>& v) {
   return s;
 }
 
+/// The --add-host names in order, without their IPs: BuildKit's exec op cache map clears each
+/// extra host's IP, so a host that moved (another runner, another service container) still hits.
+std::string host_names(const std::vector<runtime::HostEntry>& hosts) {
+  std::string s;
+  for (const auto& h : hosts) s += h.name + '\0';
+  return s;
+}
+
+/// The --ulimit limits by type ("RLIMIT_NOFILE=1024:2048"), sorted: the order they were given in
+/// does not change the container.
+std::string ulimits_key(const std::vector<runtime::Rlimit>& limits) {
+  std::vector<std::string> lines;
+  for (const auto& l : limits) {
+    lines.push_back(l.type + "=" + std::to_string(l.soft) + ":" + std::to_string(l.hard));
+  }
+  std::sort(lines.begin(), lines.end());
+  return nul_joined(lines);
+}
+
 cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const RunSetup& r) {
   cache::StepKey key{ctx.stage.image.cache_key,
                      {{"instruction", "RUN\n" + nul_joined(r.argv)},
@@ -178,12 +198,21 @@ cache::StepKey run_key(const StepContext& ctx, const parser::Run& run, const Run
   for (auto& part : bind_key_parts(ctx.session, run.mounts)) key.parts.push_back(std::move(part));
   // A privileged step may make another tree than a sandboxed one: never the same entry.
   if (r.insecure) key.parts.push_back({"security", "insecure"});
+  // The container options, as BuildKit's exec op has them (docs/cache.md): only when given, so
+  // the keys of a build without them stay as they were.
+  const BuildOptions& o = *ctx.session.options;
+  if (!o.extra_hosts.empty()) key.parts.push_back({"add-host", host_names(o.extra_hosts)});
+  if (!o.ulimits.empty()) key.parts.push_back({"ulimit", ulimits_key(o.ulimits)});
+  if (o.shm_size != runtime::kDefaultShmSize) {
+    key.parts.push_back({"shm-size", std::to_string(o.shm_size)});
+  }
   return key;
 }
 
 /// The bundle's process and mounts: the user resolved in the root, /etc files, the script,
 /// the RUN --mount binds, tmpfs and secret env.
-runtime::BundleSpec bundle_spec(const RunSetup& r, const std::filesystem::path& merged, int root,
+runtime::BundleSpec bundle_spec(const BuildOptions& options, const RunSetup& r,
+                                const std::filesystem::path& merged, int root,
                                 const std::filesystem::path& bundle, const RunMounts& mounts) {
   runtime::ResolvedUser resolved;
   if (!r.user.empty()) {
@@ -200,7 +229,10 @@ runtime::BundleSpec bundle_spec(const RunSetup& r, const std::filesystem::path& 
   spec.additional_gids = resolved.additional_gids;
   spec.network = r.network;
   spec.privileged = r.insecure;
-  spec.binds = etc_files(bundle, r.network);
+  spec.rlimits = options.ulimits;
+  spec.shm_size = options.shm_size;
+  spec.extra_hosts = options.extra_hosts;
+  spec.binds = etc_files(bundle, spec);
   if (r.script) {
     std::filesystem::path pipes = bundle / "pipes";
     std::filesystem::create_directory(pipes);
@@ -247,7 +279,8 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   RunMounts mounts(session, ctx.stage, run.mounts);
   std::optional<BundleInMemory> in_memory;
   if (!mounts.env().empty()) in_memory.emplace(bundle.path());
-  runtime::BundleSpec spec = bundle_spec(r, merged, root.get(), bundle.path(), mounts);
+  runtime::BundleSpec spec =
+      bundle_spec(*session.options, r, merged, root.get(), bundle.path(), mounts);
   std::vector<std::string> dests = runtime::default_mount_destinations();
   for (const auto& b : spec.binds) dests.push_back(b.destination);
   for (const auto& t : spec.tmpfs) dests.push_back(t);

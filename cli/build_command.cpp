@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "registry/push.h"
+#include "runtime/bundle_config.h"
 #include "runtime/cancel.h"
 #include "runtime/container_runtime.h"
 #include "snapshot/image_diff.h"
@@ -35,7 +37,8 @@ namespace {
 struct BuildFlags {
   std::vector<std::string> tags, build_args, labels, outputs, insecure_registries, secrets, ssh,
       build_contexts;
-  std::vector<std::string> cache_from, cache_to, allow, no_cache_filter;
+  std::vector<std::string> cache_from, cache_to, allow, no_cache_filter, add_hosts, ulimits;
+  std::uint64_t shm_size = 0;  ///< --shm-size in bytes; 0: Docker's default (64 MiB)
   std::string file, target, network = "host", runtime, iidfile, metadata_file, progress = "auto";
   std::string compression = "gzip", platform, context;
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
@@ -309,6 +312,15 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.network = f.network == "none" ? NetworkMode::kNone : NetworkMode::kHost;
   o.allow_insecure =
       std::find(f.allow.begin(), f.allow.end(), "security.insecure") != f.allow.end();
+  for (const auto& h : f.add_hosts) o.extra_hosts.push_back(runtime::parse_add_host(h));
+  for (const auto& u : f.ulimits) {
+    runtime::Rlimit limit = runtime::parse_ulimit(u);
+    if (auto why = runtime::cannot_grant(limit)) throw Error(describe("--ulimit", u, *why));
+    // One per type, the last one given wins (docker's UlimitOpt is a map by name).
+    std::erase_if(o.ulimits, [&](const runtime::Rlimit& l) { return l.type == limit.type; });
+    o.ulimits.push_back(limit);
+  }
+  if (f.shm_size > 0) o.shm_size = f.shm_size;
   o.runtime = f.runtime;
   o.iidfile = f.iidfile;
   o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd
@@ -438,6 +450,57 @@ std::string build_metadata(const builder::BuildResult& result,
   return j.dump(2) + "\n";
 }
 
+/// A CLI11 check of `flag`'s value by `parse`, whose error ("FLAG `VALUE`: why") makes a usage
+/// error; CLI11 puts the flag's name in front already.
+template <typename Parse>
+std::function<std::string(const std::string&)> parsed_by(std::string flag, Parse parse) {
+  return [flag = std::move(flag) + " ", parse](const std::string& v) {
+    try {
+      parse(v);
+    } catch (const Error& e) {
+      std::string message = e.what();
+      if (message.rfind(flag, 0) == 0) message.erase(0, flag.size());
+      return message;
+    }
+    return std::string();
+  };
+}
+
+/// --shm-size's SIZE into bytes: CLI11's size units (as --keep-storage and --max-layer-size),
+/// with an error that names the value.
+CLI::Validator shm_size_bytes() {
+  return CLI::Validator(
+      [size = CLI::AsSizeValue(false)](std::string& v) {
+        const std::string given = v;
+        std::string why;
+        try {
+          if (given.find('-') == std::string::npos) why = size(v);
+        } catch (const CLI::ValidationError&) {
+          why = "invalid";
+        }
+        if (given.find('-') == std::string::npos && why.empty()) return std::string();
+        return "`" + given +
+               "` is not a size (bytes, or a whole number with k, m, g or t: 64m, 1g)";
+      },
+      "SIZE");
+}
+
+/// docker build's options of the RUN containers: --add-host, --ulimit, --shm-size.
+void add_container_flags(CLI::App* cmd, BuildFlags& f) {
+  cmd->add_option("--add-host", f.add_hosts,
+                  "A line of every RUN container's /etc/hosts: NAME:IP or NAME=IP (IPv4 or IPv6); "
+                  "repeatable")
+      ->check(parsed_by("--add-host", runtime::parse_add_host));
+  cmd->add_option("--ulimit", f.ulimits,
+                  "A resource limit of every RUN container: NAME=SOFT[:HARD] (nofile, nproc, "
+                  "core, memlock, stack, ...; -1 = unlimited); repeatable")
+      ->check(parsed_by("--ulimit", runtime::parse_ulimit));
+  cmd->add_option("--shm-size", f.shm_size,
+                  "Size of every RUN container's /dev/shm (bytes, or with k, m, g: powers of "
+                  "1024, as 64m or 1g; default 64m)")
+      ->transform(shm_size_bytes());
+}
+
 /// The flags that reach registries and shared caches.
 void add_sharing_flags(CLI::App* cmd, BuildFlags& f) {
   cmd->add_option("--cache-from", f.cache_from,
@@ -540,6 +603,7 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                 "Print the plan (stages in order, parallel groups, one line per step); run, pull "
                 "and write nothing");
   cmd->add_option("context", flags->context, "The build context directory")->required();
+  add_container_flags(cmd, *flags);
   add_sharing_flags(cmd, *flags);
   cmd->callback([flags, &global] { run_build(*flags, global); });
 }

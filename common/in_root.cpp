@@ -167,11 +167,13 @@ std::string read_host_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw sys_error("read", path.string());
   // Sized by fstat and read in place (no growing buffer); a file that grows meanwhile, or one
-  // with no size (a pipe, /proc), is read on until its end.
+  // with no size (a pipe, /proc), is read on until its end. A file with no size starts with a
+  // page: a /proc/sys file gives its whole value to the first read and nothing to a read at an
+  // offset, so a 1-byte first read would leave "1" of "1048576".
   struct stat st {};
   std::size_t size =
       ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
-  std::string data(size + 1, '\0');
+  std::string data(size > 0 ? size + 1 : 4096, '\0');
   std::size_t done = 0;
   for (;;) {
     if (done == data.size()) data.resize(data.size() * 2 + 65536);

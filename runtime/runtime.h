@@ -7,7 +7,9 @@
 //                         when mkimg is SIGKILLed); a killed mkimg's leftovers cleared
 //   bundle_config.h       the bundle's config.json: namespaces, Docker's default capabilities,
 //                         masked and read-only /proc paths, mounts, network host or none; or
-//                         privileged (RUN --security=insecure): every capability held, no masks
+//                         privileged (RUN --security=insecure): every capability held, no masks;
+//                         rlimits and the /dev/shm size, the /etc/hosts text; docker's
+//                         `--ulimit` and `--add-host` values parsed
 //   overlay_mount.h       the root of a step: an overlay of unpacked layers (lower) and a
 //                         fresh upper directory, up to 500 layers
 //   mount_stubs.h         the empty files and directories a runtime leaves in the upper

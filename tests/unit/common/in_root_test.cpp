@@ -79,5 +79,13 @@ TEST_F(RootPathTest, ResolvingStaysInTheRootAndStopsAtALoop) {
   EXPECT_THROW(resolve_in_root(root.get(), "/loop1/x"), Error);
 }
 
+// A /proc/sys file has no size and answers only a read at offset 0: the whole value is read.
+TEST(ReadHostFile, ReadsAProcSysFileWhole) {
+  std::string value = read_host_file("/proc/sys/fs/nr_open");
+  ASSERT_FALSE(value.empty());
+  EXPECT_EQ(value.back(), '\n');
+  EXPECT_GT(std::stoull(value), 1024u) << value;  // never just its first digit
+}
+
 }  // namespace
 }  // namespace mkimg
