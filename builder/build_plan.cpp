@@ -169,7 +169,9 @@ void plan_from(BuildSession& session, StageState& stage, const parser::Stage& so
   out += "[" + label + "] FROM " + base + "\n";
   SourceRef r = resolve_source(session, base, stage.index);
   if (r.kind == SourceRef::Kind::kDirectory) {
-    throw located(session, source.location, from_directory_error(base));
+    out += "[" + label + " context] COPY --from=" + base + " . /\n";
+    known[stage.index] = true;
+    return;
   }
   const bool is_stage = r.kind == SourceRef::Kind::kStage;
   std::size_t i = r.stage;

@@ -74,13 +74,6 @@ SourceRef resolve_source(const BuildSession& session, const std::string& word, s
   return r;
 }
 
-Error from_directory_error(const std::string& name) {
-  return Error(describe("from", name,
-                        "a directory --build-context is read by COPY --from and RUN --mount "
-                        "from=, not used as a base: give FROM an image (docker-image://REF or "
-                        "oci-layout://DIR)"));
-}
-
 NamedDirectory::NamedDirectory(const std::filesystem::path& memo_dir, const NamedContext& context)
     : hasher(memo_dir, context.dir),
       ignore(parser::parse_dockerignore(context.dockerignore_text, context.dockerignore_name)) {}

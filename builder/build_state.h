@@ -155,9 +155,6 @@ struct SourceRef {
 };
 SourceRef resolve_source(const BuildSession& session, const std::string& word, std::size_t before);
 
-/// FROM a directory --build-context: not supported (BuildKit makes the directory the root).
-Error from_directory_error(const std::string& name);
-
 /// The --build-context directory `context` as COPY reads it (made on first use).
 NamedDirectory& named_directory(BuildSession& session, const NamedContext& context);
 

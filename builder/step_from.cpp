@@ -152,9 +152,7 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
   session.events->step(label, "FROM " + base);
   std::string platform = stage_platform(session, source);
   SourceRef r = resolve_source(session, base, stage.index);
-  if (r.kind == SourceRef::Kind::kDirectory) {
-    throw from_directory_error(base);
-  } else if (base == "scratch" && !r.context) {
+  if ((base == "scratch" && !r.context) || r.kind == SourceRef::Kind::kDirectory) {
     stage.image = scratch_state(session, platform);
   } else if (r.kind == SourceRef::Kind::kStage) {
     auto built = finished_stage(session, r.stage);
@@ -167,6 +165,18 @@ void step_from(BuildSession& session, StageState& stage, const parser::Stage& so
   // every step cached gives the same config (and image id).
   stage.image.created = stage.image.config.created.value_or(oci::rfc3339_utc(0));
   stage.image.config.created.reset();
+  if (r.kind == SourceRef::Kind::kDirectory) {
+    // BuildKit: a directory --build-context as a base is the stage's root file system, in an
+    // image with nothing but the default PATH and WORKDIR /. Here: scratch and one layer of
+    // the directory's files, copied as `COPY --from=NAME . /` copies them (its .dockerignore
+    // applied, keyed by content).
+    parser::Instruction copy;
+    copy.location = source.location;
+    copy.original = "FROM " + base;
+    copy.body = parser::Copy{{"."}, "/", base};
+    run_instruction(session, stage, copy, label + " context");
+    return;
+  }
   auto triggers = take_onbuild(stage.image);
   for (const auto& t : triggers) {
     parser::Instruction inst = parser::parse_instruction(t);

@@ -2,8 +2,8 @@
 // 20.10's `docker build` has no such flag, so these follow buildx's documented behaviour: a
 // directory is read by COPY --from and RUN --mount from= like the main context (its content in
 // the keys, its own .dockerignore); docker-image://REF and oci-layout://DIR[:TAG|@DIGEST] are
-// images for FROM, COPY --from and RUN --mount from=; a context replaces a stage of the same
-// name, which is then not built.
+// images for FROM, COPY --from and RUN --mount from=; a directory as a base is the root file
+// system; a context replaces a stage of the same name, which is then not built.
 #include <nlohmann/json.hpp>
 
 #include "tests/support/builder_fixture.h"
@@ -89,7 +89,7 @@ TEST_F(BuildContextTest, ImagesReplaceABaseAndAStageOfTheSameName) {
   EXPECT_NE(missing_tag.err.find("v9"), std::string::npos) << missing_tag.err;
 }
 
-TEST_F(BuildContextTest, BadValuesAndADirectoryAsABaseAreClearErrors) {
+TEST_F(BuildContextTest, BadValuesAreClearErrors) {
   write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN true\n");
   struct Case {
     std::string value, says;
@@ -110,15 +110,21 @@ TEST_F(BuildContextTest, BadValuesAndADirectoryAsABaseAreClearErrors) {
   }
   auto twice = build_with({"a=" + dir("ctx").string(), "a=" + dir("ctx").string()});
   EXPECT_NE(twice.err.find("a second context of that name"), std::string::npos) << twice.err;
+}
 
-  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nRUN true\nFROM src\n");
-  for (bool dry : {false, true}) {
-    auto r = build_with({"src=" + dir("ctx").string()},
-                        dry ? std::vector<std::string>{"--dry-run"} : std::vector<std::string>{});
-    EXPECT_EQ(r.exit_code, 1) << r.all();
-    EXPECT_NE(r.err.find("Dockerfile:3"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("a directory --build-context"), std::string::npos) << r.err;
-  }
+// BuildKit: a directory context as a base is the stage's root file system.
+TEST_F(BuildContextTest, ADirectoryAsABaseIsTheRootFileSystem) {
+  ASSERT_EQ(run({"cp", "-a", dir("busybox").string(), dir("root").string()}).exit_code, 0);
+  write_file(dir("root") / "data" / "x.txt", "from-the-directory\n");
+  write_file(dir("ctx") / "Dockerfile", "FROM src\nRUN cat /data/x.txt > /copy\n");
+  auto r = build_with({"src=" + dir("root").string()}, {"-t", "named:dir"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(run_image("named:dir", {"cat", "/copy"}).out, "from-the-directory\n");
+  auto again = build_with({"src=" + dir("root").string()}, {"-t", "named:dir"});
+  EXPECT_EQ(count(again.err, "CACHED"), 2) << again.err;
+  auto plan = build_with({"src=" + dir("root").string()}, {"--dry-run"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.all();
+  EXPECT_NE(plan.out.find("COPY --from=src . /"), std::string::npos) << plan.all();
 }
 
 }  // namespace
