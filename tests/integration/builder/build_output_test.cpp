@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "tests/support/builder_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {
@@ -224,6 +225,21 @@ TEST_F(OutputTest, ShortFormsAreADirectoryAndStdout) {
   fs::path file = dir("short.tar");
   write_file(file, tar.out);
   EXPECT_EQ(tar_names(file), (std::vector<std::string>{"final/", "final/one"}));
+}
+
+// buildx's --push adds an image output beside the local one: the -t name is pushed, and still
+// nothing is kept in the store.
+TEST_F(OutputTest, PushBesideALocalOutputPushesTheTags) {
+  Registry registry(RegistryMode::kHttp);
+  std::string name = registry.host() + "/out:1";
+  auto r = build(dir("two"), {"-t", name, "--push", "-o", dir("pushed").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(read_file(dir("pushed") / "final/one"), "one\n");
+  auto head = run({"curl", "-fsSI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                   registry.url() + "/v2/out/manifests/1"});
+  EXPECT_EQ(head.exit_code, 0) << head.all() << r.all();
+  EXPECT_FALSE(store_lists("/out")) << run_mkimg(store(), {"images"}).out;
+  EXPECT_EQ(r.err.find("warning: no image is kept"), std::string::npos) << r.err;
 }
 
 TEST_F(OutputTest, BadValuesAreRefusedNamingThemBeforeTheBuild) {
