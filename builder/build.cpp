@@ -93,8 +93,26 @@ void write_outputs(BuildSession& session, const oci::Descriptor& manifest,
   std::vector<oci::Reference> names;
   for (const auto& t : options.tags) names.push_back(oci::Reference::parse(t));
   bool pushed = false;
+  bool fetched = false;
+  auto fetch_layers = [&] {
+    // An image not kept in the store may lack layers a registry cache hit named.
+    if (!fetched) fetch_remote_layers(session, layers);
+    fetched = true;
+  };
   for (const auto& out : options.outputs) {
     switch (out.type) {
+      case OutputSpec::Type::kLocal:
+        fetch_layers();
+        write_local_output(*session.store, manifest, out.dest);
+        session.events->note("writing files to " + out.dest.string() + " done");
+        break;
+      case OutputSpec::Type::kTar:
+        fetch_layers();
+        write_tar_output(*session.store, manifest, out.dest, options.source_date_epoch);
+        session.events->note("writing tar to " +
+                             (out.dest == "-" ? std::string("stdout") : out.dest.string()) +
+                             " done");
+        break;
       case OutputSpec::Type::kRegistry:
         if (!pushed) push_outputs(session, manifest, layers);
         pushed = true;
@@ -178,6 +196,14 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   if (keep) {
     for (const auto& ref : tags) store.tag(ref, result.manifest);
     if (tags.empty()) store.add_untagged(result.manifest);
+  } else if (!tags.empty() &&
+             std::none_of(options.outputs.begin(), options.outputs.end(), [](const OutputSpec& o) {
+               return o.type == OutputSpec::Type::kRegistry;
+             })) {
+    // buildx ignores -t when no output makes an image; say so rather than tag nothing silently.
+    events.note("warning: no image is kept with --output type=local or tar: -t " +
+                tags.front().str() + (tags.size() > 1 ? " and the other -t names" : "") +
+                " name nothing");
   }
   write_outputs(session, result.manifest, layers);
   export_shared_cache(session, target);

@@ -18,7 +18,8 @@
 //   shared_cache.cpp   --cache-from lookups on a local miss, --cache-to exports at the end
 //   run_mounts.h       RUN --mount: cache, bind, tmpfs, secret (--secret, on a tmpfs), ssh
 //                      (--ssh agent sockets)
-//   output_layout.h    --output type=oci,dest=DIR
+//   output_layout.h    --output type=oci,dest=DIR, and the root file system as files
+//                      (type=local,dest=DIR) or one tar (type=tar,dest=FILE|-)
 //   copy/              COPY and ADD:
 //     rules.h          Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
 //     plan.h           sources selected and hashed, then applied to the root or written
@@ -89,7 +90,10 @@ enum class ExplainMode { kQuiet, kExplain };
 /// One `--output`.
 struct OutputSpec {
   /// kRegistry: pushed to each -t name and not kept in the store (buildx's type=registry).
-  enum class Type { kOci, kOciArchive, kDocker, kRegistry } type = Type::kOci;
+  /// kLocal: the image's root file system written as files into `dest`; kTar: the same as one
+  /// tar to the file `dest` ("-": stdout). Neither makes an image: the image is kept and tagged
+  /// in the store only when some other output (or none at all) asks for one, as with buildx.
+  enum class Type { kOci, kOciArchive, kDocker, kRegistry, kLocal, kTar } type = Type::kOci;
   std::filesystem::path dest;
 };
 

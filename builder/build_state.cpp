@@ -19,8 +19,10 @@ const char* const kProxyArgs[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ht
 
 bool keeps_image(const BuildOptions& options) {
   return options.outputs.empty() ||
-         !std::all_of(options.outputs.begin(), options.outputs.end(),
-                      [](const OutputSpec& o) { return o.type == OutputSpec::Type::kRegistry; });
+         !std::all_of(options.outputs.begin(), options.outputs.end(), [](const OutputSpec& o) {
+           return o.type == OutputSpec::Type::kRegistry || o.type == OutputSpec::Type::kLocal ||
+                  o.type == OutputSpec::Type::kTar;
+         });
 }
 
 cache::KeyPart layer_format(const BuildOptions& options) {

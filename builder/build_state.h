@@ -128,8 +128,9 @@ struct BuildSession {
   std::unique_ptr<snapshot::PendingLayers> pending;
 };
 
-/// False when the image goes only to registries (every --output is type=registry): it is not
-/// kept in the store, so layers it has from a shared cache or a base are not downloaded.
+/// False when no --output asks for an image in the store (every one is type=registry, local or
+/// tar): it is not kept in the store, so layers it has from a shared cache or a base are
+/// downloaded only when an output needs their content (local, tar).
 bool keeps_image(const BuildOptions& options);
 
 /// How this build writes its layers, a part of every base key (and of a COPY --link's): a

@@ -88,33 +88,102 @@ std::string build_arg_value(const std::string& kv) {
   return v ? v : "";
 }
 
+/// One --output value. buildx's short forms first: a value that is no KEY=VALUE list (no
+/// comma, not starting with `type=`) is the directory of type=local, and `-` is type=tar to
+/// stdout. type=tar without dest= goes to stdout too, as with buildx.
 builder::OutputSpec parse_output(const std::string& text) {
+  using Type = builder::OutputSpec::Type;
   builder::OutputSpec out;
+  if (text.empty()) {
+    throw Error(
+        describe("parse --output", text, "empty; give type=TYPE[,dest=PATH] or a directory"));
+  }
+  if (text.find(',') == std::string::npos && text.rfind("type=", 0) != 0) {
+    out.type = text == "-" ? Type::kTar : Type::kLocal;
+    out.dest = text;
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> items;
+  try {
+    items = split_items(text, "--output");
+  } catch (const Error&) {
+    throw Error(describe("parse --output", text, "expected KEY=VALUE items (type=TYPE,dest=PATH)"));
+  }
   std::string type;
-  for (const auto& [k, v] : split_items(text, "--output")) {
+  for (const auto& [k, v] : items) {
     if (k == "type") type = v;
     if (k == "dest") out.dest = v;
   }
   if (type == "oci")
-    out.type = builder::OutputSpec::Type::kOci;
+    out.type = Type::kOci;
   else if (type == "oci-archive")
-    out.type = builder::OutputSpec::Type::kOciArchive;
+    out.type = Type::kOciArchive;
   else if (type == "docker")
-    out.type = builder::OutputSpec::Type::kDocker;
+    out.type = Type::kDocker;
   else if (type == "registry")
-    out.type = builder::OutputSpec::Type::kRegistry;
+    out.type = Type::kRegistry;
+  else if (type == "local")
+    out.type = Type::kLocal;
+  else if (type == "tar")
+    out.type = Type::kTar;
   else
-    throw Error(
-        describe("parse --output", text, "type must be oci, oci-archive, docker or registry"));
-  if (out.type == builder::OutputSpec::Type::kRegistry) {
+    throw Error(describe("parse --output", text,
+                         "type must be oci, oci-archive, docker, registry, local or tar"));
+  if (out.type == Type::kRegistry) {
     if (!out.dest.empty()) {
       throw Error(
           describe("parse --output", text, "type=registry pushes to the -t names, no dest="));
     }
+  } else if (out.type == Type::kTar && out.dest.empty()) {
+    out.dest = "-";
   } else if (out.dest.empty()) {
     throw Error(describe("parse --output", text, "dest= is required"));
   }
   return out;
+}
+
+/// Whether an output writes to stdout (`dest=-`: tar, docker and oci-archive stream there).
+bool writes_stdout(const builder::OutputSpec& out) {
+  using Type = builder::OutputSpec::Type;
+  return out.dest == "-" &&
+         (out.type == Type::kTar || out.type == Type::kDocker || out.type == Type::kOciArchive);
+}
+
+/// Refuses, before anything runs, the outputs that could not be written (buildx's checks):
+/// two writing to stdout, a stream to stdout when it is a terminal, a type=local dest that is
+/// not a directory, a type=tar dest that is not a regular file.
+void check_outputs(const std::vector<std::string>& flags,
+                   const std::vector<builder::OutputSpec>& outputs) {
+  using Type = builder::OutputSpec::Type;
+  const std::string* to_stdout = nullptr;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& out = outputs[i];
+    const std::string& flag = flags[i];
+    if (writes_stdout(out)) {
+      if (to_stdout != nullptr) {
+        throw Error(describe("--output", flag,
+                             "another --output (" + *to_stdout + ") writes to stdout already"));
+      }
+      to_stdout = &flag;
+      if (out.type == Type::kTar && ::isatty(STDOUT_FILENO)) {
+        throw Error(describe("--output", flag,
+                             "refusing to write a tar to a terminal: redirect stdout or give "
+                             "dest=FILE"));
+      }
+    } else if (out.type == Type::kLocal) {
+      std::error_code ec;
+      if (std::filesystem::exists(out.dest, ec) && !std::filesystem::is_directory(out.dest, ec)) {
+        throw Error(
+            describe("--output", flag, out.dest.string() + " exists and is not a directory"));
+      }
+    } else if (out.type == Type::kTar) {
+      try {
+        output_target(out.dest);  // a directory, a FIFO or a device is refused now
+      } catch (const std::exception& e) {
+        throw with_context("--output " + flag, e);
+      }
+    }
+  }
 }
 
 /// `--secret id=ID[,src=PATH|,env=VAR][,type=file|env]`, Docker's (buildx's) syntax; with
@@ -530,6 +599,18 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
           describe("build", "--output type=registry", "needs at least one -t name to push"));
     }
   }
+  check_outputs(f.outputs, options.outputs);
+  // buildx's --push adds an image output that pushes. Beside local and tar outputs only, no
+  // image is kept in the store to push afterwards: the build pushes it (type=registry).
+  bool push_in_build =
+      f.push && !options.outputs.empty() &&
+      std::all_of(options.outputs.begin(), options.outputs.end(), [](const auto& o) {
+        return o.type == builder::OutputSpec::Type::kLocal ||
+               o.type == builder::OutputSpec::Type::kTar;
+      });
+  if (push_in_build) options.outputs.push_back({builder::OutputSpec::Type::kRegistry, {}});
+  // With an output streaming to stdout, the image id is not printed there.
+  bool stdout_free = std::none_of(options.outputs.begin(), options.outputs.end(), writes_stdout);
   if (f.dry_run) {
     std::cout << builder::dry_run(options) << std::flush;
     return;
@@ -538,15 +619,15 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
   ProgressMode mode = progress_mode(f.progress);
   builder::BuildResult result = build_with_progress(store, options, mode);
   if (f.verify_reproducible && !verify_reproducible(store, options, result, mode)) {
-    std::cout << result.image_id << "\n";
+    if (stdout_free) std::cout << result.image_id << "\n";
     global.exit_code = 1;
     return;
   }
-  if (f.push) push_tags(store, f, result);
+  if (f.push && !push_in_build) push_tags(store, f, result);
   if (!f.metadata_file.empty()) {
     write_file_atomic(output_target(f.metadata_file), build_metadata(result, f.tags));
   }
-  std::cout << result.image_id << "\n";
+  if (stdout_free) std::cout << result.image_id << "\n";
 }
 
 void add_build(CLI::App& app, GlobalOptions& global) {
@@ -572,7 +653,10 @@ void add_build(CLI::App& app, GlobalOptions& global) {
   cmd->add_option("--runtime", flags->runtime, "runc, crun or a path (default: auto)");
   cmd->add_option("--output,-o", flags->outputs,
                   "type=oci,dest=DIR | type=oci-archive,dest=FILE | type=docker,dest=FILE | "
-                  "type=registry (push to the -t names, keep nothing in the store)");
+                  "type=registry (push to the -t names, keep nothing in the store) | "
+                  "type=local,dest=DIR (the root file system as files; DIR alone says the same) "
+                  "| type=tar[,dest=FILE|-] (the same as one tar; - alone: to stdout); local and "
+                  "tar keep no image in the store");
   cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
   cmd->add_option("--metadata-file", flags->metadata_file,
                   "Write the build's result as JSON to this file (buildx's containerimage.digest, "

@@ -47,8 +47,8 @@ la_ssize_t read_callback(archive* a, void* data, const void** out) {
   }
 }
 
-ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode,
-                         const ApplyLimits& limits) {
+ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode, const ApplyLimits& limits,
+                         const std::optional<ApplyOwner>& owner) {
   LayerStream stream(blob, limits);
   ReadContext ctx;
   ctx.stream = &stream;
@@ -61,7 +61,7 @@ ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode,
   if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     throw fail("tar header");
   }
-  EntryApplier applier(root, mode, limits);
+  EntryApplier applier(root, mode, limits, owner);
   ApplyResult result;
   for (;;) {
     archive_entry* e = nullptr;
@@ -89,11 +89,11 @@ void set_max_layer_size(int64_t bytes) {
 }
 
 ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mode,
-                        const ApplyLimits& limits) {
+                        const ApplyLimits& limits, const std::optional<ApplyOwner>& owner) {
   try {
     UniqueFd root(::open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw sys_error("open", dest.string());
-    return apply_stream(blob, root.get(), mode, limits);
+    return apply_stream(blob, root.get(), mode, limits, owner);
   } catch (const std::exception& e) {
     throw with_context("apply layer `" + blob.string() + "`", e);
   }

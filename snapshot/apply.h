@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace mkimg::snapshot {
@@ -46,12 +47,21 @@ struct ApplyResult {
   int64_t entries = 0;
 };
 
+/// An owner every entry of a layer gets instead of the one its tar header names (the files
+/// `build --output type=local` writes belong to the user who ran the build, as BuildKit's).
+struct ApplyOwner {
+  unsigned uid = 0;
+  unsigned gid = 0;
+};
+
 /// Applies the layer in `blob` to `dest` (an existing directory). Throws mkimg::Error
 /// ("apply layer `blob`: cause") on any refused entry or limit; `dest` may then hold part of
 /// the layer (never anything outside `dest`), so apply into a directory you can throw away.
-/// The caller compares ApplyResult::diff_id with the expected one.
+/// The caller compares ApplyResult::diff_id with the expected one. With `owner`, every entry
+/// is owned by it (the header's uid and gid are still checked).
 ApplyResult apply_layer(const fs::path& blob, const fs::path& dest, ApplyMode mode,
-                        const ApplyLimits& limits = {});
+                        const ApplyLimits& limits = {},
+                        const std::optional<ApplyOwner>& owner = std::nullopt);
 
 /// Unpacks `blob` in overlay_lower mode into a fresh temporary sibling of `dest`, checks the
 /// diff_id against `expected_diff_id` ("sha256:..."), syncs the file system, and only then

@@ -383,7 +383,12 @@ SinkResult CompressedSink::finish() {
   impl_->flush_block();
   if (impl_->compression == Compression::kGzip) impl_->finish_gzip();
   if (impl_->compression == Compression::kZstd) impl_->zstd_stream("", 0, ZSTD_e_end);
-  if (::fsync(impl_->out.get()) != 0) throw sys_error("fsync", "layer blob");
+  // A pipe (`build --output type=tar,dest=-`) has nothing to sync.
+  struct stat out {};
+  if (::fstat(impl_->out.get(), &out) == 0 && S_ISREG(out.st_mode) &&
+      ::fsync(impl_->out.get()) != 0) {
+    throw sys_error("fsync", "layer blob");
+  }
   SinkResult r{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size, impl_->tar_size};
   r.members = std::move(impl_->members);
   r.members_reused = impl_->members_reused;

@@ -46,7 +46,8 @@ class CompressedSink {
   void write(const void* data, std::size_t size);
   /// A tar entry at `path` starts with the next write: a gzip block may end here.
   void entry_start(std::string_view path);
-  /// Flushes everything, fsyncs the file and returns the hashes; call once.
+  /// Flushes everything, fsyncs the file (a regular file only: not a pipe) and returns the
+  /// hashes; call once.
   SinkResult finish();
 
   static constexpr std::size_t kBlockSize = std::size_t{1} << 20;

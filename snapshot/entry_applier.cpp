@@ -30,14 +30,15 @@ struct Meta {
   std::vector<std::pair<std::string, std::string>> xattrs;
 };
 
-Meta read_meta(archive_entry* e, const ApplyLimits& limits, const std::string& name) {
+Meta read_meta(archive_entry* e, const ApplyLimits& limits, const std::optional<ApplyOwner>& owner,
+               const std::string& name) {
   Meta m;
   int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
   if (uid < 0 || gid < 0 || uid >= 0xffffffffLL || gid >= 0xffffffffLL) {
     throw Error(describe("apply", name, "uid or gid out of range"));
   }
-  m.uid = static_cast<uid_t>(uid);
-  m.gid = static_cast<gid_t>(gid);
+  m.uid = static_cast<uid_t>(owner ? owner->uid : uid);
+  m.gid = static_cast<gid_t>(owner ? owner->gid : gid);
   m.perm = archive_entry_perm(e) & 07777;
   m.mtime.tv_sec = archive_entry_mtime(e);
   long ns = archive_entry_mtime_nsec(e);
@@ -88,8 +89,9 @@ bool make_room(int dir, const std::string& leaf, bool keep_dir) {
 
 }  // namespace
 
-EntryApplier::EntryApplier(int root, ApplyMode mode, const ApplyLimits& limits)
-    : root_(root), mode_(mode), limits_(limits) {}
+EntryApplier::EntryApplier(int root, ApplyMode mode, const ApplyLimits& limits,
+                           const std::optional<ApplyOwner>& owner)
+    : root_(root), mode_(mode), limits_(limits), owner_(owner) {}
 
 void EntryApplier::apply(archive* a, archive_entry* e) {
   const char* raw = archive_entry_pathname(e);
@@ -187,7 +189,7 @@ void EntryApplier::hardlink(const RootPath& path, const char* raw_target) {
 }
 
 void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
-  Meta meta = read_meta(e, limits_, join(path));
+  Meta meta = read_meta(e, limits_, owner_, join(path));
   int64_t size = archive_entry_size(e);
   if (size < 0) throw Error(describe("apply", join(path), "bad size"));
   if (size > limits_.max_total_bytes) {
@@ -225,7 +227,7 @@ void EntryApplier::regular(archive* a, archive_entry* e, const RootPath& path) {
 }
 
 void EntryApplier::directory(archive_entry* e, const RootPath& path) {
-  Meta meta = read_meta(e, limits_, join(path));
+  Meta meta = read_meta(e, limits_, owner_, join(path));
   UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   if (!make_room(dir.get(), path.back(), true) &&
       ::mkdirat(dir.get(), path.back().c_str(), 0700) != 0) {
@@ -239,7 +241,7 @@ void EntryApplier::directory(archive_entry* e, const RootPath& path) {
 }
 
 void EntryApplier::special(archive_entry* e, const RootPath& path) {
-  Meta meta = read_meta(e, limits_, join(path));
+  Meta meta = read_meta(e, limits_, owner_, join(path));
   const std::string& leaf = path.back();
   UniqueFd dir = open_parent(root_, path, Missing::kCreate);
   make_room(dir.get(), leaf, false);

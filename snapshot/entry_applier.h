@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -20,7 +21,9 @@ namespace mkimg::snapshot {
 /// Applies the entries of one layer, in stream order, to the tree under `root`.
 class EntryApplier {
  public:
-  EntryApplier(int root, ApplyMode mode, const ApplyLimits& limits);
+  /// With `owner`, every entry is owned by it instead of the owner its header names.
+  EntryApplier(int root, ApplyMode mode, const ApplyLimits& limits,
+               const std::optional<ApplyOwner>& owner = std::nullopt);
 
   /// Applies `e`, reading its data from `a`. Throws mkimg::Error on a refused entry.
   void apply(archive* a, archive_entry* e);
@@ -40,6 +43,7 @@ class EntryApplier {
   int root_;
   ApplyMode mode_;
   ApplyLimits limits_;
+  std::optional<ApplyOwner> owner_;
   std::unordered_set<std::string> written_;
   std::vector<std::pair<RootPath, timespec>> dir_times_;
 };

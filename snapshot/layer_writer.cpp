@@ -404,4 +404,20 @@ LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
   return write_layer(root, std::move(entries), out_file, options);
 }
 
+int64_t write_tar_from_dir(const fs::path& root, int out, const LayerOptions& options) {
+  UniqueFd fd = open_tree_root(root);
+  UniqueFd sink_fd(::fcntl(out, F_DUPFD_CLOEXEC, 0));
+  if (!sink_fd) throw sys_error("write", "tar stream");
+  CompressedSink sink(std::move(sink_fd), Compression::kNone, 0, 1);
+  TarWriter tar(fd.get(), sink, options);
+  // walk_tree visits parents first and names sorted bytewise: the order layer_path_less sorts.
+  walk_tree(fd.get(), [&](const std::string& rel, const struct stat&) {
+    tar.add(LayerEntry{rel, EntryKind::kTree});
+    return true;
+  });
+  int64_t count = tar.close();
+  sink.finish();
+  return count;
+}
+
 }  // namespace mkimg::snapshot

@@ -103,6 +103,13 @@ LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entri
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
                                const LayerOptions& options);
 
+/// Writes the whole tree under `root` (not `root` itself) as one uncompressed tar to `out` (a
+/// file or a pipe; not closed, not synced), in the format of a layer: sorted, numeric owners,
+/// mtimes clamped to `options.source_date_epoch`, hardlinks as hardlinks, kept xattrs
+/// (`options.compression` is ignored). The tree is walked as it is written, so memory does not
+/// grow with it. Returns the number of entries: `build --output type=tar`.
+int64_t write_tar_from_dir(const fs::path& root, int out, const LayerOptions& options);
+
 /// One entry of a layer given by value instead of read from a tree: COPY writes its layer
 /// straight from its sources with this (no copy on disk first). The tar header is the one
 /// write_layer() would write for a file with this metadata.

@@ -15,6 +15,8 @@
 //   layer_entries.h    a layer tar's entries with metadata and content digests, streamed
 //   layer_store.h      unpacked layers under <root>/layers/<chain id>, unpacked lazily
 //   image_diff.h       what differs between two images: `mkimg diff`, --verify-reproducible
+//   root_export.h      an image's root file system written into a directory (merged into
+//                      what it holds) or as one tar: `build --output type=local|tar`
 //   sha256.h           (internal) a streaming SHA-256
 //
 // The three things mkimg does with layer tars:
@@ -53,6 +55,8 @@
 //
 // 4. Read a layer's entries (layer_entries.h): metadata and content digest of every entry,
 //    streamed, for comparing images (image_diff.h).
+// 5. Write an image's root file system out (root_export.h): the layers applied in flatten mode,
+//    then merged into a directory or written as one tar by the layer writer.
 //
 // Limits to know: xattrs travel on regular files and directories only; overlay_lower marks
 // opaque directories with trusted.overlay.opaque as real root, user.overlay.opaque in a user
