@@ -505,8 +505,10 @@ void check_metadata_file(const std::string& path) {
 /// The JSON `docker buildx build --metadata-file` writes, with the keys a next CI step reads:
 /// the manifest digest and descriptor, the config digest and the -t names (normalised,
 /// comma-separated). buildx's own keys (buildx.build.ref, provenance) are left out.
-std::string build_metadata(const builder::BuildResult& result,
-                           const std::vector<std::string>& tags) {
+std::string build_metadata(const builder::BuildResult& result, const std::vector<std::string>& tags,
+                           bool image_made) {
+  // Like buildx's local and tar exporters, a build that keeps and pushes no image names none.
+  if (!image_made) return "{}\n";
   nlohmann::json j;
   j["containerimage.digest"] = result.manifest.digest.str();
   j["containerimage.config.digest"] = result.image_id;
@@ -625,7 +627,13 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
   }
   if (f.push && !push_in_build) push_tags(store, f, result);
   if (!f.metadata_file.empty()) {
-    write_file_atomic(output_target(f.metadata_file), build_metadata(result, f.tags));
+    const bool image_made =
+        options.outputs.empty() ||
+        std::any_of(options.outputs.begin(), options.outputs.end(), [](const auto& o) {
+          return o.type != builder::OutputSpec::Type::kLocal &&
+                 o.type != builder::OutputSpec::Type::kTar;
+        });
+    write_file_atomic(output_target(f.metadata_file), build_metadata(result, f.tags, image_made));
   }
   if (stdout_free) std::cout << result.image_id << "\n";
 }

@@ -129,8 +129,10 @@ TEST_F(OutputTest, LocalOfAMultiStageBuildIsTheFinalStageOrTheTarget) {
   EXPECT_EQ(top, std::vector<std::string>{"final"});
 
   auto first =
-      build(dir("two"), {"--target", "first", "-o", "type=local,dest=" + dir("first").string()});
+      build(dir("two"), {"--target", "first", "-o", "type=local,dest=" + dir("first").string(),
+                         "--metadata-file", dir("meta.json").string()});
   ASSERT_EQ(first.exit_code, 0) << first.all();
+  EXPECT_EQ(read_file(dir("meta.json")), "{}\n") << "no image is made, so none is named";
   EXPECT_EQ(read_file(dir("first") / "one"), "one\n");
   EXPECT_TRUE(fs::exists(dir("first") / "bin/busybox"));
   EXPECT_FALSE(fs::exists(dir("first") / "final"));
