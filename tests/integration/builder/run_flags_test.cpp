@@ -37,6 +37,14 @@ class RunFlagsTest : public BuilderTest {
     ASSERT_EQ(built.exit_code, 0) << built.all();
   }
 
+  /// `mkimg run --name NAME busybox sleep <long>` in the background (output to first.log);
+  /// TearDown kills its container if the test does not.
+  ChildProcess run_named_sleep(const std::string& name) {
+    return ChildProcess({mkimg_binary(), "--root", store().string(), "run", "--name", name,
+                         "busybox", "sleep", "3" + std::to_string(::getpid())},
+                        dir("first.log"));
+  }
+
   static bool contains(const std::string& text, const std::string& what) {
     return text.find(what) != std::string::npos;
   }
@@ -223,11 +231,8 @@ TEST_F(RunFlagsTest, PublishIsNotApplicable) {
 }
 
 TEST_F(RunFlagsTest, NameIsTheContainersIdAndASecondRunOfItFails) {
-  const std::string sleep_for = "3" + std::to_string(::getpid());
-  ChildProcess first({mkimg_binary(), "--root", store().string(), "run", "--name", "web.1",
-                      "busybox", "sleep", sleep_for},
-                     dir("first.log"));
   const fs::path state = store() / "tmp/runtime-state/web.1";
+  ChildProcess first = run_named_sleep("web.1");
   ASSERT_TRUE(wait_until([&] { return fs::exists(state); }, std::chrono::minutes(2)))
       << read_file(dir("first.log"));
   auto second = mkimg_run({"--name", "web.1", "busybox", "true"});
@@ -275,11 +280,8 @@ pid_t reaper_of(const fs::path& store) {
 }
 
 TEST_F(RunFlagsTest, ANewRunOfANameWaitsUntilAKilledRunsCleanUpIsDone) {
-  const std::string sleep_for = "3" + std::to_string(::getpid());
-  ChildProcess first({mkimg_binary(), "--root", store().string(), "run", "--name", "web.2",
-                      "busybox", "sleep", sleep_for},
-                     dir("first.log"));
   const fs::path state = store() / "tmp/runtime-state/web.2";
+  ChildProcess first = run_named_sleep("web.2");
   ASSERT_TRUE(wait_until([&] { return fs::exists(state); }, std::chrono::minutes(2)))
       << read_file(dir("first.log"));
   const pid_t reaper = reaper_of(store());
