@@ -1,6 +1,7 @@
 // save_archive(): docker-archive and oci-archive writing with libarchive.
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -29,7 +30,7 @@ struct ReaderDeleter {
 
 /// A tar file being written to a temp name; finish() renames it onto the destination (the
 /// regular file the user named, through symlinks: common/in_root.h output_target). `-` is
-/// stdout, streamed as `docker save` does (never a terminal).
+/// stdout, streamed as `docker save` does (never a terminal). The file is 0644.
 class TarWriter {
  public:
   explicit TarWriter(const fs::path& dest) {
@@ -44,6 +45,9 @@ class TarWriter {
     }
     dest_ = output_target(dest);
     UniqueFd fd = detail::create_temp(dest_.string() + ".tmp", tmp_);
+    // The archive is the user's file, readable as `docker save` leaves it (0644 under the usual
+    // umask), not the temp file's 0600.
+    if (::fchmod(fd.get(), 0644) != 0) throw sys_error("chmod", tmp_.string());
     if (archive_write_open_fd(a_.get(), fd.get()) != ARCHIVE_OK) fail();
     fd_ = std::move(fd);
   }

@@ -53,6 +53,7 @@ TEST_F(ImportedBusybox, DockerArchiveRoundTripsThroughSkopeo) {
   fs::path archive = dir_ / "app.tar";
   auto save = run_mkimg(root(), {"save", "app:v1", "-o", archive.string()});
   ASSERT_EQ(save.exit_code, 0) << save.all();
+  EXPECT_EQ(fs::status(archive).permissions(), fs::perms(0644)) << "as docker save leaves it";
   auto inspect = run({"skopeo", "inspect", "docker-archive:" + archive.string()});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.all();
   EXPECT_EQ(nlohmann::json::parse(inspect.out)["Layers"].size(), 1u);
