@@ -13,6 +13,7 @@
 //                      step_copy.cpp, step_workdir.cpp, step_metadata.cpp; run_instruction.cpp
 //                      dispatches
 //   layer_step.h       a file-system step: cache lookup, overlay mount, work, diff, commit
+//   history.h          each step's history entry as BuildKit writes it (created_by, comment)
 //   context_hash.h     the stat-keyed memo of context file hashes (step keys and the cache
 //                      index are in cache/)
 //   shared_cache.cpp   --cache-from lookups on a local miss, --cache-to exports at the end

@@ -15,6 +15,7 @@
 #include "builder/build.h"
 #include "builder/context_hash.h"
 #include "builder/events.h"
+#include "builder/history.h"
 #include "builder/stage_graph.h"
 #include "cache/cache_index.h"
 #include "cache/shared_cache.h"
@@ -36,6 +37,9 @@ struct ImageState {
   std::vector<oci::Descriptor> layers;
   std::string cache_key;  ///< key of the last file-system step (or the base)
   std::string created;    ///< RFC 3339 time of the last change (cached steps keep theirs)
+  /// The ARGs declared so far, in order, with their values: a stage FROM this one keeps them
+  /// (BuildKit's dispatchState.buildArgs), for the `|N K=V` of a RUN's history entry.
+  std::vector<BuildArg> build_args;
 };
 
 /// One stage being built: its image, the variables in scope and the shell.

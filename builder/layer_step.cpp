@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "builder/history.h"
 #include "builder/shared_cache.h"
 #include "builder/steps.h"
 #include "common/error.h"
@@ -72,7 +73,7 @@ void add_history(BuildSession& session, StageState& stage, const std::string& cr
                   ? created_time(*session.options)
                   : stage.image.created;
   h.created_by = created_by;
-  h.comment = "mkimg.build";
+  h.comment = kHistoryComment;
   if (empty) h.empty_layer = true;
   stage.image.config.history.push_back(h);
 }
@@ -89,14 +90,15 @@ void append_layer(StageState& stage, const cache::CacheEntry& entry) {
 }
 
 /// Commits a step's layer blob to the store and returns the cache entry; `upper`, when given,
-/// becomes the layer's unpacked directory.
+/// becomes the layer's unpacked directory. A blob without entries (the step changed nothing) is
+/// a layer too: BuildKit records every RUN, COPY, ADD and WORKDIR (but WORKDIR /) as a layer
+/// (dockerfile2llb commitToHistory withLayer=true), an empty tar when its diff is empty.
 cache::CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
                          const snapshot::LayerBlob& blob, const StepTimer& timer,
                          const std::filesystem::path* upper, const char* how) {
   const oci::Store& store = *session.store;
   cache::CacheEntry entry;
   entry.key = key;
-  if (blob.entries == 0) return entry;
   store.commit_file(blob.file, oci::Digest::parse(blob.digest), oci::Verification::kTrustWriter);
   spdlog::debug("layer committed: {} ({} bytes, {} entries, {:.2f}s{})", blob.digest, blob.size,
                 blob.entries, timer.seconds(), how);

@@ -2,7 +2,7 @@
 // the layer; on a miss mount an overlay of the parent's layers with a fresh upper directory,
 // let the step work in the merged root, unmount, drop mount stubs, diff the upper directory
 // into a layer blob, commit it, adopt the upper directory as the unpacked layer and record
-// the cache entry. A step that changed nothing adds an empty_layer history entry only.
+// the cache entry. A step that changed nothing still makes a layer (an empty tar), as BuildKit.
 // A step may instead write its layer blob itself (DirectWork: COPY straight from its sources,
 // copy/plan.h), alone (no upper directory; the layer is unpacked from its blob the first time
 // a later step needs it: layers are unpacked lazily, image_lowers()) or while its files are

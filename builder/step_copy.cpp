@@ -11,6 +11,7 @@
 #include "builder/copy/plan.h"
 #include "builder/copy/recall.h"
 #include "builder/copy/url_source.h"
+#include "builder/history.h"
 #include "builder/layer_step.h"
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
@@ -42,6 +43,12 @@ struct CopyArgs {
   std::vector<std::string> urls;        ///< ADD's http(s) sources (not in `sources`)
   std::optional<oci::Digest> checksum;  ///< ADD --checksum (one URL source)
 };
+
+/// The history entry's created_by of the COPY or ADD `inst` (as expanded, as BuildKit shows it).
+std::string created_by(const parser::Instruction& inst) {
+  if (auto* c = std::get_if<parser::Copy>(&inst.body)) return copy_created_by(*c);
+  return copy_created_by(std::get<parser::Add>(inst.body));
+}
 
 std::string workdir_of(const StageState& stage) {
   auto& cfg = stage.image.config.config;
@@ -437,8 +444,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   if (a.link && a.chmod.empty()) return run_linked(ctx, a, extract_archives);
   std::optional<cache::StepKey> alias = stage_alias(ctx, a);
   if (alias && reuse_by_alias(session, stage, *alias,
-                              {ctx.label, ctx.instruction.original,
-                               ctx.instruction.original + " # buildkit"})) {
+                              {ctx.label, ctx.instruction.original, created_by(ctx.instruction)})) {
     return;
   }
   CopyOrigin origin;
@@ -449,7 +455,7 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
   add_key_parts(key, shape.sources, a.urls.size());
   urls.add_key_parts(key);
-  StepDescription desc{ctx.label, shape.shown, shape.shown + " # buildkit"};
+  StepDescription desc{ctx.label, shape.shown, created_by(ctx.instruction)};
   // Straight into the layer when the destination allows (copy/plan.h); `direct` lives until
   // the step is done.
   DirectCopy direct;
@@ -480,8 +486,7 @@ void run_add_git(const StepContext& ctx, const parser::Add& add) {
   cache::StepKey key{stage.image.cache_key,
                      {{"instruction", options_text(a) + (add.keep_git_dir ? "\nkeep-git-dir" : "")},
                       {"git", git.remote + "\n" + commit + "\n" + git.subdir}}};
-  StepDescription desc{ctx.label, ctx.instruction.original,
-                       ctx.instruction.original + " # buildkit"};
+  StepDescription desc{ctx.label, ctx.instruction.original, created_by(ctx.instruction)};
   const Destination dest = resolve_destination(a.dest, workdir_of(stage));
   StepWork work = [&](const std::filesystem::path& merged) {
     TempDir checkout(session.store->tmp_dir(), "git-");

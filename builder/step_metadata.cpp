@@ -2,6 +2,7 @@
 // STOPSIGNAL, HEALTHCHECK, CMD, ENTRYPOINT, SHELL, ONBUILD, MAINTAINER.
 #include <set>
 
+#include "builder/history.h"
 #include "builder/layer_step.h"
 #include "builder/overloaded.h"
 #include "builder/steps.h"
@@ -73,17 +74,25 @@ std::vector<std::string> port_specs(const std::string& spec) {
   return out;
 }
 
-void declare_args(BuildSession& session, StageState& stage, const parser::Arg& arg) {
+/// Declares the ARGs of `arg` in the stage with their values (--build-arg, else the default,
+/// else the global ARG's) and returns them as declared.
+std::vector<BuildArg> declare_args(BuildSession& session, StageState& stage,
+                                   const parser::Arg& arg) {
   const auto& build_args = session.options->build_args;
+  std::vector<BuildArg> declared;
   for (const auto& d : arg.args) {
+    BuildArg& b = declared.emplace_back(BuildArg{d.name, std::nullopt});
     if (auto it = build_args.find(d.name); it != build_args.end()) {
-      parser::set_variable(stage.args, d.name, it->second);
+      b.value = it->second;
     } else if (d.default_value) {
-      parser::set_variable(stage.args, d.name, *d.default_value);
+      b.value = *d.default_value;
     } else if (auto g = parser::find_variable(session.global_args, d.name)) {
-      parser::set_variable(stage.args, d.name, *g);
+      b.value = *g;
     }
+    if (b.value) parser::set_variable(stage.args, d.name, *b.value);
   }
+  stage.image.build_args.insert(stage.image.build_args.end(), declared.begin(), declared.end());
+  return declared;
 }
 
 }  // namespace
@@ -93,56 +102,88 @@ void step_metadata(const StepContext& ctx) {
   auto& image = stage.image;
   if (!image.config.config) image.config.config = oci::ContainerConfig{};
   auto& cfg = *image.config.config;
-  bool history = true;
+  // What BuildKit's dispatch* function of the instruction records (builder/history.h);
+  // nullopt: no history entry.
+  std::optional<std::string> created_by;
   std::visit(
       Overloaded{
           [&](const parser::Env& e) {
-            for (const auto& kv : e.pairs) set_image_env(image, kv.key, kv.value);
+            created_by = "ENV";
+            for (const auto& kv : e.pairs) {
+              set_image_env(image, kv.key, kv.value);
+              *created_by += " " + kv.key + "=" + kv.value;
+            }
           },
           [&](const parser::Arg& a) {
-            declare_args(ctx.session, stage, a);
-            history = false;
+            created_by = arg_created_by(declare_args(ctx.session, stage, a));
           },
           [&](const parser::Label& l) {
             if (!cfg.labels) cfg.labels = std::map<std::string, std::string>{};
-            for (const auto& kv : l.pairs) (*cfg.labels)[kv.key] = kv.value;
+            created_by = "LABEL";
+            for (const auto& kv : l.pairs) {
+              (*cfg.labels)[kv.key] = kv.value;
+              *created_by += " " + kv.key + "=" + kv.value;
+            }
           },
-          [&](const parser::User& u) { cfg.user = u.user; },
+          [&](const parser::User& u) {
+            cfg.user = u.user;
+            created_by = "USER " + u.user;
+          },
           [&](const parser::Expose& e) {
             if (!cfg.exposed_ports) cfg.exposed_ports = std::set<std::string>{};
+            std::vector<std::string> ports;
             for (const auto& p : e.ports) {
-              for (const auto& one : port_specs(p)) cfg.exposed_ports->insert(one);
+              for (const auto& one : port_specs(p)) {
+                cfg.exposed_ports->insert(one);
+                ports.push_back(one);
+              }
             }
+            created_by = "EXPOSE " + go_list(ports);
           },
           [&](const parser::Volume& v) {
             if (!cfg.volumes) cfg.volumes = std::set<std::string>{};
             for (const auto& p : v.paths) cfg.volumes->insert(p);
+            created_by = "VOLUME " + go_list(v.paths);
           },
-          [&](const parser::Stopsignal& s) { cfg.stop_signal = s.signal; },
-          [&](const parser::Healthcheck& h) { cfg.healthcheck = healthcheck(h); },
+          [&](const parser::Stopsignal& s) {
+            cfg.stop_signal = s.signal;
+            created_by = "STOPSIGNAL " + s.signal;
+          },
+          [&](const parser::Healthcheck& h) {
+            cfg.healthcheck = healthcheck(h);
+            created_by = healthcheck_created_by(*cfg.healthcheck->test, h);
+          },
           [&](const parser::Cmd& c) {
             cfg.cmd = command_args(stage, c.command);
+            // BuildKit's dispatchCmd (only CMD) marks the arguments as escaped.
+            cfg.args_escaped = true;
             stage.cmd_set = true;
+            created_by = "CMD " + go_quote_list(*cfg.cmd);
           },
           [&](const parser::Entrypoint& e) {
             cfg.entrypoint = command_args(stage, e.command);
             if (!stage.cmd_set) cfg.cmd.reset();
+            created_by = "ENTRYPOINT " + go_quote_list(*cfg.entrypoint);
           },
           [&](const parser::Shell& s) {
             stage.shell = s.args;
             cfg.shell = s.args;
+            created_by = "SHELL " + go_list(s.args);
           },
           [&](const parser::Onbuild& o) {
             if (!cfg.on_build) cfg.on_build = std::vector<std::string>{};
             cfg.on_build->push_back(o.expression);
           },
-          [&](const parser::Maintainer& m) { image.config.author = m.name; },
+          [&](const parser::Maintainer& m) {
+            image.config.author = m.name;
+            created_by = "MAINTAINER " + m.name;
+          },
           [&](const auto&) {
             throw Error(describe("run", ctx.instruction.original, "not a metadata instruction"));
           },
       },
       ctx.instruction.body);
-  if (history) add_metadata_history(ctx.session, stage, ctx.instruction.original);
+  if (created_by) add_metadata_history(ctx.session, stage, *created_by);
 }
 
 }  // namespace mkimg::builder

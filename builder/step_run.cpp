@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "builder/history.h"
 #include "builder/layer_step.h"
 #include "builder/run_mounts.h"
 #include "builder/steps.h"
@@ -315,7 +316,9 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
   }
   RunSetup r = run_setup(ctx, run);
   check_entitlements(*ctx.session.options, run);
-  StepDescription desc{ctx.label, ctx.instruction.original, "RUN " + join(r.argv) + " # buildkit"};
+  StepDescription desc{
+      ctx.label, ctx.instruction.original,
+      run_created_by(r.argv, ctx.stage.image.build_args, step_environment(ctx.stage))};
   run_layer_step(
       ctx.session, ctx.stage, run_key(ctx, run, r), desc,
       [&](const std::filesystem::path& merged) { return run_in_container(ctx, run, r, merged); });

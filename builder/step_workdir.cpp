@@ -1,4 +1,6 @@
-// WORKDIR: sets the working directory and creates it; a layer only when it created something.
+// WORKDIR: sets the working directory and creates it, in a layer of its own even when the
+// directory was there (BuildKit's dispatchWorkdir: a mkdir -p file op, withLayer); WORKDIR / only
+// changes the config.
 #include "builder/layer_step.h"
 #include "builder/steps.h"
 #include "common/in_root.h"
@@ -15,6 +17,7 @@ void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
   std::string dir = p.lexically_normal().string();
   if (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   cfg->working_dir = dir;
+  if (dir == "/") return add_metadata_history(ctx.session, ctx.stage, "WORKDIR /");
   std::string user = cfg->user ? *cfg->user : "";
   cache::StepKey key{ctx.stage.image.cache_key,
                      {{"instruction", "WORKDIR " + dir}, {"user", user}}};

@@ -75,3 +75,58 @@ std::chrono::nanoseconds parse_go_duration(std::string_view text) {
 std::chrono::nanoseconds parse_age(std::string_view text) { return parse_duration(text, true); }
 
 }  // namespace mkimg::parser
+
+namespace mkimg::parser {
+
+namespace {
+
+/// The fraction v / 10^prec as ".123" with trailing zeros (and the point) left out, as Go's
+/// fmtFrac; returns v / 10^prec.
+std::uint64_t append_fraction(std::string& out, std::uint64_t v, int prec) {
+  std::string digits;
+  bool print = false;
+  for (int i = 0; i < prec; ++i) {
+    std::uint64_t digit = v % 10;
+    print = print || digit != 0;
+    if (print) digits.insert(digits.begin(), static_cast<char>('0' + digit));
+    v /= 10;
+  }
+  if (print) out += "." + digits;
+  return v;
+}
+
+}  // namespace
+
+std::string format_go_duration(std::chrono::nanoseconds d) {
+  const std::int64_t n = d.count();
+  if (n == 0) return "0s";
+  std::uint64_t u = n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+  std::string out = n < 0 ? "-" : "";
+  if (u < 1000000000ULL) {
+    // Under a second: the largest unit that fits, with a fraction (1.5µs, 500ms).
+    int prec = 6;
+    const char* unit = "ms";
+    if (u < 1000ULL) {
+      prec = 0;
+      unit = "ns";
+    } else if (u < 1000000ULL) {
+      prec = 3;
+      unit = "\xc2\xb5s";  // U+00B5 MICRO SIGN, as Go prints it
+    }
+    std::string frac;
+    u = append_fraction(frac, u, prec);
+    return out + std::to_string(u) + frac + unit;
+  }
+  std::string frac;
+  u = append_fraction(frac, u, 9);  // u is now whole seconds
+  std::string text = std::to_string(u % 60) + frac + "s";
+  u /= 60;
+  if (u > 0) {
+    text = std::to_string(u % 60) + "m" + text;
+    u /= 60;
+    if (u > 0) text = std::to_string(u) + "h" + text;
+  }
+  return out + text;
+}
+
+}  // namespace mkimg::parser

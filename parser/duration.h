@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <string_view>
 
 namespace mkimg::parser {
@@ -14,5 +15,9 @@ std::chrono::nanoseconds parse_go_duration(std::string_view text);
 /// A Go duration that may also count days ("7d", "1d12h"; a day is 24h): what
 /// `docker buildx prune --filter until=` takes, and days. Throws as parse_go_duration.
 std::chrono::nanoseconds parse_age(std::string_view text);
+
+/// Go's time.Duration.String(): "0s", "1.5µs", "500ms", "1.5s", "1m30s", "1h0m0s", "-2s" (how
+/// BuildKit's HEALTHCHECK history entry prints the durations).
+std::string format_go_duration(std::chrono::nanoseconds d);
 
 }  // namespace mkimg::parser

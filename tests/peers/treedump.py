@@ -25,11 +25,15 @@ What is left out, on purpose, and why (everything else is compared):
 - The permission bits of symlinks: on Linux a symlink's mode is always 0777 on disk whatever
   a tar header says, so it is not part of the tree a container sees.
 - Config fields that record the build, not the image (`Hostname`, `Image`, `container`,
-  `docker_version`, `history`, `rootfs`): they name build-time ids.
+  `docker_version`, `rootfs`): they name build-time ids. Of `history`, each entry's
+  `created_by`, `empty_layer` and `comment` are compared (one line per entry), not its time;
+  the leading entries of an imported base (`docker import`, `mkimg import`: each tool records
+  its import its own way) are only counted.
 - Empty and absent config values are the same value (`null`, `""`, `[]`, `{}`), as in the
   OCI image spec where every one of these fields is optional; Env is shown sorted, since
   the environment is a set of unique names and its order has no meaning at run time.
-- `ArgsEscaped` is a Windows-only field (the OCI spec says so); BuildKit sets it on Linux too.
+- `ArgsEscaped` is compared: a Windows-only field per the OCI spec that BuildKit sets on
+  Linux too, and `docker history` / tools read it.
 - In Healthcheck, zero durations and retries are dropped (zero means "inherit the default").
 """
 import argparse
@@ -42,7 +46,7 @@ import sys
 import tarfile
 
 CONFIG_FIELDS = ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes",
-                 "Labels", "StopSignal", "Healthcheck", "Shell", "OnBuild"]
+                 "Labels", "StopSignal", "Healthcheck", "Shell", "OnBuild", "ArgsEscaped"]
 TOP_FIELDS = ["architecture", "os", "variant", "author"]
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -319,7 +323,25 @@ def config_lines(config):
         if field == "Healthcheck" and value:
             value = {k: v for k, v in value.items() if v not in (0, None, "")}
         lines.append("config.%s %s" % (field, json.dumps(value, sort_keys=True)))
+    history = config.get("history") or []
+    imported = 0
+    while imported < len(history) and is_import(history[imported]):
+        imported += 1
+    lines.append("history.base %d entries of an import left out" % imported)
+    for h in history[imported:]:
+        lines.append("history %s%s%s" % (
+            "empty_layer " if h.get("empty_layer") else "",
+            json.dumps(h.get("created_by", "")),
+            " comment=" + json.dumps(h["comment"]) if h.get("comment") else ""))
     return lines
+
+
+def is_import(entry):
+    """The history entry of an imported root file system (the peer cases' busybox base), which
+    each tool writes its own way: `docker import` none but a comment "Imported from -",
+    `mkimg import` created_by "mkimg import"."""
+    by = entry.get("created_by", "")
+    return by == "mkimg import" or (by == "" and entry.get("comment", "").startswith("Imported from"))
 
 
 def tree_lines(tree):

@@ -19,7 +19,7 @@ class CaseServer {
     for (PeerBuild& b : c.builds) {
       for (std::string& f : b.flags) {
         for (auto at = f.find("@HTTP@"); at != std::string::npos; at = f.find("@HTTP@")) {
-          if (base.empty()) base = start(context, work);
+          if (base.empty()) base = c.http = start(context, work);
           f.replace(at, 6, base);
         }
       }

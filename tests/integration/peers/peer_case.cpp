@@ -66,6 +66,43 @@ std::set<std::string> load_peer_artefacts(const PeerCase& c) {
   return paths;
 }
 
+std::vector<HistoryRewrite> load_peer_history(const PeerCase& c) {
+  std::vector<HistoryRewrite> rewrites;
+  std::ifstream in(c.dir / "peer-history");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '"') continue;
+    for (auto at = line.find("@HTTP@"); at != std::string::npos; at = line.find("@HTTP@")) {
+      line.replace(at, 6, c.http);
+    }
+    if (line.size() > 4 && line.compare(line.size() - 4, 4, "\" ->") == 0) {
+      rewrites.push_back({line.substr(0, line.size() - 3), std::nullopt});
+    } else if (auto arrow = line.find("\" -> \""); arrow != std::string::npos) {
+      rewrites.push_back({line.substr(0, arrow + 1), line.substr(arrow + 5)});
+    }
+  }
+  return rewrites;
+}
+
+std::string rewrite_history(const std::string& dump, const std::vector<HistoryRewrite>& rewrites) {
+  if (rewrites.empty()) return dump;
+  std::istringstream in(dump);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    bool keep = true;
+    if (line.rfind("history ", 0) == 0) {
+      for (const auto& r : rewrites) {
+        auto at = line.find(" " + r.from);
+        if (at == std::string::npos) continue;
+        if (!r.to) keep = false;
+        if (r.to) line.replace(at + 1, r.from.size(), *r.to);
+        break;
+      }
+    }
+    if (keep) out += line + "\n";
+  }
+  return out;
+}
+
 std::map<std::string, std::string> load_known_differences(const fs::path& file) {
   std::map<std::string, std::string> known;
   std::ifstream in(file);

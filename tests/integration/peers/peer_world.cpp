@@ -142,6 +142,7 @@ ToolResult build_with_docker(const PeerCase& c, const fs::path& context, const f
   }
   for (const auto& tag : tags) result.dump += dump_image(archive, tag, result.failure);
   result.dump = drop_paths(result.dump, load_peer_artefacts(c));
+  result.dump = rewrite_history(result.dump, load_peer_history(c));
   return result;
 }
 

@@ -19,6 +19,22 @@ TEST(Duration, GoDurationsAsGoParsesThem) {
   EXPECT_THROW(parse_go_duration("1d"), Error);
 }
 
+// Go's time.Duration.String(), as BuildKit's HEALTHCHECK history entry prints durations.
+TEST(Duration, FormattedAsGoPrintsThem) {
+  EXPECT_EQ(format_go_duration(0s), "0s");
+  EXPECT_EQ(format_go_duration(30s), "30s");
+  EXPECT_EQ(format_go_duration(90s), "1m30s");
+  EXPECT_EQ(format_go_duration(1h), "1h0m0s");
+  EXPECT_EQ(format_go_duration(1500ms), "1.5s");
+  EXPECT_EQ(format_go_duration(500ms), "500ms");
+  EXPECT_EQ(format_go_duration(1500us), "1.5ms");
+  EXPECT_EQ(format_go_duration(1500ns), "1.5\xc2\xb5s");
+  EXPECT_EQ(format_go_duration(7ns), "7ns");
+  EXPECT_EQ(format_go_duration(-2s), "-2s");
+  EXPECT_EQ(format_go_duration(26h + 3min + 4s + 5ms), "26h3m4.005s");
+  EXPECT_EQ(format_go_duration(parse_go_duration("1m30.25s")), "1m30.25s");
+}
+
 TEST(Duration, AnAgeMayCountDays) {
   EXPECT_EQ(parse_age("7d"), 7 * 24h);
   EXPECT_EQ(parse_age("1d12h"), 36h);
