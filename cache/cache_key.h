@@ -9,7 +9,7 @@
 namespace mkimg::cache {
 
 /// Bumped whenever what goes into a key changes meaning.
-inline constexpr const char* kCacheFormatVersion = "mkimg-cache-v1";
+inline constexpr const char* kCacheFormatVersion = "mkimg-cache-v2";
 
 /// One named input of a key ("instruction", "env", "source:app/main.c", ...).
 struct KeyPart {
