@@ -1,8 +1,9 @@
 // ADD of a git repository and --build-context NAME=<git URL>, against a real `git daemon` on
 // loopback (never the internet). Docker 20.10's Dockerfile frontend (BuildKit v0.8) has no ADD
-// of a git repository and no named contexts, so these follow BuildKit's documented behaviour: URL#REF:SUBDIR, the key is the commit the ref resolves to (a new commit is a miss,
-// the same commit a hit whatever the URL's ref name), .git is dropped unless --keep-git-dir,
-// ADD --checksum is the commit the ref must be at.
+// of a git repository and no named contexts, so these follow BuildKit's documented behaviour:
+// URL#REF:SUBDIR, the key is the commit the ref resolves to (a new commit is a miss, the same
+// commit a hit whatever the URL's ref name), .git is dropped unless --keep-git-dir, ADD --checksum
+// is the commit the ref must be at.
 #include <chrono>
 #include <thread>
 
