@@ -143,6 +143,23 @@ TEST_F(AddGitTest, ChecksumAndBadSourcesAreClearErrors) {
   EXPECT_NE(mixed.err.find("only source"), std::string::npos) << mixed.err;
 }
 
+// The scp-like `git@host:repo` form goes through git's ssh transport. Without an ssh server
+// here, GIT_SSH_COMMAND (which mkimg's git inherits, as an agent socket would be) runs the
+// remote side's command locally: what ssh would run on the host, `git-upload-pack 'repo'`.
+TEST_F(AddGitTest, ScpLikeUrlsGoThroughGitsSshTransport) {
+  const fs::path ssh = dir("fake-ssh.sh");
+  write_file(ssh,
+             "#!/bin/sh\n# ssh [options] HOST COMMAND: run COMMAND in the served folder\n"
+             "for last; do :; done\ncd '" +
+                 dir("srv").string() + "' && exec sh -c \"$last\"\n");
+  fs::permissions(ssh, fs::perms(0755));
+  write_file(dir("ctx") / "Dockerfile", "FROM busybox\nADD git@127.0.0.1:repo#main:sub /src\n");
+  auto r = run_mkimg(store(), {"build", "--progress", "plain", "-t", "ssh:1", dir("ctx").string()},
+                     {{"GIT_SSH_COMMAND", ssh.string()}});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(run_image("ssh:1", {"cat", "/src/a.txt"}).out, "one\n");
+}
+
 TEST_F(AddGitTest, AGitBuildContextIsReadLikeADirectory) {
   const std::string dockerfile =
       "FROM busybox\nCOPY --from=lib a.txt /lib/\n"
