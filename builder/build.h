@@ -22,12 +22,14 @@
 //   output_layout.h    --output type=oci,dest=DIR, and the root file system as files
 //                      (type=local,dest=DIR) or one tar (type=tar,dest=FILE|-)
 //   copy/              COPY and ADD:
-//     rules.h          Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash)
+//     rules.h          Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash),
+//                      --chmod (octal or symbolic)
 //     plan.h           sources selected and hashed, then applied to the root or written
 //                      straight into the layer (direct.cpp)
 //     recall.h         what a COPY made last time (files, gzip members), reused by its next
 //                      run after a change
 //     url_source.h     ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
+//     git_source.h     ADD <git URL> and git --build-contexts: ref -> commit, checkout
 //
 // The engine looks steps up in cache/ (the store's index, then the --cache-from sources), runs
 // containers through runtime/ (runc, overlays, the image's users), makes and unpacks layers through
