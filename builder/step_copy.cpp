@@ -220,6 +220,14 @@ struct CopyOrigin {
   CopyInput input;
 };
 
+/// The instruction's --exclude patterns and --chmod, on whatever `input` reads.
+void set_filters(const CopyArgs& a, CopyInput& input) {
+  std::string exclude_text;
+  for (const auto& x : a.excludes) exclude_text += x + "\n";
+  input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
+  if (!a.chmod.empty()) input.chmod = Chmod::parse(a.chmod);
+}
+
 void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
   o.input.hasher = session.hasher.get();
   SourceRef from;
@@ -240,10 +248,7 @@ void open_origin(BuildSession& session, const CopyArgs& a, CopyOrigin& o) {
     o.input.root = session.options->context;
     o.input.ignore = &session.ignore;
   }
-  std::string exclude_text;
-  for (const auto& x : a.excludes) exclude_text += x + "\n";
-  o.input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
-  if (!a.chmod.empty()) o.input.chmod = Chmod::parse(a.chmod);
+  set_filters(a, o.input);
 }
 
 /// What a COPY copies where, as selected before the step runs.
@@ -496,10 +501,7 @@ void run_add_git(const StepContext& ctx, const parser::Add& add) {
     CopyInput input;
     input.root = repo;
     input.hasher = &hasher;
-    std::string exclude_text;
-    for (const auto& x : a.excludes) exclude_text += x + "\n";
-    input.excludes = parser::parse_dockerignore(exclude_text, "--exclude");
-    if (!a.chmod.empty()) input.chmod = Chmod::parse(a.chmod);
+    set_filters(a, input);
     auto sources = select_sources(input, {git.subdir.empty() ? "." : git.subdir});
     auto owner = resolve_owner(a.chown, merged);
     apply_sources(input, sources, merged, resolved_in(dest, merged), owner, Parents::kNo, true);
