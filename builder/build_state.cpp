@@ -107,6 +107,11 @@ parser::Environment step_environment(const StageState& stage) {
   return env;
 }
 
+std::string working_dir(const StageState& stage) {
+  const auto& cfg = stage.image.config.config;
+  return cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+}
+
 std::vector<std::string> image_env(const ImageState& image) {
   const auto& cfg = image.config.config;
   if (!cfg || !cfg->env) return {};

@@ -169,6 +169,9 @@ std::optional<ImageState> finished_stage(BuildSession& session, std::size_t i);
 /// The effective environment of a step: image Env, then build ARGs in scope (ENV wins).
 parser::Environment step_environment(const StageState& stage);
 
+/// The stage's working directory: the config's WorkingDir, "/" when it is unset or empty.
+std::string working_dir(const StageState& stage);
+
 /// "KEY=value" list of the image's Env.
 std::vector<std::string> image_env(const ImageState& image);
 

@@ -37,8 +37,7 @@ std::filesystem::path cache_mount_dir(const std::filesystem::path& cache_dir,
 }
 
 std::string mount_target(const StageState& stage, const parser::RunMount& m) {
-  auto& cfg = stage.image.config.config;
-  std::string wd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  const std::string wd = working_dir(stage);
   std::string target = m.target;
   if (target.empty() || target.front() != '/') {
     target = (std::filesystem::path(wd) / target).lexically_normal().string();

@@ -156,7 +156,7 @@ RunSetup run_setup(const StepContext& ctx, const parser::Run& run) {
   r.network = network_of(ctx, run);
   const auto& cfg = ctx.stage.image.config.config;
   r.user = cfg && cfg->user ? *cfg->user : "";
-  r.cwd = cfg && cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  r.cwd = working_dir(ctx.stage);
   r.script = shebang_heredoc(run);
   r.insecure = run.security == parser::SecurityMode::kInsecure;
   return r;

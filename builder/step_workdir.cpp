@@ -11,7 +11,7 @@ namespace mkimg::builder {
 void step_workdir(const StepContext& ctx, const parser::Workdir& w) {
   auto& cfg = ctx.stage.image.config.config;
   if (!cfg) cfg = oci::ContainerConfig{};
-  std::string base = cfg->working_dir && !cfg->working_dir->empty() ? *cfg->working_dir : "/";
+  std::string base = working_dir(ctx.stage);
   std::filesystem::path p = w.path.starts_with("/") ? std::filesystem::path(w.path)
                                                     : std::filesystem::path(base) / w.path;
   std::string dir = p.lexically_normal().string();
