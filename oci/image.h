@@ -51,6 +51,15 @@ struct Index {
   friend bool operator==(const Index&, const Index&) = default;
 };
 
+/// The entry of `index` for `want`: an image manifest (OCI or Docker) with a platform whose os
+/// and architecture are equal and whose variant is equal after containerd's normalisation (arm64
+/// means arm64/v8, arm means arm/v7); when `want` names no variant, another variant of the
+/// architecture is the fallback. nullopt when the index lists none.
+std::optional<Descriptor> find_platform(const Index& index, const Platform& want);
+
+/// "linux/amd64, linux/arm64/v8": the platforms an index offers, for error messages.
+std::string describe_platforms(const Index& index);
+
 /// Docker's HEALTHCHECK settings. Durations are in nanoseconds, as Docker stores them.
 struct Healthcheck {
   std::optional<std::vector<std::string>> test;  ///< ["NONE"], ["CMD", ...], ["CMD-SHELL", s]

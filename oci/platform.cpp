@@ -1,10 +1,12 @@
-// Platforms: the host's, and the "os/arch[/variant]" spelling.
+// Platforms: the host's, the "os/arch[/variant]" spelling, and the choice of one in an index.
 #include <sys/utsname.h>
 
 #include <string>
 
 #include "common/error.h"
 #include "oci/descriptor.h"
+#include "oci/image.h"
+#include "oci/media_types.h"
 
 namespace mkimg::oci {
 
@@ -52,6 +54,42 @@ Platform parse_platform(std::string_view text) {
     throw Error(describe("parse platform", text, "expected os/arch[/variant]"));
   }
   return p;
+}
+
+namespace {
+
+/// containerd's normalisation: arm64 is arm64/v8 and arm is arm/v7 when no variant is named.
+std::string normal_variant(const std::string& arch, const std::string& variant) {
+  if (!variant.empty()) return variant;
+  if (arch == "arm64") return "v8";
+  if (arch == "arm") return "v7";
+  return "";
+}
+
+}  // namespace
+
+std::optional<Descriptor> find_platform(const Index& index, const Platform& want) {
+  std::string want_variant = normal_variant(want.architecture, want.variant);
+  const Descriptor* fallback = nullptr;
+  for (const Descriptor& d : index.manifests) {
+    if (!d.platform || !media_type::is_manifest(d.media_type)) continue;
+    const Platform& p = *d.platform;
+    if (p.os != want.os || p.architecture != want.architecture) continue;
+    if (normal_variant(p.architecture, p.variant) == want_variant) return d;
+    if (want.variant.empty() && !fallback) fallback = &d;
+  }
+  if (fallback) return *fallback;
+  return std::nullopt;
+}
+
+std::string describe_platforms(const Index& index) {
+  std::string out;
+  for (const Descriptor& d : index.manifests) {
+    if (!d.platform) continue;
+    if (!out.empty()) out += ", ";
+    out += to_string(*d.platform);
+  }
+  return out.empty() ? "no platforms" : out;
 }
 
 }  // namespace mkimg::oci

@@ -95,18 +95,6 @@ void copy_blob(Store& store, ImageSource& source, const Descriptor& d, const Cop
   report(options, "copied " + d.digest.str() + " (" + std::to_string(d.size) + " bytes)");
 }
 
-Descriptor pick_platform(const Index& index, const Platform& want) {
-  for (const auto& m : index.manifests) {
-    if (!media_type::is_manifest(m.media_type) || !m.platform) continue;
-    const Platform& p = *m.platform;
-    if (p.os == want.os && p.architecture == want.architecture &&
-        (want.variant.empty() || p.variant.empty() || p.variant == want.variant)) {
-      return m;
-    }
-  }
-  throw Error("choose platform: the index has no manifest for " + to_string(want));
-}
-
 void check_layers(const Manifest& manifest, const ImageConfig& config) {
   if (config.rootfs.diff_ids.size() != manifest.layers.size()) {
     throw Error(describe("verify", manifest.config.digest.str(),
@@ -142,7 +130,13 @@ FetchedManifest resolve_manifest(ImageSource& source, const std::optional<Platfo
   std::string bytes = fetch_verified(source, top);
   auto doc = parse_manifest_document(bytes, top.media_type);
   if (auto* index = std::get_if<Index>(&doc)) {
-    top = pick_platform(*index, platform.value_or(host_platform()));
+    Platform want = platform.value_or(host_platform());
+    auto entry = find_platform(*index, want);
+    if (!entry) {
+      throw Error("choose platform: the index has no manifest for " + to_string(want) +
+                  " (it has " + describe_platforms(*index) + ")");
+    }
+    top = *entry;
     bytes = fetch_verified(source, top);
     doc = parse_manifest_document(bytes, top.media_type);
     if (!std::holds_alternative<Manifest>(doc)) throw Error("the index points to an index");

@@ -9,7 +9,6 @@
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "oci/transport.h"
-#include "registry/platform.h"
 #include "registry/source.h"
 
 namespace mkimg::registry {
@@ -65,10 +64,10 @@ oci::Descriptor pull(oci::Store& store, const oci::Reference& ref, const PullOpt
     if (!std::holds_alternative<oci::Index>(doc)) throw Error("the index is not an index");
     const oci::Index& index = std::get<oci::Index>(doc);
     oci::Platform want = wanted_platform(options);
-    auto entry = select_platform(index, want);
+    auto entry = oci::find_platform(index, want);
     if (!entry) {
       throw Error("no image for platform " + oci::to_string(want) + " (the index has " +
-                  describe_platforms(index) + ")");
+                  oci::describe_platforms(index) + ")");
     }
     chosen = *entry;
     bytes = source.fetch_manifest(chosen);

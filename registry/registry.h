@@ -23,7 +23,6 @@
 //                        blobs, uploads; retries of transient errors
 //   parallel.h           run_parallel(): the small thread pool blob transfers run on
 //   download.h           blobs streamed into the store, resumed with Range, verified
-//   platform.h           the choice of one platform's manifest in an index
 //   source.h             RegistrySource: a registry image as an oci::ImageSource
 //   transport.cpp        register_registry_transport(): the "docker" transport for
 //                        oci::open_source()
