@@ -5,7 +5,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "builder/build_plan.h"
 #include "builder/build_state.h"
@@ -72,60 +76,95 @@ std::string tag_of(const std::vector<std::string>& tags) {
   return ref.tag.value_or("latest");
 }
 
-/// --output type=registry: the image to each -t name; a layer a registry cache hit named is
-/// mounted from the cache's repository when it is on the same registry, else downloaded and
-/// uploaded.
-void push_outputs(BuildSession& session, const oci::Descriptor& manifest,
-                  const std::vector<oci::Descriptor>& layers) {
-  registry::PushOptions push;
-  push.registry = session.options->registry;
-  push.progress = [&](std::string_view line) { session.events->note(std::string(line)); };
-  push.origins = layer_origins(session, layers);
-  push.fetch_missing = [&](const oci::Descriptor& d) { fetch_remote_layers(session, {d}); };
-  for (const auto& t : session.options->tags) {
-    registry::push_image(*session.store, manifest, oci::Reference::parse(t), push);
+/// One platform's part of a build: its options (`platform` set), its session (kept until the
+/// outputs are written: a push or an export may still fetch a remote layer through it), and the
+/// image it wrote, untagged.
+struct PlatformBuild {
+  BuildOptions options;
+  BuildSession session;
+  std::optional<TempDir> empty;  ///< the session's empty_dir
+  std::size_t target = 0;
+  oci::Descriptor manifest;
+  std::vector<oci::Descriptor> layers;
+};
+using PlatformBuilds = std::vector<std::unique_ptr<PlatformBuild>>;
+
+/// Downloads the layers among `layers` that one of the platforms' shared-cache hits named and
+/// the store lacks.
+void fetch_layers(PlatformBuilds& builds, const std::vector<oci::Descriptor>& layers) {
+  for (auto& b : builds) {
+    std::vector<oci::Descriptor> mine;
+    for (const auto& l : layers) {
+      if (std::find(b->layers.begin(), b->layers.end(), l) != b->layers.end()) mine.push_back(l);
+    }
+    if (!mine.empty()) fetch_remote_layers(b->session, mine);
   }
 }
 
-void write_outputs(BuildSession& session, const oci::Descriptor& manifest,
-                   const std::vector<oci::Descriptor>& layers) {
-  const auto& options = *session.options;
+/// --output type=registry: the image (or index) to each -t name; a layer a registry cache hit
+/// named is mounted from the cache's repository when it is on the same registry, else
+/// downloaded and uploaded.
+void push_outputs(const BuildOptions& options, oci::Store& store, BuildEvents& events,
+                  const oci::Descriptor& top, PlatformBuilds& builds) {
+  registry::PushOptions push;
+  push.registry = options.registry;
+  push.progress = [&](std::string_view line) { events.note(std::string(line)); };
+  for (auto& b : builds) push.origins.merge(layer_origins(b->session, b->layers));
+  push.fetch_missing = [&](const oci::Descriptor& d) { fetch_layers(builds, {d}); };
+  for (const auto& t : options.tags) {
+    registry::push_image(store, top, oci::Reference::parse(t), push);
+  }
+}
+
+/// The directory or file of one platform's files in a multi-platform local or tar output:
+/// buildx's `linux_arm64` (os_arch[_variant]) under `dest`.
+std::filesystem::path platform_dest(const std::filesystem::path& dest, const PlatformBuild& b) {
+  std::string name = b.options.platform;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return dest / name;
+}
+
+void write_outputs(const BuildOptions& options, oci::Store& store, BuildEvents& events,
+                   const oci::Descriptor& top, PlatformBuilds& builds) {
   std::vector<oci::Reference> names;
   for (const auto& t : options.tags) names.push_back(oci::Reference::parse(t));
   bool pushed = false;
   bool fetched = false;
-  auto fetch_layers = [&] {
+  auto fetch_all = [&] {
     // An image not kept in the store may lack layers a registry cache hit named.
-    if (!fetched) fetch_remote_layers(session, layers);
+    if (fetched) return;
+    for (auto& b : builds) fetch_remote_layers(b->session, b->layers);
     fetched = true;
   };
+  const bool several = builds.size() > 1;
   for (const auto& out : options.outputs) {
     switch (out.type) {
       case OutputSpec::Type::kLocal:
-        fetch_layers();
-        write_local_output(*session.store, manifest, out.dest);
-        session.events->note("writing files to " + out.dest.string() + " done");
+        fetch_all();
+        // As buildx: one platform's files straight into DIR, several each in DIR/os_arch.
+        for (auto& b : builds) {
+          write_local_output(store, b->manifest, several ? platform_dest(out.dest, *b) : out.dest);
+        }
+        events.note("writing files to " + out.dest.string() + " done");
         break;
       case OutputSpec::Type::kTar:
-        fetch_layers();
-        write_tar_output(*session.store, manifest, out.dest, options.source_date_epoch);
-        session.events->note("writing tar to " +
-                             (out.dest == "-" ? std::string("stdout") : out.dest.string()) +
-                             " done");
+        fetch_all();
+        write_tar_output(store, top, out.dest, options.source_date_epoch);
+        events.note("writing tar to " +
+                    (out.dest == "-" ? std::string("stdout") : out.dest.string()) + " done");
         break;
       case OutputSpec::Type::kRegistry:
-        if (!pushed) push_outputs(session, manifest, layers);
+        if (!pushed) push_outputs(options, store, events, top, builds);
         pushed = true;
         break;
       case OutputSpec::Type::kOci:
-        write_oci_layout(*session.store, manifest, out.dest, tag_of(options.tags));
+        write_oci_layout(store, top, out.dest, tag_of(options.tags));
         break;
       case OutputSpec::Type::kOciArchive:
-        oci::save_archive(*session.store, {{manifest, names}}, out.dest, oci::ArchiveFormat::kOci);
+        oci::save_archive(store, {{top, names}}, out.dest, oci::ArchiveFormat::kOci);
         break;
       case OutputSpec::Type::kDocker:
-        oci::save_archive(*session.store, {{manifest, names}}, out.dest,
-                          oci::ArchiveFormat::kDocker);
+        oci::save_archive(store, {{top, names}}, out.dest, oci::ArchiveFormat::kDocker);
         break;
     }
   }
@@ -144,10 +183,11 @@ class BuildUmask {
   mode_t saved_;
 };
 
-/// One attempt of build(): `shared` is the --cache-from reader (null without).
-BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEvents& events,
-                       cache::SharedCacheReader* shared) {
-  BuildSession session;
+/// Builds one platform's stages and writes its image (config and manifest), untagged.
+void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
+                    cache::SharedCacheReader* shared) {
+  BuildSession& session = b.session;
+  const BuildOptions& options = b.options;
   session.store = &store;
   session.options = &options;
   session.events = &events;
@@ -161,14 +201,14 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   // An empty directory (the lower of a scratch root, the view of a scratch image), removed at
   // the end. Mode 0755 like any root directory, not mkdtemp's 0700: a RUN --mount of a scratch
   // stage shows it to the container's user.
-  TempDir empty(store.tmp_dir(), "empty-");
-  if (::chmod(empty.path().c_str(), 0755) != 0) throw sys_error("chmod", empty.path().string());
-  session.empty_dir = empty.path();
+  b.empty.emplace(store.tmp_dir(), "empty-");
+  if (::chmod(b.empty->path().c_str(), 0755) != 0) {
+    throw sys_error("chmod", b.empty->path().string());
+  }
+  session.empty_dir = b.empty->path();
   declare_global_args(session);
-  std::vector<oci::Reference> tags;
-  for (const auto& t : options.tags) tags.push_back(oci::Reference::parse(t));
   StagePlan plan = plan_stages(session);
-  std::size_t target = plan.target;
+  b.target = plan.target;
   session.finished.resize(plan.nodes.size());
   session.feeds_other_stage.assign(plan.nodes.size(), false);
   session.no_cache = plan.no_cache;
@@ -176,23 +216,99 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
     for (std::size_t d : plan.nodes[j].depends_on) session.feeds_other_stage[d] = true;
   }
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
-  run_stages(plan.nodes, plan.order, jobs, session.cancelled,
+  run_stages(plan.nodes, plan.order, jobs, *session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
   session.hasher->save();
   for (auto& [name, d] : session.named_dirs) d->hasher.save();
+  oci::ImageConfig config = final_config(session, *session.finished[b.target]);
+  b.layers = session.finished[b.target]->layers;
+  bool keep = keeps_image(options);
+  if (keep) fetch_remote_layers(session, b.layers);
+  b.manifest =
+      oci::write_image(store, config, b.layers, inline_cache_annotations(session, b.target),
+                       keep ? oci::LayerBlobs::kInStore : oci::LayerBlobs::kAnywhere);
+}
+
+/// Builds every platform at the same time, each on its own thread with its own stage pool.
+/// The first failure cancels the others and is the build's error, named by its platform.
+void build_platforms(PlatformBuilds& builds, oci::Store& store, BuildEvents& events,
+                     cache::SharedCacheReader* shared) {
+  if (builds.size() == 1) {
+    build_platform(*builds.front(), store, events, shared);
+    return;
+  }
+  std::atomic<bool> cancel{false};
+  std::mutex mutex;
+  std::exception_ptr first;
+  std::vector<std::thread> threads;
+  for (auto& b : builds) {
+    b->session.cancelled = &cancel;
+    b->session.label_prefix = b->options.platform + " ";
+  }
+  for (auto& b : builds) {
+    threads.emplace_back([&, build = b.get()] {
+      try {
+        build_platform(*build, store, events, shared);
+      } catch (const RemoteLayerUnusable&) {
+        std::lock_guard lock(mutex);
+        if (!first) first = std::current_exception();
+        cancel = true;
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        if (!first) {
+          first = std::make_exception_ptr(with_context(build->options.platform, e));
+        }
+        cancel = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (first) std::rethrow_exception(first);
+}
+
+/// The image index of a multi-platform build: each platform's manifest, with the platform its
+/// config names, in --platform's order.
+oci::Descriptor write_index(const oci::Store& store, const PlatformBuilds& builds) {
+  oci::Index index;
+  index.media_type = std::string(oci::media_type::kOciIndex);
+  for (const auto& b : builds) {
+    oci::Image image = oci::load_image(store, b->manifest);
+    oci::Descriptor d = b->manifest;
+    d.platform = oci::Platform{.architecture = image.config.architecture,
+                               .os = image.config.os,
+                               .variant = image.config.variant.value_or("")};
+    index.manifests.push_back(d);
+  }
+  return store.put_blob(oci::to_json(index), oci::media_type::kOciIndex);
+}
+
+/// One attempt of build(): `shared` is the --cache-from reader (null without).
+BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEvents& events,
+                       cache::SharedCacheReader* shared) {
+  std::vector<oci::Reference> tags;
+  for (const auto& t : options.tags) tags.push_back(oci::Reference::parse(t));
+  PlatformBuilds builds;
+  std::vector<std::string> platforms = options.platforms;
+  if (platforms.size() <= 1) platforms = {options.platform};
+  for (const auto& p : platforms) {
+    builds.push_back(std::make_unique<PlatformBuild>());
+    builds.back()->options = options;
+    builds.back()->options.platform = p;
+  }
+  build_platforms(builds, store, events, shared);
   // The one store-wide memo of earlier versions (every context's entries) is read no more.
   std::error_code ec;
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);
-  oci::ImageConfig config = final_config(session, *session.finished[target]);
-  const auto& layers = session.finished[target]->layers;
-  bool keep = keeps_image(options);
-  if (keep) fetch_remote_layers(session, layers);
   BuildResult result;
-  result.manifest =
-      oci::write_image(store, config, layers, inline_cache_annotations(session, target),
-                       keep ? oci::LayerBlobs::kInStore : oci::LayerBlobs::kAnywhere);
-  result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
-  result.layer_origins = layer_origins(session, layers);
+  if (builds.size() == 1) {
+    result.manifest = builds.front()->manifest;
+    result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
+  } else {
+    result.manifest = write_index(store, builds);
+    result.image_id = result.manifest.digest.str();
+  }
+  for (auto& b : builds) result.layer_origins.merge(layer_origins(b->session, b->layers));
+  bool keep = keeps_image(options);
   if (keep) {
     for (const auto& ref : tags) store.tag(ref, result.manifest);
     if (tags.empty()) store.add_untagged(result.manifest);
@@ -205,12 +321,15 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
                 tags.front().str() + (tags.size() > 1 ? " and the other -t names" : "") +
                 " name nothing");
   }
-  write_outputs(session, result.manifest, layers);
-  export_shared_cache(session, target);
-  result.steps = session.steps;
-  result.cached_steps = session.cached_steps;
-  result.shared_hits = session.shared_hits;
-  events.note("writing image " + result.image_id + " done");
+  write_outputs(options, store, events, result.manifest, builds);
+  for (auto& b : builds) {
+    export_shared_cache(b->session, b->target);
+    result.steps += b->session.steps;
+    result.cached_steps += b->session.cached_steps;
+    result.shared_hits += b->session.shared_hits;
+  }
+  events.note(std::string(builds.size() > 1 ? "writing image index " : "writing image ") +
+              result.image_id + " done");
   if (keep) {
     for (const auto& ref : tags) events.note("naming to " + ref.str() + " done");
   }

@@ -156,7 +156,12 @@ struct BuildOptions {
   std::filesystem::path iidfile;
   oci::media_type::Compression compression = oci::media_type::Compression::kGzip;
   std::optional<std::int64_t> source_date_epoch;
-  std::string platform;  ///< --platform; "" = host
+  /// The platform this build is for (os/arch[/variant]); "" = the host's.
+  std::string platform;
+  /// `--platform a,b,...` with more than one platform: build() builds the image once for each
+  /// (each with `platform` set to it, at the same time) and the result is one OCI image index
+  /// listing the platforms' manifests in this order. Empty or one: `platform` alone.
+  std::vector<std::string> platforms;
   std::vector<SecretSource> secrets;
   std::vector<SshSource> ssh;
   std::vector<NamedContext> named_contexts;  ///< --build-context
@@ -168,8 +173,10 @@ struct BuildOptions {
 
 /// What a build made.
 struct BuildResult {
-  oci::Descriptor manifest;
-  std::string image_id;  ///< the config digest, "sha256:..."
+  oci::Descriptor manifest;  ///< the image's manifest, or the index of a multi-platform build
+  /// The config digest, "sha256:..."; a multi-platform build's is the index digest (as
+  /// buildx's image id of a manifest list).
+  std::string image_id;
   int steps = 0;
   int cached_steps = 0;
   int shared_hits = 0;  ///< cached steps found through --cache-from

@@ -240,8 +240,8 @@ std::string stage_label(const BuildSession& session, std::size_t i, std::size_t 
                         std::size_t total) {
   const auto& stages = session.dockerfile.stages;
   std::string counter = std::to_string(n) + "/" + std::to_string(total);
-  if (stages.size() == 1 && stages[i].name.empty()) return counter;
-  return stage_name(session, i) + " " + counter;
+  if (stages.size() == 1 && stages[i].name.empty()) return session.label_prefix + counter;
+  return session.label_prefix + stage_name(session, i) + " " + counter;
 }
 
 std::string dry_run(const BuildOptions& options) {

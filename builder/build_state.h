@@ -123,7 +123,13 @@ struct BuildSession {
   std::vector<bool> no_cache;                       ///< per stage: named by --no-cache-filter
   std::mutex mutex;                                 ///< guards finished, runtime, base_locks
   std::map<std::string, std::mutex> base_locks;     ///< one per base image name being resolved
-  std::atomic<bool> cancelled{false};               ///< a stage failed: the others stop early
+  /// Set when a stage failed: the others stop early. Points at `own_cancel`, or at the flag
+  /// every platform of a multi-platform build shares (one failing stops them all).
+  std::atomic<bool>* cancelled = &own_cancel;
+  std::atomic<bool> own_cancel{false};
+  /// In front of every step label: "" for one platform, "linux/arm64 " when the build makes
+  /// several (buildx's `[linux/arm64 stage 2/3]`).
+  std::string label_prefix;
   std::atomic<int> steps{0};
   std::atomic<int> cached_steps{0};
   std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)

@@ -88,10 +88,10 @@ void write_tar_output(const oci::Store& store, const oci::Descriptor& manifest,
 void write_oci_layout(const oci::Store& store, const oci::Descriptor& manifest,
                       const std::filesystem::path& dir, const std::string& tag) {
   std::filesystem::create_directories(dir);
-  oci::Image image = oci::load_image(store, manifest);
-  for (const auto& l : image.manifest.layers) store.export_blob(l.digest, dir);
-  store.export_blob(image.manifest.config.digest, dir);
-  store.export_blob(manifest.digest, dir);
+  // The image, or an index with each platform's image.
+  std::set<oci::Digest> blobs;
+  oci::image_blobs(store, manifest, blobs);
+  for (const auto& digest : blobs) store.export_blob(digest, dir);
   write_file_atomic(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   json index{{"schemaVersion", 2},
              {"mediaType", "application/vnd.oci.image.index.v1+json"},

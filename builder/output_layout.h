@@ -19,9 +19,9 @@ class Store;
 
 namespace mkimg::builder {
 
-/// Writes the image `manifest` (and every blob it reaches) to the layout at `dir`, naming it
-/// `tag` in index.json (ref.name annotation; "latest" when empty). An existing layout keeps
-/// its other entries.
+/// Writes the image `manifest` (or an index, with each platform's image) and every blob it
+/// reaches to the layout at `dir`, naming it `tag` in index.json (ref.name annotation; "latest"
+/// when empty). An existing layout keeps its other entries.
 void write_oci_layout(const oci::Store& store, const oci::Descriptor& manifest,
                       const std::filesystem::path& dir, const std::string& tag);
 

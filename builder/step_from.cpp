@@ -7,6 +7,8 @@
 #include "builder/stage_graph.h"
 #include "builder/steps.h"
 #include "common/error.h"
+#include "oci/image.h"
+#include "oci/media_types.h"
 #include "oci/reference.h"
 #include "oci/store.h"
 #include "oci/transport.h"
@@ -61,10 +63,25 @@ oci::Image find_or_pull(BuildSession& session, const std::string& name,
     if (!platform.empty()) copy.platform = oci::parse_platform(platform);
     return oci::load_image(store, oci::pull(store, *source, copy));
   }
-  if (store.resolve(name)) return oci::load_image(store, name);
+  // An image of the store; an index there without this platform's manifest is pulled again
+  // for it (a base pulled for one platform names the others' manifests only).
+  std::optional<oci::Platform> want;
+  if (!platform.empty()) want = oci::parse_platform(platform);
+  auto stored = [&](const std::string& n) -> std::optional<oci::Image> {
+    auto d = store.resolve(n);
+    if (!d) return std::nullopt;
+    if (oci::media_type::is_index(d->media_type)) {
+      auto doc = oci::parse_manifest_document(store.read_blob(d->digest), d->media_type);
+      auto entry =
+          oci::find_platform(std::get<oci::Index>(doc), want.value_or(oci::host_platform()));
+      if (!entry || !store.has_blob(entry->digest)) return std::nullopt;
+    }
+    return oci::load_image(store, *d, want);
+  };
+  if (auto image = stored(name)) return *image;
   auto ref = oci::Reference::try_parse(name);
   if (!ref) throw Error(describe("resolve base image", name, "not a valid image reference"));
-  if (store.resolve(ref->str())) return oci::load_image(store, ref->str());
+  if (auto image = stored(ref->str())) return *image;
   session.events->note("pulling " + ref->str());
   registry::PullOptions pull;
   pull.registry = session.options->registry;

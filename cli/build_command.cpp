@@ -394,7 +394,18 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.iidfile = f.iidfile;
   o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd
                                           : oci::media_type::Compression::kGzip;
-  o.platform = f.platform;
+  // --platform a,b: each platform once, in order (buildx's list).
+  for (std::size_t start = 0; !f.platform.empty() && start <= f.platform.size();) {
+    std::size_t comma = std::min(f.platform.find(',', start), f.platform.size());
+    std::string p = f.platform.substr(start, comma - start);
+    std::string normal = oci::to_string(oci::parse_platform(p));  // throws naming the value
+    if (std::find(o.platforms.begin(), o.platforms.end(), normal) != o.platforms.end()) {
+      throw Error(describe("--platform", f.platform, normal + " is given twice"));
+    }
+    o.platforms.push_back(normal);
+    start = comma + 1;
+  }
+  if (o.platforms.size() == 1) o.platform = o.platforms.front();
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& c : f.build_contexts) {
     o.named_contexts.push_back(parse_build_context(c));
@@ -602,6 +613,23 @@ void run_build(BuildFlags& f, GlobalOptions& global) {
     }
   }
   check_outputs(f.outputs, options.outputs);
+  if (options.platforms.size() > 1) {
+    for (std::size_t i = 0; i < options.outputs.size(); ++i) {
+      using Type = builder::OutputSpec::Type;
+      if (options.outputs[i].type == Type::kDocker) {
+        throw Error(describe("--output", f.outputs[i],
+                             "a docker archive holds one platform: build with one --platform "
+                             "(e.g. --platform " +
+                                 options.platforms.front() +
+                                 "), or use type=oci or type=oci-archive for all of them"));
+      }
+      if (options.outputs[i].type == Type::kTar) {
+        throw Error(describe("--output", f.outputs[i],
+                             "type=tar writes one platform's files: build with one --platform, "
+                             "or use type=local (a directory per platform)"));
+      }
+    }
+  }
   // buildx's --push adds an image output that pushes. Beside local and tar outputs only, no
   // image is kept in the store to push afterwards: the build pushes it (type=registry).
   bool push_in_build =
@@ -674,7 +702,9 @@ void add_build(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"auto", "plain", "tty", "rawjson", "quiet"}));
   cmd->add_option("--compression", flags->compression, "gzip or zstd")
       ->check(CLI::IsMember({"gzip", "zstd"}));
-  cmd->add_option("--platform", flags->platform, "The target platform (os/arch[/variant])");
+  cmd->add_option("--platform", flags->platform,
+                  "The target platform (os/arch[/variant]); several, comma-separated, make an "
+                  "image index");
   cmd->add_option("--build-context", flags->build_contexts,
                   "A named context NAME=VALUE for FROM NAME, COPY --from=NAME, RUN --mount "
                   "from=NAME: a directory, docker-image://REF or oci-layout://DIR[:TAG|@DIGEST]");

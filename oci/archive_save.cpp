@@ -194,25 +194,12 @@ void save_docker(const Store& store, const std::vector<ArchiveImage>& images, Ta
   tar.add_bytes("repositories", detail::dump_canonical(repositories));
 }
 
-void collect_blobs(const Store& store, const Descriptor& d, std::set<Digest>& out) {
-  if (!out.insert(d.digest).second || !store.has_blob(d.digest)) return;
-  if (!media_type::is_index(d.media_type) && !media_type::is_manifest(d.media_type)) return;
-  auto doc = parse_manifest_document(store.read_blob(d.digest), d.media_type);
-  if (auto* index = std::get_if<Index>(&doc)) {
-    for (const auto& m : index->manifests) collect_blobs(store, m, out);
-    return;
-  }
-  const auto& manifest = std::get<Manifest>(doc);
-  out.insert(manifest.config.digest);
-  for (const auto& l : manifest.layers) out.insert(l.digest);
-}
-
 void save_oci(const Store& store, const std::vector<ArchiveImage>& images, TarWriter& tar) {
   Index index;
   index.media_type = std::string(media_type::kOciIndex);
   std::set<Digest> blobs;
   for (const auto& item : images) {
-    collect_blobs(store, item.manifest, blobs);
+    image_blobs(store, item.manifest, blobs);
     Descriptor d{.media_type = item.manifest.media_type,
                  .digest = item.manifest.digest,
                  .size = item.manifest.size};

@@ -49,6 +49,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -231,19 +232,27 @@ class Store {
   std::function<void(const std::filesystem::path& tmp)> clear_leftovers_;
 };
 
-/// An image loaded from the store: its manifest (chosen for the host platform when the name
-/// points to an index), the manifest's descriptor, and the parsed config.
+/// An image loaded from the store: its manifest (chosen for a platform, by default the host's,
+/// when the name points to an index), the manifest's descriptor, and the parsed config.
 struct Image {
   Descriptor manifest_descriptor;
   Manifest manifest;
   ImageConfig config;
 };
 
-/// Loads the image `name` (anything Store::resolve accepts); throws mkimg::Error
-/// ("load image `name`: ...") when absent or malformed.
-Image load_image(const Store& store, std::string_view name);
+/// Loads the image `name` (anything Store::resolve accepts); for an index, the manifest for
+/// `platform` (default: the host's). Throws mkimg::Error ("load image `name`: ...") when absent,
+/// malformed, or when the index lists no such platform or the store lacks its manifest.
+Image load_image(const Store& store, std::string_view name,
+                 const std::optional<Platform>& platform = std::nullopt);
 /// Loads the image a manifest (or index) descriptor names.
-Image load_image(const Store& store, const Descriptor& descriptor);
+Image load_image(const Store& store, const Descriptor& descriptor,
+                 const std::optional<Platform>& platform = std::nullopt);
+
+/// Adds to `out` every blob the manifest or index `top` reaches that the store can say: `top`
+/// itself, what an index lists (recursively), a manifest's config and layers. The blobs of an
+/// index's platforms the store never got are named but not followed.
+void image_blobs(const Store& store, const Descriptor& top, std::set<Digest>& out);
 
 /// Whether write_image insists on having every layer blob.
 enum class LayerBlobs {
