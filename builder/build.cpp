@@ -9,6 +9,7 @@
 #include <exception>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "builder/build_plan.h"
@@ -16,6 +17,7 @@
 #include "builder/copy/git_source.h"
 #include "builder/layer_step.h"
 #include "builder/output_layout.h"
+#include "builder/provenance.h"
 #include "builder/shared_cache.h"
 #include "builder/stage_scheduler.h"
 #include "builder/steps.h"
@@ -164,7 +166,15 @@ void write_outputs(const BuildOptions& options, oci::Store& store, BuildEvents& 
         oci::save_archive(store, {{top, names}}, out.dest, oci::ArchiveFormat::kOci);
         break;
       case OutputSpec::Type::kDocker:
-        oci::save_archive(store, {{top, names}}, out.dest, oci::ArchiveFormat::kDocker);
+        // One platform (several are refused before the build), without its attestation: a
+        // docker-archive holds images only.
+        if (options.provenance != ProvenanceMode::kOff) {
+          events.note(
+              "warning: --output type=docker carries no provenance attestation: use "
+              "type=oci, type=oci-archive or type=registry for it");
+        }
+        oci::save_archive(store, {{builds.front()->manifest, names}}, out.dest,
+                          oci::ArchiveFormat::kDocker);
         break;
     }
   }
@@ -266,9 +276,11 @@ void build_platforms(PlatformBuilds& builds, oci::Store& store, BuildEvents& eve
   if (first) std::rethrow_exception(first);
 }
 
-/// The image index of a multi-platform build: each platform's manifest, with the platform its
-/// config names, in --platform's order.
-oci::Descriptor write_index(const oci::Store& store, const PlatformBuilds& builds) {
+/// The image index of a multi-platform build or of one with provenance: each platform's
+/// manifest, with the platform its config names, in --platform's order, then each one's
+/// attestation manifest (BuildKit's order).
+oci::Descriptor write_index(const oci::Store& store, const PlatformBuilds& builds,
+                            const std::vector<oci::Descriptor>& attestations) {
   oci::Index index;
   index.media_type = std::string(oci::media_type::kOciIndex);
   for (const auto& b : builds) {
@@ -279,7 +291,36 @@ oci::Descriptor write_index(const oci::Store& store, const PlatformBuilds& build
                                .variant = image.config.variant.value_or("")};
     index.manifests.push_back(d);
   }
+  index.manifests.insert(index.manifests.end(), attestations.begin(), attestations.end());
   return store.put_blob(oci::to_json(index), oci::media_type::kOciIndex);
+}
+
+/// A new invocation id: 25 characters of [a-z0-9], as BuildKit's.
+std::string invocation_id() {
+  static const char* chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 25; ++i) id += chars[random() % 36];
+  return id;
+}
+
+/// Each platform's attestation manifest (builder/provenance.h), when the build asks for them.
+std::vector<oci::Descriptor> write_attestations(const oci::Store& store,
+                                                const BuildOptions& options,
+                                                const PlatformBuilds& builds,
+                                                const std::string& started_on) {
+  std::vector<oci::Descriptor> out;
+  if (options.provenance == ProvenanceMode::kOff) return out;
+  std::string id = invocation_id();
+  std::string finished_on = oci::rfc3339_utc(::time(nullptr));
+  for (const auto& b : builds) {
+    ProvenanceFacts facts = provenance_facts(b->session, b->manifest);
+    facts.invocation_id = id;
+    facts.started_on = started_on;
+    facts.finished_on = finished_on;
+    out.push_back(write_attestation(store, facts));
+  }
+  return out;
 }
 
 /// One attempt of build(): `shared` is the --cache-from reader (null without).
@@ -287,6 +328,7 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
                        cache::SharedCacheReader* shared) {
   std::vector<oci::Reference> tags;
   for (const auto& t : options.tags) tags.push_back(oci::Reference::parse(t));
+  std::string started_on = oci::rfc3339_utc(::time(nullptr));
   PlatformBuilds builds;
   std::vector<std::string> platforms = options.platforms;
   if (platforms.size() <= 1) platforms = {options.platform};
@@ -300,12 +342,13 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   std::error_code ec;
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);
   BuildResult result;
-  if (builds.size() == 1) {
-    result.manifest = builds.front()->manifest;
-    result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
-  } else {
-    result.manifest = write_index(store, builds);
-    result.image_id = result.manifest.digest.str();
+  std::vector<oci::Descriptor> attestations =
+      write_attestations(store, options, builds, started_on);
+  result.manifest = builds.front()->manifest;
+  result.image_id = oci::load_image(store, result.manifest).manifest.config.digest.str();
+  if (builds.size() > 1 || !attestations.empty()) {
+    result.manifest = write_index(store, builds, attestations);
+    if (builds.size() > 1) result.image_id = result.manifest.digest.str();
   }
   for (auto& b : builds) result.layer_origins.merge(layer_origins(b->session, b->layers));
   bool keep = keeps_image(options);

@@ -90,6 +90,10 @@ enum class CacheMode { kUse, kIgnore, kBypass };
 /// Whether each cache miss prints which part of the key changed.
 enum class ExplainMode { kQuiet, kExplain };
 
+/// `--provenance` / `--attest type=provenance,mode=...` (builder/provenance.h): none, or an
+/// attestation per platform with BuildKit's min or max detail.
+enum class ProvenanceMode { kOff, kMin, kMax };
+
 /// One `--output`.
 struct OutputSpec {
   /// kRegistry: pushed to each -t name and not kept in the store (buildx's type=registry).
@@ -166,6 +170,10 @@ struct BuildOptions {
   std::vector<SshSource> ssh;
   std::vector<NamedContext> named_contexts;  ///< --build-context
   unsigned jobs = 0;  ///< --jobs: stages built at once; 0 = default_jobs(), 1 = one by one
+  /// Off by default (the store's image stays one manifest, as docker's image store keeps it);
+  /// with it the image is an index holding each platform's image and its attestation. A
+  /// docker-archive output carries no attestation.
+  ProvenanceMode provenance = ProvenanceMode::kOff;
   std::vector<cache::CacheLocation> cache_from;  ///< --cache-from, asked in order on a miss
   std::vector<cache::CacheLocation> cache_to;    ///< --cache-to, written when the build ends
   registry::RegistryOptions registry;            ///< for base images and --cache-from/--cache-to

@@ -79,6 +79,16 @@ struct NamedDirectory {
   parser::Dockerignore ignore;
 };
 
+/// What a build read, recorded as it goes for its provenance (builder/provenance.h); guarded by
+/// `mutex`.
+struct BuildInputs {
+  /// Each base and --from image as the Dockerfile named it -> the manifest digest used.
+  std::map<std::string, std::string> images;
+  /// "source:/path=key" for each main-context file a COPY or ADD read (its content key).
+  std::set<std::string> context_files;
+  bool network = false;  ///< a RUN ran with the network
+};
+
 /// Shared by every stage of one build. Stages may run on several threads at once: `finished`,
 /// `runtime` and `base_locks` are guarded by `mutex`; the cache index, the context hasher, the
 /// store and the events receiver are safe to use from several threads.
@@ -121,8 +131,9 @@ struct BuildSession {
   std::vector<std::optional<ImageState>> finished;  ///< per stage, once built
   std::vector<bool> feeds_other_stage;              ///< per stage: a stage being built uses it
   std::vector<bool> no_cache;                       ///< per stage: named by --no-cache-filter
-  std::mutex mutex;                                 ///< guards finished, runtime, base_locks
-  std::map<std::string, std::mutex> base_locks;     ///< one per base image name being resolved
+  BuildInputs inputs;                               ///< for the provenance
+  std::mutex mutex;                              ///< guards finished, runtime, base_locks, inputs
+  std::map<std::string, std::mutex> base_locks;  ///< one per base image name being resolved
   /// Set when a stage failed: the others stop early. Points at `own_cancel`, or at the flag
   /// every platform of a multi-platform build shares (one failing stops them all).
   std::atomic<bool>* cancelled = &own_cancel;

@@ -459,6 +459,15 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   UrlSources urls(*session.store, a);
   cache::StepKey key{stage.image.cache_key, {{"instruction", options_text(a)}}};
   add_key_parts(key, shape.sources, a.urls.size());
+  if (session.options->provenance != ProvenanceMode::kOff && input.hasher == session.hasher.get()) {
+    // The main context's files this step read, for the provenance's context digest.
+    std::lock_guard lock(session.mutex);
+    for (const auto& part : key.parts) {
+      if (part.name.starts_with("source:")) {
+        session.inputs.context_files.insert(part.name + "=" + part.value);
+      }
+    }
+  }
   urls.add_key_parts(key);
   StepDescription desc{ctx.label, shape.shown, created_by(ctx.instruction)};
   // Straight into the layer when the destination allows (copy/plan.h); `direct` lives until

@@ -159,6 +159,10 @@ ImageState load_image_state(BuildSession& session, const std::string& name,
     return find_or_pull(session, name, platform);
   }();
   check_platform(image, name, platform);
+  {
+    std::lock_guard guard(session.mutex);
+    session.inputs.images[name] = image.manifest_descriptor.digest.str();
+  }
   return state_of(session, image);
 }
 

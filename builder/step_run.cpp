@@ -316,6 +316,10 @@ void step_run(const StepContext& ctx, const parser::Run& run) {
   }
   RunSetup r = run_setup(ctx, run);
   check_entitlements(*ctx.session.options, run);
+  if (r.network != NetworkMode::kNone) {
+    std::lock_guard lock(ctx.session.mutex);
+    ctx.session.inputs.network = true;  // the build is not hermetic (provenance)
+  }
   StepDescription desc{
       ctx.label, ctx.instruction.original,
       run_created_by(r.argv, ctx.stage.image.build_args, step_environment(ctx.stage))};

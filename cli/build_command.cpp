@@ -41,6 +41,8 @@ struct BuildFlags {
   std::uint64_t shm_size = 0;  ///< --shm-size in bytes; 0: Docker's default (64 MiB)
   std::string file, target, network = "host", runtime, iidfile, metadata_file, progress = "auto";
   std::string compression = "gzip", platform, context;
+  std::vector<std::string> attest;        ///< --attest values
+  std::optional<std::string> provenance;  ///< --provenance[=VALUE]; "" when given bare
   bool no_cache = false, reproducible = false, explain = false, push = false, dry_run = false;
   bool verify_reproducible = false;
   unsigned jobs = 0;
@@ -345,6 +347,57 @@ std::pair<std::string, std::string> read_dockerignore(
   return {};
 }
 
+/// One attestation flag's items (buildx's `--provenance` value, or `--attest type=provenance`'s
+/// other items): `true`/`false`/`1`/`0`, `mode=min|max`, `disabled=true|false`, `version=v1`.
+builder::ProvenanceMode provenance_items(const std::string& value, const std::string& flag) {
+  builder::ProvenanceMode mode = builder::ProvenanceMode::kMin;
+  bool off = false;
+  for (const auto& item : value.empty() ? std::vector<std::string>{} : split_list(value)) {
+    if (item == "true" || item == "1") {
+      off = false;
+    } else if (item == "false" || item == "0" || item == "disabled=true") {
+      off = true;
+    } else if (item == "disabled=false") {
+      off = false;
+    } else if (item == "mode=min") {
+      mode = builder::ProvenanceMode::kMin;
+    } else if (item == "mode=max") {
+      mode = builder::ProvenanceMode::kMax;
+    } else if (item == "version=v1") {
+    } else {
+      throw Error(describe(
+          flag, value,
+          "unknown item `" + item + "` (expected true, false, mode=min, mode=max or version=v1)"));
+    }
+  }
+  return off ? builder::ProvenanceMode::kOff : mode;
+}
+
+/// `--provenance[=VALUE]` and `--attest type=provenance[,...]` (the last one given wins);
+/// off without either. Other attestation types are refused.
+builder::ProvenanceMode provenance_mode(const BuildFlags& f) {
+  builder::ProvenanceMode mode = builder::ProvenanceMode::kOff;
+  for (const auto& a : f.attest) {
+    std::string rest;
+    std::string type;
+    for (const auto& item : split_list(a)) {
+      if (item.starts_with("type=")) {
+        type = item.substr(5);
+      } else {
+        rest += (rest.empty() ? "" : ",") + item;
+      }
+    }
+    if (type != "provenance") {
+      throw Error(describe("--attest", a,
+                           type.empty() ? "needs type=provenance"
+                                        : "only type=provenance is supported, not " + type));
+    }
+    mode = provenance_items(rest, "--attest");
+  }
+  if (f.provenance) mode = provenance_items(*f.provenance, "--provenance");
+  return mode;
+}
+
 builder::BuildOptions to_options(const BuildFlags& f) {
   builder::BuildOptions o;
   o.context = std::filesystem::absolute(f.context);
@@ -395,17 +448,15 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.compression = f.compression == "zstd" ? oci::media_type::Compression::kZstd
                                           : oci::media_type::Compression::kGzip;
   // --platform a,b: each platform once, in order (buildx's list).
-  for (std::size_t start = 0; !f.platform.empty() && start <= f.platform.size();) {
-    std::size_t comma = std::min(f.platform.find(',', start), f.platform.size());
-    std::string p = f.platform.substr(start, comma - start);
+  for (const auto& p : f.platform.empty() ? std::vector<std::string>{} : split_list(f.platform)) {
     std::string normal = oci::to_string(oci::parse_platform(p));  // throws naming the value
     if (std::find(o.platforms.begin(), o.platforms.end(), normal) != o.platforms.end()) {
       throw Error(describe("--platform", f.platform, normal + " is given twice"));
     }
     o.platforms.push_back(normal);
-    start = comma + 1;
   }
   if (o.platforms.size() == 1) o.platform = o.platforms.front();
+  o.provenance = provenance_mode(f);
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& c : f.build_contexts) {
     o.named_contexts.push_back(parse_build_context(c));
@@ -694,6 +745,12 @@ void add_build(CLI::App& app, GlobalOptions& global) {
                   "| type=tar[,dest=FILE|-] (the same as one tar; - alone: to stdout); local and "
                   "tar keep no image in the store");
   cmd->add_option("--iidfile", flags->iidfile, "Write the image id to this file");
+  cmd->add_option("--provenance", flags->provenance,
+                  "Attach a SLSA provenance attestation: bare or true (mode=min), mode=max, "
+                  "false")
+      ->expected(0, 1);
+  cmd->add_option("--attest", flags->attest,
+                  "An attestation to attach: type=provenance[,mode=min|max] (repeatable)");
   cmd->add_option("--metadata-file", flags->metadata_file,
                   "Write the build's result as JSON to this file (buildx's containerimage.digest, "
                   "containerimage.config.digest, containerimage.descriptor, image.name)");
