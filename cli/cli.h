@@ -12,6 +12,8 @@
 //   cache_command.cpp       `mkimg cache prune`: the store's step cache and cache mounts, or a
 //                           registry cache (cache/prune.h)
 //   parse_command.cpp       `mkimg parse [--dump]`
+//   system_commands.cpp     `mkimg setup-binfmt`: binfmt_misc mounted, QEMU's emulators
+//                           registered for RUN of foreign platforms (runtime/emulation.h)
 //   inputs.cpp              what commands read besides flags: a Dockerfile (file or stdin,
 //                           64 MiB at most), $SOURCE_DATE_EPOCH (checked), run's --env-file
 //                           and `-e NAME` values from the environment
@@ -101,5 +103,6 @@ void add_build_commands(CLI::App& app, GlobalOptions& options);     // build_com
 void add_run_commands(CLI::App& app, GlobalOptions& options);       // run_command.cpp
 void add_diff_commands(CLI::App& app, GlobalOptions& options);      // diff_command.cpp
 void add_cache_commands(CLI::App& app, GlobalOptions& options);     // cache_command.cpp
+void add_system_commands(CLI::App& app, GlobalOptions& options);    // system_commands.cpp
 
 }  // namespace mkimg::cli

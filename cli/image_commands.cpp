@@ -91,12 +91,13 @@ snapshot::LayerBlob write_import_layer(const oci::Store& store, const fs::path& 
   return snapshot::write_layer_from_dir(tree.path(), out, options);
 }
 
-oci::ImageConfig import_config(const snapshot::LayerBlob& layer, std::int64_t created) {
+/// The config of an imported image: one layer, for `platform` (--platform, else the host's).
+oci::ImageConfig import_config(const snapshot::LayerBlob& layer, std::int64_t created,
+                               const oci::Platform& platform) {
   oci::ImageConfig config;
-  oci::Platform host = oci::host_platform();
-  config.architecture = host.architecture;
-  config.os = host.os;
-  if (!host.variant.empty()) config.variant = host.variant;
+  config.architecture = platform.architecture;
+  config.os = platform.os;
+  if (!platform.variant.empty()) config.variant = platform.variant;
   config.created = oci::rfc3339_utc(created);
   config.rootfs.diff_ids = {oci::Digest::parse(layer.diff_id)};
   config.history = {oci::HistoryEntry{.created = config.created,
@@ -108,6 +109,8 @@ oci::ImageConfig import_config(const snapshot::LayerBlob& layer, std::int64_t cr
 void run_import(const GlobalOptions& global, const ImageCli& cli) {
   oci::Reference ref = oci::Reference::parse(cli.name);
   if (ref.digest) throw Error(describe("import", cli.name, "name the image NAME[:TAG]"));
+  oci::Platform platform =
+      cli.platform.empty() ? oci::host_platform() : oci::parse_platform(cli.platform);
   oci::Store store = open_store(global);
   snapshot::LayerOptions options;
   options.compression =
@@ -126,7 +129,7 @@ void run_import(const GlobalOptions& global, const ImageCli& cli) {
   std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  oci::ImageConfig config = import_config(layer, options.source_date_epoch.value_or(now));
+  oci::ImageConfig config = import_config(layer, options.source_date_epoch.value_or(now), platform);
   oci::Descriptor manifest = oci::write_image(store, config, {layer_descriptor});
   // Unpacked now, like `docker import`: the first build FROM it starts at once.
   snapshot::ensure_unpacked(store, layer_descriptor, layer.diff_id,
@@ -377,6 +380,8 @@ void add_transfer_commands(CLI::App& app, GlobalOptions& options, std::shared_pt
   import->add_option("NAME", cli->name, "Image name NAME[:TAG]")->required();
   import->add_option("--compression", cli->compression, "Layer compression")
       ->check(CLI::IsMember({"gzip", "zstd"}));
+  import->add_option("--platform", cli->platform,
+                     "os/arch[/variant] the image's config names (default: the host's)");
   import->callback(bind(run_import));
 
   auto* pull = app.add_subcommand("pull", "Copy an image into the store");

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   add_run_commands(app, options);
   add_diff_commands(app, options);
   add_cache_commands(app, options);
+  add_system_commands(app, options);
   try {
     std::vector<std::string> args(argv, argv + argc);
     options.run_command = split_run_command(args);

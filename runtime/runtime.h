@@ -18,8 +18,10 @@
 //                         and USER / --chown resolution
 //   cancel.h              the interrupt of the process (SIGINT, SIGTERM): containers are killed,
 //                         long work stops
-//   emulation.h           whether a platform's programs run here (natively or through a
-//                         binfmt_misc handler such as QEMU's)
+//   emulation.h           whether a platform's programs run here (natively or through QEMU
+//                         registered with binfmt_misc, enabled and with the F flag; else an
+//                         error naming the fix), and `mkimg setup-binfmt`: binfmt_misc
+//                         mounted, Debian's qemu-user-static registered with F
 //   rootless.h            building without root: mkimg becomes root of a user namespace of its
 //                         own, the user's /etc/subuid and /etc/subgid ranges mapped by newuidmap
 //   run_image.h           `mkimg run`'s core: a container from an image config on a throwaway

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs every Debian package mkimg needs to build, test and benchmark. Idempotent, and
+# Installs every Debian package mkimg needs to build, test and benchmark, and caches the arm64
+# busybox-static the emulation tests use (scripts/cache-foreign-busybox.sh). Idempotent, and
 # quiet when everything is already present. Run as root on Debian 12.
 set -euo pipefail
+cd "$(dirname "$0")"
 
 packages=(
   # build
@@ -11,6 +13,8 @@ packages=(
   # run time: an OCI runtime for RUN steps; newuidmap/newgidmap for builds without root; git
   # for ADD of a git repository and git --build-contexts
   runc uidmap git
+  # RUN for foreign platforms: QEMU's user emulators (`mkimg setup-binfmt` registers them)
+  qemu-user-static
   # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks)
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
   openssl curl zstd pigz python3 attr iproute2 openssh-client faketime
@@ -26,7 +30,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec ./cache-foreign-busybox.sh
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -40,3 +46,4 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
+exec ./cache-foreign-busybox.sh

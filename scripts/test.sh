@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: builds mkimg (warnings are errors here), runs every test (unit,
-# integration with real runc, a real registry and peer tools), the unit tests again under
+# The whole test suite: builds mkimg (warnings are errors here), registers QEMU's emulators
+# (`mkimg setup-binfmt`, as root), runs every test (unit, integration with real runc, a real
+# registry and peer tools, RUN of arm64 under QEMU), the unit tests again under
 # ASan+UBSan, and the fuzzers for a bounded time; builds and installs the Release configuration
 # with default options, as a user or a packager does. Usage: scripts/test.sh
 set -euo pipefail
@@ -20,6 +21,13 @@ fuzz_targets=$(cd tests/fuzz && ls fuzz_*.cpp 2>/dev/null | sed 's/\.cpp$//')
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DMKIMG_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build -j"$jobs"
+
+# RUN for foreign platforms: the emulation tests need QEMU registered with binfmt_misc (their
+# fixture registers what it needs too; as root they fail, not skip, without it).
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== register QEMU's emulators (mkimg setup-binfmt)"
+  build/mkimg setup-binfmt || echo "test.sh: mkimg setup-binfmt failed; the emulation tests will say why" >&2
+fi
 
 echo "== build (ASan+UBSan)"
 cmake -S . -B build-asan -G Ninja -DMKIMG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DMKIMG_WERROR=ON \

@@ -4,6 +4,8 @@
 //                       (ChildProcess), own a temporary directory, find the mkimg binary and the
 //                       source tree (this file)
 //   builder_fixture.h   a store and a busybox base for tests that build (builder/, runtime/)
+//   emulation_fixture.h QEMU registered (mkimg setup-binfmt) and an arm64 busybox base, for
+//                       tests that RUN a foreign platform's programs
 //   registry_fixture.h  Debian's docker-registry on loopback (plain, TLS, basic and token auth),
 //                       and a proxy that damages blob downloads; with token_issuer.py and
 //                       fault_proxy.py
