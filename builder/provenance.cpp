@@ -225,7 +225,8 @@ RecordedBuild parse_provenance(std::string_view statement) {
     r.dockerfile_name = source.value("path", "Dockerfile");
     r.dockerfile_digest = digest_of_set(source.at("digest"));
     const json& request = def.at("externalParameters").at("request");
-    for (const auto& [k, v] : request.value("args", json::object()).items()) {
+    const json args = request.value("args", json::object());  // kept: items() refers to it
+    for (const auto& [k, v] : args.items()) {
       std::string value = v.get<std::string>();
       if (k.starts_with("build-arg:")) r.build_args[k.substr(10)] = value;
       if (k.starts_with("label:")) r.labels[k.substr(6)] = value;
@@ -243,12 +244,15 @@ RecordedBuild parse_provenance(std::string_view statement) {
     if (mine.contains("sourceDateEpoch")) {
       r.source_date_epoch = mine.at("sourceDateEpoch").get<std::int64_t>();
     }
-    for (const auto& [name, digest] : mine.value("images", json::object()).items()) {
+    const json images = mine.value("images", json::object());
+    for (const auto& [name, digest] : images.items()) {
       r.images[name] = digest.get<std::string>();
     }
     if (metadata.contains("buildkit_metadata")) {
-      for (const auto& info :
-           metadata["buildkit_metadata"]["source"].value("infos", json::array())) {
+      const json infos = metadata["buildkit_metadata"]
+                             .value("source", json::object())
+                             .value("infos", json::array());
+      for (const auto& info : infos) {
         if (info.value("language", "") != "Dockerfile") continue;
         r.dockerfile_text = registry::base64_decode(info.value("data", "")).value_or("");
       }

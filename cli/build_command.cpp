@@ -16,6 +16,7 @@
 #include "builder/build_plan.h"
 #include "builder/copy/git_source.h"
 #include "builder/copy/url_source.h"
+#include "builder/provenance.h"
 #include "cache/cache_location.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
@@ -789,6 +790,151 @@ void add_build(CLI::App& app, GlobalOptions& global) {
 
 }  // namespace
 
-void add_build_commands(CLI::App& app, GlobalOptions& options) { add_build(app, options); }
+/// The raw command-line values of `mkimg verify`.
+struct VerifyFlags {
+  std::string image, context = ".", file, platform, progress = "auto";
+  std::vector<std::string> build_args, insecure_registries;
+};
+
+/// A base named in a provenance, pinned to the digest it recorded: `name@sha256:...` for a
+/// reference (the tag dropped), the name itself for a transport (oci:DIR, ...).
+std::string pinned(const std::string& name, const std::string& digest) {
+  auto ref = oci::Reference::try_parse(name);
+  if (!ref) return name;
+  return ref->domain + "/" + ref->path + "@" + digest;
+}
+
+/// Rebuilds one platform's image from what its provenance records and compares. True when the
+/// manifest digest is the recorded one.
+bool verify_platform(oci::Store& store, const VerifyFlags& f, const builder::RecordedBuild& r,
+                     ProgressMode mode) {
+  namespace fs = std::filesystem;
+  builder::BuildOptions o;
+  o.context = fs::absolute(f.context);
+  if (!fs::is_directory(o.context)) {
+    throw Error(describe("verify", f.context, "the context is not a directory"));
+  }
+  // The Dockerfile: -f, else the recorded name in the context, else the recorded text (max).
+  fs::path file = f.file.empty() ? o.context / r.dockerfile_name : fs::path(f.file);
+  std::error_code ec;
+  if (!f.file.empty() || fs::exists(file, ec) || r.dockerfile_text.empty()) {
+    o.dockerfile_text = read_dockerfile_text(file.string());
+    o.dockerfile_name = file.filename().string();
+  } else {
+    o.dockerfile_text = r.dockerfile_text;
+    o.dockerfile_name = r.dockerfile_name;
+    std::cerr << "verify: " << file.string() << " is missing: using the Dockerfile the provenance "
+              << "records\n";
+  }
+  std::string digest = oci::sha256_of(o.dockerfile_text).str();
+  if (digest != r.dockerfile_digest) {
+    std::cerr << "not verified " << r.platform << ": the Dockerfile (" << file.string() << ", "
+              << digest << ") is not the one the provenance records (" << r.dockerfile_digest
+              << ")\n";
+    return false;
+  }
+  std::tie(o.dockerignore_text, o.dockerignore_name) = read_dockerignore(
+      {o.context / (o.dockerfile_name + ".dockerignore"), o.context / ".dockerignore"});
+  o.build_args = r.build_args;
+  for (const auto& kv : f.build_args) {
+    auto [k, v] = split_kv(kv, "--build-arg");
+    o.build_args[k] = v;
+  }
+  if (!r.request_complete && f.build_args.empty()) {
+    std::cerr << "verify: the provenance is mode=min: it records no build args or labels (give "
+                 "them with --build-arg, or attest with mode=max)\n";
+  }
+  o.labels = r.labels;
+  o.target = r.target;
+  o.platform = r.platform;
+  o.source_date_epoch = r.source_date_epoch;
+  o.cache = builder::CacheMode::kBypass;         // every step runs again; the cache is left alone
+  o.provenance = builder::ProvenanceMode::kMin;  // its own record gives the context digest
+  o.registry.insecure_registries = f.insecure_registries;
+  for (const auto& [name, used] : r.images) {
+    builder::NamedContext c;
+    c.name = name;
+    c.image = pinned(name, used);
+    o.named_contexts.push_back(c);
+  }
+  std::cerr << "verify " << r.platform << ": building again from the recorded inputs"
+            << (r.source_date_epoch
+                    ? " (SOURCE_DATE_EPOCH=" + std::to_string(*r.source_date_epoch) + ")"
+                    : "")
+            << "\n";
+  builder::BuildResult again = build_with_progress(store, o, mode);
+  auto rebuilt = builder::read_provenance(store, again.manifest).front();
+  // The rebuilt index (untagged) goes at the next prune; its entry goes now.
+  struct Drop {
+    oci::Store& store;
+    oci::Digest digest;
+    ~Drop() { store.remove_manifest(digest); }
+  } drop{store, again.manifest.digest};
+  if (rebuilt.subject == r.subject) {
+    std::cerr << "verified " << r.platform << ": " << r.subject
+              << " is what the recorded inputs build\n";
+    return true;
+  }
+  std::cerr << "not verified " << r.platform << ": the recorded inputs build " << rebuilt.subject
+            << ", not " << r.subject << "\n";
+  if (rebuilt.context_digest != r.context_digest) {
+    std::cerr << "  the context's files differ from the recorded ones (" << rebuilt.context_digest
+              << ", recorded " << r.context_digest << ")\n";
+  }
+  auto before = snapshot::open_diff_image(store, r.subject);
+  auto after = snapshot::open_diff_image(store, rebuilt.subject);
+  before->name = "recorded image";
+  after->name = "rebuilt image";
+  std::cerr << snapshot::format_text(snapshot::diff_images(*before, *after));
+  return false;
+}
+
+/// `mkimg verify IMAGE`: every platform's image (or --platform's) rebuilt from its provenance.
+void run_verify(const VerifyFlags& f, GlobalOptions& global) {
+  runtime::install_interrupt_handlers();
+  auto store = open_store(global);
+  auto top = store.resolve(f.image);
+  if (!top) throw Error(describe("verify", f.image, "no such image in the store"));
+  std::vector<builder::RecordedBuild> records;
+  try {
+    records = builder::read_provenance(store, *top);
+  } catch (const std::exception& e) {
+    throw with_context("verify `" + f.image + "`", e);
+  }
+  if (!f.platform.empty()) {
+    std::string want = oci::to_string(oci::parse_platform(f.platform));
+    std::erase_if(records, [&](const auto& r) { return r.platform != want; });
+    if (records.empty()) {
+      throw Error(describe("verify", f.image, "no image for --platform " + want));
+    }
+  }
+  bool all = true;
+  for (const auto& r : records)
+    all = verify_platform(store, f, r, progress_mode(f.progress)) && all;
+  if (!all) global.exit_code = 1;
+}
+
+void add_verify(CLI::App& app, GlobalOptions& global) {
+  auto flags = std::make_shared<VerifyFlags>();
+  auto* cmd = app.add_subcommand(
+      "verify", "Rebuild an image from its provenance and check that the digest matches");
+  cmd->add_option("image", flags->image, "The image (built with --provenance)")->required();
+  cmd->add_option("--context", flags->context, "The build context to rebuild from (default .)");
+  cmd->add_option("-f,--file", flags->file,
+                  "The Dockerfile (default: the recorded name in the context)");
+  cmd->add_option("--platform", flags->platform, "Only this platform of the image");
+  cmd->add_option("--build-arg", flags->build_args,
+                  "A build argument KEY=VALUE the provenance does not record (mode=min)");
+  cmd->add_option("--progress", flags->progress, "auto, plain, tty, quiet or rawjson")
+      ->check(CLI::IsMember({"auto", "plain", "tty", "quiet", "rawjson"}));
+  cmd->add_option("--insecure-registry", flags->insecure_registries,
+                  "A registry to reach over plain HTTP (for bases not in the store)");
+  cmd->callback([flags, &global] { run_verify(*flags, global); });
+}
+
+void add_build_commands(CLI::App& app, GlobalOptions& options) {
+  add_build(app, options);
+  add_verify(app, options);
+}
 
 }  // namespace mkimg::cli

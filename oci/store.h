@@ -205,9 +205,10 @@ class Store {
   /// Every index.json entry, in file order.
   std::vector<TaggedImage> list() const;
   /// Finds a manifest by tag ("app:v1", "docker.io/library/app"), manifest digest
-  /// ("sha256:..."), name@digest, or image id (config digest, full or a prefix of >= 4 hex
-  /// digits, optionally "sha256:"-prefixed; unique among stored images). nullopt when nothing
-  /// matches; throws mkimg::Error when an id prefix is ambiguous.
+  /// ("sha256:..."; also one platform's manifest listed by a stored index), name@digest, or image
+  /// id (config digest, full or a prefix of >= 4 hex digits, optionally "sha256:"-prefixed; unique
+  /// among stored images). nullopt when nothing matches; throws mkimg::Error when an id prefix is
+  /// ambiguous.
   std::optional<Descriptor> resolve(std::string_view name) const;
 
   // Garbage collection.

@@ -163,6 +163,26 @@ std::optional<Descriptor> find_by_id_prefix(const Store& store, std::string_view
   return found;
 }
 
+/// The manifest `digest` when an index of `entries` lists it and the store has it (one platform
+/// of a multi-platform image, by its own digest).
+std::optional<Descriptor> find_in_indexes(const Store& store,
+                                          const std::vector<TaggedImage>& entries,
+                                          const Digest& digest) {
+  for (const auto& e : entries) {
+    if (!media_type::is_index(e.manifest.media_type) || !store.has_blob(e.manifest.digest)) {
+      continue;
+    }
+    try {
+      for (const auto& m : parse_index(store.read_blob(e.manifest.digest)).manifests) {
+        if (m.digest == digest && store.has_blob(m.digest)) return plain(m);
+      }
+    } catch (const Error&) {
+      continue;  // a broken entry never matches
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Descriptor> Store::resolve(std::string_view name) const {
@@ -171,12 +191,16 @@ std::optional<Descriptor> Store::resolve(std::string_view name) const {
     for (const auto& e : entries) {
       if (e.manifest.digest == *digest) return e.manifest;
     }
+    if (auto child = find_in_indexes(*this, entries, *digest)) return child;
     return find_by_id_prefix(*this, digest->encoded());
   }
   if (auto ref = Reference::try_parse(name)) {
     for (const auto& e : entries) {
       if (ref->digest && e.manifest.digest == *ref->digest) return e.manifest;
       if (!ref->digest && e.reference && *e.reference == *ref) return e.manifest;
+    }
+    if (ref->digest) {
+      if (auto child = find_in_indexes(*this, entries, *ref->digest)) return child;
     }
   }
   std::string_view id = name;
