@@ -21,6 +21,8 @@
 //                      (--ssh agent sockets)
 //   output_layout.h    --output type=oci,dest=DIR, and the root file system as files
 //                      (type=local,dest=DIR) or one tar (type=tar,dest=FILE|-)
+//   provenance.h       --provenance: a SLSA provenance v1 attestation per platform, attached
+//                      as BuildKit attaches it; read back for `mkimg verify`
 //   copy/              COPY and ADD:
 //     rules.h          Docker's COPY/ADD path rules (wildcards, dir contents, trailing slash),
 //                      --chmod (octal or symbolic)
@@ -35,6 +37,10 @@
 // containers through runtime/ (runc, overlays, the image's users), makes and unpacks layers through
 // snapshot/ (layer_store.h keeps the unpacked layers), pulls bases through registry/ and oci/'s
 // transports, and reads Dockerfiles through parser/.
+//
+// `--platform a,b` builds each platform at once with its own session (build.cpp's
+// PlatformBuild), and the image is then an index over the platforms' manifests (and, with
+// --provenance, their attestation manifests).
 //
 // A build: parse the Dockerfile, plan the stages the target needs, and build them on a small
 // pool of threads (--jobs; default the number of cores, at most 4): a stage starts as soon as

@@ -4,7 +4,8 @@
 //                           subcommands, errors
 //   cli.h                   what every command file shares (this file)
 //   build_command.cpp       `mkimg build`: flags -> builder::BuildOptions, the build with its
-//                           progress view, --verify-reproducible, --push
+//                           progress view, --verify-reproducible, --push; `mkimg verify` (a
+//                           rebuild from an image's provenance)
 //   run_command.cpp         `mkimg run`: layers unpacked, then runtime::run_image
 //   image_commands.cpp      import, pull, save, load, images, inspect, history, tag, rmi, prune
 //   diff_command.cpp        `mkimg diff` (snapshot/image_diff.h)

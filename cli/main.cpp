@@ -11,6 +11,7 @@
 #include "cli/log_sink.h"
 #include "common/error.h"
 #include "common/user_namespace.h"
+#include "common/version.h"
 #include "oci/store.h"
 #include "runtime/container_runtime.h"
 #include "runtime/rootless.h"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   using namespace mkimg::cli;
   GlobalOptions options;
   CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
+  app.set_version_flag("--version", "mkimg " + std::string(mkimg::kVersion));
   app.require_subcommand(1);
   app.add_option("--root", options.root,
                  "Store directory (default: $MKIMG_ROOT, /var/lib/mkimg as root, else "
