@@ -7,6 +7,7 @@
 
 #include "oci/descriptor.h"
 #include "tests/support/emulation_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {
@@ -54,10 +55,27 @@ TEST_F(MultiPlatformRun, EachPlatformRunsItsOwnProgramsInOneBuild) {
   EXPECT_EQ(read_file(dir("out") / "linux_arm64/arch"), "aarch64\n");
   EXPECT_EQ(elf_machine(dir("out") / "linux_arm64/bin/busybox"), 183);
   EXPECT_EQ(elf_machine(dir("out") / "linux_amd64/bin/busybox"), 62);
-  auto arm = run({"skopeo", "--override-arch", "arm64", "inspect",
-                  "oci:" + dir("layout").string() + ":1"});
+  auto arm = run(
+      {"skopeo", "--override-arch", "arm64", "inspect", "oci:" + dir("layout").string() + ":1"});
   ASSERT_EQ(arm.exit_code, 0) << arm.all();
   EXPECT_EQ(json::parse(arm.out).value("Architecture", ""), "arm64");
+}
+
+TEST_F(MultiPlatformRun, ATwoPlatformBaseServedByARegistryGivesEachPlatformItsImage) {
+  Registry registry(RegistryMode::kHttp);
+  std::string base = registry.host() + "/multi-bb:1";
+  ASSERT_EQ(run_mkimg(store(), {"tag", "multi-bb", base}).exit_code, 0);
+  auto pushed = run_mkimg(store(), {"push", "--insecure-registry", registry.host(), base});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.all();
+  // A fresh store (a CI runner): each platform pulls its own manifest of the index.
+  write_file(dir("ctx") / "Dockerfile", "FROM " + base + "\nRUN uname -m > /arch\n");
+  auto r = run_mkimg(dir("fresh"),
+                     {"build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64",
+                      "--insecure-registry", registry.host(), "-o",
+                      "type=local,dest=" + dir("out").string(), dir("ctx").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(read_file(dir("out") / "linux_amd64/arch"), "x86_64\n");
+  EXPECT_EQ(read_file(dir("out") / "linux_arm64/arch"), "aarch64\n");
 }
 
 TEST_F(MultiPlatformRun, ABuildPlatformStageRunsNativelyForEveryTarget) {
