@@ -12,7 +12,7 @@
 #include "oci/media_types.h"
 #include "oci/reference.h"
 #include "oci/store.h"
-#include "registry/auth_base64.h"
+#include "registry/encoding.h"
 
 namespace mkimg::builder {
 namespace {
@@ -29,22 +29,6 @@ constexpr const char* kReferenceDigest = "vnd.docker.reference.digest";
 constexpr const char* kBuildType =
     "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md";
 
-/// Package URL escaping of one segment or qualifier value: what is not unreserved is %XX.
-std::string purl_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 /// BuildKit's RefToPURL: pkg:docker/<namespace>/<name>@<tag>?platform=<os/arch>, the name in its
 /// familiar form; nullopt for what is no image reference (a transport such as oci:DIR).
 std::optional<std::string> image_purl(const std::string& name, const std::string& platform) {
@@ -57,17 +41,17 @@ std::optional<std::string> image_purl(const std::string& name, const std::string
     std::string ns = familiar.substr(0, slash);
     for (std::size_t start = 0; start <= ns.size();) {
       std::size_t end = std::min(ns.find('/', start), ns.size());
-      path += purl_escape(ns.substr(start, end - start)) + "/";
+      path += registry::percent_encode(ns.substr(start, end - start)) + "/";
       start = end + 1;
     }
     familiar = familiar.substr(slash + 1);
   }
-  std::string out = "pkg:docker/" + path + purl_escape(familiar);
-  if (!ref->digest) out += "@" + purl_escape(ref->tag.value_or("latest"));
+  std::string out = "pkg:docker/" + path + registry::percent_encode(familiar);
+  if (!ref->digest) out += "@" + registry::percent_encode(ref->tag.value_or("latest"));
   std::string query;
-  if (ref->digest) query += "digest=" + purl_escape(ref->digest->str());
+  if (ref->digest) query += "digest=" + registry::percent_encode(ref->digest->str());
   if (!platform.empty())
-    query += (query.empty() ? "" : "&") + ("platform=" + purl_escape(platform));
+    query += (query.empty() ? "" : "&") + ("platform=" + registry::percent_encode(platform));
   return query.empty() ? out : out + "?" + query;
 }
 

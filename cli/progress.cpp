@@ -16,7 +16,7 @@
 
 #include "cli/log_sink.h"
 #include "oci/digest.h"
-#include "registry/auth_base64.h"
+#include "registry/encoding.h"
 
 namespace mkimg::cli {
 

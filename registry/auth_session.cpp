@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "registry/auth_base64.h"
 #include "registry/auth_challenge.h"
+#include "registry/encoding.h"
 
 namespace mkimg::registry {
 namespace {
@@ -19,21 +19,6 @@ std::string scope_key(const std::vector<std::string>& scopes) {
   std::string key;
   for (const auto& s : sorted) key += s + " ";
   return key;
-}
-
-std::string url_escape(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 const Challenge* pick(const std::vector<Challenge>& challenges) {
@@ -101,8 +86,8 @@ std::string AuthSession::fetch_token(const std::string& realm, const std::string
     throw Error(describe("authenticate to", registry_, "token realm `" + realm + "` is not HTTPS"));
   }
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
-  url += "service=" + url_escape(service);
-  for (const auto& s : scopes) url += "&scope=" + url_escape(s);
+  url += "service=" + percent_encode(service);
+  for (const auto& s : scopes) url += "&scope=" + percent_encode(s);
   HttpRequest req{"GET", url, {}, {}, {}, 0};
   if (credential_) {
     req.headers.emplace_back("Authorization", "Basic " + base64_encode(credential_->username + ":" +

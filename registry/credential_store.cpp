@@ -12,8 +12,8 @@
 
 #include "common/error.h"
 #include "common/fd.h"
-#include "registry/auth_base64.h"
 #include "registry/credential_helper.h"
+#include "registry/encoding.h"
 
 namespace mkimg::registry {
 namespace {

@@ -14,7 +14,8 @@
 //                        download_to_fd() for ADD's URL sources
 //   curl_loader.cpp      libcurl opened with dlopen() on first use (mkimg is not linked with it:
 //                        its ~30 dependent libraries made every command's start-up slow)
-//   auth_base64.h        base64 for Basic credentials and config.json "auth" fields
+//   encoding.h           base64 (Basic credentials, config.json "auth" fields) and
+//                        percent-encoding (token URLs), also used by builder/ and cli/
 //   auth_challenge.h     the WWW-Authenticate parser (Basic, Bearer realm/service/scope)
 //   credential_store.h   ~/.docker/config.json: auths, credHelpers, credsStore
 //   credential_helper.h  running a docker-credential-<name> helper (get, store, erase)

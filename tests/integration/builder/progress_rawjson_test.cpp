@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "registry/auth_base64.h"
+#include "registry/encoding.h"
 #include "tests/support/builder_fixture.h"
 
 namespace mkimg::testing {

@@ -3,7 +3,7 @@
 // Authorization header, no password, no base64 of user:password.
 #include <gtest/gtest.h>
 
-#include "registry/auth_base64.h"
+#include "registry/encoding.h"
 #include "tests/integration/registry/test_image.h"
 #include "tests/support/registry_fixture.h"
 

@@ -1,7 +1,9 @@
-// Base64 on OpenSSL's EVP block coders.
-#include "registry/auth_base64.h"
+// Base64 on OpenSSL's EVP block coders, and percent-encoding.
+#include "registry/encoding.h"
 
 #include <openssl/evp.h>
+
+#include <cctype>
 
 namespace mkimg::registry {
 
@@ -28,6 +30,21 @@ std::optional<std::string> base64_decode(std::string_view text) {
   else if (text.ends_with("="))
     size -= 1;
   out.resize(size);
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
   return out;
 }
 
