@@ -76,6 +76,7 @@ std::string provenance_statement(const ProvenanceFacts& f) {
   }
   json args = json::object();
   if (!f.target.empty()) args["target"] = f.target;
+  for (const auto& [name, value] : f.contexts) args["context:" + name] = value;
   if (max) {
     for (const auto& [k, v] : f.build_args) args["build-arg:" + k] = v;
     for (const auto& [k, v] : f.labels) args["label:" + k] = v;
@@ -163,6 +164,12 @@ ProvenanceFacts provenance_facts(const BuildSession& session, const oci::Descrip
   f.build_args = o.build_args;
   f.labels = o.labels;
   f.target = o.target;
+  for (const auto& c : o.named_contexts) {
+    f.contexts[c.name] = !c.git.empty() ? c.git
+                         : !c.image.empty()
+                             ? (c.image.starts_with("oci:") ? c.image : "docker-image://" + c.image)
+                             : "local:" + c.name;
+  }
   for (const auto& s : o.secrets) f.secrets.push_back(s.id);
   for (const auto& s : o.ssh) f.ssh.push_back(s.id);
   f.source_date_epoch = o.source_date_epoch;
@@ -215,6 +222,7 @@ RecordedBuild parse_provenance(std::string_view statement) {
       if (k.starts_with("build-arg:")) r.build_args[k.substr(10)] = value;
       if (k.starts_with("label:")) r.labels[k.substr(6)] = value;
       if (k == "target") r.target = value;
+      if (k.starts_with("context:")) r.contexts[k.substr(8)] = value;
     }
     const json& metadata = s.at("predicate").at("runDetails").at("metadata");
     r.request_complete =
@@ -253,7 +261,7 @@ std::vector<RecordedBuild> read_provenance(const oci::Store& store, const oci::D
   if (!oci::media_type::is_index(top.media_type)) {
     throw Error(describe("read provenance", top.digest.str(),
                          "the image is one manifest, with no attestations (build it with "
-                         "--provenance)"));
+                         "--provenance; a pulled one: `mkimg pull --all-platforms` brings them)"));
   }
   oci::Index index = oci::parse_index(store.read_blob(top.digest));
   std::vector<RecordedBuild> out;

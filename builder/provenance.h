@@ -44,6 +44,9 @@ struct ProvenanceFacts {
   std::map<std::string, std::string> build_args;  ///< mode=max
   std::map<std::string, std::string> labels;      ///< mode=max
   std::string target;
+  /// --build-context NAME -> "docker-image://REF" (or the oci: spec), the git URL, or
+  /// "local:NAME" for a directory: BuildKit's `context:NAME` args.
+  std::map<std::string, std::string> contexts;
   std::vector<std::string> secrets;  ///< ids, mode=max
   std::vector<std::string> ssh;      ///< ids, mode=max
   std::optional<std::int64_t> source_date_epoch;
@@ -76,6 +79,7 @@ struct RecordedBuild {
   std::map<std::string, std::string> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
+  std::map<std::string, std::string> contexts;  ///< as ProvenanceFacts::contexts
   bool request_complete = false;  ///< false for mode=min: build args and labels not recorded
   std::optional<std::int64_t> source_date_epoch;
   std::map<std::string, std::string> images;

@@ -25,6 +25,7 @@
 #include "oci/digest.h"
 #include "oci/reference.h"
 #include "oci/store.h"
+#include "oci/transport.h"
 #include "registry/push.h"
 #include "runtime/bundle_config.h"
 #include "runtime/cancel.h"
@@ -793,7 +794,7 @@ void add_build(CLI::App& app, GlobalOptions& global) {
 /// The raw command-line values of `mkimg verify`.
 struct VerifyFlags {
   std::string image, context = ".", file, platform, progress = "auto";
-  std::vector<std::string> build_args, insecure_registries;
+  std::vector<std::string> build_args, build_contexts;
 };
 
 /// A base named in a provenance, pinned to the digest it recorded: `name@sha256:...` for a
@@ -850,11 +851,43 @@ bool verify_platform(oci::Store& store, const VerifyFlags& f, const builder::Rec
   o.source_date_epoch = r.source_date_epoch;
   o.cache = builder::CacheMode::kBypass;         // every step runs again; the cache is left alone
   o.provenance = builder::ProvenanceMode::kMin;  // its own record gives the context digest
-  o.registry.insecure_registries = f.insecure_registries;
-  for (const auto& [name, used] : r.images) {
+  o.registry = registry_flags();
+  // Each base by the digest it had; a --build-context image too, under its context name.
+  std::map<std::string, std::string> pins;
+  for (const auto& [name, used] : r.images) pins[name] = pinned(name, used);
+  for (const auto& [name, value] : r.contexts) {
+    std::string image = value.starts_with("docker-image://") ? value.substr(15) : value;
+    if (auto it = pins.find(image); it != pins.end()) {
+      pins[name] = it->second;
+    } else if (!value.starts_with("local:")) {
+      builder::NamedContext c;  // a git context: its URL again
+      c.name = name;
+      c.git = value;
+      o.named_contexts.push_back(c);
+    }
+  }
+  for (const auto& text : f.build_contexts) {
+    o.named_contexts.push_back(parse_build_context(text));
+    auto& named = o.named_contexts.back();
+    if (!named.dir.empty()) {
+      std::tie(named.dockerignore_text, named.dockerignore_name) =
+          read_dockerignore({named.dir / ".dockerignore"});
+    }
+    pins.erase(named.name);
+  }
+  for (const auto& [name, value] : r.contexts) {
+    bool given = std::any_of(o.named_contexts.begin(), o.named_contexts.end(),
+                             [&](const auto& c) { return c.name == name; });
+    if (value.starts_with("local:") && !given) {
+      throw Error(describe("verify", name,
+                           "the build read the directory --build-context " + name +
+                               ": give it again with --build-context " + name + "=DIR"));
+    }
+  }
+  for (const auto& [name, image] : pins) {
     builder::NamedContext c;
     c.name = name;
-    c.image = pinned(name, used);
+    c.image = image;
     o.named_contexts.push_back(c);
   }
   std::cerr << "verify " << r.platform << ": building again from the recorded inputs"
@@ -894,7 +927,13 @@ void run_verify(const VerifyFlags& f, GlobalOptions& global) {
   runtime::install_interrupt_handlers();
   auto store = open_store(global);
   auto top = store.resolve(f.image);
-  if (!top) throw Error(describe("verify", f.image, "no such image in the store"));
+  if (!top) {
+    // Not in the store: pulled (a registry reference, oci:DIR, ...) with every platform and
+    // its attestation, as `mkimg pull --all-platforms` does.
+    auto source = oci::open_source(f.image, store);
+    top = oci::pull(store, *source, {.all_platforms = true});
+    for (const auto& name : source->names()) store.tag(name, *top);
+  }
   std::vector<builder::RecordedBuild> records;
   try {
     records = builder::read_provenance(store, *top);
@@ -918,17 +957,20 @@ void add_verify(CLI::App& app, GlobalOptions& global) {
   auto flags = std::make_shared<VerifyFlags>();
   auto* cmd = app.add_subcommand(
       "verify", "Rebuild an image from its provenance and check that the digest matches");
-  cmd->add_option("image", flags->image, "The image (built with --provenance)")->required();
+  cmd->add_option("image", flags->image,
+                  "The image (built with --provenance): in the store, else pulled with its "
+                  "attestations")
+      ->required();
   cmd->add_option("--context", flags->context, "The build context to rebuild from (default .)");
   cmd->add_option("-f,--file", flags->file,
                   "The Dockerfile (default: the recorded name in the context)");
   cmd->add_option("--platform", flags->platform, "Only this platform of the image");
+  cmd->add_option("--build-context", flags->build_contexts,
+                  "A directory --build-context the build read, NAME=DIR (repeatable)");
   cmd->add_option("--build-arg", flags->build_args,
                   "A build argument KEY=VALUE the provenance does not record (mode=min)");
   cmd->add_option("--progress", flags->progress, "auto, plain, tty, quiet or rawjson")
       ->check(CLI::IsMember({"auto", "plain", "tty", "quiet", "rawjson"}));
-  cmd->add_option("--insecure-registry", flags->insecure_registries,
-                  "A registry to reach over plain HTTP (for bases not in the store)");
   cmd->callback([flags, &global] { run_verify(*flags, global); });
 }
 

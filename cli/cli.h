@@ -100,10 +100,14 @@ void add_registry_access_flags(CLI::App* cmd, registry::RegistryOptions& options
 void add_parse_commands(CLI::App& app, GlobalOptions& options);     // parse_command.cpp
 void add_image_commands(CLI::App& app, GlobalOptions& options);     // image_commands.cpp
 void add_registry_commands(CLI::App& app, GlobalOptions& options);  // registry_commands.cpp
-void add_build_commands(CLI::App& app, GlobalOptions& options);     // build_command.cpp
-void add_run_commands(CLI::App& app, GlobalOptions& options);       // run_command.cpp
-void add_diff_commands(CLI::App& app, GlobalOptions& options);      // diff_command.cpp
-void add_cache_commands(CLI::App& app, GlobalOptions& options);     // cache_command.cpp
-void add_system_commands(CLI::App& app, GlobalOptions& options);    // system_commands.cpp
+/// The registry flags (--insecure-registry, --tls-ca, --registries-config, --parallel) of the
+/// command that runs, which the registry transport also uses. registry_commands.cpp.
+const registry::RegistryOptions& registry_flags();
+
+void add_build_commands(CLI::App& app, GlobalOptions& options);   // build_command.cpp
+void add_run_commands(CLI::App& app, GlobalOptions& options);     // run_command.cpp
+void add_diff_commands(CLI::App& app, GlobalOptions& options);    // diff_command.cpp
+void add_cache_commands(CLI::App& app, GlobalOptions& options);   // cache_command.cpp
+void add_system_commands(CLI::App& app, GlobalOptions& options);  // system_commands.cpp
 
 }  // namespace mkimg::cli

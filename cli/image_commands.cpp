@@ -33,6 +33,7 @@ namespace fs = std::filesystem;
 /// Everything the image subcommands read from the command line.
 struct ImageCli {
   std::string source, name, output, input, format, compression = "gzip", platform;
+  bool all_platforms = false;  ///< pull --all-platforms
   std::vector<std::string> names;
   bool quiet = false, json = false;
 };
@@ -145,6 +146,7 @@ void run_pull(const GlobalOptions& global, const ImageCli& cli) {
   auto source = oci::open_source(cli.source, store, {.progress = progress(cli)});
   oci::CopyOptions options{.progress = progress(cli)};
   if (!cli.platform.empty()) options.platform = oci::parse_platform(cli.platform);
+  options.all_platforms = cli.all_platforms;
   oci::Descriptor manifest = oci::pull(store, *source, options);
   auto names = source->names();
   if (names.empty()) store.add_untagged(manifest);
@@ -390,6 +392,8 @@ void add_transfer_commands(CLI::App& app, GlobalOptions& options, std::shared_pt
                    "registry reference")
       ->required();
   pull->add_option("--platform", cli->platform, "os/arch[/variant] (default: the host's)");
+  pull->add_flag("--all-platforms", cli->all_platforms,
+                 "An index with every platform's image and its attestations (for mkimg verify)");
   pull->add_flag("-q,--quiet", cli->quiet, "No progress output");
   pull->callback(bind(run_pull));
 

@@ -122,8 +122,8 @@ int main(int argc, char** argv) {
   });
   add_parse_commands(app, options);
   add_image_commands(app, options);
+  add_build_commands(app, options);  // before the registry flags, which `verify` takes too
   add_registry_commands(app, options);
-  add_build_commands(app, options);
   add_run_commands(app, options);
   add_diff_commands(app, options);
   add_cache_commands(app, options);

@@ -97,8 +97,20 @@ void add_registry_access_flags(CLI::App* cmd, registry::RegistryOptions& o) {
                   "~/.config/mkimg/registries.yaml)");
 }
 
-void add_registry_commands(CLI::App& app, GlobalOptions& options) {
+namespace {
+
+/// The registry subcommands' flags (one set: one command runs per process).
+RegistryCli& registry_cli() {
   static RegistryCli cli;
+  return cli;
+}
+
+}  // namespace
+
+const registry::RegistryOptions& registry_flags() { return *registry_cli().registry; }
+
+void add_registry_commands(CLI::App& app, GlobalOptions& options) {
+  RegistryCli& cli = registry_cli();
   registry::register_registry_transport(cli.registry);
 
   auto* push = app.add_subcommand("push", "Push an image from the store to a registry");
@@ -109,13 +121,17 @@ void add_registry_commands(CLI::App& app, GlobalOptions& options) {
       ->check(CLI::Range(std::int64_t{1} << 10, std::int64_t{1} << 30));
   push->add_flag("-q,--quiet", cli.quiet, "No progress output");
   add_registry_flags(push, cli);
-  push->callback([&options] { run_push(options, cli); });
+  push->callback([&options, &cli] { run_push(options, cli); });
 
   // `pull` is defined with the image commands (image_commands.cpp, for every source); the
   // registry flags are added to it here.
   CLI::App* pull = existing(app, "pull");
   if (pull == nullptr) throw Error("internal: `pull` must be added before the registry flags");
   add_registry_flags(pull, cli);
+  // `verify` pulls an image that is not in the store, and its rebuild pulls pinned bases.
+  CLI::App* verify = existing(app, "verify");
+  if (verify == nullptr) throw Error("internal: `verify` must be added before the registry flags");
+  add_registry_flags(verify, cli);
 
   auto* login =
       app.add_subcommand("login", "Log in to a registry (saved in ~/.docker/config.json)");
@@ -125,11 +141,11 @@ void add_registry_commands(CLI::App& app, GlobalOptions& options) {
   login->add_flag("--password-stdin", cli.password_stdin, "Read the password from stdin")
       ->excludes(pw);
   add_registry_flags(login, cli);
-  login->callback([] { run_login(cli); });
+  login->callback([&cli] { run_login(cli); });
 
   auto* logout = app.add_subcommand("logout", "Log out of a registry");
   logout->add_option("REGISTRY", cli.server, "Registry host[:port]")->required();
-  logout->callback([] { run_logout(cli); });
+  logout->callback([&cli] { run_logout(cli); });
 }
 
 }  // namespace mkimg::cli

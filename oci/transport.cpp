@@ -144,18 +144,54 @@ FetchedManifest resolve_manifest(ImageSource& source, const std::optional<Platfo
   return {top, bytes, std::get<Manifest>(std::move(doc))};
 }
 
-Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& options) {
-  auto [top, bytes, manifest] = resolve_manifest(source, options.platform);
+/// Whether an index entry is an attestation manifest (BuildKit's: in-toto statements as its
+/// "layers", which are no file system layers).
+bool is_attestation(const Descriptor& d) {
+  auto type = d.annotations.find("vnd.docker.reference.type");
+  return type != d.annotations.end() && type->second == "attestation-manifest";
+}
+
+/// Copies the blobs of the manifest `d` (whose verified bytes are `bytes`) and then the manifest.
+Descriptor copy_manifest(Store& store, ImageSource& source, const Descriptor& d,
+                         const std::string& bytes, const Manifest& manifest,
+                         const CopyOptions& options) {
   copy_blob(store, source, manifest.config, options);
-  ImageConfig config = parse_image_config(store.read_blob(manifest.config.digest));
-  check_layers(manifest, config);
+  const bool attestation = is_attestation(d);
+  if (!attestation) {
+    check_layers(manifest, parse_image_config(store.read_blob(manifest.config.digest)));
+  }
   for (const auto& layer : manifest.layers) {
     copy_blob(store, source, layer, options);
-    verify_layer_blob(store, layer);
+    if (!attestation) verify_layer_blob(store, layer);
   }
-  std::string type =
-      top.media_type.empty() ? std::string(media_type::kOciManifest) : top.media_type;
-  return store.put_blob(bytes, type, {.digest = top.digest, .size = top.size});
+  std::string type = d.media_type.empty() ? std::string(media_type::kOciManifest) : d.media_type;
+  return store.put_blob(bytes, type, {.digest = d.digest, .size = d.size});
+}
+
+/// CopyOptions::all_platforms: the index with every manifest it lists (attestations too).
+std::optional<Descriptor> copy_index(Store& store, ImageSource& source,
+                                     const CopyOptions& options) {
+  Descriptor top = source.resolve();
+  std::string bytes = fetch_verified(source, top);
+  auto doc = parse_manifest_document(bytes, top.media_type);
+  const Index* index = std::get_if<Index>(&doc);
+  if (!index) return std::nullopt;
+  for (const auto& m : index->manifests) {
+    if (!media_type::is_manifest(m.media_type)) continue;
+    std::string child = fetch_verified(source, m);
+    auto child_doc = parse_manifest_document(child, m.media_type);
+    if (!std::holds_alternative<Manifest>(child_doc)) throw Error("the index points to an index");
+    copy_manifest(store, source, m, child, std::get<Manifest>(child_doc), options);
+  }
+  return store.put_blob(bytes, top.media_type, {.digest = top.digest, .size = top.size});
+}
+
+Descriptor copy_image(Store& store, ImageSource& source, const CopyOptions& options) {
+  if (options.all_platforms) {
+    if (auto index = copy_index(store, source, options)) return *index;
+  }
+  auto [top, bytes, manifest] = resolve_manifest(source, options.platform);
+  return copy_manifest(store, source, top, bytes, manifest, options);
 }
 
 }  // namespace

@@ -77,7 +77,10 @@ std::unique_ptr<ImageSource> open_source(std::string_view spec, const Store& sto
 
 /// How pull() picks and reports.
 struct CopyOptions {
-  std::optional<Platform> platform;                ///< for an index; nullopt = host_platform()
+  std::optional<Platform> platform;  ///< for an index; nullopt = host_platform()
+  /// For an index: the index itself and every manifest it lists (each platform's image and its
+  /// attestation manifest), as `skopeo copy --all`; pull() then returns the index.
+  bool all_platforms = false;
   std::function<void(std::string_view)> progress;  ///< may be empty
 };
 
@@ -94,11 +97,12 @@ struct SourceImage {
 /// ("read image `source`: ...").
 SourceImage read_source_image(ImageSource& source, const std::optional<Platform>& platform = {});
 
-/// Copies the image `source` names into `store`: for an index, the manifest for the platform;
-/// then config and layers (blobs present are skipped), then the manifest, each checked
-/// against its descriptor's digest and size; the config's diff_ids must match the layer count,
-/// and each layer's bytes its media type (verify_layer_blob). Returns the stored manifest's
-/// descriptor. Does not tag. Throws mkimg::Error ("pull `source`: ...").
+/// Copies the image `source` names into `store`: for an index, the manifest for the platform
+/// (with CopyOptions::all_platforms every manifest, and the index); then config and layers (blobs
+/// present are skipped), then the manifest, each checked against its descriptor's digest and size;
+/// the config's diff_ids must match the layer count, and each layer's bytes its media type
+/// (verify_layer_blob). Returns the stored manifest's descriptor. Does not tag. Throws mkimg::Error
+/// ("pull `source`: ...").
 Descriptor pull(Store& store, ImageSource& source, const CopyOptions& options = {});
 
 /// Checks that the stored blob of `layer` is what its media type says (docs/security.md 32):

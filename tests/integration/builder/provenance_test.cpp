@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/builder_fixture.h"
+#include "tests/support/registry_fixture.h"
 
 namespace mkimg::testing {
 namespace {
@@ -264,6 +265,62 @@ TEST_F(ProvenanceTest, VerifyNamesAChangedContextAndAChangedDockerfile) {
   auto none = run_mkimg(store(), {"verify", "busybox:latest"});
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.err.find("build it with --provenance"), std::string::npos) << none.err;
+}
+
+TEST_F(ProvenanceTest, APushedImageIsPulledWithItsAttestationsAndVerified) {
+  Registry registry(RegistryMode::kHttp);
+  std::string name = registry.host() + "/app:1";
+  auto r =
+      mkimg({"build", "--progress", "plain", "--provenance=mode=max", "--build-arg", "V=2", "-t",
+             name, "--push", "--insecure-registry", registry.host(), dir("ctx").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  // `pull --all-platforms` brings the index with the attestation manifest and its statement.
+  fs::path other = dir("other-store");
+  auto pulled =
+      run_mkimg(other, {"pull", "--all-platforms", "--insecure-registry", registry.host(), name});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.all();
+  auto raw = run({"skopeo", "inspect", "--raw", "oci:" + (other / "oci").string() + ":" + name});
+  ASSERT_EQ(raw.exit_code, 0) << raw.all();
+  json index = json::parse(raw.out);
+  ASSERT_EQ(index["manifests"].size(), 2u) << raw.out;
+  json attestation = json::parse(read_file(
+      other / "oci/blobs/sha256" / index["manifests"][1]["digest"].get<std::string>().substr(7)));
+  EXPECT_TRUE(fs::exists(other / "oci/blobs/sha256" /
+                         attestation["layers"][0]["digest"].get<std::string>().substr(7)));
+  // verify of a name the store lacks pulls it so (the base is still in this store).
+  ASSERT_EQ(run_mkimg(store(), {"rmi", name}).exit_code, 0);
+  auto v = run_mkimg(store(), {"verify", name, "--insecure-registry", registry.host(), "--context",
+                               dir("ctx").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.all();
+  EXPECT_NE(v.err.find("verified linux/amd64"), std::string::npos) << v.err;
+}
+
+TEST_F(ProvenanceTest, NamedContextsAreRecordedAndPinnedOrAskedFor) {
+  ASSERT_EQ(run_mkimg(store(), {"tag", "busybox:latest", "busybox:old"}).exit_code, 0);
+  write_file(dir("named") / "Dockerfile",
+             "FROM base\nCOPY --from=extra file.txt /file.txt\nRUN cat /file.txt > /copy\n");
+  write_file(dir("extra") / "file.txt", "extra\n");
+  auto r = mkimg({"build", "--progress", "plain", "--provenance", "-t", "named:1",
+                  "--build-context", "base=docker-image://busybox:old", "--build-context",
+                  "extra=" + dir("extra").string(), dir("named").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const json args =
+      statement("named:1")
+          .first["predicate"]["buildDefinition"]["externalParameters"]["request"]["args"];
+  EXPECT_EQ(args.value("context:base", ""), "docker-image://busybox:old") << args.dump();
+  EXPECT_EQ(args.value("context:extra", ""), "local:extra") << args.dump();
+  // busybox:old moves on; verify builds FROM the recorded digest, and asks for the directory.
+  write_file(dir("newer") / "Dockerfile", "FROM busybox\nCOPY marker /marker\n");
+  write_file(dir("newer") / "marker", "x");
+  ASSERT_EQ(
+      mkimg({"build", "--progress", "plain", "-t", "busybox:old", dir("newer").string()}).exit_code,
+      0);
+  auto asked = run_mkimg(store(), {"verify", "named:1", "--context", dir("named").string()});
+  EXPECT_NE(asked.exit_code, 0);
+  EXPECT_NE(asked.err.find("--build-context extra=DIR"), std::string::npos) << asked.err;
+  auto v = run_mkimg(store(), {"verify", "named:1", "--context", dir("named").string(),
+                               "--build-context", "extra=" + dir("extra").string()});
+  EXPECT_EQ(v.exit_code, 0) << v.all();
 }
 
 }  // namespace
