@@ -131,20 +131,35 @@ class Materializer {
     ++stats.written;
   }
 
-  /// Links the earlier layer's file when it is this one (see spec_tree.h).
+  /// Links the earlier layer's file when it is this one (see spec_tree.h). Its directory in the
+  /// earlier layer is opened once for all its entries (they come in layer order), so each file
+  /// costs a stat and a link by name, not a resolution of its whole path.
   bool share(const SpecEntry& e, int parent, const std::string& name) {
     if (!shared_root_ || e.digest.empty() || e.content || !e.xattrs.empty()) return false;
     auto it = shared_->digests.find(e.path);
     if (it == shared_->digests.end() || it->second != e.digest) return false;
-    UniqueFd from = open_beneath(shared_root_.get(), e.path, O_PATH | O_NOFOLLOW);
+    std::size_t slash = e.path.rfind('/');
+    std::string dir = slash == std::string::npos ? std::string() : e.path.substr(0, slash);
+    if (!shared_dir_ || dir != shared_dir_path_) {
+      shared_dir_path_ = dir;
+      shared_dir_ = dir.empty()
+                        ? UniqueFd(::fcntl(shared_root_.get(), F_DUPFD_CLOEXEC, 0))
+                        : open_beneath(shared_root_.get(), dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+      if (!shared_dir_) return false;
+    }
     struct stat st {};
-    if (!from || ::fstatat(from.get(), "", &st, AT_EMPTY_PATH) != 0) return false;
-    if (st.st_mode != e.mode || st.st_uid != e.uid || st.st_gid != e.gid ||
+    if (::fstatat(shared_dir_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (!S_ISREG(st.st_mode) || st.st_mode != e.mode || st.st_uid != e.uid || st.st_gid != e.gid ||
         st.st_mtim.tv_sec != e.mtime || st.st_mtim.tv_nsec != e.mtime_nsec) {
       return false;
     }
-    // Too many links (EMLINK): the file is written instead.
-    return link_to(from.get(), parent, name);
+    // By name in the directory opened beneath the earlier layer: a one-component name, and
+    // linkat never follows a symlink without AT_SYMLINK_FOLLOW.
+    if (::linkat(shared_dir_.get(), name.c_str(), parent, name.c_str(), 0) == 0) return true;
+    if (errno != EPERM) return false;  // too many links (EMLINK): the file is written instead
+    // protected_hardlinks refuses a name link to a file the caller does not own: by descriptor.
+    UniqueFd from = open_beneath(shared_dir_.get(), name, O_PATH | O_NOFOLLOW);
+    return from && link_to(from.get(), parent, name);
   }
 
   /// Links the file open as `fd` (O_PATH) at `name` in `parent`: by descriptor, or through
@@ -159,6 +174,8 @@ class Materializer {
   const SharedFiles* shared_;
   const std::function<bool()>& keep_going_;
   UniqueFd root_, shared_root_;
+  UniqueFd shared_dir_;          ///< the directory of the last shared file, in the earlier layer
+  std::string shared_dir_path_;  ///< its path ("" for the root)
   std::vector<std::pair<std::string, UniqueFd>> dirs_;
   std::vector<std::pair<std::string, struct timespec>> dir_times_;
   std::map<int64_t, std::string> groups_;
