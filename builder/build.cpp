@@ -206,8 +206,6 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
   session.ignore = parser::parse_dockerignore(options.dockerignore_text, options.dockerignore_name);
   session.cache = std::make_unique<cache::CacheIndex>(store.cache_dir());
   session.pending = std::make_unique<snapshot::PendingLayers>(store);
-  session.hasher =
-      std::make_unique<ContextHasher>(store.cache_dir() / "context-memos", options.context);
   // An empty directory (the lower of a scratch root, the view of a scratch image), removed at
   // the end. Mode 0755 like any root directory, not mkdtemp's 0700: a RUN --mount of a scratch
   // stage shows it to the container's user.
@@ -228,7 +226,6 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
   run_stages(plan.nodes, plan.order, jobs, *session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
-  session.hasher->save();
   for (auto& [name, d] : session.named_dirs) d->hasher.save();
   oci::ImageConfig config = final_config(session, *session.finished[b.target]);
   b.layers = session.finished[b.target]->layers;
@@ -332,12 +329,16 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   PlatformBuilds builds;
   std::vector<std::string> platforms = options.platforms;
   if (platforms.size() <= 1) platforms = {options.platform};
+  auto hasher =
+      std::make_shared<ContextHasher>(store.cache_dir() / "context-memos", options.context);
   for (const auto& p : platforms) {
     builds.push_back(std::make_unique<PlatformBuild>());
     builds.back()->options = options;
     builds.back()->options.platform = p;
+    builds.back()->session.hasher = hasher;
   }
   build_platforms(builds, store, events, shared);
+  hasher->save();
   // The one store-wide memo of earlier versions (every context's entries) is read no more.
   std::error_code ec;
   std::filesystem::remove(store.cache_dir() / "context-memo", ec);

@@ -123,7 +123,8 @@ struct BuildSession {
   std::map<std::string, std::pair<std::string, std::string>> links;
   std::mutex used_mutex;
   std::atomic<int> shared_hits{0};
-  std::unique_ptr<ContextHasher> hasher;
+  /// The main context's hash memo; one for every platform of a build (each file hashed once).
+  std::shared_ptr<ContextHasher> hasher;
   /// The --build-context directories read so far, by name; guarded by `mutex`.
   std::map<std::string, std::unique_ptr<NamedDirectory>> named_dirs;
   std::optional<runtime::ContainerRuntime> runtime;  ///< found on the first RUN
