@@ -224,7 +224,7 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
     for (std::size_t d : plan.nodes[j].depends_on) session.feeds_other_stage[d] = true;
   }
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
-  run_stages(plan.nodes, plan.order, jobs, *session.cancelled,
+  run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
   for (auto& [name, d] : session.named_dirs) d->hasher.save();
   oci::ImageConfig config = final_config(session, *session.finished[b.target]);
@@ -244,28 +244,26 @@ void build_platforms(PlatformBuilds& builds, oci::Store& store, BuildEvents& eve
     build_platform(*builds.front(), store, events, shared);
     return;
   }
-  std::atomic<bool> cancel{false};
+  // Each platform's stages stop on their own flag, which its scheduler sets when one of them
+  // fails; the others' flags are set only here, after the failure is recorded as the build's
+  // error, so a platform that stopped because of it never takes its place.
   std::mutex mutex;
   std::exception_ptr first;
+  auto failed = [&](std::exception_ptr error) {
+    std::lock_guard lock(mutex);
+    if (!first) first = error;
+    for (auto& other : builds) other->session.cancelled = true;
+  };
   std::vector<std::thread> threads;
-  for (auto& b : builds) {
-    b->session.cancelled = &cancel;
-    b->session.label_prefix = b->options.platform + " ";
-  }
+  for (auto& b : builds) b->session.label_prefix = b->options.platform + " ";
   for (auto& b : builds) {
     threads.emplace_back([&, build = b.get()] {
       try {
         build_platform(*build, store, events, shared);
       } catch (const RemoteLayerUnusable&) {
-        std::lock_guard lock(mutex);
-        if (!first) first = std::current_exception();
-        cancel = true;
+        failed(std::current_exception());
       } catch (const std::exception& e) {
-        std::lock_guard lock(mutex);
-        if (!first) {
-          first = std::make_exception_ptr(with_context(build->options.platform, e));
-        }
-        cancel = true;
+        failed(std::make_exception_ptr(with_context(build->options.platform, e)));
       }
     });
   }

@@ -135,10 +135,9 @@ struct BuildSession {
   BuildInputs inputs;                               ///< for the provenance
   std::mutex mutex;                              ///< guards finished, runtime, base_locks, inputs
   std::map<std::string, std::mutex> base_locks;  ///< one per base image name being resolved
-  /// Set when a stage failed: the others stop early. Points at `own_cancel`, or at the flag
-  /// every platform of a multi-platform build shares (one failing stops them all).
-  std::atomic<bool>* cancelled = &own_cancel;
-  std::atomic<bool> own_cancel{false};
+  /// Set when a stage failed: the others stop early. build() also sets it when another
+  /// platform of a multi-platform build failed.
+  std::atomic<bool> cancelled{false};
   /// In front of every step label: "" for one platform, "linux/arm64 " when the build makes
   /// several (buildx's `[linux/arm64 stage 2/3]`).
   std::string label_prefix;

@@ -37,7 +37,7 @@ void run_instruction(BuildSession& session, StageState& stage, const parser::Ins
                      const std::string& label, bool root_read_later) {
   try {
     if (runtime::interrupted()) throw Error("build interrupted");
-    if (*session.cancelled) throw Error("cancelled: another stage of the build failed");
+    if (session.cancelled) throw Error("cancelled: another stage of the build failed");
     parser::Instruction expanded =
         parser::expand(inst, step_environment(stage), session.dockerfile.directives.escape);
     StepContext ctx{session, stage, expanded, label, root_read_later};

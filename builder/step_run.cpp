@@ -291,7 +291,7 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   cr.bundle = bundle.path();
   cr.state_root = runtime::state_root(session.store->tmp_dir());
   cr.id = runtime::new_container_id();
-  cr.cancel = session.cancelled;
+  cr.cancel = &session.cancelled;
   cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };
   runtime::ContainerResult result = runtime::run_container(runtime, cr);
   if (result.exit_code != 0) throw Error(failure_message(r.argv, result));
