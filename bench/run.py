@@ -4,8 +4,12 @@ buildah and Docker's BuildKit side by side (alternating, several runs each) and 
 the ratio mkimg/peer, the physical floor where one applies, and mkimg's peak memory.
 
 Usage (as root): bench/run.py [--runs 3] [--scenarios 1,2,3,4,5,6,7]
-    [--tools mkimg,mkimg-rootless,buildah,docker]
+    [--tools mkimg,mkimg-rootless,buildah,docker] [--scale 10000,50000,100000] [--large-mb 1024]
 Inputs are cached under /var/cache/mkimg-bench (a debootstrap minbase root, generated contexts).
+Scenarios 8 (a scale series of contexts of N small files: cold, no-op, one file changed, with
+the growth factor of each tool) and 9 (a RUN writing ~1 GB in ~50,000 files, and a one-line RUN
+on a ~2 GB base) are not in the default list: they take tens of minutes at full size. A smoke
+run: --scenarios 8,9 --scale 1000,5000 --large-mb 100.
 MKIMG_BENCH_BINARY overrides the mkimg measured (default: build/mkimg).
 Scenario 7 (a fresh CI runner with its cache in a loopback registry) also counts the bytes
 each build moves through that registry, from the registry's own log.
@@ -98,6 +102,96 @@ def write_tree(path, files, total_bytes, seed, large=0):
     return path
 
 
+def write_small_files(path, files, seed):
+    """Scenario 8's context: PATH/data/dNNN/fNNNN, `files` files of 50-249 bytes, 1,000 per
+    directory (the layout issue #18 measured). Deterministic; written with os.open/os.write,
+    one directory made per 1,000 files: 100,000 files take seconds, not minutes."""
+    if os.path.isdir(path):
+        return path
+    rng = random.Random(seed)
+    tmp = path + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    directory = None
+    for i in range(files):
+        if i % 1000 == 0:
+            directory = os.path.join(tmp, "data", "d%03d" % (i // 1000))
+            os.makedirs(directory)
+        size = 50 + rng.randrange(200)
+        line = b"file %d of %d\n" % (i, files)
+        fd = os.open(os.path.join(directory, "f%04d" % (i % 1000)), flags, 0o644)
+        try:
+            os.write(fd, (line * (size // len(line) + 1))[:size])
+        finally:
+            os.close(fd)
+    os.rename(tmp, path)
+    return path
+
+
+def busybox_root(path):
+    """A root like the busybox image's: a static /bin/busybox with a symlink per applet (the
+    shell finds `ls`, `wc`, `tar` through them), empty /etc /tmp /root and mount points. The
+    base of scenarios 8 and 9, the same tar imported into every tool."""
+    if os.path.isdir(path):
+        return path
+    tmp = path + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for d in ("bin", "etc", "tmp", "root", "proc", "sys", "dev"):
+        os.makedirs(os.path.join(tmp, d))
+    os.chmod(os.path.join(tmp, "tmp"), 0o1777)
+    shutil.copy("/bin/busybox", os.path.join(tmp, "bin", "busybox"))
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            os.symlink("busybox", os.path.join(tmp, "bin", applet))
+    os.rename(tmp, path)
+    return path
+
+
+def tar_of(tar, *parts):
+    """A deterministic tar of DIR (or of NAME in DIR): parts are (dir, member) pairs."""
+    if os.path.exists(tar):
+        return tar
+    cmd = ["tar", "--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@0",
+           "-cf", tar + ".tmp"]
+    for directory, member in parts:
+        cmd += ["-C", directory, member]
+    sh(cmd)
+    os.rename(tar + ".tmp", tar)
+    return tar
+
+
+def large_inputs(mb):
+    """Scenario 9's inputs, cached per size: src.tar (MB megabytes in ~50,000 files per GiB,
+    ~20 KiB each, half text, half random), a busybox image holding it as /src.tar, and a base
+    root of 2*MB megabytes (busybox and /data: ~100 KiB files, 10 per MB) with its tar."""
+    top = os.path.join(CACHE, "large-%dM" % mb)
+    os.makedirs(top, exist_ok=True)
+    src_tar = os.path.join(top, "src.tar")
+    if not os.path.exists(src_tar):
+        print("bench: generating scenario 9's %d MB tree (once, cached in %s)" % (mb, top),
+              flush=True)
+        tree = os.path.join(top, "src-tree")
+        shutil.rmtree(tree, ignore_errors=True)
+        write_tree(tree, max(1, 50000 * mb // 1024), mb << 20, seed=9)
+        tar_of(src_tar, (tree, "."))
+        shutil.rmtree(tree)
+    bb = busybox_root(os.path.join(top, "busybox-root"))
+    src_image = tar_of(os.path.join(top, "src-image.tar"), (bb, "."), (top, "src.tar"))
+    base_root = os.path.join(top, "base-root")
+    if not os.path.isdir(base_root):
+        print("bench: generating scenario 9's %d MB base (once, cached in %s)" % (2 * mb, top),
+              flush=True)
+        tmp = base_root + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(bb, tmp, symlinks=True)
+        write_tree(os.path.join(tmp, "data"), max(1, 20 * mb), (2 * mb) << 20, seed=10)
+        os.rename(tmp, base_root)
+    base_tar = tar_of(os.path.join(top, "base.tar"), (base_root, "."))
+    return src_tar, src_image, base_root, base_tar
+
+
 # ---------------------------------------------------------------- tools
 
 class Tool:
@@ -108,6 +202,10 @@ class Tool:
 
     def load_base(self, tar):
         pass
+
+    def add_image(self, tar, name):
+        """Imports one more base image (scenarios 8 and 9), kept by reset()."""
+        raise NotImplementedError
 
     def build(self, context, dockerfile, tag, no_cache=False):
         raise NotImplementedError
@@ -137,6 +235,7 @@ class Mkimg(Tool):
     def __init__(self, work):
         self.root = os.path.join(work, "mkimg-store")
         self.base_tar = None
+        self.images = []  # [(root directory or tar, name)]: what reset() imports again
         # How mkimg is started: through setpriv, as mkimg-rootless is, so that both pay the
         # same launcher (for root setpriv changes nothing; it costs one exec, 1-5 ms here).
         self.prefix = ["setpriv", "--reuid=0", "--regid=0", "--clear-groups", MKIMG]
@@ -151,9 +250,13 @@ class Mkimg(Tool):
 
     def load_base(self, tar):
         self.base_tar = tar
-        shutil.rmtree(self.root, ignore_errors=True)
-        sh(self.mkimg("import", tar, "bench-base:latest"))
-        sh(self.mkimg("import", tiny_root(os.path.dirname(self.root)), "bench-tiny:latest"))
+        self.images = [(tar, "bench-base:latest"),
+                       (tiny_root(os.path.dirname(self.root)), "bench-tiny:latest")]
+        self.reset()
+
+    def add_image(self, tar, name):
+        sh(self.mkimg("import", tar, name))
+        self.images.append((tar, name))
 
     def build(self, context, dockerfile, tag, no_cache=False):
         cmd = self.mkimg("build", "--progress", "quiet", "-f", dockerfile, "-t", tag, context)
@@ -162,7 +265,11 @@ class Mkimg(Tool):
         return timed(cmd)
 
     def reset(self):
-        self.load_base(self.base_tar)
+        """A new store holding only the base images, as imported (imported bases are left
+        unpacked)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        for source, name in self.images:
+            sh(self.mkimg("import", source, name))
 
 
 class MkimgRootless(Mkimg):
@@ -215,6 +322,9 @@ class MkimgRootless(Mkimg):
             df = dockerfile(self.home, "unpack-" + base, "FROM %s:latest\nRUN true\n" % base)
             sh(self.mkimg("build", "--progress", "quiet", "-f", df, self.home))
 
+    def reset(self):
+        self.load_base(self.base_tar)
+
 
 class Buildah(Tool):
     """Debian's buildah with its own overlay storage under the work directory, `bud --layers`,
@@ -225,6 +335,7 @@ class Buildah(Tool):
         self.dir = os.path.join(work, "buildah")
         self.global_flags = ["--root", os.path.join(self.dir, "storage"), "--runroot",
                              os.path.join(self.dir, "run"), "--storage-driver", "overlay"]
+        self.keep = set()  # the ids of the base images, which reset() keeps
 
     def cmd(self, *args):
         return ["buildah"] + self.global_flags + list(args)
@@ -237,13 +348,17 @@ class Buildah(Tool):
 
     def load_base(self, tar):
         sh(self.cmd("rmi", "-a", "-f"), check=False)
+        self.keep = set()
+        self.add_image(tar, "bench-base:latest")
+
+    def add_image(self, tar, name):
         # buildah has no import: commit a scratch container holding the root.
         ctr = self.out("from", "scratch")
         mnt = self.out("mount", ctr)
         sh(["tar", "-C", mnt, "--numeric-owner", "-xf", tar])
         sh(self.cmd("umount", ctr))
-        sh(self.cmd("commit", "--rm", "-q", ctr, "bench-base:latest"))
-        self.base_id = self.out("images", "-q", "--no-trunc", "bench-base:latest")
+        sh(self.cmd("commit", "--rm", "-q", ctr, name))
+        self.keep.add(self.out("images", "-q", "--no-trunc", name))
 
     def build(self, context, dockerfile, tag, no_cache=False):
         cmd = self.cmd("bud", "--layers", "--isolation", "oci", "--runtime", "runc",
@@ -255,7 +370,7 @@ class Buildah(Tool):
     def reset(self):
         sh(self.cmd("rm", "-a"), check=False)
         for _ in range(5):  # children first: repeat until only the base is left
-            images = set(self.out("images", "-a", "-q", "--no-trunc").split()) - {self.base_id}
+            images = set(self.out("images", "-a", "-q", "--no-trunc").split()) - self.keep
             if not images:
                 break
             for image in images:
@@ -275,6 +390,7 @@ class Docker(Tool):
     def __init__(self, work):
         self.dir = os.path.join(work, "docker")
         self.started = False
+        self.keep = {"bench-base:latest"}  # the base images, which reset() keeps
 
     def client(self):
         return [self.SCRIPT, "client", self.dir]
@@ -298,6 +414,10 @@ class Docker(Tool):
     def load_base(self, tar):
         sh(self.client() + ["import", tar, "bench-base:latest"])
 
+    def add_image(self, tar, name):
+        sh(self.client() + ["import", tar, name])
+        self.keep.add(name)
+
     def build(self, context, dockerfile, tag, no_cache=False):
         cmd = self.client() + ["build", "--network", "host", "-q", "-f", dockerfile, "-t", tag,
                                context]
@@ -309,9 +429,9 @@ class Docker(Tool):
         images = subprocess.run(self.client() + ["images", "-q", "--filter",
                                                  "reference=bench-*:*"],
                                 capture_output=True, text=True).stdout.split()
-        base = subprocess.run(self.client() + ["images", "-q", "bench-base:latest"],
-                              capture_output=True, text=True).stdout.strip()
-        for image in set(images) - {base}:
+        keep = {subprocess.run(self.client() + ["images", "-q", name], capture_output=True,
+                               text=True).stdout.strip() for name in self.keep}
+        for image in set(images) - keep:
             sh(self.client() + ["rmi", "-f", image], check=False)
         sh(self.client() + ["builder", "prune", "-af"], check=False)
 
@@ -338,12 +458,14 @@ def scenario_contexts(work):
     return ctx, ctx500
 
 
-def floor_compress(path):
-    """tar | pigz -6 and tar | zstd -T0 -3 of the same tree, and sha256 of it."""
+def floor_compress(path, sha=True):
+    """tar | pigz -6 and tar | zstd -T0 -3 of the same tree, and (with sha) sha256 of it."""
     floors = {}
-    for name, cmd in [("tar|pigz -6", "tar -C %s -cf - . | pigz -6 > /dev/null"),
-                      ("tar|zstd -T0 -3", "tar -C %s -cf - . | zstd -q -T0 -3 > /dev/null"),
-                      ("tar|sha256sum", "tar -C %s -cf - . | sha256sum > /dev/null")]:
+    commands = [("tar|pigz -6", "tar -C %s -cf - . | pigz -6 > /dev/null"),
+                ("tar|zstd -T0 -3", "tar -C %s -cf - . | zstd -q -T0 -3 > /dev/null")]
+    if sha:
+        commands.append(("tar|sha256sum", "tar -C %s -cf - . | sha256sum > /dev/null"))
+    for name, cmd in commands:
         start = time.monotonic()
         sh(cmd % path)
         floors[name] = time.monotonic() - start
@@ -392,8 +514,19 @@ def main():
     parser.add_argument("--scenarios", default="1,2,3,4,5,6,7")
     parser.add_argument("--tools", default="mkimg,mkimg-rootless,buildah,docker")
     parser.add_argument("--work", default="/var/tmp/mkimg-bench-work")
+    parser.add_argument("--scale", default="10000,50000,100000",
+                        help="scenario 8's context sizes, in files (default: %(default)s)")
+    parser.add_argument("--large-mb", type=int, default=1024,
+                        help="scenario 9's RUN output in MB; its base is twice that "
+                             "(default: %(default)s)")
     args = parser.parse_args()
     wanted = {int(s) for s in args.scenarios.split(",")}
+    sizes = sorted({int(n) for n in args.scale.split(",")})
+    if 8 in wanted and (len(sizes) < 2 or sizes[0] < 1):
+        parser.error("--scale needs at least two sizes of at least 1 file")
+    if 9 in wanted and args.large_mb < 1:
+        parser.error("--large-mb must be at least 1")
+    name_scale_scenarios(sizes, args.large_mb)
 
     subprocess.run([os.path.join(SOURCE, "scripts", "install-deps.sh")], check=True,
                    env=dict(os.environ, MKIMG_BENCH="1"))
@@ -403,6 +536,14 @@ def main():
     os.makedirs(args.work)
     root, base_tar = debian_root()
     ctx50, ctx500 = scenario_contexts(args.work)
+    if 8 in wanted:
+        for n in sizes:
+            if not os.path.isdir(os.path.join(CACHE, "scale-%d" % n)):
+                print("bench: generating a context of %d files (once, cached in %s)" % (n, CACHE),
+                      flush=True)
+            write_small_files(os.path.join(CACHE, "scale-%d" % n), n, seed=8)
+    if 9 in wanted:
+        large_inputs(args.large_mb)
     print("bench: %s, %d CPUs, load average %s; mkimg %s" % (
         os.uname().nodename, os.cpu_count(), " ".join("%.2f" % l for l in os.getloadavg()),
         MKIMG), flush=True)
@@ -427,6 +568,10 @@ def main():
             tools.append(tool)
         results, floors, failures, digests = run_scenarios(args, tools, wanted, root, ctx50,
                                                            ctx500)
+        if 8 in wanted:
+            run_scale(args, tools, sizes, results, floors, failures)
+        if 9 in wanted:  # after 8: mkimg's reset() imports every base it was given again
+            run_large(args, tools, args.large_mb, results, floors, failures)
         fresh = None
         if 7 in wanted:
             fresh = run_fresh_runner(args, tools, base_tar, results, failures)
@@ -442,7 +587,8 @@ def main():
             except Failed as e:
                 failures.append((6, "mkimg", str(e)))
 
-    report(results, floors, failures, digests, fresh)
+    report(results, floors, failures, digests, fresh, sizes if 8 in wanted else None,
+           args.large_mb if 9 in wanted else None)
     return 1 if failures else 0
 
 
@@ -454,6 +600,21 @@ def mkimg_layer_digest(tool, tag):
         return json.loads(out)[0]["Manifest"]["layers"][-1]["digest"]
     except (ValueError, LookupError, TypeError):
         return "?"
+
+
+def measurer(results, failures):
+    """measure(scenario, tool, build args...): one build, its (seconds, RSS) in results, or its
+    failure in failures (printed at once and in the report)."""
+    def measure(scenario, tool, *build_args, **kwargs):
+        try:
+            value = tool.build(*build_args, **kwargs)
+        except Failed as e:
+            failures.append((scenario, tool.name, str(e)))
+            print("bench: %s scenario %s FAILED: %s" % (tool.name, scenario, e), flush=True)
+            return None
+        results.setdefault(scenario, {}).setdefault(tool.name, []).append(value)
+        return value
+    return measure
 
 
 def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
@@ -468,16 +629,7 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
     floors = {}  # scenario -> floor -> [seconds], measured in every run beside the tools
     failures = []  # (scenario, tool, message)
     digests = []  # mkimg's scenario-5 layer digest of every run (deterministic = all equal)
-
-    def measure(scenario, tool, *build_args, **kwargs):
-        try:
-            value = tool.build(*build_args, **kwargs)
-        except Failed as e:
-            failures.append((scenario, tool.name, str(e)))
-            print("bench: %s scenario %s FAILED: %s" % (tool.name, scenario, e), flush=True)
-            return None
-        results.setdefault(scenario, {}).setdefault(tool.name, []).append(value)
-        return value
+    measure = measurer(results, failures)
 
     for run in range(args.runs if wanted & {1, 2, 3, 4, 5} else 0):
         order = tools if run % 2 == 0 else list(reversed(tools))
@@ -510,6 +662,158 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
             for name, seconds in floor_compress(ctx500).items():
                 floors.setdefault(5, {}).setdefault(name, []).append(seconds)
     return results, floors, failures, digests
+
+
+# ---------------------------------------------------------------- scenarios 8 and 9: scale
+#
+# Issue #18: a build's cost should grow with what changed, not with the context or the root.
+# Scenario 8 is a scale series (contexts of N small files: cold, no-op, one file changed), whose
+# growth factor (time at the largest N / time at the smallest) says how each tool scales.
+# Scenario 9 is large steps: a RUN writing ~1 GB in ~50,000 files and a one-line RUN on a ~2 GB
+# base. Both measure mkimg, buildah and docker (not mkimg-rootless) on busybox bases imported into
+# each tool the same way (mkimg import, buildah commit of a scratch container, docker import).
+
+SCALE_MEASURES = [("c", "cold"), ("n", "no-op"), ("f", "one-file")]
+SCALE_TOOLS = ("mkimg", "buildah", "docker")
+IMPORTED = set()  # (tool, image name): what scenario_peers already imported
+
+
+def scale_key(measure, files):
+    return "8%s:%d" % (measure, files)
+
+
+def describe(e):
+    stderr = getattr(e, "stderr", None)
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    return str(e) + ("\n" + stderr[-2000:] if stderr else "")
+
+
+def scenario_peers(tools, scenario, images, failures):
+    """The tools scenario 8 or 9 measures, each with the images (tar, name) imported (not
+    timed); a tool that cannot import them is reported as FAILED and left out."""
+    peers = []
+    for tool in tools:
+        if tool.name not in SCALE_TOOLS:
+            print("bench: scenario %s does not measure %s" % (scenario, tool.name))
+            continue
+        try:
+            for tar, name in images:
+                if (tool.name, name) not in IMPORTED:
+                    tool.add_image(tar, name)
+                    IMPORTED.add((tool.name, name))
+        except (subprocess.CalledProcessError, Failed) as e:
+            failures.append((scenario, tool.name, "cannot import its base: " + describe(e)))
+            print("bench: %s scenario %s cannot import its base - not measured: %s" % (
+                tool.name, scenario, describe(e)), flush=True)
+            continue
+        peers.append(tool)
+    return peers
+
+
+def floor_find(path):
+    """The stat floor of a no-op rebuild: find printing every entry's size and mtime."""
+    start = time.monotonic()
+    sh("find %s -printf '%%s %%T@\\n' > /dev/null" % path)
+    return time.monotonic() - start
+
+
+def busybox_image(work):
+    return tar_of(os.path.join(work, "busybox.tar"),
+                  (busybox_root(os.path.join(work, "busybox-root")), "."))
+
+
+def run_scale(args, tools, sizes, results, floors, failures):
+    """Scenario 8. For each size N (contexts cached in CACHE/scale-N, copied into the work
+    directory so the change leaves the cache as generated) and each tool, alternating the order:
+    reset (the tool's step and context caches dropped, the bases kept: for mkimg a new store
+    with the bases imported), cold build, no-op rebuild, one file appended to, rebuild. The find
+    floor is measured in every run over the same tree."""
+    measure = measurer(results, failures)
+    peers = scenario_peers(tools, "8", [(busybox_image(args.work), "bench-busybox:latest")],
+                           failures)
+    if not peers:
+        return
+    df = dockerfile(args.work, "scale",
+                    "FROM bench-busybox:latest\nCOPY data /data\nRUN ls /data | wc -l\n")
+    contexts = {}
+    for n in sizes:
+        contexts[n] = os.path.join(args.work, "scale-%d" % n)
+        sh(["cp", "-a", os.path.join(CACHE, "scale-%d" % n), contexts[n]])
+    for run in range(args.runs):
+        order = peers if run % 2 == 0 else list(reversed(peers))
+        for n in sizes:
+            ctx = contexts[n]
+            for tool in order:
+                print("bench: run %d/%d scenario 8, %d files, %s" % (run + 1, args.runs, n,
+                                                                    tool.name), flush=True)
+                try:
+                    tool.reset()
+                except (subprocess.CalledProcessError, Failed) as e:
+                    failures.append((scale_key("c", n), tool.name, "reset: " + describe(e)))
+                    continue
+                if measure(scale_key("c", n), tool, ctx, df, "bench-scale:latest") is None:
+                    continue
+                measure(scale_key("n", n), tool, ctx, df, "bench-scale:latest")
+                with open(os.path.join(ctx, "data", "d000", "f0000"), "a") as f:
+                    f.write("change %d %s\n" % (run, tool.name))
+                measure(scale_key("f", n), tool, ctx, df, "bench-scale:latest")
+            floors.setdefault(scale_key("n", n), {}).setdefault("find -printf", []).append(
+                floor_find(ctx))
+
+
+def floor_large_run(work, src_tar):
+    """Scenario 9's RUN done on the host: the same busybox tar extracting the same tarball,
+    then tar | pigz -6 and tar | zstd -T0 -3 of the tree it wrote."""
+    tree = os.path.join(work, "large-floor")
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    start = time.monotonic()
+    sh(["/bin/busybox", "tar", "-xf", src_tar, "-C", tree])
+    floors = {"tar -x": time.monotonic() - start}
+    floors.update(floor_compress(tree, sha=False))
+    floors["tar -x + tar|pigz -6"] = floors["tar -x"] + floors["tar|pigz -6"]
+    shutil.rmtree(tree)
+    return floors
+
+
+def run_large(args, tools, mb, results, floors, failures):
+    """Scenario 9, all builds --no-cache: 9r, `RUN mkdir /out && tar -xf /src.tar -C /out` on a
+    busybox image holding a tarball of MB megabytes in ~50,000 files per GiB; 9b, a one-line RUN
+    on a base of 2*MB megabytes; 9t (mkimg only), the same one-line RUN on the busybox base.
+    Floors in every run: the RUN's tar -x on the host, tar | pigz and tar | zstd of the tree it
+    wrote; a bare runc run of the one-line RUN on the 2*MB root."""
+    measure = measurer(results, failures)
+    src_tar, src_image, base_root, base_tar = large_inputs(mb)
+    print("bench: scenario 9 imports its bases (%d MB, %d MB) into each tool (not timed)" % (
+        mb, 2 * mb), flush=True)
+    peers = scenario_peers(tools, "9", [(busybox_image(args.work), "bench-busybox:latest"),
+                                        (src_image, "bench-large-src:latest"),
+                                        (base_tar, "bench-large-base:latest")], failures)
+    if not peers:
+        return
+    empty = os.path.join(args.work, "empty-context")
+    os.makedirs(empty, exist_ok=True)
+    df_run = dockerfile(args.work, "large-run", "FROM bench-large-src:latest\n"
+                        "RUN mkdir /out && tar -xf /src.tar -C /out\n")
+    df_base = dockerfile(args.work, "large-base",
+                         "FROM bench-large-base:latest\nRUN %s\n" % SNAP_COMMAND)
+    df_small = dockerfile(args.work, "large-small",
+                          "FROM bench-busybox:latest\nRUN %s\n" % SNAP_COMMAND)
+    for run in range(args.runs):
+        order = peers if run % 2 == 0 else list(reversed(peers))
+        for tool in order:
+            print("bench: run %d/%d scenario 9 %s" % (run + 1, args.runs, tool.name), flush=True)
+            measure("9r", tool, empty, df_run, "bench-large-run:latest", no_cache=True)
+            measure("9b", tool, empty, df_base, "bench-large-base-run:latest", no_cache=True)
+            if tool.name == "mkimg":
+                measure("9t", tool, empty, df_small, "bench-large-small-run:latest",
+                        no_cache=True)
+        for name, seconds in floor_large_run(args.work, src_tar).items():
+            floors.setdefault("9r", {}).setdefault(name, []).append(seconds)
+        floors.setdefault("9b", {}).setdefault("bare runc run", []).append(
+            floor_runc(base_root, SNAP_COMMAND))
+        os.unlink(os.path.join(base_root, "etc", "bench-one-file"))
 
 
 # ---------------------------------------------------------------- scenario 7: a fresh CI runner
@@ -813,10 +1117,6 @@ def run_fresh_runner(args, tools, base_tar, results, failures):
     sh([MKIMG, "--root", base_store, "import", base_tar, "bench-base:latest"])
     ctx_src = os.path.join(CACHE, "ctx-50M-5000")
 
-    def describe(e):
-        stderr = getattr(e, "stderr", None)
-        return str(e) + ("\n" + stderr.decode(errors="replace")[-2000:] if stderr else "")
-
     def attempt(key, name, fn, reg=None):
         """Runs one measured build; with reg, records the bytes it moved through it."""
         mark = reg.mark() if reg else None
@@ -916,6 +1216,113 @@ TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("build
 RSS_TARGET_MIB = 200
 
 
+def name_scale_scenarios(sizes, mb):
+    """Scenarios 8 and 9 in the table: one row group per measure and size."""
+    NAMES.update({"8": "8 scale series", "9": "9 large steps"})
+    ORDER.extend(["8", "9"])
+    for measure, label in SCALE_MEASURES:
+        for n in sizes:
+            NAMES[scale_key(measure, n)] = "8 %s, %s files" % (label, format(n, ","))
+            ORDER.append(scale_key(measure, n))
+    NAMES.update({"9r": "9 RUN writes %dMB" % mb, "9b": "9 RUN on %dMB base" % (2 * mb),
+                  "9t": "9 RUN on busybox base"})
+    ORDER.extend(["9r", "9b", "9t"])
+
+
+def report_scale(results, floors, sizes):
+    """Scenario 8: each tool's medians by context size and its growth factor."""
+    if not sizes or not any(scale_key(m, n) in results for m, _ in SCALE_MEASURES
+                            for n in sizes):
+        return
+    print("\nscenario 8 by context size (medians, s; growth = time at %s files / time at %s "
+          "files;\npeak MiB = the largest peak RSS over the sizes):" % (
+              format(sizes[-1], ","), format(sizes[0], ",")))
+    print("%-9s %-19s" % ("measure", "tool") +
+          "".join(" %11s" % format(n, ",") for n in sizes) + " %8s %9s" % ("growth", "peak MiB"))
+
+    def row(label, name, values, rss):
+        growth = "%.2fx" % (values[-1] / values[0]) if values[0] and values[-1] else "?"
+        print("%-9s %-19s" % (label, name) +
+              "".join(" %11s" % ("%.3f" % v if v is not None else "-") for v in values) +
+              " %8s %9s" % (growth, rss))
+
+    for measure, label in SCALE_MEASURES:
+        for name in SCALE_TOOLS:
+            values = [median_of(results, scale_key(measure, n), name) for n in sizes]
+            if all(v is None for v in values):
+                continue
+            rss = [r for n in sizes for _, r in results.get(scale_key(measure, n), {})
+                   .get(name, [])]
+            row(label, name, values,
+                "n/a" if name == "docker" or not rss else "%.1f" % max(rss))
+        if measure == "n":
+            values = [statistics.median(floors[scale_key("n", n)]["find -printf"])
+                      if scale_key("n", n) in floors else None for n in sizes]
+            row(label, "floor: find -printf", values, "")
+
+
+def target_line(label, what, limit, value, unit="x"):
+    print("  %-27s %-34s <= %.2f%s: %.2f%s %s" % (label, what, limit, unit, value, unit,
+                                                  "met" if value <= limit else "NOT MET"))
+
+
+def report_scale_targets(results, floors, sizes):
+    """Issue #18's targets for scenario 8, at the largest size measured."""
+    if not sizes:
+        return
+    small, large = sizes[0], sizes[-1]
+    if (small, large) != (10000, 100000):
+        print("  (scenario 8 ran %s..%s files: the targets below are issue #18's for "
+              "10,000..100,000, printed at %s)" % (format(small, ","), format(large, ","),
+                                                   format(large, ",")))
+    one = median_of(results, scale_key("f", large), "mkimg")
+    one_small = median_of(results, scale_key("f", small), "mkimg")
+    noop = median_of(results, scale_key("n", large), "mkimg")
+    cold = median_of(results, scale_key("c", large), "mkimg")
+    label = NAMES[scale_key("f", large)]
+    if one is not None:
+        target_line(label, "mkimg", 1.0, one, " s")
+    for key, limit, value in ((scale_key("f", large), 0.05, one),
+                              (scale_key("c", large), 0.25, cold)):
+        docker = median_of(results, key, "docker")
+        if value is not None and docker:
+            target_line(NAMES[key], "mkimg/docker", limit, value / docker)
+        elif value is not None:
+            print("  %-27s %-34s : docker not measured" % (NAMES[key], "mkimg/docker"))
+    if one is not None and one_small:
+        target_line("8 one-file, growth", "mkimg %s -> %s files" % (
+            format(small, ","), format(large, ",")), 2.0, one / one_small)
+    find = floors.get(scale_key("n", large), {}).get("find -printf")
+    if noop is not None and find:
+        target_line(NAMES[scale_key("n", large)], "mkimg/floor: find -printf", 1.0,
+                    noop / statistics.median(find))
+
+
+def report_large_targets(results, floors):
+    """Issue #18's targets for scenario 9: within 1.3x of the floor, peak RSS under 200 MiB."""
+    run = median_of(results, "9r", "mkimg")
+    floor = floors.get("9r", {}).get("tar -x + tar|pigz -6")
+    if run is not None and floor:
+        target_line(NAMES["9r"], "mkimg/floor: tar -x + tar|pigz -6", 1.3,
+                    run / statistics.median(floor))
+    base = median_of(results, "9b", "mkimg")
+    runc = floors.get("9b", {}).get("bare runc run")
+    if base is not None and runc:
+        target_line(NAMES["9b"], "mkimg/floor: bare runc run", 1.3,
+                    base / statistics.median(runc))
+    small = median_of(results, "9t", "mkimg")
+    if base is not None and small:
+        # Scenario 4's target (the same time on a large root as on a small one).
+        target_line(NAMES["9b"], "mkimg on it / on busybox base", 1.25, base / small)
+    for key in ("9r", "9b"):
+        values = results.get(key, {}).get("mkimg")
+        if values:
+            peak = max(r for _, r in values)
+            print("  %-27s %-34s < %d MiB: %.1f MiB %s" % (
+                NAMES[key], "mkimg peak RSS", RSS_TARGET_MIB, peak,
+                "met" if peak < RSS_TARGET_MIB else "NOT MET"))
+
+
 def median_of(results, scenario, tool):
     values = results.get(scenario, {}).get(tool)
     return statistics.median(t for t, _ in values) if values else None
@@ -991,8 +1398,8 @@ def report_fresh_targets(results, fresh):
             "met" if partial <= warm + floor else "NOT MET"))
 
 
-def report(results, floors, failures, digests, fresh=None):
-    print("\n%-27s %-22s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
+def report(results, floors, failures, digests, fresh=None, scale=None, large=None):
+    print("\n%-27s %-27s %9s %9s %s" % ("scenario", "tool", "median s", "peak MiB", "ratio"))
     ratios = {}
     for scenario in [s for s in ORDER if s in results or s in {f for f, _, _ in failures}]:
         by_tool = results.get(scenario, {})
@@ -1005,7 +1412,7 @@ def report(results, floors, failures, digests, fresh=None):
             if mk and name not in ("mkimg", "mkimg push-only"):
                 ratios[(scenario, name)] = mk / median
                 ratio = "mkimg/%s = %.2fx" % (name, mk / median)
-            print("%-27s %-22s %9.3f %9s %s (n=%d)" % (NAMES[scenario], name, median, rss,
+            print("%-27s %-27s %9.3f %9s %s (n=%d)" % (NAMES[scenario], name, median, rss,
                                                        ratio, len(values)))
         for floor, values in floors.get(scenario, {}).items():
             seconds = statistics.median(values)
@@ -1013,12 +1420,13 @@ def report(results, floors, failures, digests, fresh=None):
             if mk:
                 ratios[(scenario, "floor: " + floor)] = mk / seconds
                 ratio = "mkimg/floor = %.2fx" % (mk / seconds)
-            print("%-27s %-22s %9.3f %9s %s" % (NAMES[scenario], "floor: " + floor, seconds, "",
+            print("%-27s %-27s %9.3f %9s %s" % (NAMES[scenario], "floor: " + floor, seconds, "",
                                                 ratio))
         for s, name, _ in failures:
             if s == scenario:
-                print("%-27s %-22s %9s %9s" % (NAMES[scenario], name, "FAILED", ""))
+                print("%-27s %-27s %9s %9s" % (NAMES[scenario], name, "FAILED", ""))
     report_fresh_bytes(fresh)
+    report_scale(results, floors, scale)
     print("\ntargets (mkimg medians of this run):")
     for scenario, targets in sorted(TARGETS.items()):
         for peer, limit in targets:
@@ -1039,6 +1447,9 @@ def report(results, floors, failures, digests, fresh=None):
         print("  %-27s mkimg 200MB root / 2MB root <= 1.25x: %.2fx %s" % (
             "4 snapshot vs root size", big / tiny, "met" if big / tiny <= 1.25 else "NOT MET"))
     report_fresh_targets(results, fresh)
+    report_scale_targets(results, floors, scale)
+    if large:
+        report_large_targets(results, floors)
     rss = [(s, max(r for _, r in by["mkimg"])) for s, by in results.items() if "mkimg" in by]
     if rss:
         worst = max(rss, key=lambda x: x[1])
