@@ -349,6 +349,17 @@ std::pair<std::string, std::string> read_dockerignore(
   return {};
 }
 
+/// A `--build-context NAME=VALUE` as the build takes it: parsed, and a directory's own
+/// .dockerignore read.
+builder::NamedContext named_context(const std::string& text) {
+  builder::NamedContext named = parse_build_context(text);
+  if (!named.dir.empty()) {
+    std::tie(named.dockerignore_text, named.dockerignore_name) =
+        read_dockerignore({named.dir / ".dockerignore"});
+  }
+  return named;
+}
+
 /// One attestation flag's items (buildx's `--provenance` value, or `--attest type=provenance`'s
 /// other items): `true`/`false`/`1`/`0`, `mode=min|max`, `disabled=true|false`, `version=v1`.
 builder::ProvenanceMode provenance_items(const std::string& value, const std::string& flag) {
@@ -461,12 +472,7 @@ builder::BuildOptions to_options(const BuildFlags& f) {
   o.provenance = provenance_mode(f);
   for (const auto& s : f.secrets) o.secrets.push_back(parse_secret(s));
   for (const auto& c : f.build_contexts) {
-    o.named_contexts.push_back(parse_build_context(c));
-    auto& named = o.named_contexts.back();
-    if (!named.dir.empty()) {
-      std::tie(named.dockerignore_text, named.dockerignore_name) =
-          read_dockerignore({named.dir / ".dockerignore"});
-    }
+    o.named_contexts.push_back(named_context(c));
     for (std::size_t i = 0; i + 1 < o.named_contexts.size(); ++i) {
       if (o.named_contexts[i].name == o.named_contexts.back().name) {
         throw Error(describe("--build-context", c, "a second context of that name"));
@@ -867,13 +873,8 @@ bool verify_platform(oci::Store& store, const VerifyFlags& f, const builder::Rec
     }
   }
   for (const auto& text : f.build_contexts) {
-    o.named_contexts.push_back(parse_build_context(text));
-    auto& named = o.named_contexts.back();
-    if (!named.dir.empty()) {
-      std::tie(named.dockerignore_text, named.dockerignore_name) =
-          read_dockerignore({named.dir / ".dockerignore"});
-    }
-    pins.erase(named.name);
+    o.named_contexts.push_back(named_context(text));
+    pins.erase(o.named_contexts.back().name);
   }
   for (const auto& [name, value] : r.contexts) {
     bool given = std::any_of(o.named_contexts.begin(), o.named_contexts.end(),
