@@ -308,6 +308,7 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
                                resolved_in(s.dest, d.view->root()), owner, s.parents,
                                s.force_dir_dest, ::time(nullptr));
   if (!d.plan) return {};
+  snapshot::fingerprint_entries(*d.plan);
   // The plan holds all the layer needs from here on: the sources (and for 100,000 files their
   // tens of megabytes) go now, while the layer and the files are written.
   std::vector<CopySource>().swap(s.sources);
@@ -318,11 +319,14 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
   return [&d, &s](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
     snapshot::LayerOptions o = options;
     o.index_members = true;
-    if (d.recall && !d.recall->members.blob.empty()) o.reuse = &d.recall->members;
+    if (d.recall && !d.recall->layer.blob.empty()) o.earlier = &d.recall->layer;
     StepTimer timer;
     d.made = snapshot::write_layer_spec(*d.plan, out_file, o);
-    spdlog::debug("{}: layer written in {:.3f}s, {} of {} gzip members copied from the last build",
-                  s.shown, timer.seconds(), d.made->members_reused, d.made->members.size());
+    spdlog::debug(
+        "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last build, {} of {} "
+        "entries taken from it unread",
+        s.shown, timer.seconds(), d.made->members_reused, d.made->members.size(),
+        d.made->entries_reused, d.made->entries);
     return *d.made;
   };
 }
@@ -335,8 +339,11 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
   direct.plan = [&ctx, &a, &input, &s, &d] { return plan_direct(ctx, a, input, s, d); };
   direct.materialize = [&d, &s](const std::filesystem::path& upper) {
     StepTimer timer;
-    bool share = d.recall && !d.recall->files.dir.empty();
-    auto stats = snapshot::materialize_spec(*d.plan, upper, share ? &d.recall->files : nullptr,
+    std::optional<snapshot::SharedFiles> shared;
+    if (d.recall && !d.recall->dir.empty()) {
+      shared = snapshot::SharedFiles{d.recall->dir, &d.recall->layer.entries};
+    }
+    auto stats = snapshot::materialize_spec(*d.plan, upper, shared ? &*shared : nullptr,
                                             [] { return !runtime::interrupted(); });
     d.changed = std::move(stats.changed);
     spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
@@ -478,7 +485,8 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (direct.made && direct.made->entries > 0 && session.options->cache != CacheMode::kBypass) {
     save_copy_recall(*session.store, shape.recall_key, *direct.made,
-                     snapshot::chain_ids(stage.image.config).back(), *direct.plan, direct.changed);
+                     snapshot::chain_ids(stage.image.config).back(),
+                     session.options->source_date_epoch, direct.changed);
   }
 }
 

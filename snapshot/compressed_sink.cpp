@@ -1,5 +1,6 @@
 #include "snapshot/compressed_sink.h"
 
+#include <archive.h>
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -47,7 +49,8 @@ struct Buffer {
 /// one valid gzip file (RFC 1952 2.2, as eStargz layers do), so blocks need nothing from
 /// each other and the bytes depend on the input and the level only.
 struct GzipBlock {
-  Buffer out;
+  Buffer input;      // the uncompressed bytes: hashed into the diff_id in order
+  Buffer out;        // the member
   std::string hash;  // "sha256:<hex>" of the input, when members are indexed
   bool reused = false;
 };
@@ -91,8 +94,31 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
          std::memcmp(scratch.data(), input.data(), input.size) == 0;
 }
 
-/// What makes a member's bytes: the library's version and the level, and the bytes this
-/// library gives for a fixed probe at that level (the shared library may be newer than the
+/// Reads `where` of the earlier blob `fd` into `out` and decompresses it into `input`, which
+/// must then hold `tar_size` bytes hashing to the member's hash; false for anything else.
+bool read_earlier_member(int fd, const BlobMember& where, int64_t tar_size, Buffer& out,
+                         Buffer& input, libdeflate_decompressor* d) {
+  if (where.size < 18 || tar_size < 0 || where.size > tar_size * 2 + 4096) return false;
+  out.reserve(static_cast<std::size_t>(where.size));
+  out.size = static_cast<std::size_t>(where.size);
+  for (std::size_t done = 0; done < out.size;) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size - done,
+                        static_cast<off_t>(where.offset + static_cast<int64_t>(done)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  input.reserve(std::max<std::size_t>(static_cast<std::size_t>(tar_size), 1));
+  input.size = static_cast<std::size_t>(tar_size);
+  std::size_t in_used = 0, produced = 0;
+  return libdeflate_gzip_decompress_ex(d, out.data(), out.size, input.data(), input.size, &in_used,
+                                       &produced) == LIBDEFLATE_SUCCESS &&
+         in_used == out.size && produced == input.size &&
+         oci::sha256_of(std::string_view(input.data(), input.size)).str() == where.hash;
+}
+
+/// What makes a member's bytes: the libraries' versions and the level, and the bytes this
+/// libdeflate gives for a fixed probe at that level (the shared library may be newer than the
 /// header mkimg was built with).
 std::string member_format(int level) {
   static std::mutex mu;
@@ -111,16 +137,26 @@ std::string member_format(int level) {
         libdeflate_gzip_compress(c.get(), probe.data(), probe.size(), out.data(), out.size()));
     hash = oci::sha256_of(out).encoded().substr(0, 16);
   }
-  std::string format = std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " +
-                       std::to_string(level) + " probe " + hash;
+  std::string format = std::string(archive_version_string()) + " libdeflate " +
+                       LIBDEFLATE_VERSION_STRING + " gzip " + std::to_string(level) + " probe " +
+                       hash;
   known.emplace(level, format);
   return format;
 }
 
-/// A gzip compression job and its slot for the result.
+/// A gzip compression job and its slot for the result: compress `input`, or, with `copy`,
+/// copy that member of the earlier blob (and decompress it into `input`).
 struct GzipJob {
   uint64_t index = 0;
   Buffer input;
+  std::optional<std::size_t> copy;
+};
+
+/// A range of the earlier layer's tar in the pending block, at `at`.
+struct EarlierPiece {
+  std::size_t at = 0;
+  int64_t offset = 0;
+  int64_t size = 0;
 };
 
 /// FNV-1a: a stable hash of an entry's path (the member cut points must not depend on the
@@ -154,6 +190,7 @@ struct CompressedSink::Impl {
   std::map<uint64_t, GzipBlock> results;
   std::vector<Buffer> spare;  // buffers of finished blocks, for the next ones
   std::string worker_error;
+  bool worker_mismatch = false;  // worker_error is an EarlierMismatch
   bool stopping = false;
   uint64_t submitted = 0, written = 0;
   std::size_t max_in_flight = 4;
@@ -162,6 +199,16 @@ struct CompressedSink::Impl {
   std::unordered_map<std::string, BlobMember> reuse;  // by the hash of the input
   std::vector<BlobMember> members;
   int64_t members_reused = 0;
+  int64_t tar_written = 0;  // tar bytes of the blocks written so far
+
+  // The earlier layer's members (blob order) and their tar sizes, when entries may be taken
+  // from it; `pieces` are the earlier ranges in `pending`.
+  std::vector<BlobMember> earlier;
+  std::vector<int64_t> earlier_sizes;
+  std::vector<EarlierPiece> pieces;
+  Decompressor reader;  // the caller's, for blocks that mix earlier bytes with new ones
+  std::optional<std::size_t> cached;  // the earlier member decompressed in `cached_bytes`
+  Buffer cached_bytes, cached_scratch;
 
   // zstd
   ZSTD_CCtx* zstd = nullptr;
@@ -198,7 +245,8 @@ struct CompressedSink::Impl {
 
   void worker_loop() {
     Compressor compressor(libdeflate_alloc_compressor(level));
-    Decompressor decompressor(reuse.empty() ? nullptr : libdeflate_alloc_decompressor());
+    Decompressor decompressor(reuse.empty() && earlier.empty() ? nullptr
+                                                               : libdeflate_alloc_decompressor());
     Buffer scratch;
     for (;;) {
       GzipJob job;
@@ -215,24 +263,40 @@ struct CompressedSink::Impl {
         }
       }
       std::string error;
+      bool mismatch = false;
       try {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
-        if (index_members) {
+        if (job.copy) {
+          const BlobMember& m = earlier[*job.copy];
+          mismatch =
+              !decompressor || !read_earlier_member(reuse_fd.get(), m, earlier_sizes[*job.copy],
+                                                    block.out, job.input, decompressor.get());
+          if (mismatch)
+            throw Error("the earlier layer's member at " + std::to_string(m.offset) +
+                        " is not what its record says");
+          block.hash = m.hash;
+          block.reused = true;
+        } else if (index_members) {
           block.hash = oci::sha256_of(std::string_view(job.input.data(), job.input.size)).str();
         }
-        if (auto it = reuse.find(block.hash); it != reuse.end() && decompressor) {
-          block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out,
-                                     decompressor.get(), scratch);
+        if (!job.copy) {
+          if (auto it = reuse.find(block.hash); it != reuse.end() && decompressor) {
+            block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out,
+                                       decompressor.get(), scratch);
+          }
+          if (!block.reused) gzip_member(compressor.get(), job.input, block.out);
         }
-        if (!block.reused) gzip_member(compressor.get(), job.input, block.out);
       } catch (const std::exception& e) {
         error = e.what();
       }
       {
         std::lock_guard lock(mu);
-        if (!error.empty() && worker_error.empty()) worker_error = error;
+        if (!error.empty() && worker_error.empty()) {
+          worker_error = error;
+          worker_mismatch = mismatch;
+        }
+        block.input = std::move(job.input);
         results.emplace(job.index, std::move(block));
-        spare.push_back(std::move(job.input));
       }
       result_ready.notify_all();
     }
@@ -248,23 +312,30 @@ struct CompressedSink::Impl {
     std::unique_lock lock(mu);
     while (submitted - written > keep) {
       result_ready.wait(lock, [&] { return !worker_error.empty() || results.count(written); });
-      if (!worker_error.empty()) throw Error(worker_error);
+      if (!worker_error.empty()) {
+        if (worker_mismatch) throw EarlierMismatch(worker_error);
+        throw Error(worker_error);
+      }
       GzipBlock block = std::move(results.at(written));
       results.erase(written);
       ++written;
       lock.unlock();
       if (index_members) {
-        members.push_back({std::move(block.hash), size, static_cast<int64_t>(block.out.size)});
+        members.push_back(
+            {std::move(block.hash), size, static_cast<int64_t>(block.out.size), tar_written});
         members_reused += block.reused ? 1 : 0;
       }
+      tar_hash.update(block.input.data(), block.input.size);
+      tar_written += static_cast<int64_t>(block.input.size);
       emit(block.out.data(), block.out.size);
       lock.lock();
       spare.push_back(std::move(block.out));
+      spare.push_back(std::move(block.input));
     }
   }
 
-  void submit_gzip(Buffer block) {
-    GzipJob job{submitted, std::move(block)};
+  void submit_gzip(Buffer block, std::optional<std::size_t> copy = std::nullopt) {
+    GzipJob job{submitted, std::move(block), copy};
     {
       std::lock_guard lock(mu);
       jobs.push_back(std::move(job));
@@ -308,27 +379,100 @@ struct CompressedSink::Impl {
     if (pending.size == 0) return;
     switch (compression) {
       case Compression::kNone:
+        tar_hash.update(pending.data(), pending.size);
         emit(pending.data(), pending.size);
         pending.size = 0;
         break;
       case Compression::kGzip: {
+        // A block that is exactly one earlier member is that member, copied; earlier bytes
+        // mixed with new ones are decompressed here and the block compressed as any other.
+        std::optional<std::size_t> copy;
+        if (pieces.size() == 1 && pieces[0].at == 0 &&
+            pieces[0].size == static_cast<int64_t>(pending.size)) {
+          copy = earlier_member_at(pieces[0].offset);
+          if (copy && earlier_sizes[*copy] != pieces[0].size) copy.reset();
+        }
+        if (!copy) {
+          for (const auto& piece : pieces) fill_from_earlier(piece);
+        }
+        pieces.clear();
         Buffer block = take_spare();
         std::swap(block, pending);
         pending.reserve(kBlockSize);
         pending.size = 0;
-        submit_gzip(std::move(block));
+        submit_gzip(std::move(block), copy);
         break;
       }
       case Compression::kZstd:
+        tar_hash.update(pending.data(), pending.size);
         zstd_stream(pending.data(), pending.size, ZSTD_e_continue);
         pending.size = 0;
         break;
     }
   }
+
+  /// The earlier member that starts at `tar_offset` of the earlier tar.
+  std::optional<std::size_t> earlier_member_at(int64_t tar_offset) const {
+    auto it = std::lower_bound(earlier.begin(), earlier.end(), tar_offset,
+                               [](const BlobMember& m, int64_t t) { return m.tar_offset < t; });
+    if (it == earlier.end() || it->tar_offset != tar_offset) return std::nullopt;
+    return static_cast<std::size_t>(it - earlier.begin());
+  }
+
+  /// Copies `piece` of the earlier tar into the pending block, decompressing (and checking)
+  /// the earlier members it spans; the last one stays decompressed for the next piece.
+  void fill_from_earlier(const EarlierPiece& piece) {
+    int64_t offset = piece.offset, left = piece.size;
+    char* to = pending.data() + piece.at;
+    while (left > 0) {
+      auto it = std::upper_bound(earlier.begin(), earlier.end(), offset,
+                                 [](int64_t t, const BlobMember& m) { return t < m.tar_offset; });
+      if (it == earlier.begin()) throw EarlierMismatch("no earlier member holds this range");
+      std::size_t i = static_cast<std::size_t>(it - earlier.begin()) - 1;
+      int64_t within = offset - earlier[i].tar_offset;
+      if (within >= earlier_sizes[i]) throw EarlierMismatch("no earlier member holds this range");
+      if (cached != i) {
+        cached.reset();
+        if (!read_earlier_member(reuse_fd.get(), earlier[i], earlier_sizes[i], cached_scratch,
+                                 cached_bytes, reader.get())) {
+          throw EarlierMismatch("the earlier layer's member at " +
+                                std::to_string(earlier[i].offset) + " is not what its record says");
+        }
+        cached = i;
+      }
+      int64_t n = std::min(left, earlier_sizes[i] - within);
+      std::memcpy(to, cached_bytes.data() + within, static_cast<std::size_t>(n));
+      to += n;
+      offset += n;
+      left -= n;
+    }
+  }
 };
 
+namespace {
+
+/// True when `members` are contiguous in a blob of `blob_size` bytes and in the tar, from the
+/// start of both, ending at `tar_size`: the sizes of their tar bytes are then known.
+bool well_formed(const std::vector<BlobMember>& members, int64_t blob_size, int64_t tar_size) {
+  int64_t at = 0, tar = -1;
+  for (const auto& m : members) {
+    if (m.offset != at || m.size <= 0 || m.offset > blob_size - m.size) return false;
+    if (tar < 0 ? m.tar_offset != 0 : m.tar_offset <= tar) return false;
+    if (m.tar_offset - std::max<int64_t>(tar, 0) >
+        static_cast<int64_t>(CompressedSink::kBlockSize)) {
+      return false;
+    }
+    at += m.size;
+    tar = m.tar_offset;
+  }
+  return !members.empty() && at == blob_size && tar < tar_size &&
+         tar_size - tar <= static_cast<int64_t>(CompressedSink::kBlockSize);
+}
+
+}  // namespace
+
 CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level, int threads,
-                               bool index_members, const MemberReuse* reuse)
+                               bool index_members, const EarlierLayer* reuse)
     : impl_(std::make_unique<Impl>()) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->out = std::move(out);
@@ -337,7 +481,7 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
   if (compression == Compression::kGzip) {
     impl_->level = level > 0 ? level : 6;
     impl_->index_members = index_members || reuse != nullptr;
-    if (reuse && reuse->format == gzip_member_format(impl_->level)) {
+    if (reuse && reuse->format == reuse_format(impl_->level)) {
       impl_->reuse_fd.reset(::open(reuse->blob.c_str(), O_RDONLY | O_CLOEXEC));
       struct stat st {};
       if (impl_->reuse_fd && ::fstat(impl_->reuse_fd.get(), &st) == 0) {
@@ -345,6 +489,17 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
           if (m.offset >= 0 && m.size > 0 && m.offset <= st.st_size - m.size) {
             impl_->reuse.emplace(m.hash, m);
           }
+        }
+        // Entries may be taken from it when its members are whole and in order.
+        if (well_formed(reuse->members, st.st_size, reuse->tar_size)) {
+          impl_->earlier = reuse->members;
+          for (std::size_t i = 0; i < reuse->members.size(); ++i) {
+            int64_t end =
+                i + 1 < reuse->members.size() ? reuse->members[i + 1].tar_offset : reuse->tar_size;
+            impl_->earlier_sizes.push_back(end - reuse->members[i].tar_offset);
+          }
+          impl_->reader.reset(libdeflate_alloc_decompressor());
+          if (!impl_->reader) impl_->earlier.clear();
         }
       }
     }
@@ -359,7 +514,6 @@ CompressedSink::~CompressedSink() = default;
 
 void CompressedSink::write(const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
-  impl_->tar_hash.update(p, size);
   impl_->tar_size += static_cast<int64_t>(size);
   Buffer& pending = impl_->pending;
   while (size > 0) {
@@ -367,6 +521,26 @@ void CompressedSink::write(const void* data, std::size_t size) {
     std::memcpy(pending.data() + pending.size, p, n);
     pending.size += n;
     p += n;
+    size -= n;
+    if (pending.size == kBlockSize) impl_->flush_block();
+  }
+}
+
+bool CompressedSink::has_earlier() const { return !impl_->earlier.empty(); }
+
+int64_t CompressedSink::tar_offset() const { return impl_->tar_size; }
+
+void CompressedSink::write_earlier(int64_t offset, int64_t size) {
+  if (!has_earlier() || offset < 0 || size < 0) {
+    throw EarlierMismatch("no earlier layer to take bytes from");
+  }
+  impl_->tar_size += size;
+  Buffer& pending = impl_->pending;
+  while (size > 0) {
+    int64_t n = std::min<int64_t>(size, static_cast<int64_t>(kBlockSize - pending.size));
+    impl_->pieces.push_back({pending.size, offset, n});
+    pending.size += static_cast<std::size_t>(n);
+    offset += n;
     size -= n;
     if (pending.size == kBlockSize) impl_->flush_block();
   }
@@ -395,6 +569,6 @@ SinkResult CompressedSink::finish() {
   return r;
 }
 
-std::string gzip_member_format(int level) { return member_format(level > 0 ? level : 6); }
+std::string reuse_format(int level) { return member_format(level > 0 ? level : 6); }
 
 }  // namespace mkimg::snapshot

@@ -7,7 +7,10 @@
 // 1 MiB, or where a tar entry starts once the block holds 256 KiB and the entry's path hashes
 // to 0 mod 16: cut points that depend on the content, so after one changed file the blocks
 // line up again at the next such entry, and a rebuild can copy the unchanged blocks' members
-// from the earlier blob (MemberReuse) instead of compressing them again.
+// from the earlier blob (EarlierLayer) instead of compressing them again. An entry may also be
+// given as a range of the earlier blob's tar (write_earlier): a block made only of such a range
+// that is exactly an earlier member is copied, other blocks get those bytes by decompressing
+// the earlier members; every earlier member used is checked against its hash.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.h"
 #include "common/fd.h"
 #include "snapshot/layer_writer.h"
 
@@ -36,14 +40,20 @@ struct SinkResult {
 class CompressedSink {
  public:
   /// `out` must be open for writing. `threads` 0 means one per core. gzip: `index_members`
-  /// lists the members in the result; `reuse` (implies indexing) copies matching ones.
+  /// lists the members in the result; `earlier` (implies indexing) is taken bytes from.
   CompressedSink(UniqueFd out, Compression compression, int level, int threads,
-                 bool index_members = false, const MemberReuse* reuse = nullptr);
+                 bool index_members = false, const EarlierLayer* earlier = nullptr);
   ~CompressedSink();
   CompressedSink(const CompressedSink&) = delete;
   CompressedSink& operator=(const CompressedSink&) = delete;
 
   void write(const void* data, std::size_t size);
+  /// True when write_earlier() may be used: gzip, with an earlier layer of the same format.
+  bool has_earlier() const;
+  /// Appends the `size` bytes at `offset` of the earlier layer's tar (has_earlier()).
+  void write_earlier(int64_t offset, int64_t size);
+  /// How many tar bytes were written so far.
+  int64_t tar_offset() const;
   /// A tar entry at `path` starts with the next write: a gzip block may end here.
   void entry_start(std::string_view path);
   /// Flushes everything, fsyncs the file (a regular file only: not a pipe) and returns the
@@ -57,6 +67,13 @@ class CompressedSink {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+/// Thrown when the earlier layer's bytes are not what its record says (a damaged blob or
+/// record): the layer is then written again without it.
+class EarlierMismatch : public Error {
+ public:
+  using Error::Error;
 };
 
 }  // namespace mkimg::snapshot

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -12,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "common/archive_error.h"
 #include "common/error.h"
+#include "oci/digest.h"
 #include "snapshot/compressed_sink.h"
 #include "snapshot/tree_walk.h"
 
@@ -78,6 +81,10 @@ class TarWriter {
  public:
   TarWriter(int root, CompressedSink& sink, const LayerOptions& options)
       : root_(root), sink_(sink), options_(options), client_{&sink}, a_(archive_write_new()) {
+    if (options.earlier && sink.has_earlier() &&
+        options.earlier->source_date_epoch == options.source_date_epoch) {
+      earlier_ = &options.earlier->entries;
+    }
     archive_write_set_format_pax_restricted(a_.get());
     // Unbuffered, so the sink sees where each entry starts (it may end a gzip block there).
     archive_write_set_bytes_per_block(a_.get(), 0);
@@ -99,6 +106,7 @@ class TarWriter {
 
   void add(const SpecEntry& entry) {
     refuse_whiteout_name(entry.path);
+    if (take_earlier(entry)) return;
     EntryPtr e(archive_entry_new());
     archive_entry_set_pathname(e.get(), entry.path.c_str());
     archive_entry_set_mode(e.get(), entry.mode);
@@ -112,7 +120,7 @@ class TarWriter {
       if (!first) {
         archive_entry_set_hardlink(e.get(), it->second.c_str());
         archive_entry_set_size(e.get(), 0);
-        write_header(e.get(), entry.path);
+        write_header(e.get(), entry.path, entry.fingerprint);
         return;
       }
     }
@@ -122,12 +130,12 @@ class TarWriter {
     }
     if (!regular) {
       archive_entry_set_size(e.get(), 0);
-      write_header(e.get(), entry.path);
+      write_header(e.get(), entry.path, entry.fingerprint);
       return;
     }
     if (entry.content) {
       archive_entry_set_size(e.get(), static_cast<la_int64_t>(entry.content->size()));
-      write_header(e.get(), entry.path);
+      write_header(e.get(), entry.path, entry.fingerprint);
       auto size = static_cast<la_ssize_t>(entry.content->size());
       if (size > 0 &&
           archive_write_data(a_.get(), entry.content->data(), entry.content->size()) != size) {
@@ -143,9 +151,13 @@ class TarWriter {
       throw Error(describe("read", entry.content_path, "is no longer a regular file"));
     }
     archive_entry_set_size(e.get(), st.st_size);
-    write_header(e.get(), entry.path);
+    write_header(e.get(), entry.path, entry.fingerprint);
     copy_data(fd.get(), st.st_size, entry.content_path);
   }
+
+  /// The spec entries with a fingerprint, where they are in the tar (LayerBlob::written).
+  std::vector<std::pair<std::string, EarlierEntry>> take_written() { return std::move(written_); }
+  int64_t reused() const { return reused_; }
 
   TarWriter(const TarWriter&) = delete;
   TarWriter& operator=(const TarWriter&) = delete;
@@ -159,6 +171,8 @@ class TarWriter {
 
   int64_t close() {
     closed_ = true;
+    if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail("close");
+    end_written(sink_.tar_offset());
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail("close");
     return entries_;
   }
@@ -174,11 +188,42 @@ class TarWriter {
     }
   }
 
-  void write_header(archive_entry* e, const std::string& path) {
+  /// Starts an entry in the stream: the previous entry's padding first, so a gzip block cut
+  /// here starts with this entry, and where it starts noted when it has a fingerprint.
+  void start_entry(const std::string& path, const std::string& fingerprint) {
     check_going(path);
-    // The previous entry's padding first, so a gzip block cut here starts with this header.
     if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail(path);
     sink_.entry_start(path);
+    int64_t at = sink_.tar_offset();
+    end_written(at);
+    if (index_ && !fingerprint.empty()) {
+      written_.push_back({path, EarlierEntry{fingerprint, at, 0}});
+      open_written_ = true;
+    }
+  }
+
+  void end_written(int64_t at) {
+    if (open_written_) written_.back().second.tar_size = at - written_.back().second.tar_offset;
+    open_written_ = false;
+  }
+
+  /// An entry the earlier layer holds with the same fingerprint: its tar bytes are taken from
+  /// there (the same metadata and content give the same bytes) without reading its source.
+  bool take_earlier(const SpecEntry& entry) {
+    if (!earlier_ || entry.fingerprint.empty()) return false;
+    auto it = earlier_->find(entry.path);
+    if (it == earlier_->end() || it->second.fingerprint != entry.fingerprint) return false;
+    if (S_ISREG(entry.mode) && entry.link_group >= 0) return false;
+    start_entry(entry.path, entry.fingerprint);
+    sink_.write_earlier(it->second.tar_offset, it->second.tar_size);
+    ++entries_;
+    ++reused_;
+    return true;
+  }
+
+  void write_header(archive_entry* e, const std::string& path,
+                    const std::string& fingerprint = {}) {
+    start_entry(path, fingerprint);
     Utf8Names names;
     // ARCHIVE_WARN: a name that is not UTF-8, written as bytes (Utf8Names); nothing is lost.
     int rc = archive_write_header(a_.get(), e);
@@ -296,6 +341,11 @@ class TarWriter {
   std::string buffer_;
   int64_t entries_ = 0;
   bool closed_ = false;
+  const EarlierEntries* earlier_ = nullptr;  ///< an earlier layer's entries to take bytes from
+  bool index_ = options_.index_members || options_.earlier != nullptr;  ///< fill written_
+  std::vector<std::pair<std::string, EarlierEntry>> written_;
+  bool open_written_ = false;  ///< written_.back() still grows
+  int64_t reused_ = 0;
 };
 
 void sort_entries(std::vector<LayerEntry>& entries) {
@@ -341,7 +391,7 @@ LayerBlob write_blob(int root, const fs::path& out_file, const LayerOptions& opt
   if (!out) throw sys_error("create", out_file.string());
   try {
     CompressedSink sink(std::move(out), options.compression, options.level, options.threads,
-                        options.index_members, options.reuse);
+                        options.index_members, options.earlier);
     TarWriter tar(root, sink, options);
     fill(tar);
     int64_t count = tar.close();
@@ -355,8 +405,14 @@ LayerBlob write_blob(int root, const fs::path& out_file, const LayerOptions& opt
                    layer_media_type(options.compression)};
     blob.members = std::move(r.members);
     blob.members_reused = r.members_reused;
-    if (!blob.members.empty()) blob.member_format = gzip_member_format(options.level);
+    blob.entries_reused = tar.reused();
+    blob.written = tar.take_written();
+    if (!blob.members.empty()) blob.member_format = reuse_format(options.level);
     return blob;
+  } catch (const EarlierMismatch&) {
+    std::error_code ec;
+    fs::remove(out_file, ec);
+    throw;
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove(out_file, ec);
@@ -388,9 +444,59 @@ LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path
       throw Error(describe("write layer", sorted[i]->path, "appears twice"));
     }
   }
-  return write_blob(-1, out_file, options, [&](TarWriter& tar) {
-    for (const SpecEntry* entry : sorted) tar.add(*entry);
-  });
+  auto write = [&](const LayerOptions& o) {
+    return write_blob(-1, out_file, o, [&](TarWriter& tar) {
+      for (const SpecEntry* entry : sorted) tar.add(*entry);
+    });
+  };
+  try {
+    return write(options);
+  } catch (const EarlierMismatch& e) {
+    // A damaged earlier blob or record: a miss, never other bytes.
+    spdlog::debug("write layer `{}`: the earlier layer not used: {}", out_file.string(), e.what());
+    LayerOptions alone = options;
+    alone.earlier = nullptr;
+    return write(alone);
+  }
+}
+
+std::string entry_fingerprint(const SpecEntry& e) {
+  if (S_ISREG(e.mode) && (e.link_group >= 0 || (e.digest.empty() && !e.content))) return "";
+  std::string s;
+  s.reserve(160 + e.path.size() + e.link_target.size());
+  auto field = [&s](std::string_view v) { s.append(v).push_back('\0'); };
+  field("mkimg entry 1");
+  field(e.path);
+  for (int64_t n : {int64_t{e.mode}, int64_t{e.uid}, int64_t{e.gid}, e.mtime, e.mtime_nsec}) {
+    field(std::to_string(n));
+  }
+  field(e.link_target);
+  field(std::to_string(e.xattrs.size()));
+  for (const auto& [name, value] : e.xattrs) {
+    field(name);
+    field(std::to_string(value.size()));
+    field(value);
+  }
+  if (S_ISREG(e.mode)) field(e.content ? oci::sha256_of(*e.content).str() : e.digest);
+  return std::string(oci::sha256_of(s).encoded().substr(0, 32));
+}
+
+void fingerprint_entries(std::vector<SpecEntry>& entries) {
+  std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
+  if (entries.size() < 4096) threads = 1;
+  std::size_t chunk = (entries.size() + threads - 1) / threads;
+  std::vector<std::thread> workers;
+  for (std::size_t t = 1; t < threads; ++t) {
+    workers.emplace_back([&entries, t, chunk] {
+      for (std::size_t i = t * chunk; i < std::min(entries.size(), (t + 1) * chunk); ++i) {
+        entries[i].fingerprint = entry_fingerprint(entries[i]);
+      }
+    });
+  }
+  for (std::size_t i = 0; i < std::min(entries.size(), chunk); ++i) {
+    entries[i].fingerprint = entry_fingerprint(entries[i]);
+  }
+  for (auto& w : workers) w.join();
 }
 
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -19,27 +20,45 @@ namespace fs = std::filesystem;
 /// How a layer blob is compressed: the one enum of oci/media_types.h.
 using Compression = oci::media_type::Compression;
 
-/// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes and
-/// where its compressed bytes are in the blob.
+/// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes,
+/// where its compressed bytes are in the blob and where its uncompressed bytes start in the tar.
 struct BlobMember {
   std::string hash;
   int64_t offset = 0;
   int64_t size = 0;
+  int64_t tar_offset = 0;
 };
 
-/// The members of an earlier gzip blob a new layer may copy instead of compressing the same
-/// bytes again. Used only when `format` is gzip_member_format() of the new layer (the same
-/// libdeflate and level give the same bytes), and a member only when it is one whole gzip
-/// member that decompresses to the new bytes, so the blob is the one compression would give.
-struct MemberReuse {
+/// Where an entry of an earlier spec layer is in that layer's tar (header, content and
+/// padding), and its fingerprint (SpecEntry::fingerprint).
+struct EarlierEntry {
+  std::string fingerprint;
+  int64_t tar_offset = 0;
+  int64_t tar_size = 0;
+};
+using EarlierEntries = std::unordered_map<std::string, EarlierEntry>;
+
+/// An earlier gzip blob a new layer may take bytes from instead of reading and compressing
+/// them again. Used only when `format` is reuse_format() of the new layer (the same libarchive,
+/// libdeflate and level give the same bytes). A new entry whose fingerprint `entries` holds
+/// at its path with the same `source_date_epoch` takes that entry's tar bytes from the
+/// earlier blob without reading its source; a gzip member whose bytes are exactly those of an
+/// earlier member is copied as it is. Nothing is trusted unchecked: every earlier member used
+/// is decompressed and checked against its hash, and any mismatch writes the layer again
+/// without the earlier blob, so the bytes are always the ones a fresh write gives.
+struct EarlierLayer {
   fs::path blob;
   std::string format;
-  std::vector<BlobMember> members;
+  std::vector<BlobMember> members;  ///< in blob order, contiguous, with their tar offsets
+  int64_t tar_size = 0;             ///< where the last member's bytes end in the tar
+  std::optional<int64_t> source_date_epoch;
+  EarlierEntries entries;  ///< by path
 };
 
-/// What makes a gzip member's bytes: "libdeflate <version> gzip <level> probe <hash>", the
-/// hash of what the library linked at run time makes of a fixed input at that level.
-std::string gzip_member_format(int level);
+/// What makes a spec layer's tar and gzip bytes: "libarchive <version> libdeflate <version>
+/// gzip <level> probe <hash>", the hash of what the library linked at run time makes of a
+/// fixed input at that level.
+std::string reuse_format(int level);
 
 /// How to write a layer. The bytes depend on everything here except `threads`, `index_members`
 /// and `reuse`.
@@ -51,10 +70,11 @@ struct LayerOptions {
   int threads = 0;
   /// Compression level; 0 means the default (gzip 6, zstd 3).
   int level = 0;
-  /// gzip: list the blob's members in LayerBlob::members (for a later MemberReuse).
+  /// gzip: list the blob's members in LayerBlob::members and, for a spec layer, its entries in
+  /// LayerBlob::written (for a later EarlierLayer).
   bool index_members = false;
-  /// gzip: members of an earlier blob to copy where the bytes are the same (implies indexing).
-  const MemberReuse* reuse = nullptr;
+  /// gzip: an earlier blob to take bytes from where they are the same (implies indexing).
+  const EarlierLayer* earlier = nullptr;
   /// When given, asked before each entry and each MiB of a file's content: false stops the
   /// write with mkimg::Error "write layer `path`: interrupted" (the file is removed).
   std::function<bool()> keep_going;
@@ -69,9 +89,12 @@ struct LayerBlob {
   int64_t tar_size = 0;             ///< bytes of the uncompressed tar
   int64_t entries = 0;              ///< tar entries written
   std::string media_type;           ///< application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]
-  std::vector<BlobMember> members;  ///< gzip with index_members or reuse: in blob order
-  std::string member_format;        ///< gzip_member_format() of those members
-  int64_t members_reused = 0;       ///< how many were copied from LayerOptions::reuse
+  std::vector<BlobMember> members;  ///< gzip with index_members or earlier: in blob order
+  std::string member_format;        ///< reuse_format() of those members
+  int64_t members_reused = 0;       ///< how many were copied from LayerOptions::earlier
+  int64_t entries_reused = 0;       ///< spec entries whose bytes came from the earlier blob
+  /// A spec layer with indexing: its entries with a fingerprint, in layer order.
+  std::vector<std::pair<std::string, EarlierEntry>> written;
 };
 
 /// What a LayerEntry stands for.
@@ -131,10 +154,20 @@ struct SpecEntry {
   /// Regular files with the same non-negative group are one inode: the first in layer order
   /// carries the content, the others are hardlinks to it.
   int64_t link_group = -1;
-  /// Regular files: "sha256:..." of the content when known; not in the layer, it lets
-  /// materialize_spec() share an earlier layer's file with the same content.
+  /// Regular files: "sha256:..." of the content when known; not in the layer.
   std::string digest;
+  /// entry_fingerprint() when fingerprint_entries() has run: lets a later layer take this
+  /// entry's bytes (EarlierLayer) or file (materialize_spec) without reading its source.
+  std::string fingerprint;
 };
+
+/// A digest of everything of `e` its tar bytes and its file on disk are made of (path, mode,
+/// owner, mtime to the nanosecond, link target, xattrs, content digest); "" for an entry that
+/// has none (a regular file without a digest, one of a hardlink group).
+std::string entry_fingerprint(const SpecEntry& e);
+
+/// Sets `fingerprint` of every entry (on all cores: a COPY may have 100,000).
+void fingerprint_entries(std::vector<SpecEntry>& entries);
 
 /// Writes `entries` (any order; sorted here; paths must be unique) as a layer to `out_file`,
 /// like write_layer().

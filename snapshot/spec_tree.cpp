@@ -135,9 +135,12 @@ class Materializer {
   /// earlier layer is opened once for all its entries (they come in layer order), so each file
   /// costs a stat and a link by name, not a resolution of its whole path.
   bool share(const SpecEntry& e, int parent, const std::string& name) {
-    if (!shared_root_ || e.digest.empty() || e.content || !e.xattrs.empty()) return false;
-    auto it = shared_->digests.find(e.path);
-    if (it == shared_->digests.end() || it->second != e.digest) return false;
+    if (!shared_root_ || !shared_->entries || e.fingerprint.empty() || e.content ||
+        !e.xattrs.empty()) {
+      return false;
+    }
+    auto it = shared_->entries->find(e.path);
+    if (it == shared_->entries->end() || it->second.fingerprint != e.fingerprint) return false;
     std::size_t slash = e.path.rfind('/');
     std::string dir = slash == std::string::npos ? std::string() : e.path.substr(0, slash);
     if (!shared_dir_ || dir != shared_dir_path_) {

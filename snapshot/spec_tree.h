@@ -20,8 +20,8 @@ namespace mkimg::snapshot {
 /// Files of an earlier layer directory a new one may share.
 struct SharedFiles {
   fs::path dir;  ///< the earlier layer's directory
-  /// Its regular files that are no hardlink within that layer: path -> content digest.
-  std::unordered_map<std::string, std::string> digests;
+  /// Its entries by path, with their fingerprints (SpecEntry::fingerprint).
+  const EarlierEntries* entries = nullptr;
 };
 
 /// What materialize_spec() did.
@@ -35,10 +35,10 @@ struct MaterializeStats {
 
 /// Creates `entries` (any order; every parent directory of an entry must be an entry too)
 /// under the empty directory `dir`: owner, mode, xattrs and mtime (with mtime_nsec) as given.
-/// A regular file with a digest that `shared` holds at its path with the same mode, owner and
-/// mtime becomes a hardlink to that file. Throws mkimg::Error on failure, and "create `path`:
-/// interrupted" when `keep_going` (asked before each entry and between chunks of a file's
-/// content) returns false.
+/// A regular file whose fingerprint `shared` holds at its path, and whose file there has the
+/// same mode, owner and mtime, becomes a hardlink to that file. Throws mkimg::Error on failure, and
+/// "create `path`: interrupted" when `keep_going` (asked before each entry and between chunks of a
+/// file's content) returns false.
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
                                   const SharedFiles* shared = nullptr,
                                   const std::function<bool()>& keep_going = {});

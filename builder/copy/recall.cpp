@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <charconv>
 #include <string_view>
 #include <unordered_set>
@@ -16,7 +17,7 @@
 namespace mkimg::builder {
 namespace {
 
-constexpr std::string_view kHeader = "mkimg-copy-recall 1";
+constexpr std::string_view kHeader = "mkimg-copy-recall 2";
 
 std::filesystem::path recall_file(const oci::Store& store, const std::string& key) {
   return store.cache_dir() / "copy-recall" / oci::sha256_of(key).encoded();
@@ -37,18 +38,35 @@ class Lines {
     auto line = next();
     return line ? parse(*line) : std::nullopt;
   }
+  /// The line's space-separated fields; the last one takes the rest of the line (a path).
+  template <std::size_t N>
+  std::optional<std::array<std::string_view, N>> fields() {
+    auto line = next();
+    if (!line) return std::nullopt;
+    std::array<std::string_view, N> out;
+    for (std::size_t i = 0; i + 1 < N; ++i) {
+      std::size_t space = line->find(' ');
+      if (space == std::string_view::npos) return std::nullopt;
+      out[i] = line->substr(0, space);
+      line->remove_prefix(space + 1);
+    }
+    out[N - 1] = *line;
+    return out;
+  }
   static std::optional<int64_t> parse(std::string_view s) {
     int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
     return v;
   }
+  std::size_t consumed(std::string_view whole) const { return whole.size() - rest_.size(); }
 
  private:
   std::string_view rest_;
 };
 
-/// The record in `text`; nullopt, or an exception from a member digest, when it is malformed.
+/// The record in `text`; nullopt, or an exception from a digest, when it is malformed or its
+/// checksum (the last line: "end <sha256 of everything before it>") does not match.
 std::optional<CopyRecall> parse(std::string_view text) {
   Lines lines(text);
   CopyRecall r;
@@ -56,34 +74,48 @@ std::optional<CopyRecall> parse(std::string_view text) {
   auto format = lines.next();
   auto blob = lines.next();
   auto chain = lines.next();
+  auto epoch = lines.next();
+  auto tar_size = lines.number();
   auto count = lines.number();
-  if (!header || *header != kHeader || !format || !blob || !chain || !count) return std::nullopt;
-  r.members.format = *format;
+  if (!header || *header != kHeader || !format || !blob || !chain || !epoch || !tar_size ||
+      !count) {
+    return std::nullopt;
+  }
+  r.layer.format = *format;
   r.blob_digest = *blob;
   r.chain = *chain;
+  r.layer.tar_size = *tar_size;
+  if (*epoch != "-") {
+    auto e = Lines::parse(*epoch);
+    if (!e) return std::nullopt;
+    r.layer.source_date_epoch = *e;
+  }
   for (int64_t i = 0; i < *count; ++i) {
-    auto line = lines.next();
-    if (!line) return std::nullopt;
-    std::size_t a = line->find(' '), b = line->rfind(' ');
-    if (a == std::string_view::npos || a == b) return std::nullopt;
-    std::string hash(line->substr(0, a));
-    auto offset = Lines::parse(line->substr(a + 1, b - a - 1));
-    auto size = Lines::parse(line->substr(b + 1));
-    if (!offset || !size) return std::nullopt;
-    oci::Digest::parse(hash);  // throws for anything but a digest: the record is not used
-    r.members.members.push_back({std::move(hash), *offset, *size});
+    auto f = lines.fields<4>();
+    if (!f) return std::nullopt;
+    auto offset = Lines::parse((*f)[1]), size = Lines::parse((*f)[2]);
+    auto tar_offset = Lines::parse((*f)[3]);
+    if (!offset || !size || !tar_offset) return std::nullopt;
+    oci::Digest::parse((*f)[0]);  // throws for anything but a digest: the record is not used
+    r.layer.members.push_back({std::string((*f)[0]), *offset, *size, *tar_offset});
   }
-  auto files = lines.number();
-  if (!files) return std::nullopt;
-  for (int64_t i = 0; i < *files; ++i) {
-    auto line = lines.next();
-    if (!line) return std::nullopt;
-    std::size_t a = line->find(' ');
-    if (a == std::string_view::npos) return std::nullopt;
-    r.files.digests.emplace(std::string(line->substr(a + 1)), std::string(line->substr(0, a)));
+  auto entries = lines.number();
+  if (!entries) return std::nullopt;
+  r.layer.entries.reserve(static_cast<std::size_t>(*entries));
+  for (int64_t i = 0; i < *entries; ++i) {
+    auto f = lines.fields<4>();
+    if (!f) return std::nullopt;
+    auto offset = Lines::parse((*f)[1]), size = Lines::parse((*f)[2]);
+    if (!offset || !size || (*f)[0].size() != 32) return std::nullopt;
+    r.layer.entries.emplace(std::string((*f)[3]),
+                            snapshot::EarlierEntry{std::string((*f)[0]), *offset, *size});
   }
+  std::size_t body = lines.consumed(text);
   auto end = lines.next();
-  if (!end || *end != "end") return std::nullopt;
+  if (!end || *end != "end " + std::string(oci::sha256_of(text.substr(0, body)).encoded()) ||
+      lines.next()) {
+    return std::nullopt;
+  }
   return r;
 }
 
@@ -100,10 +132,10 @@ std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::s
       return std::nullopt;
     }
     auto blob = store.blob_path(oci::Digest::parse(r->blob_digest));
-    if (std::filesystem::exists(blob)) r->members.blob = blob;
+    if (std::filesystem::exists(blob)) r->layer.blob = blob;
     if (!r->chain.empty()) {
       auto dir = snapshot::layer_dir(store, r->chain);
-      if (std::filesystem::is_directory(dir)) r->files.dir = dir;
+      if (std::filesystem::is_directory(dir)) r->dir = dir;
     }
   } catch (const std::exception& e) {
     spdlog::debug("copy recall for this step not used: {}", e.what());
@@ -114,34 +146,59 @@ std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::s
 
 void save_copy_recall(const oci::Store& store, const std::string& key,
                       const snapshot::LayerBlob& blob, const std::string& chain,
-                      const std::vector<snapshot::SpecEntry>& entries,
+                      std::optional<int64_t> source_date_epoch,
                       const std::vector<std::string>& changed) {
   std::unordered_set<std::string_view> unsure(changed.begin(), changed.end());
-  // A path with a newline cannot be a line: that file is written again next time.
-  auto recorded = [&](const snapshot::SpecEntry& e) {
-    return S_ISREG(e.mode) && e.link_group < 0 && !e.digest.empty() &&
-           e.path.find('\n') == std::string::npos && !unsure.contains(e.path);
+  // A path with a newline cannot be a line: that entry is written again next time.
+  auto recorded = [&](const std::pair<std::string, snapshot::EarlierEntry>& e) {
+    return e.first.find('\n') == std::string::npos && !unsure.contains(e.first);
   };
   // Sized first and written in place: a COPY of 100,000 files makes a record of megabytes.
-  std::size_t count = 0, size = 128 + blob.member_format.size() + blob.digest.size() + chain.size();
-  for (const auto& m : blob.members) size += m.hash.size() + 42;
-  for (const auto& e : entries) {
-    if (recorded(e)) ++count, size += e.digest.size() + e.path.size() + 2;
+  std::size_t count = 0, size = 200 + blob.member_format.size() + blob.digest.size() + chain.size();
+  for (const auto& m : blob.members) size += m.hash.size() + 64;
+  for (const auto& e : blob.written) {
+    if (recorded(e)) ++count, size += e.first.size() + e.second.fingerprint.size() + 44;
   }
   std::string out;
   out.reserve(size);
+  auto number = [&out](int64_t n) {
+    char buf[24];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, p);
+  };
   out.append(kHeader).append("\n").append(blob.member_format).append("\n");
   out.append(blob.digest).append("\n").append(chain).append("\n");
-  out.append(std::to_string(blob.members.size())).append("\n");
+  if (source_date_epoch) {
+    number(*source_date_epoch);
+  } else {
+    out.append("-");
+  }
+  out.append("\n");
+  number(blob.tar_size);
+  out.append("\n");
+  number(static_cast<int64_t>(blob.members.size()));
+  out.append("\n");
   for (const auto& m : blob.members) {
-    out.append(m.hash).append(" ").append(std::to_string(m.offset)).append(" ");
-    out.append(std::to_string(m.size)).append("\n");
+    out.append(m.hash).append(" ");
+    number(m.offset);
+    out.append(" ");
+    number(m.size);
+    out.append(" ");
+    number(m.tar_offset);
+    out.append("\n");
   }
-  out.append(std::to_string(count)).append("\n");
-  for (const auto& e : entries) {
-    if (recorded(e)) out.append(e.digest).append(" ").append(e.path).append("\n");
+  number(static_cast<int64_t>(count));
+  out.append("\n");
+  for (const auto& e : blob.written) {
+    if (!recorded(e)) continue;
+    out.append(e.second.fingerprint).append(" ");
+    number(e.second.tar_offset);
+    out.append(" ");
+    number(e.second.tar_size);
+    out.append(" ").append(e.first).append("\n");
   }
-  out.append("end\n");
+  std::string checksum = oci::sha256_of(out).encoded();  // of everything before the end line
+  out.append("end ").append(checksum).append("\n");
   try {
     auto file = recall_file(store, key);
     std::filesystem::create_directories(file.parent_path());

@@ -1,13 +1,16 @@
 // What a COPY written straight into its layer leaves for its next run after a cache miss
 // (one changed source file): <root>/cache/copy-recall/<hex of the recall key>, keyed by the
 // instruction and where it reads from, not by the content. It names the layer it made (blob
-// and chain id), the blob's gzip members (the SHA-256 of each one's uncompressed bytes and where
-// it is) and the content digest of each regular file it wrote. The next run copies the
-// members whose bytes did not change instead of compressing them again, and hardlinks the
-// unchanged files from that layer's directory instead of writing them (snapshot::MemberReuse,
-// snapshot::SharedFiles). Only speed depends on it: every member is checked against its new
-// bytes and every file's metadata against the new entry, and a missing, stale or damaged
-// record only means the work is done again.
+// and chain id), the blob's gzip members (the SHA-256 of each one's uncompressed bytes, where
+// it is in the blob and in the tar) and each entry's fingerprint (snapshot::entry_fingerprint:
+// metadata and content digest) with where its bytes are in the tar. The next run takes the
+// unchanged entries' bytes from that blob without reading their sources, copies the members
+// whose bytes did not change instead of compressing them again, and hardlinks the unchanged
+// files from that layer's directory instead of writing them (snapshot::EarlierLayer,
+// snapshot::SharedFiles). Only speed depends on it: the record carries its own checksum,
+// every earlier member used is checked against its hash and every linked file's metadata
+// against the new entry, and a missing, stale or damaged record only means the work is done
+// again.
 #pragma once
 
 #include <filesystem>
@@ -28,20 +31,22 @@ namespace mkimg::builder {
 struct CopyRecall {
   std::string blob_digest;  ///< "sha256:..." of the layer blob
   std::string chain;        ///< the layer's chain id (its directory, when it has one)
-  snapshot::MemberReuse members;
-  snapshot::SharedFiles files;  ///< `dir` is filled by load_copy_recall when it exists
+  /// `blob` is filled by load_copy_recall when the store has it.
+  snapshot::EarlierLayer layer;
+  /// The layer's directory when it exists, else empty; its files are layer.entries.
+  std::filesystem::path dir;
 };
 
 /// The record for `key` (an opaque string naming the instruction and its source) with the
 /// blob's path and the layer directory filled in; nullopt when there is none or it is unusable.
 std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::string& key);
 
-/// Records what a COPY made for `key`: the blob (with members indexed), its chain id, and the
-/// regular files of `entries` that are no hardlink within the layer, but for those whose
-/// source `changed` while they were written. Errors are logged only.
+/// Records what a COPY made for `key`: the blob (with members and entries indexed, written
+/// with `source_date_epoch`), its chain id, and its entries but those whose source `changed`
+/// while they were written. Errors are logged only.
 void save_copy_recall(const oci::Store& store, const std::string& key,
                       const snapshot::LayerBlob& blob, const std::string& chain,
-                      const std::vector<snapshot::SpecEntry>& entries,
+                      std::optional<int64_t> source_date_epoch,
                       const std::vector<std::string>& changed);
 
 /// Removes the records whose blob is no longer in the store (`mkimg prune`, after its gc);

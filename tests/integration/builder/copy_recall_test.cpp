@@ -52,6 +52,14 @@ class CopyRecallTest : public BuilderTest {
     return {std::stoi(m[1]), std::stoi(m[2])};
   }
 
+  /// {entries taken from the last build's blob unread, entries} of the build's COPY.
+  static std::pair<int, int> unread(const std::string& log) {
+    std::smatch m;
+    static const std::regex re("(\\d+) of (\\d+) entries taken from it unread");
+    if (!std::regex_search(log, m, re)) return {-1, -1};
+    return {std::stoi(m[1]), std::stoi(m[2])};
+  }
+
   std::string digest(const std::string& image) {
     auto r = run_mkimg(store(), {"inspect", image});
     if (r.exit_code != 0) return "inspect failed: " + r.all();
@@ -77,6 +85,8 @@ TEST_F(CopyRecallTest, RebuildAfterOneChangeIsTheImageOfABuildFromNothing) {
   auto [copied, total] = members(second.all());
   EXPECT_GT(total, 0) << second.all();
   EXPECT_GE(copied, total - 2) << second.all();
+  // /ctx, its 3 directories, the Dockerfile and 299 files were not read again: all but f1.
+  EXPECT_EQ(unread(second.all()), std::make_pair(304, 305)) << second.all();
 
   auto scratch = build_tag("app:scratch", true);
   ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
@@ -128,10 +138,11 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
   fs::path records = store() / "cache" / "copy-recall";
   ASSERT_TRUE(fs::is_directory(records));
   int damaged = 0;
+  std::string whole;
   for (const auto& e : fs::directory_iterator(records)) {
-    std::string text = read_file(e.path());
+    whole = read_file(e.path());
     // Cut in the middle of the member list: the record ends too early.
-    write_file(e.path(), text.substr(0, text.size() / 2));
+    write_file(e.path(), whole.substr(0, whole.size() / 2));
     ++damaged;
   }
   ASSERT_EQ(damaged, 1);
@@ -140,6 +151,22 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
   ASSERT_EQ(second.exit_code, 0) << second.all();
   EXPECT_EQ(files(second.all()), std::make_pair(301, 0)) << second.all();
   EXPECT_EQ(members(second.all()).first, 0) << second.all();
+  EXPECT_EQ(unread(second.all()).first, 0) << second.all();
+
+  // One digit of an entry's tar offset changed: the record's checksum no longer holds.
+  for (const auto& e : fs::directory_iterator(records)) {
+    std::string text = read_file(e.path());
+    std::size_t entry = text.find(" ctx/d2/f2\n");
+    ASSERT_NE(entry, std::string::npos);
+    std::size_t digit = text.rfind(' ', entry - 1) - 1;
+    text[digit] = text[digit] == '0' ? '1' : '0';
+    write_file(e.path(), text);
+  }
+  change_one_file();
+  auto damaged_sum = build_tag("app:v2b");
+  ASSERT_EQ(damaged_sum.exit_code, 0) << damaged_sum.all();
+  EXPECT_EQ(unread(damaged_sum.all()).first, 0) << damaged_sum.all();
+  EXPECT_EQ(members(damaged_sum.all()).first, 0) << damaged_sum.all();
 
   // And a record naming a layer whose directory is gone: the blob's members still serve.
   change_one_file();
@@ -155,7 +182,7 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
 
   // `mkimg prune` removes the records whose blobs it removed, and only those.
   ASSERT_EQ(fs::directory_iterator(records) != fs::directory_iterator(), true);
-  for (const char* tag : {"app:v1", "app:v2", "app:v3", "app:scratch"}) {
+  for (const char* tag : {"app:v1", "app:v2", "app:v2b", "app:v3", "app:scratch"}) {
     auto r = run_mkimg(store(), {"rmi", tag});
     ASSERT_EQ(r.exit_code, 0) << r.all();
   }

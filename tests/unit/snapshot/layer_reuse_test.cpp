@@ -88,16 +88,29 @@ class Context {
   UniqueFd fd_;
 };
 
-LayerOptions gzip_options(const MemberReuse* reuse = nullptr) {
+LayerOptions gzip_options(const EarlierLayer* earlier = nullptr) {
   LayerOptions o;
   o.compression = Compression::kGzip;
   o.index_members = true;
-  o.reuse = reuse;
+  o.earlier = earlier;
   return o;
 }
 
-MemberReuse reuse_of(const LayerBlob& blob) {
-  return {blob.file, blob.member_format, blob.members};
+/// The earlier layer `blob` is, members only (entries are read again).
+EarlierLayer reuse_of(const LayerBlob& blob) {
+  EarlierLayer e;
+  e.blob = blob.file;
+  e.format = blob.member_format;
+  e.members = blob.members;
+  e.tar_size = blob.tar_size;
+  return e;
+}
+
+/// The earlier layer `blob` is, with its entries.
+EarlierLayer earlier_of(const LayerBlob& blob) {
+  EarlierLayer e = reuse_of(blob);
+  for (const auto& [path, entry] : blob.written) e.entries.emplace(path, entry);
+  return e;
 }
 
 TEST(LayerReuse, UnchangedMembersAreCopiedAndTheBytesAreThoseCompressionGives) {
@@ -117,7 +130,7 @@ TEST(LayerReuse, UnchangedMembersAreCopiedAndTheBytesAreThoseCompressionGives) {
 
   // One file in the middle grows: the tar after it shifts, but the cuts follow the entries.
   ctx.append("d2/f302", "one more line\n");
-  MemberReuse reuse = reuse_of(first);
+  EarlierLayer reuse = reuse_of(first);
   LayerBlob fresh = write_layer_spec(ctx.spec(), tmp / "fresh.gz", gzip_options());
   LayerBlob again = write_layer_spec(ctx.spec(), tmp / "again.gz", gzip_options(&reuse));
   EXPECT_EQ(again.digest, fresh.digest);
@@ -141,14 +154,14 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
   ASSERT_EQ(fresh.digest, first.digest);
 
   // Writes the layer with `reuse`; expects the fresh bytes and `copied` members copied.
-  auto expect = [&](const MemberReuse& reuse, int64_t copied, const std::string& what) {
+  auto expect = [&](const EarlierLayer& reuse, int64_t copied, const std::string& what) {
     LayerBlob blob =
         write_layer_spec(ctx.spec(), tmp / ("out-" + what + ".gz"), gzip_options(&reuse));
     EXPECT_EQ(blob.members_reused, copied) << what;
     EXPECT_EQ(blob.digest, fresh.digest) << what;
   };
   // The same members under another libdeflate or level: never copied.
-  MemberReuse foreign = reuse_of(first);
+  EarlierLayer foreign = reuse_of(first);
   foreign.format = "libdeflate 0.1 gzip 6";
   expect(foreign, 0, "foreign");
   // Every member's trailer damaged in the earlier blob, or a byte in the middle of its
@@ -160,19 +173,90 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
     }
     std::string name = back ? "damaged-trailers" : "damaged-data";
     write_bytes(tmp / (name + ".gz"), bytes);
-    MemberReuse damaged = reuse_of(first);
+    EarlierLayer damaged = reuse_of(first);
     damaged.blob = tmp / (name + ".gz");
     expect(damaged, 0, name);
   }
   // Offsets that point one byte off, and a blob that is gone.
-  MemberReuse shifted = reuse_of(first);
+  EarlierLayer shifted = reuse_of(first);
   for (auto& m : shifted.members) m.offset += 1;
   expect(shifted, 0, "shifted");
-  MemberReuse gone = reuse_of(first);
+  EarlierLayer gone = reuse_of(first);
   gone.blob = tmp / "missing.gz";
   expect(gone, 0, "gone");
   // The intact blob: every member copied, same bytes.
   expect(reuse_of(first), static_cast<int64_t>(first.members.size()), "intact");
+}
+
+// Entries the earlier layer holds with the same fingerprint are taken from its blob without
+// reading their sources (here: deleted), and the bytes are still those of a fresh write.
+TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 600);
+  auto spec = [&ctx] {
+    auto s = ctx.spec();
+    fingerprint_entries(s);
+    return s;
+  };
+  LayerBlob first = write_layer_spec(spec(), tmp / "first.gz", gzip_options());
+  ASSERT_EQ(first.written.size(), 605u);  // 5 directories, 600 files
+  int64_t at = 0;  // the entries are contiguous and end before the tar's trailer
+  for (const auto& [path, e] : first.written) {
+    EXPECT_EQ(e.tar_offset, at) << path;
+    at += e.tar_size;
+  }
+  EXPECT_EQ(at + 1024, first.tar_size);
+
+  ctx.append("d2/f302", "one more line\n");
+  std::vector<SpecEntry> second = spec();
+  for (auto& e : second) {
+    if (e.path == "ctx/d1/f101") {
+      e.mode = S_IFREG | 0600;
+      e.fingerprint = entry_fingerprint(e);
+    }
+  }
+  LayerBlob fresh = write_layer_spec(second, tmp / "fresh.gz", gzip_options());
+  // Every source but the two changed ones is gone: they cannot be read.
+  for (const auto& e : second) {
+    if (S_ISREG(e.mode) && e.path != "ctx/d2/f302" && e.path != "ctx/d1/f101") {
+      fs::remove(tmp / e.path);
+    }
+  }
+  EarlierLayer earlier = earlier_of(first);
+  LayerBlob again = write_layer_spec(second, tmp / "again.gz", gzip_options(&earlier));
+  EXPECT_EQ(again.digest, fresh.digest);
+  EXPECT_EQ(again.diff_id, fresh.diff_id);
+  EXPECT_EQ(read_bytes(again.file), read_bytes(fresh.file));
+  EXPECT_EQ(again.entries_reused, 603);
+  EXPECT_GE(again.members_reused, static_cast<int64_t>(again.members.size()) - 4);
+  EXPECT_EQ(again.written.size(), fresh.written.size());
+
+  // Under another SOURCE_DATE_EPOCH nothing is taken unread: the sources are missing.
+  EarlierLayer other_epoch = earlier_of(first);
+  other_epoch.source_date_epoch = 1;
+  EXPECT_THROW(write_layer_spec(second, tmp / "epoch.gz", gzip_options(&other_epoch)), Error);
+}
+
+// A damaged earlier blob or record is a miss: the layer is written again from the sources.
+TEST(LayerReuse, ADamagedEarlierBlobIsAMissNeverOtherBytes) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 300);
+  auto spec = ctx.spec();
+  fingerprint_entries(spec);
+  LayerBlob first = write_layer_spec(spec, tmp / "first.gz", gzip_options());
+  ctx.append("d0/f0", "x\n");
+  spec = ctx.spec();
+  fingerprint_entries(spec);
+  LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
+
+  std::string bytes = read_bytes(first.file);
+  for (const auto& m : first.members) bytes[static_cast<std::size_t>(m.offset + m.size / 2)] ^= 1;
+  write_bytes(tmp / "damaged.gz", bytes);
+  EarlierLayer damaged = earlier_of(first);
+  damaged.blob = tmp / "damaged.gz";
+  LayerBlob blob = write_layer_spec(spec, tmp / "out.gz", gzip_options(&damaged));
+  EXPECT_EQ(blob.digest, fresh.digest);
+  EXPECT_EQ(blob.entries_reused, 0);
 }
 
 // The files materialize_spec() makes are the layer: tarred again they give the same blob, with
@@ -244,13 +328,13 @@ TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 40);
   std::vector<SpecEntry> first = ctx.spec();
+  fingerprint_entries(first);
   fs::path earlier = tmp / "earlier";
   fs::create_directories(earlier);
   materialize_spec(first, earlier);
-  SharedFiles shared{earlier, {}};
-  for (const auto& e : first) {
-    if (S_ISREG(e.mode)) shared.digests.emplace(e.path, e.digest);
-  }
+  EarlierEntries entries;
+  for (const auto& e : first) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
+  SharedFiles shared{earlier, &entries};
 
   ctx.append("d3/f3", "changed\n");
   std::vector<SpecEntry> second = ctx.spec();
@@ -259,6 +343,7 @@ TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
     if (e.path == "ctx/d2/f6") e.mode = S_IFREG | 0600;
     if (e.path == "ctx/d0/f8") e.link_group = 3;  // in a hardlink group: never shared
   }
+  fingerprint_entries(second);
   fs::path later = tmp / "later", alone = tmp / "alone";
   fs::create_directories(later);
   fs::create_directories(alone);
