@@ -95,7 +95,8 @@ void append_layer(StageState& stage, const cache::CacheEntry& entry) {
 /// (dockerfile2llb commitToHistory withLayer=true), an empty tar when its diff is empty.
 cache::CacheEntry commit(BuildSession& session, const StageState& stage, const std::string& key,
                          const snapshot::LayerBlob& blob, const StepTimer& timer,
-                         const std::filesystem::path* upper, const char* how) {
+                         const std::filesystem::path* upper, const char* how,
+                         const std::string& below = "") {
   const oci::Store& store = *session.store;
   cache::CacheEntry entry;
   entry.key = key;
@@ -110,7 +111,7 @@ cache::CacheEntry commit(BuildSession& session, const StageState& stage, const s
     std::string parent_chain;
     auto chains = snapshot::chain_ids(stage.image.config);
     if (!chains.empty()) parent_chain = chains.back();
-    session.pending->add(*upper, snapshot::chain_id(parent_chain, blob.diff_id));
+    session.pending->add(*upper, snapshot::chain_id(parent_chain, blob.diff_id), below);
   }
   return entry;
 }
@@ -139,8 +140,9 @@ cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::s
         writer_error = std::current_exception();
       }
     });
+    std::string below;
     try {
-      direct.materialize(upper);
+      below = direct.materialize(upper);
     } catch (...) {
       writing.join();
       throw;
@@ -148,7 +150,7 @@ cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::s
     writing.join();
     if (writer_error) std::rethrow_exception(writer_error);
     return commit(session, stage, key, *written, timer, &upper,
-                  ", written from the sources beside the files");
+                  ", written from the sources beside the files", below);
   }
   auto lowers = image_lowers(session, stage.image);
   std::vector<runtime::MountStub> stubs;

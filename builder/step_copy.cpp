@@ -339,15 +339,30 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
   direct.plan = [&ctx, &a, &input, &s, &d] { return plan_direct(ctx, a, input, s, d); };
   direct.materialize = [&d, &s](const std::filesystem::path& upper) {
     StepTimer timer;
-    std::optional<snapshot::SharedFiles> shared;
-    if (d.recall && !d.recall->dir.empty()) {
-      shared = snapshot::SharedFiles{d.recall->dir, &d.recall->layer.entries};
+    auto keep_going = [] { return !runtime::interrupted(); };
+    // Only what changed, stacked on the last build's layer while the stack is not too deep;
+    // else every file, the unchanged ones linked from that layer.
+    if (d.recall && !d.recall->dirs.empty() && d.recall->dirs.size() < snapshot::kMaxStack) {
+      if (auto stats =
+              snapshot::materialize_delta(*d.plan, upper, d.recall->layer.entries, keep_going)) {
+        d.changed = std::move(stats->changed);
+        spdlog::debug(
+            "{}: files made in {:.3f}s, {} written, {} hidden, {} kept in the last "
+            "build's layer below",
+            s.shown, timer.seconds(), stats->written, stats->whiteouts, stats->kept);
+        return d.recall->chain;
+      }
     }
-    auto stats = snapshot::materialize_spec(*d.plan, upper, shared ? &*shared : nullptr,
-                                            [] { return !runtime::interrupted(); });
+    std::optional<snapshot::SharedFiles> shared;
+    if (d.recall && !d.recall->dirs.empty()) {
+      shared = snapshot::SharedFiles{d.recall->dirs, &d.recall->layer.entries};
+    }
+    auto stats =
+        snapshot::materialize_spec(*d.plan, upper, shared ? &*shared : nullptr, keep_going);
     d.changed = std::move(stats.changed);
     spdlog::debug("{}: files made in {:.3f}s, {} written, {} linked from the last build's layer",
                   s.shown, timer.seconds(), stats.written, stats.linked);
+    return std::string();
   };
   return direct;
 }

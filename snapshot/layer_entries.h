@@ -14,7 +14,15 @@
 namespace mkimg::snapshot {
 
 /// The type of a tar entry.
-enum class TarEntryType { kFile, kDirectory, kSymlink, kHardlink, kCharDevice, kBlockDevice, kFifo };
+enum class TarEntryType {
+  kFile,
+  kDirectory,
+  kSymlink,
+  kHardlink,
+  kCharDevice,
+  kBlockDevice,
+  kFifo
+};
 
 /// "file", "directory", "symlink", ...
 std::string_view to_string(TarEntryType type);

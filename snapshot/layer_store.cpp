@@ -15,7 +15,9 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/in_root.h"
 #include "oci/digest.h"
+#include "oci/file_io.h"
 #include "oci/store.h"
 #include "snapshot/apply.h"
 #include "snapshot/layer_stream.h"
@@ -43,6 +45,41 @@ std::filesystem::path layer_dir(const oci::Store& store, const std::string& chai
 
 namespace {
 
+/// The chain id hex a stack's `below` file names, or "" when it names none.
+std::string read_below(const std::filesystem::path& stack) {
+  std::string hex;
+  try {
+    hex = read_host_file(stack / "below");
+  } catch (const std::exception&) {
+    return "";
+  }
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+  return hex;
+}
+
+/// layer_dirs by the chain's hex, at most `room` directories deep.
+std::vector<std::filesystem::path> dirs_of(const oci::Store& store, const std::string& hex,
+                                           std::size_t room) {
+  std::error_code ec;
+  auto whole = store.layers_dir() / hex;
+  if (std::filesystem::is_directory(whole, ec)) return {whole};
+  auto stack = store.layers_dir() / (hex + ".stack");
+  if (room < 2 || !std::filesystem::is_directory(stack / "delta", ec)) return {};
+  std::string below = read_below(stack);
+  if (below.empty()) return {};
+  auto dirs = dirs_of(store, below, room - 1);
+  if (!dirs.empty()) dirs.push_back(stack / "delta");
+  return dirs;
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> layer_dirs(const oci::Store& store, const std::string& chain) {
+  return dirs_of(store, std::string(oci::Digest::parse(chain).encoded()), kMaxStack);
+}
+
+namespace {
+
 /// The in-process lock of one layer directory: two stages that need the same base layer at
 /// once unpack it once, the second waits and reuses it. (Across processes the unpack's
 /// RENAME_NOREPLACE decides, and the loser reuses the winner's directory.)
@@ -63,22 +100,26 @@ std::string blob_diff_id(const std::filesystem::path& blob) {
   return stream.diff_id();
 }
 
-std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
-                                      const std::string& diff_id, const std::string& chain) {
+std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
+                                                   const oci::Descriptor& layer,
+                                                   const std::string& diff_id,
+                                                   const std::string& chain) {
+  if (auto dirs = layer_dirs(store, chain); !dirs.empty()) return dirs;
   auto dir = layer_dir(store, chain);
   std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return dir;
   std::lock_guard lock(unpack_lock(dir));
-  if (std::filesystem::is_directory(dir, ec)) return dir;
+  if (auto dirs = layer_dirs(store, chain); !dirs.empty()) return dirs;
+  // A broken stack (what it was stacked on is gone) is left for prune; the whole directory,
+  // unpacked beside it, is taken first from now on.
   std::filesystem::create_directories(store.layers_dir());
   try {
     snapshot::unpack_layer(store.blob_path(layer.digest), dir, diff_id);
   } catch (const std::exception& e) {
     // Another build may have unpacked the same layer meanwhile.
-    if (std::filesystem::is_directory(dir, ec)) return dir;
+    if (std::filesystem::is_directory(dir, ec)) return {dir};
     throw with_context("unpack layer `" + layer.digest.str() + "`", e);
   }
-  return dir;
+  return {dir};
 }
 
 std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
@@ -93,9 +134,10 @@ std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store
   std::vector<std::filesystem::path> out;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto made = pending ? pending->find(chains[i]) : std::nullopt;
-    out.push_back(
-        made ? *made
-             : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]));
+    auto dirs = made
+                    ? *made
+                    : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]);
+    out.insert(out.end(), dirs.begin(), dirs.end());
   }
   return out;
 }
@@ -108,22 +150,43 @@ PendingLayers::~PendingLayers() {
   }
 }
 
-void PendingLayers::add(const std::filesystem::path& upper, const std::string& chain) {
+void PendingLayers::add(const std::filesystem::path& upper, const std::string& chain,
+                        const std::string& below) {
   auto dir = store_.temp_path("layer-");
-  if (::rename(upper.c_str(), dir.c_str()) != 0) throw sys_error("rename", upper.string());
+  Pending p{dir, !below.empty()};
+  if (p.stack) {
+    std::filesystem::create_directory(dir);
+    oci::detail::replace_file(dir / "below", std::string(oci::Digest::parse(below).encoded()),
+                              store_.tmp_dir());
+  }
+  auto to = p.stack ? dir / "delta" : dir;
+  if (::rename(upper.c_str(), to.c_str()) != 0) {
+    int err = errno;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    throw sys_error("rename", upper.string(), err);
+  }
   std::lock_guard lock(mutex_);
-  auto [it, added] = dirs_.emplace(chain, dir);
+  auto [it, added] = dirs_.emplace(chain, p);
   if (!added) {  // two stages made the same layer: keep the first
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
 }
 
-std::optional<std::filesystem::path> PendingLayers::find(const std::string& chain) const {
+std::optional<std::vector<std::filesystem::path>> PendingLayers::find(
+    const std::string& chain) const {
   std::lock_guard lock(mutex_);
   auto it = dirs_.find(chain);
   if (it == dirs_.end()) return std::nullopt;
-  return it->second;
+  if (!it->second.stack) return std::vector<std::filesystem::path>{it->second.dir};
+  // Stacked on a layer the store has (a recorded one: see add).
+  auto dirs = dirs_of(store_, read_below(it->second.dir), kMaxStack - 1);
+  if (dirs.empty()) {
+    throw Error(describe("use layer", chain, "the layer it is stacked on is gone"));
+  }
+  dirs.push_back(it->second.dir / "delta");
+  return dirs;
 }
 
 void PendingLayers::record() {
@@ -136,10 +199,18 @@ void PendingLayers::record() {
   }
   for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
     auto target = layer_dir(store_, it->first);
-    if (::rename(it->second.c_str(), target.c_str()) != 0) {
-      if (errno != EEXIST && errno != ENOTEMPTY) throw sys_error("rename", it->second.string());
-      std::error_code ec;
-      std::filesystem::remove_all(it->second, ec);
+    std::error_code ec;
+    if (it->second.stack) {
+      // Not when the whole directory is there already (it is taken first).
+      if (std::filesystem::is_directory(target, ec)) {
+        std::filesystem::remove_all(it->second.dir, ec);
+        continue;
+      }
+      target += ".stack";
+    }
+    if (::rename(it->second.dir.c_str(), target.c_str()) != 0) {
+      if (errno != EEXIST && errno != ENOTEMPTY) throw sys_error("rename", it->second.dir.string());
+      std::filesystem::remove_all(it->second.dir, ec);
     }
   }
 }
@@ -186,10 +257,20 @@ std::int64_t tree_size(const std::filesystem::path& dir) {
 LayerPruneResult prune_layers(const oci::Store& store) {
   std::set<std::string> live;
   for (const auto& entry : store.list()) collect_chains(store, entry.manifest, live);
+  // A needed stack needs what it is stacked on (its `below`), and so on down.
+  std::vector<std::string> todo(live.begin(), live.end());
+  while (!todo.empty()) {
+    std::string hex = std::move(todo.back());
+    todo.pop_back();
+    std::string below = read_below(store.layers_dir() / (hex + ".stack"));
+    if (!below.empty() && live.insert(below).second) todo.push_back(below);
+  }
   std::vector<std::filesystem::path> unused;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(store.layers_dir(), ec)) {
-    if (!live.contains(entry.path().filename().string())) unused.push_back(entry.path());
+    std::string name = entry.path().filename().string();
+    if (name.ends_with(".stack")) name.resize(name.size() - 6);
+    if (!live.contains(name)) unused.push_back(entry.path());
   }
   LayerPruneResult result;
   for (const auto& dir : unused) {

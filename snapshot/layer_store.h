@@ -1,5 +1,9 @@
 // Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
 // overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
+// A layer may instead be a stack, <root>/layers/<chain id hex>.stack/: `delta/` holds only what
+// differs from the layer named in `below` (a chain id hex), changed files and whiteouts, and
+// mounts above that layer's directories: a COPY rebuilt after one changed file records one
+// file, not a link per unchanged file (layer_dirs; at most kMaxStack directories deep).
 // A step's upper directory becomes its layer's directory (PendingLayers: at the end of the
 // build, after one sync); a layer without one (a base image's, a cached step's whose directory
 // was pruned, a COPY written straight into its blob) is unpacked from its blob (verified
@@ -33,19 +37,29 @@ std::vector<std::string> chain_ids(const oci::ImageConfig& config);
 /// <root>/layers/<hex of chain>.
 std::filesystem::path layer_dir(const oci::Store& store, const std::string& chain);
 
+/// The most directories one layer's stack may have (a delta over a delta ... over a whole one).
+constexpr std::size_t kMaxStack = 8;
+
+/// The directories layer `chain` is made of, bottom first: its directory, or its stack's; empty
+/// when it is not unpacked (or its stack is broken: a `below` that is gone or too deep).
+std::vector<std::filesystem::path> layer_dirs(const oci::Store& store, const std::string& chain);
+
 /// The diff_id of a layer blob (its uncompressed bytes hashed), read within the apply
 /// limits; throws mkimg::Error on a corrupt or oversized blob.
 std::string blob_diff_id(const std::filesystem::path& blob);
 
-/// The unpacked directory of `layer` (diff id `diff_id`, chain `chain`), unpacking the blob
-/// from the store when the directory does not exist yet.
-std::filesystem::path ensure_unpacked(const oci::Store& store, const oci::Descriptor& layer,
-                                      const std::string& diff_id, const std::string& chain);
+/// The unpacked directories of `layer` (diff id `diff_id`, chain `chain`; layer_dirs), unpacking
+/// the blob from the store when there are none yet.
+std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
+                                                   const oci::Descriptor& layer,
+                                                   const std::string& diff_id,
+                                                   const std::string& chain);
 
 class PendingLayers;
 
-/// The unpacked directories of every layer of an image, bottom first: a layer `pending` holds
-/// (a step of the running build made it) is taken from there, the others are unpacked.
+/// The unpacked directories of every layer of an image, bottom first (a stacked layer gives
+/// each directory of its stack): a layer `pending` holds (a step of the running build made it)
+/// is taken from there, the others are unpacked.
 std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
                                                          const oci::ImageConfig& config,
                                                          const std::vector<oci::Descriptor>& layers,
@@ -66,10 +80,13 @@ class PendingLayers {
   ~PendingLayers();
 
   /// Takes a finished step's upper directory (moved into tmp/ under a name of its own) as the
-  /// directory of layer `chain`.
-  void add(const std::filesystem::path& upper, const std::string& chain);
-  /// The directory of layer `chain` when this build made it and has not recorded it yet.
-  std::optional<std::filesystem::path> find(const std::string& chain) const;
+  /// directory of layer `chain`; with `below` (a chain id whose directories the store has),
+  /// as the delta of a stack over that layer.
+  void add(const std::filesystem::path& upper, const std::string& chain,
+           const std::string& below = "");
+  /// The directories of layer `chain` (bottom first) when this build made it and has not
+  /// recorded it yet.
+  std::optional<std::vector<std::filesystem::path>> find(const std::string& chain) const;
   /// Syncs the file system once and moves every pending directory to its layer directory
   /// (or removes it when another build got there first).
   void record();
@@ -77,7 +94,11 @@ class PendingLayers {
  private:
   const oci::Store& store_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::filesystem::path> dirs_;  // chain id -> directory in tmp/
+  struct Pending {
+    std::filesystem::path dir;  ///< in tmp/: the layer's directory, or its stack's
+    bool stack = false;         ///< dir holds delta/ and below
+  };
+  std::map<std::string, Pending> dirs_;  // chain id -> directory in tmp/
 };
 
 /// What prune_layers() removed.
@@ -87,7 +108,8 @@ struct LayerPruneResult {
 };
 
 /// Removes every entry of <root>/layers that no image of index.json needs (the chain ids of
-/// its config; every platform of an index), including leftovers of killed unpacks. Each
+/// its config; every platform of an index, and the layers a needed stack is stacked on),
+/// including leftovers of killed unpacks. Each
 /// directory is renamed into tmp/ before it is deleted, so a killed prune never leaves half a
 /// layer under its name. Call it only under the store lock held exclusive
 /// (oci::GcOptions::while_exclusive): a build or `mkimg run` holds the store open from start to

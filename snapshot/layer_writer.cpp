@@ -120,7 +120,7 @@ class TarWriter {
       if (!first) {
         archive_entry_set_hardlink(e.get(), it->second.c_str());
         archive_entry_set_size(e.get(), 0);
-        write_header(e.get(), entry.path, entry.fingerprint);
+        write_header(e.get(), entry.path, &entry.fingerprint);
         return;
       }
     }
@@ -130,12 +130,12 @@ class TarWriter {
     }
     if (!regular) {
       archive_entry_set_size(e.get(), 0);
-      write_header(e.get(), entry.path, entry.fingerprint);
+      write_header(e.get(), entry.path, &entry.fingerprint);
       return;
     }
     if (entry.content) {
       archive_entry_set_size(e.get(), static_cast<la_int64_t>(entry.content->size()));
-      write_header(e.get(), entry.path, entry.fingerprint);
+      write_header(e.get(), entry.path, &entry.fingerprint);
       auto size = static_cast<la_ssize_t>(entry.content->size());
       if (size > 0 &&
           archive_write_data(a_.get(), entry.content->data(), entry.content->size()) != size) {
@@ -151,7 +151,7 @@ class TarWriter {
       throw Error(describe("read", entry.content_path, "is no longer a regular file"));
     }
     archive_entry_set_size(e.get(), st.st_size);
-    write_header(e.get(), entry.path, entry.fingerprint);
+    write_header(e.get(), entry.path, &entry.fingerprint);
     copy_data(fd.get(), st.st_size, entry.content_path);
   }
 
@@ -190,14 +190,14 @@ class TarWriter {
 
   /// Starts an entry in the stream: the previous entry's padding first, so a gzip block cut
   /// here starts with this entry, and where it starts noted when it has a fingerprint.
-  void start_entry(const std::string& path, const std::string& fingerprint) {
+  void start_entry(const std::string& path, const std::string* fingerprint) {
     check_going(path);
     if (archive_write_finish_entry(a_.get()) != ARCHIVE_OK) fail(path);
     sink_.entry_start(path);
     int64_t at = sink_.tar_offset();
     end_written(at);
-    if (index_ && !fingerprint.empty()) {
-      written_.push_back({path, EarlierEntry{fingerprint, at, 0}});
+    if (index_ && fingerprint) {
+      written_.push_back({path, EarlierEntry{*fingerprint, at, 0}});
       open_written_ = true;
     }
   }
@@ -214,15 +214,16 @@ class TarWriter {
     auto it = earlier_->find(entry.path);
     if (it == earlier_->end() || it->second.fingerprint != entry.fingerprint) return false;
     if (S_ISREG(entry.mode) && entry.link_group >= 0) return false;
-    start_entry(entry.path, entry.fingerprint);
+    start_entry(entry.path, &entry.fingerprint);
     sink_.write_earlier(it->second.tar_offset, it->second.tar_size);
     ++entries_;
     ++reused_;
     return true;
   }
 
+  /// Writes the header of `e`; `fingerprint` is a spec entry's (noted in written_, even empty).
   void write_header(archive_entry* e, const std::string& path,
-                    const std::string& fingerprint = {}) {
+                    const std::string* fingerprint = nullptr) {
     start_entry(path, fingerprint);
     Utf8Names names;
     // ARCHIVE_WARN: a name that is not UTF-8, written as bytes (Utf8Names); nothing is lost.

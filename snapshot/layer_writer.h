@@ -93,7 +93,7 @@ struct LayerBlob {
   std::string member_format;        ///< reuse_format() of those members
   int64_t members_reused = 0;       ///< how many were copied from LayerOptions::earlier
   int64_t entries_reused = 0;       ///< spec entries whose bytes came from the earlier blob
-  /// A spec layer with indexing: its entries with a fingerprint, in layer order.
+  /// A spec layer with indexing: its entries (fingerprint "" where none), in layer order.
   std::vector<std::pair<std::string, EarlierEntry>> written;
 };
 

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/copy_data.h"
@@ -39,8 +42,28 @@ class Materializer {
       : shared_(shared), keep_going_(keep_going) {
     root_ = open_tree_root(dir.string());
     if (shared_) {
-      shared_root_.reset(::open(shared_->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      // Topmost first: a path is looked up from the top of a stack down.
+      for (auto it = shared_->dirs.rbegin(); it != shared_->dirs.rend(); ++it) {
+        UniqueFd fd(::open(it->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd) {
+          levels_.clear();
+          break;
+        }
+        levels_.push_back({std::move(fd), UniqueFd()});
+      }
     }
+  }
+
+  /// A whiteout at `path` (its parent made before): an earlier entry hidden.
+  void whiteout(const std::string& path) {
+    auto [dir, name] = split_rel(path);
+    UniqueFd parent = dir.empty()
+                          ? UniqueFd(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0))
+                          : open_beneath(root_.get(), dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    if (!parent || ::mknodat(parent.get(), name.c_str(), S_IFCHR, makedev(0, 0)) != 0) {
+      throw sys_error("create whiteout", path);
+    }
+    ++stats.whiteouts;
   }
 
   void add(const SpecEntry& e) {
@@ -131,11 +154,12 @@ class Materializer {
     ++stats.written;
   }
 
-  /// Links the earlier layer's file when it is this one (see spec_tree.h). Its directory in the
-  /// earlier layer is opened once for all its entries (they come in layer order), so each file
-  /// costs a stat and a link by name, not a resolution of its whole path.
+  /// Links the earlier layer's file when it is this one (see spec_tree.h). Its directory in each
+  /// directory of the earlier layer is opened once for all its entries (they come in layer
+  /// order), so each file costs a stat and a link by name, not a resolution of its whole path.
+  /// In a stack the file is the topmost one (a whiteout there: not shared).
   bool share(const SpecEntry& e, int parent, const std::string& name) {
-    if (!shared_root_ || !shared_->entries || e.fingerprint.empty() || e.content ||
+    if (levels_.empty() || !shared_->entries || e.fingerprint.empty() || e.content ||
         !e.xattrs.empty()) {
       return false;
     }
@@ -143,26 +167,36 @@ class Materializer {
     if (it == shared_->entries->end() || it->second.fingerprint != e.fingerprint) return false;
     std::size_t slash = e.path.rfind('/');
     std::string dir = slash == std::string::npos ? std::string() : e.path.substr(0, slash);
-    if (!shared_dir_ || dir != shared_dir_path_) {
+    if (dir != shared_dir_path_ || !opened_) {
       shared_dir_path_ = dir;
-      shared_dir_ = dir.empty()
-                        ? UniqueFd(::fcntl(shared_root_.get(), F_DUPFD_CLOEXEC, 0))
-                        : open_beneath(shared_root_.get(), dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
-      if (!shared_dir_) return false;
+      opened_ = true;
+      for (auto& level : levels_) {
+        level.dir = dir.empty()
+                        ? UniqueFd(::fcntl(level.root.get(), F_DUPFD_CLOEXEC, 0))
+                        : open_beneath(level.root.get(), dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+      }
     }
-    struct stat st {};
-    if (::fstatat(shared_dir_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
-    if (!S_ISREG(st.st_mode) || st.st_mode != e.mode || st.st_uid != e.uid || st.st_gid != e.gid ||
-        st.st_mtim.tv_sec != e.mtime || st.st_mtim.tv_nsec != e.mtime_nsec) {
-      return false;
+    for (auto& level : levels_) {
+      if (!level.dir) continue;
+      struct stat st {};
+      if (::fstatat(level.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;
+        return false;
+      }
+      if (!S_ISREG(st.st_mode) || st.st_mode != e.mode || st.st_uid != e.uid ||
+          st.st_gid != e.gid || st.st_mtim.tv_sec != e.mtime ||
+          st.st_mtim.tv_nsec != e.mtime_nsec) {
+        return false;
+      }
+      // By name in the directory opened beneath the earlier layer: a one-component name, and
+      // linkat never follows a symlink without AT_SYMLINK_FOLLOW.
+      if (::linkat(level.dir.get(), name.c_str(), parent, name.c_str(), 0) == 0) return true;
+      if (errno != EPERM) return false;  // too many links (EMLINK): the file is written instead
+      // protected_hardlinks refuses a name link to a file the caller does not own: by descriptor.
+      UniqueFd from = open_beneath(level.dir.get(), name, O_PATH | O_NOFOLLOW);
+      return from && link_to(from.get(), parent, name);
     }
-    // By name in the directory opened beneath the earlier layer: a one-component name, and
-    // linkat never follows a symlink without AT_SYMLINK_FOLLOW.
-    if (::linkat(shared_dir_.get(), name.c_str(), parent, name.c_str(), 0) == 0) return true;
-    if (errno != EPERM) return false;  // too many links (EMLINK): the file is written instead
-    // protected_hardlinks refuses a name link to a file the caller does not own: by descriptor.
-    UniqueFd from = open_beneath(shared_dir_.get(), name, O_PATH | O_NOFOLLOW);
-    return from && link_to(from.get(), parent, name);
+    return false;
   }
 
   /// Links the file open as `fd` (O_PATH) at `name` in `parent`: by descriptor, or through
@@ -174,11 +208,18 @@ class Materializer {
     return ::linkat(AT_FDCWD, proc.c_str(), parent, name.c_str(), AT_SYMLINK_FOLLOW) == 0;
   }
 
+  /// One directory of the earlier layer: its root, and the directory of the last shared file in
+  /// it (none where it has no such directory).
+  struct Level {
+    UniqueFd root, dir;
+  };
+
   const SharedFiles* shared_;
   const std::function<bool()>& keep_going_;
-  UniqueFd root_, shared_root_;
-  UniqueFd shared_dir_;          ///< the directory of the last shared file, in the earlier layer
-  std::string shared_dir_path_;  ///< its path ("" for the root)
+  UniqueFd root_;
+  std::vector<Level> levels_;    ///< the earlier layer's directories, topmost first
+  std::string shared_dir_path_;  ///< the path of Level::dir ("" for the root)
+  bool opened_ = false;          ///< Level::dir is open for shared_dir_path_
   std::vector<std::pair<std::string, UniqueFd>> dirs_;
   std::vector<std::pair<std::string, struct timespec>> dir_times_;
   std::map<int64_t, std::string> groups_;
@@ -186,20 +227,95 @@ class Materializer {
 
 }  // namespace
 
-MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
-                                  const SharedFiles* shared,
-                                  const std::function<bool()>& keep_going) {
+namespace {
+
+std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entries) {
   std::vector<const SpecEntry*> sorted;
   sorted.reserve(entries.size());
   for (const auto& e : entries) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
     return layer_path_less(a->path, b->path);
   });
+  return sorted;
+}
+
+std::string_view parent_of(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
+
+}  // namespace
+
+MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
+                                  const SharedFiles* shared,
+                                  const std::function<bool()>& keep_going) {
   Materializer m(dir, shared, keep_going);
-  for (const SpecEntry* e : sorted) {
+  for (const SpecEntry* e : in_layer_order(entries)) {
     if (keep_going && !keep_going()) throw Error(describe("create", e->path, "interrupted"));
     m.add(*e);
   }
+  m.finish();
+  return m.stats;
+}
+
+std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& entries,
+                                                  const fs::path& dir,
+                                                  const EarlierEntries& earlier,
+                                                  const std::function<bool()>& keep_going) {
+  std::vector<const SpecEntry*> sorted = in_layer_order(entries);
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(sorted.size());
+  for (std::size_t i = 0; i < sorted.size(); ++i) index.emplace(sorted[i]->path, i);
+  std::vector<char> made(sorted.size(), 0);
+  // Marks the directories on the way to `path` (not `path`) as made.
+  auto mark_parents = [&](std::string_view path) {
+    for (auto p = parent_of(path); !p.empty(); p = parent_of(p)) {
+      auto it = index.find(p);
+      if (it == index.end()) {
+        throw Error(
+            describe("create", std::string(path), "its directory is not an entry of the layer"));
+      }
+      if (made[it->second]) return;
+      made[it->second] = 1;
+    }
+  };
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const SpecEntry& e = *sorted[i];
+    auto it = earlier.find(e.path);
+    if (e.fingerprint.empty() || it == earlier.end() || it->second.fingerprint != e.fingerprint) {
+      made[i] = 1;
+      mark_parents(e.path);
+    }
+  }
+  // An earlier entry that is gone is hidden where its parent stays a directory; below a
+  // parent that is gone or is no directory now, it is hidden with the parent.
+  std::vector<std::string> hidden;
+  for (const auto& [path, e] : earlier) {
+    if (index.contains(path)) continue;
+    auto parent = parent_of(path);
+    if (!parent.empty()) {
+      auto it = index.find(parent);
+      if (it == index.end() || !S_ISDIR(sorted[it->second]->mode)) continue;
+      made[it->second] = 1;
+      mark_parents(parent);
+    }
+    hidden.push_back(path);
+  }
+  if (static_cast<std::size_t>(std::count(made.begin(), made.end(), 1)) * 2 > sorted.size()) {
+    return std::nullopt;
+  }
+  Materializer m(dir, nullptr, keep_going);
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (!made[i]) {
+      ++m.stats.kept;
+      continue;
+    }
+    if (keep_going && !keep_going()) {
+      throw Error(describe("create", sorted[i]->path, "interrupted"));
+    }
+    m.add(*sorted[i]);
+  }
+  for (const auto& path : hidden) m.whiteout(path);
   m.finish();
   return m.stats;
 }

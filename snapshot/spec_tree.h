@@ -2,13 +2,15 @@
 // upper directory of a COPY written straight into its layer, for the steps after it. Regular
 // files whose content an earlier layer directory already holds at the same path, with the same
 // metadata, are hardlinked to it instead of written again (layer directories are never written
-// to once made: steps change them through an overlay's copy-up), so a rebuild after one changed
-// file writes one file and links the rest.
+// to once made: steps change them through an overlay's copy-up). Or only what differs from an
+// earlier layer is made (materialize_delta), to be stacked above that layer's directories
+// (layer_store.h): a rebuild after one changed file then writes one file and touches no other.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,17 +19,20 @@
 
 namespace mkimg::snapshot {
 
-/// Files of an earlier layer directory a new one may share.
+/// Files of an earlier layer a new one may share.
 struct SharedFiles {
-  fs::path dir;  ///< the earlier layer's directory
+  /// The earlier layer's directories, bottom first (one, or a stack: layer_store.h layer_dirs).
+  std::vector<fs::path> dirs;
   /// Its entries by path, with their fingerprints (SpecEntry::fingerprint).
   const EarlierEntries* entries = nullptr;
 };
 
 /// What materialize_spec() did.
 struct MaterializeStats {
-  int64_t linked = 0;   ///< regular files shared with SharedFiles::dir
-  int64_t written = 0;  ///< regular files written
+  int64_t linked = 0;     ///< regular files shared with SharedFiles::dirs
+  int64_t written = 0;    ///< regular files written
+  int64_t kept = 0;       ///< materialize_delta: entries the earlier layer holds as they are
+  int64_t whiteouts = 0;  ///< materialize_delta: earlier entries hidden
   /// Regular files whose source changed (size or mtime) while it was copied: their content
   /// may not be the one their digest names.
   std::vector<std::string> changed;
@@ -42,5 +47,17 @@ struct MaterializeStats {
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
                                   const SharedFiles* shared = nullptr,
                                   const std::function<bool()>& keep_going = {});
+
+/// Creates under the empty directory `dir` only what makes `entries` out of the earlier layer
+/// `earlier` (its entries by path, all of them, with fingerprints) when `dir` is mounted above
+/// that layer's directories: every entry without a fingerprint or with another one than the
+/// earlier layer's, the directories on their way (with their metadata), and a whiteout (a 0/0
+/// character device) for each earlier entry that is gone and whose parent is not. Otherwise as
+/// materialize_spec(). Nothing is made, and nullopt returned, when that is more than half of
+/// the entries: a whole directory is then better than a deep stack.
+std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& entries,
+                                                  const fs::path& dir,
+                                                  const EarlierEntries& earlier,
+                                                  const std::function<bool()>& keep_going = {});
 
 }  // namespace mkimg::snapshot

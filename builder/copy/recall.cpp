@@ -106,9 +106,10 @@ std::optional<CopyRecall> parse(std::string_view text) {
     auto f = lines.fields<4>();
     if (!f) return std::nullopt;
     auto offset = Lines::parse((*f)[1]), size = Lines::parse((*f)[2]);
-    if (!offset || !size || (*f)[0].size() != 32) return std::nullopt;
+    if (!offset || !size || ((*f)[0].size() != 32 && (*f)[0] != "-")) return std::nullopt;
+    std::string fingerprint((*f)[0] == "-" ? std::string_view() : (*f)[0]);
     r.layer.entries.emplace(std::string((*f)[3]),
-                            snapshot::EarlierEntry{std::string((*f)[0]), *offset, *size});
+                            snapshot::EarlierEntry{std::move(fingerprint), *offset, *size});
   }
   std::size_t body = lines.consumed(text);
   auto end = lines.next();
@@ -133,10 +134,7 @@ std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::s
     }
     auto blob = store.blob_path(oci::Digest::parse(r->blob_digest));
     if (std::filesystem::exists(blob)) r->layer.blob = blob;
-    if (!r->chain.empty()) {
-      auto dir = snapshot::layer_dir(store, r->chain);
-      if (std::filesystem::is_directory(dir)) r->dir = dir;
-    }
+    if (!r->chain.empty()) r->dirs = snapshot::layer_dirs(store, r->chain);
   } catch (const std::exception& e) {
     spdlog::debug("copy recall for this step not used: {}", e.what());
     return std::nullopt;
@@ -149,16 +147,16 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
                       std::optional<int64_t> source_date_epoch,
                       const std::vector<std::string>& changed) {
   std::unordered_set<std::string_view> unsure(changed.begin(), changed.end());
-  // A path with a newline cannot be a line: that entry is written again next time.
-  auto recorded = [&](const std::pair<std::string, snapshot::EarlierEntry>& e) {
-    return e.first.find('\n') == std::string::npos && !unsure.contains(e.first);
-  };
-  // Sized first and written in place: a COPY of 100,000 files makes a record of megabytes.
-  std::size_t count = 0, size = 200 + blob.member_format.size() + blob.digest.size() + chain.size();
-  for (const auto& m : blob.members) size += m.hash.size() + 64;
+  // Every entry is listed (a layer stacked on this one must hide those that go); one whose
+  // source changed while it was written has no fingerprint ("-"): it is written again next
+  // time. A path with a newline cannot be a line: the record is not kept then.
   for (const auto& e : blob.written) {
-    if (recorded(e)) ++count, size += e.first.size() + e.second.fingerprint.size() + 44;
+    if (e.first.find('\n') != std::string::npos) return;
   }
+  // Sized first and written in place: a COPY of 100,000 files makes a record of megabytes.
+  std::size_t size = 200 + blob.member_format.size() + blob.digest.size() + chain.size();
+  for (const auto& m : blob.members) size += m.hash.size() + 64;
+  for (const auto& e : blob.written) size += e.first.size() + e.second.fingerprint.size() + 46;
   std::string out;
   out.reserve(size);
   auto number = [&out](int64_t n) {
@@ -187,11 +185,11 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
     number(m.tar_offset);
     out.append("\n");
   }
-  number(static_cast<int64_t>(count));
+  number(static_cast<int64_t>(blob.written.size()));
   out.append("\n");
   for (const auto& e : blob.written) {
-    if (!recorded(e)) continue;
-    out.append(e.second.fingerprint).append(" ");
+    bool sure = !e.second.fingerprint.empty() && !unsure.contains(e.first);
+    out.append(sure ? std::string_view(e.second.fingerprint) : "-").append(" ");
     number(e.second.tar_offset);
     out.append(" ");
     number(e.second.tar_size);

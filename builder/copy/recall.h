@@ -33,8 +33,9 @@ struct CopyRecall {
   std::string chain;        ///< the layer's chain id (its directory, when it has one)
   /// `blob` is filled by load_copy_recall when the store has it.
   snapshot::EarlierLayer layer;
-  /// The layer's directory when it exists, else empty; its files are layer.entries.
-  std::filesystem::path dir;
+  /// The layer's directories (snapshot::layer_dirs: one, or a stack) when the store has them;
+  /// its files are layer.entries.
+  std::vector<std::filesystem::path> dirs;
 };
 
 /// The record for `key` (an opaque string naming the instruction and its source) with the

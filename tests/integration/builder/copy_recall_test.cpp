@@ -1,10 +1,12 @@
-// A COPY rebuilt after one changed source file (builder/copy/recall.h): the unchanged files
-// are hardlinked from the last build's layer directory and the unchanged gzip members copied
-// from its blob, and the image is byte for byte the one a build from nothing (--no-cache)
-// makes; the earlier image never changes through the files it shares; a damaged record only
-// costs the work.
+// A COPY rebuilt after one changed source file (builder/copy/recall.h): the unchanged entries'
+// bytes come from the last build's blob unread and its unchanged gzip members are copied, the
+// layer's directory is a delta stacked on the last one (or, with the stack full, the
+// unchanged files are hardlinked from it), and the image is byte for byte the one a build from
+// nothing (--no-cache) makes; the earlier image never changes through the files it shares;
+// prune keeps what a needed stack stands on; a damaged record only costs the work.
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <tuple>
 
 #include "tests/support/builder_fixture.h"
 
@@ -60,6 +62,22 @@ class CopyRecallTest : public BuilderTest {
     return {std::stoi(m[1]), std::stoi(m[2])};
   }
 
+  /// {files written, entries hidden, entries kept below} of a COPY made as a delta.
+  static std::tuple<int, int, int> stacked(const std::string& log) {
+    std::smatch m;
+    static const std::regex re("(\\d+) written, (\\d+) hidden, (\\d+) kept");
+    if (!std::regex_search(log, m, re)) return {-1, -1, -1};
+    return {std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
+  }
+
+  int stacks() const {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(store() / "layers")) {
+      n += e.path().extension() == ".stack" ? 1 : 0;
+    }
+    return n;
+  }
+
   std::string digest(const std::string& image) {
     auto r = run_mkimg(store(), {"inspect", image});
     if (r.exit_code != 0) return "inspect failed: " + r.all();
@@ -81,7 +99,9 @@ TEST_F(CopyRecallTest, RebuildAfterOneChangeIsTheImageOfABuildFromNothing) {
   change_one_file();
   auto second = build_tag("app:v2");
   ASSERT_EQ(second.exit_code, 0) << second.all();
-  EXPECT_EQ(files(second.all()), std::make_pair(1, 300)) << second.all();
+  // f1 and its directories d1 and /ctx made, the other 302 entries below.
+  EXPECT_EQ(stacked(second.all()), std::make_tuple(1, 0, 302)) << second.all();
+  EXPECT_EQ(stacks(), 1);
   auto [copied, total] = members(second.all());
   EXPECT_GT(total, 0) << second.all();
   EXPECT_GE(copied, total - 2) << second.all();
@@ -108,7 +128,7 @@ TEST_F(CopyRecallTest, TheEarlierImageNeverChangesThroughTheFilesItShares) {
   change_one_file();
   auto second = build_tag("app:v2");
   ASSERT_EQ(second.exit_code, 0) << second.all();
-  ASSERT_EQ(files(second.all()).second, 300) << second.all();
+  ASSERT_EQ(std::get<2>(stacked(second.all())), 302) << second.all();
 
   // A step on top of the new image, and `mkimg run` of it, change shared files.
   fs::path on_top = dir("on-top");
@@ -189,6 +209,72 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
   auto pruned = run_mkimg(store(), {"prune"});
   ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
   EXPECT_TRUE(fs::is_empty(records));
+}
+
+// A file gone from the context is hidden by the delta; files stay where the stack is; the stack
+// grows to its limit and then a whole directory (hardlinks through the stack) starts a new
+// one; every image stays the one a build from nothing makes.
+TEST_F(CopyRecallTest, StackedLayersHideWhatWentAndStopAtTheirDepth) {
+  ASSERT_EQ(build_tag("app:v0").exit_code, 0);
+  ASSERT_TRUE(fs::remove(ctx() / "d2" / "f2"));
+  auto gone = build_tag("app:gone");
+  ASSERT_EQ(gone.exit_code, 0) << gone.all();
+  EXPECT_EQ(std::get<1>(stacked(gone.all())), 1) << gone.all();
+  auto r = run_image("app:gone", {"sh", "-c", "ls /ctx/d2 | grep -cx f2; ls /ctx/d2 | wc -l"});
+  EXPECT_EQ(r.out, "0\n99\n") << r.all();
+  r = run_image("app:v0", {"sh", "-c", "ls /ctx/d2 | grep -cx f2"});
+  EXPECT_EQ(r.out, "1\n") << r.all();
+
+  // Rebuilds until the stack is full: snapshot::kMaxStack is 8 directories.
+  std::vector<std::string> logs;
+  for (int i = 1; i <= 8; ++i) {
+    change_one_file();
+    auto b = build_tag("app:s" + std::to_string(i));
+    ASSERT_EQ(b.exit_code, 0) << b.all();
+    logs.push_back(b.all());
+  }
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(std::get<0>(stacked(logs[i])), 1) << i << logs[i];
+  EXPECT_EQ(files(logs[6]), std::make_pair(1, 299)) << logs[6];  // the stack was full
+  EXPECT_EQ(std::get<0>(stacked(logs[7])), 1) << logs[7];        // a new stack on it
+  r = run_image("app:s8", {"sh", "-c", "grep -c changed /ctx/d1/f1; ls /ctx/d0 | wc -l"});
+  EXPECT_EQ(r.out, "8\n100\n") << r.all();
+  auto scratch = build_tag("app:scratch", true);
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
+  EXPECT_EQ(digest("app:s8"), digest("app:scratch"));
+}
+
+// Prune keeps the layers a needed stack stands on, though no image needs them any more.
+TEST_F(CopyRecallTest, PruneKeepsWhatAStackStandsOn) {
+  ASSERT_EQ(build_tag("app:v1").exit_code, 0);
+  change_one_file();
+  ASSERT_EQ(build_tag("app:v2").exit_code, 0);
+  ASSERT_EQ(stacks(), 1);
+  auto before = std::distance(fs::directory_iterator(store() / "layers"), fs::directory_iterator());
+  // Neither an image nor the step cache needs v1's layers now.
+  ASSERT_EQ(run_mkimg(store(), {"rmi", "app:v1"}).exit_code, 0);
+  auto pruned = run_mkimg(store(), {"cache", "prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  pruned = run_mkimg(store(), {"prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  EXPECT_EQ(stacks(), 1);
+  auto after = std::distance(fs::directory_iterator(store() / "layers"), fs::directory_iterator());
+  EXPECT_EQ(after, before - 1) << "v1's RUN layer goes, its COPY layer stays under the stack";
+  auto r = run_image("app:v2", {"sh", "-c", "ls /ctx/d0 | wc -l; tail -n1 /ctx/d1/f1"});
+  EXPECT_EQ(r.out, "100\nchanged\n") << r.all();
+  // A build on top of it mounts the whole stack.
+  fs::path on_top = dir("on-top");
+  fs::create_directories(on_top);
+  write_file(on_top / "Dockerfile", "FROM app:v2\nRUN ls /ctx/d2 | wc -l > /n\n");
+  auto b = build(on_top, {"-t", "app:top"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_EQ(run_image("app:top", {"cat", "/n"}).out, "100\n");
+
+  ASSERT_EQ(run_mkimg(store(), {"rmi", "app:v2"}).exit_code, 0);
+  ASSERT_EQ(run_mkimg(store(), {"rmi", "app:top"}).exit_code, 0);
+  ASSERT_EQ(run_mkimg(store(), {"prune"}).exit_code, 0);
+  EXPECT_EQ(stacks(), 0);
+  auto left = std::distance(fs::directory_iterator(store() / "layers"), fs::directory_iterator());
+  EXPECT_EQ(left, 1) << "only busybox's layer";
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ TEST_F(ConcurrencyTest, StagesUnpackingTheSameBaseLayerAtOnceGetOneDirectory) {
   layer.digest = oci::Digest::parse(blob.digest);
   layer.size = blob.size;
   layer.media_type = blob.media_type;
-  std::vector<fs::path> got(kThreads);
+  std::vector<std::vector<fs::path>> got(kThreads);
   std::vector<std::string> errors(kThreads);
   on_threads([&](int t) {
     try {
@@ -71,13 +71,14 @@ TEST_F(ConcurrencyTest, StagesUnpackingTheSameBaseLayerAtOnceGetOneDirectory) {
   });
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(errors[t], "");
-    EXPECT_EQ(got[t], snapshot::layer_dir(store, blob.diff_id));
+    EXPECT_EQ(got[t], std::vector<fs::path>{snapshot::layer_dir(store, blob.diff_id)});
   }
-  EXPECT_EQ(fs::file_size(got[0] / "d3" / "f13"), 1013u);
+  ASSERT_EQ(got[0].size(), 1u);
+  EXPECT_EQ(fs::file_size(got[0][0] / "d3" / "f13"), 1013u);
   int entries = 0;
   for (const auto& e : fs::directory_iterator(store.layers_dir())) {
     ++entries;
-    EXPECT_EQ(e.path(), got[0]) << "a half-unpacked or duplicate directory is left";
+    EXPECT_EQ(e.path(), got[0][0]) << "a half-unpacked or duplicate directory is left";
   }
   EXPECT_EQ(entries, 1);
 }

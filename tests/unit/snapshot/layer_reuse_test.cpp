@@ -5,8 +5,11 @@
 // ones from the earlier layer's directory.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <algorithm>
 
 #include "snapshot/layer_writer.h"
 #include "snapshot/sha256.h"
@@ -334,7 +337,7 @@ TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
   materialize_spec(first, earlier);
   EarlierEntries entries;
   for (const auto& e : first) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
-  SharedFiles shared{earlier, &entries};
+  SharedFiles shared{{earlier}, &entries};
 
   ctx.append("d3/f3", "changed\n");
   std::vector<SpecEntry> second = ctx.spec();
@@ -363,6 +366,99 @@ TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
     EXPECT_NE(inode(later / rel), inode(earlier / rel)) << rel;
   }
   EXPECT_EQ(read_bytes(earlier / "ctx/d3/f3") + "changed\n", read_bytes(later / "ctx/d3/f3"));
+}
+
+}  // namespace
+}  // namespace mkimg::snapshot
+
+namespace mkimg::snapshot {
+namespace {
+
+/// Mounts `lowers` (topmost first) read-only at `at` for the scope.
+class OverlayView {
+ public:
+  OverlayView(const std::vector<fs::path>& lowers, const fs::path& at) : at_(at) {
+    fs::create_directories(at);
+    std::string opt = "lowerdir=";
+    for (std::size_t i = 0; i < lowers.size(); ++i) opt += (i ? ":" : "") + lowers[i].string();
+    mounted_ = ::mount("overlay", at.c_str(), "overlay", MS_RDONLY, opt.c_str()) == 0;
+  }
+  ~OverlayView() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  fs::path at_;
+  bool mounted_ = false;
+};
+
+// A delta over the earlier layer's directory, mounted above it, is the new layer: changed,
+// new and re-typed entries, a directory's new metadata, and whiteouts for what went (a file,
+// a whole directory), and nothing else is made.
+TEST(LayerReuse, ADeltaAboveTheEarlierLayerIsTheNewLayer) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 40);
+  std::vector<SpecEntry> first = ctx.spec();
+  SpecEntry gone_dir = Context::dir("ctx/gone");
+  SpecEntry gone_file;
+  gone_file.path = "ctx/gone/file";
+  gone_file.mode = S_IFREG | 0644;
+  gone_file.content = "bye\n";
+  SpecEntry retyped = gone_file;
+  retyped.path = "ctx/retyped";
+  first.insert(first.end(), {gone_dir, gone_file, retyped});
+  fingerprint_entries(first);
+  fs::path earlier = tmp / "earlier";
+  fs::create_directories(earlier);
+  materialize_spec(first, earlier);
+  EarlierEntries entries;
+  for (const auto& e : first) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
+
+  ctx.append("d3/f3", "changed\n");
+  std::vector<SpecEntry> second = ctx.spec();
+  second.erase(std::remove_if(second.begin(), second.end(),
+                              [](const SpecEntry& e) { return e.path == "ctx/d1/f5"; }),
+               second.end());
+  for (auto& e : second) {
+    if (e.path == "ctx/d2") e.mode = S_IFDIR | 0700;
+  }
+  SpecEntry now_dir = Context::dir("ctx/retyped");
+  SpecEntry inside = gone_file;
+  inside.path = "ctx/retyped/inside";
+  SpecEntry added = gone_file;
+  added.path = "ctx/d0/new";
+  second.insert(second.end(), {now_dir, inside, added});
+  fingerprint_entries(second);
+
+  fs::path delta = tmp / "delta";
+  fs::create_directories(delta);
+  auto stats = materialize_delta(second, delta, entries);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->written, 3);    // f3, retyped/inside, d0/new
+  EXPECT_EQ(stats->whiteouts, 2);  // d1/f5, gone (its file goes with it)
+  // Made: ctx, d0, d1, d2 (its mode), d3, retyped on the way or changed; the rest kept.
+  EXPECT_EQ(stats->kept, static_cast<int64_t>(second.size()) - 9);
+  struct stat st {};
+  ASSERT_EQ(::lstat((delta / "ctx/gone").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0);
+  EXPECT_FALSE(fs::exists(delta / "ctx/d1/f1"));
+
+  OverlayView view({delta, earlier}, tmp / "view");
+  if (!view.mounted()) GTEST_SKIP() << "no overlay mount here";
+  LayerBlob merged = write_layer_from_dir(tmp / "view", tmp / "merged.gz", {Compression::kGzip});
+  LayerBlob wanted = write_layer_spec(second, tmp / "wanted.gz", {Compression::kGzip});
+  EXPECT_EQ(merged.digest, wanted.digest);
+
+  // More than half changed: nothing is made, a whole directory is better.
+  for (auto& e : second) {
+    if (S_ISREG(e.mode)) e.mtime_nsec = 7;
+  }
+  fingerprint_entries(second);
+  fs::path none = tmp / "none";
+  fs::create_directories(none);
+  EXPECT_FALSE(materialize_delta(second, none, entries));
+  EXPECT_TRUE(fs::is_empty(none));
 }
 
 }  // namespace
