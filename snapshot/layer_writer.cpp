@@ -156,8 +156,14 @@ class TarWriter {
   }
 
   /// The spec entries with a fingerprint, where they are in the tar (LayerBlob::written).
-  std::vector<std::pair<std::string, EarlierEntry>> take_written() { return std::move(written_); }
+  std::vector<std::pair<std::string_view, EarlierEntry>> take_written() {
+    return std::move(written_);
+  }
   int64_t reused() const { return reused_; }
+  /// `count` spec entries follow: room for them in written_ at once (not twice it, grown).
+  void expect(std::size_t count) {
+    if (index_) written_.reserve(count);
+  }
 
   TarWriter(const TarWriter&) = delete;
   TarWriter& operator=(const TarWriter&) = delete;
@@ -344,7 +350,7 @@ class TarWriter {
   bool closed_ = false;
   const EarlierEntries* earlier_ = nullptr;  ///< an earlier layer's entries to take bytes from
   bool index_ = options_.index_members || options_.earlier != nullptr;  ///< fill written_
-  std::vector<std::pair<std::string, EarlierEntry>> written_;
+  std::vector<std::pair<std::string_view, EarlierEntry>> written_;
   bool open_written_ = false;  ///< written_.back() still grows
   int64_t reused_ = 0;
 };
@@ -447,6 +453,7 @@ LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path
   }
   auto write = [&](const LayerOptions& o) {
     return write_blob(-1, out_file, o, [&](TarWriter& tar) {
+      tar.expect(sorted.size());
       for (const SpecEntry* entry : sorted) tar.add(*entry);
     });
   };
@@ -479,7 +486,13 @@ std::string entry_fingerprint(const SpecEntry& e) {
     field(value);
   }
   if (S_ISREG(e.mode)) field(e.content ? oci::sha256_of(*e.content).str() : e.digest);
-  return std::string(oci::sha256_of(s).encoded().substr(0, 32));
+  std::string hex = oci::sha256_of(s).encoded();
+  std::string bytes(15, '\0');
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return bytes;
 }
 
 void fingerprint_entries(std::vector<SpecEntry>& entries) {

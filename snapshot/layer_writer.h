@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -36,7 +37,9 @@ struct EarlierEntry {
   int64_t tar_offset = 0;
   int64_t tar_size = 0;
 };
-using EarlierEntries = std::unordered_map<std::string, EarlierEntry>;
+/// An earlier layer's entries by path; the keys view strings their owner keeps (a COPY's
+/// recall record, a LayerBlob's entries).
+using EarlierEntries = std::unordered_map<std::string_view, EarlierEntry>;
 
 /// An earlier gzip blob a new layer may take bytes from instead of reading and compressing
 /// them again. Used only when `format` is reuse_format() of the new layer (the same libarchive,
@@ -93,8 +96,9 @@ struct LayerBlob {
   std::string member_format;        ///< reuse_format() of those members
   int64_t members_reused = 0;       ///< how many were copied from LayerOptions::earlier
   int64_t entries_reused = 0;       ///< spec entries whose bytes came from the earlier blob
-  /// A spec layer with indexing: its entries (fingerprint "" where none), in layer order.
-  std::vector<std::pair<std::string, EarlierEntry>> written;
+  /// A spec layer with indexing: its entries (fingerprint "" where none), in layer order; the
+  /// paths view those of the entries given to write_layer_spec(), which must outlive them.
+  std::vector<std::pair<std::string_view, EarlierEntry>> written;
 };
 
 /// What a LayerEntry stands for.
@@ -162,8 +166,10 @@ struct SpecEntry {
 };
 
 /// A digest of everything of `e` its tar bytes and its file on disk are made of (path, mode,
-/// owner, mtime to the nanosecond, link target, xattrs, content digest); "" for an entry that
-/// has none (a regular file without a digest, one of a hardlink group).
+/// owner, mtime to the nanosecond, link target, xattrs, content digest): the first 15 bytes of
+/// a SHA-256 (120 bits, held inside a std::string without an allocation: a COPY may have
+/// 100,000 entries); "" for an entry that has none (a regular file without a digest, one of a
+/// hardlink group).
 std::string entry_fingerprint(const SpecEntry& e);
 
 /// Sets `fingerprint` of every entry (on all cores: a COPY may have 100,000).

@@ -299,7 +299,7 @@ std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& 
       made[it->second] = 1;
       mark_parents(parent);
     }
-    hidden.push_back(path);
+    hidden.emplace_back(path);
   }
   if (static_cast<std::size_t>(std::count(made.begin(), made.end(), 1)) * 2 > sorted.size()) {
     return std::nullopt;

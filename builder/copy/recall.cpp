@@ -65,11 +65,37 @@ class Lines {
   std::string_view rest_;
 };
 
-/// The record in `text`; nullopt, or an exception from a digest, when it is malformed or its
+/// Hex of the bytes of a fingerprint, and back ("" when `hex` is not hex of 15 bytes).
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+    out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view hex) {
+  if (hex.size() != 30) return "";
+  std::string out(15, '\0');
+  for (std::size_t i = 0; i < hex.size(); ++i) {
+    char c = hex[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return "";
+    out[i / 2] = static_cast<char>(out[i / 2] | (i % 2 ? v : v << 4));
+  }
+  return out;
+}
+
+/// The record `owned`; nullopt, or an exception from a digest, when it is malformed or its
 /// checksum (the last line: "end <sha256 of everything before it>") does not match.
-std::optional<CopyRecall> parse(std::string_view text) {
-  Lines lines(text);
+std::optional<CopyRecall> parse(std::string owned) {
   CopyRecall r;
+  r.text = std::move(owned);
+  std::string_view text = r.text;
+  Lines lines(text);
   auto header = lines.next();
   auto format = lines.next();
   auto blob = lines.next();
@@ -106,9 +132,9 @@ std::optional<CopyRecall> parse(std::string_view text) {
     auto f = lines.fields<4>();
     if (!f) return std::nullopt;
     auto offset = Lines::parse((*f)[1]), size = Lines::parse((*f)[2]);
-    if (!offset || !size || ((*f)[0].size() != 32 && (*f)[0] != "-")) return std::nullopt;
-    std::string fingerprint((*f)[0] == "-" ? std::string_view() : (*f)[0]);
-    r.layer.entries.emplace(std::string((*f)[3]),
+    std::string fingerprint = (*f)[0] == "-" ? std::string() : from_hex((*f)[0]);
+    if (!offset || !size || (fingerprint.empty() && (*f)[0] != "-")) return std::nullopt;
+    r.layer.entries.emplace((*f)[3],
                             snapshot::EarlierEntry{std::move(fingerprint), *offset, *size});
   }
   std::size_t body = lines.consumed(text);
@@ -156,7 +182,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   // Sized first and written in place: a COPY of 100,000 files makes a record of megabytes.
   std::size_t size = 200 + blob.member_format.size() + blob.digest.size() + chain.size();
   for (const auto& m : blob.members) size += m.hash.size() + 64;
-  for (const auto& e : blob.written) size += e.first.size() + e.second.fingerprint.size() + 46;
+  for (const auto& e : blob.written) size += e.first.size() + 2 * e.second.fingerprint.size() + 46;
   std::string out;
   out.reserve(size);
   auto number = [&out](int64_t n) {
@@ -189,7 +215,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   out.append("\n");
   for (const auto& e : blob.written) {
     bool sure = !e.second.fingerprint.empty() && !unsure.contains(e.first);
-    out.append(sure ? std::string_view(e.second.fingerprint) : "-").append(" ");
+    out.append(sure ? to_hex(e.second.fingerprint) : "-").append(" ");
     number(e.second.tar_offset);
     out.append(" ");
     number(e.second.tar_size);

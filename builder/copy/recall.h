@@ -29,6 +29,7 @@ namespace mkimg::builder {
 
 /// A COPY's layer as its next run can use it.
 struct CopyRecall {
+  std::string text;         ///< the record as read: layer.entries' keys view it
   std::string blob_digest;  ///< "sha256:..." of the layer blob
   std::string chain;        ///< the layer's chain id (its directory, when it has one)
   /// `blob` is filled by load_copy_recall when the store has it.
@@ -36,6 +37,12 @@ struct CopyRecall {
   /// The layer's directories (snapshot::layer_dirs: one, or a stack) when the store has them;
   /// its files are layer.entries.
   std::vector<std::filesystem::path> dirs;
+
+  CopyRecall() = default;
+  CopyRecall(CopyRecall&&) = default;  // moved, `text` keeps its bytes where the keys view them
+  CopyRecall& operator=(CopyRecall&&) = default;
+  CopyRecall(const CopyRecall&) = delete;
+  CopyRecall& operator=(const CopyRecall&) = delete;
 };
 
 /// The record for `key` (an opaque string naming the instruction and its source) with the

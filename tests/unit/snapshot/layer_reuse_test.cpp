@@ -201,7 +201,8 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
     fingerprint_entries(s);
     return s;
   };
-  LayerBlob first = write_layer_spec(spec(), tmp / "first.gz", gzip_options());
+  std::vector<SpecEntry> first_spec = spec();  // first.written views its paths
+  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
   ASSERT_EQ(first.written.size(), 605u);  // 5 directories, 600 files
   int64_t at = 0;  // the entries are contiguous and end before the tar's trailer
   for (const auto& [path, e] : first.written) {
@@ -244,11 +245,14 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
 TEST(LayerReuse, ADamagedEarlierBlobIsAMissNeverOtherBytes) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 300);
-  auto spec = ctx.spec();
-  fingerprint_entries(spec);
-  LayerBlob first = write_layer_spec(spec, tmp / "first.gz", gzip_options());
+  const auto first_spec = [&ctx] {
+    auto s = ctx.spec();
+    fingerprint_entries(s);
+    return s;
+  }();
+  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
   ctx.append("d0/f0", "x\n");
-  spec = ctx.spec();
+  auto spec = ctx.spec();
   fingerprint_entries(spec);
   LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
 
