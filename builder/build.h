@@ -28,8 +28,8 @@
 //                      --chmod (octal or symbolic)
 //     plan.h           sources selected and hashed, then applied to the root or written
 //                      straight into the layer (direct.cpp)
-//     recall.h         what a COPY made last time (files, gzip members), reused by its next
-//                      run after a change
+//     recall.h         what a COPY made last time (entries, gzip members, its directory),
+//                      reused by its next run after a change
 //     url_source.h     ADD <http(s) URL>: file naming, download into <root>/tmp, --checksum
 //     git_source.h     ADD <git URL> and git --build-contexts: ref -> commit, checkout
 //
@@ -60,8 +60,8 @@
 // directory itself becomes the unpacked layer <root>/layers/<chain id>. A COPY onto new paths
 // skips the diff: its layer is written from its sources (copy/plan.h direct_copy_entries), and
 // its files are written straight into its upper directory beside it only when a later step
-// reads them; after a change it reuses its last run's unchanged files and gzip members
-// (copy/recall.h). Layers are
+// reads them; after a change it takes its last run's unchanged entries and gzip members from
+// its blob and records only the delta over its directory (copy/recall.h). Layers are
 // unpacked lazily, when a step first runs on them (layer_step.h image_lowers). The
 // final image is written (config + manifest) and tagged only when every step succeeded, so a failed
 // build leaves the previous tag and the store as they were. The build runs with umask 022

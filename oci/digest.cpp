@@ -98,10 +98,10 @@ void Hasher::update(const void* data, std::size_t size) {
   if (size > 0) EVP_DigestUpdate(state_->ctx, data, size);
 }
 
-Digest Hasher::finish() {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(state_->ctx, out, &length);
+namespace {
+
+/// Lowercase hex of the `length` bytes of a hash (valid by making: not parsed again).
+std::string hex_of(const unsigned char* out, unsigned int length) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(length * 2);
@@ -109,13 +109,59 @@ Digest Hasher::finish() {
     hex.push_back(kHex[out[i] >> 4]);
     hex.push_back(kHex[out[i] & 0xf]);
   }
-  return Digest::from_hex(algorithm_, hex);
+  return hex;
+}
+
+/// A context per thread and algorithm, initialised again for each one-shot hash.
+EVP_MD_CTX* thread_context(DigestAlgorithm algorithm) {
+  struct Contexts {
+    EVP_MD_CTX* ctx[2] = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
+    ~Contexts() {
+      for (auto* c : ctx) EVP_MD_CTX_free(c);
+    }
+  };
+  thread_local Contexts contexts;
+  EVP_MD_CTX* ctx = contexts.ctx[algorithm == DigestAlgorithm::kSha256 ? 0 : 1];
+  if (!ctx || EVP_DigestInit_ex(ctx, evp_md(algorithm), nullptr) != 1) {
+    throw Error(describe("hash", algorithm == DigestAlgorithm::kSha256 ? "sha256" : "sha512",
+                         "OpenSSL failed"));
+  }
+  return ctx;
+}
+
+}  // namespace
+
+Digest Hasher::finish() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(state_->ctx, out, &length);
+  Digest d;
+  d.algorithm_ = algorithm_;
+  d.encoded_ = hex_of(out, length);
+  return d;
 }
 
 Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes) {
-  Hasher h(algorithm);
-  h.update(bytes);
-  return h.finish();
+  EVP_MD_CTX* ctx = thread_context(algorithm);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, &length) != 1) {
+    throw Error(describe("hash", "bytes", "OpenSSL failed"));
+  }
+  Digest d;
+  d.algorithm_ = algorithm;
+  d.encoded_ = hex_of(out, length);
+  return d;
+}
+
+void sha256_bytes(std::string_view bytes, unsigned char* out) {
+  EVP_MD_CTX* ctx = thread_context(DigestAlgorithm::kSha256);
+  unsigned int length = 0;
+  if (EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, &length) != 1) {
+    throw Error(describe("hash", "bytes", "OpenSSL failed"));
+  }
 }
 
 Digest sha256_of(std::string_view bytes) { return digest_of(DigestAlgorithm::kSha256, bytes); }

@@ -40,6 +40,8 @@ class Digest {
   std::string str() const;                                 ///< "sha256:<hex>"; "" when empty
   std::string short_id() const { return encoded_.substr(0, 12); }  ///< first 12 hex digits
 
+  friend class Hasher;
+  friend Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes);
   friend bool operator==(const Digest&, const Digest&) = default;
   friend std::strong_ordering operator<=>(const Digest&, const Digest&) = default;
 
@@ -77,6 +79,9 @@ class Sha256 : public Hasher {
 
 /// The sha256 digest of `bytes`.
 Digest sha256_of(std::string_view bytes);
+/// The 32 bytes of the SHA-256 of `bytes` into `out`, with an OpenSSL context kept per thread:
+/// the one primitive under sha256_of, for many small inputs (a fingerprint per COPY entry).
+void sha256_bytes(std::string_view bytes, unsigned char* out);
 /// The digest of `bytes` with `algorithm`.
 Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <memory>
 #include <string_view>
@@ -471,28 +472,29 @@ LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path
 std::string entry_fingerprint(const SpecEntry& e) {
   if (S_ISREG(e.mode) && (e.link_group >= 0 || (e.digest.empty() && !e.content))) return "";
   std::string s;
-  s.reserve(160 + e.path.size() + e.link_target.size());
+  s.reserve(200 + e.path.size() + e.link_target.size());
   auto field = [&s](std::string_view v) { s.append(v).push_back('\0'); };
+  auto number = [&s](int64_t n) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+    s.append(buf, end).push_back('\0');
+  };
   field("mkimg entry 1");
   field(e.path);
   for (int64_t n : {int64_t{e.mode}, int64_t{e.uid}, int64_t{e.gid}, e.mtime, e.mtime_nsec}) {
-    field(std::to_string(n));
+    number(n);
   }
   field(e.link_target);
-  field(std::to_string(e.xattrs.size()));
+  number(static_cast<int64_t>(e.xattrs.size()));
   for (const auto& [name, value] : e.xattrs) {
     field(name);
-    field(std::to_string(value.size()));
+    number(static_cast<int64_t>(value.size()));
     field(value);
   }
   if (S_ISREG(e.mode)) field(e.content ? oci::sha256_of(*e.content).str() : e.digest);
-  std::string hex = oci::sha256_of(s).encoded();
-  std::string bytes(15, '\0');
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    bytes[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-  }
-  return bytes;
+  unsigned char md[32];
+  oci::sha256_bytes(s, md);
+  return std::string(reinterpret_cast<const char*>(md), 15);
 }
 
 void fingerprint_entries(std::vector<SpecEntry>& entries) {

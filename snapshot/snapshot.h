@@ -4,7 +4,8 @@
 //   layer_writer.h     write a layer: a sorted list of entries -> a deterministic tar blob, with
 //                      its diff_id and blob digest in the same pass
 //   compressed_sink.h  (internal) the writer's output end: gzip members or zstd on worker threads
-//   spec_tree.h        a layer given entry by entry (a COPY) made real as files
+//   spec_tree.h        a layer given entry by entry (a COPY) made real as files, whole or as
+//                      the delta over an earlier layer
 //   apply.h            apply a hostile layer blob to a directory (overlay lower or flatten)
 //   entry_applier.h    (internal) one tar entry made real inside a root
 //   root_fs.h          (internal) paths inside the root being applied, as clean components
@@ -13,7 +14,8 @@
 //   change_set.h       (internal) the entries both diff paths find and the rule they share
 //   tree_walk.h        (internal) reading a tree that may be hostile, by file descriptor only
 //   layer_entries.h    a layer tar's entries with metadata and content digests, streamed
-//   layer_store.h      unpacked layers under <root>/layers/<chain id>, unpacked lazily
+//   layer_store.h      unpacked layers under <root>/layers/<chain id>, unpacked lazily, or
+//                      stacked: a delta over another layer (<chain id>.stack)
 //   image_diff.h       what differs between two images: `mkimg diff`, --verify-reproducible
 //   root_export.h      an image's root file system written into a directory (merged into
 //                      what it holds) or as one tar: `build --output type=local|tar`
@@ -34,7 +36,9 @@
 //    zstd: libzstd with >= 1 worker), so the bytes never depend on the number of threads or
 //    timing. A layer can also be given entry by entry (SpecEntry: COPY from its sources), and
 //    such a layer made real as files (spec_tree.h, hardlinking an earlier layer's unchanged
-//    files).
+//    files, or only the delta over it). Given an earlier such layer (EarlierLayer), an entry
+//    with the same fingerprint takes its tar bytes from the earlier blob unread and a member
+//    that is exactly an earlier one is copied; the bytes are those of a fresh write.
 // 2. Apply a layer (apply.h). Every layer is hostile. Every path is resolved from a root fd
 //    with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); names with `..` are refused;
 //    metadata is set with AT_SYMLINK_NOFOLLOW, owner before mode; sizes, counts and the

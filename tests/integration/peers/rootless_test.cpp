@@ -151,6 +151,37 @@ TEST_F(RootlessTest, RunPruneAndTheDefaultStore) {
   EXPECT_EQ(left.out, "0\n") << left.all();
 }
 
+// A COPY rebuilt after a changed and a removed file records only the delta, stacked on its last
+// layer with a whiteout, in the user namespace too: the RUN after it sees the new tree, and the
+// image is root's.
+TEST_F(RootlessTest, ACopyRebuiltAsADeltaSeesTheNewTree) {
+  fs::path context = user_->home() / "recall";
+  for (int i = 0; i < 50; ++i) {
+    write_file(context / "data" / ("f" + std::to_string(i)), std::to_string(i) + "\n");
+  }
+  write_file(context / "Dockerfile",
+             "FROM busybox\nCOPY data /data\nRUN ls /data | wc -l > /n && cat /data/f1 > /one\n");
+  user_->give(context);
+  auto build = [&](const std::string& tag) {
+    std::vector<std::string> args{"--log-level", "debug", "build",         "--reproducible",
+                                  "-t",          tag,     context.string()};
+    auto as_root = run_mkimg(root_store(), args);
+    EXPECT_EQ(as_root.exit_code, 0) << as_root.all();
+    auto rootless = user_->mkimg(user_store(), args);
+    EXPECT_EQ(rootless.exit_code, 0) << rootless.all();
+    return rootless.all();
+  };
+  build("recall:1");
+  write_file(context / "data" / "f1", "changed\n");
+  ASSERT_TRUE(fs::remove(context / "data" / "f2"));
+  user_->give(context);
+  std::string log = build("recall:2");
+  EXPECT_NE(log.find("1 written, 1 hidden"), std::string::npos) << log;
+  EXPECT_EQ(compare("recall:2"), "");
+  auto ran = user_->mkimg(user_store(), {"run", "--rm", "recall:2", "cat", "/n", "/one"});
+  EXPECT_EQ(ran.out, "49\nchanged\n") << ran.all();
+}
+
 // A cache mount holds files of subordinate ids in a directory only they may open: `cache
 // prune` (in the namespace) removes it all the same.
 TEST_F(RootlessTest, CachePruneRemovesCacheMountsOfSubordinateIds) {
