@@ -71,12 +71,10 @@ struct DecompressorDeleter {
 };
 using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
 
-/// Reads the member at `where` of the earlier blob `fd` into `out` when it is exactly one gzip
-/// member that decompresses to `input` (`scratch` holds the decompressed bytes): a damaged
-/// blob or record never puts bytes into the new blob that are not what compression gives.
-bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& out,
-                 libdeflate_decompressor* d, Buffer& scratch) {
-  if (where.size < 18 || where.size > static_cast<int64_t>(input.size) * 2 + 4096) return false;
+/// Reads the member at `where` of the earlier blob `fd` into `out`, when its size is possible
+/// for `tar_size` uncompressed bytes.
+bool read_member(int fd, const BlobMember& where, std::size_t tar_size, Buffer& out) {
+  if (where.size < 18 || where.size > static_cast<int64_t>(tar_size) * 2 + 4096) return false;
   out.reserve(static_cast<std::size_t>(where.size));
   out.size = static_cast<std::size_t>(where.size);
   for (std::size_t done = 0; done < out.size;) {
@@ -86,11 +84,27 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
   }
-  scratch.reserve(std::max<std::size_t>(input.size, 1));
+  return true;
+}
+
+/// Decompresses `member`, which must be exactly one gzip member of `size` bytes, into `into`.
+bool decompress_member(libdeflate_decompressor* d, const Buffer& member, std::size_t size,
+                       Buffer& into) {
+  into.reserve(std::max<std::size_t>(size, 1));
+  into.size = size;
   std::size_t in_used = 0, produced = 0;
-  return libdeflate_gzip_decompress_ex(d, out.data(), out.size, scratch.data(), input.size,
-                                       &in_used, &produced) == LIBDEFLATE_SUCCESS &&
-         in_used == out.size && produced == input.size &&
+  return libdeflate_gzip_decompress_ex(d, member.data(), member.size, into.data(), size, &in_used,
+                                       &produced) == LIBDEFLATE_SUCCESS &&
+         in_used == member.size && produced == size;
+}
+
+/// Reads the member at `where` of the earlier blob `fd` into `out` when it is exactly one gzip
+/// member that decompresses to `input` (`scratch` holds the decompressed bytes): a damaged
+/// blob or record never puts bytes into the new blob that are not what compression gives.
+bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& out,
+                 libdeflate_decompressor* d, Buffer& scratch) {
+  return read_member(fd, where, input.size, out) &&
+         decompress_member(d, out, input.size, scratch) &&
          std::memcmp(scratch.data(), input.data(), input.size) == 0;
 }
 
@@ -98,22 +112,9 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
 /// must then hold `tar_size` bytes hashing to the member's hash; false for anything else.
 bool read_earlier_member(int fd, const BlobMember& where, int64_t tar_size, Buffer& out,
                          Buffer& input, libdeflate_decompressor* d) {
-  if (where.size < 18 || tar_size < 0 || where.size > tar_size * 2 + 4096) return false;
-  out.reserve(static_cast<std::size_t>(where.size));
-  out.size = static_cast<std::size_t>(where.size);
-  for (std::size_t done = 0; done < out.size;) {
-    ssize_t n = ::pread(fd, out.data() + done, out.size - done,
-                        static_cast<off_t>(where.offset + static_cast<int64_t>(done)));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  input.reserve(std::max<std::size_t>(static_cast<std::size_t>(tar_size), 1));
-  input.size = static_cast<std::size_t>(tar_size);
-  std::size_t in_used = 0, produced = 0;
-  return libdeflate_gzip_decompress_ex(d, out.data(), out.size, input.data(), input.size, &in_used,
-                                       &produced) == LIBDEFLATE_SUCCESS &&
-         in_used == out.size && produced == input.size &&
+  if (tar_size < 0) return false;
+  auto size = static_cast<std::size_t>(tar_size);
+  return read_member(fd, where, size, out) && decompress_member(d, out, size, input) &&
          oci::sha256_of(std::string_view(input.data(), input.size)).str() == where.hash;
 }
 

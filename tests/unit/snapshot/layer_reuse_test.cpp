@@ -191,6 +191,16 @@ TEST(LayerReuse, DamagedOrForeignMembersAreCompressedAgain) {
   expect(reuse_of(first), static_cast<int64_t>(first.members.size()), "intact");
 }
 
+/// `spec` fingerprinted and made real in `dir`: an earlier layer's directory and its entries.
+EarlierEntries made_earlier(std::vector<SpecEntry>& spec, const fs::path& dir) {
+  fingerprint_entries(spec);
+  fs::create_directories(dir);
+  materialize_spec(spec, dir);
+  EarlierEntries entries;
+  for (const auto& e : spec) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
+  return entries;
+}
+
 // Entries the earlier layer holds with the same fingerprint are taken from its blob without
 // reading their sources (here: deleted), and the bytes are still those of a fresh write.
 TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
@@ -335,12 +345,8 @@ TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 40);
   std::vector<SpecEntry> first = ctx.spec();
-  fingerprint_entries(first);
   fs::path earlier = tmp / "earlier";
-  fs::create_directories(earlier);
-  materialize_spec(first, earlier);
-  EarlierEntries entries;
-  for (const auto& e : first) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
+  EarlierEntries entries = made_earlier(first, earlier);
   SharedFiles shared{{earlier}, &entries};
 
   ctx.append("d3/f3", "changed\n");
@@ -412,12 +418,8 @@ TEST(LayerReuse, ADeltaAboveTheEarlierLayerIsTheNewLayer) {
   SpecEntry retyped = gone_file;
   retyped.path = "ctx/retyped";
   first.insert(first.end(), {gone_dir, gone_file, retyped});
-  fingerprint_entries(first);
   fs::path earlier = tmp / "earlier";
-  fs::create_directories(earlier);
-  materialize_spec(first, earlier);
-  EarlierEntries entries;
-  for (const auto& e : first) entries.emplace(e.path, EarlierEntry{e.fingerprint, 0, 0});
+  EarlierEntries entries = made_earlier(first, earlier);
 
   ctx.append("d3/f3", "changed\n");
   std::vector<SpecEntry> second = ctx.spec();
