@@ -343,8 +343,16 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
     // Only what changed, stacked on the last build's layer while the stack is not too deep;
     // else every file, the unchanged ones linked from that layer.
     if (d.recall && !d.recall->dirs.empty() && d.recall->dirs.size() < snapshot::kMaxStack) {
-      if (auto stats =
-              snapshot::materialize_delta(*d.plan, upper, d.recall->layer.entries, keep_going)) {
+      // The image below may have changed since (the recall is keyed by the instruction, not
+      // the base): a whiteout must not hide anything of it.
+      UniqueFd below = open_root(d.view->root());
+      auto nothing_below = [&below](const std::string& path) {
+        UniqueFd fd = open_resolved(below.get(), path, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+                                    O_PATH | O_NOFOLLOW);
+        return !fd && errno == ENOENT;
+      };
+      if (auto stats = snapshot::materialize_delta(*d.plan, upper, d.recall->layer.entries,
+                                                   nothing_below, keep_going)) {
         d.changed = std::move(stats->changed);
         spdlog::debug(
             "{}: files made in {:.3f}s, {} written, {} hidden, {} kept in the last "

@@ -258,10 +258,10 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
   return m.stats;
 }
 
-std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& entries,
-                                                  const fs::path& dir,
-                                                  const EarlierEntries& earlier,
-                                                  const std::function<bool()>& keep_going) {
+std::optional<MaterializeStats> materialize_delta(
+    const std::vector<SpecEntry>& entries, const fs::path& dir, const EarlierEntries& earlier,
+    const std::function<bool(const std::string& path)>& nothing_below,
+    const std::function<bool()>& keep_going) {
   std::vector<const SpecEntry*> sorted = in_layer_order(entries);
   std::unordered_map<std::string_view, std::size_t> index;
   index.reserve(sorted.size());
@@ -303,6 +303,9 @@ std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& 
   }
   if (static_cast<std::size_t>(std::count(made.begin(), made.end(), 1)) * 2 > sorted.size()) {
     return std::nullopt;
+  }
+  for (const auto& path : hidden) {
+    if (!nothing_below(path)) return std::nullopt;
   }
   Materializer m(dir, nullptr, keep_going);
   for (std::size_t i = 0; i < sorted.size(); ++i) {

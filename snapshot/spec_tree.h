@@ -53,11 +53,13 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
 /// that layer's directories: every entry without a fingerprint or with another one than the
 /// earlier layer's, the directories on their way (with their metadata), and a whiteout (a 0/0
 /// character device) for each earlier entry that is gone and whose parent is not. Otherwise as
-/// materialize_spec(). Nothing is made, and nullopt returned, when that is more than half of
-/// the entries: a whole directory is then better than a deep stack.
-std::optional<MaterializeStats> materialize_delta(const std::vector<SpecEntry>& entries,
-                                                  const fs::path& dir,
-                                                  const EarlierEntries& earlier,
-                                                  const std::function<bool()>& keep_going = {});
+/// materialize_spec(). A whiteout hides what is below it too, where the new layer hides nothing:
+/// `nothing_below(path)` must say that the layers the new one goes on have nothing at `path`.
+/// Nothing is made, and nullopt returned, when a path to hide is not so, or when the delta is
+/// more than half of the entries (a whole directory is then better than a deep stack).
+std::optional<MaterializeStats> materialize_delta(
+    const std::vector<SpecEntry>& entries, const fs::path& dir, const EarlierEntries& earlier,
+    const std::function<bool(const std::string& path)>& nothing_below,
+    const std::function<bool()>& keep_going = {});
 
 }  // namespace mkimg::snapshot

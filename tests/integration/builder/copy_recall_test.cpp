@@ -243,6 +243,28 @@ TEST_F(CopyRecallTest, StackedLayersHideWhatWentAndStopAtTheirDepth) {
   EXPECT_EQ(digest("app:s8"), digest("app:scratch"));
 }
 
+// The recall is keyed by the instruction, not the base: when the new base has a file at a path
+// the last layer had and the context has no more, the delta's whiteout would hide the base's
+// file. No delta is made then; the image is the one a build from nothing makes.
+TEST_F(CopyRecallTest, AWhiteoutNeverHidesWhatANewBaseHas) {
+  write_file(ctx() / "gone", "from the context\n");
+  ASSERT_EQ(build_tag("app:v1").exit_code, 0);
+  fs::path base = dir("base");
+  fs::create_directories(base);
+  write_file(base / "Dockerfile",
+             "FROM busybox:latest\nRUN mkdir /ctx && echo from the base > /ctx/gone\n");
+  auto b = build(base, {"-t", "busybox:latest"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  ASSERT_TRUE(fs::remove(ctx() / "gone"));
+  auto second = build_tag("app:v2");
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(stacked(second.all()), std::make_tuple(-1, -1, -1)) << second.all();
+  EXPECT_EQ(run_image("app:v2", {"cat", "/ctx/gone"}).out, "from the base\n");
+  auto scratch = build_tag("app:scratch", true);
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
+  EXPECT_EQ(digest("app:v2"), digest("app:scratch"));
+}
+
 // Prune keeps the layers a needed stack stands on, though no image needs them any more.
 TEST_F(CopyRecallTest, PruneKeepsWhatAStackStandsOn) {
   ASSERT_EQ(build_tag("app:v1").exit_code, 0);
