@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/fd.h"
 
@@ -65,6 +66,12 @@ UniqueFd make_dirs_in_root(int root_fd, const std::string& path, DirOwner owner)
 
 /// "a/b" + "c" -> "a/b/c"; "" + "c" -> "c"; "a" + "" -> "a" (relative paths).
 std::string join_rel(const std::string& a, const std::string& b);
+
+/// The parent of a relative path, viewing `rel`: "a/b/c" -> "a/b"; "c" -> "".
+inline std::string_view parent_rel(std::string_view rel) {
+  std::size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
+}
 
 /// Reads a whole host file (the build context, a Dockerfile); throws on error.
 std::string read_host_file(const std::filesystem::path& path);

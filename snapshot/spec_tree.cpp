@@ -14,6 +14,7 @@
 
 #include "common/copy_data.h"
 #include "common/error.h"
+#include "common/in_root.h"
 #include "common/user_namespace.h"
 #include "snapshot/tree_walk.h"
 
@@ -165,15 +166,14 @@ class Materializer {
     }
     auto it = shared_->entries->find(e.path);
     if (it == shared_->entries->end() || it->second.fingerprint != e.fingerprint) return false;
-    std::size_t slash = e.path.rfind('/');
-    std::string dir = slash == std::string::npos ? std::string() : e.path.substr(0, slash);
+    std::string_view dir = parent_rel(e.path);
     if (dir != shared_dir_path_ || !opened_) {
       shared_dir_path_ = dir;
       opened_ = true;
       for (auto& level : levels_) {
-        level.dir = dir.empty()
-                        ? UniqueFd(::fcntl(level.root.get(), F_DUPFD_CLOEXEC, 0))
-                        : open_beneath(level.root.get(), dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        level.dir = dir.empty() ? UniqueFd(::fcntl(level.root.get(), F_DUPFD_CLOEXEC, 0))
+                                : open_beneath(level.root.get(), shared_dir_path_,
+                                               O_PATH | O_DIRECTORY | O_NOFOLLOW);
       }
     }
     for (auto& level : levels_) {
@@ -239,11 +239,6 @@ std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entri
   return sorted;
 }
 
-std::string_view parent_of(std::string_view path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
-}
-
 }  // namespace
 
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
@@ -269,7 +264,7 @@ std::optional<MaterializeStats> materialize_delta(
   std::vector<char> made(sorted.size(), 0);
   // Marks the directories on the way to `path` (not `path`) as made.
   auto mark_parents = [&](std::string_view path) {
-    for (auto p = parent_of(path); !p.empty(); p = parent_of(p)) {
+    for (auto p = parent_rel(path); !p.empty(); p = parent_rel(p)) {
       auto it = index.find(p);
       if (it == index.end()) {
         throw Error(
@@ -292,7 +287,7 @@ std::optional<MaterializeStats> materialize_delta(
   std::vector<std::string> hidden;
   for (const auto& [path, e] : earlier) {
     if (index.contains(path)) continue;
-    auto parent = parent_of(path);
+    auto parent = parent_rel(path);
     if (!parent.empty()) {
       auto it = index.find(parent);
       if (it == index.end() || !S_ISDIR(sorted[it->second]->mode)) continue;

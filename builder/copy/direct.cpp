@@ -18,11 +18,6 @@
 namespace mkimg::builder {
 namespace {
 
-std::string parent_of(const std::string& rel) {
-  std::size_t slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
 /// lstat of paths in the image view, memoized; a path below a missing or non-directory parent
 /// is reported missing without a system call.
 class ViewProbe {
@@ -37,7 +32,7 @@ class ViewProbe {
   /// lookup() without remembering `rel` itself (only its parents): for the paths a COPY
   /// writes, each asked once, of which there may be 100,000.
   std::optional<struct stat> peek(const std::string& rel) {
-    std::string parent = parent_of(rel);
+    std::string parent(parent_rel(rel));
     if (!parent.empty()) {
       const auto& p = lookup(parent);
       if (!p || !S_ISDIR(p->st_mode)) return std::nullopt;
@@ -92,11 +87,11 @@ class DirectPlanner {
   std::vector<snapshot::SpecEntry> finish() {
     // The distinct parents of new entries (a few hundred for 100,000 files), then theirs.
     std::unordered_set<std::string_view> parents_of_new;
-    for (const auto& [rel, e] : out_) parents_of_new.insert(parent_view(rel));
+    for (const auto& [rel, e] : out_) parents_of_new.insert(parent_rel(rel));
     std::set<std::string> above;
     for (std::string_view parent : parents_of_new) {
-      for (std::string p(parent); !p.empty(); p = parent_of(p)) {
-        if (!above.insert(p).second) break;
+      for (std::string_view p = parent; !p.empty(); p = parent_rel(p)) {
+        if (!above.emplace(p).second) break;
       }
     }
     std::vector<snapshot::SpecEntry> entries;
@@ -115,7 +110,7 @@ class DirectPlanner {
   /// The directories on the way: the image's (real directories only) or created 0755. The
   /// files of a directory come one after another: their parent is checked once.
   bool add_parents(const std::string& rel) {
-    std::string_view parent = parent_view(rel);
+    std::string_view parent = parent_rel(rel);
     if (parent.empty() || (parents_ok_ && parent == last_parent_)) return true;
     parents_ok_ = false;
     for (std::size_t slash = rel.find('/'); slash != std::string::npos;
@@ -139,11 +134,6 @@ class DirectPlanner {
     last_parent_ = parent;
     parents_ok_ = true;
     return true;
-  }
-
-  static std::string_view parent_view(std::string_view rel) {
-    std::size_t slash = rel.rfind('/');
-    return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
   }
 
   std::optional<snapshot::SpecEntry> file_entry(const CopySource& s, const std::string& base,
