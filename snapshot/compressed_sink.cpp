@@ -109,13 +109,14 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
 }
 
 /// Reads `where` of the earlier blob `fd` into `out` and decompresses it into `input`, which
-/// must then hold `tar_size` bytes hashing to the member's hash; false for anything else.
-bool read_earlier_member(int fd, const BlobMember& where, int64_t tar_size, Buffer& out,
+/// must then hold `tar_size` bytes hashing to the member's hash; throws EarlierMismatch else.
+void read_earlier_member(int fd, const BlobMember& where, std::size_t tar_size, Buffer& out,
                          Buffer& input, libdeflate_decompressor* d) {
-  if (tar_size < 0) return false;
-  auto size = static_cast<std::size_t>(tar_size);
-  return read_member(fd, where, size, out) && decompress_member(d, out, size, input) &&
-         oci::sha256_of(std::string_view(input.data(), input.size)).str() == where.hash;
+  if (!d || !read_member(fd, where, tar_size, out) || !decompress_member(d, out, tar_size, input) ||
+      oci::sha256_of(std::string_view(input.data(), input.size)).str() != where.hash) {
+    throw EarlierMismatch("the earlier layer's member at " + std::to_string(where.offset) +
+                          " is not what its record says");
+  }
 }
 
 /// What makes a member's bytes: the libraries' versions and the level, and the bytes this
@@ -202,10 +203,10 @@ struct CompressedSink::Impl {
   int64_t members_reused = 0;
   int64_t tar_written = 0;  // tar bytes of the blocks written so far
 
-  // The earlier layer's members (blob order) and their tar sizes, when entries may be taken
+  // The earlier layer's members (blob order) and where its tar ends, when entries may be taken
   // from it; `pieces` are the earlier ranges in `pending`.
   std::vector<BlobMember> earlier;
-  std::vector<int64_t> earlier_sizes;
+  int64_t earlier_tar_size = 0;
   std::vector<EarlierPiece> pieces;
   Decompressor reader;  // the caller's, for blocks that mix earlier bytes with new ones
   std::optional<std::size_t> cached;  // the earlier member decompressed in `cached_bytes`
@@ -269,24 +270,23 @@ struct CompressedSink::Impl {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
         if (job.copy) {
           const BlobMember& m = earlier[*job.copy];
-          mismatch =
-              !decompressor || !read_earlier_member(reuse_fd.get(), m, earlier_sizes[*job.copy],
-                                                    block.out, job.input, decompressor.get());
-          if (mismatch)
-            throw Error("the earlier layer's member at " + std::to_string(m.offset) +
-                        " is not what its record says");
+          read_earlier_member(reuse_fd.get(), m, earlier_size(*job.copy), block.out, job.input,
+                              decompressor.get());
           block.hash = m.hash;
           block.reused = true;
-        } else if (index_members) {
-          block.hash = oci::sha256_of(std::string_view(job.input.data(), job.input.size)).str();
-        }
-        if (!job.copy) {
+        } else {
+          if (index_members) {
+            block.hash = oci::sha256_of(std::string_view(job.input.data(), job.input.size)).str();
+          }
           if (auto it = reuse.find(block.hash); it != reuse.end() && decompressor) {
             block.reused = copy_member(reuse_fd.get(), it->second, job.input, block.out,
                                        decompressor.get(), scratch);
           }
           if (!block.reused) gzip_member(compressor.get(), job.input, block.out);
         }
+      } catch (const EarlierMismatch& e) {
+        error = e.what();
+        mismatch = true;
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -391,7 +391,7 @@ struct CompressedSink::Impl {
         if (pieces.size() == 1 && pieces[0].at == 0 &&
             pieces[0].size == static_cast<int64_t>(pending.size)) {
           copy = earlier_member_at(pieces[0].offset);
-          if (copy && earlier_sizes[*copy] != pieces[0].size) copy.reset();
+          if (copy && earlier_size(*copy) != pending.size) copy.reset();
         }
         if (!copy) {
           for (const auto& piece : pieces) fill_from_earlier(piece);
@@ -410,6 +410,12 @@ struct CompressedSink::Impl {
         pending.size = 0;
         break;
     }
+  }
+
+  /// How many tar bytes earlier member `i` holds (up to the next one, or the tar's end).
+  std::size_t earlier_size(std::size_t i) const {
+    int64_t end = i + 1 < earlier.size() ? earlier[i + 1].tar_offset : earlier_tar_size;
+    return static_cast<std::size_t>(end - earlier[i].tar_offset);
   }
 
   /// The earlier member that starts at `tar_offset` of the earlier tar.
@@ -431,17 +437,15 @@ struct CompressedSink::Impl {
       if (it == earlier.begin()) throw EarlierMismatch("no earlier member holds this range");
       std::size_t i = static_cast<std::size_t>(it - earlier.begin()) - 1;
       int64_t within = offset - earlier[i].tar_offset;
-      if (within >= earlier_sizes[i]) throw EarlierMismatch("no earlier member holds this range");
+      auto held = static_cast<int64_t>(earlier_size(i));
+      if (within >= held) throw EarlierMismatch("no earlier member holds this range");
       if (cached != i) {
         cached.reset();
-        if (!read_earlier_member(reuse_fd.get(), earlier[i], earlier_sizes[i], cached_scratch,
-                                 cached_bytes, reader.get())) {
-          throw EarlierMismatch("the earlier layer's member at " +
-                                std::to_string(earlier[i].offset) + " is not what its record says");
-        }
+        read_earlier_member(reuse_fd.get(), earlier[i], earlier_size(i), cached_scratch,
+                            cached_bytes, reader.get());
         cached = i;
       }
-      int64_t n = std::min(left, earlier_sizes[i] - within);
+      int64_t n = std::min(left, held - within);
       std::memcpy(to, cached_bytes.data() + within, static_cast<std::size_t>(n));
       to += n;
       offset += n;
@@ -494,11 +498,7 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
         // Entries may be taken from it when its members are whole and in order.
         if (well_formed(reuse->members, st.st_size, reuse->tar_size)) {
           impl_->earlier = reuse->members;
-          for (std::size_t i = 0; i < reuse->members.size(); ++i) {
-            int64_t end =
-                i + 1 < reuse->members.size() ? reuse->members[i + 1].tar_offset : reuse->tar_size;
-            impl_->earlier_sizes.push_back(end - reuse->members[i].tar_offset);
-          }
+          impl_->earlier_tar_size = reuse->tar_size;
           impl_->reader.reset(libdeflate_alloc_decompressor());
           if (!impl_->reader) impl_->earlier.clear();
         }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string_view>
@@ -501,18 +502,24 @@ void fingerprint_entries(std::vector<SpecEntry>& entries) {
   std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
   if (entries.size() < 4096) threads = 1;
   std::size_t chunk = (entries.size() + threads - 1) / threads;
-  std::vector<std::thread> workers;
-  for (std::size_t t = 1; t < threads; ++t) {
-    workers.emplace_back([&entries, t, chunk] {
+  // Chunk t on thread t (the caller's is 0); a failure (OpenSSL's) is rethrown after the join.
+  std::vector<std::exception_ptr> failures(threads);
+  auto work = [&entries, &failures, chunk](std::size_t t) {
+    try {
       for (std::size_t i = t * chunk; i < std::min(entries.size(), (t + 1) * chunk); ++i) {
         entries[i].fingerprint = entry_fingerprint(entries[i]);
       }
-    });
-  }
-  for (std::size_t i = 0; i < std::min(entries.size(), chunk); ++i) {
-    entries[i].fingerprint = entry_fingerprint(entries[i]);
-  }
+    } catch (...) {
+      failures[t] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (std::size_t t = 1; t < threads; ++t) workers.emplace_back(work, t);
+  work(0);
   for (auto& w : workers) w.join();
+  for (const auto& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
 }
 
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,

@@ -64,7 +64,7 @@ struct EarlierLayer {
 std::string reuse_format(int level);
 
 /// How to write a layer. The bytes depend on everything here except `threads`, `index_members`
-/// and `reuse`.
+/// and `earlier`.
 struct LayerOptions {
   Compression compression = Compression::kGzip;
   /// When set, every mtime later than this is clamped to it (seconds since the epoch).
