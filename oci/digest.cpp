@@ -102,14 +102,7 @@ namespace {
 
 /// Lowercase hex of the `length` bytes of a hash (valid by making: not parsed again).
 std::string hex_of(const unsigned char* out, unsigned int length) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[out[i] >> 4]);
-    hex.push_back(kHex[out[i] & 0xf]);
-  }
-  return hex;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(out), length));
 }
 
 /// A context per thread and algorithm, initialised again for each one-shot hash.
@@ -130,6 +123,17 @@ EVP_MD_CTX* thread_context(DigestAlgorithm algorithm) {
 }
 
 }  // namespace
+
+std::string hex_encode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    hex.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+    hex.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
+  }
+  return hex;
+}
 
 Digest Hasher::finish() {
   unsigned char out[EVP_MAX_MD_SIZE];

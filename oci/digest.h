@@ -77,6 +77,9 @@ class Sha256 : public Hasher {
   Sha256() : Hasher(DigestAlgorithm::kSha256) {}
 };
 
+/// Lowercase hex of `bytes`, two digits a byte: the one hex encoder.
+std::string hex_encode(std::string_view bytes);
+
 /// The sha256 digest of `bytes`.
 Digest sha256_of(std::string_view bytes);
 /// The 32 bytes of the SHA-256 of `bytes` into `out`, with an OpenSSL context kept per thread:

@@ -10,6 +10,7 @@
 
 #include "common/copy_data.h"
 #include "common/error.h"
+#include "oci/digest.h"
 
 namespace mkimg::oci::detail {
 
@@ -111,13 +112,7 @@ std::string random_hex(std::size_t bytes) {
     if (n < 0) throw sys_error("read", "getrandom");
     got += static_cast<std::size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
+  return hex_encode(raw);
 }
 
 }  // namespace mkimg::oci::detail

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "oci/digest.h"
 #include "oci/store.h"
 #include "oci/transport.h"
 #include "snapshot/layer_writer.h"
@@ -124,13 +125,7 @@ std::string printable(const std::string& bytes) {
   bool text = std::all_of(bytes.begin(), bytes.end(),
                           [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
   if (text) return json(bytes).dump();
-  static const char* hex = "0123456789abcdef";
-  std::string out = "0x";
-  for (unsigned char c : bytes) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
+  return "0x" + oci::hex_encode(bytes);
 }
 
 std::string mtime_text(const TarEntryInfo& e) {

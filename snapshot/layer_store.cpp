@@ -53,8 +53,7 @@ std::string read_below(const std::filesystem::path& stack) {
   } catch (const std::exception&) {
     return "";
   }
-  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
-  return hex;
+  return oci::Digest::try_parse("sha256:" + hex) ? hex : "";
 }
 
 /// layer_dirs by the chain's hex, at most `room` directories deep.

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "oci/digest.h"
 
 namespace mkimg::snapshot {
 
@@ -28,13 +29,7 @@ std::string Sha256Stream::finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(state_->ctx, md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
+  return "sha256:" + oci::hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 }  // namespace mkimg::snapshot

@@ -65,18 +65,8 @@ class Lines {
   std::string_view rest_;
 };
 
-/// Hex of the bytes of a fingerprint, and back ("" when `hex` is not hex of 15 bytes).
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
-    out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
-  }
-  return out;
-}
-
+/// The bytes of a fingerprint written as hex (oci::hex_encode); "" when `hex` is not hex of
+/// 15 bytes.
 std::string from_hex(std::string_view hex) {
   if (hex.size() != 30) return "";
   std::string out(15, '\0');
@@ -215,7 +205,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   out.append("\n");
   for (const auto& e : blob.written) {
     bool sure = !e.second.fingerprint.empty() && !unsure.contains(e.first);
-    out.append(sure ? to_hex(e.second.fingerprint) : "-").append(" ");
+    out.append(sure ? oci::hex_encode(e.second.fingerprint) : "-").append(" ");
     number(e.second.tar_offset);
     out.append(" ");
     number(e.second.tar_size);
