@@ -6,7 +6,8 @@
 //   copy_data.h   writing bytes to an fd, reading one to its end, copying a file's bytes between
 //                 fds in the kernel (stopping between chunks when a keep_going says so)
 //   in_root.h     paths inside an image root, resolved safely (openat2, RESOLVE_IN_ROOT);
-//                 reading and writing host files; join_rel, the one relative-path join
+//                 reading and writing host files; join_rel and parent_rel, the one join and
+//                 the one parent of relative paths
 //   temp_dir.h    TempDir: a directory made with mkdtemp, removed with its contents at scope exit
 //   network_mode.h  NetworkMode: RUN --network, --network, the bundle's namespaces
 //   user_namespace.h  whether mkimg runs in a user namespace; chown errors naming the fix

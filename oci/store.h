@@ -1,7 +1,8 @@
 // oci/: the image format and where images live.
 //
 // A newcomer's map of the folder:
-//   digest.h       Digest (validated before it can become a path), streaming Sha256 (OpenSSL)
+//   digest.h       Digest (validated before it can become a path), streaming Sha256 (OpenSSL),
+//                  hex_encode (the one hex encoder)
 //   media_types.h  OCI and Docker v2 media type constants and predicates
 //   descriptor.h   Descriptor, Platform
 //   image.h        Manifest, Index, ImageConfig: canonical to_json, strict parse_*
