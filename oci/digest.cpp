@@ -35,8 +35,19 @@ std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& a
   return std::nullopt;
 }
 
+/// The algorithm fetched from OpenSSL's default provider once: a digest initialised with
+/// EVP_sha256() fetches it again on every EVP_DigestInit_ex (OpenSSL 3), which costs more than
+/// hashing a short string, and a COPY of 100,000 files hashes several per file.
 const EVP_MD* evp_md(DigestAlgorithm algorithm) {
-  return algorithm == DigestAlgorithm::kSha256 ? EVP_sha256() : EVP_sha512();
+  static const EVP_MD* const sha256 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md ? md : EVP_sha256();
+  }();
+  static const EVP_MD* const sha512 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+    return md ? md : EVP_sha512();
+  }();
+  return algorithm == DigestAlgorithm::kSha256 ? sha256 : sha512;
 }
 
 }  // namespace

@@ -22,7 +22,6 @@
 #include "common/copy_data.h"
 #include "common/error.h"
 #include "oci/digest.h"
-#include "snapshot/sha256.h"
 
 namespace mkimg::snapshot {
 
@@ -179,7 +178,7 @@ struct CompressedSink::Impl {
   Compression compression;
   int level;
   Buffer pending;
-  Sha256Stream tar_hash, blob_hash;
+  oci::Sha256 tar_hash, blob_hash;
   int64_t tar_size = 0, size = 0;
   int64_t flushed = 0;  // bytes handed to write-back already
   static constexpr int64_t kWriteBehind = 8 << 20;
@@ -564,7 +563,8 @@ SinkResult CompressedSink::finish() {
       ::fsync(impl_->out.get()) != 0) {
     throw sys_error("fsync", "layer blob");
   }
-  SinkResult r{impl_->blob_hash.finish(), impl_->tar_hash.finish(), impl_->size, impl_->tar_size};
+  SinkResult r{impl_->blob_hash.finish().str(), impl_->tar_hash.finish().str(), impl_->size,
+               impl_->tar_size};
   r.members = std::move(impl_->members);
   r.members_reused = impl_->members_reused;
   return r;

@@ -8,7 +8,7 @@
 
 #include "common/archive_error.h"
 #include "common/error.h"
-#include "snapshot/sha256.h"
+#include "oci/digest.h"
 
 namespace mkimg::snapshot {
 namespace {
@@ -145,7 +145,7 @@ void read_layer_entries(const BlobReader& read, std::string_view name,
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
     TarEntryInfo info = describe_entry(e);
     if (info.type == TarEntryType::kFile) {
-      Sha256Stream hash;
+      oci::Sha256 hash;
       const void* block = nullptr;
       std::size_t length = 0;
       la_int64_t offset = 0;
@@ -153,7 +153,7 @@ void read_layer_entries(const BlobReader& read, std::string_view name,
         hash.update(block, length);
       }
       if (rc != ARCHIVE_EOF) throw fail(info.path.c_str());
-      info.content_digest = hash.finish();
+      info.content_digest = hash.finish().str();
     }
     visit(std::move(info));
   }

@@ -9,8 +9,8 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "oci/digest.h"
 #include "oci/media_types.h"
-#include "snapshot/sha256.h"
 
 namespace mkimg::snapshot {
 
@@ -28,7 +28,7 @@ struct LayerStream::Impl {
   std::size_t in_pos = 0;
   bool in_eof = false;
   int64_t in_total = 0, out_total = 0;
-  Sha256Stream hash;
+  oci::Sha256 hash;
   z_stream z{};
   bool z_live = false, z_ended = false;
   ZSTD_DCtx* zstd = nullptr;
@@ -173,7 +173,7 @@ void LayerStream::drain() {
   }
 }
 
-std::string LayerStream::diff_id() { return impl_->hash.finish(); }
+std::string LayerStream::diff_id() { return impl_->hash.finish().str(); }
 
 int64_t LayerStream::tar_size() const { return impl_->out_total; }
 

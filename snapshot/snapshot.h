@@ -19,7 +19,6 @@
 //   image_diff.h       what differs between two images: `mkimg diff`, --verify-reproducible
 //   root_export.h      an image's root file system written into a directory (merged into
 //                      what it holds) or as one tar: `build --output type=local|tar`
-//   sha256.h           (internal) a streaming SHA-256
 //
 // The three things mkimg does with layer tars:
 //

@@ -11,8 +11,8 @@
 #include <sys/xattr.h>
 #include <algorithm>
 
+#include "oci/digest.h"
 #include "snapshot/layer_writer.h"
-#include "snapshot/sha256.h"
 #include "snapshot/spec_tree.h"
 #include "tests/support/harness.h"
 #include "tests/support/tar_builder.h"
@@ -29,9 +29,9 @@ using testing::read_bytes;
 using testing::write_bytes;
 
 std::string digest_of(const std::string& bytes) {
-  Sha256Stream h;
+  oci::Sha256 h;
   h.update(bytes.data(), bytes.size());
-  return h.finish();
+  return h.finish().str();
 }
 
 /// A context of `files` text files in a few directories, and the spec that copies it to /ctx.
