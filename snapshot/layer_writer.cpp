@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
@@ -370,10 +372,31 @@ void sort_entries(std::vector<LayerEntry>& entries) {
 bool layer_path_less(const std::string& a, const std::string& b) {
   auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
   std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
+  std::size_t i = 0;
+  // The common prefix eight bytes at a time: sorting 100,000 paths compares millions of them.
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) break;
+  }
+  for (; i < n; ++i) {
     if (a[i] != b[i]) return key(a[i]) < key(b[i]);
   }
   return a.size() < b.size();
+}
+
+std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entries) {
+  std::vector<const SpecEntry*> sorted;
+  sorted.reserve(entries.size());
+  for (const auto& e : entries) sorted.push_back(&e);
+  auto less = [](const SpecEntry* a, const SpecEntry* b) {
+    return layer_path_less(a->path, b->path);
+  };
+  if (!std::is_sorted(sorted.begin(), sorted.end(), less)) {
+    std::sort(sorted.begin(), sorted.end(), less);
+  }
+  return sorted;
 }
 
 std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd) { return kept_xattrs(fd); }
@@ -442,12 +465,7 @@ LayerBlob write_layer(const fs::path& source_root, std::vector<LayerEntry> entri
 
 LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path& out_file,
                            const LayerOptions& options) {
-  std::vector<const SpecEntry*> sorted;
-  sorted.reserve(entries.size());
-  for (const auto& e : entries) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
-    return layer_path_less(a->path, b->path);
-  });
+  std::vector<const SpecEntry*> sorted = in_layer_order(entries);
   for (std::size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i]->path == sorted[i - 1]->path) {
       throw Error(describe("write layer", sorted[i]->path, "appears twice"));

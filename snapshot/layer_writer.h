@@ -175,6 +175,10 @@ std::string entry_fingerprint(const SpecEntry& e);
 /// Sets `fingerprint` of every entry (on all cores: a COPY may have 100,000).
 void fingerprint_entries(std::vector<SpecEntry>& entries);
 
+/// The entries in layer order (layer_path_less). A COPY's planner gives them in that order
+/// already, most of the time: then they are only checked, not sorted.
+std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entries);
+
 /// Writes `entries` (any order; sorted here; paths must be unique) as a layer to `out_file`,
 /// like write_layer().
 LayerBlob write_layer_spec(const std::vector<SpecEntry>& entries, const fs::path& out_file,

@@ -227,20 +227,6 @@ class Materializer {
 
 }  // namespace
 
-namespace {
-
-std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entries) {
-  std::vector<const SpecEntry*> sorted;
-  sorted.reserve(entries.size());
-  for (const auto& e : entries) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const SpecEntry* a, const SpecEntry* b) {
-    return layer_path_less(a->path, b->path);
-  });
-  return sorted;
-}
-
-}  // namespace
-
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
                                   const SharedFiles* shared,
                                   const std::function<bool()>& keep_going) {
