@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string_view>
@@ -57,7 +58,7 @@ class DirectPlanner {
       : root_(view_root), probe_(view_root), src_root_(src_root), owner_(owner), now_(now) {}
 
   /// Room for `count` new entries.
-  void reserve(std::size_t count) { out_.reserve(count); }
+  void reserve(std::size_t count) { index_.reserve(count); }
 
   /// One file of a source, copied to `base` (+ its sub-path).
   bool add(const CopySource& s, const std::string& base, const CopyFile& f) {
@@ -75,19 +76,19 @@ class DirectPlanner {
       }
       return false;  // replacing something of the image: the overlay path does it
     }
-    if (out_.contains(rel)) return false;  // written twice
+    if (index_.contains(rel)) return false;  // written twice
     auto e = file_entry(s, base, f, rel);
     if (!e) return false;
-    out_.emplace(rel, std::move(*e));
+    put_new(std::move(*e));
     return true;
   }
 
-  /// The entries (in no particular order): the image's directories a new entry is below, then
-  /// the new entries.
+  /// The entries: the image's directories a new entry is below, then the new entries in the
+  /// order they were added (the sources' walk order, which is layer order for one source).
   std::vector<snapshot::SpecEntry> finish() {
     // The distinct parents of new entries (a few hundred for 100,000 files), then theirs.
     std::unordered_set<std::string_view> parents_of_new;
-    for (const auto& [rel, e] : out_) parents_of_new.insert(parent_rel(rel));
+    for (const auto& e : list_) parents_of_new.insert(parent_rel(e.path));
     std::set<std::string> above;
     for (std::string_view parent : parents_of_new) {
       for (std::string_view p = parent; !p.empty(); p = parent_rel(p)) {
@@ -95,18 +96,29 @@ class DirectPlanner {
       }
     }
     std::vector<snapshot::SpecEntry> entries;
-    entries.reserve(existing_.size() + out_.size());
+    entries.reserve(existing_.size() + list_.size());
     for (const std::string& dir : existing_) {
       if (above.contains(dir)) {
         entries.push_back(image_dir(dir, parents_of_new.contains(std::string_view(dir))));
       }
     }
-    // Moved out node by node, so the map shrinks as the list grows.
-    while (!out_.empty()) entries.push_back(std::move(out_.extract(out_.begin()).mapped()));
+    index_.clear();
+    // Moved out from the front, so the list shrinks as the vector grows.
+    for (; !list_.empty(); list_.pop_front()) entries.push_back(std::move(list_.front()));
     return entries;
   }
 
  private:
+  snapshot::SpecEntry* find_new(std::string_view rel) {
+    auto it = index_.find(rel);
+    return it == index_.end() ? nullptr : &list_[it->second];
+  }
+
+  void put_new(snapshot::SpecEntry e) {
+    list_.push_back(std::move(e));
+    index_.emplace(list_.back().path, list_.size() - 1);
+  }
+
   /// The directories on the way: the image's (real directories only) or created 0755. The
   /// files of a directory come one after another: their parent is checked once.
   bool add_parents(const std::string& rel) {
@@ -119,8 +131,8 @@ class DirectPlanner {
       if (const auto& st = probe_.lookup(dir)) {
         if (!S_ISDIR(st->st_mode)) return false;
         existing_.insert(dir);
-      } else if (auto it = out_.find(dir); it != out_.end()) {
-        if (!S_ISDIR(it->second.mode)) return false;  // below a symlink it copies
+      } else if (const snapshot::SpecEntry* made = find_new(dir)) {
+        if (!S_ISDIR(made->mode)) return false;  // below a symlink it copies
       } else {
         snapshot::SpecEntry d;
         d.path = dir;
@@ -128,7 +140,7 @@ class DirectPlanner {
         d.uid = owner_ ? owner_->uid : 0;
         d.gid = owner_ ? owner_->gid : 0;
         d.mtime = now_;
-        out_.emplace(dir, std::move(d));
+        put_new(std::move(d));
       }
     }
     last_parent_ = parent;
@@ -146,10 +158,10 @@ class DirectPlanner {
     e.mtime_nsec = f.mtime.tv_nsec;
     if (!f.hardlink_to.empty()) {
       std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
-      auto it = out_.find(first);
-      if (it == out_.end() || !S_ISREG(it->second.mode)) return std::nullopt;
-      if (it->second.link_group < 0) it->second.link_group = groups_++;
-      e = it->second;
+      snapshot::SpecEntry* target = find_new(first);
+      if (!target || !S_ISREG(target->mode)) return std::nullopt;
+      if (target->link_group < 0) target->link_group = groups_++;
+      e = *target;
       e.path = rel;
     } else if (f.type == S_IFDIR) {
       e.mode = S_IFDIR | f.mode;
@@ -197,8 +209,10 @@ class DirectPlanner {
   int src_root_;
   std::optional<CopyOwner> owner_;
   int64_t now_;
-  std::unordered_map<std::string, snapshot::SpecEntry> out_;  // new entries by layer path
-  std::set<std::string> existing_;                            // directories of the image on the way
+  /// The new entries in the order added (a deque: their paths stay where index_ views them).
+  std::deque<snapshot::SpecEntry> list_;
+  std::unordered_map<std::string_view, std::size_t> index_;  // list_ by layer path
+  std::set<std::string> existing_;                           // directories of the image on the way
   std::string last_parent_;  // the parent add_parents() last found good
   bool parents_ok_ = false;
   int64_t groups_ = 0;
