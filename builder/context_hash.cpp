@@ -9,6 +9,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
@@ -71,6 +72,37 @@ std::string memo_name(const std::filesystem::path& absolute) {
   return oci::sha256_of(absolute.string()).encoded().substr(0, 32);
 }
 
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// "dev:ino:size:mtime.ns:ctime.ns", each number made of digits only.
+bool is_stat_key(std::string_view s) {
+  for (int field = 0; field < 5; ++field) {
+    std::size_t end = field < 4 ? s.find(':') : s.size();
+    if (end == std::string_view::npos) return false;
+    std::string_view number = s.substr(0, end);
+    if (field >= 3) {
+      std::size_t dot = number.find('.');
+      if (dot == std::string_view::npos || !all_digits(number.substr(0, dot)) ||
+          !all_digits(number.substr(dot + 1))) {
+        return false;
+      }
+    } else if (!all_digits(number)) {
+      return false;
+    }
+    s.remove_prefix(std::min(s.size(), end + 1));
+  }
+  return true;
+}
+
+/// "sha256:" and 64 lowercase hex digits.
+bool is_digest(std::string_view s) {
+  return s.size() == 71 && s.starts_with("sha256:") &&
+         std::all_of(s.begin() + 7, s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 }  // namespace
 
 ContextHasher::ContextHasher(std::filesystem::path memo_dir, std::filesystem::path context)
@@ -93,6 +125,43 @@ ContextHasher::Mapping::~Mapping() {
 
 std::string_view ContextHasher::keep(std::string s) { return owned_.emplace_back(std::move(s)); }
 
+ContextHasher::Entry* ContextHasher::find(std::string_view path) {
+  if (slots_.empty()) return nullptr;
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = std::hash<std::string_view>{}(path)&mask; slots_[i]; i = (i + 1) & mask) {
+    Entry& e = entries_[slots_[i] - 1];
+    if (e.path == path) return &e;
+  }
+  return nullptr;
+}
+
+void ContextHasher::grow() {
+  std::size_t size = std::max<std::size_t>(1024, slots_.size() * 2);
+  while (size < entries_.size() * 2 + 2) size *= 2;
+  slots_.assign(size, 0);
+  std::size_t mask = size - 1;
+  for (std::size_t n = 0; n < entries_.size(); ++n) {
+    std::size_t i = std::hash<std::string_view>{}(entries_[n].path) & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(n + 1);
+  }
+}
+
+ContextHasher::Entry& ContextHasher::put(const Entry& e) {
+  if (Entry* known = find(e.path)) return *known = e;
+  if ((entries_.size() + 1) * 2 > slots_.size()) {
+    entries_.push_back(e);
+    grow();
+    return entries_.back();
+  }
+  entries_.push_back(e);
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = std::hash<std::string_view>{}(e.path) & mask;
+  while (slots_[i]) i = (i + 1) & mask;
+  slots_[i] = static_cast<std::uint32_t>(entries_.size());
+  return entries_.back();
+}
+
 void ContextHasher::load_locked() {
   loaded_ = true;
   if (memo_file_.empty()) return;
@@ -113,30 +182,36 @@ void ContextHasher::load_locked() {
     return;  // an older format, or the memo of another directory (a name collision)
   }
   rest.remove_prefix(header_end + 1);
-  // Lines: "<stat-key> <digest> <relative path>\n"; a malformed line ends the memo.
-  memo_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')));
+  header_ok_ = true;
+  // Lines: "<stat-key> <digest> <relative path>\n". A line that is not one (the end of an
+  // append a crash cut short, glued to the next) is skipped: its path is read again.
+  entries_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')));
+  slots_.clear();
+  grow();
   while (!rest.empty()) {
     std::size_t end = rest.find('\n');
-    if (end == std::string_view::npos) break;
+    if (end == std::string_view::npos) break;  // the last line of a cut append
     std::string_view line = rest.substr(0, end);
     rest.remove_prefix(end + 1);
+    ++lines_;
     std::size_t a = line.find(' ');
     std::size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-    if (b == std::string_view::npos) break;
-    memo_.insert_or_assign(line.substr(b + 1),
-                           Entry{line.substr(0, a), line.substr(a + 1, b - a - 1)});
+    if (b == std::string_view::npos || b + 1 == line.size()) continue;
+    Entry e{line.substr(b + 1), line.substr(0, a), line.substr(a + 1, b - a - 1)};
+    if (!is_stat_key(e.stat_key) || !is_digest(e.digest)) continue;
+    put(e);
   }
 }
 
 std::optional<std::string> ContextHasher::lookup(std::string_view rel, const struct stat& st) {
   std::lock_guard lock(mutex_);
   if (!loaded_) load_locked();
-  auto it = memo_.find(rel);
-  if (it == memo_.end()) return std::nullopt;
+  const Entry* e = find(rel);
+  if (!e) return std::nullopt;
   char key[160];
-  if (it->second.stat_key != std::string_view(key, format_stat_key(st, key))) return std::nullopt;
+  if (e->stat_key != std::string_view(key, format_stat_key(st, key))) return std::nullopt;
   ++memo_hits_;
-  return std::string(it->second.digest);
+  return std::string(e->digest);
 }
 
 std::string ContextHasher::hash(std::string_view rel, int fd, const struct stat& st) {
@@ -144,38 +219,59 @@ std::string ContextHasher::hash(std::string_view rel, int fd, const struct stat&
   std::string digest = hash_fd(fd, context_ / rel);
   std::lock_guard lock(mutex_);
   // A path with a newline cannot be a memo line: it is hashed again next time.
-  if (!memo_file_.empty() && rel.find('\n') == std::string_view::npos) {
+  if (!memo_file_.empty() && !rel.empty() && rel.find('\n') == std::string_view::npos) {
     char key[160];
-    std::string_view path = keep(std::string(rel));
-    memo_.insert_or_assign(path,
-                           Entry{keep(std::string(key, format_stat_key(st, key))), keep(digest)});
+    put(Entry{keep(std::string(rel)), keep(std::string(key, format_stat_key(st, key))),
+              keep(digest), true});
     dirty_ = true;
   }
   ++files_read_;
   return digest;
 }
 
-void ContextHasher::save() {
-  std::lock_guard lock(mutex_);
-  spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_);
-  if (!dirty_ || memo_file_.empty()) return;
-  std::vector<const std::pair<const std::string_view, Entry>*> sorted;
-  sorted.reserve(memo_.size());
+std::string ContextHasher::full_text() const {
+  std::vector<const Entry*> sorted;
+  sorted.reserve(entries_.size());
   std::size_t size = kMemoHeader.size() + context_.string().size() + 1;
-  for (const auto& e : memo_) {
+  for (const auto& e : entries_) {
     sorted.push_back(&e);
-    size += e.first.size() + e.second.stat_key.size() + e.second.digest.size() + 3;
+    size += e.path.size() + e.stat_key.size() + e.digest.size() + 3;
   }
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->path < b->path; });
   std::string out;
   out.reserve(size);
   out.append(kMemoHeader).append(context_.string()).push_back('\n');
   for (const auto* e : sorted) {
-    out.append(e->second.stat_key).append(" ").append(e->second.digest).append(" ");
-    out.append(e->first).push_back('\n');
+    out.append(e->stat_key).append(" ").append(e->digest).append(" ");
+    out.append(e->path).push_back('\n');
+  }
+  return out;
+}
+
+void ContextHasher::save() {
+  std::lock_guard lock(mutex_);
+  spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_);
+  if (!dirty_ || memo_file_.empty()) return;
+  std::string added;
+  std::size_t count = 0;
+  for (const auto& e : entries_) {
+    if (!e.added) continue;
+    ++count;
+    added.append(e.stat_key).append(" ").append(e.digest).append(" ");
+    added.append(e.path).push_back('\n');
+  }
+  // Appended while at most half the lines would be replaced ones: a build that read one file
+  // of 100,000 writes one line, not the 100,000.
+  if (header_ok_ && (lines_ + count) <= 2 * entries_.size()) {
+    UniqueFd out(::open(memo_file_.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+    if (out) {
+      write_fd_data(out.get(), added, memo_file_.string());
+      dirty_ = false;
+      return;
+    }
   }
   std::filesystem::create_directories(memo_dir_);
-  write_file_atomic(memo_file_, out);
+  write_file_atomic(memo_file_, full_text());
   dirty_ = false;
 }
 

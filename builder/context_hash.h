@@ -4,19 +4,23 @@
 // <root>/cache/context-memos/<hash of the context's absolute path>, holding paths relative to
 // that context: a build loads only the entries of its own context, and only when a COPY or
 // ADD first reads it. The memo is a plain text file (a header naming the context, then one
-// "stat-key digest relative-path" line per file), mapped and looked up in place, so a no-op
-// rebuild of a large context spends its time on stat, not on parsing.
+// "stat-key digest relative-path" line per file, a later line for a path replacing an earlier
+// one), mapped and looked up in place through a flat hash table, so a no-op rebuild of a large
+// context spends its time on stat, not on parsing. A build that read a few files appends their
+// lines; the memo is written anew (sorted, one line a path) only when more than half its lines
+// are replaced ones.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace mkimg::builder {
 
@@ -48,11 +52,19 @@ class ContextHasher {
 
  private:
   struct Entry {
+    std::string_view path;
     std::string_view stat_key;
     std::string_view digest;
+    bool added = false;  ///< read by this build: saved
   };
   void load_locked();
   std::string_view keep(std::string s);
+  /// The entry of `path`, or nullptr.
+  Entry* find(std::string_view path);
+  /// Adds `e`, or replaces the entry of its path.
+  Entry& put(const Entry& e);
+  void grow();
+  std::string full_text() const;
 
   std::filesystem::path memo_dir_;
   std::filesystem::path context_;  ///< absolute
@@ -69,7 +81,12 @@ class ContextHasher {
     ~Mapping();
   } mapped_;
   std::deque<std::string> owned_;  ///< the strings of entries added since (stable addresses)
-  std::unordered_map<std::string_view, Entry> memo_;
+  std::vector<Entry> entries_;     ///< one a path
+  /// Open addressing over entries_ (index + 1, 0 = empty), at most half full: 100,000 files
+  /// are two allocations, not 100,000 nodes.
+  std::vector<std::uint32_t> slots_;
+  std::size_t lines_ = 0;   ///< lines of the memo file as loaded (replaced ones too)
+  bool header_ok_ = false;  ///< the memo file was this context's: lines may be appended
   std::mutex mutex_;
   bool dirty_ = false;
   int files_read_ = 0;

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/fd.h"
 #include "oci/digest.h"
@@ -144,6 +146,92 @@ TEST_F(ContextHashTest, NothingNewWritesNothing) {
   struct stat after = stat_of(ContextHasher::memo_path(memos(), dir_ / "ctx"));
   EXPECT_EQ(after.st_ino, before.st_ino) << "the memo was rewritten";
   EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
+/// The lines of `memo` after its header.
+std::vector<std::string> memo_lines(const fs::path& memo) {
+  std::ifstream in(memo);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (!lines.empty()) lines.erase(lines.begin());
+  return lines;
+}
+
+TEST_F(ContextHashTest, AFewFilesReadAgainAreAppendedNotTheWholeMemoWritten) {
+  for (int i = 0; i < 10; ++i) write_file(dir_ / "ctx" / ("f" + std::to_string(i)), "x");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    for (int i = 0; i < 10; ++i) digest(hasher, dir_ / "ctx", "f" + std::to_string(i));
+    hasher.save();
+  }
+  fs::path memo = ContextHasher::memo_path(memos(), dir_ / "ctx");
+  struct stat before = stat_of(memo);
+  write_file(dir_ / "ctx/f3", "changed");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    EXPECT_EQ(digest(hasher, dir_ / "ctx", "f3"), oci::sha256_of("changed").str());
+    EXPECT_EQ(digest(hasher, dir_ / "ctx", "f4"), oci::sha256_of("x").str());
+    EXPECT_EQ(hasher.files_read(), 1);
+    hasher.save();
+  }
+  EXPECT_EQ(stat_of(memo).st_ino, before.st_ino) << "the memo was written anew";
+  auto lines = memo_lines(memo);
+  ASSERT_EQ(lines.size(), 11u);
+  EXPECT_TRUE(lines.back().ends_with(" f3")) << lines.back();
+  // The appended line replaces the first one for f3.
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_EQ(again.lookup("f3", stat_of(dir_ / "ctx/f3")), oci::sha256_of("changed").str());
+  EXPECT_EQ(again.lookup("f4", stat_of(dir_ / "ctx/f4")), oci::sha256_of("x").str());
+}
+
+TEST_F(ContextHashTest, AMemoOfMostlyReplacedLinesIsWrittenAnewOneLineAPath) {
+  write_file(dir_ / "ctx/a", "a");
+  write_file(dir_ / "ctx/b", "b");
+  fs::path memo = ContextHasher::memo_path(memos(), dir_ / "ctx");
+  for (int round = 0; round < 6; ++round) {
+    write_file(dir_ / "ctx/a", "a" + std::to_string(round));
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    digest(hasher, dir_ / "ctx", "a");
+    digest(hasher, dir_ / "ctx", "b");
+    hasher.save();
+    EXPECT_LE(memo_lines(memo).size(), 4u) << "round " << round;
+  }
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_EQ(again.lookup("a", stat_of(dir_ / "ctx/a")), oci::sha256_of("a5").str());
+  EXPECT_EQ(again.lookup("b", stat_of(dir_ / "ctx/b")), oci::sha256_of("b").str());
+}
+
+TEST_F(ContextHashTest, AnAppendCutShortCostsOnlyTheLinesItTouched) {
+  for (const char* name : {"a", "b", "c"}) write_file(dir_ / "ctx" / name, name);
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    for (const char* name : {"a", "b", "c"}) digest(hasher, dir_ / "ctx", name);
+    hasher.save();
+  }
+  fs::path memo = ContextHasher::memo_path(memos(), dir_ / "ctx");
+  std::string b_line;
+  for (const auto& line : memo_lines(memo)) {
+    if (line.ends_with(" b")) b_line = line;
+  }
+  ASSERT_FALSE(b_line.empty());
+  {
+    // A build killed in its append: half a line, then the next build's whole line for c (its
+    // own stat key) glued on.
+    std::ofstream out(memo, std::ios::app);
+    out << b_line.substr(0, b_line.find(' ') + 20);
+  }
+  write_file(dir_ / "ctx/c", "c2");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    EXPECT_EQ(digest(hasher, dir_ / "ctx", "c"), oci::sha256_of("c2").str());
+    hasher.save();
+  }
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_EQ(again.lookup("a", stat_of(dir_ / "ctx/a")), oci::sha256_of("a").str());
+  EXPECT_EQ(again.lookup("b", stat_of(dir_ / "ctx/b")), oci::sha256_of("b").str());
+  // The glued line is no line: c is read again, never given another file's digest.
+  EXPECT_NE(again.lookup("c", stat_of(dir_ / "ctx/c")), oci::sha256_of("b").str());
+  EXPECT_EQ(digest(again, dir_ / "ctx", "c"), oci::sha256_of("c2").str());
 }
 
 TEST_F(ContextHashTest, WithoutAMemoEveryFileIsRead) {
