@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <deque>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string_view>
@@ -58,7 +58,10 @@ class DirectPlanner {
       : root_(view_root), probe_(view_root), src_root_(src_root), owner_(owner), now_(now) {}
 
   /// Room for `count` new entries.
-  void reserve(std::size_t count) { index_.reserve(count); }
+  void reserve(std::size_t count) {
+    list_.reserve(count + 64);  // and the directories it creates, most of the time
+    index_.reserve(count + 64);
+  }
 
   /// One file of a source, copied to `base` (+ its sub-path).
   bool add(const CopySource& s, const std::string& base, const CopyFile& f) {
@@ -88,7 +91,12 @@ class DirectPlanner {
   std::vector<snapshot::SpecEntry> finish() {
     // The distinct parents of new entries (a few hundred for 100,000 files), then theirs.
     std::unordered_set<std::string_view> parents_of_new;
-    for (const auto& e : list_) parents_of_new.insert(parent_rel(e.path));
+    std::string_view last;
+    for (const auto& e : list_) {
+      std::string_view parent = parent_rel(e.path);
+      if (parent != last || parents_of_new.empty()) parents_of_new.insert(parent);
+      last = parent;
+    }
     std::set<std::string> above;
     for (std::string_view parent : parents_of_new) {
       for (std::string_view p = parent; !p.empty(); p = parent_rel(p)) {
@@ -96,15 +104,15 @@ class DirectPlanner {
       }
     }
     std::vector<snapshot::SpecEntry> entries;
-    entries.reserve(existing_.size() + list_.size());
     for (const std::string& dir : existing_) {
       if (above.contains(dir)) {
         entries.push_back(image_dir(dir, parents_of_new.contains(std::string_view(dir))));
       }
     }
     index_.clear();
-    // Moved out from the front, so the list shrinks as the vector grows.
-    for (; !list_.empty(); list_.pop_front()) entries.push_back(std::move(list_.front()));
+    if (entries.empty()) return std::move(list_);
+    entries.reserve(entries.size() + list_.size());
+    std::move(list_.begin(), list_.end(), std::back_inserter(entries));
     return entries;
   }
 
@@ -115,8 +123,14 @@ class DirectPlanner {
   }
 
   void put_new(snapshot::SpecEntry e) {
+    bool moving = list_.size() == list_.capacity();
     list_.push_back(std::move(e));
-    index_.emplace(list_.back().path, list_.size() - 1);
+    if (moving) {  // the paths index_ views moved with their entries
+      index_.clear();
+      for (std::size_t i = 0; i < list_.size(); ++i) index_.emplace(list_[i].path, i);
+    } else {
+      index_.emplace(list_.back().path, list_.size() - 1);
+    }
   }
 
   /// The directories on the way: the image's (real directories only) or created 0755. The
@@ -209,8 +223,8 @@ class DirectPlanner {
   int src_root_;
   std::optional<CopyOwner> owner_;
   int64_t now_;
-  /// The new entries in the order added (a deque: their paths stay where index_ views them).
-  std::deque<snapshot::SpecEntry> list_;
+  /// The new entries in the order added (index_ views their paths: rebuilt when they move).
+  std::vector<snapshot::SpecEntry> list_;
   std::unordered_map<std::string_view, std::size_t> index_;  // list_ by layer path
   std::set<std::string> existing_;                           // directories of the image on the way
   std::string last_parent_;  // the parent add_parents() last found good

@@ -68,9 +68,9 @@ std::vector<std::string> glob(const CopyInput& in, int root_fd, const std::strin
   return current;
 }
 
-CopyFile make_file(const CopyInput& in, const std::string& sub, const struct stat& st) {
-  CopyFile f;
-  f.sub = sub;
+/// Sets `f` (new) from the stat `st` of the file at `sub`.
+void set_file(CopyFile& f, const CopyInput& in, std::string sub, const struct stat& st) {
+  f.sub = std::move(sub);
   f.type = st.st_mode & S_IFMT;
   f.mode = in.chmod ? in.chmod->apply(st.st_mode, S_ISDIR(st.st_mode)) : (st.st_mode & 07777);
   if (in.kind == CopyInput::Kind::kImage) {
@@ -81,7 +81,6 @@ CopyFile make_file(const CopyInput& in, const std::string& sub, const struct sta
   f.dev = st.st_dev;
   f.ino = st.st_ino;
   f.nlink = st.st_nlink;
-  return f;
 }
 
 /// Files of one source that share an inode stay hardlinks: each later one names the first.
@@ -202,13 +201,14 @@ void walk_entry(const CopyInput& in, int dir_fd, const std::string& context_rel,
   }
   bool empty_file = becomes_empty_file(in, st.st_mode & S_IFMT);
   if (!wanted_type(st.st_mode & S_IFMT) && !empty_file) return;
-  CopyFile f = make_file(in, s, st);
+  // Made in its place in `out` (a CopyFile moved is five strings moved).
+  CopyFile& f = out.emplace_back();
+  set_file(f, in, dir ? s : std::move(s), st);
   if (empty_file) {
     make_empty_file(f);
   } else {
     fill_content(in, f, dir_fd, name, crel, st);
   }
-  out.push_back(std::move(f));
   if (dir) {
     UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!child) throw sys_error("open", (in.root / crel).string());
@@ -285,7 +285,8 @@ CopySource select_one(const CopyInput& in, int root_fd, const std::string& rel, 
   }
   const std::string& from = src.read_from;
   src.is_dir = S_ISDIR(st.st_mode);
-  CopyFile self = make_file(in, "", st);
+  CopyFile self;
+  set_file(self, in, "", st);
   // BuildKit creates the destination of a directory's contents as 0755 (MkdirAll): --chmod
   // applies to what is copied into it, not to the directory itself.
   if (src.is_dir && in.chmod) self.mode = 0755;
