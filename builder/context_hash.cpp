@@ -163,7 +163,7 @@ ContextHasher::Entry& ContextHasher::put(const Entry& e) {
 }
 
 void ContextHasher::load_locked() {
-  loaded_ = true;
+  loaded_.store(true, std::memory_order_release);
   if (memo_file_.empty()) return;
   UniqueFd fd(::open(memo_file_.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
@@ -204,13 +204,16 @@ void ContextHasher::load_locked() {
 }
 
 std::optional<std::string> ContextHasher::lookup(std::string_view rel, const struct stat& st) {
-  std::lock_guard lock(mutex_);
-  if (!loaded_) load_locked();
+  if (!loaded_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mutex_);
+    if (!loaded_) load_locked();
+  }
+  std::shared_lock lock(mutex_);
   const Entry* e = find(rel);
   if (!e) return std::nullopt;
   char key[160];
   if (e->stat_key != std::string_view(key, format_stat_key(st, key))) return std::nullopt;
-  ++memo_hits_;
+  memo_hits_.fetch_add(1, std::memory_order_relaxed);
   return std::string(e->digest);
 }
 
@@ -250,7 +253,7 @@ std::string ContextHasher::full_text() const {
 
 void ContextHasher::save() {
   std::lock_guard lock(mutex_);
-  spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_);
+  spdlog::debug("context hashing: {} files hashed, {} memo hits", files_read_, memo_hits_.load());
   if (!dirty_ || memo_file_.empty()) return;
   std::string added;
   std::size_t count = 0;

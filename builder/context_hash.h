@@ -13,11 +13,13 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +71,7 @@ class ContextHasher {
   std::filesystem::path memo_dir_;
   std::filesystem::path context_;  ///< absolute
   std::filesystem::path memo_file_;
-  bool loaded_ = false;
+  std::atomic<bool> loaded_ = false;
   /// The memo file mapped read-only: loaded entries view into it. A memo is only ever
   /// replaced by a rename, never changed in place, so the mapping stays what was read.
   struct Mapping {
@@ -87,10 +89,11 @@ class ContextHasher {
   std::vector<std::uint32_t> slots_;
   std::size_t lines_ = 0;   ///< lines of the memo file as loaded (replaced ones too)
   bool header_ok_ = false;  ///< the memo file was this context's: lines may be appended
-  std::mutex mutex_;
+  /// Shared by lookups (the walk asks from several threads), taken alone to add or load.
+  std::shared_mutex mutex_;
   bool dirty_ = false;
   int files_read_ = 0;
-  int memo_hits_ = 0;
+  std::atomic<int> memo_hits_ = 0;
 };
 
 }  // namespace mkimg::builder
