@@ -10,6 +10,7 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "common/copy_data.h"
@@ -244,43 +245,53 @@ std::optional<MaterializeStats> materialize_delta(
     const std::function<bool(const std::string& path)>& nothing_below,
     const std::function<bool()>& keep_going) {
   std::vector<const SpecEntry*> sorted = in_layer_order(entries);
-  std::unordered_map<std::string_view, std::size_t> index;
-  index.reserve(sorted.size());
-  for (std::size_t i = 0; i < sorted.size(); ++i) index.emplace(sorted[i]->path, i);
+  // The directories by path (a few hundred of 100,000 entries): the parents looked up.
+  std::unordered_map<std::string_view, std::size_t> dirs;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (S_ISDIR(sorted[i]->mode)) dirs.emplace(sorted[i]->path, i);
+  }
   std::vector<char> made(sorted.size(), 0);
   // Marks the directories on the way to `path` (not `path`) as made.
   auto mark_parents = [&](std::string_view path) {
     for (auto p = parent_rel(path); !p.empty(); p = parent_rel(p)) {
-      auto it = index.find(p);
-      if (it == index.end()) {
+      auto it = dirs.find(p);
+      if (it == dirs.end()) {
         throw Error(
-            describe("create", std::string(path), "its directory is not an entry of the layer"));
+            describe("create", std::string(path), "its directory is not a directory of the layer"));
       }
       if (made[it->second]) return;
       made[it->second] = 1;
     }
   };
+  std::size_t still_there = 0;  // earlier entries at a path of this layer
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     const SpecEntry& e = *sorted[i];
     auto it = earlier.find(e.path);
+    if (it != earlier.end()) ++still_there;
     if (e.fingerprint.empty() || it == earlier.end() || it->second.fingerprint != e.fingerprint) {
       made[i] = 1;
       mark_parents(e.path);
     }
   }
   // An earlier entry that is gone is hidden where its parent stays a directory; below a
-  // parent that is gone or is no directory now, it is hidden with the parent.
+  // parent that is gone or is no directory now, it is hidden with the parent. Looked for only
+  // when some earlier entry has no path of this layer.
   std::vector<std::string> hidden;
-  for (const auto& [path, e] : earlier) {
-    if (index.contains(path)) continue;
-    auto parent = parent_rel(path);
-    if (!parent.empty()) {
-      auto it = index.find(parent);
-      if (it == index.end() || !S_ISDIR(sorted[it->second]->mode)) continue;
-      made[it->second] = 1;
-      mark_parents(parent);
+  if (still_there < earlier.size()) {
+    std::unordered_set<std::string_view> paths;
+    paths.reserve(sorted.size());
+    for (const SpecEntry* e : sorted) paths.insert(e->path);
+    for (const auto& [path, e] : earlier) {
+      if (paths.contains(path)) continue;
+      auto parent = parent_rel(path);
+      if (!parent.empty()) {
+        auto it = dirs.find(parent);
+        if (it == dirs.end()) continue;
+        made[it->second] = 1;
+        mark_parents(parent);
+      }
+      hidden.emplace_back(path);
     }
-    hidden.emplace_back(path);
   }
   if (static_cast<std::size_t>(std::count(made.begin(), made.end(), 1)) * 2 > sorted.size()) {
     return std::nullopt;
