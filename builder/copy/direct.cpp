@@ -65,11 +65,15 @@ class DirectPlanner {
 
   /// One file of a source, copied to `base` (+ its sub-path).
   bool add(const CopySource& s, const std::string& base, const CopyFile& f) {
-    std::string target = f.sub.empty()         ? base
-                         : base.ends_with('/') ? base + f.sub
-                                               : base + "/" + f.sub;
-    if (target == "/") return true;
-    std::string rel = target.substr(1);
+    // The target's path without its leading "/" (`base` is absolute), made once.
+    std::string rel;
+    rel.reserve(base.size() + f.sub.size());
+    rel.append(base, 1);
+    if (!f.sub.empty()) {
+      if (!rel.empty() && !base.ends_with('/')) rel += '/';
+      rel.append(f.sub);
+    }
+    if (rel.empty()) return true;
     if (!add_parents(rel)) return false;
     if (const auto st = probe_.peek(rel)) {
       // A source directory copied onto a directory of the image merges into it.
@@ -80,9 +84,12 @@ class DirectPlanner {
       return false;  // replacing something of the image: the overlay path does it
     }
     if (index_.contains(rel)) return false;  // written twice
-    auto e = file_entry(s, base, f, rel);
-    if (!e) return false;
-    put_new(std::move(*e));
+    snapshot::SpecEntry& e = new_entry();    // made in its place: an entry is seven strings
+    if (!file_entry(e, s, base, f, std::move(rel))) {
+      list_.pop_back();
+      return false;
+    }
+    index_.emplace(e.path, list_.size() - 1);
     return true;
   }
 
@@ -122,15 +129,15 @@ class DirectPlanner {
     return it == index_.end() ? nullptr : &list_[it->second];
   }
 
-  void put_new(snapshot::SpecEntry e) {
+  /// A new entry at the end of list_, not indexed yet.
+  snapshot::SpecEntry& new_entry() {
     bool moving = list_.size() == list_.capacity();
-    list_.push_back(std::move(e));
+    list_.emplace_back();
     if (moving) {  // the paths index_ views moved with their entries
       index_.clear();
-      for (std::size_t i = 0; i < list_.size(); ++i) index_.emplace(list_[i].path, i);
-    } else {
-      index_.emplace(list_.back().path, list_.size() - 1);
+      for (std::size_t i = 0; i + 1 < list_.size(); ++i) index_.emplace(list_[i].path, i);
     }
+    return list_.back();
   }
 
   /// The directories on the way: the image's (real directories only) or created 0755. The
@@ -148,13 +155,13 @@ class DirectPlanner {
       } else if (const snapshot::SpecEntry* made = find_new(dir)) {
         if (!S_ISDIR(made->mode)) return false;  // below a symlink it copies
       } else {
-        snapshot::SpecEntry d;
+        snapshot::SpecEntry& d = new_entry();
         d.path = dir;
         d.mode = S_IFDIR | 0755;
         d.uid = owner_ ? owner_->uid : 0;
         d.gid = owner_ ? owner_->gid : 0;
         d.mtime = now_;
-        put_new(std::move(d));
+        index_.emplace(d.path, list_.size() - 1);
       }
     }
     last_parent_ = parent;
@@ -162,10 +169,9 @@ class DirectPlanner {
     return true;
   }
 
-  std::optional<snapshot::SpecEntry> file_entry(const CopySource& s, const std::string& base,
-                                                const CopyFile& f, const std::string& rel) {
-    snapshot::SpecEntry e;
-    e.path = rel;
+  /// Fills `e` (new) for `f` at `rel`; false for what the spec writer does not make.
+  bool file_entry(snapshot::SpecEntry& e, const CopySource& s, const std::string& base,
+                  const CopyFile& f, std::string rel) {
     e.uid = owner_ ? owner_->uid : f.uid;
     e.gid = owner_ ? owner_->gid : f.gid;
     e.mtime = f.mtime.tv_sec;
@@ -173,10 +179,9 @@ class DirectPlanner {
     if (!f.hardlink_to.empty()) {
       std::string first = (std::filesystem::path(base) / f.hardlink_to).string().substr(1);
       snapshot::SpecEntry* target = find_new(first);
-      if (!target || !S_ISREG(target->mode)) return std::nullopt;
+      if (!target || !S_ISREG(target->mode)) return false;
       if (target->link_group < 0) target->link_group = groups_++;
       e = *target;
-      e.path = rel;
     } else if (f.type == S_IFDIR) {
       e.mode = S_IFDIR | f.mode;
     } else if (f.type == S_IFLNK) {
@@ -192,9 +197,10 @@ class DirectPlanner {
         e.content_path = join_rel(s.read_from, f.sub);
       }
     } else {
-      return std::nullopt;
+      return false;
     }
-    return e;
+    e.path = std::move(rel);
+    return true;
   }
 
   /// An image directory in the layer, as the overlay copies it up (owner, mode, xattrs kept),
