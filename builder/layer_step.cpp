@@ -240,8 +240,7 @@ cache::CacheEntry alias_entry(const cache::CacheEntry& entry, const cache::StepK
   cache::CacheEntry a = entry;
   a.key = cache::compute_key(alias);
   a.chain_key = entry.key;
-  a.part_digests.clear();
-  for (const auto& p : alias.parts) a.part_digests.push_back({p.name, cache::part_digest(p)});
+  a.part_digests = cache::part_digests(alias);
   return a;
 }
 
@@ -356,8 +355,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
   }
   StepTimer timer;
   cache::CacheEntry entry = execute(session, stage, k, work, direct);
-  entry.part_digests.reserve(key.parts.size());
-  for (const auto& p : key.parts) entry.part_digests.push_back({p.name, cache::part_digest(p)});
+  entry.part_digests = cache::part_digests(key);
   entry.created = created_time(*session.options);
   stage.image.created = entry.created;
   if (!entry.layer_digest.empty()) append_layer(stage, entry);
@@ -369,7 +367,7 @@ void run_layer_step(BuildSession& session, StageState& stage, const cache::StepK
     if (other) session.cache->put(alias->parent, *other);
   }
   stage.image.cache_key = k;
-  // Only --cache-to reads the part digests again (a COPY of 100,000 files has as many).
+  // Only --cache-to reads the part digests again.
   if (session.options->cache_to.empty()) std::vector<cache::KeyPart>().swap(entry.part_digests);
   record_used(session, key.parent, std::move(entry), std::move(other));
   session.events->done(description.label, timer.seconds());

@@ -72,22 +72,30 @@ std::string parts_text(const CacheEntry& e) {
     sorted.push_back(&p);
     size += p.name.size() + p.value.size() + 6;
   }
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const KeyPart* a, const KeyPart* b) { return a->name < b->name; });
-  // Printable ASCII but `"` and `\\` is written as it is (what the dump gives, without making a
-  // json value per name: a COPY of 100,000 files has as many).
-  auto quoted = [](const std::string& s) {
-    bool plain = std::all_of(s.begin(), s.end(),
-                             [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-    if (plain) return "\"" + s + "\"";
-    return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
-  };
+  auto by_name = [](const KeyPart* a, const KeyPart* b) { return a->name < b->name; };
+  // A COPY's parts come in walk order, which is name order for most trees: checked, not sorted.
+  if (!std::is_sorted(sorted.begin(), sorted.end(), by_name)) {
+    std::stable_sort(sorted.begin(), sorted.end(), by_name);
+  }
   std::string out = "{";
   out.reserve(size);
+  // Printable ASCII but `"` and `\\` is written as it is (what the dump gives, without making a
+  // json value or a string per name: a COPY of 100,000 files has as many).
+  auto put_quoted = [&out](const std::string& s) {
+    bool plain = std::all_of(s.begin(), s.end(),
+                             [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (plain) {
+      out.append("\"").append(s).append("\"");
+    } else {
+      out.append(json(s).dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+  };
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     if (i + 1 < sorted.size() && sorted[i + 1]->name == sorted[i]->name) continue;
     if (out.size() > 1) out += ',';
-    out.append(quoted(sorted[i]->name)).append(":").append(quoted(sorted[i]->value));
+    put_quoted(sorted[i]->name);
+    out += ':';
+    put_quoted(sorted[i]->value);
   }
   out += '}';
   return out;
@@ -207,8 +215,7 @@ std::string CacheIndex::explain_miss(const StepKey& key) const {
     }
   }
   // An entry adopted from a shared cache may carry its source parts folded into one.
-  std::vector<KeyPart> current;
-  for (const auto& part : key.parts) current.push_back({part.name, part_digest(part)});
+  std::vector<KeyPart> current = part_digests(key);
   bool folded = std::any_of(previous->part_digests.begin(), previous->part_digests.end(),
                             [](const KeyPart& p) { return p.name == kFoldedSources; });
   if (folded) current = fold_sources(current, 0);
@@ -217,16 +224,22 @@ std::string CacheIndex::explain_miss(const StepKey& key) const {
   std::unordered_set<std::string_view> now;
   for (const auto& old : previous->part_digests) before[old.name] = old.value;
   for (const auto& part : current) now.insert(part.name);
+  // At most kShownParts names, then how many more: one line, whatever the step.
+  constexpr std::size_t kShownParts = 20;
   std::string changed;
+  std::size_t count = 0;
+  auto add = [&](std::string_view name, std::string_view suffix) {
+    if (count++ >= kShownParts) return;
+    changed.append(changed.empty() ? "" : ", ").append(name).append(suffix);
+  };
   for (const auto& part : current) {
     auto it = before.find(part.name);
-    if (it == before.end() || it->second != part.value) {
-      changed += (changed.empty() ? "" : ", ") + part.name;
-    }
+    if (it == before.end() || it->second != part.value) add(part.name, "");
   }
   for (const auto& old : previous->part_digests) {
-    if (!now.contains(old.name)) changed += (changed.empty() ? "" : ", ") + old.name + " (removed)";
+    if (!now.contains(old.name)) add(old.name, " (removed)");
   }
+  if (count > kShownParts) changed += " and " + std::to_string(count - kShownParts) + " more";
   return changed.empty() ? "an identical entry was replaced" : "changed: " + changed;
 }
 

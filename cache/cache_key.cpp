@@ -1,17 +1,24 @@
 #include "cache/cache_key.h"
 
 #include <algorithm>
+#include <charconv>
+#include <map>
+#include <string_view>
 
 #include "oci/digest.h"
 
 namespace mkimg::cache {
 namespace {
 
-void feed(oci::Sha256& h, const std::string& s) {
-  std::string len = std::to_string(s.size()) + ":";
-  h.update(len);
+void feed(oci::Sha256& h, std::string_view s) {
+  char len[24];
+  char* end = std::to_chars(len, len + sizeof len - 1, s.size()).ptr;
+  *end++ = ':';
+  h.update(len, static_cast<std::size_t>(end - len));
   h.update(s);
 }
+
+bool is_source(const KeyPart& p) { return p.name.starts_with("source:"); }
 
 }  // namespace
 
@@ -28,8 +35,43 @@ std::string compute_key(const StepKey& key) {
 
 std::string part_digest(const KeyPart& part) { return oci::sha256_of(part.value).str(); }
 
+std::vector<KeyPart> part_digests(const StepKey& key) {
+  std::vector<KeyPart> out;
+  auto sources =
+      static_cast<std::size_t>(std::count_if(key.parts.begin(), key.parts.end(), is_source));
+  if (sources <= kSourcePartsPerFile) {
+    out.reserve(key.parts.size());
+    for (const auto& p : key.parts) out.push_back({p.name, part_digest(p)});
+    return out;
+  }
+  // One hasher a directory, its part placed where the directory's first file is.
+  std::map<std::string_view, std::size_t> dirs;  // "/dir/" -> index in out and hashers
+  std::vector<oci::Sha256> hashers;
+  std::vector<std::size_t> hashed;  // the index in out of each hasher's part
+  for (const auto& p : key.parts) {
+    if (!is_source(p)) {
+      out.push_back({p.name, part_digest(p)});
+      continue;
+    }
+    std::string_view path = std::string_view(p.name).substr(7);  // after "source:"
+    std::string_view dir = path.substr(0, path.rfind('/') + 1);
+    auto [it, added] = dirs.try_emplace(dir, hashers.size());
+    if (added) {
+      hashers.emplace_back();
+      hashed.push_back(out.size());
+      out.push_back({"sources:" + std::string(dir), ""});
+    }
+    feed(hashers[it->second], p.name);
+    feed(hashers[it->second], p.value);
+  }
+  for (std::size_t i = 0; i < hashers.size(); ++i) out[hashed[i]].value = hashers[i].finish().str();
+  return out;
+}
+
 std::vector<KeyPart> fold_sources(const std::vector<KeyPart>& digests, std::size_t limit) {
-  auto is_source = [](const KeyPart& p) { return p.name.rfind("source:", 0) == 0; };
+  auto is_source = [](const KeyPart& p) {
+    return p.name.starts_with("source:") || p.name.starts_with("sources:");
+  };
   auto sources = static_cast<std::size_t>(std::count_if(digests.begin(), digests.end(), is_source));
   if (sources <= limit) return digests;
   oci::Sha256 h;
