@@ -108,14 +108,31 @@ bool copy_member(int fd, const BlobMember& where, const Buffer& input, Buffer& o
 }
 
 /// Reads `where` of the earlier blob `fd` into `out` and decompresses it into `input`, which
-/// must then hold `tar_size` bytes hashing to the member's hash; throws EarlierMismatch else.
+/// must then hold `tar_size` bytes, hashing to the member's hash unless the whole blob was
+/// checked (`blob_checked`); throws EarlierMismatch else.
 void read_earlier_member(int fd, const BlobMember& where, std::size_t tar_size, Buffer& out,
-                         Buffer& input, libdeflate_decompressor* d) {
+                         Buffer& input, libdeflate_decompressor* d, bool blob_checked) {
   if (!d || !read_member(fd, where, tar_size, out) || !decompress_member(d, out, tar_size, input) ||
-      oci::sha256_of(std::string_view(input.data(), input.size)).str() != where.hash) {
+      (!blob_checked &&
+       oci::sha256_of(std::string_view(input.data(), input.size)).str() != where.hash)) {
     throw EarlierMismatch("the earlier layer's member at " + std::to_string(where.offset) +
                           " is not what its record says");
   }
+}
+
+/// "sha256:..." of everything in `fd`, or "" when it cannot be read.
+std::string blob_digest(int fd) {
+  oci::Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "";
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+    at += n;
+  }
+  return h.finish().str();
 }
 
 /// What makes a member's bytes: the libraries' versions and the level, and the bytes this
@@ -197,6 +214,7 @@ struct CompressedSink::Impl {
   std::size_t max_in_flight = 4;
   bool index_members = false;
   UniqueFd reuse_fd;
+  bool blob_checked = false;  ///< reuse_fd's whole blob hashed to its digest
   std::unordered_map<std::string, BlobMember> reuse;  // by the hash of the input
   std::vector<BlobMember> members;
   int64_t members_reused = 0;
@@ -270,7 +288,7 @@ struct CompressedSink::Impl {
         if (job.copy) {
           const BlobMember& m = earlier[*job.copy];
           read_earlier_member(reuse_fd.get(), m, earlier_size(*job.copy), block.out, job.input,
-                              decompressor.get());
+                              decompressor.get(), blob_checked);
           block.hash = m.hash;
           block.reused = true;
         } else {
@@ -441,7 +459,7 @@ struct CompressedSink::Impl {
       if (cached != i) {
         cached.reset();
         read_earlier_member(reuse_fd.get(), earlier[i], earlier_size(i), cached_scratch,
-                            cached_bytes, reader.get());
+                            cached_bytes, reader.get(), blob_checked);
         cached = i;
       }
       int64_t n = std::min(left, held - within);
@@ -487,6 +505,11 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
     impl_->index_members = index_members || reuse != nullptr;
     if (reuse && reuse->format == reuse_format(impl_->level)) {
       impl_->reuse_fd.reset(::open(reuse->blob.c_str(), O_RDONLY | O_CLOEXEC));
+      if (impl_->reuse_fd && !reuse->digest.empty()) {
+        // A blob that is not its digest is not used at all: the layer is written afresh.
+        impl_->blob_checked = blob_digest(impl_->reuse_fd.get()) == reuse->digest;
+        if (!impl_->blob_checked) impl_->reuse_fd.reset();
+      }
       struct stat st {};
       if (impl_->reuse_fd && ::fstat(impl_->reuse_fd.get(), &st) == 0) {
         for (const auto& m : reuse->members) {

@@ -149,7 +149,10 @@ std::optional<CopyRecall> load_copy_recall(const oci::Store& store, const std::s
       return std::nullopt;
     }
     auto blob = store.blob_path(oci::Digest::parse(r->blob_digest));
-    if (std::filesystem::exists(blob)) r->layer.blob = blob;
+    if (std::filesystem::exists(blob)) {
+      r->layer.blob = blob;
+      r->layer.digest = r->blob_digest;  // checked whole before its members are used
+    }
     if (!r->chain.empty()) r->dirs = snapshot::layer_dirs(store, r->chain);
   } catch (const std::exception& e) {
     spdlog::debug("copy recall for this step not used: {}", e.what());

@@ -276,6 +276,43 @@ TEST(LayerReuse, ADamagedEarlierBlobIsAMissNeverOtherBytes) {
   EXPECT_EQ(blob.entries_reused, 0);
 }
 
+// An earlier blob damaged where gzip checks nothing (a member header's MTIME): its members
+// still decompress to the recorded bytes, but copied as they are they would put that damage
+// into the new blob. Checked whole against its digest, it is not used.
+TEST(LayerReuse, AnEarlierBlobThatIsNotItsDigestIsNotUsed) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 300);
+  const auto first_spec = [&ctx] {
+    auto s = ctx.spec();
+    fingerprint_entries(s);
+    return s;
+  }();
+  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
+  ASSERT_GE(first.members.size(), 2u);
+  ctx.append("d0/f0", "x\n");
+  auto spec = ctx.spec();
+  fingerprint_entries(spec);
+  LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
+
+  EarlierLayer intact = earlier_of(first);
+  intact.digest = first.digest;
+  LayerBlob taken = write_layer_spec(spec, tmp / "taken.gz", gzip_options(&intact));
+  EXPECT_EQ(taken.digest, fresh.digest);
+  EXPECT_GT(taken.entries_reused, 0);
+
+  std::string bytes = read_bytes(first.file);
+  const BlobMember& last = first.members.back();
+  ASSERT_EQ(bytes.substr(static_cast<std::size_t>(last.offset), 2), "\x1f\x8b");
+  bytes[static_cast<std::size_t>(last.offset + 4)] ^= 1;  // MTIME
+  write_bytes(tmp / "damaged.gz", bytes);
+  EarlierLayer damaged = intact;
+  damaged.blob = tmp / "damaged.gz";
+  LayerBlob blob = write_layer_spec(spec, tmp / "out.gz", gzip_options(&damaged));
+  EXPECT_EQ(blob.digest, fresh.digest);
+  EXPECT_TRUE(read_bytes(blob.file) == read_bytes(fresh.file));
+  EXPECT_EQ(blob.entries_reused, 0);
+}
+
 // The files materialize_spec() makes are the layer: tarred again they give the same blob, with
 // owners, modes (setuid), xattrs, symlinks, hardlink groups and nanosecond mtimes.
 TEST(LayerReuse, MaterializedFilesAreTheLayer) {
