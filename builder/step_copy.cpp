@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <future>
 
 #include "builder/copy/git_source.h"
 #include "builder/copy/plan.h"
@@ -304,6 +305,14 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
   d.view = std::make_unique<ImageView>(session, ctx.stage.image);
   auto owner = resolve_owner(a.chown, d.view->root());
   d.src_root = open_root(input.root);
+  // The last run's record is read meanwhile (a tenth of a second for 100,000 files). --no-cache
+  // builds from nothing: not even files or gzip members of the last build.
+  std::future<std::optional<CopyRecall>> recall;
+  if (stage_cache_mode(session, ctx.stage.index) == CacheMode::kUse) {
+    recall = std::async(std::launch::async, [&store = *session.store, &key = s.recall_key] {
+      return load_copy_recall(store, key);
+    });
+  }
   d.plan = direct_copy_entries(s.sources, d.src_root.get(), d.view->root(),
                                resolved_in(s.dest, d.view->root()), owner, s.parents,
                                s.force_dir_dest, ::time(nullptr));
@@ -312,10 +321,7 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
   // The plan holds all the layer needs from here on: the sources (and for 100,000 files their
   // tens of megabytes) go now, while the layer and the files are written.
   std::vector<CopySource>().swap(s.sources);
-  // --no-cache builds from nothing: not even files or gzip members of the last build.
-  if (stage_cache_mode(session, ctx.stage.index) == CacheMode::kUse) {
-    d.recall = load_copy_recall(*session.store, s.recall_key);
-  }
+  if (recall.valid()) d.recall = recall.get();
   return [&d, &s](const std::filesystem::path& out_file, const snapshot::LayerOptions& options) {
     snapshot::LayerOptions o = options;
     o.index_members = true;
