@@ -66,6 +66,7 @@ class ContextHasher {
   /// Adds `e`, or replaces the entry of its path.
   Entry& put(const Entry& e);
   void grow();
+  void place(std::size_t hash, std::size_t index);
   std::string full_text() const;
 
   std::filesystem::path memo_dir_;
@@ -84,9 +85,9 @@ class ContextHasher {
   } mapped_;
   std::deque<std::string> owned_;  ///< the strings of entries added since (stable addresses)
   std::vector<Entry> entries_;     ///< one a path
-  /// Open addressing over entries_ (index + 1, 0 = empty), at most half full: 100,000 files
-  /// are two allocations, not 100,000 nodes.
-  std::vector<std::uint32_t> slots_;
+  /// Open addressing over entries_ (a hash tag and index + 1, 0 = empty), at most half full:
+  /// 100,000 files are two allocations, not 100,000 nodes.
+  std::vector<std::uint64_t> slots_;
   std::size_t lines_ = 0;   ///< lines of the memo file as loaded (replaced ones too)
   bool header_ok_ = false;  ///< the memo file was this context's: lines may be appended
   /// Shared by lookups (the walk asks from several threads), taken alone to add or load.
