@@ -1,5 +1,4 @@
 // The `mkimg` command: global options, then one subcommand from a *_command(s).cpp file (cli.h).
-#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -60,16 +59,6 @@ const CLI::App& reached(const CLI::App& app) {
 
 /// A usage error as every error is printed (`mkimg: error: ...`), then the usage line of the
 /// command it concerns, on stderr; exit 2 as for every usage error (README, diff(1)).
-/// mkimg is a short-lived command whose large steps (a COPY of 100,000 files) build and drop
-/// lists of tens of megabytes: memory freed stays in the heap for the next list instead of
-/// going back to the kernel and being faulted in again page by page (about 7% of a one-file
-/// rebuild of 100,000 files), and lists up to 64 MiB come from the heap, not from mmap.
-void keep_freed_memory() {
-  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  ::mallopt(M_TOP_PAD, 16 << 20);
-}
-
 int usage_error(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App& command = reached(app);
   std::vector<std::string> left = command.remaining();
@@ -102,7 +91,6 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
 
 int main(int argc, char** argv) {
   using namespace mkimg::cli;
-  keep_freed_memory();
   GlobalOptions options;
   CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
   app.set_version_flag("--version", "mkimg " + std::string(mkimg::kVersion));
