@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <algorithm>
+#include <tuple>
 
 #include "oci/digest.h"
 #include "snapshot/layer_writer.h"
@@ -251,21 +252,32 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
   EXPECT_THROW(write_layer_spec(second, tmp / "epoch.gz", gzip_options(&other_epoch)), Error);
 }
 
+/// The fingerprinted spec of `ctx`.
+std::vector<SpecEntry> fingerprinted(const Context& ctx) {
+  auto s = ctx.spec();
+  fingerprint_entries(s);
+  return s;
+}
+
+/// 300 files written as a layer (`first`), then one of them changed: the new `spec` and the
+/// layer a fresh write of it gives.
+struct OneFileChanged {
+  static std::vector<SpecEntry> change_one(Context& ctx) {
+    ctx.append("d0/f0", "x\n");
+    return fingerprinted(ctx);
+  }
+  TempDir tmp;
+  Context ctx{tmp / "ctx", 300};
+  const std::vector<SpecEntry> first_spec = fingerprinted(ctx);  // first.written views it
+  const LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
+  const std::vector<SpecEntry> spec = change_one(ctx);
+  const LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
+};
+
 // A damaged earlier blob or record is a miss: the layer is written again from the sources.
 TEST(LayerReuse, ADamagedEarlierBlobIsAMissNeverOtherBytes) {
-  TempDir tmp;
-  Context ctx(tmp / "ctx", 300);
-  const auto first_spec = [&ctx] {
-    auto s = ctx.spec();
-    fingerprint_entries(s);
-    return s;
-  }();
-  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
-  ctx.append("d0/f0", "x\n");
-  auto spec = ctx.spec();
-  fingerprint_entries(spec);
-  LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
-
+  OneFileChanged c;
+  const auto& [tmp, first, spec, fresh] = std::tie(c.tmp, c.first, c.spec, c.fresh);
   std::string bytes = read_bytes(first.file);
   for (const auto& m : first.members) bytes[static_cast<std::size_t>(m.offset + m.size / 2)] ^= 1;
   write_bytes(tmp / "damaged.gz", bytes);
@@ -280,19 +292,9 @@ TEST(LayerReuse, ADamagedEarlierBlobIsAMissNeverOtherBytes) {
 // still decompress to the recorded bytes, but copied as they are they would put that damage
 // into the new blob. Checked whole against its digest, it is not used.
 TEST(LayerReuse, AnEarlierBlobThatIsNotItsDigestIsNotUsed) {
-  TempDir tmp;
-  Context ctx(tmp / "ctx", 300);
-  const auto first_spec = [&ctx] {
-    auto s = ctx.spec();
-    fingerprint_entries(s);
-    return s;
-  }();
-  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
+  OneFileChanged c;
+  const auto& [tmp, first, spec, fresh] = std::tie(c.tmp, c.first, c.spec, c.fresh);
   ASSERT_GE(first.members.size(), 2u);
-  ctx.append("d0/f0", "x\n");
-  auto spec = ctx.spec();
-  fingerprint_entries(spec);
-  LayerBlob fresh = write_layer_spec(spec, tmp / "fresh.gz", gzip_options());
 
   EarlierLayer intact = earlier_of(first);
   intact.digest = first.digest;
