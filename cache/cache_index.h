@@ -13,7 +13,8 @@
 // atomically (temp, fsync, rename) under a cross-process lock, so several builds can share a
 // store (RELIABILITY 22). Each entry also records the digests of its key's parts, so a miss
 // can name what changed compared with the last entry built on the same parent; they are kept
-// beside the entry (steps/<hex>.parts, one per file a COPY reads) and read only to explain a
+// beside the entry (steps/<hex>.parts: one per file a COPY reads, or one per directory for a
+// COPY of more than 1,000 files, cache_key.h part_digests) and read only to explain a
 // miss, so a cache hit parses a few hundred bytes however large the COPY (an entry written
 // with its parts inside, by an earlier version, is split by its first hit).
 #pragma once
@@ -70,7 +71,8 @@ class CacheIndex {
   /// latest child of `parent` for explanations.
   void put(const std::string& parent, const CacheEntry& entry) const;
   /// Why `key` missed: the names of the parts that differ from the last entry recorded on the
-  /// same parent ("no earlier build on this parent" when there is none).
+  /// same parent, twenty at most and a count of the rest ("no earlier build on this parent"
+  /// when there is none).
   std::string explain_miss(const StepKey& key) const;
   /// The part digests recorded for `key` (none when they were not kept).
   std::vector<KeyPart> parts(const std::string& key) const;
