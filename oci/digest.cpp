@@ -2,6 +2,10 @@
 #include "oci/digest.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
 
 #include "common/error.h"
 
@@ -177,6 +181,22 @@ void sha256_bytes(std::string_view bytes, unsigned char* out) {
       EVP_DigestFinal_ex(ctx, out, &length) != 1) {
     throw Error(describe("hash", "bytes", "OpenSSL failed"));
   }
+}
+
+Digest digest_of_fd(DigestAlgorithm algorithm, int fd, const std::filesystem::path& path,
+                    const std::function<bool()>& keep_going) {
+  Hasher h(algorithm);
+  std::vector<char> buf(1 << 20);
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("read", path.string());
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+    at += n;
+    if (keep_going && !keep_going()) throw Error(describe("hash", path.string(), "interrupted"));
+  }
+  return h.finish();
 }
 
 Digest sha256_of(std::string_view bytes) { return digest_of(DigestAlgorithm::kSha256, bytes); }

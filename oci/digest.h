@@ -8,6 +8,7 @@
 
 #include <compare>
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -87,6 +88,11 @@ Digest sha256_of(std::string_view bytes);
 void sha256_bytes(std::string_view bytes, unsigned char* out);
 /// The digest of `bytes` with `algorithm`.
 Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes);
+/// The digest of everything in the file open as `fd` (read from its start with pread, a MiB
+/// at a time): the one loop that hashes a file. Throws mkimg::Error naming `path` when it
+/// cannot be read, or when `keep_going` (asked after each MiB) says no ("interrupted").
+Digest digest_of_fd(DigestAlgorithm algorithm, int fd, const std::filesystem::path& path,
+                    const std::function<bool()>& keep_going = {});
 
 }  // namespace mkimg::oci
 

@@ -207,12 +207,7 @@ std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
     throw Error(describe("commit blob", file.string(), "not a regular file"));
   }
   if (verification == Verification::kRehash) {
-    Hasher hasher(expected.algorithm());
-    std::string buffer(1 << 20, '\0');
-    while (std::size_t n = detail::read_some(fd.get(), buffer.data(), buffer.size(), file)) {
-      hasher.update(buffer.data(), n);
-    }
-    Digest actual = hasher.finish();
+    Digest actual = digest_of_fd(expected.algorithm(), fd.get(), file);
     if (actual != expected) {
       throw Error(describe("commit blob", expected.str(), "file has digest " + actual.str()));
     }

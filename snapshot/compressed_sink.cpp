@@ -120,21 +120,6 @@ void read_earlier_member(int fd, const BlobMember& where, std::size_t tar_size, 
   }
 }
 
-/// "sha256:..." of everything in `fd`, or "" when it cannot be read.
-std::string blob_digest(int fd) {
-  oci::Sha256 h;
-  std::vector<char> buf(1 << 20);
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return "";
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(n));
-    at += n;
-  }
-  return h.finish().str();
-}
-
 /// What makes a member's bytes: the libraries' versions and the level, and the bytes this
 /// libdeflate gives for a fixed probe at that level (the shared library may be newer than the
 /// header mkimg was built with).
@@ -507,7 +492,13 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
       impl_->reuse_fd.reset(::open(reuse->blob.c_str(), O_RDONLY | O_CLOEXEC));
       if (impl_->reuse_fd && !reuse->digest.empty()) {
         // A blob that is not its digest is not used at all: the layer is written afresh.
-        impl_->blob_checked = blob_digest(impl_->reuse_fd.get()) == reuse->digest;
+        try {
+          impl_->blob_checked =
+              oci::digest_of_fd(oci::DigestAlgorithm::kSha256, impl_->reuse_fd.get(), reuse->blob)
+                  .str() == reuse->digest;
+        } catch (const Error&) {
+          impl_->blob_checked = false;  // unreadable: not used either
+        }
         if (!impl_->blob_checked) impl_->reuse_fd.reset();
       }
       struct stat st {};
