@@ -41,21 +41,6 @@ std::size_t format_stat_key(const struct stat& st, char (&buf)[160]) {
   return static_cast<std::size_t>(p - buf);
 }
 
-std::string hash_fd(int fd, const std::filesystem::path& path) {
-  oci::Sha256 h;
-  std::vector<char> buf(1 << 20);
-  for (off_t off = 0;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw sys_error("read", path.string());
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(n));
-    off += n;
-    if (runtime::interrupted()) throw Error(describe("hash", path.string(), "interrupted"));
-  }
-  return h.finish().str();
-}
-
 std::filesystem::path absolute_context(const std::filesystem::path& context) {
   if (context.empty()) return {};
   std::error_code ec;
@@ -103,6 +88,18 @@ bool is_digest(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+/// A slot of the table: the upper 32 bits of the path's hash, then its entry's index + 1 (0:
+/// empty). The hash is compared first, so a probe seldom reads an entry that is not the one.
+std::uint64_t slot_of(std::size_t hash, std::size_t index) {
+  return (static_cast<std::uint64_t>(hash >> 32) << 32) | static_cast<std::uint32_t>(index + 1);
+}
+
+/// Appends the memo line of `path`: "<stat-key> <digest> <path>\n".
+void append_line(std::string& out, std::string_view stat_key, std::string_view digest,
+                 std::string_view path) {
+  out.append(stat_key).append(" ").append(digest).append(" ").append(path).push_back('\n');
+}
+
 }  // namespace
 
 ContextHasher::ContextHasher(std::filesystem::path memo_dir, std::filesystem::path context)
@@ -124,16 +121,6 @@ ContextHasher::Mapping::~Mapping() {
 }
 
 std::string_view ContextHasher::keep(std::string s) { return owned_.emplace_back(std::move(s)); }
-
-namespace {
-
-/// A slot of the table: the upper 32 bits of the path's hash, then its entry's index + 1 (0:
-/// empty). The hash is compared first, so a probe seldom reads an entry that is not the one.
-std::uint64_t slot_of(std::size_t hash, std::size_t index) {
-  return (static_cast<std::uint64_t>(hash >> 32) << 32) | static_cast<std::uint32_t>(index + 1);
-}
-
-}  // namespace
 
 ContextHasher::Entry* ContextHasher::find(std::string_view path) {
   if (slots_.empty()) return nullptr;
@@ -237,7 +224,9 @@ std::optional<std::string> ContextHasher::lookup(std::string_view rel, const str
 
 std::string ContextHasher::hash(std::string_view rel, int fd, const struct stat& st) {
   if (auto known = lookup(rel, st)) return *known;
-  std::string digest = hash_fd(fd, context_ / rel);
+  std::string digest = oci::digest_of_fd(oci::DigestAlgorithm::kSha256, fd, context_ / rel, [] {
+                         return !runtime::interrupted();
+                       }).str();
   std::lock_guard lock(mutex_);
   // A path with a newline cannot be a memo line: it is hashed again next time.
   if (!memo_file_.empty() && !rel.empty() && rel.find('\n') == std::string_view::npos) {
@@ -262,10 +251,7 @@ std::string ContextHasher::full_text() const {
   std::string out;
   out.reserve(size);
   out.append(kMemoHeader).append(context_.string()).push_back('\n');
-  for (const auto* e : sorted) {
-    out.append(e->stat_key).append(" ").append(e->digest).append(" ");
-    out.append(e->path).push_back('\n');
-  }
+  for (const auto* e : sorted) append_line(out, e->stat_key, e->digest, e->path);
   return out;
 }
 
@@ -278,8 +264,7 @@ void ContextHasher::save() {
   for (const auto& e : entries_) {
     if (!e.added) continue;
     ++count;
-    added.append(e.stat_key).append(" ").append(e.digest).append(" ");
-    added.append(e.path).push_back('\n');
+    append_line(added, e.stat_key, e.digest, e.path);
   }
   // Appended while at most half the lines would be replaced ones: a build that read one file
   // of 100,000 writes one line, not the 100,000.
