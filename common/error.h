@@ -13,6 +13,8 @@
 //   user_namespace.h  whether mkimg runs in a user namespace; chown errors naming the fix
 //   archive_error.h  a libarchive failure in words, its errno's included ("No space left")
 //   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
+//   parallel.h    for_each_index / for_each_range: a loop's work shared among the cores, the one
+//                 place threads are started for a loop
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with

@@ -13,15 +13,14 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 #include <map>
 #include <memory>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "common/archive_error.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "oci/digest.h"
 #include "snapshot/compressed_sink.h"
 #include "snapshot/tree_walk.h"
@@ -517,27 +516,11 @@ std::string entry_fingerprint(const SpecEntry& e) {
 }
 
 void fingerprint_entries(std::vector<SpecEntry>& entries) {
-  std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
-  if (entries.size() < 4096) threads = 1;
-  std::size_t chunk = (entries.size() + threads - 1) / threads;
-  // Chunk t on thread t (the caller's is 0); a failure (OpenSSL's) is rethrown after the join.
-  std::vector<std::exception_ptr> failures(threads);
-  auto work = [&entries, &failures, chunk](std::size_t t) {
-    try {
-      for (std::size_t i = t * chunk; i < std::min(entries.size(), (t + 1) * chunk); ++i) {
-        entries[i].fingerprint = entry_fingerprint(entries[i]);
-      }
-    } catch (...) {
-      failures[t] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> workers;
-  for (std::size_t t = 1; t < threads; ++t) workers.emplace_back(work, t);
-  work(0);
-  for (auto& w : workers) w.join();
-  for (const auto& failure : failures) {
-    if (failure) std::rethrow_exception(failure);
-  }
+  for_each_range(entries.size(), core_threads(8), 2048,
+                 [&entries](std::size_t begin, std::size_t end) {
+                   for (std::size_t i = begin; i < end; ++i)
+                     entries[i].fingerprint = entry_fingerprint(entries[i]);
+                 });
 }
 
 LayerBlob write_layer_from_dir(const fs::path& root, const fs::path& out_file,
