@@ -116,6 +116,23 @@ std::filesystem::path ContextHasher::memo_path(const std::filesystem::path& memo
   return memo_dir / memo_name(absolute_context(context));
 }
 
+ContextHasher::~ContextHasher() {
+  if (loader_.joinable()) loader_.join();
+}
+
+void ContextHasher::preload() {
+  if (memo_file_.empty()) return;
+  std::call_once(preload_once_, [this] {
+    loader_ = std::thread([this] {
+      std::lock_guard lock(mutex_);
+      try {
+        if (!loaded_) load_locked();
+      } catch (...) {  // what was loaded stays: the paths not in it are read
+      }
+    });
+  });
+}
+
 ContextHasher::Mapping::~Mapping() {
   if (data) ::munmap(data, size);
 }
