@@ -135,15 +135,11 @@ void fill_content(const CopyInput& in, CopyFile& f, int parent_fd, const std::st
 /// remembered (the file is not even opened), else read. Both on every core, a run of files
 /// at a time; the digests do not depend on the order. `root_fd` is the context root.
 void hash_files(const CopyInput& in, int root_fd, CopySource& src) {
-  auto wanted = [](const CopyFile& f) {
-    return f.type == S_IFREG && f.digest.empty() && !f.content;
-  };
   std::vector<std::vector<CopyFile*>> unknown(src.files.run_count());
   for_each_index(unknown.size(), core_threads(8), [&](std::size_t r) {
-    std::string rel;
     for (CopyFile& f : src.files.run(r)) {
-      if (!wanted(f)) continue;
-      rel.assign(join_rel(src.read_from, f.sub));
+      if (f.type != S_IFREG || !f.digest.empty() || f.content) continue;
+      std::string rel = join_rel(src.read_from, f.sub);
       if (auto known = in.hasher->lookup(rel, memo_stat(f))) {
         f.digest = std::move(*known);
       } else {
