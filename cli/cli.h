@@ -20,6 +20,9 @@
 //                           and `-e NAME` values from the environment
 //   progress.h              the build's events rendered: plain, a live tty view, quiet
 //   log_sink.h              spdlog to stderr ("mkimg: [debug] ..."), above the live view
+//   huge_page_new.cpp       the executable's operator new: allocations of 2 MiB or more
+//                           advised for transparent huge pages (an object library, linked
+//                           into the executable and cli's unit test only)
 //
 // The command is thin: main.cpp parses global options with CLI11 and each *_command(s).cpp
 // adds one family of subcommands, whose callbacks call into the libraries and throw
