@@ -226,6 +226,7 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
   run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });
+  session.background.wait();
   for (auto& [name, d] : session.named_dirs) d->hasher.save();
   oci::ImageConfig config = final_config(session, *session.finished[b.target]);
   b.layers = session.finished[b.target]->layers;

@@ -20,6 +20,7 @@
 #include "cache/cache_index.h"
 #include "cache/shared_cache.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
 #include "parser/dockerignore.h"
@@ -147,6 +148,9 @@ struct BuildSession {
   /// The layer directories this build made, recorded when the session ends
   /// (snapshot/layer_store.h).
   std::unique_ptr<snapshot::PendingLayers> pending;
+  /// Work a step left to finish while the next ones run (a COPY's recall record), waited for
+  /// when the stages are done; last, so that it is joined before the rest goes.
+  Background background;
 };
 
 /// False when no --output asks for an image in the store (every one is type=registry, local or

@@ -529,10 +529,25 @@ void run_copy(const StepContext& ctx, const CopyArgs& a, bool extract_archives) 
                  direct_work(ctx, a, input, shape, direct), alias ? &*alias : nullptr);
   // Not for a build that leaves the cache alone (--verify-reproducible's second build).
   if (direct.made && direct.made->entries > 0 && session.options->cache != CacheMode::kBypass) {
-    direct.recall.reset();  // megabytes for 100,000 files: gone before the new record is made
-    save_copy_recall(*session.store, shape.recall_key, *direct.made,
-                     snapshot::chain_ids(stage.image.config).back(),
-                     session.options->source_date_epoch, direct.changed);
+    // The record (megabytes for 100,000 files) is written while the next step runs, and the
+    // plan its entries' paths are in, the last record and the key's parts freed after it.
+    struct Record {
+      std::string key, chain;
+      snapshot::LayerBlob made;
+      std::optional<std::vector<snapshot::SpecEntry>> plan;
+      std::optional<CopyRecall> last;
+      std::vector<std::string> changed;
+      cache::StepKey step_key;
+    };
+    auto record = std::make_shared<Record>(
+        Record{shape.recall_key, snapshot::chain_ids(stage.image.config).back(),
+               std::move(*direct.made), std::move(direct.plan), std::move(direct.recall),
+               std::move(direct.changed), std::move(key)});
+    session.background.run(
+        [record, &store = *session.store, epoch = session.options->source_date_epoch] {
+          record->last.reset();  // gone before the new record is made
+          save_copy_recall(store, record->key, record->made, record->chain, epoch, record->changed);
+        });
   }
 }
 

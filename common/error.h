@@ -14,7 +14,8 @@
 //   archive_error.h  a libarchive failure in words, its errno's included ("No space left")
 //   ascii.h       ASCII case folding (keywords, stage names, HTTP header names), never by locale
 //   parallel.h    for_each_index / for_each_range: a loop's work shared among the cores, the one
-//                 place threads are started for a loop
+//                 place threads are started for a loop; Background: tasks run beside the
+//                 caller, joined by wait()
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with

@@ -5,6 +5,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace mkimg {
@@ -54,6 +55,37 @@ void for_each_range(std::size_t count, std::size_t threads, std::size_t min_rang
   std::size_t size = (count + ranges - 1) / ranges;
   for_each_index(ranges, ranges,
                  [&](std::size_t r) { work(r * size, std::min(count, (r + 1) * size)); });
+}
+
+Background::~Background() {
+  try {
+    wait();
+  } catch (...) {
+    // Dropped: the caller is unwinding from an error of its own, or never asked.
+  }
+}
+
+void Background::run(std::function<void()> task) {
+  std::lock_guard lock(mutex_);
+  threads_.emplace_back([this, task = std::move(task)] {
+    try {
+      task();
+    } catch (...) {
+      std::lock_guard failed(mutex_);
+      if (!failure_) failure_ = std::current_exception();
+    }
+  });
+}
+
+void Background::wait() {
+  std::vector<std::thread> running;
+  {
+    std::lock_guard lock(mutex_);
+    running.swap(threads_);
+  }
+  for (auto& t : running) t.join();
+  std::lock_guard lock(mutex_);
+  if (auto failure = std::exchange(failure_, nullptr)) std::rethrow_exception(failure);
 }
 
 }  // namespace mkimg

@@ -1,10 +1,15 @@
 // Work shared among the cores: the one place mkimg starts threads for a loop (walking a large
 // source directory, hashing the files a memo did not know, fingerprinting layer entries,
-// making a COPY's key parts).
+// making a COPY's key parts), and for work done beside the caller (Background: a COPY's recall
+// record written while the next step runs).
 #pragma once
 
 #include <cstddef>
+#include <exception>
 #include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace mkimg {
 
@@ -22,5 +27,25 @@ void for_each_index(std::size_t count, std::size_t threads,
 /// of at least `min_range` indexes (one range, on the caller's thread, below 2 * min_range).
 void for_each_range(std::size_t count, std::size_t threads, std::size_t min_range,
                     const std::function<void(std::size_t, std::size_t)>& work);
+
+/// Tasks run on threads of their own while the caller goes on; wait() joins them and rethrows
+/// the first task's exception. The destructor joins what is still running (a build that
+/// failed or was interrupted waits for its tasks before it unwinds further) and drops their
+/// errors.
+class Background {
+ public:
+  Background() = default;
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  void run(std::function<void()> task);
+  void wait();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::thread> threads_;
+  std::exception_ptr failure_;
+};
 
 }  // namespace mkimg

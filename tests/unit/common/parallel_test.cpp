@@ -75,5 +75,43 @@ TEST(Parallel, RangesCoverTheIndexesOnceEachAtLeastMinRangeLong) {
   }
 }
 
+TEST(Parallel, BackgroundTasksRunBesideTheCallerAndWaitRethrows) {
+  Background background;
+  std::atomic<bool> release{false};
+  std::atomic<int> done{0};
+  // The task waits for the caller: run() returned before it ended.
+  background.run([&] {
+    while (!release) std::this_thread::yield();
+    ++done;
+  });
+  background.run([] { throw std::runtime_error("task failed"); });
+  release = true;
+  EXPECT_THROW(
+      {
+        try {
+          background.wait();
+        } catch (const std::runtime_error& e) {
+          EXPECT_EQ(std::string(e.what()), "task failed");
+          throw;
+        }
+      },
+      std::runtime_error);
+  EXPECT_EQ(done, 1);
+  background.wait();  // the failure was reported once
+}
+
+TEST(Parallel, BackgroundJoinsItsTasksWhenDestroyed) {
+  std::atomic<int> done{0};
+  {
+    Background background;
+    background.run([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ++done;
+    });
+    background.run([] { throw std::runtime_error("dropped"); });
+  }
+  EXPECT_EQ(done, 1);
+}
+
 }  // namespace
 }  // namespace mkimg
