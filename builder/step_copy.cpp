@@ -345,10 +345,10 @@ LayerWriter plan_direct(const StepContext& ctx, const CopyArgs& a, const CopyInp
     StepTimer timer;
     d.made = snapshot::write_layer_spec(*d.plan, out_file, o);
     spdlog::debug(
-        "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last build, {} of {} "
-        "entries taken from it unread",
+        "{}: layer written in {:.3f}s, {} of {} gzip members copied from the last build ({} "
+        "not even decompressed), {} of {} entries taken from it unread",
         s.shown, timer.seconds(), d.made->members_reused, d.made->members.size(),
-        d.made->entries_reused, d.made->entries);
+        d.made->members_unread, d.made->entries_reused, d.made->entries);
     return *d.made;
   };
 }

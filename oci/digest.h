@@ -2,8 +2,8 @@
 //
 // A Digest is validated when it is made (Digest::parse), so a Digest value is always safe to
 // turn into a path (docs/security.md 17): only sha256 (64 lowercase hex) and sha512 (128 lowercase
-// hex) are accepted. The hashers stream (update/finish) on OpenSSL EVP; OpenSSL stays in the
-// .cpp file.
+// hex) are accepted. The hashers stream (update/finish) on OpenSSL EVP, but ResumableSha256 on
+// OpenSSL's SHA256_CTX (EVP cannot hand out its state); OpenSSL stays in the .cpp file.
 #pragma once
 
 #include <compare>
@@ -76,6 +76,37 @@ class Hasher {
 class Sha256 : public Hasher {
  public:
   Sha256() : Hasher(DigestAlgorithm::kSha256) {}
+};
+
+/// A SHA-256 whose state between 64-byte blocks can be written down and taken up again
+/// (OpenSSL's EVP cannot export it): a layer's diff_id goes on from the state an earlier
+/// layer kept after its unchanged first gzip members (snapshot::BlobMember::tar_state)
+/// instead of hashing their bytes again. Otherwise the same as Sha256.
+class ResumableSha256 {
+ public:
+  ResumableSha256();
+  ~ResumableSha256();
+  ResumableSha256(ResumableSha256&&) noexcept;
+  ResumableSha256& operator=(ResumableSha256&&) noexcept;
+  ResumableSha256(const ResumableSha256&) = delete;
+  ResumableSha256& operator=(const ResumableSha256&) = delete;
+
+  void update(const void* data, std::size_t size);
+  /// The state so far as 64 lowercase hex digits when the bytes hashed fill whole 64-byte
+  /// blocks; "" otherwise.
+  std::string mid_state() const;
+  /// True when `state` may be a mid_state(): 64 lowercase hex digits.
+  static bool is_mid_state(std::string_view state);
+  /// Forgets what was hashed and goes on from `state`, the mid_state() of a hasher that had
+  /// hashed `length` bytes; false (and nothing changed) when `state` is not a mid state or
+  /// `length` not a multiple of 64.
+  bool resume(std::string_view state, uint64_t length);
+  /// The digest of everything hashed; the hasher must not be used afterwards.
+  Digest finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 /// Lowercase hex of `bytes`, two digits a byte: the one hex encoder.

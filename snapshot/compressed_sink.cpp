@@ -52,6 +52,9 @@ struct GzipBlock {
   Buffer out;        // the member
   std::string hash;  // "sha256:<hex>" of the input, when members are indexed
   bool reused = false;
+  /// The earlier member copied without decompressing it (`input` is empty): the diff_id's
+  /// hash goes on from its tar_state.
+  std::optional<std::size_t> unread;
 };
 
 struct CompressorDeleter {
@@ -148,11 +151,12 @@ std::string member_format(int level) {
 }
 
 /// A gzip compression job and its slot for the result: compress `input`, or, with `copy`,
-/// copy that member of the earlier blob (and decompress it into `input`).
+/// copy that member of the earlier blob (and decompress it into `input`, unless `unread`).
 struct GzipJob {
   uint64_t index = 0;
   Buffer input;
   std::optional<std::size_t> copy;
+  bool unread = false;
 };
 
 /// A range of the earlier layer's tar in the pending block, at `at`.
@@ -180,7 +184,8 @@ struct CompressedSink::Impl {
   Compression compression;
   int level;
   Buffer pending;
-  oci::Sha256 tar_hash, blob_hash;
+  oci::ResumableSha256 tar_hash;
+  oci::Sha256 blob_hash;
   int64_t tar_size = 0, size = 0;
   int64_t flushed = 0;  // bytes handed to write-back already
   static constexpr int64_t kWriteBehind = 8 << 20;
@@ -204,6 +209,13 @@ struct CompressedSink::Impl {
   std::vector<BlobMember> members;
   int64_t members_reused = 0;
   int64_t tar_written = 0;  // tar bytes of the blocks written so far
+  // While every block so far is the earlier member of its index, copied unread (a checked
+  // blob only): then `resume_from` is the tar_state of the last of them, which tar_hash takes
+  // up before it hashes anything else.
+  bool all_unread = true;
+  int64_t tar_submitted = 0;  // tar bytes of the blocks submitted so far
+  std::string resume_from;
+  int64_t members_unread = 0;
 
   // The earlier layer's members (blob order) and where its tar ends, when entries may be taken
   // from it; `pieces` are the earlier ranges in `pending`.
@@ -270,7 +282,16 @@ struct CompressedSink::Impl {
       bool mismatch = false;
       try {
         if (!compressor) throw Error(describe("compress", "layer", "out of memory"));
-        if (job.copy) {
+        if (job.unread) {
+          const BlobMember& m = earlier[*job.copy];
+          if (!read_member(reuse_fd.get(), m, earlier_size(*job.copy), block.out)) {
+            throw EarlierMismatch("the earlier layer's member at " + std::to_string(m.offset) +
+                                  " cannot be read");
+          }
+          block.hash = m.hash;
+          block.reused = true;
+          block.unread = job.copy;
+        } else if (job.copy) {
           const BlobMember& m = earlier[*job.copy];
           read_earlier_member(reuse_fd.get(), m, earlier_size(*job.copy), block.out, job.input,
                               decompressor.get(), blob_checked);
@@ -323,13 +344,23 @@ struct CompressedSink::Impl {
       results.erase(written);
       ++written;
       lock.unlock();
+      int64_t tar_offset = tar_written;
+      std::string tar_state;
+      if (block.unread) {
+        tar_state = resume_from = earlier[*block.unread].tar_state;
+        tar_written += static_cast<int64_t>(earlier_size(*block.unread));
+        ++members_unread;
+      } else {
+        resume_hash();
+        tar_hash.update(block.input.data(), block.input.size);
+        tar_written += static_cast<int64_t>(block.input.size);
+        if (index_members) tar_state = tar_hash.mid_state();
+      }
       if (index_members) {
-        members.push_back(
-            {std::move(block.hash), size, static_cast<int64_t>(block.out.size), tar_written});
+        members.push_back({std::move(block.hash), size, static_cast<int64_t>(block.out.size),
+                           tar_offset, std::move(tar_state)});
         members_reused += block.reused ? 1 : 0;
       }
-      tar_hash.update(block.input.data(), block.input.size);
-      tar_written += static_cast<int64_t>(block.input.size);
       emit(block.out.data(), block.out.size);
       lock.lock();
       spare.push_back(std::move(block.out));
@@ -337,8 +368,23 @@ struct CompressedSink::Impl {
     }
   }
 
+  /// Takes up the earlier layer's hash state after the members copied unread, once.
+  void resume_hash() {
+    if (resume_from.empty()) return;
+    if (!tar_hash.resume(resume_from, static_cast<uint64_t>(tar_written))) {
+      throw EarlierMismatch("the earlier layer's hash state is not one");
+    }
+    resume_from.clear();
+  }
+
   void submit_gzip(Buffer block, std::optional<std::size_t> copy = std::nullopt) {
-    GzipJob job{submitted, std::move(block), copy};
+    // Unread while the blocks are the earlier layer's first members, in order: the tar so far
+    // is then the earlier tar up to here, and the hash state after it is the earlier one.
+    int64_t start = tar_submitted;
+    tar_submitted += static_cast<int64_t>(block.size);
+    all_unread = all_unread && copy && *copy == submitted && blob_checked &&
+                 start == earlier[*copy].tar_offset && !earlier[*copy].tar_state.empty();
+    GzipJob job{submitted, std::move(block), copy, all_unread};
     {
       std::lock_guard lock(mu);
       jobs.push_back(std::move(job));
@@ -511,6 +557,9 @@ CompressedSink::CompressedSink(UniqueFd out, Compression compression, int level,
         // Entries may be taken from it when its members are whole and in order.
         if (well_formed(reuse->members, st.st_size, reuse->tar_size)) {
           impl_->earlier = reuse->members;
+          for (auto& m : impl_->earlier) {
+            if (!oci::ResumableSha256::is_mid_state(m.tar_state)) m.tar_state.clear();
+          }
           impl_->earlier_tar_size = reuse->tar_size;
           impl_->reader.reset(libdeflate_alloc_decompressor());
           if (!impl_->reader) impl_->earlier.clear();
@@ -552,7 +601,15 @@ void CompressedSink::write_earlier(int64_t offset, int64_t size) {
   Buffer& pending = impl_->pending;
   while (size > 0) {
     int64_t n = std::min<int64_t>(size, static_cast<int64_t>(kBlockSize - pending.size));
-    impl_->pieces.push_back({pending.size, offset, n});
+    // Entries that follow each other in the earlier tar too are one piece: a block that is
+    // one piece can be an earlier member, copied.
+    auto& pieces = impl_->pieces;
+    if (!pieces.empty() && pieces.back().offset + pieces.back().size == offset &&
+        pieces.back().at + static_cast<std::size_t>(pieces.back().size) == pending.size) {
+      pieces.back().size += n;
+    } else {
+      pieces.push_back({pending.size, offset, n});
+    }
     pending.size += static_cast<std::size_t>(n);
     offset += n;
     size -= n;
@@ -570,6 +627,7 @@ void CompressedSink::entry_start(std::string_view path) {
 SinkResult CompressedSink::finish() {
   impl_->flush_block();
   if (impl_->compression == Compression::kGzip) impl_->finish_gzip();
+  impl_->resume_hash();  // every block was copied unread
   if (impl_->compression == Compression::kZstd) impl_->zstd_stream("", 0, ZSTD_e_end);
   // A pipe (`build --output type=tar,dest=-`) has nothing to sync.
   struct stat out {};
@@ -581,6 +639,7 @@ SinkResult CompressedSink::finish() {
                impl_->tar_size};
   r.members = std::move(impl_->members);
   r.members_reused = impl_->members_reused;
+  r.members_unread = impl_->members_unread;
   return r;
 }
 

@@ -10,7 +10,9 @@
 // from the earlier blob (EarlierLayer) instead of compressing them again. An entry may also be
 // given as a range of the earlier blob's tar (write_earlier): a block made only of such a range
 // that is exactly an earlier member is copied, other blocks get those bytes by decompressing
-// the earlier members; every earlier member used is checked against its hash.
+// the earlier members; every earlier member used is checked against its hash, but for the
+// first members of a checked earlier blob: while the new layer's blocks are exactly those, they
+// are copied unread and the diff_id's hash goes on from the earlier layer's state after them.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +36,7 @@ struct SinkResult {
   int64_t tar_size = 0;
   std::vector<BlobMember> members;  ///< gzip with indexing
   int64_t members_reused = 0;
+  int64_t members_unread = 0;  ///< copied first members not decompressed (LayerBlob)
 };
 
 /// A write-only byte sink that compresses and hashes into one file descriptor (owned).

@@ -436,6 +436,7 @@ LayerBlob write_blob(int root, const fs::path& out_file, const LayerOptions& opt
                    layer_media_type(options.compression)};
     blob.members = std::move(r.members);
     blob.members_reused = r.members_reused;
+    blob.members_unread = r.members_unread;
     blob.entries_reused = tar.reused();
     blob.written = tar.take_written();
     if (!blob.members.empty()) blob.member_format = reuse_format(options.level);

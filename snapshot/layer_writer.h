@@ -22,12 +22,15 @@ namespace fs = std::filesystem;
 using Compression = oci::media_type::Compression;
 
 /// One gzip member of a layer blob: the digest ("sha256:<hex>") of its uncompressed bytes,
-/// where its compressed bytes are in the blob and where its uncompressed bytes start in the tar.
+/// where its compressed bytes are in the blob and where its uncompressed bytes start in the
+/// tar, and the diff_id's SHA-256 state after them (oci::ResumableSha256::mid_state(); "" when
+/// unknown).
 struct BlobMember {
   std::string hash;
   int64_t offset = 0;
   int64_t size = 0;
   int64_t tar_offset = 0;
+  std::string tar_state;
 };
 
 /// Where an entry of an earlier spec layer is in that layer's tar (header, content and
@@ -50,7 +53,9 @@ using EarlierEntries = std::unordered_map<std::string_view, EarlierEntry>;
 /// whole blob is hashed once before any of it is used (its compressed bytes: a few MB for
 /// 100,000 small files), else every earlier member used is checked against its hash once
 /// decompressed; any mismatch writes the layer again without the earlier blob, so the bytes
-/// are always the ones a fresh write gives.
+/// are always the ones a fresh write gives. With its `digest`, the new layer's first members
+/// that are the earlier layer's first members are copied without decompressing them: the
+/// diff_id goes on from the last one's `tar_state`.
 struct EarlierLayer {
   fs::path blob;
   std::string digest;  ///< "sha256:..." of `blob`, or "" (each member is checked instead)
@@ -98,6 +103,7 @@ struct LayerBlob {
   std::vector<BlobMember> members;  ///< gzip with index_members or earlier: in blob order
   std::string member_format;        ///< reuse_format() of those members
   int64_t members_reused = 0;       ///< how many were copied from LayerOptions::earlier
+  int64_t members_unread = 0;       ///< of those, the first ones, copied without decompressing them
   int64_t entries_reused = 0;       ///< spec entries whose bytes came from the earlier blob
   /// A spec layer with indexing: its entries (fingerprint "" where none), in layer order; the
   /// paths view those of the entries given to write_layer_spec(), which must outlive them.

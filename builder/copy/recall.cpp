@@ -17,7 +17,7 @@
 namespace mkimg::builder {
 namespace {
 
-constexpr std::string_view kHeader = "mkimg-copy-recall 2";
+constexpr std::string_view kHeader = "mkimg-copy-recall 3";
 
 std::filesystem::path recall_file(const oci::Store& store, const std::string& key) {
   return store.cache_dir() / "copy-recall" / oci::sha256_of(key).encoded();
@@ -107,13 +107,18 @@ std::optional<CopyRecall> parse(std::string owned) {
     r.layer.source_date_epoch = *e;
   }
   for (int64_t i = 0; i < *count; ++i) {
-    auto f = lines.fields<4>();
+    auto f = lines.fields<5>();
     if (!f) return std::nullopt;
     auto offset = Lines::parse((*f)[1]), size = Lines::parse((*f)[2]);
     auto tar_offset = Lines::parse((*f)[3]);
-    if (!offset || !size || !tar_offset) return std::nullopt;
+    std::string_view state = (*f)[4] == "-" ? std::string_view() : (*f)[4];
+    if (!offset || !size || !tar_offset ||
+        (!state.empty() && !oci::ResumableSha256::is_mid_state(state))) {
+      return std::nullopt;
+    }
     oci::Digest::parse((*f)[0]);  // throws for anything but a digest: the record is not used
-    r.layer.members.push_back({std::string((*f)[0]), *offset, *size, *tar_offset});
+    r.layer.members.push_back(
+        {std::string((*f)[0]), *offset, *size, *tar_offset, std::string(state)});
   }
   auto entries = lines.number();
   if (!entries) return std::nullopt;
@@ -174,7 +179,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   }
   // Sized first and written in place: a COPY of 100,000 files makes a record of megabytes.
   std::size_t size = 200 + blob.member_format.size() + blob.digest.size() + chain.size();
-  for (const auto& m : blob.members) size += m.hash.size() + 64;
+  for (const auto& m : blob.members) size += m.hash.size() + m.tar_state.size() + 64;
   for (const auto& e : blob.written) size += e.first.size() + 2 * e.second.fingerprint.size() + 46;
   std::string out;
   out.reserve(size);
@@ -202,7 +207,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
     number(m.size);
     out.append(" ");
     number(m.tar_offset);
-    out.append("\n");
+    out.append(" ").append(m.tar_state.empty() ? "-" : m.tar_state).append("\n");
   }
   number(static_cast<int64_t>(blob.written.size()));
   out.append("\n");

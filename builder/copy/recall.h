@@ -2,15 +2,16 @@
 // (one changed source file): <root>/cache/copy-recall/<hex of the recall key>, keyed by the
 // instruction and where it reads from, not by the content. It names the layer it made (blob
 // and chain id), the blob's gzip members (the SHA-256 of each one's uncompressed bytes, where
-// it is in the blob and in the tar) and each entry's fingerprint (snapshot::entry_fingerprint:
-// metadata and content digest) with where its bytes are in the tar. The next run takes the
-// unchanged entries' bytes from that blob without reading their sources, copies the members
-// whose bytes did not change instead of compressing them again, and hardlinks the unchanged
-// files from that layer's directory instead of writing them (snapshot::EarlierLayer,
-// snapshot::SharedFiles). Only speed depends on it: the record carries its own checksum,
-// every earlier member used is checked against its hash and every linked file's metadata
-// against the new entry, and a missing, stale or damaged record only means the work is done
-// again.
+// it is in the blob and in the tar, the diff_id's hash state after it) and each entry's
+// fingerprint (snapshot::entry_fingerprint: metadata and content digest) with where its bytes
+// are in the tar. The next run takes the unchanged entries' bytes from that blob without
+// reading their sources, copies the members whose bytes did not change instead of compressing
+// them again (the first ones without even decompressing them: the diff_id goes on from the
+// hash state after them), and hardlinks the unchanged files from that layer's directory
+// instead of writing them (snapshot::EarlierLayer, snapshot::SharedFiles). Only speed depends
+// on it: the record carries its own checksum (it alone vouches for the hash states), the blob
+// is checked against its digest before any of it is used, every linked file's metadata against
+// the new entry, and a missing, stale or damaged record only means the work is done again.
 #pragma once
 
 #include <filesystem>

@@ -61,6 +61,40 @@ TEST(Sha256, StreamingEqualsOneShot) {
   EXPECT_EQ(h.finish(), mkimg::oci::sha256_of(data));
 }
 
+// A state written down at a 64-byte boundary and taken up by another hasher goes on to the
+// digest of the whole input, also across more than 2^32 bits (the length's two halves).
+TEST(ResumableSha256, GoesOnFromAWrittenDownState) {
+  using mkimg::oci::ResumableSha256;
+  std::string data(300000, 'x');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 13 + i / 7);
+  ResumableSha256 first;
+  first.update(data.data(), 100);
+  EXPECT_EQ(first.mid_state(), "");  // not at a block boundary
+  first.update(data.data() + 100, 128000 - 100);
+  std::string state = first.mid_state();
+  ASSERT_TRUE(ResumableSha256::is_mid_state(state)) << state;
+
+  ResumableSha256 second;
+  second.update("something else", 14);
+  EXPECT_FALSE(second.resume(state, 128001));  // not a multiple of 64: nothing changes
+  EXPECT_FALSE(second.resume(state.substr(1), 128000));
+  EXPECT_FALSE(second.resume(std::string(64, 'G'), 128000));
+  ASSERT_TRUE(second.resume(state, 128000));
+  second.update(data.data() + 128000, data.size() - 128000);
+  EXPECT_EQ(second.finish(), mkimg::oci::sha256_of(data));
+
+  // The state after 2^29 bytes of zeros (2^32 bits), made by hashing them, taken up again.
+  std::string zeros(std::size_t{1} << 24, '\0');
+  ResumableSha256 big;
+  for (int i = 0; i < 32; ++i) big.update(zeros.data(), zeros.size());
+  std::string after = big.mid_state();
+  big.update("tail", 4);
+  ResumableSha256 resumed;
+  ASSERT_TRUE(resumed.resume(after, uint64_t{1} << 29));
+  resumed.update("tail", 4);
+  EXPECT_EQ(resumed.finish(), big.finish());
+}
+
 TEST(Digest, OrdersAndHashes) {
   Digest a = mkimg::oci::sha256_of("a"), b = mkimg::oci::sha256_of("b");
   EXPECT_NE(a, b);

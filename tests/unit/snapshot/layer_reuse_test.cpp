@@ -252,6 +252,60 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
   EXPECT_THROW(write_layer_spec(second, tmp / "epoch.gz", gzip_options(&other_epoch)), Error);
 }
 
+// With the earlier blob checked against its digest, the first members that are the earlier
+// layer's first members are copied without decompressing them, and the diff_id goes on from
+// the hash state the earlier layer recorded after them: the bytes, the diff_id and the states
+// recorded are still those of a fresh write.
+TEST(LayerReuse, TheFirstUnchangedMembersAreCopiedUnread) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 600);
+  auto spec = [&ctx] {
+    auto s = ctx.spec();
+    fingerprint_entries(s);
+    return s;
+  };
+  std::vector<SpecEntry> first_spec = spec();  // first.written views its paths
+  LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
+  ASSERT_GT(first.members.size(), 8u);
+  for (const auto& m : first.members) EXPECT_EQ(m.tar_state.size(), 64u) << m.tar_offset;
+
+  ctx.append("d3/f303", "one more line\n");  // in the last quarter of the layer
+  std::vector<SpecEntry> second = spec();
+  LayerBlob fresh = write_layer_spec(second, tmp / "fresh.gz", gzip_options());
+  auto members = static_cast<int64_t>(fresh.members.size());
+
+  EarlierLayer checked = earlier_of(first);
+  checked.digest = first.digest;
+  LayerBlob again = write_layer_spec(second, tmp / "again.gz", gzip_options(&checked));
+  EXPECT_EQ(read_bytes(again.file), read_bytes(fresh.file));
+  EXPECT_EQ(again.diff_id, fresh.diff_id);
+  EXPECT_GT(again.members_unread, members / 2);
+  EXPECT_LT(again.members_unread, again.members_reused);
+  ASSERT_EQ(again.members.size(), fresh.members.size());
+  for (std::size_t i = 0; i < again.members.size(); ++i) {
+    EXPECT_EQ(again.members[i].tar_state, fresh.members[i].tar_state) << i;
+    EXPECT_EQ(again.members[i].hash, fresh.members[i].hash) << i;
+  }
+
+  // Unchecked, every member copied is decompressed and checked: none is unread.
+  EarlierLayer unchecked_earlier = earlier_of(first);
+  LayerBlob unchecked =
+      write_layer_spec(second, tmp / "unchecked.gz", gzip_options(&unchecked_earlier));
+  EXPECT_EQ(unchecked.diff_id, fresh.diff_id);
+  EXPECT_EQ(unchecked.members_unread, 0);
+  // A state that is not one stops the unread members there.
+  EarlierLayer bad_state = checked;
+  bad_state.members[3].tar_state = "not a state";
+  LayerBlob stopped = write_layer_spec(second, tmp / "stopped.gz", gzip_options(&bad_state));
+  EXPECT_EQ(stopped.diff_id, fresh.diff_id);
+  EXPECT_EQ(stopped.members_unread, 3);
+  // Nothing changed: all but the last member (the tar's end, written anew) are unread.
+  LayerBlob same = write_layer_spec(first_spec, tmp / "same.gz", gzip_options(&checked));
+  EXPECT_EQ(same.diff_id, first.diff_id);
+  EXPECT_EQ(same.digest, first.digest);
+  EXPECT_GE(same.members_unread, static_cast<int64_t>(first.members.size()) - 1);
+}
+
 /// The fingerprinted spec of `ctx`.
 std::vector<SpecEntry> fingerprinted(const Context& ctx) {
   auto s = ctx.spec();
