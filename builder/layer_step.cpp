@@ -5,12 +5,12 @@
 
 #include <exception>
 #include <optional>
-#include <thread>
 
 #include "builder/history.h"
 #include "builder/shared_cache.h"
 #include "builder/steps.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "common/temp_dir.h"
 #include "common/user_namespace.h"
 #include "oci/store.h"
@@ -131,24 +131,12 @@ cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::s
   auto upper = area.upper();
   if (writer) {
     // The blob is written on a thread while the files are written into the upper directory.
+    // When the files fail, the writer is waited for (and its error dropped) as `writing` goes.
     std::optional<snapshot::LayerBlob> written;
-    std::exception_ptr writer_error;
-    std::thread writing([&] {
-      try {
-        written = writer(area.blob(), options);
-      } catch (...) {
-        writer_error = std::current_exception();
-      }
-    });
-    std::string below;
-    try {
-      below = direct.materialize(upper);
-    } catch (...) {
-      writing.join();
-      throw;
-    }
-    writing.join();
-    if (writer_error) std::rethrow_exception(writer_error);
+    Background writing;
+    writing.run([&] { written = writer(area.blob(), options); });
+    std::string below = direct.materialize(upper);
+    writing.wait();
     return commit(session, stage, key, *written, timer, &upper,
                   ", written from the sources beside the files", below);
   }

@@ -1,8 +1,8 @@
 // Work shared among the cores: the one place mkimg starts threads for a loop (walking a large
 // source directory, hashing the files a memo did not know, fingerprinting layer entries,
 // making a COPY's key parts). Background runs tasks beside the caller (a COPY's recall record
-// written while the next step runs); a few older spots still start a thread of their own for
-// that (the COPY's blob writer in builder/layer_step.cpp, the memo loader, the recall loader).
+// written while the next step runs, a COPY's blob written while its files are made); two
+// older spots still start a thread of their own for that (the memo loader, the recall loader).
 #pragma once
 
 #include <cstddef>
