@@ -56,6 +56,10 @@ struct GlobalOptions {
   std::vector<std::string> run_command;
 };
 
+/// True when huge_page_new.cpp's operator new is the one in use (it is left out under
+/// AddressSanitizer, whose runtime has its own).
+bool huge_page_new_in_use();
+
 /// Takes the arguments after `run [options] IMAGE` out of `args` (argv as strings) and returns
 /// them; a leading "--" is dropped. Leaves `args` alone when the subcommand is not `run`.
 std::vector<std::string> split_run_command(std::vector<std::string>& args);

@@ -15,15 +15,22 @@
 #include <cstdlib>
 #include <new>
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
-#define MKIMG_HUGE_PAGE_NEW 1
-#elif !defined(__SANITIZE_ADDRESS__) && defined(__has_feature)
-#if !__has_feature(address_sanitizer)
-#define MKIMG_HUGE_PAGE_NEW 1
+#include "cli/cli.h"
+
+// AddressSanitizer says so with __SANITIZE_ADDRESS__ (GCC) or __has_feature (clang).
+#if defined(__SANITIZE_ADDRESS__)
+#define MKIMG_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MKIMG_SANITIZED 1
 #endif
 #endif
 
-#ifdef MKIMG_HUGE_PAGE_NEW
+#ifdef MKIMG_SANITIZED
+bool mkimg::cli::huge_page_new_in_use() { return false; }
+#else
+bool mkimg::cli::huge_page_new_in_use() { return true; }
+
 namespace {
 
 constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;

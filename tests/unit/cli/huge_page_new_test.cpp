@@ -8,18 +8,9 @@
 #include <sstream>
 #include <string>
 
-namespace {
+#include "cli/cli.h"
 
-bool sanitized() {
-#if defined(__SANITIZE_ADDRESS__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return true;
-#endif
-#endif
-  return false;
-}
+namespace {
 
 /// The VmFlags of the mapping holding `address`, or "" when none does.
 std::string vm_flags_at(std::uintptr_t address) {
@@ -40,7 +31,9 @@ std::string vm_flags_at(std::uintptr_t address) {
 }
 
 TEST(HugePageNew, BigAllocationsAreAdvisedHugePages) {
-  if (sanitized()) GTEST_SKIP() << "the sanitizers' operator new is in use";
+  if (!mkimg::cli::huge_page_new_in_use()) {
+    GTEST_SKIP() << "the sanitizers' operator new is in use";
+  }
   std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string modes;
   if (!std::getline(mode, modes) || modes.find("[never]") != std::string::npos) {
