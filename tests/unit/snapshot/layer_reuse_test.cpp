@@ -202,17 +202,19 @@ EarlierEntries made_earlier(std::vector<SpecEntry>& spec, const fs::path& dir) {
   return entries;
 }
 
+/// The fingerprinted spec of `ctx`.
+std::vector<SpecEntry> fingerprinted(const Context& ctx) {
+  auto s = ctx.spec();
+  fingerprint_entries(s);
+  return s;
+}
+
 // Entries the earlier layer holds with the same fingerprint are taken from its blob without
 // reading their sources (here: deleted), and the bytes are still those of a fresh write.
 TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 600);
-  auto spec = [&ctx] {
-    auto s = ctx.spec();
-    fingerprint_entries(s);
-    return s;
-  };
-  std::vector<SpecEntry> first_spec = spec();  // first.written views its paths
+  std::vector<SpecEntry> first_spec = fingerprinted(ctx);  // first.written views its paths
   LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
   ASSERT_EQ(first.written.size(), 605u);  // 5 directories, 600 files
   int64_t at = 0;  // the entries are contiguous and end before the tar's trailer
@@ -223,7 +225,7 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
   EXPECT_EQ(at + 1024, first.tar_size);
 
   ctx.append("d2/f302", "one more line\n");
-  std::vector<SpecEntry> second = spec();
+  std::vector<SpecEntry> second = fingerprinted(ctx);
   for (auto& e : second) {
     if (e.path == "ctx/d1/f101") {
       e.mode = S_IFREG | 0600;
@@ -259,18 +261,13 @@ TEST(LayerReuse, UnchangedEntriesAreTakenFromTheEarlierBlobUnread) {
 TEST(LayerReuse, TheFirstUnchangedMembersAreCopiedUnread) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 600);
-  auto spec = [&ctx] {
-    auto s = ctx.spec();
-    fingerprint_entries(s);
-    return s;
-  };
-  std::vector<SpecEntry> first_spec = spec();  // first.written views its paths
+  std::vector<SpecEntry> first_spec = fingerprinted(ctx);  // first.written views its paths
   LayerBlob first = write_layer_spec(first_spec, tmp / "first.gz", gzip_options());
   ASSERT_GT(first.members.size(), 8u);
   for (const auto& m : first.members) EXPECT_EQ(m.tar_state.size(), 64u) << m.tar_offset;
 
   ctx.append("d3/f303", "one more line\n");  // in the last quarter of the layer
-  std::vector<SpecEntry> second = spec();
+  std::vector<SpecEntry> second = fingerprinted(ctx);
   LayerBlob fresh = write_layer_spec(second, tmp / "fresh.gz", gzip_options());
   auto members = static_cast<int64_t>(fresh.members.size());
 
@@ -304,13 +301,6 @@ TEST(LayerReuse, TheFirstUnchangedMembersAreCopiedUnread) {
   EXPECT_EQ(same.diff_id, first.diff_id);
   EXPECT_EQ(same.digest, first.digest);
   EXPECT_GE(same.members_unread, static_cast<int64_t>(first.members.size()) - 1);
-}
-
-/// The fingerprinted spec of `ctx`.
-std::vector<SpecEntry> fingerprinted(const Context& ctx) {
-  auto s = ctx.spec();
-  fingerprint_entries(s);
-  return s;
 }
 
 /// 300 files written as a layer (`first`), then one of them changed: the new `spec` and the
