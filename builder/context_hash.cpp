@@ -83,9 +83,7 @@ bool is_stat_key(std::string_view s) {
 
 /// "sha256:" and 64 lowercase hex digits.
 bool is_digest(std::string_view s) {
-  return s.size() == 71 && s.starts_with("sha256:") &&
-         std::all_of(s.begin() + 7, s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 71 && s.starts_with("sha256:") && oci::is_lower_hex(s.substr(7));
 }
 
 /// A slot of the table: the upper 32 bits of the path's hash, then its entry's index + 1 (0:

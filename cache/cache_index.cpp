@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/in_root.h"
+#include "oci/digest.h"
 
 namespace mkimg::cache {
 namespace {
@@ -26,11 +27,7 @@ using json = nlohmann::json;
 std::string hex_of(const std::string& key) {
   auto colon = key.find(':');
   std::string hex = colon == std::string::npos ? key : key.substr(colon + 1);
-  for (char c : hex) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      throw Error(describe("use cache key", key, "not a hex digest"));
-    }
-  }
+  if (!oci::is_lower_hex(hex)) throw Error(describe("use cache key", key, "not a hex digest"));
   return hex;
 }
 

@@ -17,6 +17,7 @@
 #include "cache/cache_location.h"
 #include "cache/shared_cache.h"
 #include "common/error.h"
+#include "oci/digest.h"
 #include "oci/image.h"
 #include "oci/reference.h"
 #include "oci/store.h"
@@ -186,9 +187,7 @@ enum class ArtifactKind { kNone, kEntry, kMount };
 
 constexpr std::string_view kEntryMark = "sha256-", kMountMark = "mount-";
 
-bool is_hex64(std::string_view s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
+bool is_hex64(std::string_view s) { return s.size() == 64 && oci::is_lower_hex(s); }
 
 /// What `tag` is in the cache whose tags start with `prefix` ("" or "<ref's tag>-"): one of
 /// its key tags ("sha256-<hex>", key_tag), one of its mount tags ("mount-<hex>", mount_tag),

@@ -14,17 +14,28 @@
 #include "common/error.h"
 
 namespace mkimg::oci {
-namespace {
-
-std::size_t hex_length(DigestAlgorithm algorithm) {
-  return algorithm == DigestAlgorithm::kSha256 ? 64 : 128;
-}
 
 bool is_lower_hex(std::string_view s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+std::optional<std::string> hex_decode(std::string_view hex) {
+  if (hex.size() % 2 != 0 || !is_lower_hex(hex)) return std::nullopt;
+  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+namespace {
+
+std::size_t hex_length(DigestAlgorithm algorithm) {
+  return algorithm == DigestAlgorithm::kSha256 ? 64 : 128;
 }
 
 std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& algorithm) {
@@ -148,15 +159,14 @@ bool ResumableSha256::is_mid_state(std::string_view state) {
 }
 
 bool ResumableSha256::resume(std::string_view state, uint64_t length) {
-  if (!is_mid_state(state) || length % 64 != 0) return false;
+  auto bytes = is_mid_state(state) ? hex_decode(state) : std::nullopt;
+  if (!bytes || length % 64 != 0) return false;
   SHA256_CTX c;
   SHA256_Init(&c);
-  for (int i = 0; i < 8; ++i) {
+  for (std::size_t i = 0; i < 8; ++i) {
     SHA_LONG word = 0;
-    for (int d = 0; d < 8; ++d) {
-      char h = state[static_cast<std::size_t>(i * 8 + d)];
-      word = (word << 4) | static_cast<SHA_LONG>(h <= '9' ? h - '0' : h - 'a' + 10);
-    }
+    for (std::size_t b = 0; b < 4; ++b)
+      word = word << 8 | static_cast<unsigned char>((*bytes)[i * 4 + b]);
     c.h[i] = word;
   }
   uint64_t bits = length * 8;  // SHA256_Update keeps the length in bits, in two halves

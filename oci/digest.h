@@ -111,6 +111,12 @@ class ResumableSha256 {
 
 /// Lowercase hex of `bytes`, two digits a byte: the one hex encoder.
 std::string hex_encode(std::string_view bytes);
+/// The bytes `hex` (lowercase, two digits a byte) stands for; nullopt for anything else: the
+/// one hex decoder.
+std::optional<std::string> hex_decode(std::string_view hex);
+/// True when every character of `s` is a lowercase hex digit (also for ""): the one check
+/// that a name made of a hex digest (a cache tag, an image id prefix) is nothing else.
+bool is_lower_hex(std::string_view s);
 
 /// The sha256 digest of `bytes`.
 Digest sha256_of(std::string_view bytes);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "oci/digest.h"
 #include "oci/file_io.h"
 #include "oci/media_types.h"
 #include "oci/store.h"
@@ -83,8 +84,7 @@ Descriptor plain(const Descriptor& d) {
 }
 
 bool is_hex_prefix(std::string_view s) {
-  return s.size() >= 4 && s.size() <= 64 &&
-         s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  return s.size() >= 4 && s.size() <= 64 && is_lower_hex(s);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "builder/copy/rules.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "oci/digest.h"
 
 namespace mkimg::builder {
 namespace {
@@ -67,9 +68,7 @@ std::string last_line(std::string text) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-bool is_commit_id(std::string_view s) {
-  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
+bool is_commit_id(std::string_view s) { return s.size() == 40 && oci::is_lower_hex(s); }
 
 std::string shown(const GitSource& s) { return s.remote + (s.ref.empty() ? "" : "#" + s.ref); }
 

@@ -68,15 +68,8 @@ class Lines {
 /// The bytes of a fingerprint written as hex (oci::hex_encode); "" when `hex` is not hex of
 /// 15 bytes.
 std::string from_hex(std::string_view hex) {
-  if (hex.size() != 30) return "";
-  std::string out(15, '\0');
-  for (std::size_t i = 0; i < hex.size(); ++i) {
-    char c = hex[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0) return "";
-    out[i / 2] = static_cast<char>(out[i / 2] | (i % 2 ? v : v << 4));
-  }
-  return out;
+  auto bytes = hex.size() == 30 ? oci::hex_decode(hex) : std::nullopt;
+  return bytes ? std::move(*bytes) : std::string();
 }
 
 /// The record `owned`; nullopt, or an exception from a digest, when it is malformed or its

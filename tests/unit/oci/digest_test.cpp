@@ -61,6 +61,17 @@ TEST(Sha256, StreamingEqualsOneShot) {
   EXPECT_EQ(h.finish(), mkimg::oci::sha256_of(data));
 }
 
+TEST(Hex, DecodesWhatItEncodesAndNothingElse) {
+  std::string bytes("\x00\x01\x7f\x80\xfe\xff", 6);
+  EXPECT_EQ(mkimg::oci::hex_encode(bytes), "00017f80feff");
+  EXPECT_EQ(mkimg::oci::hex_decode("00017f80feff"), bytes);
+  EXPECT_EQ(mkimg::oci::hex_decode(""), std::string());
+  for (std::string_view bad : {"0", "0g", "0A", "0 ", "00-1"}) {
+    EXPECT_FALSE(mkimg::oci::hex_decode(bad)) << bad;
+    EXPECT_EQ(mkimg::oci::is_lower_hex(bad), bad == "0") << bad;
+  }
+}
+
 // A state written down at a 64-byte boundary and taken up by another hasher goes on to the
 // digest of the whole input, also across more than 2^32 bits (the length's two halves).
 TEST(ResumableSha256, GoesOnFromAWrittenDownState) {
