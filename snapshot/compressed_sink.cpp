@@ -52,8 +52,8 @@ struct GzipBlock {
   Buffer out;        // the member
   std::string hash;  // "sha256:<hex>" of the input, when members are indexed
   bool reused = false;
-  /// The earlier member copied without decompressing it (`input` is empty): the diff_id's
-  /// hash goes on from its tar_state.
+  /// The earlier member copied without decompressing it (`input` holds none of its bytes):
+  /// the diff_id's hash goes on from its tar_state.
   std::optional<std::size_t> unread;
 };
 
