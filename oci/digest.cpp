@@ -69,6 +69,11 @@ const EVP_MD* evp_md(DigestAlgorithm algorithm) {
   return algorithm == DigestAlgorithm::kSha256 ? sha256 : sha512;
 }
 
+/// Lowercase hex of the `length` bytes of a hash (valid by making: not parsed again).
+std::string hex_of(const unsigned char* out, unsigned int length) {
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(out), length));
+}
+
 }  // namespace
 
 std::optional<Digest> Digest::try_parse(std::string_view s) {
@@ -151,7 +156,7 @@ std::string ResumableSha256::mid_state() const {
     for (int b = 0; b < 4; ++b)
       bytes[i * 4 + b] = static_cast<unsigned char>(c.h[i] >> (24 - 8 * b));
   }
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  return hex_of(bytes, sizeof bytes);
 }
 
 bool ResumableSha256::is_mid_state(std::string_view state) {
@@ -179,17 +184,10 @@ bool ResumableSha256::resume(std::string_view state, uint64_t length) {
 Digest ResumableSha256::finish() {
   unsigned char out[SHA256_DIGEST_LENGTH];
   SHA256_Final(out, &state_->ctx);
-  return Digest::from_hex(
-      DigestAlgorithm::kSha256,
-      hex_encode(std::string_view(reinterpret_cast<const char*>(out), sizeof out)));
+  return Digest::from_hex(DigestAlgorithm::kSha256, hex_of(out, sizeof out));
 }
 
 namespace {
-
-/// Lowercase hex of the `length` bytes of a hash (valid by making: not parsed again).
-std::string hex_of(const unsigned char* out, unsigned int length) {
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(out), length));
-}
 
 /// A context per thread and algorithm, initialised again for each one-shot hash.
 EVP_MD_CTX* thread_context(DigestAlgorithm algorithm) {
