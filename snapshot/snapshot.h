@@ -37,7 +37,9 @@
 //    such a layer made real as files (spec_tree.h, hardlinking an earlier layer's unchanged
 //    files, or only the delta over it). Given an earlier such layer (EarlierLayer), an entry
 //    with the same fingerprint takes its tar bytes from the earlier blob unread and a member
-//    that is exactly an earlier one is copied; the bytes are those of a fresh write.
+//    that is exactly an earlier one is copied (the first such members without being
+//    decompressed: the diff_id goes on from the SHA-256 state recorded after them); the bytes
+//    are those of a fresh write.
 // 2. Apply a layer (apply.h). Every layer is hostile. Every path is resolved from a root fd
 //    with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS); names with `..` are refused;
 //    metadata is set with AT_SYMLINK_NOFOLLOW, owner before mode; sizes, counts and the
