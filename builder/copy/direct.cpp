@@ -57,10 +57,14 @@ class DirectPlanner {
   DirectPlanner(int view_root, int src_root, std::optional<CopyOwner> owner, int64_t now)
       : root_(view_root), probe_(view_root), src_root_(src_root), owner_(owner), now_(now) {}
 
-  /// Room for `count` new entries.
-  void reserve(std::size_t count) {
+  /// Room for `count` new entries. `unique`: the files to add cannot meet at a path (one
+  /// source, whose walk gives each path once) nor link to each other (no file with more than
+  /// one link): only directories, which the parents of later files are found among, are then
+  /// indexed by path (100,000 files are 100,000 nodes of a hash map otherwise).
+  void reserve(std::size_t count, bool unique) {
+    index_all_ = !unique;
     list_.reserve(count + 64);  // and the directories it creates, most of the time
-    index_.reserve(count + 64);
+    if (index_all_) index_.reserve(count + 64);
   }
 
   /// One file of a source, copied to `base` (+ its sub-path).
@@ -83,13 +87,13 @@ class DirectPlanner {
       }
       return false;  // replacing something of the image: the overlay path does it
     }
-    if (index_.contains(rel)) return false;  // written twice
-    snapshot::SpecEntry& e = new_entry();    // made in its place: an entry is seven strings
+    if (index_all_ && index_.contains(rel)) return false;  // written twice
+    snapshot::SpecEntry& e = new_entry();  // made in its place: an entry is seven strings
     if (!file_entry(e, s, base, f, std::move(rel))) {
       list_.pop_back();
       return false;
     }
-    index_.emplace(e.path, list_.size() - 1);
+    if (indexed(e)) index_.emplace(e.path, list_.size() - 1);
     return true;
   }
 
@@ -124,6 +128,9 @@ class DirectPlanner {
   }
 
  private:
+  bool indexed(const snapshot::SpecEntry& e) const { return index_all_ || S_ISDIR(e.mode); }
+
+  /// The new entry at `rel`: any one, or only a directory when not every entry is indexed.
   snapshot::SpecEntry* find_new(std::string_view rel) {
     auto it = index_.find(rel);
     return it == index_.end() ? nullptr : &list_[it->second];
@@ -135,7 +142,9 @@ class DirectPlanner {
     list_.emplace_back();
     if (moving) {  // the paths index_ views moved with their entries
       index_.clear();
-      for (std::size_t i = 0; i + 1 < list_.size(); ++i) index_.emplace(list_[i].path, i);
+      for (std::size_t i = 0; i + 1 < list_.size(); ++i) {
+        if (indexed(list_[i])) index_.emplace(list_[i].path, i);
+      }
     }
     return list_.back();
   }
@@ -231,9 +240,10 @@ class DirectPlanner {
   int64_t now_;
   /// The new entries in the order added (index_ views their paths: rebuilt when they move).
   std::vector<snapshot::SpecEntry> list_;
-  std::unordered_map<std::string_view, std::size_t> index_;  // list_ by layer path
-  std::set<std::string> existing_;                           // directories of the image on the way
-  std::string last_parent_;  // the parent add_parents() last found good
+  std::unordered_map<std::string_view, std::size_t> index_;  // list_ by layer path (indexed())
+  bool index_all_ = true;
+  std::set<std::string> existing_;  // directories of the image on the way
+  std::string last_parent_;         // the parent add_parents() last found good
   bool parents_ok_ = false;
   int64_t groups_ = 0;
 };
@@ -247,8 +257,12 @@ std::optional<std::vector<snapshot::SpecEntry>> direct_copy_entries(
   UniqueFd root = open_root(view);
   DirectPlanner planner(root.get(), src_root, owner, now);
   std::size_t count = 0;
-  for (const auto& s : sources) count += s.files.size();
-  planner.reserve(count);
+  bool links = false;
+  for (const auto& s : sources) {
+    count += s.files.size();
+    for (const auto& f : s.files) links = links || (f.type == S_IFREG && f.nlink > 1);
+  }
+  planner.reserve(count, sources.size() == 1 && !links);
   bool dest_is_dir = force_dir_dest || dest.dir_hint || is_directory_in_root(view, dest.path);
   for (const auto& s : sources) {
     std::string base = target_path(dest, dest_is_dir, s.is_dir, s.relative, parents);

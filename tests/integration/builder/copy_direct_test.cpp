@@ -122,6 +122,15 @@ TEST_F(CopyDirectTest, HeredocSeveralSourcesAndWildcards) {
   EXPECT_EQ(count(out, "beside the files"), 1) << out;
 }
 
+TEST_F(CopyDirectTest, OneSourceIsDirectTwoSourcesMeetingAtAPathAreNot) {
+  // One source without hardlinks: its paths cannot meet, and are not indexed (copy/direct.cpp).
+  auto out = same_both_ways("FROM base:latest\nCOPY tree/sub /only/\n");
+  EXPECT_EQ(count(out, kDirect), 1) << out;
+  // The same directory twice: every path written twice, which the overlay path does.
+  out = same_both_ways("FROM base:latest\nCOPY tree/sub tree/sub /twice/\n");
+  EXPECT_EQ(count(out, kDirect), 0) << out;
+}
+
 TEST_F(CopyDirectTest, FromAnotherStage) {
   auto out = same_both_ways(
       "FROM base:latest AS b\nCOPY tree /t\n"
