@@ -44,9 +44,9 @@ using LayerWriter = std::function<snapshot::LayerBlob(const std::filesystem::pat
 /// With `also_on_disk` (a later step reads the files) the writer runs on a thread while
 /// `materialize` writes the same files straight into the empty upper directory it is given (no
 /// overlay mounted), which is then adopted without a diff; without it, nothing is written to
-/// disk but the blob. `materialize` returns "", or the chain id of a layer the store has when
-/// it made only the delta over that layer (snapshot::materialize_delta): the directory is then
-/// adopted as a stack over it (snapshot/layer_store.h).
+/// disk but the blob. `materialize` returns "", or the chain id of a whole layer directory the
+/// store has when it made only the delta over it (snapshot::materialize_delta): the directory is
+/// then adopted as a stack over it (snapshot/layer_store.h).
 struct DirectWork {
   std::function<LayerWriter()> plan;
   std::function<std::string(const std::filesystem::path& upper)> materialize;

@@ -362,9 +362,9 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
   direct.materialize = [&d, &s](const std::filesystem::path& upper) {
     StepTimer timer;
     auto keep_going = [] { return !runtime::interrupted(); };
-    // Only what changed, stacked on the last build's layer while the stack is not too deep;
-    // else every file, the unchanged ones linked from that layer.
-    if (d.recall && !d.recall->dirs.empty() && d.recall->dirs.size() < snapshot::kMaxStack) {
+    // Only what differs from the whole directory at the bottom of the last build's layer,
+    // stacked on it; else every file, the unchanged ones linked from that layer.
+    if (d.recall && !d.recall->dirs.empty()) {
       // The image below may have changed since (the recall is keyed by the instruction, not
       // the base): a whiteout must not hide anything of it.
       UniqueFd below = open_root(d.view->root());
@@ -374,13 +374,13 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
         return !fd && errno == ENOENT;
       };
       if (auto stats = snapshot::materialize_delta(*d.plan, upper, d.recall->layer.entries,
-                                                   nothing_below, keep_going)) {
+                                                   d.recall->dirs, nothing_below, keep_going)) {
         d.changed = std::move(stats->changed);
         spdlog::debug(
             "{}: files made in {:.3f}s, {} written, {} hidden, {} kept in the last "
-            "build's layer below",
-            s.shown, timer.seconds(), stats->written, stats->whiteouts, stats->kept);
-        return d.recall->chain;
+            "build's layer below, {} linked from it",
+            s.shown, timer.seconds(), stats->written, stats->whiteouts, stats->kept, stats->linked);
+        return snapshot::layer_dir_chain(d.recall->dirs.front());
       }
     }
     std::optional<snapshot::SharedFiles> shared;

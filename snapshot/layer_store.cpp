@@ -43,6 +43,12 @@ std::filesystem::path layer_dir(const oci::Store& store, const std::string& chai
   return store.layers_dir() / oci::Digest::parse(chain).encoded();
 }
 
+std::string layer_dir_chain(const std::filesystem::path& dir) {
+  auto chain = oci::Digest::try_parse("sha256:" + dir.filename().string());
+  if (!chain) throw Error(describe("use layer directory", dir.string(), "not named by a chain id"));
+  return chain->str();
+}
+
 namespace {
 
 /// The chain id hex a stack's `below` file names, or "" when it names none.

@@ -1,9 +1,10 @@
 // Unpacked layers under <root>/layers/<chain id hex>: each directory holds one layer in
 // overlay form (whiteouts as 0/0 devices), so an image's stack mounts as overlay lowerdirs.
 // A layer may instead be a stack, <root>/layers/<chain id hex>.stack/: `delta/` holds only what
-// differs from the layer named in `below` (a chain id hex), changed files and whiteouts, and
-// mounts above that layer's directories: a COPY rebuilt after one changed file records one
-// file, not a link per unchanged file (layer_dirs; at most kMaxStack directories deep).
+// differs from the whole layer directory named in `below` (a chain id hex), changed files and
+// whiteouts, and mounts above it: a COPY rebuilt after one changed file records one file, not a
+// link per unchanged file, and its next rebuild's delta goes on the same whole directory (two
+// directories deep; layer_dirs reads older, deeper stacks up to kMaxStack).
 // A step's upper directory becomes its layer's directory (PendingLayers: at the end of the
 // build, after one sync); a layer without one (a base image's, a cached step's whose directory
 // was pruned, a COPY written straight into its blob) is unpacked from its blob (verified
@@ -37,7 +38,14 @@ std::vector<std::string> chain_ids(const oci::ImageConfig& config);
 /// <root>/layers/<hex of chain>.
 std::filesystem::path layer_dir(const oci::Store& store, const std::string& chain);
 
-/// The most directories one layer's stack may have (a delta over a delta ... over a whole one).
+/// The chain id ("sha256:<hex>") of the whole layer directory `dir` (<root>/layers/<hex>, as
+/// layer_dir() names it): the bottom of a layer's directories (layer_dirs), the one a new delta is
+/// stacked on. Throws mkimg::Error when `dir` is not named so.
+std::string layer_dir_chain(const std::filesystem::path& dir);
+
+/// The most directories one layer's stack may have when read (a delta over a delta ... over a
+/// whole one). New deltas go directly on the whole directory (snapshot/spec_tree.h
+/// materialize_delta), so only stores of older builds hold deeper stacks.
 constexpr std::size_t kMaxStack = 8;
 
 /// The directories layer `chain` is made of, bottom first: its directory, or its stack's; empty

@@ -15,7 +15,7 @@
 //   tree_walk.h        (internal) reading a tree that may be hostile, by file descriptor only
 //   layer_entries.h    a layer tar's entries with metadata and content digests, streamed
 //   layer_store.h      unpacked layers under <root>/layers/<chain id>, unpacked lazily, or
-//                      stacked: a delta over another layer (<chain id>.stack)
+//                      stacked: a delta over a whole layer directory (<chain id>.stack)
 //   image_diff.h       what differs between two images: `mkimg diff`, --verify-reproducible
 //   root_export.h      an image's root file system written into a directory (merged into
 //                      what it holds) or as one tar: `build --output type=local|tar`

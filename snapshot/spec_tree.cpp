@@ -226,6 +226,21 @@ class Materializer {
   std::map<int64_t, std::string> groups_;
 };
 
+/// Every path the deltas of a stack hold (`dirs` bottom first: a whole directory, then the
+/// deltas above it): where the bottom directory may differ from the layer the stack makes.
+/// Deltas hold what changed, so this is a walk of few entries.
+std::unordered_set<std::string> paths_in_deltas(const std::vector<fs::path>& dirs) {
+  std::unordered_set<std::string> paths;
+  for (std::size_t i = 1; i < dirs.size(); ++i) {
+    UniqueFd root = open_tree_root(dirs[i].string());
+    walk_tree(root.get(), [&paths](const std::string& rel, const struct stat&) {
+      paths.insert(rel);
+      return true;
+    });
+  }
+  return paths;
+}
+
 }  // namespace
 
 MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const fs::path& dir,
@@ -242,9 +257,12 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
 
 std::optional<MaterializeStats> materialize_delta(
     const std::vector<SpecEntry>& entries, const fs::path& dir, const EarlierEntries& earlier,
+    const std::vector<fs::path>& earlier_dirs,
     const std::function<bool(const std::string& path)>& nothing_below,
     const std::function<bool()>& keep_going) {
+  if (earlier_dirs.empty()) throw Error(describe("create", dir.string(), "no earlier layer"));
   std::vector<const SpecEntry*> sorted = in_layer_order(entries);
+  std::unordered_set<std::string> touched = paths_in_deltas(earlier_dirs);
   // The directories by path (a few hundred of 100,000 entries): the parents looked up.
   std::unordered_map<std::string_view, std::size_t> dirs;
   for (std::size_t i = 0; i < sorted.size(); ++i) {
@@ -268,7 +286,8 @@ std::optional<MaterializeStats> materialize_delta(
     const SpecEntry& e = *sorted[i];
     auto it = earlier.find(e.path);
     if (it != earlier.end()) ++still_there;
-    if (e.fingerprint.empty() || it == earlier.end() || it->second.fingerprint != e.fingerprint) {
+    if (e.fingerprint.empty() || it == earlier.end() || it->second.fingerprint != e.fingerprint ||
+        touched.contains(e.path)) {
       made[i] = 1;
       mark_parents(e.path);
     }
@@ -293,13 +312,44 @@ std::optional<MaterializeStats> materialize_delta(
       hidden.emplace_back(path);
     }
   }
+  // Where a delta of the earlier layer changed a directory, the bottom directory may hold an
+  // entry neither the earlier layer nor this one has (hidden by that delta): hidden again.
+  if (!touched.empty()) {
+    UniqueFd bottom = open_tree_root(earlier_dirs.front().string());
+    auto in_layer = [&sorted](const std::string& path) {
+      auto it = std::lower_bound(
+          sorted.begin(), sorted.end(), path,
+          [](const SpecEntry* e, const std::string& p) { return layer_path_less(e->path, p); });
+      return it != sorted.end() && (*it)->path == path;
+    };
+    std::vector<std::string> changed_dirs{""};
+    for (const auto& path : touched) {
+      if (dirs.contains(path)) changed_dirs.push_back(path);
+    }
+    std::sort(changed_dirs.begin(), changed_dirs.end());
+    std::sort(hidden.begin(), hidden.end());
+    std::vector<std::string> more;
+    for (const auto& d : changed_dirs) {
+      auto st = stat_beneath(bottom.get(), d);
+      if (!st || !S_ISDIR(st->st_mode)) continue;
+      for (const auto& name : list_dir(bottom.get(), d)) {
+        std::string path = join_rel(d, name);
+        if (!in_layer(path) && !std::binary_search(hidden.begin(), hidden.end(), path)) {
+          more.push_back(std::move(path));
+        }
+      }
+    }
+    hidden.insert(hidden.end(), more.begin(), more.end());
+  }
   if (static_cast<std::size_t>(std::count(made.begin(), made.end(), 1)) * 2 > sorted.size()) {
     return std::nullopt;
   }
   for (const auto& path : hidden) {
     if (!nothing_below(path)) return std::nullopt;
   }
-  Materializer m(dir, nullptr, keep_going);
+  // A file made only because a delta holds it is linked from there.
+  SharedFiles shared{earlier_dirs, &earlier};
+  Materializer m(dir, &shared, keep_going);
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     if (!made[i]) {
       ++m.stats.kept;

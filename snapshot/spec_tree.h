@@ -3,8 +3,9 @@
 // files whose content an earlier layer directory already holds at the same path, with the same
 // metadata, are hardlinked to it instead of written again (layer directories are never written
 // to once made: steps change them through an overlay's copy-up). Or only what differs from an
-// earlier layer is made (materialize_delta), to be stacked above that layer's directories
-// (layer_store.h): a rebuild after one changed file then writes one file and touches no other.
+// earlier layer is made (materialize_delta), to be stacked directly above the whole directory
+// at the bottom of that layer's (layer_store.h): a rebuild after one changed file then writes one
+// file and touches no other, and the stack stays two directories deep however many follow.
 #pragma once
 
 #include <cstdint>
@@ -49,16 +50,22 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
                                   const std::function<bool()>& keep_going = {});
 
 /// Creates under the empty directory `dir` only what makes `entries` out of the earlier layer
-/// `earlier` (its entries by path, all of them, with fingerprints) when `dir` is mounted above
-/// that layer's directories: every entry without a fingerprint or with another one than the
-/// earlier layer's, the directories on their way (with their metadata), and a whiteout (a 0/0
-/// character device) for each earlier entry that is gone and whose parent is not. Otherwise as
-/// materialize_spec(). A whiteout hides what is below it too, where the new layer hides nothing:
-/// `nothing_below(path)` must say that the layers the new one goes on have nothing at `path`.
-/// Nothing is made, and nullopt returned, when a path to hide is not so, or when the delta is
-/// more than half of the entries (a whole directory is then better than a deep stack).
+/// `earlier` (its entries by path, all of them, with fingerprints) when `dir` is mounted
+/// directly above the bottom one of `earlier_dirs`, that layer's directories (layer_store.h
+/// layer_dirs: one whole directory, or a stack of deltas on one). Made: every entry without a
+/// fingerprint or with another one than the earlier layer's, every entry at a path a delta of
+/// the stack holds (a file unchanged since is linked from there), the directories on their way
+/// (with their metadata), and a whiteout (a 0/0 character device) for each earlier entry that
+/// is gone and whose parent is not, and for each entry of the bottom directory, in a directory
+/// a delta holds, that `entries` does not have. So a stack is never more than two directories
+/// deep (a delta on a whole one), however many rebuilds made it, and costs what changed since
+/// the whole one. Otherwise as materialize_spec(). A whiteout hides what is below it too, where
+/// the new layer hides nothing: `nothing_below(path)` must say that the layers the new one goes
+/// on have nothing at `path`. Nothing is made, and nullopt returned, when a path to hide is not
+/// so, or when the delta is more than half of the entries (a whole directory is then better).
 std::optional<MaterializeStats> materialize_delta(
     const std::vector<SpecEntry>& entries, const fs::path& dir, const EarlierEntries& earlier,
+    const std::vector<fs::path>& earlier_dirs,
     const std::function<bool(const std::string& path)>& nothing_below,
     const std::function<bool()>& keep_going = {});
 

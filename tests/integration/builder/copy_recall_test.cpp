@@ -1,9 +1,10 @@
 // A COPY rebuilt after one changed source file (builder/copy/recall.h): the unchanged entries'
 // bytes come from the last build's blob unread and its unchanged gzip members are copied, the
-// layer's directory is a delta stacked on the last one (or, with the stack full, the
-// unchanged files are hardlinked from it), and the image is byte for byte the one a build from
-// nothing (--no-cache) makes; the earlier image never changes through the files it shares;
-// prune keeps what a needed stack stands on; a damaged record only costs the work.
+// layer's directory is a delta stacked on the whole directory at the bottom of the last one
+// (or, when more than half changed, the unchanged files are hardlinked from it), and the image is
+// byte for byte the one a build from nothing (--no-cache) makes; the earlier image never changes
+// through the files it shares; prune keeps what a needed stack stands on; a damaged record only
+// costs the work.
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <tuple>
@@ -211,10 +212,28 @@ TEST_F(CopyRecallTest, ADamagedRecordOnlyCostsTheWork) {
   EXPECT_TRUE(fs::is_empty(records));
 }
 
-// A file gone from the context is hidden by the delta; files stay where the stack is; the stack
-// grows to its limit and then a whole directory (hardlinks through the stack) starts a new
-// one; every image stays the one a build from nothing makes.
-TEST_F(CopyRecallTest, StackedLayersHideWhatWentAndStopAtTheirDepth) {
+// Every rebuild's delta goes on the whole directory at the bottom of the last layer's stack, so
+// a stack is never deeper than two directories however many rebuilds follow: what earlier
+// deltas held is carried (a file changed once is linked from its delta, a file gone stays
+// hidden, a directory gone and made again hides what the whole directory had in it), and every
+// image is the one a build from nothing makes.
+TEST_F(CopyRecallTest, EveryDeltaGoesOnTheWholeDirectoryAndCarriesWhatWasBeforeIt) {
+  // The builds from nothing are made in a store of their own, with the same base: one here
+  // would record a whole directory for the same layer, and the next rebuild would go on it.
+  fs::path fresh = dir("fresh-store"), base = dir("busybox.tar");
+  ASSERT_EQ(run_mkimg(store(), {"save", "--format", "oci", "-o", base.string(), "busybox:latest"})
+                .exit_code,
+            0);
+  ASSERT_EQ(run_mkimg(fresh, {"load", "-i", base.string()}).exit_code, 0);
+  auto from_nothing = [&] {
+    auto b = run_mkimg(
+        fresh, {"build", "--progress", "plain", "--no-cache", "-t", "app:scratch", ctx().string()},
+        {{"SOURCE_DATE_EPOCH", "1500000000"}});
+    if (b.exit_code != 0) return "build failed: " + b.all();
+    auto r = run_mkimg(fresh, {"inspect", "app:scratch"});
+    if (r.exit_code != 0) return "inspect failed: " + r.all();
+    return nlohmann::json::parse(r.out).at(0).at("Digest").get<std::string>();
+  };
   ASSERT_EQ(build_tag("app:v0").exit_code, 0);
   ASSERT_TRUE(fs::remove(ctx() / "d2" / "f2"));
   auto gone = build_tag("app:gone");
@@ -225,22 +244,37 @@ TEST_F(CopyRecallTest, StackedLayersHideWhatWentAndStopAtTheirDepth) {
   r = run_image("app:v0", {"sh", "-c", "ls /ctx/d2 | grep -cx f2"});
   EXPECT_EQ(r.out, "1\n") << r.all();
 
-  // Rebuilds until the stack is full: snapshot::kMaxStack is 8 directories.
   std::vector<std::string> logs;
-  for (int i = 1; i <= 8; ++i) {
+  for (int i = 1; i <= 9; ++i) {
     change_one_file();
+    if (i == 1) write_file(ctx() / "d0" / "f3", "changed once\n");
+    if (i == 3) fs::remove_all(ctx() / "d0");
+    if (i == 5) write_file(ctx() / "d0" / "new", "made again\n");
     auto b = build_tag("app:s" + std::to_string(i));
     ASSERT_EQ(b.exit_code, 0) << b.all();
     logs.push_back(b.all());
+    EXPECT_EQ(digest("app:s" + std::to_string(i)), from_nothing()) << i;
   }
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(std::get<0>(stacked(logs[i])), 1) << i << logs[i];
-  EXPECT_EQ(files(logs[6]), std::make_pair(1, 299)) << logs[6];  // the stack was full
-  EXPECT_EQ(std::get<0>(stacked(logs[7])), 1) << logs[7];        // a new stack on it
-  r = run_image("app:s8", {"sh", "-c", "grep -c changed /ctx/d1/f1; ls /ctx/d0 | wc -l"});
-  EXPECT_EQ(r.out, "8\n100\n") << r.all();
-  auto scratch = build_tag("app:scratch", true);
-  ASSERT_EQ(scratch.exit_code, 0) << scratch.all();
-  EXPECT_EQ(digest("app:s8"), digest("app:scratch"));
+  // {written, hidden}: d1/f1 each time (and d0/f3, d0/new once); f2 hidden each time, d0 from
+  // the fourth build on, and d0's 99 other files of the whole directory once d0 is back.
+  std::vector<std::pair<int, int>> want{{2, 1},   {1, 1},   {1, 2},   {1, 2},  {2, 101},
+                                        {1, 101}, {1, 101}, {1, 101}, {1, 101}};
+  for (std::size_t i = 0; i < logs.size(); ++i) {
+    auto [written, hidden, kept] = stacked(logs[i]);
+    EXPECT_EQ(std::make_pair(written, hidden), want[i]) << i << logs[i];
+  }
+  // d0/f3, changed in the first rebuild only, is linked from that delta in the second.
+  EXPECT_NE(logs[1].find("1 linked from it"), std::string::npos) << logs[1];
+  r = run_image("app:s9",
+                {"sh", "-c", "grep -c changed /ctx/d1/f1; ls /ctx/d0; ls /ctx/d2 | wc -l"});
+  EXPECT_EQ(r.out, "9\nnew\n99\n") << r.all();
+  // Each stack stands on a whole directory.
+  for (const auto& e : fs::directory_iterator(store() / "layers")) {
+    if (e.path().extension() != ".stack") continue;
+    std::string below = read_file(e.path() / "below");
+    EXPECT_TRUE(fs::is_directory(store() / "layers" / below)) << e.path();
+    EXPECT_FALSE(fs::exists(store() / "layers" / (below + ".stack"))) << e.path();
+  }
 }
 
 // The recall is keyed by the instruction, not the base: when the new base has a file at a path

@@ -523,10 +523,11 @@ TEST(LayerReuse, ADeltaAboveTheEarlierLayerIsTheNewLayer) {
   fs::path delta = tmp / "delta";
   fs::create_directories(delta);
   // Something below at a path to hide: no delta (the whiteout would hide it too).
-  EXPECT_FALSE(materialize_delta(second, delta, entries,
+  EXPECT_FALSE(materialize_delta(second, delta, entries, {earlier},
                                  [](const std::string& p) { return p != "ctx/gone"; }));
   EXPECT_TRUE(fs::is_empty(delta));
-  auto stats = materialize_delta(second, delta, entries, [](const std::string&) { return true; });
+  auto stats =
+      materialize_delta(second, delta, entries, {earlier}, [](const std::string&) { return true; });
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->written, 3);    // f3, retyped/inside, d0/new
   EXPECT_EQ(stats->whiteouts, 2);  // d1/f5, gone (its file goes with it)
@@ -550,7 +551,8 @@ TEST(LayerReuse, ADeltaAboveTheEarlierLayerIsTheNewLayer) {
   fingerprint_entries(second);
   fs::path none = tmp / "none";
   fs::create_directories(none);
-  EXPECT_FALSE(materialize_delta(second, none, entries, [](const std::string&) { return true; }));
+  EXPECT_FALSE(
+      materialize_delta(second, none, entries, {earlier}, [](const std::string&) { return true; }));
   EXPECT_TRUE(fs::is_empty(none));
 }
 
