@@ -9,6 +9,7 @@
 
 #include "builder/copy/plan.h"
 #include "common/fd.h"
+#include "common/huge_pages.h"
 #include "common/in_root.h"
 #include "common/temp_dir.h"
 #include "snapshot/layer_writer.h"
@@ -27,6 +28,7 @@ double since(std::chrono::steady_clock::time_point& start) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  start_with_huge_pages(argv);  // memory costs what it costs mkimg
   if (argc != 4) {
     std::fprintf(stderr, "usage: bench_copy_plan CONTEXT SOURCE MEMO_DIR\n");
     return 2;

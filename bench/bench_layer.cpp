@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "bench/bench_common.h"
+#include "common/huge_pages.h"
 #include "snapshot/layer_writer.h"
 
 using namespace mkimg;
@@ -21,6 +22,7 @@ double best_of(int runs, const auto& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  start_with_huge_pages(argv);  // memory costs what it costs mkimg
   fs::path tree = argc > 1 ? fs::path(argv[1]) : debian_root();
   int runs = argc > 2 ? std::atoi(argv[2]) : 3;
   fs::path out = fs::temp_directory_path() / "mkimg-bench-layer.out";

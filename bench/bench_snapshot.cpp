@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "bench/bench_common.h"
+#include "common/huge_pages.h"
 #include "snapshot/diff.h"
 
 using namespace mkimg;
@@ -42,6 +43,7 @@ double overlay_path(const fs::path& lower, const fs::path& work, int64_t* entrie
 }  // namespace
 
 int main(int argc, char** argv) {
+  start_with_huge_pages(argv);  // memory costs what it costs mkimg
   fs::path root = argc > 1 ? fs::path(argv[1]) : debian_root();
   fs::path work = fs::temp_directory_path() / ("mkimg-bench-snapshot-" + std::to_string(getpid()));
   fs::create_directories(work);

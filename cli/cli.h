@@ -20,9 +20,6 @@
 //                           and `-e NAME` values from the environment
 //   progress.h              the build's events rendered: plain, a live tty view, quiet
 //   log_sink.h              spdlog to stderr ("mkimg: [debug] ..."), above the live view
-//   huge_page_new.cpp       the executable's operator new: allocations of 2 MiB or more
-//                           advised for transparent huge pages (an object library, linked
-//                           into the executable and cli's unit test only)
 //
 // The command is thin: main.cpp parses global options with CLI11 and each *_command(s).cpp
 // adds one family of subcommands, whose callbacks call into the libraries and throw
@@ -55,10 +52,6 @@ struct GlobalOptions {
   /// so that its own dashes (`ls -l`, `--rm`) are never taken for options of ours.
   std::vector<std::string> run_command;
 };
-
-/// True when huge_page_new.cpp's operator new is the one in use (it is left out under
-/// AddressSanitizer, whose runtime has its own).
-bool huge_page_new_in_use();
 
 /// Takes the arguments after `run [options] IMAGE` out of `args` (argv as strings) and returns
 /// them; a leading "--" is dropped. Leaves `args` alone when the subcommand is not `run`.

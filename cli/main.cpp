@@ -1,6 +1,8 @@
 // The `mkimg` command: global options, then one subcommand from a *_command(s).cpp file (cli.h).
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/log_sink.h"
 #include "common/error.h"
+#include "common/huge_pages.h"
 #include "common/user_namespace.h"
 #include "common/version.h"
 #include "oci/store.h"
@@ -90,6 +93,7 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace mkimg::cli
 
 int main(int argc, char** argv) {
+  mkimg::start_with_huge_pages(argv);  // common/huge_pages.h: may start mkimg again, once
   using namespace mkimg::cli;
   GlobalOptions options;
   CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
@@ -117,6 +121,9 @@ int main(int argc, char** argv) {
       });
   app.parse_complete_callback([&] {
     setup_logging(options.log_level);
+    if (mkimg::started_with_huge_pages()) {
+      spdlog::debug("started again with glibc's allocator on transparent huge pages");
+    }
     if (options.max_layer_size > 0) mkimg::snapshot::set_max_layer_size(options.max_layer_size);
     if (::geteuid() != 0 && needs_user_namespace(app)) mkimg::runtime::enter_user_namespace();
   });

@@ -1,0 +1,59 @@
+#include "common/huge_pages.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace mkimg {
+namespace {
+
+constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+/// Set for the process started again: GLIBC_TUNABLES before, after a "=" ("" when it was unset).
+constexpr const char* kBefore = "MKIMG_GLIBC_TUNABLES_BEFORE";
+
+bool started = false;
+
+bool huge_pages_available() {
+  std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  return std::getline(mode, modes) && modes.find("[never]") == std::string::npos;
+}
+
+/// GLIBC_TUNABLES as `before` (kBefore's value) says it was.
+void restore(const std::string& before) {
+  if (before.starts_with("=")) {
+    ::setenv("GLIBC_TUNABLES", before.c_str() + 1, 1);
+  } else {
+    ::unsetenv("GLIBC_TUNABLES");
+  }
+  ::unsetenv(kBefore);
+}
+
+}  // namespace
+
+void start_with_huge_pages(char** argv) {
+  if (const char* before = std::getenv(kBefore)) {  // this is the process started again
+    restore(before);
+    started = true;
+    return;
+  }
+  const char* off = std::getenv("MKIMG_HUGE_PAGES");
+  if (off && std::string(off) == "0") return;
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = current ? current : "";
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos || !huge_pages_available()) {
+    return;
+  }
+  std::string before = current ? "=" + tunables : "";
+  ::setenv(kBefore, before.c_str(), 1);
+  ::setenv("GLIBC_TUNABLES", (tunables.empty() ? kTunables : tunables + ":" + kTunables).c_str(),
+           1);
+  ::execv("/proc/self/exe", argv);
+  restore(before);  // not started again: on as before
+}
+
+bool started_with_huge_pages() { return started; }
+
+}  // namespace mkimg
