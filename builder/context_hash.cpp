@@ -276,10 +276,11 @@ void ContextHasher::save() {
   if (!dirty_ || memo_file_.empty()) return;
   std::string added;
   std::size_t count = 0;
-  for (const auto& e : entries_) {
+  for (auto& e : entries_) {
     if (!e.added) continue;
     ++count;
     append_line(added, e.stat_key, e.digest, e.path);
+    e.added = false;  // in the file from now on: a later save() does not append it again
   }
   // Appended while at most half the lines would be replaced ones: a build that read one file
   // of 100,000 writes one line, not the 100,000.
@@ -287,12 +288,15 @@ void ContextHasher::save() {
     UniqueFd out(::open(memo_file_.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
     if (out) {
       write_fd_data(out.get(), added, memo_file_.string());
+      lines_ += count;
       dirty_ = false;
       return;
     }
   }
   std::filesystem::create_directories(memo_dir_);
   write_file_atomic(memo_file_, full_text());
+  lines_ = entries_.size();
+  header_ok_ = true;
   dirty_ = false;
 }
 

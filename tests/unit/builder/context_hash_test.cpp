@@ -184,6 +184,30 @@ TEST_F(ContextHashTest, AFewFilesReadAgainAreAppendedNotTheWholeMemoWritten) {
   EXPECT_EQ(again.lookup("f4", stat_of(dir_ / "ctx/f4")), oci::sha256_of("x").str());
 }
 
+TEST_F(ContextHashTest, ASecondSaveAppendsOnlyWhatWasReadSinceTheFirst) {
+  for (const char* name : {"a", "b", "c", "d"}) write_file(dir_ / "ctx" / name, name);
+  fs::path memo = ContextHasher::memo_path(memos(), dir_ / "ctx");
+  {
+    ContextHasher hasher(memos(), dir_ / "ctx");
+    for (const char* name : {"a", "b", "c", "d"}) digest(hasher, dir_ / "ctx", name);
+    hasher.save();
+  }
+  write_file(dir_ / "ctx/a", "a2");
+  write_file(dir_ / "ctx/b", "b2");
+  ContextHasher hasher(memos(), dir_ / "ctx");
+  digest(hasher, dir_ / "ctx", "a");
+  hasher.save();
+  digest(hasher, dir_ / "ctx", "b");
+  hasher.save();
+  hasher.save();
+  auto lines = memo_lines(memo);
+  ASSERT_EQ(lines.size(), 6u);  // 4, then a, then b: each once
+  EXPECT_TRUE(lines[4].ends_with(" a")) << lines[4];
+  EXPECT_TRUE(lines[5].ends_with(" b")) << lines[5];
+  ContextHasher again(memos(), dir_ / "ctx");
+  EXPECT_EQ(again.lookup("b", stat_of(dir_ / "ctx/b")), oci::sha256_of("b2").str());
+}
+
 TEST_F(ContextHashTest, AMemoOfMostlyReplacedLinesIsWrittenAnewOneLineAPath) {
   write_file(dir_ / "ctx/a", "a");
   write_file(dir_ / "ctx/b", "b");
