@@ -9,7 +9,7 @@
 namespace mkimg {
 namespace {
 
-constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216";
 /// Set for the process started again: GLIBC_TUNABLES before, after a "=" ("" when it was unset).
 constexpr const char* kBefore = "MKIMG_GLIBC_TUNABLES_BEFORE";
 

@@ -4,7 +4,7 @@
 // 6-11 us, a quarter of a one-file rebuild of 100,000 files (0.78 -> 0.58 s on this project's
 // 2-core VM, docs/benchmarks.md). glibc's own settings fix it: glibc.malloc.hugetlb=1 (its heaps
 // and big chunks advised MADV_HUGEPAGE, for a kernel whose transparent huge pages are in
-// "madvise" mode) and glibc.malloc.top_pad (a heap grown 64 MiB at a time, so in huge pages).
+// "madvise" mode) and glibc.malloc.top_pad (a heap grown 16 MiB at a time, so in huge pages).
 // glibc reads them only from GLIBC_TUNABLES as a process starts, so the executable starts itself
 // again once with them set.
 #pragma once
