@@ -1,8 +1,6 @@
 // The `mkimg` command: global options, then one subcommand from a *_command(s).cpp file (cli.h).
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -121,9 +119,6 @@ int main(int argc, char** argv) {
       });
   app.parse_complete_callback([&] {
     setup_logging(options.log_level);
-    if (mkimg::started_with_huge_pages()) {
-      spdlog::debug("started again with glibc's allocator on transparent huge pages");
-    }
     if (options.max_layer_size > 0) mkimg::snapshot::set_max_layer_size(options.max_layer_size);
     if (::geteuid() != 0 && needs_user_namespace(app)) mkimg::runtime::enter_user_namespace();
   });

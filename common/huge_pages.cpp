@@ -13,8 +13,6 @@ constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=1
 /// Set for the process started again: GLIBC_TUNABLES before, after a "=" ("" when it was unset).
 constexpr const char* kBefore = "MKIMG_GLIBC_TUNABLES_BEFORE";
 
-bool started = false;
-
 bool huge_pages_available() {
   std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string modes;
@@ -36,7 +34,6 @@ void restore(const std::string& before) {
 void start_with_huge_pages(char** argv) {
   if (const char* before = std::getenv(kBefore)) {  // this is the process started again
     restore(before);
-    started = true;
     return;
   }
   const char* off = std::getenv("MKIMG_HUGE_PAGES");
@@ -53,7 +50,5 @@ void start_with_huge_pages(char** argv) {
   ::execv("/proc/self/exe", argv);
   restore(before);  // not started again: on as before
 }
-
-bool started_with_huge_pages() { return started; }
 
 }  // namespace mkimg

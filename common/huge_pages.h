@@ -19,7 +19,4 @@ namespace mkimg {
 /// glibc.malloc.hugetlb, MKIMG_HUGE_PAGES=0, an execv that fails (it returns then).
 void start_with_huge_pages(char** argv);
 
-/// True when this process was started with the tunables by start_with_huge_pages().
-bool started_with_huge_pages();
-
 }  // namespace mkimg
