@@ -7,8 +7,10 @@
 // are in the tar. The next run takes the unchanged entries' bytes from that blob without
 // reading their sources, copies the members whose bytes did not change instead of compressing
 // them again (the first ones without even decompressing them: the diff_id goes on from the
-// hash state after them), and hardlinks the unchanged files from that layer's directory
-// instead of writing them (snapshot::EarlierLayer, snapshot::SharedFiles). Only speed depends
+// hash state after them), and on disk makes only the delta over the whole directory at the
+// bottom of that layer's (snapshot::materialize_delta, stacked on it), or, when more than half
+// changed, hardlinks the unchanged files from that layer's directories instead of writing them
+// (snapshot::EarlierLayer, snapshot::SharedFiles). Only speed depends
 // on it: the record carries its own checksum (it alone vouches for the hash states), the blob
 // is checked against its digest before any of it is used, every linked file's metadata against
 // the new entry, and a missing, stale or damaged record only means the work is done again.
