@@ -645,6 +645,11 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
                         with open(changed, "a") as f:
                             f.write("change %d %s\n" % (run, tool.name))
                         measure(3, tool, ctx50, df_cold, "bench-cold:latest")
+                    if 1 in wanted:
+                        # Scenario 1 again with --no-cache on the store it warmed (the base
+                        # already there and unpacked): every step runs, nothing is pulled.
+                        measure("1n", tool, ctx50, df_cold, "bench-cold-nc:latest",
+                                no_cache=True)
             if 4 in wanted:
                 measure(4, tool, empty, df_snap, "bench-snap:latest", no_cache=True)
             if 5 in wanted:
@@ -1202,17 +1207,17 @@ def plan_300_stages(work):
     return timed([MKIMG, "build", "--dry-run", "-f", path, work])
 
 
-NAMES = {1: "1 cold build", 2: "2 no-op rebuild", 3: "3 one-file change",
+NAMES = {1: "1 cold build", "1n": "1 --no-cache, warm store", 2: "2 no-op rebuild", 3: "3 one-file change",
          4: "4 RUN snapshot 200MB root", "4t": "4 RUN snapshot 2MB root", 5: "5 COPY 500MB",
          6: "6 parse+plan 300 stages", "7": "7 fresh CI runner",
          "7w": "7 warm job (fills cache)", "7a": "7 fresh runner, cached",
          "7b": "7 fresh runner, no cache", "7r": "7 warm store, 1 file", "7c": "7 fresh runner, 1 file"}
-ORDER = [1, 2, 3, 4, "4t", 5, 6, "7", "7w", "7a", "7b", "7r", "7c"]
+ORDER = [1, "1n", 2, 3, 4, "4t", 5, 6, "7", "7w", "7a", "7b", "7r", "7c"]
 
 # scenario -> [(peer or floor, the largest acceptable mkimg/peer ratio)]
-TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], 2: [("docker", 0.25), ("buildah", 0.05)],
-           3: [("docker", 0.5), ("buildah", 0.5)], 4: [("floor: bare runc run", 2.0)],
-           5: [("floor: tar|pigz -6", 1.3)]}
+TARGETS = {1: [("docker", 0.5), ("buildah", 0.5)], "1n": [("docker", 0.4)],
+           2: [("docker", 0.25), ("buildah", 0.05)], 3: [("docker", 0.5), ("buildah", 0.5)],
+           4: [("floor: bare runc run", 1.5)], 5: [("floor: tar|pigz -6", 1.3)]}
 RSS_TARGET_MIB = 200
 
 
@@ -1428,7 +1433,7 @@ def report(results, floors, failures, digests, fresh=None, scale=None, large=Non
     report_fresh_bytes(fresh)
     report_scale(results, floors, scale)
     print("\ntargets (mkimg medians of this run):")
-    for scenario, targets in sorted(TARGETS.items()):
+    for scenario, targets in sorted(TARGETS.items(), key=lambda t: ORDER.index(t[0])):
         for peer, limit in targets:
             if (scenario, peer) in ratios:
                 value = ratios[(scenario, peer)]
