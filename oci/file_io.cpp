@@ -78,6 +78,11 @@ void fsync_dir(const std::filesystem::path& dir) {
   fsync_fd(fd.get(), dir);
 }
 
+void sync_file_system(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", dir.string());
+}
+
 void make_private_dir(const std::filesystem::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
     struct stat st {};

@@ -25,6 +25,9 @@ std::string read_capped(const std::filesystem::path& path, std::size_t max_size)
 std::size_t read_some(int fd, void* data, std::size_t size, const std::filesystem::path& path);
 void fsync_fd(int fd, const std::filesystem::path& path);
 void fsync_dir(const std::filesystem::path& dir);
+/// syncfs(2) of the file system that holds the directory `dir`: every file written there is on
+/// disk when it returns.
+void sync_file_system(const std::filesystem::path& dir);
 /// Creates `dir` with mode 0700 when missing.
 void make_private_dir(const std::filesystem::path& dir);
 /// Replaces `target` with `bytes`: temp file in `tmp_dir` (same file system), fsync, rename,

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/temp_dir.h"
+#include "oci/file_io.h"
 #include "snapshot/entry_applier.h"
 #include "snapshot/layer_stream.h"
 #include "snapshot/root_fs.h"
@@ -109,8 +110,7 @@ ApplyResult unpack_layer(const fs::path& blob, const fs::path& dest,
     throw Error(describe("unpack layer", blob.string(),
                          "diff_id " + result.diff_id + " does not match " + expected_diff_id));
   }
-  UniqueFd tmp_fd(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!tmp_fd || ::syncfs(tmp_fd.get()) != 0) throw sys_error("sync", tmp.path().string());
+  oci::detail::sync_file_system(tmp.path());
   if (::renameat2(AT_FDCWD, tmp.path().c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) != 0) {
     throw sys_error("rename into", dest.string());
   }

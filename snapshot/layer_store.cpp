@@ -198,10 +198,8 @@ void PendingLayers::record() {
   std::lock_guard lock(mutex_);
   if (dirs_.empty()) return;
   std::filesystem::create_directories(store_.layers_dir());
-  {  // the layers' files are on disk before they are recorded (docs/security.md 21)
-    UniqueFd fd(::open(store_.layers_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd || ::syncfs(fd.get()) != 0) throw sys_error("sync", store_.layers_dir().string());
-  }
+  // The layers' files are on disk before they are recorded (docs/security.md 21).
+  oci::detail::sync_file_system(store_.layers_dir());
   for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
     auto target = layer_dir(store_, it->first);
     std::error_code ec;
