@@ -329,7 +329,7 @@ BuildResult build_once(oci::Store& store, const BuildOptions& options, BuildEven
   std::vector<std::string> platforms = options.platforms;
   if (platforms.size() <= 1) platforms = {options.platform};
   auto hasher =
-      std::make_shared<ContextHasher>(store.cache_dir() / "context-memos", options.context);
+      std::make_shared<ContextHasher>(ContextHasher::memo_dir(store.cache_dir()), options.context);
   for (const auto& p : platforms) {
     builds.push_back(std::make_unique<PlatformBuild>());
     builds.back()->options = options;

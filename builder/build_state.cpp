@@ -84,7 +84,8 @@ NamedDirectory& named_directory(BuildSession& session, const NamedContext& conte
   std::lock_guard lock(session.mutex);
   auto& d = session.named_dirs[context.name];
   if (!d)
-    d = std::make_unique<NamedDirectory>(session.store->cache_dir() / "context-memos", context);
+    d = std::make_unique<NamedDirectory>(ContextHasher::memo_dir(session.store->cache_dir()),
+                                         context);
   return *d;
 }
 

@@ -114,6 +114,13 @@ std::filesystem::path ContextHasher::memo_path(const std::filesystem::path& memo
   return memo_dir / memo_name(absolute_context(context));
 }
 
+std::uintmax_t ContextHasher::memo_size(const std::filesystem::path& memo_dir,
+                                        const std::filesystem::path& context) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(memo_path(memo_dir, context), ec);
+  return ec ? 0 : size;
+}
+
 ContextHasher::~ContextHasher() {
   if (loader_.joinable()) loader_.join();
 }

@@ -57,6 +57,14 @@ class ContextHasher {
   /// The memo file of `context` in `memo_dir`.
   static std::filesystem::path memo_path(const std::filesystem::path& memo_dir,
                                          const std::filesystem::path& context);
+  /// The directory of every context's memo in a store's cache directory `cache_dir`.
+  static std::filesystem::path memo_dir(const std::filesystem::path& cache_dir) {
+    return cache_dir / "context-memos";
+  }
+  /// The size in bytes of the memo of `context` in `memo_dir`, 0 without one: about 150 bytes
+  /// a file of the context the last build read.
+  static std::uintmax_t memo_size(const std::filesystem::path& memo_dir,
+                                  const std::filesystem::path& context);
 
  private:
   struct Entry {

@@ -51,6 +51,8 @@ struct GlobalOptions {
   /// `mkimg run IMAGE COMMAND...`: the command, cut off the arguments before CLI11 sees them
   /// so that its own dashes (`ls -l`, `--rm`) are never taken for options of ours.
   std::vector<std::string> run_command;
+  /// main()'s argv: what a command that starts mkimg again (common/huge_pages.h) passes on.
+  char** argv = nullptr;
 };
 
 /// Takes the arguments after `run [options] IMAGE` out of `args` (argv as strings) and returns

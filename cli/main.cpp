@@ -91,9 +91,10 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace mkimg::cli
 
 int main(int argc, char** argv) {
-  mkimg::start_with_huge_pages(argv);  // common/huge_pages.h: may start mkimg again, once
+  mkimg::restore_glibc_tunables();  // common/huge_pages.h: `build` may start mkimg again
   using namespace mkimg::cli;
   GlobalOptions options;
+  options.argv = argv;
   CLI::App app{"mkimg: build, store and ship OCI container images without a daemon", "mkimg"};
   app.set_version_flag("--version", "mkimg " + std::string(mkimg::kVersion));
   app.require_subcommand(1);

@@ -16,8 +16,8 @@
 //   parallel.h    for_each_index / for_each_range: a loop's work shared among the cores, the one
 //                 place threads are started for a loop; Background: tasks run beside the
 //                 caller, joined by wait()
-//   huge_pages.h  an executable's first call: started again once with glibc's allocator on
-//                 transparent huge pages (GLIBC_TUNABLES), mkimg's and the benchmarks'
+//   huge_pages.h  an executable started again once with glibc's allocator on transparent huge
+//                 pages (GLIBC_TUNABLES): a build of a large context, the benchmarks
 //
 // mkimg has one error type. Its message reads "verb `object`: cause"; code that crosses a
 // step boundary (a Dockerfile instruction, a command, a blob) adds context in front with

@@ -19,6 +19,9 @@ bool huge_pages_available() {
   return std::getline(mode, modes) && modes.find("[never]") == std::string::npos;
 }
 
+/// This process is one start_with_huge_pages() started (its variable is gone once restored).
+bool started_again = false;
+
 /// GLIBC_TUNABLES as `before` (kBefore's value) says it was.
 void restore(const std::string& before) {
   if (before.starts_with("=")) {
@@ -31,11 +34,16 @@ void restore(const std::string& before) {
 
 }  // namespace
 
-void start_with_huge_pages(char** argv) {
-  if (const char* before = std::getenv(kBefore)) {  // this is the process started again
+void restore_glibc_tunables() {
+  if (const char* before = std::getenv(kBefore)) {
+    started_again = true;
     restore(before);
-    return;
   }
+}
+
+void start_with_huge_pages(char** argv) {
+  restore_glibc_tunables();
+  if (started_again) return;
   const char* off = std::getenv("MKIMG_HUGE_PAGES");
   if (off && std::string(off) == "0") return;
   const char* current = std::getenv("GLIBC_TUNABLES");

@@ -162,7 +162,11 @@ class Store {
   std::filesystem::path layout_dir() const { return root_ / "oci"; }
   std::filesystem::path tmp_dir() const { return root_ / "tmp"; }
   std::filesystem::path layers_dir() const { return root_ / "layers"; }
-  std::filesystem::path cache_dir() const { return root_ / "cache"; }
+  std::filesystem::path cache_dir() const { return cache_dir_at(root_); }
+  /// The cache directory of the store at `root` (opened or not).
+  static std::filesystem::path cache_dir_at(const std::filesystem::path& root) {
+    return root / "cache";
+  }
   /// Lock files that outlive their taker (made by their users, 0700; never emptied, unlike
   /// tmp/: a flock on a file that was removed and made again locks nothing).
   std::filesystem::path locks_dir() const { return root_ / "locks"; }
