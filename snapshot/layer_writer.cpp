@@ -328,14 +328,16 @@ class TarWriter {
   }
 
   void copy_data(int fd, int64_t size, const std::string& path) {
-    buffer_.resize(CompressedSink::kBlockSize);
+    // Not zero-filled: a small file touches (faults in) only the pages it is read into.
+    if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(CompressedSink::kBlockSize);
     while (size > 0) {
-      std::size_t want = static_cast<std::size_t>(std::min<int64_t>(size, buffer_.size()));
-      ssize_t n = ::read(fd, buffer_.data(), want);
+      auto want = static_cast<std::size_t>(
+          std::min<int64_t>(size, static_cast<int64_t>(CompressedSink::kBlockSize)));
+      ssize_t n = ::read(fd, buffer_.get(), want);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw sys_error("read", path);
       if (n == 0) break;  // shrank while read: libarchive pads the rest with zeros
-      if (archive_write_data(a_.get(), buffer_.data(), static_cast<size_t>(n)) != n) fail(path);
+      if (archive_write_data(a_.get(), buffer_.get(), static_cast<size_t>(n)) != n) fail(path);
       size -= n;
       check_going(path);
     }
@@ -348,7 +350,7 @@ class TarWriter {
   ArchivePtr a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::map<int64_t, std::string> groups_;
-  std::string buffer_;
+  std::unique_ptr<char[]> buffer_;  ///< copy_data's, CompressedSink::kBlockSize bytes
   int64_t entries_ = 0;
   bool closed_ = false;
   const EarlierEntries* earlier_ = nullptr;  ///< an earlier layer's entries to take bytes from
