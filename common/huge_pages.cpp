@@ -13,10 +13,14 @@ constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=1
 /// Set for the process started again: GLIBC_TUNABLES before, after a "=" ("" when it was unset).
 constexpr const char* kBefore = "MKIMG_GLIBC_TUNABLES_BEFORE";
 
-bool huge_pages_available() {
+/// Transparent huge pages in "madvise" mode: what glibc.malloc.hugetlb=1 asks for. In "always"
+/// mode the kernel already backs large areas with huge pages and the second start gains
+/// nothing (a one-file rebuild of 100,000 files: 0.77-0.81 s with it and without); in "never"
+/// mode there are none.
+bool madvise_mode() {
   std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string modes;
-  return std::getline(mode, modes) && modes.find("[never]") == std::string::npos;
+  return std::getline(mode, modes) && modes.find("[madvise]") != std::string::npos;
 }
 
 /// This process is one start_with_huge_pages() started (its variable is gone once restored).
@@ -48,7 +52,7 @@ void start_with_huge_pages(char** argv) {
   if (off && std::string(off) == "0") return;
   const char* current = std::getenv("GLIBC_TUNABLES");
   std::string tunables = current ? current : "";
-  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos || !huge_pages_available()) {
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos || !madvise_mode()) {
     return;
   }
   std::string before = current ? "=" + tunables : "";

@@ -22,7 +22,8 @@ void restore_glibc_tunables();
 /// Unless it is already so, starts the executable again (execv of /proc/self/exe: the same
 /// process id and arguments, nothing read from stdin yet) with the tunables above added to
 /// GLIBC_TUNABLES; calls restore_glibc_tunables() first. Nothing is done where they would do
-/// nothing or cannot be set: transparent huge pages off, GLIBC_TUNABLES already naming
+/// nothing or cannot be set: transparent huge pages not in "madvise" mode (in "always" mode the
+/// kernel gives them anyway, in "never" mode not at all), GLIBC_TUNABLES already naming
 /// glibc.malloc.hugetlb, MKIMG_HUGE_PAGES=0, an execv that fails (it returns then).
 void start_with_huge_pages(char** argv);
 
