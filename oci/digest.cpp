@@ -1,10 +1,11 @@
 // Digest parsing and the OpenSSL hashers.
-// ResumableSha256 needs SHA256_CTX, whose functions OpenSSL 3 marks deprecated (EVP has no
-// way to hand out or take a hash's state).
+// They call OpenSSL's SHA256_* and SHA512_* functions, which OpenSSL 3 marks deprecated, and not
+// EVP: ResumableSha256 needs SHA256_CTX (EVP has no way to hand out or take a hash's state), and
+// the first EVP digest of a process loads openssl.cnf and the default provider, about 2.5 ms of
+// every command's start on this project's CI machine, for the same assembly underneath.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "oci/digest.h"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <unistd.h>
 
@@ -54,21 +55,6 @@ std::optional<std::string> invalid_reason(std::string_view s, DigestAlgorithm& a
   return std::nullopt;
 }
 
-/// The algorithm fetched from OpenSSL's default provider once: a digest initialised with
-/// EVP_sha256() fetches it again on every EVP_DigestInit_ex (OpenSSL 3), which costs more than
-/// hashing a short string, and a COPY of 100,000 files hashes several per file.
-const EVP_MD* evp_md(DigestAlgorithm algorithm) {
-  static const EVP_MD* const sha256 = [] {
-    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return md ? md : EVP_sha256();
-  }();
-  static const EVP_MD* const sha512 = [] {
-    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA512", nullptr);
-    return md ? md : EVP_sha512();
-  }();
-  return algorithm == DigestAlgorithm::kSha256 ? sha256 : sha512;
-}
-
 /// Lowercase hex of the `length` bytes of a hash (valid by making: not parsed again).
 std::string hex_of(const unsigned char* out, unsigned int length) {
   return hex_encode(std::string_view(reinterpret_cast<const char*>(out), length));
@@ -111,17 +97,16 @@ std::string Digest::str() const {
 }
 
 struct Hasher::State {
-  EVP_MD_CTX* ctx = nullptr;
-  ~State() { EVP_MD_CTX_free(ctx); }
+  SHA256_CTX sha256;
+  SHA512_CTX sha512;
 };
 
 Hasher::Hasher(DigestAlgorithm algorithm)
     : state_(std::make_unique<State>()), algorithm_(algorithm) {
-  state_->ctx = EVP_MD_CTX_new();
-  if (!state_->ctx || EVP_DigestInit_ex(state_->ctx, evp_md(algorithm), nullptr) != 1) {
-    throw Error("initialise hasher `" +
-                std::string(algorithm == DigestAlgorithm::kSha256 ? "sha256" : "sha512") +
-                "`: OpenSSL failed");
+  if (algorithm == DigestAlgorithm::kSha256) {
+    SHA256_Init(&state_->sha256);
+  } else {
+    SHA512_Init(&state_->sha512);
   }
 }
 
@@ -130,7 +115,12 @@ Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, std::size_t size) {
-  if (size > 0) EVP_DigestUpdate(state_->ctx, data, size);
+  if (size == 0) return;
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    SHA256_Update(&state_->sha256, data, size);
+  } else {
+    SHA512_Update(&state_->sha512, data, size);
+  }
 }
 
 struct ResumableSha256::State {
@@ -187,27 +177,6 @@ Digest ResumableSha256::finish() {
   return Digest::from_hex(DigestAlgorithm::kSha256, hex_of(out, sizeof out));
 }
 
-namespace {
-
-/// A context per thread and algorithm, initialised again for each one-shot hash.
-EVP_MD_CTX* thread_context(DigestAlgorithm algorithm) {
-  struct Contexts {
-    EVP_MD_CTX* ctx[2] = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
-    ~Contexts() {
-      for (auto* c : ctx) EVP_MD_CTX_free(c);
-    }
-  };
-  thread_local Contexts contexts;
-  EVP_MD_CTX* ctx = contexts.ctx[algorithm == DigestAlgorithm::kSha256 ? 0 : 1];
-  if (!ctx || EVP_DigestInit_ex(ctx, evp_md(algorithm), nullptr) != 1) {
-    throw Error(describe("hash", algorithm == DigestAlgorithm::kSha256 ? "sha256" : "sha512",
-                         "OpenSSL failed"));
-  }
-  return ctx;
-}
-
-}  // namespace
-
 std::string hex_encode(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
@@ -220,36 +189,44 @@ std::string hex_encode(std::string_view bytes) {
 }
 
 Digest Hasher::finish() {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(state_->ctx, out, &length);
+  unsigned char out[SHA512_DIGEST_LENGTH];
+  unsigned int length = SHA256_DIGEST_LENGTH;
+  if (algorithm_ == DigestAlgorithm::kSha256) {
+    SHA256_Final(out, &state_->sha256);
+  } else {
+    SHA512_Final(out, &state_->sha512);
+    length = SHA512_DIGEST_LENGTH;
+  }
   Digest d;
   d.algorithm_ = algorithm_;
   d.encoded_ = hex_of(out, length);
   return d;
 }
 
+// Not OpenSSL's one-shot SHA256() and SHA512(): in OpenSSL 3 they go through EVP.
+void sha256_bytes(std::string_view bytes, unsigned char* out) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, bytes.data(), bytes.size());
+  SHA256_Final(out, &c);
+}
+
 Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes) {
-  EVP_MD_CTX* ctx = thread_context(algorithm);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, out, &length) != 1) {
-    throw Error(describe("hash", "bytes", "OpenSSL failed"));
+  unsigned char out[SHA512_DIGEST_LENGTH];
+  unsigned int length = SHA256_DIGEST_LENGTH;
+  if (algorithm == DigestAlgorithm::kSha256) {
+    sha256_bytes(bytes, out);
+  } else {
+    SHA512_CTX c;
+    SHA512_Init(&c);
+    SHA512_Update(&c, bytes.data(), bytes.size());
+    SHA512_Final(out, &c);
+    length = SHA512_DIGEST_LENGTH;
   }
   Digest d;
   d.algorithm_ = algorithm;
   d.encoded_ = hex_of(out, length);
   return d;
-}
-
-void sha256_bytes(std::string_view bytes, unsigned char* out) {
-  EVP_MD_CTX* ctx = thread_context(DigestAlgorithm::kSha256);
-  unsigned int length = 0;
-  if (EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, out, &length) != 1) {
-    throw Error(describe("hash", "bytes", "OpenSSL failed"));
-  }
 }
 
 Digest digest_of_fd(DigestAlgorithm algorithm, int fd, const std::filesystem::path& path,

@@ -2,8 +2,8 @@
 //
 // A Digest is validated when it is made (Digest::parse), so a Digest value is always safe to
 // turn into a path (docs/security.md 17): only sha256 (64 lowercase hex) and sha512 (128 lowercase
-// hex) are accepted. The hashers stream (update/finish) on OpenSSL EVP, but ResumableSha256 on
-// OpenSSL's SHA256_CTX (EVP cannot hand out its state); OpenSSL stays in the .cpp file.
+// hex) are accepted. The hashers stream (update/finish) on OpenSSL's SHA256_CTX and SHA512_CTX, not
+// EVP (digest.cpp says why); OpenSSL stays in the .cpp file.
 #pragma once
 
 #include <compare>
