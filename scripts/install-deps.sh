@@ -10,6 +10,9 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
   libarchive-dev libssl-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libgtest-dev
   nlohmann-json3-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libdeflate-dev
+  # libarchive's own dependencies, for the binary that links it statically
+  # (cmake/MkimgStartupDeps.cmake); without them it links the shared libarchive
+  liblz4-dev libacl1-dev libxml2-dev libicu-dev liblzma-dev libbz2-dev nettle-dev
   # run time: an OCI runtime for RUN steps; newuidmap/newgidmap for builds without root; git
   # for ADD of a git repository and git --build-contexts
   runc uidmap git
