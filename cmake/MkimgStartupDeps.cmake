@@ -3,12 +3,16 @@
 # Every mkimg command, and so every build step a CI runs, first waits for the dynamic loader.
 # libarchive brings libxml2 and ICU with it (for formats mkimg never writes), and libcrypto has
 # thousands of relocations: on this project's CI machine they were 8 of the 19 ms of
-# `mkimg --version`. mkimg_archive and mkimg_crypto stand for the two libraries wherever a folder
-# links them. They are the shared libraries for every target (the tests, the fuzzers), except a
-# target whose MKIMG_STATIC_DEPS property is on (the mkimg executable, cli/CMakeLists.txt), which
-# gets the static archives of Debian's -dev packages, found through pkg-config --static. Only the
-# objects mkimg calls are taken from them. With -DMKIMG_STATIC_DEPS=OFF, or where an archive is
-# missing, the binary links the shared libraries as before.
+# `mkimg --version`, and libstdc++, spdlog, fmt and yaml-cpp 4 of the 12 ms left.
+#
+# mkimg_archive, mkimg_crypto and mkimg_yaml stand for those libraries wherever a folder links
+# them. They are the shared libraries for every target (the tests, the fuzzers), except a target
+# whose MKIMG_STATIC_DEPS property is on (the mkimg executable, cli/CMakeLists.txt), which gets
+# the static archives of Debian's -dev packages, found through pkg-config --static, and links
+# libstdc++ statically too. Only the objects mkimg calls are taken from them. With
+# -DMKIMG_STATIC_DEPS=OFF, or where an archive is missing, the binary links the shared libraries.
+# mkimg_log is spdlog and fmt as headers only, for every target (Debian ships no static archives
+# of them).
 #
 # The static libcrypto is private to the binary (none of its symbols are exported), so the
 # libcurl that registry/curl_loader.cpp opens for a pull or a push gets its own shared libcrypto.
@@ -68,6 +72,22 @@ set(crypto_static)
 if(MKIMG_STATIC_DEPS)
   mkimg_static_libraries(archive_static libarchive libxml-2.0)
   mkimg_static_libraries(crypto_static libcrypto)
+  mkimg_static_libraries(yaml_static yaml-cpp)
 endif()
 mkimg_startup_dependency(mkimg_archive SHARED LibArchive::LibArchive STATIC ${archive_static})
 mkimg_startup_dependency(mkimg_crypto SHARED OpenSSL::Crypto STATIC ${crypto_static})
+mkimg_startup_dependency(mkimg_yaml SHARED yaml-cpp STATIC ${yaml_static})
+
+add_library(mkimg_log INTERFACE)
+target_compile_definitions(mkimg_log INTERFACE SPDLOG_FMT_EXTERNAL)
+target_include_directories(mkimg_log INTERFACE
+  $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
+target_link_libraries(mkimg_log INTERFACE fmt::fmt-header-only Threads::Threads)
+
+# mkimg_static_runtime(<target>): libstdc++ and libgcc linked into `target` (not with the
+# sanitizers, whose run time replaces operator new).
+function(mkimg_static_runtime target)
+  if(MKIMG_STATIC_DEPS AND NOT MKIMG_SANITIZE AND NOT MKIMG_FUZZ)
+    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
+  endif()
+endfunction()
