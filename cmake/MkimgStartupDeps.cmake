@@ -77,6 +77,11 @@ endif()
 mkimg_startup_dependency(mkimg_archive SHARED LibArchive::LibArchive STATIC ${archive_static})
 mkimg_startup_dependency(mkimg_crypto SHARED OpenSSL::Crypto STATIC ${crypto_static})
 mkimg_startup_dependency(mkimg_yaml SHARED yaml-cpp STATIC ${yaml_static})
+# Whether the binary needs none of them at run time (tests/integration/cli checks its ELF).
+set(MKIMG_STATIC_DEPS_LINKED OFF)
+if(archive_static AND crypto_static AND yaml_static AND NOT MKIMG_SANITIZE AND NOT MKIMG_FUZZ)
+  set(MKIMG_STATIC_DEPS_LINKED ON)
+endif()
 
 add_library(mkimg_log INTERFACE)
 target_compile_definitions(mkimg_log INTERFACE SPDLOG_FMT_EXTERNAL)
