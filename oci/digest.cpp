@@ -60,6 +60,45 @@ std::string hex_of(const unsigned char* out, unsigned int length) {
   return hex_encode(std::string_view(reinterpret_cast<const char*>(out), length));
 }
 
+/// A SHA-256 or SHA-512 in progress: the one place that picks OpenSSL's functions for an
+/// algorithm (Hasher keeps one on the heap, digest_of one on the stack).
+class Sha2 {
+ public:
+  explicit Sha2(DigestAlgorithm algorithm) : algorithm_(algorithm) {
+    if (is_sha256()) {
+      SHA256_Init(&sha256_);
+    } else {
+      SHA512_Init(&sha512_);
+    }
+  }
+  void update(const void* data, std::size_t size) {
+    if (size == 0) return;
+    if (is_sha256()) {
+      SHA256_Update(&sha256_, data, size);
+    } else {
+      SHA512_Update(&sha512_, data, size);
+    }
+  }
+  /// Lowercase hex of the hash of everything given to update(); the state must not be used
+  /// afterwards.
+  std::string finish_hex() {
+    unsigned char out[SHA512_DIGEST_LENGTH];
+    if (is_sha256()) {
+      SHA256_Final(out, &sha256_);
+      return hex_of(out, SHA256_DIGEST_LENGTH);
+    }
+    SHA512_Final(out, &sha512_);
+    return hex_of(out, SHA512_DIGEST_LENGTH);
+  }
+
+ private:
+  bool is_sha256() const { return algorithm_ == DigestAlgorithm::kSha256; }
+
+  DigestAlgorithm algorithm_;
+  SHA256_CTX sha256_{};
+  SHA512_CTX sha512_{};
+};
+
 }  // namespace
 
 std::optional<Digest> Digest::try_parse(std::string_view s) {
@@ -96,32 +135,18 @@ std::string Digest::str() const {
   return s.append(":").append(encoded_);
 }
 
-struct Hasher::State {
-  SHA256_CTX sha256;
-  SHA512_CTX sha512;
+struct Hasher::State : Sha2 {
+  using Sha2::Sha2;
 };
 
 Hasher::Hasher(DigestAlgorithm algorithm)
-    : state_(std::make_unique<State>()), algorithm_(algorithm) {
-  if (algorithm == DigestAlgorithm::kSha256) {
-    SHA256_Init(&state_->sha256);
-  } else {
-    SHA512_Init(&state_->sha512);
-  }
-}
+    : state_(std::make_unique<State>(algorithm)), algorithm_(algorithm) {}
 
 Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
-void Hasher::update(const void* data, std::size_t size) {
-  if (size == 0) return;
-  if (algorithm_ == DigestAlgorithm::kSha256) {
-    SHA256_Update(&state_->sha256, data, size);
-  } else {
-    SHA512_Update(&state_->sha512, data, size);
-  }
-}
+void Hasher::update(const void* data, std::size_t size) { state_->update(data, size); }
 
 struct ResumableSha256::State {
   SHA256_CTX ctx;
@@ -189,17 +214,9 @@ std::string hex_encode(std::string_view bytes) {
 }
 
 Digest Hasher::finish() {
-  unsigned char out[SHA512_DIGEST_LENGTH];
-  unsigned int length = SHA256_DIGEST_LENGTH;
-  if (algorithm_ == DigestAlgorithm::kSha256) {
-    SHA256_Final(out, &state_->sha256);
-  } else {
-    SHA512_Final(out, &state_->sha512);
-    length = SHA512_DIGEST_LENGTH;
-  }
   Digest d;
   d.algorithm_ = algorithm_;
-  d.encoded_ = hex_of(out, length);
+  d.encoded_ = state_->finish_hex();
   return d;
 }
 
@@ -212,20 +229,11 @@ void sha256_bytes(std::string_view bytes, unsigned char* out) {
 }
 
 Digest digest_of(DigestAlgorithm algorithm, std::string_view bytes) {
-  unsigned char out[SHA512_DIGEST_LENGTH];
-  unsigned int length = SHA256_DIGEST_LENGTH;
-  if (algorithm == DigestAlgorithm::kSha256) {
-    sha256_bytes(bytes, out);
-  } else {
-    SHA512_CTX c;
-    SHA512_Init(&c);
-    SHA512_Update(&c, bytes.data(), bytes.size());
-    SHA512_Final(out, &c);
-    length = SHA512_DIGEST_LENGTH;
-  }
+  Sha2 sha(algorithm);
+  sha.update(bytes.data(), bytes.size());
   Digest d;
   d.algorithm_ = algorithm;
-  d.encoded_ = hex_of(out, length);
+  d.encoded_ = sha.finish_hex();
   return d;
 }
 
