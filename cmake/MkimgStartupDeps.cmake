@@ -79,9 +79,14 @@ endif()
 mkimg_startup_dependency(mkimg_archive SHARED LibArchive::LibArchive STATIC ${archive_static})
 mkimg_startup_dependency(mkimg_crypto SHARED OpenSSL::Crypto STATIC ${crypto_static})
 mkimg_startup_dependency(mkimg_yaml SHARED yaml-cpp STATIC ${yaml_static})
+# libstdc++ and libgcc too, but not with the sanitizers, whose run time replaces operator new.
+set(static_runtime OFF)
+if(MKIMG_STATIC_DEPS AND NOT MKIMG_SANITIZE AND NOT MKIMG_FUZZ)
+  set(static_runtime ON)
+endif()
 # Whether the binary needs none of them at run time (tests/integration/cli checks its ELF).
 set(MKIMG_STATIC_DEPS_LINKED OFF)
-if(archive_static AND crypto_static AND yaml_static AND NOT MKIMG_SANITIZE AND NOT MKIMG_FUZZ)
+if(archive_static AND crypto_static AND yaml_static AND static_runtime)
   set(MKIMG_STATIC_DEPS_LINKED ON)
 endif()
 
@@ -91,10 +96,9 @@ target_include_directories(mkimg_log INTERFACE
   $<TARGET_PROPERTY:spdlog::spdlog_header_only,INTERFACE_INCLUDE_DIRECTORIES>)
 target_link_libraries(mkimg_log INTERFACE fmt::fmt-header-only Threads::Threads)
 
-# mkimg_static_runtime(<target>): libstdc++ and libgcc linked into `target` (not with the
-# sanitizers, whose run time replaces operator new).
+# mkimg_static_runtime(<target>): libstdc++ and libgcc linked into `target` where they can be.
 function(mkimg_static_runtime target)
-  if(MKIMG_STATIC_DEPS AND NOT MKIMG_SANITIZE AND NOT MKIMG_FUZZ)
+  if(static_runtime)
     target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
   endif()
 endfunction()
