@@ -36,29 +36,47 @@ CACHE = os.environ.get("MKIMG_BENCH_CACHE", "/var/cache/mkimg-bench")
 MKIMG = os.environ.get("MKIMG_BENCH_BINARY", os.path.join(SOURCE, "build", "mkimg"))
 
 
-def sh(cmd, check=True, quiet=True, env=None, cwd=None):
+def as_user(user):
+    """subprocess arguments that start a command as `user` ((uid, gid), no supplementary
+    groups; None: as this process): the switch is made in the child between fork and exec, so
+    no launcher is timed with the command (setpriv costs an exec, about 8 ms here)."""
+    return {} if user is None else {"user": user[0], "group": user[1], "extra_groups": []}
+
+
+def sh(cmd, check=True, quiet=True, env=None, cwd=None, user=None):
     out = subprocess.DEVNULL if quiet else None
     return subprocess.run(cmd, shell=isinstance(cmd, str), check=check, stdout=out,
-                          stderr=subprocess.PIPE if quiet else None, env=env, cwd=cwd)
+                          stderr=subprocess.PIPE if quiet else None, env=env, cwd=cwd,
+                          **as_user(user))
 
 
 class Failed(Exception):
     """A measured command failed: reported in the table, never hidden."""
 
 
-def timed(cmd, env=None, cwd=None):
-    """Runs cmd, returns (seconds, peak RSS in MiB of the largest process of the tree).
-    The RSS comes from /usr/bin/time's last stderr line (`RSS <KiB>`), so the command's own
-    stderr cannot be mistaken for it."""
-    start = time.monotonic()
-    proc = subprocess.run(["/usr/bin/time", "-f", "RSS %M"] + cmd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
-    elapsed = time.monotonic() - start
+TIMED = None  # bench/timed.c, compiled by compile_timed()
+
+
+def compile_timed(work):
+    """bench/timed.c built static into the work directory: the launcher of every measured
+    command (its clock starts at its fork, so its own start is not timed)."""
+    global TIMED
+    TIMED = os.path.join(work, "timed")
+    sh(["cc", "-O2", "-static", "-o", TIMED, os.path.join(HERE, "timed.c")])
+
+
+def timed(cmd, env=None, cwd=None, user=None):
+    """Runs cmd through bench/timed.c, returns (seconds, peak RSS in MiB of the largest process
+    of the tree): the helper's last stderr line, so the command's own stderr cannot be mistaken
+    for it."""
+    proc = subprocess.run([TIMED] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=env, cwd=cwd, text=True, **as_user(user))
     lines = proc.stderr.strip().splitlines()
-    if proc.returncode != 0 or not lines or not lines[-1].startswith("RSS "):
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("timed "):
         raise Failed("exit %d: %s\n%s" % (proc.returncode, " ".join(cmd),
                                             "\n".join(lines[-15:])))
-    return elapsed, int(lines[-1].split()[1]) / 1024.0
+    _, seconds, kib = lines[-1].split()
+    return float(seconds), int(kib) / 1024.0
 
 
 # ---------------------------------------------------------------- inputs
@@ -236,12 +254,16 @@ class Mkimg(Tool):
         self.root = os.path.join(work, "mkimg-store")
         self.base_tar = None
         self.images = []  # [(root directory or tar, name)]: what reset() imports again
-        # How mkimg is started: through setpriv, as mkimg-rootless is, so that both pay the
-        # same launcher (for root setpriv changes nothing; it costs one exec, 1-5 ms here).
-        self.prefix = ["setpriv", "--reuid=0", "--regid=0", "--clear-groups", MKIMG]
+        # How mkimg is started: the binary, as `user` (None: as root; mkimg-rootless sets its
+        # user, switched to in the child before exec, so neither pays a launcher).
+        self.prefix = [MKIMG]
+        self.user = None
 
     def mkimg(self, *args):
         return self.prefix + ["--root", self.root] + list(args)
+
+    def sh(self, *args):
+        return sh(self.mkimg(*args), user=self.user)
 
     def available(self):
         return os.access(MKIMG, os.X_OK) and subprocess.run(
@@ -255,27 +277,27 @@ class Mkimg(Tool):
         self.reset()
 
     def add_image(self, tar, name):
-        sh(self.mkimg("import", tar, name))
+        self.sh("import", tar, name)
         self.images.append((tar, name))
 
     def build(self, context, dockerfile, tag, no_cache=False):
         cmd = self.mkimg("build", "--progress", "quiet", "-f", dockerfile, "-t", tag, context)
         if no_cache:
             cmd.insert(cmd.index("build") + 1, "--no-cache")
-        return timed(cmd)
+        return timed(cmd, user=self.user)
 
     def reset(self):
         """A new store holding only the base images, as imported (imported bases are left
         unpacked)."""
         shutil.rmtree(self.root, ignore_errors=True)
         for source, name in self.images:
-            sh(self.mkimg("import", source, name))
+            self.sh("import", source, name)
 
 
 class MkimgRootless(Mkimg):
     """mkimg run by an ordinary user (scripts/make-rootless-user.sh makes `mkimg-bench` with a
-    subordinate range): it builds in a user namespace of its own. Started through setpriv, as
-    the root mkimg is."""
+    subordinate range): it builds in a user namespace of its own. Started as that user (the
+    switch made between fork and exec, no launcher), from a copy of the binary it can read."""
     name = "mkimg-rootless"
     user_name = "mkimg-bench"
 
@@ -296,8 +318,8 @@ class MkimgRootless(Mkimg):
         os.chmod(os.path.dirname(self.home), 0o755)
         sh(["chown", "-R", self.user_name + ":", self.home])
         pw = pwd.getpwnam(self.user_name)
-        self.prefix = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
-                       "--clear-groups", binary]
+        self.prefix = [binary]
+        self.user = (pw.pw_uid, pw.pw_gid)
         return True
 
     def load_base(self, tar):
@@ -315,12 +337,12 @@ class MkimgRootless(Mkimg):
             "bench-tiny:latest"])
         shutil.rmtree(staging, ignore_errors=True)
         sh(["chown", self.user_name + ":", out])
-        sh(self.mkimg("load", "-i", out))
+        self.sh("load", "-i", out)
         # Root's import leaves the base unpacked; a load does not: unpack it here, so that both
         # start scenario 1 from the same state.
         for base in ("bench-base", "bench-tiny"):
             df = dockerfile(self.home, "unpack-" + base, "FROM %s:latest\nRUN true\n" % base)
-            sh(self.mkimg("build", "--progress", "quiet", "-f", df, self.home))
+            self.sh("build", "--progress", "quiet", "-f", df, self.home)
 
     def reset(self):
         self.load_base(self.base_tar)
@@ -488,10 +510,10 @@ def floor_runc(root, command):
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         times = []
-        for i in range(3):
-            start = time.monotonic()
-            sh(["runc", "run", "--bundle", bundle, "mkimg-bench-floor-%d-%d" % (os.getpid(), i)])
-            times.append(time.monotonic() - start)
+        for i in range(3):  # started as the tools are: through bench/timed.c
+            seconds, _ = timed(["runc", "run", "--bundle", bundle,
+                                "mkimg-bench-floor-%d-%d" % (os.getpid(), i)])
+            times.append(seconds)
         return statistics.median(times)
 
 
@@ -534,6 +556,7 @@ def main():
         sh([os.path.join(SOURCE, "scripts", "build.sh")], quiet=False)
     clean_work(args.work)
     os.makedirs(args.work)
+    compile_timed(args.work)
     root, base_tar = debian_root()
     ctx50, ctx500 = scenario_contexts(args.work)
     if 8 in wanted:
@@ -984,22 +1007,24 @@ class Registry:
 
 
 class FreshMkimg:
-    """mkimg, started as the Mkimg tool starts it (setpriv), each build in a store of its own."""
+    """mkimg, started as the Mkimg tool starts it, each build in a store of its own."""
     name = "mkimg"
 
     def __init__(self, tool, path):
         self.prefix = tool.prefix
+        self.user = tool.user
         self.dir = path
 
     def build(self, store, ctx, df, *flags):
         return timed(self.prefix + ["--root", os.path.join(self.dir, store), "build",
-                                    "--progress", "quiet"] + list(flags) + ["-f", df, ctx])
+                                    "--progress", "quiet"] + list(flags) + ["-f", df, ctx],
+                     user=self.user)
 
     def warm(self, reg, ctx, df):
         seconds = self.build("warm", ctx, df, "--cache-to",
                              "type=registry,ref=%s/cache-mkimg,mode=max" % reg.host, "-t", "app")
         sh(self.prefix + ["--root", os.path.join(self.dir, "warm"), "push", "-q", "app",
-                          "%s/final-mkimg:1" % reg.host])
+                          "%s/final-mkimg:1" % reg.host], user=self.user)
         self.final = ("final-mkimg", "1")
         return seconds
 

@@ -24,9 +24,9 @@ packages=(
   # the peer-comparison tests (tests/peers/): Docker's engine with BuildKit, buildah
   docker.io buildah fuse-overlayfs
 )
-# bench/run.py also measures the peers and needs /usr/bin/time.
+# bench/run.py also measures the peers, and compiles bench/timed.c (static, with libc.a).
 if [ "${MKIMG_BENCH:-}" = 1 ]; then
-  packages+=(buildah docker.io time fuse-overlayfs)
+  packages+=(buildah docker.io fuse-overlayfs)
 fi
 
 missing=()
