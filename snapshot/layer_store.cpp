@@ -21,6 +21,7 @@
 #include "oci/store.h"
 #include "snapshot/apply.h"
 #include "snapshot/layer_stream.h"
+#include "snapshot/tree_walk.h"
 
 namespace mkimg::snapshot {
 
@@ -194,12 +195,43 @@ std::optional<std::vector<std::filesystem::path>> PendingLayers::find(
   return dirs;
 }
 
+std::optional<std::vector<std::pair<std::filesystem::path, std::string>>> entries_to_fsync(
+    const std::vector<std::filesystem::path>& dirs) {
+  std::vector<std::pair<std::filesystem::path, std::string>> out;
+  for (const auto& dir : dirs) {
+    UniqueFd root = open_tree_root(dir.string());
+    out.emplace_back(dir, "");
+    bool few = out.size() <= kFsyncEachUpTo;
+    walk_tree(root.get(), [&](const std::string& rel, const struct stat& st) {
+      if (!few) return false;
+      if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) out.emplace_back(dir, rel);
+      few = out.size() <= kFsyncEachUpTo;
+      return few && S_ISDIR(st.st_mode);
+    });
+    if (!few) return std::nullopt;
+  }
+  return out;
+}
+
 void PendingLayers::record() {
   std::lock_guard lock(mutex_);
   if (dirs_.empty()) return;
   std::filesystem::create_directories(store_.layers_dir());
   // The layers' files are on disk before they are recorded (docs/security.md 21).
-  oci::detail::sync_file_system(store_.layers_dir());
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& [chain, pending] : dirs_) dirs.push_back(pending.dir);
+  if (auto each = entries_to_fsync(dirs)) {
+    UniqueFd root;
+    std::filesystem::path root_dir;
+    for (const auto& [dir, rel] : *each) {
+      if (!root || dir != root_dir) root = open_tree_root((root_dir = dir).string());
+      UniqueFd fd = open_beneath(root.get(), rel, O_RDONLY | O_NOFOLLOW);
+      if (!fd) throw sys_error("open", (dir / rel).string());
+      oci::detail::fsync_fd(fd.get(), dir / rel);
+    }
+  } else {
+    oci::detail::sync_file_system(store_.layers_dir());
+  }
   for (auto it = dirs_.begin(); it != dirs_.end(); it = dirs_.erase(it)) {
     auto target = layer_dir(store_, it->first);
     std::error_code ec;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "oci/descriptor.h"
@@ -65,6 +66,18 @@ std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
 
 class PendingLayers;
 
+/// Above this many entries in all, PendingLayers::record syncs with one syncfs.
+constexpr std::size_t kFsyncEachUpTo = 64;
+
+/// What PendingLayers::record fsyncs to put `dirs` on disk: each directory (`dirs` too) and
+/// regular file, as (one of `dirs`, path in it; "" for itself), when there are kFsyncEachUpTo
+/// or fewer (the other types live in their directory's blocks); nullopt when there are more
+/// and one syncfs of the file system costs less. A syncfs also waits for every other dirty file
+/// of the file system (the gigabyte another build just wrote), so a step that wrote a file or
+/// two (a one-line RUN) has them fsynced each. Follows no symlink.
+std::optional<std::vector<std::pair<std::filesystem::path, std::string>>> entries_to_fsync(
+    const std::vector<std::filesystem::path>& dirs);
+
 /// The unpacked directories of every layer of an image, bottom first (a stacked layer gives
 /// each directory of its stack): a layer `pending` holds (a step of the running build made it)
 /// is taken from there, the others are unpacked.
@@ -74,9 +87,11 @@ std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store
                                                          const PendingLayers* pending = nullptr);
 
 /// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
-/// layers' directories by the build's later steps; record() syncs the file system once and
-/// moves them to <root>/layers/<chain id> (docs/security.md 21: a layer directory is recorded only
-/// once its files are on disk). One sync per build instead of one per step; a build killed
+/// layers' directories by the build's later steps; record() puts their files on disk (one
+/// syncfs, or an fsync of each directory and file when they hold 64 entries or fewer: a syncfs
+/// also waits for every other dirty file of the file system) and moves them to
+/// <root>/layers/<chain id> (docs/security.md 21: a layer directory is recorded only once its
+/// files are on disk). One sync per build instead of one per step; a build killed
 /// before record() leaves them in tmp/, removed on the next start, and the layers are unpacked
 /// from their blobs when needed. Safe to use from several threads.
 class PendingLayers {
@@ -95,7 +110,7 @@ class PendingLayers {
   /// The directories of layer `chain` (bottom first) when this build made it and has not
   /// recorded it yet.
   std::optional<std::vector<std::filesystem::path>> find(const std::string& chain) const;
-  /// Syncs the file system once and moves every pending directory to its layer directory
+  /// Puts their files on disk (see above) and moves every pending directory to its layer directory
   /// (or removes it when another build got there first).
   void record();
 
