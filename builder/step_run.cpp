@@ -274,6 +274,8 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
                                                  const std::filesystem::path& merged) {
   auto& session = ctx.session;
   const runtime::ContainerRuntime& runtime = runtime_of(session);
+  // Spawned beside the bundle's making, which takes about as long.
+  runtime::prepare_reaper(runtime, runtime::state_root(session.store->tmp_dir()));
   UniqueFd root = open_root(merged);
   make_dirs_in_root(root.get(), r.cwd);
   TempDir bundle(session.store->tmp_dir(), "bundle-");

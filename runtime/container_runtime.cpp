@@ -12,7 +12,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "common/copy_data.h"
@@ -287,30 +289,34 @@ class ReaperNotice {
   std::string id_;
 };
 
-/// Starts the reaper of `run.state_root`'s containers once per runtime and state root, and
-/// returns the write end of its pipe. The reapers and their pipes are never closed by us: the
-/// end of the process closes them.
-int ensure_reaper(const ContainerRuntime& rt, const ContainerRun& run) {
+/// What names a reaper: the runtime and the state root.
+std::string reaper_key(const ContainerRuntime& rt, const std::filesystem::path& state_root) {
+  return rt.binary.string() + '\0' + state_root.string();
+}
+
+/// Starts the reaper of `state_root`'s containers once per runtime and state root (holding
+/// `hold_fd` when it is not -1), and returns the write end of its pipe. The reapers and their
+/// pipes are never closed by us: the end of the process closes them.
+int ensure_reaper(const ContainerRuntime& rt, const std::filesystem::path& state_root,
+                  int hold_fd) {
   struct Reaper {
     Process process;
     UniqueFd write_end;
   };
   static std::mutex mutex;
   static auto* reapers = new std::map<std::string, Reaper>;  // never destroyed, on purpose
-  std::string key = rt.binary.string() + '\0' + run.state_root.string();
+  std::string key = reaper_key(rt, state_root);
   std::lock_guard lock(mutex);
   if (auto found = reapers->find(key); found != reapers->end())
     return found->second.write_end.get();
   SpawnOptions o;
-  o.argv = {"/bin/sh",          "-c",
-            kReaperScript,      "mkimg-reaper",
-            rt.binary.string(), run.state_root.string(),
-            own_id_prefix()};
+  o.argv = {"/bin/sh",           "-c",           kReaperScript, "mkimg-reaper", rt.binary.string(),
+            state_root.string(), own_id_prefix()};
   o.in = Redirect::pipe();
   o.out = Redirect::null();
   o.err = Redirect::null();
   o.close_other_fds = true;
-  o.pass_fd = run.hold_fd;
+  o.pass_fd = hold_fd;
   o.new_session = true;
   Process p = Process::spawn(o, "start the container reaper");
   UniqueFd write_end = std::move(p.in());
@@ -352,12 +358,30 @@ ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store) 
                            "` (apt-get install runc)"));
 }
 
+void prepare_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root) {
+  static std::mutex mutex;
+  static auto* asked = new std::set<std::string>;  // never destroyed, as ensure_reaper's map
+  {
+    std::lock_guard lock(mutex);
+    if (!asked->insert(reaper_key(runtime, state_root)).second) return;
+  }
+  // Detached: it only spawns the shell (ensure_reaper's mutex makes run_container wait for it),
+  // and a process that ends meanwhile ends it too.
+  std::thread([runtime, state_root] {
+    try {
+      ensure_reaper(runtime, state_root, -1);
+    } catch (const std::exception& e) {
+      spdlog::debug("container reaper not started ahead: {}", e.what());  // run_container tries
+    }
+  }).detach();
+}
+
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run) {
   std::vector<std::string> argv{
       runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
       run.bundle.string(),     run.id};
   spdlog::debug("runtime: {}", fmt::join(argv, " "));
-  ReaperNotice notice(ensure_reaper(runtime, run), run.id);
+  ReaperNotice notice(ensure_reaper(runtime, run.state_root, run.hold_fd), run.id);
   ContainerResult result;
   ContainerGuard guard(runtime, run);
   if (run.stdio == Stdio::kInherit) {
