@@ -494,12 +494,20 @@ def floor_compress(path, sha=True):
     return floors
 
 
-def floor_runc(root, command):
-    """A bare `runc run` of the same command on the same root (written in place, then undone)."""
-    import json
-    with tempfile.TemporaryDirectory(dir="/var/tmp") as bundle:
-        sh(["runc", "spec", "--bundle", bundle])
-        cfg_path = os.path.join(bundle, "config.json")
+class RuncFloor:
+    """A bare `runc run` of `command` on `root` (written in place; close() undoes it), started
+    as the tools are (through bench/timed.c). One run per sample(), taken right after mkimg's own
+    sample of the same command, so both meet the same load and the same warmth (three runs back
+    to back, as until 2026-12-06, gave the floor warm caches that a tool's single run after other
+    work does not have)."""
+
+    def __init__(self, root, command):
+        import json
+        self.root = root
+        self.runs = 0
+        self.bundle = tempfile.mkdtemp(dir="/var/tmp", prefix="mkimg-bench-floor-")
+        sh(["runc", "spec", "--bundle", self.bundle])
+        cfg_path = os.path.join(self.bundle, "config.json")
         with open(cfg_path) as f:
             cfg = json.load(f)
         cfg["root"] = {"path": root, "readonly": False}
@@ -509,12 +517,19 @@ def floor_runc(root, command):
                                       if n["type"] != "network"]
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
-        times = []
-        for i in range(3):  # started as the tools are: through bench/timed.c
-            seconds, _ = timed(["runc", "run", "--bundle", bundle,
-                                "mkimg-bench-floor-%d-%d" % (os.getpid(), i)])
-            times.append(seconds)
-        return statistics.median(times)
+
+    def sample(self):
+        self.runs += 1
+        seconds, _ = timed(["runc", "run", "--bundle", self.bundle,
+                            "mkimg-bench-floor-%d-%d" % (os.getpid(), self.runs)])
+        return seconds
+
+    def close(self):
+        shutil.rmtree(self.bundle, ignore_errors=True)
+        try:
+            os.unlink(os.path.join(self.root, "etc", "bench-one-file"))
+        except FileNotFoundError:
+            pass
 
 
 def clean_work(work):
@@ -654,6 +669,7 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
     digests = []  # mkimg's scenario-5 layer digest of every run (deterministic = all equal)
     measure = measurer(results, failures)
 
+    snap_floor = RuncFloor(root, SNAP_COMMAND) if 4 in wanted else None
     for run in range(args.runs if wanted & {1, 2, 3, 4, 5} else 0):
         order = tools if run % 2 == 0 else list(reversed(tools))
         for tool in order:
@@ -675,6 +691,9 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
                                 no_cache=True)
             if 4 in wanted:
                 measure(4, tool, empty, df_snap, "bench-snap:latest", no_cache=True)
+                if tool.name == "mkimg":
+                    floors.setdefault(4, {}).setdefault("bare runc run", []).append(
+                        snap_floor.sample())
             if 5 in wanted:
                 if measure(5, tool, ctx500, df_big, "bench-big:latest", no_cache=True) and \
                         tool.name == "mkimg":
@@ -682,13 +701,11 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
             if 4 in wanted and tool.name == "mkimg":
                 measure("4t", tool, empty, df_tiny, "bench-tiny-snap:latest", no_cache=True)
         # The floors are measured in every run too, under the same load as the tools.
-        if 4 in wanted:
-            floors.setdefault(4, {}).setdefault("bare runc run", []).append(
-                floor_runc(root, SNAP_COMMAND))
-            os.unlink(os.path.join(root, "etc", "bench-one-file"))
         if 5 in wanted:
             for name, seconds in floor_compress(ctx500).items():
                 floors.setdefault(5, {}).setdefault(name, []).append(seconds)
+    if snap_floor:
+        snap_floor.close()
     return results, floors, failures, digests
 
 
@@ -828,25 +845,26 @@ def run_large(args, tools, mb, results, floors, failures):
                          "FROM bench-large-base:latest\nRUN %s\n" % SNAP_COMMAND)
     df_small = dockerfile(args.work, "large-small",
                           "FROM bench-busybox:latest\nRUN %s\n" % SNAP_COMMAND)
+    base_floor = RuncFloor(base_root, SNAP_COMMAND)
     for run in range(args.runs):
         order = peers if run % 2 == 0 else list(reversed(peers))
         for tool in order:
             print("bench: run %d/%d scenario 9 %s" % (run + 1, args.runs, tool.name), flush=True)
             measure("9r", tool, empty, df_run, "bench-large-run:latest", no_cache=True)
-            # The one-line RUNs start with the 1 GB that 9r wrote already on disk (not timed),
-            # as their floor does: a tool's final sync must not pay for 9r's writeback.
+            # The one-line RUNs start with the 1 GB that 9r wrote already on disk (not timed): a
+            # tool's final sync must not pay for 9r's writeback. mkimg's is followed by a sample
+            # of its floor, under the same load.
             os.sync()
             measure("9b", tool, empty, df_base, "bench-large-base-run:latest", no_cache=True)
             if tool.name == "mkimg":
+                floors.setdefault("9b", {}).setdefault("bare runc run", []).append(
+                    base_floor.sample())
                 os.sync()
                 measure("9t", tool, empty, df_small, "bench-large-small-run:latest",
                         no_cache=True)
         for name, seconds in floor_large_run(args.work, src_tar).items():
             floors.setdefault("9r", {}).setdefault(name, []).append(seconds)
-        os.sync()
-        floors.setdefault("9b", {}).setdefault("bare runc run", []).append(
-            floor_runc(base_root, SNAP_COMMAND))
-        os.unlink(os.path.join(base_root, "etc", "bench-one-file"))
+    base_floor.close()
 
 
 # ---------------------------------------------------------------- scenario 7: a fresh CI runner
