@@ -13,6 +13,7 @@
 #include "builder/steps.h"
 #include "common/error.h"
 #include "common/in_root.h"
+#include "common/parallel.h"
 #include "common/temp_dir.h"
 #include "oci/store.h"
 #include "runtime/bundle_config.h"
@@ -274,8 +275,13 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
                                                  const std::filesystem::path& merged) {
   auto& session = ctx.session;
   const runtime::ContainerRuntime& runtime = runtime_of(session);
-  // Spawned beside the bundle's making, which takes about as long.
-  runtime::prepare_reaper(runtime, runtime::state_root(session.store->tmp_dir()));
+  // The build's first container's reaper is spawned beside the bundle's making, which takes
+  // about as long (its errors are run_container's to throw).
+  Background reaper;
+  if (!session.reaper_started.exchange(true)) {
+    reaper.run(
+        [&] { runtime::start_reaper(runtime, runtime::state_root(session.store->tmp_dir())); });
+  }
   UniqueFd root = open_root(merged);
   make_dirs_in_root(root.get(), r.cwd);
   TempDir bundle(session.store->tmp_dir(), "bundle-");

@@ -12,9 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include "common/copy_data.h"
@@ -358,22 +356,8 @@ ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store) 
                            "` (apt-get install runc)"));
 }
 
-void prepare_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root) {
-  static std::mutex mutex;
-  static auto* asked = new std::set<std::string>;  // never destroyed, as ensure_reaper's map
-  {
-    std::lock_guard lock(mutex);
-    if (!asked->insert(reaper_key(runtime, state_root)).second) return;
-  }
-  // Detached: it only spawns the shell (ensure_reaper's mutex makes run_container wait for it),
-  // and a process that ends meanwhile ends it too.
-  std::thread([runtime, state_root] {
-    try {
-      ensure_reaper(runtime, state_root, -1);
-    } catch (const std::exception& e) {
-      spdlog::debug("container reaper not started ahead: {}", e.what());  // run_container tries
-    }
-  }).detach();
+void start_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root) {
+  ensure_reaper(runtime, state_root, -1);
 }
 
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run) {

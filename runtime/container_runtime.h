@@ -69,11 +69,12 @@ struct ContainerResult {
 /// the build is interrupted or cancelled; a non-zero exit of the process is a result, not an error.
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run);
 
-/// Starts, on a thread of its own, the container reaper run_container() needs for the containers
-/// of `state_root` (a shell, once per runtime, state root and process), so that its spawn (about
-/// 2 ms) overlaps what the caller does before run_container(), which waits for it. A reaper that
-/// could not start is started again, or its error thrown, by run_container().
-void prepare_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root);
+/// Starts the container reaper run_container() needs for the containers of `state_root` (a
+/// shell, once per runtime, state root and process; nothing when it runs already). Called on a
+/// thread beside what precedes the first run_container() (a RUN's bundle), its spawn (about
+/// 2 ms) is off the path to the runtime's; run_container() waits for one under way, and starts
+/// it itself when it could not start here.
+void start_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root);
 
 /// Where the runtime keeps the state of a store's containers (its --root): <tmp>/runtime-state.
 std::filesystem::path state_root(const std::filesystem::path& store_tmp);

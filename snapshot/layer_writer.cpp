@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -78,6 +79,10 @@ class Utf8Names {
   }
   locale_t previous_;
 };
+
+la_ssize_t discard_write(archive*, void*, const void*, size_t size) {
+  return static_cast<la_ssize_t>(size);
+}
 
 /// Writes entries one by one into a libarchive PAX stream feeding a CompressedSink.
 class TarWriter {
@@ -401,6 +406,25 @@ std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entri
 }
 
 std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd) { return kept_xattrs(fd); }
+
+void prepare_layer_writing() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // A header of the format TarWriter writes, into nothing.
+    ArchivePtr a(archive_write_new());
+    archive_write_set_format_pax_restricted(a.get());
+    if (archive_write_open2(a.get(), nullptr, nullptr, discard_write, nullptr, nullptr) !=
+        ARCHIVE_OK) {
+      return;
+    }
+    EntryPtr e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), "prepare");
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_size(e.get(), 0);
+    Utf8Names names;
+    archive_write_header(a.get(), e.get());
+  });
+}
 
 std::string layer_media_type(Compression compression) {
   switch (compression) {
