@@ -202,6 +202,8 @@ struct CompressedSink::Impl {
   bool stopping = false;
   uint64_t submitted = 0, written = 0;
   std::size_t max_in_flight = 4;
+  int worker_count = 1;    ///< started with the first block submitted before finish()
+  bool finishing = false;  ///< finish() is flushing the last block
   bool index_members = false;
   UniqueFd reuse_fd;
   bool blob_checked = false;  ///< reuse_fd's whole blob hashed to its digest
@@ -259,25 +261,48 @@ struct CompressedSink::Impl {
     }
   }
 
-  void worker_loop() {
-    Compressor compressor(libdeflate_alloc_compressor(level));
-    Decompressor decompressor(reuse.empty() && earlier.empty() ? nullptr
-                                                               : libdeflate_alloc_decompressor());
+  /// What a gzip job needs: a compressor, a decompressor when there is an earlier layer.
+  struct JobTools {
+    Compressor compressor;
+    Decompressor decompressor;
     Buffer scratch;
+  };
+  JobTools job_tools() {
+    return {
+        Compressor(libdeflate_alloc_compressor(level)),
+        Decompressor(reuse.empty() && earlier.empty() ? nullptr : libdeflate_alloc_decompressor()),
+        Buffer()};
+  }
+
+  void worker_loop() {
+    JobTools tools = job_tools();
     for (;;) {
       GzipJob job;
-      GzipBlock block;
       {
         std::unique_lock lock(mu);
         job_ready.wait(lock, [&] { return stopping || !jobs.empty(); });
         if (jobs.empty()) return;
         job = std::move(jobs.front());
         jobs.pop_front();
-        if (!spare.empty()) {
-          block.out = std::move(spare.back());
-          spare.pop_back();
-        }
       }
+      run_job(std::move(job), tools);
+    }
+  }
+
+  /// Compresses (or copies) one block and files its result for drain().
+  void run_job(GzipJob job, JobTools& tools) {
+    Compressor& compressor = tools.compressor;
+    Decompressor& decompressor = tools.decompressor;
+    Buffer& scratch = tools.scratch;
+    GzipBlock block;
+    {
+      std::lock_guard lock(mu);
+      if (!spare.empty()) {
+        block.out = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    {
       std::string error;
       bool mismatch = false;
       try {
@@ -326,9 +351,12 @@ struct CompressedSink::Impl {
     }
   }
 
+  /// The workers start with the first block submitted before finish(): a layer that is one
+  /// block (a one-line RUN's) is compressed on the caller's thread, no thread started (the
+  /// same bytes: only the level decides them).
   void start_gzip(int threads) {
     max_in_flight = static_cast<std::size_t>(threads) * 2 + 1;
-    for (int i = 0; i < threads; ++i) workers.emplace_back([this] { worker_loop(); });
+    worker_count = threads;
   }
 
   /// Writes finished blocks in order; waits while more than `keep` blocks are in flight.
@@ -385,6 +413,16 @@ struct CompressedSink::Impl {
     all_unread = all_unread && copy && *copy == submitted && blob_checked &&
                  start == earlier[*copy].tar_offset && !earlier[*copy].tar_state.empty();
     GzipJob job{submitted, std::move(block), copy, all_unread};
+    if (workers.empty() && finishing && submitted == 0) {  // the whole layer is this block
+      ++submitted;
+      JobTools tools = job_tools();
+      run_job(std::move(job), tools);
+      drain(0);
+      return;
+    }
+    if (workers.empty()) {
+      for (int i = 0; i < worker_count; ++i) workers.emplace_back([this] { worker_loop(); });
+    }
     {
       std::lock_guard lock(mu);
       jobs.push_back(std::move(job));
@@ -625,6 +663,7 @@ void CompressedSink::entry_start(std::string_view path) {
 }
 
 SinkResult CompressedSink::finish() {
+  impl_->finishing = true;
   impl_->flush_block();
   if (impl_->compression == Compression::kGzip) impl_->finish_gzip();
   impl_->resume_hash();  // every block was copied unread
