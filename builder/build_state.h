@@ -139,8 +139,6 @@ struct BuildSession {
   /// Set when a stage failed: the others stop early. build() also sets it when another
   /// platform of a multi-platform build failed.
   std::atomic<bool> cancelled{false};
-  /// A RUN step started the container reaper ahead of its container (step_run.cpp).
-  std::atomic<bool> reaper_started{false};
   /// In front of every step label: "" for one platform, "linux/arm64 " when the build makes
   /// several (buildx's `[linux/arm64 stage 2/3]`).
   std::string label_prefix;

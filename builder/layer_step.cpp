@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 
-#include <atomic>
 #include <exception>
 #include <optional>
 
@@ -147,10 +146,8 @@ cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::s
   {
     runtime::OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(),
                                 area.merged());
-    // What the layer's writing sets up once per process, while the step works.
-    static std::atomic<bool> prepared{false};
-    Background preparing;
-    if (!prepared.exchange(true)) preparing.run(snapshot::prepare_layer_writing);
+    Background preparing;  // what the layer's writing sets up once, while the step works
+    snapshot::prepare_layer_writing(preparing);
     stubs = work(area.merged());
     mount.unmount();
   }

@@ -275,13 +275,10 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
                                                  const std::filesystem::path& merged) {
   auto& session = ctx.session;
   const runtime::ContainerRuntime& runtime = runtime_of(session);
-  // The build's first container's reaper is spawned beside the bundle's making, which takes
-  // about as long (its errors are run_container's to throw).
+  // The reaper of the build's containers is spawned beside the bundle's making, which takes
+  // about as long.
   Background reaper;
-  if (!session.reaper_started.exchange(true)) {
-    reaper.run(
-        [&] { runtime::start_reaper(runtime, runtime::state_root(session.store->tmp_dir())); });
-  }
+  runtime::start_reaper(reaper, runtime, runtime::state_root(session.store->tmp_dir()));
   UniqueFd root = open_root(merged);
   make_dirs_in_root(root.get(), r.cwd);
   TempDir bundle(session.store->tmp_dir(), "bundle-");

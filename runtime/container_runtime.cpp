@@ -18,6 +18,7 @@
 #include "common/copy_data.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/parallel.h"
 #include "common/process.h"
 #include "oci/store.h"
 #include "runtime/cancel.h"
@@ -295,16 +296,17 @@ std::string reaper_key(const ContainerRuntime& rt, const std::filesystem::path& 
 /// Starts the reaper of `state_root`'s containers once per runtime and state root (holding
 /// `hold_fd` when it is not -1), and returns the write end of its pipe. The reapers and their
 /// pipes are never closed by us: the end of the process closes them.
+struct Reaper {
+  Process process;
+  UniqueFd write_end;
+};
+std::mutex reapers_mutex;
+auto* reapers = new std::map<std::string, Reaper>;  // never destroyed, on purpose
+
 int ensure_reaper(const ContainerRuntime& rt, const std::filesystem::path& state_root,
                   int hold_fd) {
-  struct Reaper {
-    Process process;
-    UniqueFd write_end;
-  };
-  static std::mutex mutex;
-  static auto* reapers = new std::map<std::string, Reaper>;  // never destroyed, on purpose
   std::string key = reaper_key(rt, state_root);
-  std::lock_guard lock(mutex);
+  std::lock_guard lock(reapers_mutex);
   if (auto found = reapers->find(key); found != reapers->end())
     return found->second.write_end.get();
   SpawnOptions o;
@@ -356,8 +358,13 @@ ContainerRuntime find_runtime(std::string_view choice, const oci::Store* store) 
                            "` (apt-get install runc)"));
 }
 
-void start_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root) {
-  ensure_reaper(runtime, state_root, -1);
+void start_reaper(Background& beside, const ContainerRuntime& runtime,
+                  const std::filesystem::path& state_root) {
+  {
+    std::lock_guard lock(reapers_mutex);
+    if (reapers->contains(reaper_key(runtime, state_root))) return;
+  }
+  beside.run([runtime, state_root] { ensure_reaper(runtime, state_root, -1); });
 }
 
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run) {

@@ -24,6 +24,10 @@ namespace mkimg::oci {
 class Store;
 }
 
+namespace mkimg {
+class Background;
+}
+
 namespace mkimg::runtime {
 
 /// A runtime binary that answered `--version`.
@@ -69,12 +73,13 @@ struct ContainerResult {
 /// the build is interrupted or cancelled; a non-zero exit of the process is a result, not an error.
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run);
 
-/// Starts the container reaper run_container() needs for the containers of `state_root` (a
-/// shell, once per runtime, state root and process; nothing when it runs already). Called on a
-/// thread beside what precedes the first run_container() (a RUN's bundle), its spawn (about
-/// 2 ms) is off the path to the runtime's; run_container() waits for one under way, and starts
-/// it itself when it could not start here.
-void start_reaper(const ContainerRuntime& runtime, const std::filesystem::path& state_root);
+/// Starts, on `beside`, the container reaper run_container() needs for the containers of
+/// `state_root` (a shell, once per runtime, state root and process; nothing when it runs
+/// already), so that its spawn (about 2 ms) overlaps what precedes the first run_container()
+/// (a RUN's bundle). run_container() waits for one under way, and starts it itself, or throws
+/// its error, when it could not start here.
+void start_reaper(Background& beside, const ContainerRuntime& runtime,
+                  const std::filesystem::path& state_root);
 
 /// Where the runtime keeps the state of a store's containers (its --root): <tmp>/runtime-state.
 std::filesystem::path state_root(const std::filesystem::path& store_tmp);

@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -407,9 +407,10 @@ std::vector<const SpecEntry*> in_layer_order(const std::vector<SpecEntry>& entri
 
 std::vector<std::pair<std::string, std::string>> layer_xattrs(int fd) { return kept_xattrs(fd); }
 
-void prepare_layer_writing() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+void prepare_layer_writing(Background& beside) {
+  static std::atomic<bool> started{false};
+  if (started.exchange(true)) return;
+  beside.run([] {
     // A header of the format TarWriter writes, into nothing.
     ArchivePtr a(archive_write_new());
     archive_write_set_format_pax_restricted(a.get());

@@ -14,6 +14,10 @@
 
 #include "oci/media_types.h"
 
+namespace mkimg {
+class Background;
+}
+
 namespace mkimg::snapshot {
 
 namespace fs = std::filesystem;
@@ -130,10 +134,10 @@ bool layer_path_less(const std::string& a, const std::string& b);
 
 /// Loads, once per process, what writing the first header of a layer sets up on the way (about
 /// 1.5 ms): the C.UTF-8 locale names are written under and the character conversion libarchive's
-/// PAX writer opens. builder/layer_step.cpp calls it on a thread while a step's container runs,
-/// so that the layer written after it does not wait for it. Errors are ignored: the writer
-/// meets them again.
-void prepare_layer_writing();
+/// PAX writer opens. The first call runs it on `beside` (builder/layer_step.cpp: while a step's
+/// container runs, so that the layer written after it does not wait for it); later calls do
+/// nothing. Errors are ignored: the writer meets them again.
+void prepare_layer_writing(Background& beside);
 
 /// Writes `entries` (any order; sorted and de-duplicated here) read from `source_root` as a
 /// layer to `out_file` (created or truncated; fsynced; removed again on failure). Files are
