@@ -10,13 +10,15 @@
 //
 // The step cache index under <root>/cache: key -> what the step produced (a layer blob and
 // its diff id, or nothing for a step that changed no file). Entries are JSON files written
-// atomically (temp, fsync, rename) under a cross-process lock, so several builds can share a
-// store (RELIABILITY 22). Each entry also records the digests of its key's parts, so a miss
-// can name what changed compared with the last entry built on the same parent; they are kept
-// beside the entry (steps/<hex>.parts: one per file a COPY reads, or one per directory for a
-// COPY of more than 1,000 files, cache_key.h part_digests) and read only to explain a
-// miss, so a cache hit parses a few hundred bytes however large the COPY (an entry written
-// with its parts inside, by an earlier version, is split by its first hit).
+// atomically (temp, rename) under a cross-process lock, so several builds can share a store
+// (RELIABILITY 22). They are not flushed to disk: one that a power cut tore does not parse and
+// is a miss, and a hit is used only when its layer blob is in the store (blobs are flushed). Each
+// entry also records the digests of its key's parts, so a miss can name what changed compared with
+// the last entry built on the same parent; they are kept beside the entry (steps/<hex>.parts: one
+// per file a COPY reads, or one per directory for a COPY of more than 1,000 files, cache_key.h
+// part_digests) and read only to explain a miss, so a cache hit parses a few hundred bytes however
+// large the COPY (an entry written with its parts inside, by an earlier version, is split by its
+// first hit).
 #pragma once
 
 #include <cstdint>

@@ -187,7 +187,7 @@ std::string read_host_file(const std::filesystem::path& path) {
   return data;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& data) {
+void write_file_atomic(const std::filesystem::path& path, const std::string& data, Flush flush) {
   std::random_device rd;
   std::filesystem::path tmp = path;
   tmp += ".tmp-" + std::to_string(rd());
@@ -199,7 +199,8 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& dat
     ::unlink(tmp.c_str());
     throw;
   }
-  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if ((flush == Flush::kYes && ::fsync(fd.get()) != 0) ||
+      ::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw sys_error("write", path.string(), err);

@@ -76,8 +76,19 @@ inline std::string_view parent_rel(std::string_view rel) {
 /// Reads a whole host file (the build context, a Dockerfile); throws on error.
 std::string read_host_file(const std::filesystem::path& path);
 
-/// Writes `data` to `path` atomically: a temp file beside it, fsync, rename.
-void write_file_atomic(const std::filesystem::path& path, const std::string& data);
+/// Whether write_file_atomic() flushes the file to disk before the rename.
+enum class Flush {
+  kYes,
+  /// For a file whose loss or tearing by a power cut is harmless because every reader checks
+  /// it (a step cache entry: a torn one does not parse and is a miss): the rename alone, no
+  /// device flush.
+  kNo,
+};
+
+/// Writes `data` to `path` atomically: a temp file beside it, fsync (with Flush::kYes),
+/// rename. A reader sees the old or the new file, never a torn one, while the machine runs.
+void write_file_atomic(const std::filesystem::path& path, const std::string& data,
+                       Flush flush = Flush::kYes);
 
 /// The file an output the user named (save -o, --output dest=, --iidfile) is renamed onto:
 /// `path` itself, or the file its symlinks lead to (written through, as `docker save -o`

@@ -79,7 +79,6 @@ Descriptor BlobWriter::commit(std::string_view media_type, const BlobExpectation
   std::filesystem::path target = store_->blob_path(digest);
   if (::rename(path_.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
   path_.clear();
-  detail::fsync_dir(target.parent_path());
   return Descriptor{.media_type = std::string(media_type), .digest = digest, .size = size_};
 }
 

@@ -215,7 +215,6 @@ std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
   detail::fsync_fd(fd.get(), file);
   fs::path target = blob_path(expected);
   if (::rename(file.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
-  detail::fsync_dir(target.parent_path());
   return static_cast<std::int64_t>(st.st_size);
 }
 

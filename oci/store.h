@@ -30,9 +30,12 @@
 //                    passed the lock to hold it after it is killed): never emptied
 //
 // Blobs: written to a file in tmp/, fsynced, size and digest checked, renamed to
-// blobs/<alg>/<hex>, directory fsynced (docs/security.md 21). A blob file is therefore always
-// complete and always matches its name. index.json is rewritten the same way (temp file,
-// fsync, rename) while holding index.lock, so concurrent taggers never lose each other's tags
+// blobs/<alg>/<hex> (docs/security.md 21). A blob file is therefore always complete and always
+// matches its name. The rename is made durable by one fsync of blobs/<alg>/ just before
+// index.json is replaced (sync_blob_dirs), not by one per blob: the index is what names blobs
+// for good; anything else that names one (a cache entry, a COPY recall record) is used only
+// when the blob is there. index.json is rewritten the same way (temp file, fsync, rename,
+// fsync of oci/) while holding index.lock, so concurrent taggers never lose each other's tags
 // and a killed process never leaves a torn index; a change that leaves its bytes as they were
 // (a tag set again to the image it names) writes nothing.
 //
@@ -88,7 +91,7 @@ class BlobWriter {
   void write(const void* data, std::size_t size);
   void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
   std::int64_t size() const { return size_; }
-  /// fsyncs, checks `expected`, renames into blobs/ and fsyncs the directory. Returns the
+  /// fsyncs, checks `expected`, renames into blobs/ (durable with the next index.json). Returns the
   /// descriptor (media type as given). Throws mkimg::Error ("commit blob `digest`: ...") on a
   /// mismatch, leaving the store without the blob.
   Descriptor commit(std::string_view media_type, const BlobExpectation& expected = {});
@@ -187,7 +190,8 @@ class Store {
   Descriptor put_blob(std::string_view bytes, std::string_view media_type,
                       const BlobExpectation& expected = {}) const;
   /// Moves `file` (which must be inside tmp_dir()) into blobs/ as `expected`: fsync, check
-  /// size and (with Verification::kRehash) digest, rename, fsync the directory. When the blob
+  /// size and (with Verification::kRehash) digest, rename (durable with the next index.json:
+  /// see the top of this file). When the blob
   /// is already present the file is removed. Returns the blob's size.
   std::int64_t commit_file(const std::filesystem::path& file, const Digest& expected,
                            Verification verification = Verification::kRehash) const;

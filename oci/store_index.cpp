@@ -54,6 +54,18 @@ Index parse_index_bytes(const Store& store, const std::string& bytes) {
 
 Index read_index(const Store& store) { return parse_index_bytes(store, read_index_bytes(store)); }
 
+/// Makes every rename into blobs/ so far durable, this process's and any other's (one fsync of
+/// each blobs/<alg>/ in use), so the index about to be written never names a blob a power cut
+/// could take back. sha512 blobs are rare: their directory is flushed only when it holds any.
+void sync_blob_dirs(const Store& store) {
+  for (const char* algorithm : {"sha256", "sha512"}) {
+    fs::path dir = store.layout_dir() / "blobs" / algorithm;
+    std::error_code ec;
+    if (algorithm != std::string_view("sha256") && (fs::is_empty(dir, ec) || ec)) continue;
+    detail::fsync_dir(dir);
+  }
+}
+
 /// One read-modify-write of index.json under the lock. When the change leaves the canonical
 /// bytes as they are (tagging an image with the tag it already has), nothing is written: the
 /// file keeps its inode and mtime and no fsync is paid.
@@ -65,6 +77,7 @@ void update_index(const Store& store, const std::function<void(Index&)>& change)
   if (index.media_type.empty()) index.media_type = std::string(media_type::kOciIndex);
   std::string after = to_json(index);
   if (after == before) return;
+  sync_blob_dirs(store);
   detail::replace_file(store.layout_dir() / "index.json", after, store.tmp_dir());
 }
 

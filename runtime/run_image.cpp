@@ -220,7 +220,7 @@ int run_image(const oci::Store& store, const oci::ImageConfig& config,
     spec.additional_gids = u.additional_gids;
   }
   root.reset();
-  write_file_atomic(area / "bundle" / "config.json", bundle_config_json(spec));
+  write_file_atomic(area / "bundle" / "config.json", bundle_config_json(spec), Flush::kNo);
   run.bundle = area / "bundle";
   run.stdio = Stdio::kInherit;
   run.attach_stdin = options.interactive;

@@ -18,9 +18,10 @@ packages=(
   runc uidmap git
   # RUN for foreign platforms: QEMU's user emulators (`mkimg setup-binfmt` registers them)
   qemu-user-static
-  # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks)
+  # tests: a real registry, peer tools, bases, faketime (reproducibility under other clocks),
+  # strace (what a build flushes to disk, and in which order)
   docker-registry skopeo umoci oci-image-tool busybox-static debootstrap apache2-utils
-  openssl curl zstd pigz python3 attr iproute2 openssh-client faketime
+  openssl curl zstd pigz python3 attr iproute2 openssh-client faketime strace
   # the peer-comparison tests (tests/peers/): Docker's engine with BuildKit, buildah
   docker.io buildah fuse-overlayfs
 )
