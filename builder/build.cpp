@@ -223,6 +223,7 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
   for (std::size_t j : plan.order) {
     for (std::size_t d : plan.nodes[j].depends_on) session.feeds_other_stage[d] = true;
   }
+  prepare_runs(session, plan.order);
   unsigned jobs = options.jobs > 0 ? options.jobs : default_jobs();
   run_stages(plan.nodes, plan.order, jobs, session.cancelled,
              [&](std::size_t i) { build_stage(session, i); });

@@ -1,5 +1,6 @@
 // RUN: the command in a runc/crun container on the step's overlay root.
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -276,7 +277,7 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   auto& session = ctx.session;
   const runtime::ContainerRuntime& runtime = runtime_of(session);
   // The reaper of the build's containers is spawned beside the bundle's making, which takes
-  // about as long.
+  // about as long (unless prepare_runs started it as the build began).
   Background reaper;
   runtime::start_reaper(reaper, runtime, runtime::state_root(session.store->tmp_dir()));
   UniqueFd root = open_root(merged);
@@ -304,6 +305,24 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
 }
 
 }  // namespace
+
+void prepare_runs(BuildSession& session, const std::vector<std::size_t>& stages) {
+  bool runs = std::any_of(stages.begin(), stages.end(), [&](std::size_t i) {
+    const auto& instructions = session.dockerfile.stages[i].instructions;
+    return stage_cache_mode(session, i) != CacheMode::kUse &&
+           std::any_of(instructions.begin(), instructions.end(), [](const auto& inst) {
+             return std::holds_alternative<parser::Run>(inst.body);
+           });
+  });
+  if (!runs) return;
+  try {
+    runtime::start_reaper(session.background, runtime_of(session),
+                          runtime::state_root(session.store->tmp_dir()));
+  } catch (const std::exception& e) {
+    // No runtime: the first RUN says so, where it is.
+    spdlog::debug("the container reaper was not started ahead: {}", e.what());
+  }
+}
 
 void check_entitlements(const BuildOptions& options, const parser::Run& run) {
   if (run.security == parser::SecurityMode::kInsecure && !options.allow_insecure) {

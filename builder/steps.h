@@ -29,6 +29,13 @@ ImageState load_image_state(BuildSession& session, const std::string& name,
 void step_from(BuildSession& session, StageState& stage, const parser::Stage& source,
                const std::string& label);
 void step_run(const StepContext& ctx, const parser::Run& run);
+/// When one of `stages` (indexes into the Dockerfile's) has a RUN that will run for sure (the
+/// stage does not use the cache: --no-cache, --no-cache-filter), looks the runtime up and
+/// starts the container reaper on session.background (runtime::start_reaper), so that the
+/// first RUN does not wait for its spawn. When a RUN may be a cache hit, the reaper is started
+/// by the first RUN that runs instead: a cached rebuild spawns no process. A failure is left
+/// for a RUN to report.
+void prepare_runs(BuildSession& session, const std::vector<std::size_t>& stages);
 /// Throws unless the build grants what `run` asks for (RUN --security=insecure needs
 /// `--allow security.insecure`, as BuildKit's entitlements): the build and --dry-run both ask.
 void check_entitlements(const BuildOptions& options, const parser::Run& run);

@@ -2,9 +2,9 @@
 // source directory, hashing the files a memo did not know, fingerprinting layer entries,
 // making a COPY's key parts). Background runs tasks beside the caller (a COPY's recall record
 // written while the next step runs, a COPY's blob written while its files are made, the
-// container reaper spawned while a RUN's bundle is written, the layer writer's set-up loaded
-// while a container runs); two older spots still start a thread of their own for that (the
-// memo loader, the recall loader).
+// container reaper spawned while a RUN's bundle is written or as a --no-cache build begins,
+// the layer writer's set-up loaded while a container runs); two older spots still start a
+// thread of their own for that (the memo loader, the recall loader).
 #pragma once
 
 #include <cstddef>

@@ -79,6 +79,19 @@ TEST_F(CacheTest, NoOpRebuildWritesNothingInTheStore) {
   EXPECT_EQ(run_mkimg(store(), {"inspect", "c:2"}).exit_code, 0);
 }
 
+// A cached RUN needs no runtime: a cached rebuild starts no process at all (no runtime probe,
+// no container reaper).
+TEST_F(CacheTest, CachedRebuildStartsNoProcess) {
+  ASSERT_EQ(build(dir("ctx"), {"-t", "c:1"}).exit_code, 0);
+  fs::path log = dir("execve.log");
+  auto r =
+      run({"strace", "-f", "-e", "trace=execve", "-o", log.string(), mkimg_binary(), "--root",
+           store().string(), "build", "--progress", "plain", "-t", "c:1", dir("ctx").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(count(r.err, "CACHED"), 4) << r.err;
+  EXPECT_EQ(count(read_file(log), "execve("), 1) << read_file(log);
+}
+
 TEST_F(CacheTest, NoCacheRunsEveryStepAgain) {
   ASSERT_EQ(build(dir("ctx"), {"-t", "c:1"}).exit_code, 0);
   auto r = build(dir("ctx"), {"-t", "c:1", "--no-cache"});

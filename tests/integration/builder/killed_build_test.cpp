@@ -45,15 +45,18 @@ class KilledBuildTest : public BuilderTest {
     return run({"pgrep", "-f", "^sleep " + number + "$"}).exit_code == 0;
   }
 
-  /// Starts a build whose RUN (with an env secret, so its bundle is on a tmpfs) sleeps with
-  /// `number`; returns once the container runs.
-  ChildProcess start_sleeping_build(const std::string& number) {
+  /// Starts a build (with `extra` flags) whose RUN (with an env secret, so its bundle is on a
+  /// tmpfs) sleeps with `number`; returns once the container runs.
+  ChildProcess start_sleeping_build(const std::string& number,
+                                    const std::vector<std::string>& extra = {}) {
     write_file(dir("ctx") / "Dockerfile",
                "FROM busybox\nRUN --mount=type=secret,id=s,env=S sleep " + number + "\n");
     write_file(dir("secret"), "hush\n");
-    ChildProcess build({mkimg_binary(), "--root", store().string(), "build", "--secret",
-                        "id=s,src=" + dir("secret").string(), dir("ctx").string()},
-                       dir("build.log"));
+    std::vector<std::string> args{mkimg_binary(), "--root",   store().string(),
+                                  "build",        "--secret", "id=s,src=" + dir("secret").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(dir("ctx").string());
+    ChildProcess build(args, dir("build.log"));
     EXPECT_TRUE(wait_until([&] { return sleeping(number); }, kPatience))
         << read_file(dir("build.log"));
     return build;
@@ -70,6 +73,18 @@ TEST_F(KilledBuildTest, ContainerDiesWithTheBuild) {
   ASSERT_EQ(tagged.exit_code, 0) << tagged.all();
   EXPECT_EQ(mounts_in_tmp(), std::vector<std::string>{});
   EXPECT_TRUE(fs::is_empty(store() / "tmp"));
+}
+
+// A --no-cache build starts its reaper as it begins (builder/steps.h prepare_runs), not beside
+// the RUN's bundle: the container dies with the build all the same.
+TEST_F(KilledBuildTest, ContainerOfANoCacheBuildDiesWithTheBuild) {
+  const std::string m = marker(4);
+  ChildProcess build = start_sleeping_build(m, {"--no-cache"});
+  std::string reaper_pattern = "mkimg-reaper .* mkimg-" + std::to_string(build.pid()) + "-$";
+  EXPECT_EQ(run({"pgrep", "-f", reaper_pattern}).exit_code, 0) << "no reaper found";
+  build.kill();
+  EXPECT_TRUE(wait_until([&] { return !sleeping(m); }, kPatience))
+      << "the killed build's container still runs";
 }
 
 TEST_F(KilledBuildTest, NextOpenDeletesAContainerWhoseReaperWasKilledToo) {
