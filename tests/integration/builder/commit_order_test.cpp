@@ -22,15 +22,32 @@ struct Call {
   std::string target;
 };
 
-/// The fsync and rename calls of `strace -f -y -s 4096` output, mkimg's and runc's alike.
+/// The fsync and rename calls of `strace -f -y -s 4096` output, mkimg's and runc's alike, in
+/// the order they returned. A call another thread interrupted comes in two lines ("... <unfinished
+/// ...>", then "<... fsync resumed>) = 0"): they are joined.
 std::vector<Call> parse_trace(const std::string& text) {
-  static const std::regex fsync_re(R"re(^\d+ +fsync\(\d+<(.*)>\) = 0$)re");
+  static const std::regex fsync_re(R"re(^fsync\(\d+<(.*)>\) = 0$)re");
   static const std::regex rename_re(
-      R"re(^\d+ +(?:rename\("(.*)", "(.*)"\)|renameat2\(\d+<[^>]*>, "(.*)", \d+<[^>]*>, "(.*)", \w+\)) = 0$)re");
+      R"re(^(?:rename\("(.*)", "(.*)"\)|renameat2\(\d+<[^>]*>, "(.*)", \d+<[^>]*>, "(.*)", \w+\)) = 0$)re");
+  static const std::regex line_re(R"re(^(\d+) +(.*)$)re");
+  static const std::regex resumed_re(R"re(^<\.\.\. \w+ resumed>(.*)$)re");
+  static const std::regex spaces_re(R"re(^\) +=)re");  // ")      = 0": aligned
+  const std::string unfinished = " <unfinished ...>";
+  std::map<std::string, std::string> started;  // thread -> the start of its interrupted call
   std::vector<Call> calls;
   std::istringstream in(text);
-  std::smatch m;
-  for (std::string line; std::getline(in, line);) {
+  std::smatch m, r;
+  for (std::string raw; std::getline(in, raw);) {
+    if (!std::regex_match(raw, m, line_re)) continue;
+    std::string tid = m[1], line = m[2];
+    if (line.ends_with(unfinished)) {
+      started[tid] = line.substr(0, line.size() - unfinished.size());
+      continue;
+    }
+    if (std::regex_match(line, r, resumed_re)) {
+      line = started[tid] + std::regex_replace(std::string(r[1]), spaces_re, ") =");
+      started.erase(tid);
+    }
     if (std::regex_match(line, m, fsync_re)) {
       calls.push_back({"fsync", m[1], ""});
     } else if (std::regex_match(line, m, rename_re)) {
