@@ -84,7 +84,6 @@ std::string tag_of(const std::vector<std::string>& tags) {
 struct PlatformBuild {
   BuildOptions options;
   BuildSession session;
-  std::optional<TempDir> empty;  ///< the session's empty_dir
   std::size_t target = 0;
   oci::Descriptor manifest;
   std::vector<oci::Descriptor> layers;
@@ -206,14 +205,6 @@ void build_platform(PlatformBuild& b, oci::Store& store, BuildEvents& events,
   session.ignore = parser::parse_dockerignore(options.dockerignore_text, options.dockerignore_name);
   session.cache = std::make_unique<cache::CacheIndex>(store.cache_dir());
   session.pending = std::make_unique<snapshot::PendingLayers>(store);
-  // An empty directory (the lower of a scratch root, the view of a scratch image), removed at
-  // the end. Mode 0755 like any root directory, not mkdtemp's 0700: a RUN --mount of a scratch
-  // stage shows it to the container's user.
-  b.empty.emplace(store.tmp_dir(), "empty-");
-  if (::chmod(b.empty->path().c_str(), 0755) != 0) {
-    throw sys_error("chmod", b.empty->path().string());
-  }
-  session.empty_dir = b.empty->path();
   declare_global_args(session);
   StagePlan plan = plan_stages(session);
   b.target = plan.target;

@@ -137,6 +137,15 @@ std::string created_time(const BuildOptions& options) {
   return oci::rfc3339_utc(static_cast<std::int64_t>(std::time(nullptr)));
 }
 
+const std::filesystem::path& BuildSession::empty_dir() {
+  std::lock_guard lock(empty_mutex);
+  if (!empty) {
+    empty.emplace(store->tmp_dir(), "empty-");
+    if (::chmod(empty->path().c_str(), 0755) != 0) throw sys_error("chmod", empty->path().string());
+  }
+  return empty->path();
+}
+
 CacheMode stage_cache_mode(const BuildSession& session, std::size_t i) {
   CacheMode mode = session.options->cache;
   if (mode == CacheMode::kUse && i < session.no_cache.size() && session.no_cache[i]) {

@@ -21,6 +21,7 @@
 #include "cache/shared_cache.h"
 #include "common/error.h"
 #include "common/parallel.h"
+#include "common/temp_dir.h"
 #include "oci/image.h"
 #include "parser/dockerfile.h"
 #include "parser/dockerignore.h"
@@ -95,6 +96,8 @@ struct BuildInputs {
 /// store and the events receiver are safe to use from several threads.
 struct BuildSession {
   oci::Store* store = nullptr;
+  std::mutex empty_mutex;
+  std::optional<TempDir> empty;  ///< empty_dir()'s, once made
   const BuildOptions* options = nullptr;
   parser::Dockerfile dockerfile;
   parser::Environment global_args;  ///< ARGs before the first FROM, with values
@@ -144,7 +147,11 @@ struct BuildSession {
   std::string label_prefix;
   std::atomic<int> steps{0};
   std::atomic<int> cached_steps{0};
-  std::filesystem::path empty_dir;  ///< an empty directory (a lower for scratch)
+  /// An empty directory of mode 0755 in the store's tmp/ (the lower of a scratch root, the view
+  /// of a scratch image; 0755 like any root directory, since a RUN --mount of a scratch stage
+  /// shows it to the container's user), made the first time it is asked for: a build that
+  /// never meets scratch makes and removes none. Removed with the session.
+  const std::filesystem::path& empty_dir();
   /// The layer directories this build made, recorded when the session ends
   /// (snapshot/layer_store.h).
   std::unique_ptr<snapshot::PendingLayers> pending;

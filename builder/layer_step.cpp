@@ -42,9 +42,21 @@ namespace {
 /// unless the upper is adopted. Mode 0755 like the root it becomes, not mkdtemp's 0700.
 class WorkArea {
  public:
-  explicit WorkArea(const oci::Store& store) : base_(store.tmp_dir(), "step-") {
+  /// The area is removed on `beside` (the session's Background) when it goes, off the path of
+  /// the steps that follow.
+  WorkArea(const oci::Store& store, Background& beside)
+      : base_(store.tmp_dir(), "step-"), beside_(beside) {
     ::chmod(base_.path().c_str(), 0755);
     std::filesystem::create_directory(upper());
+  }
+  WorkArea(const WorkArea&) = delete;
+  WorkArea& operator=(const WorkArea&) = delete;
+  ~WorkArea() {
+    try {
+      base_.remove_beside(beside_);
+    } catch (const std::exception&) {
+      // no thread: base_ removes it here
+    }
   }
   void make_overlay_dirs() const {
     for (const char* d : {"work", "merged"}) std::filesystem::create_directory(base_ / d);
@@ -56,6 +68,7 @@ class WorkArea {
 
  private:
   TempDir base_;
+  Background& beside_;
 };
 
 snapshot::LayerOptions layer_options(const BuildOptions& options) {
@@ -120,7 +133,7 @@ cache::CacheEntry commit(BuildSession& session, const StageState& stage, const s
 cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::string& key,
                           const StepWork& work, const DirectWork& direct) {
   const oci::Store& store = *session.store;
-  WorkArea area(store);
+  WorkArea area(store, session.background);
   StepTimer timer;
   auto options = layer_options(*session.options);
   LayerWriter writer = direct.plan ? direct.plan() : LayerWriter();
@@ -144,8 +157,8 @@ cache::CacheEntry execute(BuildSession& session, StageState& stage, const std::s
   std::vector<runtime::MountStub> stubs;
   area.make_overlay_dirs();
   {
-    runtime::OverlayMount mount(lowers, session.empty_dir, area.upper(), area.work(),
-                                area.merged());
+    runtime::OverlayMount mount(lowers, lowers.empty() ? session.empty_dir() : "", area.upper(),
+                                area.work(), area.merged());
     Background preparing;  // what the layer's writing sets up once, while the step works
     snapshot::prepare_layer_writing(preparing);
     stubs = work(area.merged());
@@ -371,7 +384,7 @@ ImageView::ImageView(BuildSession& session, const ImageState& image)
     : root_(session.store->temp_path("view-")) {
   std::filesystem::create_directories(root_);
   auto lowers = image_lowers(session, image);
-  if (lowers.empty()) lowers.push_back(session.empty_dir);
+  if (lowers.empty()) lowers.push_back(session.empty_dir());
   if (lowers.size() == 1) {
     bind_read_only(lowers[0]);
     return;

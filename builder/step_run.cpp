@@ -301,6 +301,8 @@ std::vector<runtime::MountStub> run_in_container(const StepContext& ctx, const p
   cr.on_line = [&](std::string_view line) { session.events->output(ctx.label, line); };
   runtime::ContainerResult result = runtime::run_container(runtime, cr);
   if (result.exit_code != 0) throw Error(failure_message(r.argv, result));
+  in_memory.reset();
+  bundle.remove_beside(session.background);  // off the path of the layer's diff and commit
   return stubs;
 }
 

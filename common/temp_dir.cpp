@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/parallel.h"
 
 namespace mkimg {
 
@@ -31,11 +32,21 @@ TempDir::~TempDir() { remove(); }
 
 std::filesystem::path TempDir::release() { return std::exchange(path_, {}); }
 
+void TempDir::remove_beside(Background& beside) {
+  if (path_.empty()) return;
+  beside.run([dir = path_] { remove_tree(dir); });
+  path_.clear();  // only once the task runs: else the destructor removes it
+}
+
 void TempDir::remove() noexcept {
   if (path_.empty()) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  remove_tree(path_);
   path_.clear();
+}
+
+void TempDir::remove_tree(const std::filesystem::path& dir) noexcept {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace mkimg

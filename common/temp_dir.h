@@ -6,6 +6,8 @@
 
 namespace mkimg {
 
+class Background;
+
 /// Owns a directory made for one job (a bundle, a download, an unpacked tree) and removes it with
 /// its contents on destruction; errors are ignored then, so whatever still holds it (a mount
 /// point, a busy file) is for the owner to release first. Move-only: a moved-from TempDir owns
@@ -28,8 +30,14 @@ class TempDir {
   /// Gives the directory up: it is left in place and returned.
   std::filesystem::path release();
 
+  /// Gives the directory to `beside`, which removes it on its thread: for a caller whose next
+  /// work should not wait for the removal (each rmdir costs 0.1-0.8 ms on an ext4 mounted with
+  /// `discard`). This TempDir owns nothing afterwards.
+  void remove_beside(Background& beside);
+
  private:
   void remove() noexcept;
+  static void remove_tree(const std::filesystem::path& dir) noexcept;
 
   std::filesystem::path path_;
 };

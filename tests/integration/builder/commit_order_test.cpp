@@ -135,5 +135,36 @@ TEST_F(CommitOrderTest, ALayerDirectoryIsOnDiskBeforeItIsRecordedAndCacheEntries
   EXPECT_EQ(count(again.err, "CACHED RUN"), 1) << again.all();
 }
 
+// The step's directories and the bundle are removed on a thread of their own, and a build that
+// never meets scratch makes no empty directory: the main thread removes nothing in tmp/.
+TEST_F(CommitOrderTest, ABuildRemovesItsDirectoriesOffItsPathAndMakesNoneItDoesNotUse) {
+  fs::path ctx = dir("ctx");
+  fs::create_directories(ctx);
+  write_file(ctx / "Dockerfile", "FROM busybox\nRUN echo changed > /etc/one-file\n");
+  fs::path log = dir("strace.log");
+  auto r =
+      run({"strace", "-f", "-e", "trace=mkdir,rmdir,unlinkat", "-o", log.string(), mkimg_binary(),
+           "--root", store().string(), "build", "--progress", "plain", ctx.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  std::string trace = read_file(log);
+  EXPECT_EQ(trace.find("/tmp/empty-"), std::string::npos) << trace;
+  std::istringstream in(trace);
+  std::string main_tid = trace.substr(0, trace.find(' '));
+  int removed_beside = 0;
+  for (std::string line; std::getline(in, line);) {
+    bool removal = line.find("rmdir(\"" + (store() / "tmp").string() + "/") != std::string::npos &&
+                   line.find("/runtime-state\"") == std::string::npos;  // the store's opening
+    if (!removal) continue;
+    EXPECT_FALSE(line.starts_with(main_tid + " ")) << line;
+    ++removed_beside;
+  }
+  EXPECT_EQ(removed_beside, 2) << "the step's directory and the bundle\n" << trace;
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(store() / "tmp")) {
+    left.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(left, std::vector<std::string>{"runtime-state"}) << "all removed before mkimg exits";
+}
+
 }  // namespace
 }  // namespace mkimg::testing

@@ -1,5 +1,5 @@
 // TempDir: made with mkdtemp under a parent with a prefix, removed with its contents at scope
-// exit, owned by one object at a time.
+// exit (or on a Background), owned by one object at a time.
 #include "common/temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/parallel.h"
 
 namespace mkimg {
 namespace {
@@ -81,6 +82,21 @@ TEST_F(TempDirTest, ReleaseLeavesTheDirectoryInPlace) {
     EXPECT_TRUE(dir.path().empty());
   }
   EXPECT_TRUE(fs::is_directory(kept));
+}
+
+TEST_F(TempDirTest, RemoveBesideHandsTheRemovalToTheBackground) {
+  fs::path dir;
+  Background beside;
+  {
+    TempDir d(parent_.path(), "job-");
+    dir = d.path();
+    fs::create_directories(dir / "a" / "b");
+    std::ofstream(dir / "a" / "b" / "f") << "x";
+    d.remove_beside(beside);
+    EXPECT_TRUE(d.path().empty()) << "it owns nothing afterwards";
+  }
+  beside.wait();
+  EXPECT_FALSE(fs::exists(dir)) << "removed, contents and all, by the background's thread";
 }
 
 TEST_F(TempDirTest, AMissingParentIsAnErrorNamingThePath) {
