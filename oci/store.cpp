@@ -212,7 +212,7 @@ std::int64_t Store::commit_file(const fs::path& file, const Digest& expected,
       throw Error(describe("commit blob", expected.str(), "file has digest " + actual.str()));
     }
   }
-  detail::fsync_fd(fd.get(), file);
+  if (verification == Verification::kRehash) detail::fsync_fd(fd.get(), file);
   fs::path target = blob_path(expected);
   if (::rename(file.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
   return static_cast<std::int64_t>(st.st_size);

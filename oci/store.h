@@ -75,7 +75,9 @@ struct BlobExpectation {
   std::optional<std::int64_t> size;
 };
 
-/// Whether commit_file() hashes the file again or trusts the digest its writer computed.
+/// What commit_file() checks itself. kRehash: it hashes the file again and fsyncs it.
+/// kTrustWriter: its writer computed the digest and flushed the file (snapshot::CompressedSink
+/// does both, on the thread that wrote it), so neither is done twice.
 enum class Verification { kRehash, kTrustWriter };
 
 /// Streams one blob into <root>/tmp while hashing it; commit() moves it into place. A writer
@@ -189,8 +191,8 @@ class Store {
   /// Writes a whole blob (no-op when present) and returns its descriptor.
   Descriptor put_blob(std::string_view bytes, std::string_view media_type,
                       const BlobExpectation& expected = {}) const;
-  /// Moves `file` (which must be inside tmp_dir()) into blobs/ as `expected`: fsync, check
-  /// size and (with Verification::kRehash) digest, rename (durable with the next index.json:
+  /// Moves `file` (which must be inside tmp_dir()) into blobs/ as `expected`: check size and,
+  /// with Verification::kRehash, digest and fsync; rename (durable with the next index.json:
   /// see the top of this file). When the blob
   /// is already present the file is removed. Returns the blob's size.
   std::int64_t commit_file(const std::filesystem::path& file, const Digest& expected,

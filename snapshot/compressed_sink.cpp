@@ -253,8 +253,8 @@ struct CompressedSink::Impl {
     write_fd_data(out.get(), std::string_view(data, n), "layer blob");
     blob_hash.update(data, n);
     size += static_cast<int64_t>(n);
-    // Start writing back what is written so far, so the fsync of the store's commit
-    // (oci::Store::commit_file) has little left to wait for.
+    // Start writing back what is written so far, so the fsync at the end has little left to
+    // wait for.
     if (size - flushed >= kWriteBehind) {
       ::sync_file_range(out.get(), flushed, size - flushed, SYNC_FILE_RANGE_WRITE);
       flushed = size;
@@ -668,7 +668,14 @@ SinkResult CompressedSink::finish() {
   if (impl_->compression == Compression::kGzip) impl_->finish_gzip();
   impl_->resume_hash();  // every block was copied unread
   if (impl_->compression == Compression::kZstd) impl_->zstd_stream("", 0, ZSTD_e_end);
-  // No fsync here: a layer blob is flushed once, by the store's commit (Store::commit_file).
+  // The flush is done here, on the thread that wrote the blob (a COPY's blob is written beside
+  // its files), not by the store's commit, which then trusts it (oci::Verification). A pipe
+  // (`build --output type=tar,dest=-`) has nothing to flush.
+  struct stat out {};
+  if (::fstat(impl_->out.get(), &out) == 0 && S_ISREG(out.st_mode) &&
+      ::fsync(impl_->out.get()) != 0) {
+    throw sys_error("fsync", "layer blob");
+  }
   SinkResult r{impl_->blob_hash.finish().str(), impl_->tar_hash.finish().str(), impl_->size,
                impl_->tar_size};
   r.members = std::move(impl_->members);

@@ -59,8 +59,8 @@ class CompressedSink {
   int64_t tar_offset() const;
   /// A tar entry at `path` starts with the next write: a gzip block may end here.
   void entry_start(std::string_view path);
-  /// Writes everything out and returns the hashes; call once. The file is not fsynced: a blob
-  /// is flushed by the store's commit (oci::Store::commit_file).
+  /// Writes everything out, fsyncs the file (a regular file only: not a pipe) and returns the
+  /// hashes; call once. The store's commit then trusts both (oci::Verification::kTrustWriter).
   SinkResult finish();
 
   static constexpr std::size_t kBlockSize = std::size_t{1} << 20;
