@@ -19,6 +19,8 @@ namespace mkimg::oci {
 
 /// The hash functions a Digest may name.
 enum class DigestAlgorithm { kSha256, kSha512 };
+/// Their names, as in "sha256:<hex>" and in a layout's blobs/<name>/, in the enum's order.
+inline constexpr const char* kDigestAlgorithmNames[] = {"sha256", "sha512"};
 
 /// A validated content digest "algorithm:encoded". Default-constructed it is empty (no value);
 /// every function that turns a digest into a path refuses an empty one.

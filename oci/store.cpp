@@ -243,7 +243,7 @@ namespace {
 /// gc's sweep: every blob not in `live`.
 GcResult sweep(const Store& store, const std::unordered_set<Digest>& live) {
   GcResult result;
-  for (const char* algorithm : {"sha256", "sha512"}) {
+  for (const char* algorithm : kDigestAlgorithmNames) {
     fs::path dir = store.layout_dir() / "blobs" / algorithm;
     std::error_code ec;
     for (const auto& file : fs::directory_iterator(dir, ec)) {
@@ -277,7 +277,7 @@ GcResult remove_chosen(const Store& store, const std::vector<Digest>& chosen,
     }
   }
   if (result.blobs_removed > 0) {
-    for (const char* algorithm : {"sha256", "sha512"}) {
+    for (const char* algorithm : kDigestAlgorithmNames) {
       detail::fsync_dir(store.layout_dir() / "blobs" / algorithm);
     }
   }

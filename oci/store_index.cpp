@@ -58,7 +58,7 @@ Index read_index(const Store& store) { return parse_index_bytes(store, read_inde
 /// each blobs/<alg>/ in use), so the index about to be written never names a blob a power cut
 /// could take back. sha512 blobs are rare: their directory is flushed only when it holds any.
 void sync_blob_dirs(const Store& store) {
-  for (const char* algorithm : {"sha256", "sha512"}) {
+  for (const char* algorithm : kDigestAlgorithmNames) {
     fs::path dir = store.layout_dir() / "blobs" / algorithm;
     std::error_code ec;
     if (algorithm != std::string_view("sha256") && (fs::is_empty(dir, ec) || ec)) continue;

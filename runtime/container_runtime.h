@@ -76,8 +76,9 @@ ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRu
 /// Starts, on `beside`, the container reaper run_container() needs for the containers of
 /// `state_root` (a shell, once per runtime, state root and process; nothing when it runs
 /// already), so that its spawn (about 2 ms) overlaps what precedes the first run_container()
-/// (a RUN's bundle). run_container() waits for one under way, and starts it itself, or throws
-/// its error, when it could not start here.
+/// (a RUN's bundle, or all of a --no-cache build's start: builder/steps.h prepare_runs).
+/// run_container() waits for one under way, and starts it itself, or throws its error, when
+/// it could not start here.
 void start_reaper(Background& beside, const ContainerRuntime& runtime,
                   const std::filesystem::path& state_root);
 
