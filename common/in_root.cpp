@@ -187,23 +187,26 @@ std::string read_host_file(const std::filesystem::path& path) {
   return data;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& data, Flush flush) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, Flush flush,
+                       const std::filesystem::path& temp_dir, mode_t mode) {
   std::random_device rd;
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(rd());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  std::string suffix = ".tmp-" + std::to_string(rd()) + std::to_string(rd());
+  std::filesystem::path tmp = temp_dir.empty() ? std::filesystem::path(path.string() + suffix)
+                                               : temp_dir / (path.filename().string() + suffix);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd) throw sys_error("write", tmp.string());
   try {
     write_fd_data(fd.get(), data, tmp.string());
-  } catch (const Error&) {
+    if (flush != Flush::kNo && ::fsync(fd.get()) != 0) throw sys_error("fsync", tmp.string());
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw sys_error("write", path.string());
+  } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
-  if ((flush == Flush::kYes && ::fsync(fd.get()) != 0) ||
-      ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw sys_error("write", path.string(), err);
+  if (flush == Flush::kWithDirectory) {
+    std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d || ::fsync(d.get()) != 0) throw sys_error("fsync", dir.string());
   }
 }
 

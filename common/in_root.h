@@ -76,19 +76,27 @@ inline std::string_view parent_rel(std::string_view rel) {
 /// Reads a whole host file (the build context, a Dockerfile); throws on error.
 std::string read_host_file(const std::filesystem::path& path);
 
-/// Whether write_file_atomic() flushes the file to disk before the rename.
+/// What write_file_atomic() flushes to disk.
 enum class Flush {
+  /// The file, before the rename: after a power cut the path holds the old or the new bytes.
   kYes,
+  /// kYes, and the directory after the rename: the new file is there for good once the call
+  /// returns (the store's own files: index.json, oci-layout, a layer directory's `below`).
+  kWithDirectory,
   /// For a file whose loss or tearing by a power cut is harmless because every reader checks
   /// it (a step cache entry: a torn one does not parse and is a miss): the rename alone, no
   /// device flush.
   kNo,
 };
 
-/// Writes `data` to `path` atomically: a temp file beside it, fsync (with Flush::kYes),
-/// rename. A reader sees the old or the new file, never a torn one, while the machine runs.
-void write_file_atomic(const std::filesystem::path& path, const std::string& data,
-                       Flush flush = Flush::kYes);
+/// Writes `data` to `path` atomically: a temp file (`mode` less the umask) beside it, or in
+/// `temp_dir` (on the same file system; a store's tmp/, swept when the store opens, so a crash
+/// leaves nothing beside its files), flushed as `flush` says, then renamed onto `path`. A
+/// reader sees the old or the new file, never a torn one. The one atomic file write of the
+/// project.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data,
+                       Flush flush = Flush::kYes, const std::filesystem::path& temp_dir = {},
+                       mode_t mode = 0644);
 
 /// The file an output the user named (save -o, --output dest=, --iidfile) is renamed onto:
 /// `path` itself, or the file its symlinks lead to (written through, as `docker save -o`

@@ -92,22 +92,6 @@ void make_private_dir(const std::filesystem::path& dir) {
   throw sys_error("create directory", dir.string());
 }
 
-void replace_file(const std::filesystem::path& target, std::string_view bytes,
-                  const std::filesystem::path& tmp_dir) {
-  std::filesystem::path tmp;
-  UniqueFd fd = create_temp(tmp_dir / ("replace-" + target.filename().string()), tmp);
-  try {
-    write_all(fd.get(), bytes.data(), bytes.size(), tmp);
-    if (::fchmod(fd.get(), 0644) != 0) throw sys_error("chmod", tmp.string());
-    fsync_fd(fd.get(), tmp);
-    if (::rename(tmp.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  fsync_dir(target.parent_path());
-}
-
 std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
   std::size_t got = 0;

@@ -30,10 +30,6 @@ void fsync_dir(const std::filesystem::path& dir);
 void sync_file_system(const std::filesystem::path& dir);
 /// Creates `dir` with mode 0700 when missing.
 void make_private_dir(const std::filesystem::path& dir);
-/// Replaces `target` with `bytes`: temp file in `tmp_dir` (same file system), fsync, rename,
-/// fsync of target's directory. A reader sees the old or the new file, never a torn one.
-void replace_file(const std::filesystem::path& target, std::string_view bytes,
-                  const std::filesystem::path& tmp_dir);
 /// A random lowercase hex string of `bytes` * 2 characters.
 std::string random_hex(std::size_t bytes);
 

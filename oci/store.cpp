@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/file_io.h"
 #include "oci/media_types.h"
 
@@ -68,7 +69,7 @@ void create_layout(const fs::path& root) {
   mark_top_directory(root / "tmp");
   mark_top_directory(root / "layers");
   if (!fs::exists(root / "oci/oci-layout")) {
-    detail::replace_file(root / "oci/oci-layout", kLayoutFile, root / "tmp");
+    write_file_atomic(root / "oci/oci-layout", kLayoutFile, Flush::kWithDirectory, root / "tmp");
   }
 }
 
@@ -79,7 +80,7 @@ void create_index_if_missing(const fs::path& root) {
   if (!lock) throw sys_error("open", lock_path.string());
   flock_or_throw(lock.get(), LOCK_EX, lock_path);
   if (!fs::exists(root / "oci/index.json")) {
-    detail::replace_file(root / "oci/index.json", kEmptyIndex, root / "tmp");
+    write_file_atomic(root / "oci/index.json", kEmptyIndex, Flush::kWithDirectory, root / "tmp");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/in_root.h"
 #include "oci/digest.h"
 #include "oci/file_io.h"
 #include "oci/media_types.h"
@@ -78,7 +79,8 @@ void update_index(const Store& store, const std::function<void(Index&)>& change)
   std::string after = to_json(index);
   if (after == before) return;
   sync_blob_dirs(store);
-  detail::replace_file(store.layout_dir() / "index.json", after, store.tmp_dir());
+  write_file_atomic(store.layout_dir() / "index.json", after, Flush::kWithDirectory,
+                    store.tmp_dir());
 }
 
 std::optional<Reference> entry_reference(const Descriptor& d) {

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/in_root.h"
 #include "registry/credential_helper.h"
 #include "registry/encoding.h"
 
@@ -45,22 +46,8 @@ json load(const fs::path& file) {
 
 void save(const fs::path& file, const json& j) {
   fs::create_directories(file.parent_path());
-  std::string tmp = file.string() + ".tmp-" + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) throw sys_error("write docker config", tmp);
-  std::string text = j.dump(1, '\t') + "\n";
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(fd.get()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw sys_error("write docker config", tmp, err);
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw sys_error("replace docker config", file.string(), err);
-  }
+  // Credentials: the file is the user's alone.
+  write_file_atomic(file, j.dump(1, '\t') + "\n", Flush::kYes, {}, 0600);
 }
 
 /// The helper configured for `key`: credHelpers by host, else credsStore; "" for none.

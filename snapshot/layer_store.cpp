@@ -162,8 +162,8 @@ void PendingLayers::add(const std::filesystem::path& upper, const std::string& c
   Pending p{dir, !below.empty()};
   if (p.stack) {
     std::filesystem::create_directory(dir);
-    oci::detail::replace_file(dir / "below", std::string(oci::Digest::parse(below).encoded()),
-                              store_.tmp_dir());
+    write_file_atomic(dir / "below", oci::Digest::parse(below).encoded(), Flush::kWithDirectory,
+                      store_.tmp_dir());
   }
   auto to = p.stack ? dir / "delta" : dir;
   if (::rename(upper.c_str(), to.c_str()) != 0) {

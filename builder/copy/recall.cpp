@@ -217,7 +217,7 @@ void save_copy_recall(const oci::Store& store, const std::string& key,
   try {
     auto file = recall_file(store, key);
     std::filesystem::create_directories(file.parent_path());
-    oci::detail::replace_file(file, out, store.tmp_dir());
+    write_file_atomic(file, out, Flush::kWithDirectory, store.tmp_dir());
   } catch (const std::exception& e) {
     spdlog::warn("could not record the COPY for the next build: {}", e.what());
   }

@@ -80,6 +80,35 @@ TEST_F(RootPathTest, ResolvingStaysInTheRootAndStopsAtALoop) {
 }
 
 // A /proc/sys file has no size and answers only a read at offset 0: the whole value is read.
+TEST_F(RootPathTest, AnAtomicWriteReplacesTheFileAndLeavesNoTemporaryFile) {
+  std::filesystem::create_directories(dir_ / "tmp");
+  std::filesystem::path target = dir_ / "existing" / "index.json";
+  write_file_atomic(target, "old");
+  write_file_atomic(target, "new", Flush::kWithDirectory, dir_ / "tmp");
+  EXPECT_EQ(read_host_file(target), "new");
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ / "existing"),
+                          std::filesystem::directory_iterator()),
+            1);
+  write_file_atomic(dir_ / "secret", "token", Flush::kNo, {}, 0600);
+  EXPECT_EQ(stat_of("secret").st_mode & 07777, 0600u);
+}
+
+TEST_F(RootPathTest, AFailedAtomicWriteNamesThePathAndLeavesTheOldFileAndNoTemporaryFile) {
+  std::filesystem::path target = dir_ / "existing" / "sub";
+  std::filesystem::create_directories(target / "child");  // a directory: the rename fails
+  try {
+    write_file_atomic(target, "bytes", Flush::kWithDirectory, dir_ / "existing");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(target.string()), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(target / "child"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ / "existing"),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
 TEST(ReadHostFile, ReadsAProcSysFileWhole) {
   std::string value = read_host_file("/proc/sys/fs/nr_open");
   ASSERT_FALSE(value.empty());
