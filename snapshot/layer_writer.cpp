@@ -225,11 +225,11 @@ class TarWriter {
   /// there (the same metadata and content give the same bytes) without reading its source.
   bool take_earlier(const SpecEntry& entry) {
     if (!earlier_ || entry.fingerprint.empty()) return false;
-    auto it = earlier_->find(entry.path);
-    if (it == earlier_->end() || it->second.fingerprint != entry.fingerprint) return false;
+    const EarlierEntry* earlier = earlier_->find(entry.path, cursor_);
+    if (!earlier || earlier->fingerprint != entry.fingerprint) return false;
     if (S_ISREG(entry.mode) && entry.link_group >= 0) return false;
     start_entry(entry.path, &entry.fingerprint);
-    sink_.write_earlier(it->second.tar_offset, it->second.tar_size);
+    sink_.write_earlier(earlier->tar_offset, earlier->tar_size);
     ++entries_;
     ++reused_;
     return true;
@@ -359,6 +359,7 @@ class TarWriter {
   int64_t entries_ = 0;
   bool closed_ = false;
   const EarlierEntries* earlier_ = nullptr;  ///< an earlier layer's entries to take bytes from
+  std::size_t cursor_ = 0;                   ///< earlier_'s, for find()
   bool index_ = options_.index_members || options_.earlier != nullptr;  ///< fill written_
   std::vector<std::pair<std::string_view, EarlierEntry>> written_;
   bool open_written_ = false;  ///< written_.back() still grows
@@ -374,6 +375,29 @@ void sort_entries(std::vector<LayerEntry>& entries) {
 }
 
 }  // namespace
+
+EarlierEntries& EarlierEntries::operator=(EarlierEntries other) noexcept {
+  list_ = std::move(other.list_);
+  index_.clear();
+  indexed_ = false;
+  return *this;
+}
+
+const EarlierEntry* EarlierEntries::find(std::string_view path, std::size_t& cursor) const {
+  if (cursor < list_.size() && list_[cursor].first == path) return &list_[cursor++].second;
+  if (!indexed_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mutex_);
+    if (!indexed_.load(std::memory_order_relaxed)) {
+      index_.reserve(list_.size());
+      for (std::size_t i = 0; i < list_.size(); ++i) index_.emplace(list_[i].first, i);
+      indexed_.store(true, std::memory_order_release);
+    }
+  }
+  auto it = index_.find(path);
+  if (it == index_.end()) return nullptr;
+  cursor = it->second + 1;
+  return &list_[it->second].second;
+}
 
 bool layer_path_less(const std::string& a, const std::string& b) {
   auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };

@@ -2,9 +2,11 @@
 // with its diff_id and blob digest computed in the same pass. See snapshot.h.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,9 +46,49 @@ struct EarlierEntry {
   int64_t tar_offset = 0;
   int64_t tar_size = 0;
 };
-/// An earlier layer's entries by path; the keys view strings their owner keeps (a COPY's
-/// recall record, a LayerBlob's entries).
-using EarlierEntries = std::unordered_map<std::string_view, EarlierEntry>;
+/// An earlier layer's entries in the order its record lists them (layer order), found by path.
+/// The paths view strings their owner keeps (a COPY's recall record, a LayerBlob's entries).
+/// A new layer's entries come in layer order too and are mostly the earlier ones, so find()
+/// with the caller's cursor first tries the entry after the last one it found: a COPY's
+/// 100,000 unchanged entries are found without hashing a path or making an index. Any other
+/// path is looked up in an index made the first time one is needed (once, under a lock: a
+/// COPY's layer and its files look up the same entries at once). A path listed twice is
+/// found as its first listing, by the index; by the cursor either listing may be.
+class EarlierEntries {
+ public:
+  using Item = std::pair<std::string_view, EarlierEntry>;
+
+  EarlierEntries() = default;
+  /// Copied or moved, the entries go; the index is made again when needed.
+  EarlierEntries(EarlierEntries&& other) noexcept : list_(std::move(other.list_)) {}
+  EarlierEntries(const EarlierEntries& other) : list_(other.list_) {}
+  EarlierEntries& operator=(EarlierEntries other) noexcept;
+
+  void reserve(std::size_t count) { list_.reserve(count); }
+  /// Adds the entry at `path`, after those added before (before any find()).
+  void emplace(std::string_view path, EarlierEntry entry) {
+    list_.emplace_back(path, std::move(entry));
+  }
+  std::size_t size() const { return list_.size(); }
+  bool empty() const { return list_.empty(); }
+  std::vector<Item>::const_iterator begin() const { return list_.begin(); }
+  std::vector<Item>::const_iterator end() const { return list_.end(); }
+
+  /// The entry at `path`, or nullptr. `cursor` (0 at first) is the caller's: where to look
+  /// first, moved past the entry found.
+  const EarlierEntry* find(std::string_view path, std::size_t& cursor) const;
+  /// find() without a cursor.
+  const EarlierEntry* find(std::string_view path) const {
+    std::size_t cursor = list_.size();
+    return find(path, cursor);
+  }
+
+ private:
+  std::vector<Item> list_;
+  mutable std::mutex mutex_;
+  mutable std::atomic<bool> indexed_ = false;
+  mutable std::unordered_map<std::string_view, std::size_t> index_;  ///< list_ by path
+};
 
 /// An earlier gzip blob a new layer may take bytes from instead of reading and compressing
 /// them again. Used only when `format` is reuse_format() of the new layer (the same libarchive,

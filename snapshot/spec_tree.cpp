@@ -165,8 +165,8 @@ class Materializer {
         !e.xattrs.empty()) {
       return false;
     }
-    auto it = shared_->entries->find(e.path);
-    if (it == shared_->entries->end() || it->second.fingerprint != e.fingerprint) return false;
+    const EarlierEntry* earlier = shared_->entries->find(e.path, shared_cursor_);
+    if (!earlier || earlier->fingerprint != e.fingerprint) return false;
     std::string_view dir = parent_rel(e.path);
     if (dir != shared_dir_path_ || !opened_) {
       shared_dir_path_ = dir;
@@ -216,6 +216,7 @@ class Materializer {
   };
 
   const SharedFiles* shared_;
+  std::size_t shared_cursor_ = 0;  ///< shared_->entries', for find()
   const std::function<bool()>& keep_going_;
   UniqueFd root_;
   std::vector<Level> levels_;    ///< the earlier layer's directories, topmost first
@@ -282,11 +283,12 @@ std::optional<MaterializeStats> materialize_delta(
     }
   };
   std::size_t still_there = 0;  // earlier entries at a path of this layer
+  std::size_t cursor = 0;
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     const SpecEntry& e = *sorted[i];
-    auto it = earlier.find(e.path);
-    if (it != earlier.end()) ++still_there;
-    if (e.fingerprint.empty() || it == earlier.end() || it->second.fingerprint != e.fingerprint ||
+    const EarlierEntry* before = earlier.find(e.path, cursor);
+    if (before) ++still_there;
+    if (e.fingerprint.empty() || !before || before->fingerprint != e.fingerprint ||
         touched.contains(e.path)) {
       made[i] = 1;
       mark_parents(e.path);
