@@ -246,9 +246,9 @@ std::optional<std::string> ContextHasher::lookup(std::string_view rel, const str
 
 std::string ContextHasher::hash(std::string_view rel, int fd, const struct stat& st) {
   if (auto known = lookup(rel, st)) return *known;
-  std::string digest = oci::digest_of_fd(oci::DigestAlgorithm::kSha256, fd, context_ / rel, [] {
-                         return !runtime::interrupted();
-                       }).str();
+  std::string digest =
+      oci::digest_of_fd(oci::DigestAlgorithm::kSha256, fd, context_ / rel, runtime::keep_going)
+          .str();
   std::lock_guard lock(mutex_);
   // A path with a newline cannot be a memo line: it is hashed again next time.
   if (!memo_file_.empty() && !rel.empty() && rel.find('\n') == std::string_view::npos) {

@@ -33,7 +33,7 @@ std::vector<std::filesystem::path> image_lowers(BuildSession& session, const Ima
   if (speculating()) throw Error("the key of this step needs a root file system");
   fetch_remote_layers(session, image.layers);
   return snapshot::overlay_lowers(snapshot::ensure_image_unpacked(
-      *session.store, image.config, image.layers, session.pending.get()));
+      *session.store, image.config, image.layers, session.pending.get(), runtime::keep_going));
 }
 
 namespace {
@@ -75,7 +75,7 @@ snapshot::LayerOptions layer_options(const BuildOptions& options) {
   snapshot::LayerOptions o;
   o.compression = options.compression;
   o.source_date_epoch = options.source_date_epoch;
-  o.keep_going = [] { return !runtime::interrupted(); };
+  o.keep_going = runtime::keep_going;
   return o;
 }
 

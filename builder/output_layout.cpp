@@ -11,6 +11,7 @@
 #include "common/in_root.h"
 #include "oci/image.h"
 #include "oci/store.h"
+#include "runtime/cancel.h"
 #include "snapshot/root_export.h"
 
 namespace mkimg::builder {
@@ -47,7 +48,7 @@ void write_local_output(const oci::Store& store, const oci::Descriptor& manifest
                         const std::filesystem::path& dir) {
   try {
     snapshot::export_root_dir(image_layers(store, manifest), dir,
-                              snapshot::ApplyOwner{::getuid(), ::getgid()});
+                              snapshot::ApplyOwner{::getuid(), ::getgid()}, runtime::keep_going);
   } catch (const std::exception& e) {
     throw with_context("--output type=local,dest=" + dir.string(), e);
   }
@@ -58,6 +59,7 @@ void write_tar_output(const oci::Store& store, const oci::Descriptor& manifest,
                       std::optional<std::int64_t> source_date_epoch) {
   snapshot::LayerOptions options;
   options.source_date_epoch = source_date_epoch;
+  options.keep_going = runtime::keep_going;
   try {
     std::vector<snapshot::ImageLayer> layers = image_layers(store, manifest);
     if (dest == "-") {

@@ -9,6 +9,7 @@
 #include "registry/client.h"
 #include "registry/download.h"
 #include "registry/parallel.h"
+#include "runtime/cancel.h"
 #include "snapshot/apply.h"
 #include "snapshot/layer_store.h"
 #include "snapshot/layer_writer.h"
@@ -199,7 +200,10 @@ bool use_cache_mount(BuildSession& session, const std::string& id,
   auto found = session.shared_cache->find_mount(id);
   if (!found) return false;
   try {
-    snapshot::unpack_layer(session.store->blob_path(found->layer.digest), dir, found->diff_id);
+    snapshot::ApplyLimits limits;
+    limits.keep_going = runtime::keep_going;
+    snapshot::unpack_layer(session.store->blob_path(found->layer.digest), dir, found->diff_id,
+                           limits);
   } catch (const std::exception& e) {
     session.events->note("warning: cache mount `" + id + "` not used: " + e.what());
     return false;

@@ -171,7 +171,9 @@ void extract_archive(const std::filesystem::path& archive, const std::filesystem
   UniqueFd real(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real) throw sys_error("open", dest);
   std::string pinned = "/proc/self/fd/" + std::to_string(real.get());
-  snapshot::apply_layer(archive, pinned, snapshot::ApplyMode::kFlatten);
+  snapshot::ApplyLimits limits;
+  limits.keep_going = runtime::keep_going;
+  snapshot::apply_layer(archive, pinned, snapshot::ApplyMode::kFlatten, limits);
 }
 
 /// ADD's URL sources: downloaded once the key needs their content (no --checksum) or when
@@ -361,7 +363,7 @@ DirectWork direct_work(const StepContext& ctx, const CopyArgs& a, const CopyInpu
   direct.plan = [&ctx, &a, &input, &s, &d] { return plan_direct(ctx, a, input, s, d); };
   direct.materialize = [&d, &s](const std::filesystem::path& upper) {
     StepTimer timer;
-    auto keep_going = [] { return !runtime::interrupted(); };
+    auto keep_going = runtime::keep_going;
     // Only what differs from the whole directory at the bottom of the last build's layer,
     // stacked on it; else every file, the unchanged ones linked from that layer.
     if (d.recall && !d.recall->dirs.empty()) {

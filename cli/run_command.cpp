@@ -238,7 +238,8 @@ void add_run(CLI::App& app, GlobalOptions& global) {
     runtime::install_interrupt_handlers();
     auto store = open_store(global);
     oci::Image image = oci::load_image(store, o.image);
-    auto unpacked = snapshot::ensure_image_unpacked(store, image.config, image.manifest.layers);
+    auto unpacked = snapshot::ensure_image_unpacked(store, image.config, image.manifest.layers,
+                                                    nullptr, runtime::keep_going);
     global.exit_code =
         runtime::run_image(store, image.config, snapshot::overlay_lowers(unpacked), o);
   });

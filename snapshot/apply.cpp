@@ -32,6 +32,7 @@ struct ReadDeleter {
 /// What libarchive's read callback pulls from: the stream, a buffer, and the first error.
 struct ReadContext {
   LayerStream* stream = nullptr;
+  const std::function<bool()>* keep_going = nullptr;
   std::string buffer = std::string(256 * 1024, '\0');
   std::string error;
 };
@@ -39,6 +40,7 @@ struct ReadContext {
 la_ssize_t read_callback(archive* a, void* data, const void** out) {
   auto* ctx = static_cast<ReadContext*>(data);
   try {
+    if (*ctx->keep_going && !(*ctx->keep_going)()) throw Error("interrupted");
     *out = ctx->buffer.data();
     return static_cast<la_ssize_t>(ctx->stream->read(ctx->buffer.data(), ctx->buffer.size()));
   } catch (const std::exception& e) {
@@ -53,6 +55,7 @@ ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode, const A
   LayerStream stream(blob, limits);
   ReadContext ctx;
   ctx.stream = &stream;
+  ctx.keep_going = &limits.keep_going;
   std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
   archive_read_support_format_tar(a.get());  // tar only: nothing else is a layer
   auto fail = [&](const std::string& what) -> Error {

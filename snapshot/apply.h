@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,10 @@ struct ApplyLimits {
   /// Uncompressed bytes may exceed `max_ratio` * compressed bytes only below this many.
   int64_t ratio_grace_bytes = int64_t{256} << 20;
   int64_t max_ratio = 2000;
+  /// Asked before each 256 KiB of the blob is read (so between entries and within a large
+  /// one): false stops the apply with "interrupted" (the builder and `mkimg run` pass the
+  /// process's interrupt, runtime/cancel.h). Empty: the apply goes to the end.
+  std::function<bool()> keep_going;
 };
 
 /// What was applied.

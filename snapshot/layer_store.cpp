@@ -109,7 +109,8 @@ std::string blob_diff_id(const std::filesystem::path& blob) {
 std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
                                                    const oci::Descriptor& layer,
                                                    const std::string& diff_id,
-                                                   const std::string& chain) {
+                                                   const std::string& chain,
+                                                   const std::function<bool()>& keep_going) {
   if (auto dirs = layer_dirs(store, chain); !dirs.empty()) return dirs;
   auto dir = layer_dir(store, chain);
   std::error_code ec;
@@ -119,7 +120,9 @@ std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
   // unpacked beside it, is taken first from now on.
   std::filesystem::create_directories(store.layers_dir());
   try {
-    snapshot::unpack_layer(store.blob_path(layer.digest), dir, diff_id);
+    ApplyLimits limits;
+    limits.keep_going = keep_going;
+    snapshot::unpack_layer(store.blob_path(layer.digest), dir, diff_id, limits);
   } catch (const std::exception& e) {
     // Another build may have unpacked the same layer meanwhile.
     if (std::filesystem::is_directory(dir, ec)) return {dir};
@@ -131,7 +134,8 @@ std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
 std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
                                                          const oci::ImageConfig& config,
                                                          const std::vector<oci::Descriptor>& layers,
-                                                         const PendingLayers* pending) {
+                                                         const PendingLayers* pending,
+                                                         const std::function<bool()>& keep_going) {
   auto chains = chain_ids(config);
   if (chains.size() != layers.size()) {
     throw Error(
@@ -140,9 +144,9 @@ std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store
   std::vector<std::filesystem::path> out;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto made = pending ? pending->find(chains[i]) : std::nullopt;
-    auto dirs = made
-                    ? *made
-                    : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i]);
+    auto dirs = made ? *made
+                     : ensure_unpacked(store, layers[i], config.rootfs.diff_ids[i].str(), chains[i],
+                                       keep_going);
     out.insert(out.end(), dirs.begin(), dirs.end());
   }
   return out;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -58,11 +59,13 @@ std::vector<std::filesystem::path> layer_dirs(const oci::Store& store, const std
 std::string blob_diff_id(const std::filesystem::path& blob);
 
 /// The unpacked directories of `layer` (diff id `diff_id`, chain `chain`; layer_dirs), unpacking
-/// the blob from the store when there are none yet.
+/// the blob from the store when there are none yet; an unpack stops with "interrupted" when
+/// `keep_going` (ApplyLimits::keep_going) says so, and leaves nothing.
 std::vector<std::filesystem::path> ensure_unpacked(const oci::Store& store,
                                                    const oci::Descriptor& layer,
                                                    const std::string& diff_id,
-                                                   const std::string& chain);
+                                                   const std::string& chain,
+                                                   const std::function<bool()>& keep_going = {});
 
 class PendingLayers;
 
@@ -80,11 +83,11 @@ std::optional<std::vector<std::pair<std::filesystem::path, std::string>>> entrie
 
 /// The unpacked directories of every layer of an image, bottom first (a stacked layer gives
 /// each directory of its stack): a layer `pending` holds (a step of the running build made it)
-/// is taken from there, the others are unpacked.
-std::vector<std::filesystem::path> ensure_image_unpacked(const oci::Store& store,
-                                                         const oci::ImageConfig& config,
-                                                         const std::vector<oci::Descriptor>& layers,
-                                                         const PendingLayers* pending = nullptr);
+/// is taken from there, the others are unpacked (as ensure_unpacked, with `keep_going`).
+std::vector<std::filesystem::path> ensure_image_unpacked(
+    const oci::Store& store, const oci::ImageConfig& config,
+    const std::vector<oci::Descriptor>& layers, const PendingLayers* pending = nullptr,
+    const std::function<bool()>& keep_going = {});
 
 /// The upper directories of a build's finished steps, kept in <root>/tmp and used as those
 /// layers' directories by the build's later steps; record() puts their files on disk (one

@@ -20,9 +20,11 @@ namespace {
 
 /// Applies every layer to `tree` in order and checks each one's diff_id.
 void apply_layers(const std::vector<ImageLayer>& layers, const fs::path& tree,
-                  const std::optional<ApplyOwner>& owner) {
+                  const std::optional<ApplyOwner>& owner, const std::function<bool()>& keep_going) {
+  ApplyLimits limits;
+  limits.keep_going = keep_going;
   for (const ImageLayer& layer : layers) {
-    ApplyResult r = apply_layer(layer.blob, tree, ApplyMode::kFlatten, ApplyLimits{}, owner);
+    ApplyResult r = apply_layer(layer.blob, tree, ApplyMode::kFlatten, limits, owner);
     if (r.diff_id != layer.diff_id) {
       throw Error(describe("apply layer", layer.blob.string(),
                            "diff_id " + r.diff_id + " does not match " + layer.diff_id));
@@ -91,10 +93,10 @@ void merge_into(int from, int to, const std::string& rel, const std::string& ski
 }  // namespace
 
 void export_root_dir(const std::vector<ImageLayer>& layers, const fs::path& dest,
-                     const ApplyOwner& owner) {
+                     const ApplyOwner& owner, const std::function<bool()>& keep_going) {
   make_dest(dest);
   TempDir tree(dest, ".mkimg-output-");
-  apply_layers(layers, tree.path(), owner);
+  apply_layers(layers, tree.path(), owner, keep_going);
   UniqueFd from = open_tree_root(tree.path());
   UniqueFd to = open_tree_root(dest);
   merge_into(from.get(), to.get(), "", tree.path().filename().string());
@@ -103,7 +105,7 @@ void export_root_dir(const std::vector<ImageLayer>& layers, const fs::path& dest
 int64_t export_root_tar(const std::vector<ImageLayer>& layers, const fs::path& work_dir, int out,
                         const LayerOptions& options) {
   TempDir tree(work_dir, "output-root-");
-  apply_layers(layers, tree.path(), std::nullopt);
+  apply_layers(layers, tree.path(), std::nullopt, options.keep_going);
   return write_tar_from_dir(tree.path(), out, options);
 }
 

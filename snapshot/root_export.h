@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,12 +39,13 @@ struct ImageLayer {
 /// Writes the root file system of `layers` into `dest` (see the header comment). `dest` is made
 /// (mode 0700, missing parents too, as BuildKit's client) when missing; anything else that is
 /// not a directory there is an error naming it. Throws mkimg::Error; `dest` may then hold part
-/// of the tree.
+/// of the tree. `keep_going` as ApplyLimits::keep_going: false stops it ("interrupted").
 void export_root_dir(const std::vector<ImageLayer>& layers, const fs::path& dest,
-                     const ApplyOwner& owner);
+                     const ApplyOwner& owner, const std::function<bool()>& keep_going = {});
 
 /// Writes the root file system of `layers` as one tar to `out` (not closed), unpacking it first
-/// in a temporary directory under `work_dir`. Returns the number of tar entries.
+/// in a temporary directory under `work_dir` (stopped, as the tar's writing, by
+/// `options.keep_going`). Returns the number of tar entries.
 int64_t export_root_tar(const std::vector<ImageLayer>& layers, const fs::path& work_dir, int out,
                         const LayerOptions& options);
 

@@ -364,7 +364,7 @@ struct Writer {
     } else {
       UniqueFd src = open_in_root(src_root, join_rel(s.read_from, f.sub), O_RDONLY | O_NOFOLLOW);
       if (!src) throw sys_error("open", "/" + join_rel(s.read_from, f.sub));
-      copy_fd_data(src.get(), out.get(), target, [] { return !runtime::interrupted(); });
+      copy_fd_data(src.get(), out.get(), target, runtime::keep_going);
     }
     if (::fchown(out.get(), uid(f), gid(f)) != 0) throw chown_error(target, uid(f), gid(f));
     if (::fchmod(out.get(), f.mode) != 0) throw sys_error("chmod", target);

@@ -93,8 +93,8 @@ UrlFile download_url(const std::string& url, const TempDir& dir, std::size_t ind
   if (!fd) throw sys_error("create", file.string());
   registry::HttpClient client(registry::HttpSettings{});
   auto algorithm = expected ? expected->algorithm() : oci::DigestAlgorithm::kSha256;
-  registry::Download got = registry::download_to_fd(
-      client, url, fd.get(), algorithm, kMaxUrlDownload, [] { return !runtime::interrupted(); });
+  registry::Download got = registry::download_to_fd(client, url, fd.get(), algorithm,
+                                                    kMaxUrlDownload, runtime::keep_going);
   if (expected && got.digest != *expected) {
     throw Error(
         describe("download", url,

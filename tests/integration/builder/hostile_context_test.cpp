@@ -1,6 +1,7 @@
 // A hostile build context (issue #15): a pathological .dockerignore is matched in seconds or
 // refused naming its line, never for minutes and gigabytes; SIGTERM stops a build within
-// seconds in every long phase (hashing a big file, matching .dockerignore, writing a layer),
+// seconds in every long phase (hashing a big file, matching .dockerignore, writing a layer,
+// unpacking a base),
 // leaving the tag and the store as they were; a context of 100,000 files builds in
 // under 200 MB.
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "tests/support/builder_fixture.h"
@@ -201,6 +203,60 @@ TEST_F(HostileContextTest, SigtermStopsWritingALayer) {
              "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1048576 count=0 seek=65536 && "
              "echo made-the-file\n");
   expect_prompt_stop(ctx, "| made-the-file", std::chrono::seconds(2));
+}
+
+// SIGTERM while a base image of 20,000 files is unpacked for the first RUN on it: the unpack
+// went on to the end (seconds; minutes for a large base) and the RUN's container was even
+// started; now it stops at the next 256 KiB of the layer, leaving no layer directory, whole or
+// partial, and the store builds the same Dockerfile afterwards.
+TEST_F(HostileContextTest, SigtermStopsUnpackingABase) {
+  build_good_image();
+  fs::path root = dir("many-root");
+  auto copied = run({"cp", "-a", (dir("busybox")).string() + "/.", root.string()});
+  ASSERT_EQ(copied.exit_code, 0) << copied.all();
+  for (int i = 0; i < 20000; ++i) {
+    write_file(root / "many" / ("d" + std::to_string(i % 20)) / ("f" + std::to_string(i)), "x\n");
+  }
+  std::set<fs::path> before;
+  for (const auto& e : fs::directory_iterator(store() / "layers")) before.insert(e.path());
+  auto imported = run_mkimg(store(), {"import", root.string(), "many:1"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.all();
+  auto layers_now = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(store() / "layers")) {
+      if (!before.contains(e.path())) out.push_back(e.path().filename().string());
+    }
+    return out;
+  };
+  ASSERT_EQ(layers_now().size(), 1u);
+  // As a pulled or loaded image: its layer is unpacked when a step first needs it.
+  fs::remove_all(store() / "layers" / layers_now()[0]);
+  fs::path ctx = dir("on-many");
+  write_file(ctx / "Dockerfile", "FROM many:1\nRUN ls /many | wc -l\n");
+
+  Background b(*this, ctx);
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  bool unpacking = false;
+  while (!unpacking && Clock::now() < deadline) {
+    for (const auto& name : layers_now()) unpacking = unpacking || name.starts_with(".tmp-");
+    if (!unpacking) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(unpacking) << b.log();
+  auto [code, seconds] = b.terminate(std::chrono::seconds(20));
+  const std::string log = b.log();
+  EXPECT_EQ(code, 1) << log;
+  EXPECT_LT(seconds, 5.0) << log;
+  EXPECT_NE(log.find("unpack layer"), std::string::npos) << log;
+  EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
+  EXPECT_EQ(log.find("| 20"), std::string::npos) << "the RUN ran\n" << log;
+  EXPECT_TRUE(layers_now().empty()) << "a layer directory left: " << layers_now()[0];
+  for (const auto& e : fs::directory_iterator(store() / "tmp")) {
+    const bool state = e.path().filename() == "runtime-state" && fs::is_empty(e.path());
+    EXPECT_TRUE(state) << e.path() << " left behind by the interrupted build";
+  }
+  auto again = build(ctx, {"-t", "app:2"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_NE(again.all().find("| 20"), std::string::npos) << again.all();
 }
 
 // A COPY of many small files then a RUN: peak RSS grows about 1.7 KiB per file over a ~15 MB

@@ -329,5 +329,34 @@ TEST(ApplyHostile, EveryCaseStaysInsideTheRootOrFailsCleanly) {
   }
 }
 
+// An apply asks keep_going before each 256 KiB it reads: a layer of 4 MiB stops at the first
+// "no" with "interrupted" (in both modes), and goes to the end when it is never said.
+TEST(ApplyHostile, AnApplyStopsWhenItsKeepGoingSaysNo) {
+  std::vector<TarEntry> entries;
+  for (int i = 0; i < 16; ++i)
+    entries.push_back(file("f" + std::to_string(i), std::string(256 << 10, 'x')));
+  TempDir tmp;
+  fs::path blob = tmp.path() / "layer.tar.gz";
+  write_bytes(blob, gzip(make_tar(entries)));
+  for (ApplyMode mode : {ApplyMode::kFlatten, ApplyMode::kOverlayLower}) {
+    fs::path root = tmp.path() / ("root" + std::to_string(static_cast<int>(mode)));
+    fs::create_directories(root);
+    int asked = 0;
+    ApplyLimits limits;
+    limits.keep_going = [&asked] { return ++asked < 4; };
+    try {
+      apply_layer(blob, root, mode, limits);
+      FAIL() << "applied to the end";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("interrupted"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(asked, 4);
+    fs::path whole = tmp.path() / ("whole" + std::to_string(static_cast<int>(mode)));
+    fs::create_directories(whole);
+    limits.keep_going = [] { return true; };
+    EXPECT_EQ(apply_layer(blob, whole, mode, limits).entries, 16);
+  }
+}
+
 }  // namespace
 }  // namespace mkimg::snapshot
