@@ -368,6 +368,11 @@ void start_reaper(Background& beside, const ContainerRuntime& runtime,
 }
 
 ContainerResult run_container(const ContainerRuntime& runtime, const ContainerRun& run) {
+  // A container is not started once the build is stopping (its root took a while to unpack).
+  if (interrupted()) throw Error(describe("run", run.id, "interrupted"));
+  if (stop_requested(run)) {
+    throw Error(describe("run", run.id, "cancelled: another stage of the build failed"));
+  }
   std::vector<std::string> argv{
       runtime.binary.string(), "--root", run.state_root.string(), "run", "--bundle",
       run.bundle.string(),     run.id};
