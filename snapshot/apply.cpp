@@ -25,46 +25,14 @@ namespace {
 
 std::atomic<int64_t> max_layer_bytes{int64_t{64} << 30};
 
-struct ReadDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-
-/// What libarchive's read callback pulls from: the stream, a buffer, and the first error.
-struct ReadContext {
-  LayerStream* stream = nullptr;
-  const std::function<bool()>* keep_going = nullptr;
-  std::string buffer = std::string(256 * 1024, '\0');
-  std::string error;
-};
-
-la_ssize_t read_callback(archive* a, void* data, const void** out) {
-  auto* ctx = static_cast<ReadContext*>(data);
-  try {
-    if (*ctx->keep_going && !(*ctx->keep_going)()) throw Error("interrupted");
-    *out = ctx->buffer.data();
-    return static_cast<la_ssize_t>(ctx->stream->read(ctx->buffer.data(), ctx->buffer.size()));
-  } catch (const std::exception& e) {
-    ctx->error = e.what();
-    archive_set_error(a, EINVAL, "%s", e.what());
-    return -1;
-  }
-}
-
 ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode, const ApplyLimits& limits,
                          const std::optional<ApplyOwner>& owner) {
   LayerStream stream(blob, limits);
-  ReadContext ctx;
-  ctx.stream = &stream;
-  ctx.keep_going = &limits.keep_going;
-  std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
-  archive_read_support_format_tar(a.get());  // tar only: nothing else is a layer
+  TarOfStream a(stream, limits.keep_going);
   auto fail = [&](const std::string& what) -> Error {
-    if (!ctx.error.empty()) return Error(ctx.error);
+    if (!a.stream_error().empty()) return Error(a.stream_error());
     return Error(describe("read", what, archive_message(a.get(), "corrupt tar")));
   };
-  if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
-    throw fail("tar header");
-  }
   EntryApplier applier(root, mode, limits, owner);
   ApplyResult result;
   for (;;) {

@@ -171,31 +171,38 @@ std::vector<FieldChange> diff_entries(const TarEntryInfo& a, const TarEntryInfo&
 
 std::vector<FileChange> diff_layers(const snapshot::BlobReader& before,
                                     std::string_view before_name, const snapshot::BlobReader& after,
-                                    std::string_view after_name) {
+                                    std::string_view after_name, const std::string& before_diff_id,
+                                    const std::string& after_diff_id) {
   // Metadata of the first layer's entries only (no content); the second is streamed past it.
   std::map<std::string, TarEntryInfo> first;
-  snapshot::read_layer_entries(before, before_name, [&](TarEntryInfo&& e) {
-    std::string path = e.path;
-    first.insert_or_assign(std::move(path), std::move(e));
-  });
+  snapshot::read_layer_entries(
+      before, before_name,
+      [&](TarEntryInfo&& e) {
+        std::string path = e.path;
+        first.insert_or_assign(std::move(path), std::move(e));
+      },
+      before_diff_id);
   std::vector<FileChange> out;
   std::set<std::string> seen;
-  snapshot::read_layer_entries(after, after_name, [&](TarEntryInfo&& e) {
-    auto it = first.find(e.path);
-    if (it == first.end()) {
-      if (seen.emplace(e.path).second) {
-        out.push_back({FileChange::Kind::kAdded, display_path(e.path), {}, std::nullopt, e});
-      }
-      return;
-    }
-    auto fields = diff_entries(it->second, e);
-    if (!fields.empty()) {
-      out.push_back(
-          {FileChange::Kind::kChanged, display_path(e.path), std::move(fields), it->second, e});
-    }
-    seen.emplace(e.path);
-    first.erase(it);
-  });
+  snapshot::read_layer_entries(
+      after, after_name,
+      [&](TarEntryInfo&& e) {
+        auto it = first.find(e.path);
+        if (it == first.end()) {
+          if (seen.emplace(e.path).second) {
+            out.push_back({FileChange::Kind::kAdded, display_path(e.path), {}, std::nullopt, e});
+          }
+          return;
+        }
+        auto fields = diff_entries(it->second, e);
+        if (!fields.empty()) {
+          out.push_back(
+              {FileChange::Kind::kChanged, display_path(e.path), std::move(fields), it->second, e});
+        }
+        seen.emplace(e.path);
+        first.erase(it);
+      },
+      after_diff_id);
   for (auto& [path, e] : first) {
     if (seen.count(path)) continue;
     out.push_back({FileChange::Kind::kRemoved, display_path(path), {}, std::move(e), std::nullopt});
@@ -249,7 +256,8 @@ LayerDiff diff_layer_pair(DiffImage& a, DiffImage& b, std::size_t i) {
   auto sa = a.open_layer(*d.before);
   auto sb = b.open_layer(*d.after);
   d.files = diff_layers(reader_of(*sa), a.name + " layer " + d.before->digest.str(), reader_of(*sb),
-                        b.name + " layer " + d.after->digest.str());
+                        b.name + " layer " + d.after->digest.str(), d.before_diff_id->str(),
+                        d.after_diff_id->str());
   d.only_tar_bytes = d.files.empty();
   return d;
 }

@@ -89,10 +89,13 @@ struct ImageDiff {
 /// Compares two images (see the header comment). Throws mkimg::Error on an unreadable layer.
 ImageDiff diff_images(DiffImage& before, DiffImage& after);
 
-/// Compares two layer blobs given by readers (the file part of diff_images()).
+/// Compares two layer blobs given by readers (the file part of diff_images()), each read within
+/// the apply limits and checked against its diff_id when one is given (read_layer_entries).
 std::vector<FileChange> diff_layers(const snapshot::BlobReader& before,
                                     std::string_view before_name, const snapshot::BlobReader& after,
-                                    std::string_view after_name);
+                                    std::string_view after_name,
+                                    const std::string& before_diff_id = "",
+                                    const std::string& after_diff_id = "");
 
 /// The changed fields of two entries of the same path (empty when they are the same).
 std::vector<FieldChange> diff_entries(const snapshot::TarEntryInfo& before,

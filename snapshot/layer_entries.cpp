@@ -9,32 +9,10 @@
 #include "common/archive_error.h"
 #include "common/error.h"
 #include "oci/digest.h"
+#include "snapshot/layer_stream.h"
 
 namespace mkimg::snapshot {
 namespace {
-
-struct ReadDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-
-/// What libarchive's read callback pulls from, and the first error the reader threw.
-struct ReadContext {
-  const BlobReader* read = nullptr;
-  std::string buffer = std::string(256 * 1024, '\0');
-  std::string error;
-};
-
-la_ssize_t read_callback(archive* a, void* data, const void** out) {
-  auto* ctx = static_cast<ReadContext*>(data);
-  try {
-    *out = ctx->buffer.data();
-    return static_cast<la_ssize_t>((*ctx->read)(ctx->buffer.data(), ctx->buffer.size()));
-  } catch (const std::exception& e) {
-    ctx->error = e.what();
-    archive_set_error(a, EINVAL, "%s", e.what());
-    return -1;
-  }
-}
 
 /// "./a//b/" -> "a/b" (a lexical clean-up for display and pairing; nothing is resolved).
 std::string clean_path(std::string_view raw) {
@@ -123,39 +101,62 @@ std::string_view to_string(TarEntryType type) {
 }
 
 void read_layer_entries(const BlobReader& read, std::string_view name,
-                        const std::function<void(TarEntryInfo&&)>& visit) {
-  ReadContext ctx;
-  ctx.read = &read;
-  std::unique_ptr<archive, ReadDeleter> a(archive_read_new());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_zstd(a.get());
-  auto fail = [&](const char* what) -> Error {
-    if (!ctx.error.empty()) return Error(describe("read layer", name, ctx.error));
-    return Error(describe("read layer", name,
-                          std::string(what) + ": " + archive_message(a.get(), "corrupt")));
+                        const std::function<void(TarEntryInfo&&)>& visit,
+                        const std::string& expected_diff_id, const ApplyLimits& limits) {
+  auto refuse = [&](const std::string& cause) {
+    return Error(describe("read layer", name, cause));
   };
-  if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
-    throw fail("open");
-  }
-  for (;;) {
-    archive_entry* e = nullptr;
-    int rc = archive_read_next_header(a.get(), &e);
-    if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
-    TarEntryInfo info = describe_entry(e);
-    if (info.type == TarEntryType::kFile) {
-      oci::Sha256 hash;
-      const void* block = nullptr;
-      std::size_t length = 0;
-      la_int64_t offset = 0;
-      while ((rc = archive_read_data_block(a.get(), &block, &length, &offset)) == ARCHIVE_OK) {
-        hash.update(block, length);
+  try {
+    LayerStream stream(std::string(name), read, limits);
+    TarOfStream a(stream, limits.keep_going);
+    auto fail = [&](const std::string& what) -> Error {
+      if (!a.stream_error().empty()) return Error(a.stream_error());
+      return refuse(what + ": " + archive_message(a.get(), "corrupt"));
+    };
+    int64_t entries = 0;
+    for (;;) {
+      archive_entry* e = nullptr;
+      int rc = archive_read_next_header(a.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
+      if (++entries > limits.max_entries) {
+        throw refuse("more than " + std::to_string(limits.max_entries) + " entries, the limit");
       }
-      if (rc != ARCHIVE_EOF) throw fail(info.path.c_str());
-      info.content_digest = hash.finish().str();
+      TarEntryInfo info = describe_entry(e);
+      std::size_t xattrs = 0;
+      for (const auto& [key, value] : info.xattrs) xattrs += key.size() + value.size();
+      auto max_path = static_cast<std::size_t>(limits.max_path_bytes);
+      if (info.path.size() > max_path || info.link_target.size() > max_path) {
+        throw refuse("an entry's name or link target is longer than " + std::to_string(max_path) +
+                     " bytes, the limit");
+      }
+      if (xattrs > static_cast<std::size_t>(limits.max_xattr_bytes)) {
+        throw refuse(info.path + ": xattrs larger than " + std::to_string(limits.max_xattr_bytes) +
+                     " bytes, the limit");
+      }
+      if (info.type == TarEntryType::kFile) {
+        oci::Sha256 hash;
+        const void* block = nullptr;
+        std::size_t length = 0;
+        la_int64_t offset = 0;
+        while ((rc = archive_read_data_block(a.get(), &block, &length, &offset)) == ARCHIVE_OK) {
+          hash.update(block, length);
+        }
+        if (rc != ARCHIVE_EOF) throw fail(info.path);
+        info.content_digest = hash.finish().str();
+      }
+      visit(std::move(info));
     }
-    visit(std::move(info));
+    stream.drain();
+    std::string diff_id = stream.diff_id();
+    if (!expected_diff_id.empty() && diff_id != expected_diff_id) {
+      throw refuse("its diff_id is " + diff_id + ", not " + expected_diff_id +
+                   " as the image's config says");
+    }
+  } catch (const Error& e) {
+    std::string what = e.what();
+    if (what.starts_with("read layer ")) throw;
+    throw refuse(what);
   }
 }
 

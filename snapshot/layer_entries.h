@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "snapshot/layer_stream.h"
+
 namespace mkimg::snapshot {
 
 /// The type of a tar entry.
@@ -45,14 +47,15 @@ struct TarEntryInfo {
   friend bool operator==(const TarEntryInfo&, const TarEntryInfo&) = default;
 };
 
-/// Fills `data` with up to `size` bytes of the blob; returns 0 at its end; throws
-/// mkimg::Error on failure.
-using BlobReader = std::function<std::size_t(void* data, std::size_t size)>;
-
 /// Streams the layer blob `read` hands out (compression detected from its bytes) and calls
-/// `visit` for every entry in tar order. `name` is used in messages. Throws mkimg::Error
-/// ("read layer `name`: ...") for a corrupt blob or an entry with an unsafe path.
+/// `visit` for every entry in tar order. `name` is used in messages. The blob is hostile
+/// (a pulled image's): it is read within `limits` (ApplyLimits: its uncompressed size, its
+/// decompression ratio, its number of entries, the length of names and link targets, the
+/// size of an entry's xattrs; docs/security.md 12), and its uncompressed bytes must hash to
+/// `expected_diff_id` when one is given. Throws mkimg::Error ("read layer `name`: ...") for a
+/// corrupt blob, a limit passed, or another diff_id.
 void read_layer_entries(const BlobReader& read, std::string_view name,
-                        const std::function<void(TarEntryInfo&&)>& visit);
+                        const std::function<void(TarEntryInfo&&)>& visit,
+                        const std::string& expected_diff_id = "", const ApplyLimits& limits = {});
 
 }  // namespace mkimg::snapshot

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "common/archive_error.h"
 #include "common/error.h"
 #include "common/fd.h"
 #include "oci/digest.h"
@@ -22,7 +23,7 @@ constexpr std::size_t kInputBuffer = 256 * 1024;
 struct LayerStream::Impl {
   std::string name;
   ApplyLimits limits;
-  UniqueFd fd;
+  BlobReader source;
   Codec codec = Codec::kNone;
   std::string in;  // compressed input buffer
   std::size_t in_pos = 0;
@@ -47,13 +48,10 @@ struct LayerStream::Impl {
     if (in_pos < in.size()) return true;
     if (in_eof) return false;
     in.resize(kInputBuffer);
-    ssize_t n;
-    do n = ::read(fd.get(), in.data(), in.size());
-    while (n < 0 && errno == EINTR);
-    if (n < 0) throw sys_error("read layer", name);
-    in.resize(static_cast<std::size_t>(n));
+    std::size_t n = source(in.data(), in.size());
+    in.resize(n);
     in_pos = 0;
-    in_total += n;
+    in_total += static_cast<int64_t>(n);
     if (n == 0) in_eof = true;
     return n > 0;
   }
@@ -141,8 +139,23 @@ LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& l
     : impl_(std::make_unique<Impl>()) {
   impl_->name = blob.string();
   impl_->limits = limits;
-  impl_->fd = UniqueFd(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!impl_->fd) throw sys_error("open layer", impl_->name);
+  auto fd = std::make_shared<UniqueFd>(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!*fd) throw sys_error("open layer", impl_->name);
+  impl_->source = [fd, name = impl_->name](void* data, std::size_t size) {
+    ssize_t n;
+    do n = ::read(fd->get(), data, size);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw sys_error("read layer", name);
+    return static_cast<std::size_t>(n);
+  };
+  impl_->detect();
+}
+
+LayerStream::LayerStream(std::string name, BlobReader read, const ApplyLimits& limits)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->name = std::move(name);
+  impl_->limits = limits;
+  impl_->source = std::move(read);
   impl_->detect();
 }
 
@@ -176,5 +189,32 @@ void LayerStream::drain() {
 std::string LayerStream::diff_id() { return impl_->hash.finish().str(); }
 
 int64_t LayerStream::tar_size() const { return impl_->out_total; }
+
+TarOfStream::TarOfStream(LayerStream& stream, const std::function<bool()>& keep_going)
+    : stream_(stream), keep_going_(keep_going), archive_(archive_read_new()) {
+  archive_read_support_format_tar(archive_);  // tar only: nothing else is a layer
+  if (archive_read_open(archive_, this, nullptr, read, nullptr) != ARCHIVE_OK) {
+    Error e = error_.empty()
+                  ? Error(describe("read", "tar header", archive_message(archive_, "corrupt tar")))
+                  : Error(error_);
+    archive_read_free(archive_);
+    throw e;
+  }
+}
+
+TarOfStream::~TarOfStream() { archive_read_free(archive_); }
+
+la_ssize_t TarOfStream::read(archive* a, void* self, const void** out) {
+  auto* t = static_cast<TarOfStream*>(self);
+  try {
+    if (t->keep_going_ && !t->keep_going_()) throw Error("interrupted");
+    *out = t->buffer_.data();
+    return static_cast<la_ssize_t>(t->stream_.read(t->buffer_.data(), t->buffer_.size()));
+  } catch (const std::exception& e) {
+    t->error_ = e.what();
+    archive_set_error(a, EINVAL, "%s", e.what());
+    return -1;
+  }
+}
 
 }  // namespace mkimg::snapshot

@@ -3,9 +3,12 @@
 // decompression ratio capped.
 #pragma once
 
+#include <archive.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,10 +20,17 @@ namespace mkimg::snapshot {
 /// ApplyLimits::max_total_bytes, naming the limit and how to raise it.
 std::string over_layer_size_limit(int64_t limit);
 
+/// Fills `data` with up to `size` bytes of a blob; returns 0 at its end; throws mkimg::Error on
+/// failure.
+using BlobReader = std::function<std::size_t(void* data, std::size_t size)>;
+
 /// A pull stream over one layer blob's uncompressed tar bytes.
 class LayerStream {
  public:
   LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits);
+  /// The blob `read` hands out (a registry's, a store's through oci::BlobStream); `name` is
+  /// used in messages.
+  LayerStream(std::string name, BlobReader read, const ApplyLimits& limits);
   ~LayerStream();
   LayerStream(const LayerStream&) = delete;
   LayerStream& operator=(const LayerStream&) = delete;
@@ -37,6 +47,32 @@ class LayerStream {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+/// libarchive reading the tar bytes of `stream` (the tar format only: the stream decompressed
+/// them), asking `keep_going` (ApplyLimits::keep_going; empty: never stops) before each 256 KiB.
+/// The one reader of a layer's entries: applying (apply.h) and listing (layer_entries.h).
+class TarOfStream {
+ public:
+  /// Opened; throws mkimg::Error (the stream's own, or "read `tar header`: ...") when the
+  /// tar cannot start.
+  TarOfStream(LayerStream& stream, const std::function<bool()>& keep_going);
+  ~TarOfStream();
+  TarOfStream(const TarOfStream&) = delete;
+  TarOfStream& operator=(const TarOfStream&) = delete;
+
+  archive* get() const { return archive_; }
+  /// What the stream threw (a corrupt blob, a limit, "interrupted"), "" when it did not: the
+  /// cause of a libarchive failure when there is one.
+  const std::string& stream_error() const { return error_; }
+
+ private:
+  static la_ssize_t read(archive* a, void* self, const void** out);
+  LayerStream& stream_;
+  const std::function<bool()>& keep_going_;
+  std::string buffer_ = std::string(256 * 1024, '\0');
+  std::string error_;
+  archive* archive_ = nullptr;
 };
 
 }  // namespace mkimg::snapshot

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 
 #include "common/error.h"
@@ -120,6 +121,60 @@ TEST(LayerDiff, CorruptLayerIsAnError) {
   EXPECT_THROW(diff_layers(string_reader(good), "a", string_reader(bad), "b"), Error);
 }
 
+/// The message of what `f` throws ("" when it throws nothing).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A hostile layer is read within the apply limits, as an unpack reads it: a gzip bomb stops at
+// the ratio, a layer at its size cap, and so do too many entries and too long names; before,
+// `mkimg diff` decompressed and listed whatever a pulled image held.
+TEST(LayerDiff, AHostileLayerIsReadWithinTheApplyLimits) {
+  auto read = [](const std::string& blob, const ApplyLimits& limits) {
+    return error_of([&] {
+      read_layer_entries(
+          string_reader(blob), "b", [](TarEntryInfo&&) {}, "", limits);
+    });
+  };
+  std::vector<TarEntry> many;
+  for (int i = 0; i < 20; ++i)
+    many.push_back(file("f" + std::to_string(i), std::string(64 << 10, 'z')));
+  std::string tar = make_tar(many);
+  ApplyLimits ratio;
+  ratio.ratio_grace_bytes = 64 << 10;
+  ratio.max_ratio = 10;
+  EXPECT_NE(read(gzip(tar), ratio).find("times its compressed size"), std::string::npos);
+  ApplyLimits size;
+  size.max_total_bytes = 100 << 10;
+  EXPECT_NE(read(gzip(tar), size).find("larger than the limit"), std::string::npos);
+  ApplyLimits entries;
+  entries.max_entries = 19;
+  EXPECT_NE(read(tar, entries).find("more than 19 entries"), std::string::npos);
+  ApplyLimits names;
+  names.max_path_bytes = 2;
+  EXPECT_NE(read(tar, names).find("longer than 2 bytes"), std::string::npos);
+  EXPECT_EQ(read(tar, ApplyLimits{}), "");
+}
+
+TEST(LayerDiff, ALayerWhoseBytesAreNotItsDiffIdIsAnError) {
+  std::string tar = make_tar({file("a", "one")});
+  std::string other = make_tar({file("a", "two")});
+  std::string right = oci::sha256_of(tar).str();
+  EXPECT_EQ(error_of([&] {
+              diff_layers(string_reader(tar), "a", string_reader(tar), "b", right, right);
+            }),
+            "");
+  std::string message = error_of(
+      [&] { diff_layers(string_reader(tar), "a", string_reader(other), "b", right, right); });
+  EXPECT_NE(message.find("read layer `b`"), std::string::npos) << message;
+  EXPECT_NE(message.find("not " + right), std::string::npos) << message;
+}
+
 /// An image held in memory: layer blobs by digest.
 class MemoryImage : public DiffImage {
  public:
@@ -134,8 +189,8 @@ class MemoryImage : public DiffImage {
     config.rootfs.diff_ids.push_back(d.digest);
   }
   void finish() {
-    manifest_descriptor.digest =
-        oci::digest_of(oci::DigestAlgorithm::kSha256, oci::to_json(manifest) + oci::to_json(config));
+    manifest_descriptor.digest = oci::digest_of(oci::DigestAlgorithm::kSha256,
+                                                oci::to_json(manifest) + oci::to_json(config));
   }
   std::unique_ptr<oci::BlobStream> open_layer(const oci::Descriptor& layer) override {
     struct Stream : oci::BlobStream {
