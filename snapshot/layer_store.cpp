@@ -296,20 +296,28 @@ std::int64_t tree_size(const std::filesystem::path& dir) {
 LayerPruneResult prune_layers(const oci::Store& store) {
   std::set<std::string> live;
   for (const auto& entry : store.list()) collect_chains(store, entry.manifest, live);
-  // A needed stack needs what it is stacked on (its `below`), and so on down.
+  // A needed layer's stack is used only when it has no whole directory and what it is stacked
+  // on (its `below`, and so on down) is there; a used stack needs its `below`. A stack that is
+  // not used (broken, or a whole directory was unpacked beside it) goes.
+  std::set<std::string> used_stacks;
   std::vector<std::string> todo(live.begin(), live.end());
   while (!todo.empty()) {
     std::string hex = std::move(todo.back());
     todo.pop_back();
+    std::error_code ec;
+    if (std::filesystem::exists(store.layers_dir() / hex, ec)) continue;
+    if (dirs_of(store, hex, kMaxStack).size() < 2) continue;  // broken, or none
+    used_stacks.insert(hex);
     std::string below = read_below(store.layers_dir() / (hex + ".stack"));
-    if (!below.empty() && live.insert(below).second) todo.push_back(below);
+    if (live.insert(below).second) todo.push_back(below);
   }
   std::vector<std::filesystem::path> unused;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(store.layers_dir(), ec)) {
     std::string name = entry.path().filename().string();
-    if (name.ends_with(".stack")) name.resize(name.size() - 6);
-    if (!live.contains(name)) unused.push_back(entry.path());
+    bool stack = name.ends_with(".stack");
+    if (stack) name.resize(name.size() - 6);
+    if (!(stack ? used_stacks.contains(name) : live.contains(name))) unused.push_back(entry.path());
   }
   LayerPruneResult result;
   for (const auto& dir : unused) {

@@ -135,7 +135,8 @@ struct LayerPruneResult {
 
 /// Removes every entry of <root>/layers that no image of index.json needs (the chain ids of
 /// its config; every platform of an index, and the layers a needed stack is stacked on),
-/// including leftovers of killed unpacks. Each
+/// including leftovers of killed unpacks and a needed layer's stack that is not used (what it
+/// was stacked on is gone, or the whole directory was unpacked beside it). Each
 /// directory is renamed into tmp/ before it is deleted, so a killed prune never leaves half a
 /// layer under its name. Call it only under the store lock held exclusive
 /// (oci::GcOptions::while_exclusive): a build or `mkimg run` holds the store open from start to

@@ -333,5 +333,30 @@ TEST_F(CopyRecallTest, PruneKeepsWhatAStackStandsOn) {
   EXPECT_EQ(left, 1) << "only busybox's layer";
 }
 
+// A stack whose `below` is gone cannot be mounted: the layer is unpacked whole beside it, and
+// prune removes the stack, which nothing uses any more (it used to keep it for good).
+TEST_F(CopyRecallTest, PruneRemovesAStackNothingUses) {
+  ASSERT_EQ(build_tag("app:v1").exit_code, 0);
+  change_one_file();
+  ASSERT_EQ(build_tag("app:v2").exit_code, 0);
+  ASSERT_EQ(stacks(), 1);
+  std::string stacked, below;
+  for (const auto& e : fs::directory_iterator(store() / "layers")) {
+    if (e.path().extension() != ".stack") continue;
+    stacked = e.path().stem().string();
+    below = read_file(e.path() / "below");
+  }
+  fs::remove_all(store() / "layers" / below);  // lost: a disk repaired, a hand that tidied
+  auto r = run_image("app:v2", {"sh", "-c", "ls /ctx/d0 | wc -l; tail -n1 /ctx/d1/f1"});
+  EXPECT_EQ(r.out, "100\nchanged\n") << r.all();
+  EXPECT_TRUE(fs::is_directory(store() / "layers" / stacked)) << "unpacked whole";
+  auto pruned = run_mkimg(store(), {"prune"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.all();
+  EXPECT_EQ(stacks(), 0);
+  EXPECT_TRUE(fs::is_directory(store() / "layers" / stacked));
+  r = run_image("app:v2", {"sh", "-c", "ls /ctx/d0 | wc -l; tail -n1 /ctx/d1/f1"});
+  EXPECT_EQ(r.out, "100\nchanged\n") << r.all();
+}
+
 }  // namespace
 }  // namespace mkimg::testing
