@@ -6,6 +6,7 @@
 
 #include "oci/reference.h"
 #include "oci/store.h"
+#include "oci/transport.h"
 #include "registry/client.h"
 #include "registry/download.h"
 #include "registry/parallel.h"
@@ -84,8 +85,19 @@ bool fetch_and_check(BuildSession& session, const cache::SharedHit& hit) {
     spdlog::debug("{}", ex.what());
     return false;
   }
-  // The blob's digest was checked on the way in; the diff_id the entry claims is checked here,
-  // so an image's config never names a diff_id its layer does not have.
+  // The blob's digest was checked on the way in; its media type and the diff_id the entry
+  // claims are checked here, as a pull checks a layer's, so an image never names a compression
+  // or a diff_id its layer does not have.
+  oci::Descriptor layer;
+  layer.media_type = e.layer_media_type;
+  layer.digest = oci::Digest::parse(e.layer_digest);
+  layer.size = e.layer_size;
+  try {
+    oci::verify_layer_blob(*session.store, layer);
+  } catch (const std::exception& ex) {
+    session.shared_cache->refuse(hit, ex.what());
+    return false;
+  }
   std::string actual =
       snapshot::blob_diff_id(session.store->blob_path(oci::Digest::parse(e.layer_digest)));
   if (actual != e.diff_id) {
