@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "oci/digest.h"
 #include "tests/support/builder_fixture.h"
 #include "tests/support/registry_fixture.h"
 
@@ -375,6 +376,61 @@ TEST_F(SharedCacheTest, ACorruptedBlobIsAMissWithAWarningNeverAWrongImage) {
   EXPECT_NE(b.err.find("not used"), std::string::npos) << b.err;
   EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
   auto ran = run_mkimg(dir("store-b"), {"run", "--rm", image_id(b), "cat", "/out"});
+  EXPECT_EQ(ran.out, "source\n") << ran.all();
+}
+
+// Entries whose layer's media type lies about its compression (zstd for gzip bytes; the
+// digests all agree, as a cache written by a buggy or hostile tool) are refused as a pull
+// refuses such a layer: before, the layer went into the image under the wrong media type.
+TEST_F(SharedCacheTest, ALayerWhoseMediaTypeLiesIsAMissNeverAWrongImage) {
+  fs::path cache_dir = dir("ci-cache");
+  auto a = build_in(store(), context("ctx-a"),
+                    {"--cache-to", "type=local,dest=" + cache_dir.string() + ",mode=max"});
+  ASSERT_EQ(a.exit_code, 0) << a.all();
+  const std::string gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+  const std::string zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+  auto blob = [&](const std::string& digest) {
+    return cache_dir / "blobs/sha256" / digest.substr(7);
+  };
+  auto relabel = [&](std::string text) {
+    for (auto p = text.find(gzip); p != std::string::npos; p = text.find(gzip, p)) {
+      text.replace(p, gzip.size(), zstd);
+    }
+    return text;
+  };
+  // Each entry (a manifest whose config is the entry document) written again relabelled, and
+  // the index pointed at it.
+  nlohmann::json index = nlohmann::json::parse(read_file(cache_dir / "index.json"));
+  int relabelled = 0;
+  for (auto& m : index["manifests"]) {
+    nlohmann::json manifest = nlohmann::json::parse(read_file(blob(m["digest"])));
+    if (manifest["layers"].empty()) continue;
+    std::string doc = relabel(read_file(blob(manifest["config"]["digest"])));
+    std::string doc_digest = oci::sha256_of(doc).str();
+    write_file(blob(doc_digest), doc);
+    manifest["config"]["digest"] = doc_digest;
+    manifest["config"]["size"] = doc.size();
+    std::string bytes = relabel(manifest.dump());
+    std::string digest = oci::sha256_of(bytes).str();
+    write_file(blob(digest), bytes);
+    m["digest"] = digest;
+    m["size"] = bytes.size();
+    ++relabelled;
+  }
+  ASSERT_GT(relabelled, 0);
+  write_file(cache_dir / "index.json", index.dump());
+
+  auto b = build_in(dir("store-b"), context("ctx-b"),
+                    {"--cache-from", "type=local,src=" + cache_dir.string(), "-t", "app:b"});
+  ASSERT_EQ(b.exit_code, 0) << b.all();
+  EXPECT_NE(b.err.find("says zstd, but its bytes are gzip"), std::string::npos) << b.err;
+  EXPECT_EQ(count(b.err, "CACHED"), 0) << b.err;
+  auto inspect = run_mkimg(dir("store-b"), {"inspect", "app:b"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.all();
+  for (const auto& l : nlohmann::json::parse(inspect.out).at(0).at("Manifest").at("layers")) {
+    EXPECT_EQ(l.at("mediaType"), gzip) << inspect.out;
+  }
+  auto ran = run_mkimg(dir("store-b"), {"run", "--rm", "app:b", "cat", "/out"});
   EXPECT_EQ(ran.out, "source\n") << ran.all();
 }
 
