@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/error.h"
 #include "common/process.h"
 
 namespace mkimg::testing {
@@ -149,6 +150,17 @@ class ChildProcess {
  private:
   Process process_;
 };
+
+/// The message of the mkimg::Error `f` throws ("" when it throws none).
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const mkimg::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 /// Polls `ready` every 50 ms until it holds (true) or `limit` has passed (false).
 template <typename F>

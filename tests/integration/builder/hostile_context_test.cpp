@@ -85,6 +85,24 @@ class HostileContextTest : public BuilderTest {
     ChildProcess child_;
   };
 
+  /// Sends `b` SIGTERM and checks that it stopped within a few seconds with an error saying
+  /// "interrupted", its store's tmp/ holding nothing it left (runc's state directory stays,
+  /// empty, after every build); returns its log.
+  std::string stop(Background& b) const {
+    auto [code, seconds] = b.terminate(std::chrono::seconds(20));
+    const std::string log = b.log();
+    EXPECT_EQ(code, 1) << log;
+    // Generous for a loaded machine: each loop checks the interrupt every file or MiB.
+    EXPECT_LT(seconds, 5.0) << log;
+    EXPECT_NE(log.find("mkimg: error: Dockerfile:"), std::string::npos) << log;
+    EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
+    for (const auto& e : fs::directory_iterator(store() / "tmp")) {
+      const bool state = e.path().filename() == "runtime-state" && fs::is_empty(e.path());
+      EXPECT_TRUE(state) << e.path() << " left behind by the interrupted build";
+    }
+    return log;
+  }
+
   /// Builds app:1 (a file /good), so an interrupted build can be seen to leave it alone.
   void build_good_image() {
     write_file(dir("good") / "Dockerfile", "FROM busybox\nRUN echo good > /good\n");
@@ -100,18 +118,7 @@ class HostileContextTest : public BuilderTest {
     Background b(*this, context);
     ASSERT_TRUE(b.wait_for(marker)) << b.log();
     std::this_thread::sleep_for(after);
-    auto [code, seconds] = b.terminate(std::chrono::seconds(20));
-    const std::string log = b.log();
-    EXPECT_EQ(code, 1) << log;
-    // Generous for a loaded machine: each loop checks the interrupt every file or MiB.
-    EXPECT_LT(seconds, 5.0) << log;
-    EXPECT_NE(log.find("mkimg: error: Dockerfile:"), std::string::npos) << log;
-    EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
-    for (const auto& e : fs::directory_iterator(store() / "tmp")) {
-      // runc's state directory stays (empty) after every build.
-      const bool state = e.path().filename() == "runtime-state" && fs::is_empty(e.path());
-      EXPECT_TRUE(state) << e.path() << " left behind by the interrupted build";
-    }
+    stop(b);
     auto still = run_image("app:1", {"cat", "/good"});
     EXPECT_EQ(still.exit_code, 0) << still.all();
     EXPECT_EQ(still.out, "good\n") << "the tag still names the previous image";
@@ -242,18 +249,10 @@ TEST_F(HostileContextTest, SigtermStopsUnpackingABase) {
     if (!unpacking) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_TRUE(unpacking) << b.log();
-  auto [code, seconds] = b.terminate(std::chrono::seconds(20));
-  const std::string log = b.log();
-  EXPECT_EQ(code, 1) << log;
-  EXPECT_LT(seconds, 5.0) << log;
+  const std::string log = stop(b);
   EXPECT_NE(log.find("unpack layer"), std::string::npos) << log;
-  EXPECT_NE(log.find("interrupted"), std::string::npos) << log;
   EXPECT_EQ(log.find("| 20"), std::string::npos) << "the RUN ran\n" << log;
   EXPECT_TRUE(layers_now().empty()) << "a layer directory left: " << layers_now()[0];
-  for (const auto& e : fs::directory_iterator(store() / "tmp")) {
-    const bool state = e.path().filename() == "runtime-state" && fs::is_empty(e.path());
-    EXPECT_TRUE(state) << e.path() << " left behind by the interrupted build";
-  }
   auto again = build(ctx, {"-t", "app:2"});
   ASSERT_EQ(again.exit_code, 0) << again.all();
   EXPECT_NE(again.all().find("| 20"), std::string::npos) << again.all();

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "parser/dockerignore.h"
+#include "tests/support/harness.h"
 
 namespace {
 
@@ -99,16 +100,7 @@ TEST(Dockerignore, MalformedPatternsAreErrors) {
   EXPECT_THROW(parse_dockerignore("[z-a]"), mkimg::Error);
 }
 
-/// The message of the mkimg::Error `parse` throws ("" when it throws none).
-template <typename F>
-std::string error_of(F parse) {
-  try {
-    parse();
-  } catch (const mkimg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mkimg::testing::error_of;
 
 TEST(Dockerignore, ErrorsNameTheFileAndTheLine) {
   EXPECT_EQ(error_of([] { parse_dockerignore("a\n# c\n\n[a-\n", "ctx/.dockerignore"); }),

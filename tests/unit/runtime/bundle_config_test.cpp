@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/in_root.h"
+#include "tests/support/harness.h"
 
 namespace mkimg::runtime {
 namespace {
@@ -122,16 +123,7 @@ TEST(BundleConfig, HostsFileHasLocalhostThenTheExtraHostsInOrder) {
             "10.0.0.5\tdb\nfd00::1\tv6.local\n");
 }
 
-/// The message of the Error `f` throws ("" when it throws none).
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mkimg::testing::error_of;
 
 TEST(ParseUlimit, TakesDockersNamesSoftAndHard) {
   EXPECT_EQ(parse_ulimit("nofile=1024:2048"), (Rlimit{"RLIMIT_NOFILE", 1024, 2048}));

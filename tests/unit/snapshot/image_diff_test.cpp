@@ -11,6 +11,7 @@
 #include "oci/digest.h"
 #include "oci/media_types.h"
 #include "oci/transport.h"
+#include "tests/support/harness.h"
 #include "tests/support/tar_builder.h"
 
 namespace mkimg::snapshot {
@@ -121,15 +122,7 @@ TEST(LayerDiff, CorruptLayerIsAnError) {
   EXPECT_THROW(diff_layers(string_reader(good), "a", string_reader(bad), "b"), Error);
 }
 
-/// The message of what `f` throws ("" when it throws nothing).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using mkimg::testing::error_of;
 
 // A hostile layer is read within the apply limits, as an unpack reads it: a gzip bomb stops at
 // the ratio, a layer at its size cap, and so do too many entries and too long names; before,
