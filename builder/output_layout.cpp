@@ -69,19 +69,9 @@ void write_tar_output(const oci::Store& store, const oci::Descriptor& manifest,
       snapshot::export_root_tar(layers, store.tmp_dir(), STDOUT_FILENO, options);
       return;
     }
-    std::filesystem::path target = output_target(dest);
-    std::filesystem::path tmp = target;
-    tmp += ".tmp-" + std::to_string(std::random_device{}());
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd) throw sys_error("create", tmp.string());
-    try {
-      snapshot::export_root_tar(layers, store.tmp_dir(), fd.get(), options);
-      if (::fsync(fd.get()) != 0) throw sys_error("write", tmp.string());
-      if (::rename(tmp.c_str(), target.c_str()) != 0) throw sys_error("rename", target.string());
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
+    AtomicFile file(output_target(dest));
+    snapshot::export_root_tar(layers, store.tmp_dir(), file.fd(), options);
+    file.commit();
   } catch (const std::exception& e) {
     throw with_context("--output type=tar,dest=" + dest.string(), e);
   }

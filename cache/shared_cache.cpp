@@ -180,9 +180,12 @@ class LocalBackend : public Backend {
   void send_file(const oci::Descriptor& d, const fs::path& file) override {
     fs::path to = blob_path(d.digest);
     fs::create_directories(to.parent_path());
-    fs::path tmp = to.string() + ".tmp";
-    fs::copy_file(file, tmp, fs::copy_options::overwrite_existing);
-    fs::rename(tmp, to);
+    UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) throw sys_error("open", file.string());
+    AtomicFile out(to);
+    copy_fd_data(in.get(), out.fd(), out.temp_path().string());
+    // A power cut may tear it: a reader checks every blob against its digest (a miss then).
+    out.commit(Flush::kNo);
   }
   void tag_manifest(const std::string& tag, std::string_view bytes, bool replace) override {
     if (replace) replaced_.insert(tag);

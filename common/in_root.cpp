@@ -187,27 +187,38 @@ std::string read_host_file(const std::filesystem::path& path) {
   return data;
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, Flush flush,
-                       const std::filesystem::path& temp_dir, mode_t mode) {
+AtomicFile::AtomicFile(std::filesystem::path path, mode_t mode,
+                       const std::filesystem::path& temp_dir)
+    : path_(std::move(path)) {
   std::random_device rd;
   std::string suffix = ".tmp-" + std::to_string(rd()) + std::to_string(rd());
-  std::filesystem::path tmp = temp_dir.empty() ? std::filesystem::path(path.string() + suffix)
-                                               : temp_dir / (path.filename().string() + suffix);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (!fd) throw sys_error("write", tmp.string());
-  try {
-    write_fd_data(fd.get(), data, tmp.string());
-    if (flush != Flush::kNo && ::fsync(fd.get()) != 0) throw sys_error("fsync", tmp.string());
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw sys_error("write", path.string());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
+  tmp_ = temp_dir.empty() ? std::filesystem::path(path_.string() + suffix)
+                          : temp_dir / (path_.filename().string() + suffix);
+  fd_ = UniqueFd(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd_) throw sys_error("write", tmp_.string());
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::commit(Flush flush) {
+  if (flush != Flush::kNo && ::fsync(fd_.get()) != 0) throw sys_error("fsync", tmp_.string());
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw sys_error("write", path_.string());
+  committed_ = true;
+  fd_ = UniqueFd();
   if (flush == Flush::kWithDirectory) {
-    std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+    std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : ".";
     UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d || ::fsync(d.get()) != 0) throw sys_error("fsync", dir.string());
   }
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, Flush flush,
+                       const std::filesystem::path& temp_dir, mode_t mode) {
+  AtomicFile file(path, mode, temp_dir);
+  write_fd_data(file.fd(), data, file.temp_path().string());
+  file.commit(flush);
 }
 
 std::filesystem::path output_target(const std::filesystem::path& path) {

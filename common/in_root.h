@@ -89,11 +89,34 @@ enum class Flush {
   kNo,
 };
 
-/// Writes `data` to `path` atomically: a temp file (`mode` less the umask) beside it, or in
-/// `temp_dir` (on the same file system; a store's tmp/, swept when the store opens, so a crash
-/// leaves nothing beside its files), flushed as `flush` says, then renamed onto `path`. A
-/// reader sees the old or the new file, never a torn one. The one atomic file write of the
-/// project.
+/// A file written under a temp name and renamed onto `path` by commit(): a reader sees the old
+/// file or the whole new one, never a torn one. The temp file (`mode` less the umask) is beside
+/// `path`, or in `temp_dir` (on the same file system; a store's tmp/, swept when the store
+/// opens, so a crash leaves nothing beside its files); it is removed unless committed. The one
+/// write-then-rename of the project: write_file_atomic(), `mkimg save`, a tar export and a
+/// local cache's blobs write through it.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path, mode_t mode = 0644,
+                      const std::filesystem::path& temp_dir = {});
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  /// The temp file, open for writing.
+  int fd() const { return fd_.get(); }
+  const std::filesystem::path& temp_path() const { return tmp_; }
+  /// Flushes as `flush` says and renames the temp file onto the path. Throws mkimg::Error
+  /// naming the path (the temp file is removed then).
+  void commit(Flush flush = Flush::kYes);
+
+ private:
+  std::filesystem::path path_, tmp_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
+
+/// Writes `data` to `path` through an AtomicFile (`mode`, `temp_dir`) committed with `flush`.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data,
                        Flush flush = Flush::kYes, const std::filesystem::path& temp_dir = {},
                        mode_t mode = 0644);

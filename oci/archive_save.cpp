@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 
 #include "common/archive_error.h"
@@ -44,15 +45,10 @@ class TarWriter {
       return;
     }
     dest_ = output_target(dest);
-    UniqueFd fd = detail::create_temp(dest_.string() + ".tmp", tmp_);
     // The archive is the user's file, readable as `docker save` leaves it (0644 under the usual
-    // umask), not the temp file's 0600.
-    if (::fchmod(fd.get(), 0644) != 0) throw sys_error("chmod", tmp_.string());
-    if (archive_write_open_fd(a_.get(), fd.get()) != ARCHIVE_OK) fail();
-    fd_ = std::move(fd);
-  }
-  ~TarWriter() {
-    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+    // umask).
+    file_.emplace(dest_);
+    if (archive_write_open_fd(a_.get(), file_->fd()) != ARCHIVE_OK) fail();
   }
 
   void add_bytes(const std::string& name, std::string_view bytes) {
@@ -87,10 +83,7 @@ class TarWriter {
   void finish() {
     if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
     if (dest_.empty()) return;  // stdout
-    detail::fsync_fd(fd_.get(), tmp_);
-    if (::rename(tmp_.c_str(), dest_.c_str()) != 0) throw sys_error("rename", dest_.string());
-    tmp_.clear();
-    detail::fsync_dir(fs::absolute(dest_).parent_path());
+    file_->commit(Flush::kWithDirectory);
   }
 
  private:
@@ -110,8 +103,7 @@ class TarWriter {
   }
 
   fs::path dest_;
-  fs::path tmp_;
-  UniqueFd fd_;
+  std::optional<AtomicFile> file_;  // before a_: the archive is freed (and writes) first
   std::unique_ptr<struct archive, WriterDeleter> a_;
 };
 

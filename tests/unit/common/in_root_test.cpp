@@ -109,6 +109,26 @@ TEST_F(RootPathTest, AFailedAtomicWriteNamesThePathAndLeavesTheOldFileAndNoTempo
             1);
 }
 
+TEST_F(RootPathTest, AnAtomicFileNotCommittedLeavesTheOldFileAndNoTemporaryFile) {
+  std::filesystem::path target = dir_ / "existing" / "archive.tar";
+  write_file_atomic(target, "old");
+  {
+    AtomicFile file(target);
+    ASSERT_EQ(::write(file.fd(), "partial", 7), 7);
+    EXPECT_EQ(file.temp_path().parent_path(), target.parent_path());
+  }  // an error before commit()
+  EXPECT_EQ(read_host_file(target), "old");
+  {
+    AtomicFile file(target);
+    ASSERT_EQ(::write(file.fd(), "whole", 5), 5);
+    file.commit(Flush::kWithDirectory);
+  }
+  EXPECT_EQ(read_host_file(target), "whole");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ / "existing"),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
 TEST(ReadHostFile, ReadsAProcSysFileWhole) {
   std::string value = read_host_file("/proc/sys/fs/nr_open");
   ASSERT_FALSE(value.empty());
