@@ -2,7 +2,9 @@
 // RESOLVE_IN_ROOT, so `..` and symlinks (absolute or relative) never leave the root
 // (docs/security.md 4, 13, 14). open_resolved is the one openat2 call of mkimg; the other
 // folders pass it their own RESOLVE_* flags (snapshot/ adds RESOLVE_NO_XDEV, and walks hostile
-// trees with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).
+// trees with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). Also the host files mkimg reads whole
+// (read_host_file) and writes atomically (AtomicFile, write_file_atomic: the one
+// write-then-rename of the project).
 #pragma once
 
 #include <linux/openat2.h>  // RESOLVE_*, for open_resolved's callers
