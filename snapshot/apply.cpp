@@ -29,17 +29,13 @@ ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode, const A
                          const std::optional<ApplyOwner>& owner) {
   LayerStream stream(blob, limits);
   TarOfStream a(stream, limits.keep_going);
-  auto fail = [&](const std::string& what) -> Error {
-    if (!a.stream_error().empty()) return Error(a.stream_error());
-    return Error(describe("read", what, archive_message(a.get(), "corrupt tar")));
-  };
   EntryApplier applier(root, mode, limits, owner);
   ApplyResult result;
   for (;;) {
     archive_entry* e = nullptr;
     int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw a.failure("tar header");
     if (++result.entries > limits.max_entries) throw Error("too many entries");
     applier.apply(a.get(), e);
   }

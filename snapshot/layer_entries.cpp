@@ -106,57 +106,48 @@ void read_layer_entries(const BlobReader& read, std::string_view name,
   auto refuse = [&](const std::string& cause) {
     return Error(describe("read layer", name, cause));
   };
-  try {
-    LayerStream stream(std::string(name), read, limits);
-    TarOfStream a(stream, limits.keep_going);
-    auto fail = [&](const std::string& what) -> Error {
-      if (!a.stream_error().empty()) return Error(a.stream_error());
-      return refuse(what + ": " + archive_message(a.get(), "corrupt"));
-    };
-    int64_t entries = 0;
-    for (;;) {
-      archive_entry* e = nullptr;
-      int rc = archive_read_next_header(a.get(), &e);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw fail("tar header");
-      if (++entries > limits.max_entries) {
-        throw refuse("more than " + std::to_string(limits.max_entries) + " entries, the limit");
-      }
-      TarEntryInfo info = describe_entry(e);
-      std::size_t xattrs = 0;
-      for (const auto& [key, value] : info.xattrs) xattrs += key.size() + value.size();
-      auto max_path = static_cast<std::size_t>(limits.max_path_bytes);
-      if (info.path.size() > max_path || info.link_target.size() > max_path) {
-        throw refuse("an entry's name or link target is longer than " + std::to_string(max_path) +
-                     " bytes, the limit");
-      }
-      if (xattrs > static_cast<std::size_t>(limits.max_xattr_bytes)) {
-        throw refuse(info.path + ": xattrs larger than " + std::to_string(limits.max_xattr_bytes) +
-                     " bytes, the limit");
-      }
-      if (info.type == TarEntryType::kFile) {
-        oci::Sha256 hash;
-        const void* block = nullptr;
-        std::size_t length = 0;
-        la_int64_t offset = 0;
-        while ((rc = archive_read_data_block(a.get(), &block, &length, &offset)) == ARCHIVE_OK) {
-          hash.update(block, length);
-        }
-        if (rc != ARCHIVE_EOF) throw fail(info.path);
-        info.content_digest = hash.finish().str();
-      }
-      visit(std::move(info));
+  // Every error names the layer: the stream's and the tar reader's their own way.
+  LayerStream stream(std::string(name), read, limits);
+  TarOfStream a(stream, limits.keep_going);
+  int64_t entries = 0;
+  for (;;) {
+    archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw a.failure("tar header");
+    if (++entries > limits.max_entries) {
+      throw refuse("more than " + std::to_string(limits.max_entries) + " entries, the limit");
     }
-    stream.drain();
-    std::string diff_id = stream.diff_id();
-    if (!expected_diff_id.empty() && diff_id != expected_diff_id) {
-      throw refuse("its diff_id is " + diff_id + ", not " + expected_diff_id +
-                   " as the image's config says");
+    TarEntryInfo info = describe_entry(e);
+    std::size_t xattrs = 0;
+    for (const auto& [key, value] : info.xattrs) xattrs += key.size() + value.size();
+    auto max_path = static_cast<std::size_t>(limits.max_path_bytes);
+    if (info.path.size() > max_path || info.link_target.size() > max_path) {
+      throw refuse("an entry's name or link target is longer than " + std::to_string(max_path) +
+                   " bytes, the limit");
     }
-  } catch (const Error& e) {
-    std::string what = e.what();
-    if (what.starts_with("read layer ")) throw;
-    throw refuse(what);
+    if (xattrs > static_cast<std::size_t>(limits.max_xattr_bytes)) {
+      throw refuse(info.path + ": xattrs larger than " + std::to_string(limits.max_xattr_bytes) +
+                   " bytes, the limit");
+    }
+    if (info.type == TarEntryType::kFile) {
+      oci::Sha256 hash;
+      const void* block = nullptr;
+      std::size_t length = 0;
+      la_int64_t offset = 0;
+      while ((rc = archive_read_data_block(a.get(), &block, &length, &offset)) == ARCHIVE_OK) {
+        hash.update(block, length);
+      }
+      if (rc != ARCHIVE_EOF) throw a.failure(info.path);
+      info.content_digest = hash.finish().str();
+    }
+    visit(std::move(info));
+  }
+  stream.drain();
+  std::string diff_id = stream.diff_id();
+  if (!expected_diff_id.empty() && diff_id != expected_diff_id) {
+    throw refuse("its diff_id is " + diff_id + ", not " + expected_diff_id +
+                 " as the image's config says");
   }
 }
 

@@ -48,7 +48,12 @@ struct LayerStream::Impl {
     if (in_pos < in.size()) return true;
     if (in_eof) return false;
     in.resize(kInputBuffer);
-    std::size_t n = source(in.data(), in.size());
+    std::size_t n = 0;
+    try {
+      n = source(in.data(), in.size());
+    } catch (const Error& e) {
+      fail(e.what());
+    }
     in.resize(n);
     in_pos = 0;
     in_total += static_cast<int64_t>(n);
@@ -141,11 +146,11 @@ LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& l
   impl_->limits = limits;
   auto fd = std::make_shared<UniqueFd>(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
   if (!*fd) throw sys_error("open layer", impl_->name);
-  impl_->source = [fd, name = impl_->name](void* data, std::size_t size) {
+  impl_->source = [fd](void* data, std::size_t size) {
     ssize_t n;
     do n = ::read(fd->get(), data, size);
     while (n < 0 && errno == EINTR);
-    if (n < 0) throw sys_error("read layer", name);
+    if (n < 0) throw Error(std::strerror(errno));  // named by fill()
     return static_cast<std::size_t>(n);
   };
   impl_->detect();
@@ -190,16 +195,22 @@ std::string LayerStream::diff_id() { return impl_->hash.finish().str(); }
 
 int64_t LayerStream::tar_size() const { return impl_->out_total; }
 
+const std::string& LayerStream::name() const { return impl_->name; }
+
 TarOfStream::TarOfStream(LayerStream& stream, const std::function<bool()>& keep_going)
     : stream_(stream), keep_going_(keep_going), archive_(archive_read_new()) {
   archive_read_support_format_tar(archive_);  // tar only: nothing else is a layer
   if (archive_read_open(archive_, this, nullptr, read, nullptr) != ARCHIVE_OK) {
-    Error e = error_.empty()
-                  ? Error(describe("read", "tar header", archive_message(archive_, "corrupt tar")))
-                  : Error(error_);
+    Error e = failure("tar header");
     archive_read_free(archive_);
     throw e;
   }
+}
+
+Error TarOfStream::failure(const std::string& what) const {
+  if (!error_.empty()) return Error(error_);
+  return Error(describe("read layer", stream_.name(),
+                        what + ": " + archive_message(archive_, "corrupt tar")));
 }
 
 TarOfStream::~TarOfStream() { archive_read_free(archive_); }
@@ -207,7 +218,9 @@ TarOfStream::~TarOfStream() { archive_read_free(archive_); }
 la_ssize_t TarOfStream::read(archive* a, void* self, const void** out) {
   auto* t = static_cast<TarOfStream*>(self);
   try {
-    if (t->keep_going_ && !t->keep_going_()) throw Error("interrupted");
+    if (t->keep_going_ && !t->keep_going_()) {
+      throw Error(describe("read layer", t->stream_.name(), "interrupted"));
+    }
     *out = t->buffer_.data();
     return static_cast<la_ssize_t>(t->stream_.read(t->buffer_.data(), t->buffer_.size()));
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "common/error.h"
 #include "snapshot/apply.h"
 
 namespace mkimg::snapshot {
@@ -21,7 +22,7 @@ namespace mkimg::snapshot {
 std::string over_layer_size_limit(int64_t limit);
 
 /// Fills `data` with up to `size` bytes of a blob; returns 0 at its end; throws mkimg::Error on
-/// failure.
+/// failure (the stream names the blob before its message).
 using BlobReader = std::function<std::size_t(void* data, std::size_t size)>;
 
 /// A pull stream over one layer blob's uncompressed tar bytes.
@@ -35,14 +36,16 @@ class LayerStream {
   LayerStream(const LayerStream&) = delete;
   LayerStream& operator=(const LayerStream&) = delete;
 
-  /// Up to `size` bytes into `out`; 0 at the end. Throws mkimg::Error on corrupt input or a
-  /// broken limit.
+  /// Up to `size` bytes into `out`; 0 at the end. Throws mkimg::Error ("read layer `NAME`:
+  /// ...") on a failed read, corrupt input or a broken limit.
   std::size_t read(char* out, std::size_t size);
   /// Reads (and hashes) whatever is left: the diff_id covers the whole stream.
   void drain();
   /// "sha256:..." of every byte read; call once, after drain().
   std::string diff_id();
   int64_t tar_size() const;
+  /// The blob's path or the name it was given, as messages show it.
+  const std::string& name() const;
 
  private:
   struct Impl;
@@ -54,17 +57,17 @@ class LayerStream {
 /// The one reader of a layer's entries: applying (apply.h) and listing (layer_entries.h).
 class TarOfStream {
  public:
-  /// Opened; throws mkimg::Error (the stream's own, or "read `tar header`: ...") when the
-  /// tar cannot start.
+  /// Opened; throws failure("tar header") when the tar cannot start.
   TarOfStream(LayerStream& stream, const std::function<bool()>& keep_going);
   ~TarOfStream();
   TarOfStream(const TarOfStream&) = delete;
   TarOfStream& operator=(const TarOfStream&) = delete;
 
   archive* get() const { return archive_; }
-  /// What the stream threw (a corrupt blob, a limit, "interrupted"), "" when it did not: the
-  /// cause of a libarchive failure when there is one.
-  const std::string& stream_error() const { return error_; }
+  /// What a libarchive failure reading `what` (an entry's path, "tar header") means: what the
+  /// stream threw (a failed read, a corrupt blob, a limit, "interrupted"), else "read layer
+  /// `NAME`: WHAT: <libarchive's message>". Every message names the layer.
+  Error failure(const std::string& what) const;
 
  private:
   static la_ssize_t read(archive* a, void* self, const void** out);

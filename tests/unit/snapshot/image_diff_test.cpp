@@ -154,6 +154,32 @@ TEST(LayerDiff, AHostileLayerIsReadWithinTheApplyLimits) {
   EXPECT_EQ(read(tar, ApplyLimits{}), "");
 }
 
+// Whatever fails (the blob's reader, its tar, an interrupt), the message names the layer once:
+// before, read_layer_entries rewrapped every error but those starting "read layer ".
+TEST(LayerDiff, EveryErrorNamesTheLayerOnce) {
+  auto read = [](const snapshot::BlobReader& reader, const ApplyLimits& limits = {}) {
+    return error_of([&] {
+      read_layer_entries(
+          reader, "b", [](TarEntryInfo&&) {}, "", limits);
+    });
+  };
+  std::string tar = make_tar({file("a", std::string(600 << 10, 'z'))});
+  int calls = 0;
+  auto failing = [&](void* data, std::size_t size) -> std::size_t {
+    if (++calls > 2) throw Error("connection reset");
+    std::size_t n = std::min<std::size_t>(size, 1000);
+    std::memcpy(data, tar.data() + (calls - 1) * 1000, n);
+    return n;
+  };
+  EXPECT_EQ(read(failing), "read layer `b`: connection reset");
+  std::string bad = "this is not a tar archive at all, not even close" + std::string(600, 'x');
+  std::string corrupt = read(string_reader(bad));
+  EXPECT_TRUE(corrupt.starts_with("read layer `b`: tar header: ")) << corrupt;
+  ApplyLimits stop;
+  stop.keep_going = [] { return false; };
+  EXPECT_EQ(read(string_reader(tar), stop), "read layer `b`: interrupted");
+}
+
 TEST(LayerDiff, ALayerWhoseBytesAreNotItsDiffIdIsAnError) {
   std::string tar = make_tar({file("a", "one")});
   std::string other = make_tar({file("a", "two")});
