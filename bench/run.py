@@ -16,6 +16,7 @@ each build moves through that registry, from the registry's own log.
 It never asserts a timing; a peer that cannot run is reported as missing, never faked.
 """
 import argparse
+import hashlib
 import json
 import os
 import pwd
@@ -55,14 +56,18 @@ class Failed(Exception):
 
 
 TIMED = None  # bench/timed.c, compiled by compile_timed()
+WALK = None  # bench/walk.c, likewise
 
 
 def compile_timed(work):
     """bench/timed.c built static into the work directory: the launcher of every measured
-    command (its clock starts at its fork, so its own start is not timed)."""
-    global TIMED
+    command (its clock starts at its fork, so its own start is not timed); and bench/walk.c,
+    the stat floor of a context."""
+    global TIMED, WALK
     TIMED = os.path.join(work, "timed")
     sh(["cc", "-O2", "-static", "-o", TIMED, os.path.join(HERE, "timed.c")])
+    WALK = os.path.join(work, "walk")
+    sh(["cc", "-O2", "-pthread", "-o", WALK, os.path.join(HERE, "walk.c")])
 
 
 def timed(cmd, env=None, cwd=None, user=None):
@@ -719,6 +724,7 @@ def run_scenarios(args, tools, wanted, root, ctx50, ctx500):
 # each tool the same way (mkimg import, buildah commit of a scratch container, docker import).
 
 SCALE_MEASURES = [("c", "cold"), ("n", "no-op"), ("f", "one-file")]
+ONE_FILE_FLOOR = "walk + sha256 of the layer tar + runc run"
 SCALE_TOOLS = ("mkimg", "buildah", "docker")
 IMPORTED = set()  # (tool, image name): what scenario_peers already imported
 
@@ -763,6 +769,29 @@ def floor_find(path):
     return time.monotonic() - start
 
 
+def floor_walk(path):
+    """The stat floor of a context on every core: bench/walk.c (getdents64 and statx)."""
+    seconds, _ = timed([WALK, path])
+    return seconds
+
+
+def floor_sha256(path):
+    """SHA-256 (OpenSSL, through hashlib) of the file `path`, read warm: what a one-file change
+    of the first file in a layer must hash again to finish the layer's diff_id."""
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+    start = time.monotonic()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            h.update(block)
+    return time.monotonic() - start
+
+
 def busybox_image(work):
     return tar_of(os.path.join(work, "busybox.tar"),
                   (busybox_root(os.path.join(work, "busybox-root")), "."))
@@ -781,10 +810,19 @@ def run_scale(args, tools, sizes, results, floors, failures):
         return
     df = dockerfile(args.work, "scale",
                     "FROM bench-busybox:latest\nCOPY data /data\nRUN ls /data | wc -l\n")
-    contexts = {}
+    contexts, layer_tars = {}, {}
     for n in sizes:
         contexts[n] = os.path.join(args.work, "scale-%d" % n)
         sh(["cp", "-a", os.path.join(CACHE, "scale-%d" % n), contexts[n]])
+        # The COPY's layer as a tar (the same entries in the same order): the one-file floor
+        # hashes it, the changed file being the first in it.
+        layer_tars[n] = os.path.join(args.work, "scale-%d.tar" % n)
+        sh(["tar", "-C", contexts[n], "--sort=name", "-cf", layer_tars[n], "data"])
+    # The floor of the one-file change: a stat of every context file (bench/walk.c), the layer's tar
+    # hashed again from the changed file on (all of it: the bench changes the first file) and a
+    # bare runc run of the RUN, each sampled right after mkimg's one-file build.
+    run_floor = RuncFloor(os.path.join(args.work, "busybox-root"),
+                          "ls /data 2>/dev/null | wc -l")
     for run in range(args.runs):
         order = peers if run % 2 == 0 else list(reversed(peers))
         for n in sizes:
@@ -803,8 +841,12 @@ def run_scale(args, tools, sizes, results, floors, failures):
                 with open(os.path.join(ctx, "data", "d000", "f0000"), "a") as f:
                     f.write("change %d %s\n" % (run, tool.name))
                 measure(scale_key("f", n), tool, ctx, df, "bench-scale:latest")
+                if tool.name == "mkimg":
+                    floors.setdefault(scale_key("f", n), {}).setdefault(ONE_FILE_FLOOR, []).append(
+                        floor_walk(ctx) + floor_sha256(layer_tars[n]) + run_floor.sample())
             floors.setdefault(scale_key("n", n), {}).setdefault("find -printf", []).append(
                 floor_find(ctx))
+    run_floor.close()
 
 
 def floor_large_run(work, src_tar):
@@ -1312,6 +1354,11 @@ def report_scale(results, floors, sizes):
             values = [statistics.median(floors[scale_key("n", n)]["find -printf"])
                       if scale_key("n", n) in floors else None for n in sizes]
             row(label, "floor: find -printf", values, "")
+        if measure == "f":
+            values = [statistics.median(floors[scale_key("f", n)][ONE_FILE_FLOOR])
+                      if ONE_FILE_FLOOR in floors.get(scale_key("f", n), {}) else None
+                      for n in sizes]
+            row(label, "floor: walk+sha+run", values, "")
 
 
 def target_line(label, what, limit, value, unit="x"):
@@ -1345,6 +1392,20 @@ def report_scale_targets(results, floors, sizes):
     if one is not None and one_small:
         target_line("8 one-file, growth", "mkimg %s -> %s files" % (
             format(small, ","), format(large, ",")), 2.0, one / one_small)
+    floor = [floors.get(scale_key("f", n), {}).get(ONE_FILE_FLOOR) for n in (small, large)]
+    if all(floor):
+        small_floor, large_floor = (statistics.median(f) for f in floor)
+        sizes_text = "%s -> %s files" % (format(small, ","), format(large, ","))
+        print("  %-27s %-34s : %.2fx (%s)" % ("8 one-file, growth", "floor " + sizes_text,
+                                              large_floor / small_floor, ONE_FILE_FLOOR))
+        if one_small:
+            # The best growth mkimg could show: at the large size nothing per file but the
+            # floor's, and all it spends over the floor at the small size (its constant costs,
+            # and its per-file costs there too) spent again.
+            best = (large_floor + max(one_small - small_floor, 0.0)) / one_small
+            print("  %-27s %-34s : %.2fx ((floor %s + mkimg %s - floor %s) / mkimg %s)" % (
+                "8 one-file, growth", "best reachable " + sizes_text, best, format(large, ","),
+                format(small, ","), format(small, ","), format(small, ",")))
     find = floors.get(scale_key("n", large), {}).get("find -printf")
     if noop is not None and find:
         target_line(NAMES[scale_key("n", large)], "mkimg/floor: find -printf", 1.0,
