@@ -41,6 +41,8 @@ struct MaterializeStats {
 
 /// Creates `entries` (any order; every parent directory of an entry must be an entry too)
 /// under the empty directory `dir`: owner, mode, xattrs and mtime (with mtime_nsec) as given.
+/// The directories first, then the files and symlinks on every core (a range of them in layer
+/// order a thread), then the files of hardlink groups; `changed` is in layer order.
 /// A regular file whose fingerprint `shared` holds at its path, and whose file there has the
 /// same mode, owner and mtime, becomes a hardlink to that file. Throws mkimg::Error on failure, and
 /// "create `path`: interrupted" when `keep_going` (asked before each entry and between chunks of a

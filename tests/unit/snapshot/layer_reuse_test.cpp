@@ -424,6 +424,62 @@ TEST(LayerReuse, MaterializedFilesAreTheLayer) {
   EXPECT_THROW(materialize_spec(orphan, tmp / "orphan"), Error);
 }
 
+// A layer of more files than one thread makes (materialize_spec makes files and symlinks on
+// every core, a range of them each): still the layer, its hardlink group whole, the changed
+// sources reported in layer order whichever thread met them, and an earlier layer's files
+// linked from every thread.
+TEST(LayerReuse, FilesMadeOnEveryCoreAreTheLayer) {
+  TempDir tmp;
+  Context ctx(tmp / "ctx", 1200);
+  std::vector<SpecEntry> spec = ctx.spec();
+  SpecEntry tool;
+  tool.path = "ctx/d3/tool";
+  tool.mode = S_IFREG | 0755;
+  tool.content = "#!/bin/sh\n";
+  tool.link_group = 0;
+  SpecEntry alias = tool;
+  alias.path = "ctx/d0/alias";
+  SpecEntry link;
+  link.path = "ctx/d2/link";
+  link.mode = S_IFLNK | 0777;
+  link.link_target = "../missing";
+  spec.insert(spec.end(), {tool, alias, link});
+
+  fs::path made = tmp / "made";
+  fs::create_directories(made);
+  MaterializeStats stats = materialize_spec(spec, made);
+  EXPECT_EQ(stats.written, 1201);
+  EXPECT_TRUE(stats.changed.empty());
+  LayerBlob from_spec = write_layer_spec(spec, tmp / "spec.gz", {Compression::kGzip});
+  LayerBlob from_disk = write_layer_from_dir(made, tmp / "disk.gz", {Compression::kGzip});
+  EXPECT_EQ(from_disk.digest, from_spec.digest);
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::lstat((made / "ctx/d3/tool").c_str(), &a), 0);
+  ASSERT_EQ(::lstat((made / "ctx/d0/alias").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+
+  // Sources changed at both ends of the layer: reported in layer order.
+  for (const char* rel : {"d3/f7", "d0/f4"}) {
+    struct timespec ts[2] = {{1'600'000'001, 0}, {1'600'000'001, 0}};
+    ::utimensat(AT_FDCWD, (tmp / "ctx" / rel).c_str(), ts, 0);
+  }
+  fs::create_directories(tmp / "again");
+  stats = materialize_spec(spec, tmp / "again");
+  EXPECT_EQ(stats.changed, (std::vector<std::string>{"ctx/d0/f4", "ctx/d3/f7"}));
+  ctx.stamp("d3/f7");
+  ctx.stamp("d0/f4");
+
+  // The same files again over the first ones: all linked but the hardlink group.
+  EarlierEntries entries = made_earlier(spec, tmp / "earlier");
+  SharedFiles shared{{tmp / "earlier"}, &entries};
+  fs::create_directories(tmp / "linked");
+  stats = materialize_spec(spec, tmp / "linked", &shared);
+  EXPECT_EQ(stats.linked, 1200);
+  EXPECT_EQ(stats.written, 1);
+  EXPECT_EQ(list_tree(tmp / "linked"), list_tree(made));
+}
+
 TEST(LayerReuse, UnchangedFilesAreLinkedFromTheEarlierLayer) {
   TempDir tmp;
   Context ctx(tmp / "ctx", 40);
