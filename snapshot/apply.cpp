@@ -27,7 +27,7 @@ std::atomic<int64_t> max_layer_bytes{int64_t{64} << 30};
 
 ApplyResult apply_stream(const fs::path& blob, int root, ApplyMode mode, const ApplyLimits& limits,
                          const std::optional<ApplyOwner>& owner) {
-  LayerStream stream(blob, limits);
+  LayerStream stream(blob, "", limits);  // apply_layer names the layer
   TarOfStream a(stream, limits.keep_going);
   EntryApplier applier(root, mode, limits, owner);
   ApplyResult result;

@@ -101,7 +101,7 @@ std::mutex& unpack_lock(const std::filesystem::path& dir) {
 }  // namespace
 
 std::string blob_diff_id(const std::filesystem::path& blob) {
-  LayerStream stream(blob, ApplyLimits{});
+  LayerStream stream(blob, blob.string(), ApplyLimits{});
   stream.drain();
   return stream.diff_id();
 }

@@ -40,9 +40,11 @@ struct LayerStream::Impl {
     ZSTD_freeDCtx(zstd);
   }
 
-  [[noreturn]] void fail(const std::string& cause) const {
-    throw Error(describe("read layer", name, cause));
+  Error error(const std::string& cause) const {
+    return Error(name.empty() ? cause : describe("read layer", name, cause));
   }
+
+  [[noreturn]] void fail(const std::string& cause) const { throw error(cause); }
 
   bool fill() {
     if (in_pos < in.size()) return true;
@@ -140,12 +142,13 @@ std::string over_layer_size_limit(int64_t limit) {
          " bytes (--max-layer-size, $MKIMG_MAX_LAYER_SIZE)";
 }
 
-LayerStream::LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits)
+LayerStream::LayerStream(const std::filesystem::path& blob, std::string name,
+                         const ApplyLimits& limits)
     : impl_(std::make_unique<Impl>()) {
-  impl_->name = blob.string();
+  impl_->name = std::move(name);
   impl_->limits = limits;
   auto fd = std::make_shared<UniqueFd>(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!*fd) throw sys_error("open layer", impl_->name);
+  if (!*fd) throw sys_error("open layer", blob.string());
   impl_->source = [fd](void* data, std::size_t size) {
     ssize_t n;
     do n = ::read(fd->get(), data, size);
@@ -195,7 +198,7 @@ std::string LayerStream::diff_id() { return impl_->hash.finish().str(); }
 
 int64_t LayerStream::tar_size() const { return impl_->out_total; }
 
-const std::string& LayerStream::name() const { return impl_->name; }
+Error LayerStream::error(const std::string& cause) const { return impl_->error(cause); }
 
 TarOfStream::TarOfStream(LayerStream& stream, const std::function<bool()>& keep_going)
     : stream_(stream), keep_going_(keep_going), archive_(archive_read_new()) {
@@ -209,8 +212,7 @@ TarOfStream::TarOfStream(LayerStream& stream, const std::function<bool()>& keep_
 
 Error TarOfStream::failure(const std::string& what) const {
   if (!error_.empty()) return Error(error_);
-  return Error(describe("read layer", stream_.name(),
-                        what + ": " + archive_message(archive_, "corrupt tar")));
+  return stream_.error(what + ": " + archive_message(archive_, "corrupt tar"));
 }
 
 TarOfStream::~TarOfStream() { archive_read_free(archive_); }
@@ -219,7 +221,7 @@ la_ssize_t TarOfStream::read(archive* a, void* self, const void** out) {
   auto* t = static_cast<TarOfStream*>(self);
   try {
     if (t->keep_going_ && !t->keep_going_()) {
-      throw Error(describe("read layer", t->stream_.name(), "interrupted"));
+      throw t->stream_.error("interrupted");
     }
     *out = t->buffer_.data();
     return static_cast<la_ssize_t>(t->stream_.read(t->buffer_.data(), t->buffer_.size()));

@@ -28,9 +28,11 @@ using BlobReader = std::function<std::size_t(void* data, std::size_t size)>;
 /// A pull stream over one layer blob's uncompressed tar bytes.
 class LayerStream {
  public:
-  LayerStream(const std::filesystem::path& blob, const ApplyLimits& limits);
-  /// The blob `read` hands out (a registry's, a store's through oci::BlobStream); `name` is
-  /// used in messages.
+  /// The blob file `blob`. `name` starts every message ("read layer `NAME`: ..."); empty: the
+  /// caller names the layer around them (apply_layer: "apply layer `BLOB`: ...").
+  LayerStream(const std::filesystem::path& blob, std::string name, const ApplyLimits& limits);
+  /// The blob `read` hands out (a registry's, a store's through oci::BlobStream), `name` as
+  /// above.
   LayerStream(std::string name, BlobReader read, const ApplyLimits& limits);
   ~LayerStream();
   LayerStream(const LayerStream&) = delete;
@@ -44,8 +46,8 @@ class LayerStream {
   /// "sha256:..." of every byte read; call once, after drain().
   std::string diff_id();
   int64_t tar_size() const;
-  /// The blob's path or the name it was given, as messages show it.
-  const std::string& name() const;
+  /// An error whose message is `cause`, after "read layer `NAME`: " when the stream has a name.
+  Error error(const std::string& cause) const;
 
  private:
   struct Impl;
@@ -65,8 +67,8 @@ class TarOfStream {
 
   archive* get() const { return archive_; }
   /// What a libarchive failure reading `what` (an entry's path, "tar header") means: what the
-  /// stream threw (a failed read, a corrupt blob, a limit, "interrupted"), else "read layer
-  /// `NAME`: WHAT: <libarchive's message>". Every message names the layer.
+  /// stream threw (a failed read, a corrupt blob, a limit, "interrupted"), else "WHAT:
+  /// <libarchive's message>", both through LayerStream::error (the layer named once).
   Error failure(const std::string& what) const;
 
  private:

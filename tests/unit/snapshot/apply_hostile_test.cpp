@@ -304,7 +304,9 @@ void run_case(const HostileCase& c, ApplyMode mode) {
     apply_layer(blobs / "layer", p.root, mode, c.limits);
     applied = true;
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("apply layer"), std::string::npos) << e.what();
+    std::string what = e.what(), blob = (blobs / "layer").string();
+    EXPECT_NE(what.find("apply layer"), std::string::npos) << what;
+    EXPECT_EQ(what.find(blob), what.rfind(blob)) << "the layer named twice: " << what;
   }
   if (c.expect == Expect::kApplies) {
     EXPECT_TRUE(applied);
