@@ -1,10 +1,10 @@
 // Work shared among the cores: the one place mkimg starts threads for a loop (walking a large
 // source directory, hashing the files a memo did not know, fingerprinting layer entries,
-// making a COPY's key parts, making a COPY's files on disk). Background runs tasks beside the caller (a COPY's recall record
-// written while the next step runs, a COPY's blob written while its files are made, the
-// container reaper spawned while a RUN's bundle is written or as a --no-cache build begins,
-// the layer writer's set-up loaded while a container runs); two older spots still start a
-// thread of their own for that (the memo loader, the recall loader).
+// making a COPY's key parts, making a COPY's files on disk). Background runs tasks beside the
+// caller (a COPY's recall record written while the next step runs, a COPY's blob written while its
+// files are made, the container reaper spawned while a RUN's bundle is written or as a --no-cache
+// build begins, the layer writer's set-up loaded while a container runs); two older spots still
+// start a thread of their own for that (the memo loader, the recall loader).
 #pragma once
 
 #include <cstddef>

@@ -41,6 +41,11 @@ void set_meta(int fd, const SpecEntry& e) {
   }
 }
 
+/// "create `PATH`: interrupted" when `keep_going` says to stop: asked before each entry.
+void check_going(const std::function<bool()>& keep_going, const SpecEntry& e) {
+  if (keep_going && !keep_going()) throw Error(describe("create", e.path, "interrupted"));
+}
+
 class Materializer {
  public:
   Materializer(const fs::path& dir, const SharedFiles* shared,
@@ -95,9 +100,20 @@ class Materializer {
     add_at(made_dir_.get(), name, e);
   }
 
+  /// Sets the directories' mtimes, deepest first (writing into one changes its mtime).
+  void finish() {
+    dirs_.clear();
+    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
+      UniqueFd fd = open_beneath(root_.get(), it->first, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      struct timespec ts[2] = {it->second, it->second};
+      if (!fd || ::futimens(fd.get(), ts) != 0) throw sys_error("set mtime", it->first);
+    }
+  }
+
   MaterializeStats stats;
 
  private:
+  /// Makes `e` as `name` in the directory `parent`.
   void add_at(int parent, const std::string& name, const SpecEntry& e) {
     if (S_ISDIR(e.mode)) {
       if (::mkdirat(parent, name.c_str(), 0700) != 0) throw sys_error("create directory", e.path);
@@ -122,18 +138,6 @@ class Materializer {
     }
   }
 
- public:
-  /// Sets the directories' mtimes, deepest first (writing into one changes its mtime).
-  void finish() {
-    dirs_.clear();
-    for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
-      UniqueFd fd = open_beneath(root_.get(), it->first, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      struct timespec ts[2] = {it->second, it->second};
-      if (!fd || ::futimens(fd.get(), ts) != 0) throw sys_error("set mtime", it->first);
-    }
-  }
-
- private:
   /// The directory `parent` that `path` goes into: one made before it (entries come in layer
   /// order, so the open directories form the path from the root to the last one made).
   int parent_fd(const std::string& parent, const std::string& path) {
@@ -282,12 +286,9 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
   std::vector<const SpecEntry*> sorted = in_layer_order(entries);
   std::vector<const SpecEntry*> files, linked;
   Materializer m(dir, shared, keep_going);
-  auto check = [&keep_going](const SpecEntry& e) {
-    if (keep_going && !keep_going()) throw Error(describe("create", e.path, "interrupted"));
-  };
   for (const SpecEntry* e : sorted) {
     if (S_ISDIR(e->mode)) {
-      check(*e);
+      check_going(keep_going, *e);
       m.add(*e);
     } else {
       (S_ISREG(e->mode) && e->link_group >= 0 ? linked : files).push_back(e);
@@ -300,7 +301,7 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
     try {
       Materializer worker(dir, shared, keep_going);
       for (std::size_t i = begin; i < end && !failed; ++i) {
-        check(*files[i]);
+        check_going(keep_going, *files[i]);
         worker.add_in_made_dir(*files[i]);
       }
       std::lock_guard lock(mutex);
@@ -316,7 +317,7 @@ MaterializeStats materialize_spec(const std::vector<SpecEntry>& entries, const f
     std::move(part.changed.begin(), part.changed.end(), std::back_inserter(m.stats.changed));
   }
   for (const SpecEntry* e : linked) {
-    check(*e);
+    check_going(keep_going, *e);
     m.add_in_made_dir(*e);
   }
   m.finish();
@@ -424,9 +425,7 @@ std::optional<MaterializeStats> materialize_delta(
       ++m.stats.kept;
       continue;
     }
-    if (keep_going && !keep_going()) {
-      throw Error(describe("create", sorted[i]->path, "interrupted"));
-    }
+    check_going(keep_going, *sorted[i]);
     m.add(*sorted[i]);
   }
   for (const auto& path : hidden) m.whiteout(path);
